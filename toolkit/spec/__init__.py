@@ -1,0 +1,72 @@
+"""Microsoft's cmdlet parameter metadata (``cmdlets.json``) and the built-ins we allow.
+
+``cmdlets.json`` is a verbatim copy of the project's shared spec; a test checks that the two
+match. The template lint and the sandbox's parameter binder both read it from here.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+# PowerShell's common parameters: every cmdlet accepts them, whatever its spec lists.
+COMMON_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "Verbose": ("vb",),
+    "Debug": ("db",),
+    "ErrorAction": ("ea",),
+    "WarningAction": ("wa",),
+    "InformationAction": ("infa",),
+    "ErrorVariable": ("ev",),
+    "WarningVariable": ("wv",),
+    "InformationVariable": ("iv",),
+    "OutVariable": ("ov",),
+    "OutBuffer": ("ob",),
+    "PipelineVariable": ("pv",),
+    "ProgressAction": ("proga",),
+    "WhatIf": ("wi",),
+    "Confirm": ("cf",),
+}
+
+# Built-in PowerShell commands templates may call (and the sandbox engine implements),
+# with the aliases PowerShell defines for them.
+ALLOWED_BUILTINS: dict[str, tuple[str, ...]] = {
+    "ForEach-Object": ("%", "foreach"),
+    "Where-Object": ("?", "where"),
+    "Select-Object": ("select",),
+    "Sort-Object": ("sort",),
+    "Group-Object": ("group",),
+    "Measure-Object": ("measure",),
+    "Write-Output": ("echo", "write"),
+    "Write-Error": (),
+    "Write-Warning": (),
+    "Write-Verbose": (),
+    "Write-Information": (),
+    "Write-Progress": (),
+    "ConvertTo-Json": (),
+    "ConvertFrom-Json": (),
+    "Get-Date": (),
+    "Start-Sleep": ("sleep",),
+    "New-Object": (),
+    "ConvertTo-SecureString": (),
+    "Out-Null": (),
+}
+
+
+@cache
+def cmdlets() -> dict[str, Any]:
+    """The ``cmdlets`` table of cmdlets.json, keyed by cmdlet name."""
+    text = resources.files(__name__).joinpath("cmdlets.json").read_text(encoding="utf-8")
+    table: dict[str, Any] = json.loads(text)["cmdlets"]
+    return table
+
+
+@cache
+def builtin_names() -> dict[str, str]:
+    """Lower-cased built-in name or alias -> canonical built-in name."""
+    names: dict[str, str] = {}
+    for name, aliases in ALLOWED_BUILTINS.items():
+        for spelling in (name, *aliases):
+            names[spelling.lower()] = name
+    return names

@@ -1,0 +1,50 @@
+"""The single top-level error handler: exceptions become one line, a hint and an exit code."""
+
+from __future__ import annotations
+
+import sys
+import traceback as tb
+
+import click
+
+from toolkit.core.errors import ExitCode, PsbridgeError
+
+
+def _wants_traceback(argv: list[str]) -> bool:
+    return "--traceback" in argv
+
+
+def run(command: click.Command, argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command.main(args=args, prog_name="psbridge", standalone_mode=False)
+    except PsbridgeError as exc:
+        if _wants_traceback(args):
+            tb.print_exc()
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        # click's usage errors are bad input: exit 2, as for every input error.
+        return int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an unexpected failure is a bug: say so, keep the exit code
+        if _wants_traceback(args):
+            tb.print_exc()
+        else:
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("hint: run again with --traceback and report the stack trace.",
+                       err=True)
+        return int(ExitCode.PARTIAL_FAILURE)
+    return int(ExitCode.OK)

@@ -1,0 +1,112 @@
+"""The ``psbridge`` command: global options, lazily loaded command groups, one error handler.
+
+Command groups live in their own modules and are imported only when invoked, so
+``psbridge --help`` stays fast: nothing here imports pypsrp, msal, jinja2 or tree-sitter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+# name -> (module:attribute, one-line help shown by `psbridge --help` without importing it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "task": ("toolkit.cli.task:task", "List, show, lint and run PowerShell templates."),
+    "profile": ("toolkit.cli.profile:profile", "Manage connection profiles."),
+    "sandbox": ("toolkit.cli.sandbox:sandbox", "Run the embedded sandbox management host."),
+    "version": ("toolkit.cli.main:version", "Print psbridge's version."),
+}
+
+
+@dataclass
+class AppContext:
+    """What the global options set; every command reads it from ``ctx.obj``."""
+
+    profile_name: str | None = None
+    tenant: str | None = None
+    output: str = "table"
+    verbose: int = 0
+    traceback: bool = False
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self._lazy:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = self._lazy[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}:{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table, so listing commands imports none of them.
+        rows = [(name, self._lazy[name][1]) for name in sorted(self._lazy)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings=CONTEXT_SETTINGS,
+    epilog="Exit codes: 0 ok, 1 some rows failed, 2 bad input (nothing changed), "
+    "3 drift found, 4 cannot connect or authenticate, 130 interrupted. "
+    "With no profile configured, commands run against the embedded sandbox tenant.",
+)
+@click.option("--profile", "profile_name", metavar="NAME", envvar="PSBRIDGE_PROFILE",
+              help="Connection profile to use (default: the config's default_profile, "
+              "else the PSBRIDGE_* environment profile, else the embedded sandbox).")
+@click.option("--tenant", metavar="TENANT",
+              help="Customer tenant to act on, for partner profiles (name or id).")
+@click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="How results are printed.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.option("--traceback", is_flag=True, help="Show the Python stack trace on errors.")
+@click.pass_context
+def cli(ctx: click.Context, profile_name: str | None, tenant: str | None, output: str,
+        verbose: int, traceback: bool) -> None:
+    """psbridge: Microsoft 365 chores in bulk, safely and provably, over remote PowerShell.
+
+    \b
+    Examples:
+      psbridge task list
+      psbridge task show exchange/list-mailboxes
+      psbridge --profile lab profile test lab
+    """
+    ctx.obj = AppContext(profile_name, tenant, output, verbose, traceback)
+
+
+@click.command()
+def version() -> None:
+    """Print psbridge's version."""
+    from importlib.metadata import version as dist_version
+
+    click.echo(f"psbridge {dist_version('psbridge')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    from toolkit.cli.handler import run
+
+    return run(cli, argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Printing results in the format chosen with ``--output``: table, json or csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from toolkit.cli.main import AppContext
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: Any) -> Any:
+    """Neutralise a cell Excel would run as a formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def emit(app: AppContext, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+         *, title: str | None = None, stream: TextIO | None = None) -> None:
+    """Print rows: a rich table on screen, or JSON / CSV for machines."""
+    out = stream or sys.stdout
+    if app.output == "json":
+        json.dump([{c: row.get(c) for c in columns} for row in rows], out, indent=2,
+                  default=str)
+        out.write("\n")
+    elif app.output == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([excel_safe(_cell(row.get(c))) for c in columns])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for index, column in enumerate(columns):
+            # The first column names the row: never wrap or cut it.
+            table.add_column(column, no_wrap=index == 0, overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(row.get(c)) for c in columns))
+        Console(file=out, soft_wrap=False).print(table)

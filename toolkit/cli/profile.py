@@ -1,0 +1,130 @@
+"""``psbridge profile``: connection profiles in the configuration file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.core import config as cfg
+
+
+@click.group()
+def profile() -> None:
+    """Manage connection profiles (management host, auth, services, tenants).
+
+    Profiles live in a TOML file: PSBRIDGE_CONFIG, else config.toml in the user config
+    folder. Passwords are never stored there: name an environment variable
+    (--password-env) or use the OS keyring (--password-keyring).
+    """
+
+
+@profile.command("list")
+@click.pass_obj
+def list_(app: AppContext) -> None:
+    """List profiles; the default one is marked."""
+    config = cfg.load()
+    default = cfg.resolve_profile(None, config).name
+    profiles = [*config.profiles.values()]
+    if cfg.SANDBOX not in config.profiles:
+        profiles.append(cfg.sandbox_profile())
+    from_env = cfg.env_profile()
+    if from_env is not None:
+        profiles.append(from_env)
+    rows = [
+        {"name": p.name, "default": "*" if p.name == default else "",
+         "endpoint": p.describe()["endpoint"], "auth": p.auth if not p.is_sandbox else "",
+         "role": p.role}
+        for p in profiles
+    ]
+    emit(app, rows, ["name", "default", "endpoint", "auth", "role"], title="Profiles")
+
+
+@profile.command()
+@click.argument("name", required=False)
+@click.pass_obj
+def show(app: AppContext, name: str | None) -> None:
+    """Show a profile's settings (the profile in use when NAME is omitted)."""
+    chosen = cfg.resolve_profile(name or app.profile_name)
+    described = chosen.describe()
+    if app.output == "json":
+        import json
+
+        click.echo(json.dumps(described, indent=2))
+        return
+    for key, value in described.items():
+        click.echo(f"{key}: {value}")
+
+
+@profile.command()
+@click.argument("name")
+@click.option("--endpoint", required=True, metavar="URL",
+              help="WSMan URL of the management host, e.g. https://mgmt:5986/wsman.")
+@click.option("--auth", type=click.Choice(cfg.AUTH_METHODS), default="negotiate",
+              show_default=True, help="WinRM authentication.")
+@click.option("--username", help="WinRM account, e.g. CONTOSO\\svc-psbridge.")
+@click.option("--password-env", metavar="VAR",
+              help="Environment variable that holds the WinRM password.")
+@click.option("--password-keyring", is_flag=True,
+              help="Read the password from the OS keyring (service 'psbridge', user NAME).")
+@click.option("--no-verify-tls", is_flag=True, help="Do not verify the host's certificate.")
+@click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle to verify TLS.")
+@click.option("--encryption", type=click.Choice(cfg.ENCRYPTION), default="auto",
+              show_default=True, help="WinRM message encryption.")
+@click.option("--max-runspaces", type=click.IntRange(1, 64), default=3, show_default=True,
+              help="Pipelines run at once on the host.")
+@click.option("--role", type=click.Choice(cfg.ROLES), default="admin", show_default=True,
+              help="The agent's role: helpdesk profiles refuse admin templates.")
+@click.option("--exchange-organization", metavar="TENANT.onmicrosoft.com",
+              help="Exchange Online organization to connect to.")
+@click.option("--app-id", help="App registration (client) id for app-only connections.")
+@click.option("--certificate-path", type=click.Path(dir_okay=False),
+              help="App certificate (PEM) for app-only connections.")
+@click.option("--tenant", "tenants", multiple=True,
+              help="Customer tenant a partner profile manages (repeatable).")
+@click.option("--default", "make_default", is_flag=True, help="Make it the default profile.")
+def add(name: str, endpoint: str, auth: str, username: str | None, password_env: str | None,
+        password_keyring: bool, no_verify_tls: bool, ca_bundle: str | None, encryption: str,
+        max_runspaces: int, role: str, exchange_organization: str | None,
+        app_id: str | None, certificate_path: str | None, tenants: tuple[str, ...],
+        make_default: bool) -> None:
+    """Add or replace profile NAME.
+
+    \b
+    Example:
+      psbridge profile add lab --endpoint https://mgmt.contoso.com:5986/wsman \\
+          --auth ntlm --username 'CONTOSO\\svc' --password-env LAB_PASSWORD --default
+    """
+    settings: dict[str, Any] = {
+        "endpoint": endpoint,
+        "auth": auth,
+        "username": username,
+        "password_env": password_env,
+        "password_keyring": password_keyring or None,
+        "verify_tls": False if no_verify_tls else None,
+        "ca_bundle": ca_bundle,
+        "encryption": encryption,
+        "max_runspaces": max_runspaces,
+        "role": role,
+        "tenants": list(tenants) or None,
+    }
+    services: dict[str, Any] = {}
+    for key, value in (("organization", exchange_organization), ("app_id", app_id),
+                       ("certificate_path", certificate_path)):
+        if value:
+            services[key] = value
+    if services:
+        settings["exchange"] = services
+    settings = {k: v for k, v in settings.items() if v is not None}
+    path = cfg.write_profile(name, settings, make_default=make_default)
+    click.echo(f"profile {name} saved in {path}")
+
+
+@profile.command()
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove profile NAME from the configuration file."""
+    path = cfg.remove_profile(name)
+    click.echo(f"profile {name} removed from {path}")

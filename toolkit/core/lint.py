@@ -1,0 +1,201 @@
+"""Template lint: render, parse with tree-sitter-powershell, check commands and parameters.
+
+A template passes when its rendered script parses with no ERROR or MISSING node, every
+command it calls is an allowed built-in, a function it defines, or a cmdlet in Microsoft's
+parameter metadata, every ``-Parameter`` it passes to such a cmdlet exists for it (aliases
+and unambiguous prefixes count, as in PowerShell), and its ``param()`` block declares
+exactly the parameters its metadata lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from toolkit import spec
+from toolkit.core.errors import TemplateError
+from toolkit.core.templates import RenderedScript, TemplateCatalog
+
+COMMA_LIST_HINT = (
+    "tree-sitter-powershell cannot parse unquoted comma lists in command arguments "
+    "(Select-Object Name, Size); write an array instead: @('Name','Size')"
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    template: str
+    line: int  # 1-based, in the rendered script
+    column: int  # 1-based
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.template}:{self.line}:{self.column}: {self.message}"
+
+
+@cache
+def _parser() -> Any:
+    import tree_sitter
+    import tree_sitter_powershell
+
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+
+
+def parse(script: str) -> Any:
+    """The tree-sitter tree of a script."""
+    return _parser().parse(script.encode("utf-8"))
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _position(node: Any) -> tuple[int, int]:
+    row, col = node.start_point
+    return row + 1, col + 1
+
+
+def syntax_findings(name: str, script: str, tree: Any) -> list[Finding]:
+    findings = []
+    lines = script.splitlines()
+    for node in _walk(tree.root_node):
+        if node.type == "ERROR" or node.is_missing:
+            line, col = _position(node)
+            what = f"missing {node.type}" if node.is_missing else "syntax error"
+            text = lines[line - 1] if line <= len(lines) else ""
+            message = f"{what} near {text.strip()[:60]!r}"
+            if "," in text and not node.is_missing:
+                message += f" ({COMMA_LIST_HINT})"
+            findings.append(Finding(name, line, col, message))
+    return findings
+
+
+def _defined_functions(tree: Any) -> set[str]:
+    return {
+        child.text.decode().lower()
+        for node in _walk(tree.root_node)
+        if node.type == "function_statement"
+        for child in node.children
+        if child.type == "function_name"
+    }
+
+
+def _parameter_names(cmdlet: dict[str, Any]) -> dict[str, str]:
+    """Lower-cased name or alias -> canonical name, common parameters included."""
+    names: dict[str, str] = {}
+    for common, aliases in spec.COMMON_PARAMETERS.items():
+        for spelling in (common, *aliases):
+            names[spelling.lower()] = common
+    for pname, pspec in cmdlet["parameters"].items():
+        for spelling in (pname, *pspec.get("aliases", [])):
+            names[spelling.lower()] = pname
+    return names
+
+
+def resolve_parameter(cmdlet_name: str, written: str) -> str:
+    """Canonical parameter name for ``written`` (a name, alias or unambiguous prefix).
+
+    Raises ValueError with PowerShell's reason when it matches nothing or several.
+    """
+    names = _parameter_names(spec.cmdlets()[cmdlet_name])
+    key = written.lower()
+    if key in names:
+        return names[key]
+    matches = sorted({canon for spelling, canon in names.items() if spelling.startswith(key)})
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ValueError(f"{cmdlet_name} has no parameter -{written}")
+    raise ValueError(f"-{written} is ambiguous for {cmdlet_name}: {', '.join(matches)}")
+
+
+def command_findings(name: str, tree: Any) -> list[Finding]:
+    findings = []
+    functions = _defined_functions(tree)
+    builtins = spec.builtin_names()
+    cmdlets = {c.lower(): c for c in spec.cmdlets()}
+    for node in _walk(tree.root_node):
+        if node.type != "command":
+            continue
+        name_node = next((c for c in node.children if c.type == "command_name"), None)
+        if name_node is None:  # `& $scriptblock`: nothing to check statically
+            continue
+        command = name_node.text.decode()
+        lowered = command.lower()
+        line, col = _position(name_node)
+        if lowered in functions or lowered in builtins:
+            continue
+        if lowered not in cmdlets:
+            findings.append(Finding(
+                name, line, col,
+                f"'{command}' is neither an allowed built-in, a function the script "
+                "defines, nor a cmdlet in the parameter metadata",
+            ))
+            continue
+        canonical = cmdlets[lowered]
+        if canonical != command:
+            findings.append(Finding(name, line, col, f"write '{canonical}', not '{command}'"))
+        for element in _walk(node):
+            if element.type == "command_parameter" and _owner(element) is node:
+                written = element.text.decode().lstrip("-").rstrip(":")
+                try:
+                    resolve_parameter(canonical, written)
+                except ValueError as exc:
+                    pline, pcol = _position(element)
+                    findings.append(Finding(name, pline, pcol, str(exc)))
+    return findings
+
+
+def _owner(node: Any) -> Any:
+    """The command a parameter token belongs to (not one nested in a script block)."""
+    parent = node.parent
+    while parent is not None and parent.type != "command":
+        parent = parent.parent
+    return parent
+
+
+def param_block_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
+    """The script's own ``param()`` must declare exactly the metadata's parameters."""
+    root = tree.root_node
+    block = next((c for c in root.children if c.type == "param_block"), None)
+    declared: dict[str, Any] = {}
+    if block is not None:
+        for node in _walk(block):
+            if node.type == "script_parameter":
+                var = next((c for c in _walk(node) if c.type == "variable"), None)
+                if var is not None:
+                    declared[var.text.decode().lstrip("$").lower()] = var
+    expected = {p.lower(): p for p in rendered.meta.params}
+    findings = []
+    name = rendered.meta.name
+    for lowered, pname in expected.items():
+        if lowered not in declared:
+            findings.append(Finding(
+                name, 1, 1, f"metadata lists parameter {pname} but param() does not declare it"
+            ))
+    for lowered, var in declared.items():
+        if lowered not in expected:
+            line, col = _position(var)
+            findings.append(Finding(
+                name, line, col,
+                f"param() declares {var.text.decode()} but the metadata's params do not list it",
+            ))
+    return findings
+
+
+def lint_template(catalog: TemplateCatalog, name: str) -> list[Finding]:
+    try:
+        rendered = catalog.render(name)
+    except TemplateError as exc:
+        return [Finding(name, 0, 0, exc.message)]
+    tree = parse(rendered.script)
+    findings = syntax_findings(name, rendered.script, tree)
+    findings += command_findings(name, tree)
+    findings += param_block_findings(rendered, tree)
+    return findings

@@ -1,0 +1,451 @@
+"""Templates: metadata, lookup (user folder over built-ins), safe rendering and export.
+
+A template is a ``.ps1.j2`` file whose name is its path under a templates folder without
+the suffix (``exchange/list-mailboxes``). It opens with a metadata block, a Jinja comment
+holding YAML::
+
+    {#- psbridge
+    name: exchange/mailbox-protocols
+    summary: Switch POP and IMAP client access per mailbox
+    role: admin            # helpdesk | admin
+    mutates: true
+    services: [exchange]   # exchange, graph, msonline
+    params:
+      Rows: {type: rows, required: true, description: One row per mailbox}
+    row_columns: [Mailbox, Pop, Imap]
+    -#}
+
+The rendered script declares ``param(...)`` and receives every value as a PSRP parameter.
+Jinja only shapes structure: the environment's ``finalize`` refuses to print any value that
+did not pass through the ``|ps`` quoting filter, so a stray ``{{ row.name }}`` fails at
+render time instead of becoming an injection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from toolkit.core import paths
+from toolkit.core.errors import TemplateError
+from toolkit.core.quoting import PSLiteral, UnquotableValue, ps_quote
+
+SUFFIX = ".ps1.j2"
+LIBRARY_PREFIX = "_lib/"
+ROLES = ("helpdesk", "admin")
+SERVICES = ("exchange", "graph", "msonline")
+PARAM_TYPES = (
+    "string",
+    "string[]",
+    "int",
+    "bool",
+    "switch",
+    "guid",
+    "datetime",
+    "secret",
+    "bytes",
+    "rows",
+)
+_META_RE = re.compile(r"\A\{#-?\s*psbridge[ \t]*\r?\n(?P<body>.*?)-?#\}", re.DOTALL)
+_META_KEYS = {"name", "summary", "role", "mutates", "services", "params", "row_columns",
+              "secret_columns"}
+_PARAM_KEYS = {"type", "required", "description", "default"}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    required: bool = False
+    description: str = ""
+    default: Any = None
+
+    @property
+    def secret(self) -> bool:
+        return self.type == "secret"
+
+
+@dataclass(frozen=True)
+class TemplateMeta:
+    """What a template declares about itself; drives ``task list`` and ``task run``."""
+
+    name: str
+    summary: str
+    role: str
+    mutates: bool
+    services: tuple[str, ...]
+    params: Mapping[str, ParamSpec]
+    row_columns: tuple[str, ...] = ()
+    secret_columns: tuple[str, ...] = ()
+    origin: str = "built-in"  # "built-in" or the user folder that holds it
+    path: str = ""
+
+    @property
+    def row_param(self) -> ParamSpec | None:
+        """The parameter of type ``rows``, for row-driven templates."""
+        return next((p for p in self.params.values() if p.type == "rows"), None)
+
+
+@dataclass(frozen=True)
+class RenderedScript:
+    meta: TemplateMeta
+    script: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_metadata(source: str, *, name: str, path: str, origin: str) -> TemplateMeta:
+    """Parse and validate the metadata block; errors name the file and the key."""
+    match = _META_RE.match(source.lstrip("\ufeff"))
+    if not match:
+        raise TemplateError(
+            f"{path}: no metadata block; a template must start with '{{#- psbridge' "
+            "followed by YAML and '-#}'",
+            hint="See 'Writing templates' in the README.",
+        )
+    try:
+        data = yaml.safe_load(match.group("body"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 2}" if mark is not None else ""
+        raise TemplateError(f"{path}:{where} metadata is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path}: metadata must be a YAML mapping")
+
+    def fail(key: str, problem: str) -> TemplateError:
+        return TemplateError(f"{path}: metadata key '{key}': {problem}")
+
+    unknown = sorted(set(data) - _META_KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown key (known: {', '.join(sorted(_META_KEYS))})")
+    for key in ("name", "summary", "role", "mutates"):
+        if key not in data:
+            raise fail(key, "is required")
+    if data["name"] != name:
+        raise fail("name", f"is {data['name']!r} but the file's path makes it {name!r}")
+    if not isinstance(data["summary"], str) or not data["summary"].strip():
+        raise fail("summary", "must be a non-empty string")
+    if data["role"] not in ROLES:
+        raise fail("role", f"must be one of {', '.join(ROLES)}, not {data['role']!r}")
+    if not isinstance(data["mutates"], bool):
+        raise fail("mutates", "must be true or false")
+    services = data.get("services", [])
+    if not isinstance(services, list) or any(s not in SERVICES for s in services):
+        raise fail("services", f"must be a list drawn from {', '.join(SERVICES)}")
+
+    params: dict[str, ParamSpec] = {}
+    raw_params = data.get("params") or {}
+    if not isinstance(raw_params, dict):
+        raise fail("params", "must be a mapping of parameter name to its settings")
+    for pname, settings in raw_params.items():
+        key = f"params.{pname}"
+        if not isinstance(pname, str) or not pname.isidentifier():
+            raise fail(key, "a parameter name must be a PowerShell identifier")
+        if not isinstance(settings, dict):
+            raise fail(key, "must be a mapping with at least 'type'")
+        bad = sorted(set(settings) - _PARAM_KEYS)
+        if bad:
+            raise fail(f"{key}.{bad[0]}", f"unknown key (known: {', '.join(sorted(_PARAM_KEYS))})")
+        ptype = settings.get("type")
+        if ptype not in PARAM_TYPES:
+            raise fail(f"{key}.type", f"must be one of {', '.join(PARAM_TYPES)}, not {ptype!r}")
+        required = settings.get("required", False)
+        if not isinstance(required, bool):
+            raise fail(f"{key}.required", "must be true or false")
+        params[pname] = ParamSpec(
+            name=pname,
+            type=ptype,
+            required=required,
+            description=str(settings.get("description", "")),
+            default=settings.get("default"),
+        )
+
+    row_columns = _string_list(data, "row_columns", fail)
+    secret_columns = _string_list(data, "secret_columns", fail)
+    has_rows = any(p.type == "rows" for p in params.values())
+    if has_rows and not row_columns:
+        raise fail("row_columns", "is required when a parameter has type 'rows'")
+    if row_columns and not has_rows:
+        raise fail("row_columns", "needs a parameter of type 'rows' to describe")
+    if sum(p.type == "rows" for p in params.values()) > 1:
+        raise fail("params", "at most one parameter may have type 'rows'")
+    stray = [c for c in secret_columns if c not in row_columns]
+    if stray:
+        raise fail("secret_columns", f"{stray[0]!r} is not one of row_columns")
+
+    return TemplateMeta(
+        name=name,
+        summary=data["summary"].strip(),
+        role=data["role"],
+        mutates=data["mutates"],
+        services=tuple(services),
+        params=params,
+        row_columns=tuple(row_columns),
+        secret_columns=tuple(secret_columns),
+        origin=origin,
+        path=path,
+    )
+
+
+def _string_list(
+    data: Mapping[str, Any], key: str, fail: Callable[[str, str], TemplateError]
+) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(key, "must be a list of column names")
+    return value
+
+
+class _Source:
+    """One templates folder: the user's override folder or the built-in package data."""
+
+    def __init__(self, root: Traversable, origin: str):
+        self.root = root
+        self.origin = origin
+
+    def find(self, name: str) -> Traversable | None:
+        node = self.root
+        for part in f"{name}{SUFFIX}".split("/"):
+            node = node.joinpath(part)
+        return node if node.is_file() else None
+
+    def names(self) -> Iterator[str]:
+        def walk(node: Traversable, prefix: str) -> Iterator[str]:
+            for child in node.iterdir():
+                if child.is_dir():
+                    yield from walk(child, f"{prefix}{child.name}/")
+                elif child.name.endswith(SUFFIX):
+                    yield prefix + child.name[: -len(SUFFIX)]
+
+        if self.root.is_dir():
+            yield from walk(self.root, "")
+
+
+def _refuse_unquoted(value: Any) -> Any:
+    """Jinja ``finalize``: only ``|ps`` output may reach the script text."""
+    if isinstance(value, PSLiteral):
+        return value
+    raise TemplateError(
+        f"a template printed {type(value).__name__} value without the |ps filter; "
+        "values belong in param() and travel as parameters",
+        hint="Write {{ value | ps }} for a quoted literal, or better, pass it as a parameter.",
+    )
+
+
+def _ps_filter(value: Any) -> PSLiteral:
+    try:
+        return ps_quote(value)
+    except UnquotableValue as exc:
+        raise TemplateError(str(exc)) from None
+
+
+class TemplateCatalog:
+    """Finds, describes and renders templates; the user's folder shadows built-ins."""
+
+    def __init__(self, user_dir: Path | None = None, *, include_builtin: bool = True):
+        user = user_dir if user_dir is not None else paths.user_templates_dir()
+        self._sources = [_Source(user, str(user))]
+        if include_builtin:
+            builtin = resources.files("toolkit.ps_templates")
+            self._sources.append(_Source(builtin, "built-in"))
+        self._meta_cache: dict[str, TemplateMeta] = {}
+        self.env = jinja2.Environment(
+            loader=jinja2.FunctionLoader(self._load),
+            undefined=jinja2.StrictUndefined,
+            finalize=_refuse_unquoted,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["ps"] = _ps_filter
+
+    def _locate(self, name: str) -> tuple[Traversable, _Source]:
+        for source in self._sources:
+            found = source.find(name)
+            if found is not None:
+                return found, source
+        raise TemplateError(
+            f"no template named {name!r}",
+            hint="'psbridge task list' shows the templates there are.",
+        )
+
+    def _load(self, name: str) -> tuple[str, str, Callable[[], bool]]:
+        # Jinja asks for includes by file name; accept both "x/y" and "x/y.ps1.j2".
+        bare = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
+        node, _ = self._locate(bare)
+        return node.read_text(encoding="utf-8"), str(node), lambda: False
+
+    def names(self, *, include_library: bool = False) -> list[str]:
+        found: set[str] = set()
+        for source in self._sources:
+            found.update(source.names())
+        return sorted(n for n in found if include_library or not n.startswith(LIBRARY_PREFIX))
+
+    def meta(self, name: str) -> TemplateMeta:
+        if name not in self._meta_cache:
+            node, source = self._locate(name)
+            self._meta_cache[name] = parse_metadata(
+                node.read_text(encoding="utf-8"), name=name, path=str(node), origin=source.origin
+            )
+        return self._meta_cache[name]
+
+    def all_meta(self) -> list[TemplateMeta]:
+        return [self.meta(name) for name in self.names()]
+
+    def render(self, name: str, context: Mapping[str, Any] | None = None) -> RenderedScript:
+        """Render a template (or a ``_lib/`` piece) to PowerShell text.
+
+        ``context`` holds structural choices only (a dialect, which optional switches
+        exist); data goes in as parameters when the script runs.
+        """
+        meta = self.meta(name) if not name.startswith(LIBRARY_PREFIX) else None
+        try:
+            template = self.env.get_template(name)
+            script = template.render(**(context or {}))
+        except TemplateError as exc:
+            where = _template_line(exc)
+            raise TemplateError(f"{name}{where}: {exc.message}", hint=exc.hint) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from None
+        except jinja2.UndefinedError as exc:
+            where = _template_line(exc)
+            raise TemplateError(
+                f"{name}{where}: {exc.message}",
+                hint="Templates only see the structural context they are given.",
+            ) from None
+        if meta is None:
+            meta = TemplateMeta(name, "library piece", "helpdesk", False, (), {})
+        return RenderedScript(meta=meta, script=script.lstrip("\n"))
+
+
+def _template_line(exc: BaseException) -> str:
+    """' line N' of the innermost template frame of a rendering error, if any."""
+    import traceback
+
+    line = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(SUFFIX):
+            line = f" line {frame.lineno}"
+    return line
+
+
+def export_script(rendered: RenderedScript, values: Mapping[str, Any]) -> str:
+    """A standalone script: the template wrapped in a script block, called with literals.
+
+    Secret parameters (and secret row columns) are never written out: the exported
+    script prompts for them with ``Read-Host -AsSecureString`` when it runs.
+    """
+    meta = rendered.meta
+    lines = [
+        f"# Exported by psbridge from template {meta.name}: {meta.summary}",
+        "# Review before running. Secrets are asked for at run time, never stored here.",
+        "$PSBridgeParameters = [ordered]@{",
+    ]
+    for pname, value in values.items():
+        spec = meta.params.get(pname)
+        if spec is not None and spec.secret:
+            literal = _secret_prompt(pname)
+        elif spec is not None and spec.type == "rows":
+            literal = _rows_literal(value, meta)
+        else:
+            literal = _ps_filter(value)
+        lines.append(f"    {_ps_filter(pname)} = {literal}")
+    lines.append("}")
+    lines.append("& {")
+    lines.append(rendered.script.rstrip("\n"))
+    lines.append("} @PSBridgeParameters")
+    return "\n".join(lines) + "\n"
+
+
+def _secret_prompt(label: str) -> str:
+    return f"(Read-Host -AsSecureString -Prompt {_ps_filter(label)})"
+
+
+def _rows_literal(rows: Any, meta: TemplateMeta) -> str:
+    parts = []
+    for row in rows:
+        cells = []
+        for key, cell in row.items():
+            if key in meta.secret_columns:
+                label = f"{key} for row {row.get('_row', '?')}"
+                cells.append(f"{_ps_filter(key)} = {_secret_prompt(label)}")
+            else:
+                cells.append(f"{_ps_filter(key)} = {_ps_filter(cell)}")
+        parts.append("@{" + "; ".join(cells) + "}")
+    return "@(\n        " + ",\n        ".join(parts) + "\n    )" if parts else "@()"
+
+
+_TRUE = {"true", "yes", "1", "on", "$true"}
+_FALSE = {"false", "no", "0", "off", "$false"}
+
+
+def coerce_param_values(meta: TemplateMeta, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ``--param KEY=VALUE`` strings into typed values following the metadata.
+
+    Names match case-insensitively, as in PowerShell. Secrets and rows are refused here:
+    secrets are never typed on a command line, and rows come from a CSV file.
+    """
+    import datetime as dt
+    import uuid
+
+    by_lower = {name.lower(): spec for name, spec in meta.params.items()}
+    values: dict[str, Any] = {}
+    for key, text in raw.items():
+        spec = by_lower.get(key.lower())
+        if spec is None:
+            known = ", ".join(meta.params) or "none"
+            raise TemplateError(
+                f"template {meta.name} has no parameter {key!r} (its parameters: {known})"
+            )
+        if spec.type in ("secret", "rows"):
+            reason = "is a secret" if spec.secret else "takes rows from a CSV file (--csv)"
+            raise TemplateError(f"parameter {spec.name} {reason}; it cannot be set with --param")
+        try:
+            values[spec.name] = _coerce(spec.type, text, dt, uuid)
+        except ValueError:
+            raise TemplateError(
+                f"parameter {spec.name} expects {spec.type}, got {text!r}"
+            ) from None
+    for spec in meta.params.values():
+        if spec.name not in values and spec.default is not None:
+            values[spec.name] = spec.default
+    return values
+
+
+def missing_required(meta: TemplateMeta, values: Mapping[str, Any]) -> list[str]:
+    """Required parameters with no value (secrets excluded: they are prompted for)."""
+    return [
+        p.name for p in meta.params.values()
+        if p.required and not p.secret and p.name not in values
+    ]
+
+
+def _coerce(ptype: str, text: str, dt: Any, uuid: Any) -> Any:
+    if ptype == "string":
+        return text
+    if ptype == "string[]":
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if ptype == "int":
+        return int(text)
+    if ptype in ("bool", "switch"):
+        lowered = text.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(text)
+    if ptype == "guid":
+        return uuid.UUID(text)
+    if ptype == "datetime":
+        return dt.datetime.fromisoformat(text)
+    if ptype == "bytes":
+        return text.encode("utf-8")
+    raise ValueError(text)
