@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +12,11 @@ from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError, TemplateError
 
+if TYPE_CHECKING:
+    from toolkit.core.templates import TemplateCatalog
 
-def _catalog():  # type: ignore[no-untyped-def]
+
+def _catalog() -> TemplateCatalog:
     from toolkit.core.templates import TemplateCatalog
 
     return TemplateCatalog()
@@ -80,7 +84,7 @@ def show(app: AppContext, name: str, params: tuple[str, ...], export: bool) -> N
         return
     if params:
         raise InputError("--param only makes sense with --export")
-    info = {
+    info: dict[str, Any] = {
         "name": meta.name,
         "summary": meta.summary,
         "role": meta.role,
@@ -100,9 +104,9 @@ def show(app: AppContext, name: str, params: tuple[str, ...], export: bool) -> N
     for key, value in info.items():
         if value in ([], {}, ""):
             continue
-        if key == "params":
-            click.echo("params:")
-            for pname, pinfo in value.items():  # type: ignore[attr-defined]
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for pname, pinfo in value.items():
                 need = "required" if pinfo["required"] else "optional"
                 click.echo(f"  {pname} ({pinfo['type']}, {need}): {pinfo['description']}")
         else:

@@ -361,7 +361,7 @@ def remove_profile(name: str, path: Path | None = None) -> Path:
     if name not in config.profiles:
         raise ConfigError(f"no profile named '{name}' in {path}")
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    del document["profiles"][name]  # type: ignore[union-attr]
+    del document["profiles"][name]
     if document.get("default_profile") == name:
         del document["default_profile"]
     _atomic_write(path, tomlkit.dumps(document))

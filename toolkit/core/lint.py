@@ -142,7 +142,7 @@ def command_findings(name: str, tree: Any) -> list[Finding]:
         if canonical != command:
             findings.append(Finding(name, line, col, f"write '{canonical}', not '{command}'"))
         for element in _walk(node):
-            if element.type == "command_parameter" and _owner(element) is node:
+            if element.type == "command_parameter" and _owner(element).id == node.id:
                 written = element.text.decode().lstrip("-").rstrip(":")
                 try:
                     resolve_parameter(canonical, written)

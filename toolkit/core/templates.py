@@ -232,6 +232,8 @@ def _refuse_unquoted(value: Any) -> Any:
     """Jinja ``finalize``: only ``|ps`` output may reach the script text."""
     if isinstance(value, PSLiteral):
         return value
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()  # StrictUndefined: name the missing variable
     raise TemplateError(
         f"a template printed {type(value).__name__} value without the |ps filter; "
         "values belong in param() and travel as parameters",
@@ -240,6 +242,8 @@ def _refuse_unquoted(value: Any) -> Any:
 
 
 def _ps_filter(value: Any) -> PSLiteral:
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()  # StrictUndefined: name the missing variable
     try:
         return ps_quote(value)
     except UnquotableValue as exc:

@@ -1,0 +1,87 @@
+"""Template lint: shipped templates pass; each kind of mistake is reported with its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolkit.core.lint import COMMA_LIST_HINT, lint_template, resolve_parameter
+from toolkit.core.templates import TemplateCatalog
+
+HEADER = """{#- psbridge
+name: %s
+summary: lint test
+role: admin
+mutates: true
+services: [exchange]
+params:
+  Mailbox: {type: string, required: true}
+-#}
+"""
+
+
+def lint_source(tmp_path: Path, body: str) -> list[str]:
+    folder = tmp_path / "templates"
+    folder.mkdir(exist_ok=True)
+    (folder / "t.ps1.j2").write_text(HEADER % "t" + body, encoding="utf-8")
+    catalog = TemplateCatalog(folder, include_builtin=False)
+    return [str(f) for f in lint_template(catalog, "t")]
+
+
+def test_every_shipped_template_lints_clean() -> None:
+    catalog = TemplateCatalog(Path("/nonexistent"))
+    names = catalog.names(include_library=True)
+    assert names, "no built-in templates found"
+    problems = [str(f) for name in names for f in lint_template(catalog, name)]
+    assert problems == []
+
+
+def test_a_correct_template_passes(tmp_path: Path) -> None:
+    body = """param([string]$Mailbox)
+function Write-Row {
+    param($Status)
+    [pscustomobject]@{ Status = $Status }
+}
+Add-MailboxPermission -Identity $Mailbox -User 'x' -AccessRights FullAccess -AutoMap:$false -Confirm:$false
+Get-MailboxPermission -Id $Mailbox | Where-Object { -not $_.IsInherited } | Select-Object @('User')
+Write-Row -Status 'changed'
+"""
+    assert lint_source(tmp_path, body) == []
+
+
+def test_unknown_command_and_parameter_are_reported_with_line(tmp_path: Path) -> None:
+    body = "param([string]$Mailbox)\nGet-Mailboxx -Identity $Mailbox\nGet-Mailbox -Idenity $Mailbox\n"
+    problems = lint_source(tmp_path, body)
+    assert any(p.startswith("t:2:1: 'Get-Mailboxx' is neither") for p in problems), problems
+    assert "t:3:13: Get-Mailbox has no parameter -Idenity" in problems
+
+
+def test_ambiguous_prefix_is_reported(tmp_path: Path) -> None:
+    problems = lint_source(tmp_path, "param([string]$Mailbox)\nAdd-MailboxPermission -In 'x'\n")
+    assert any("-In is ambiguous for Add-MailboxPermission" in p for p in problems), problems
+
+
+def test_unquoted_comma_list_gets_the_array_hint(tmp_path: Path) -> None:
+    problems = lint_source(tmp_path, "param([string]$Mailbox)\nGet-Mailbox | Select-Object Name, Size\n")
+    assert any(COMMA_LIST_HINT in p for p in problems), problems
+
+
+def test_param_block_must_match_metadata(tmp_path: Path) -> None:
+    problems = lint_source(tmp_path, "param([string]$Identity)\nGet-Mailbox -Identity $Identity\n")
+    assert any("metadata lists parameter Mailbox" in p for p in problems)
+    assert any("param() declares $Identity" in p for p in problems)
+
+
+def test_rendering_errors_become_findings(tmp_path: Path) -> None:
+    problems = lint_source(tmp_path, "param([string]$Mailbox)\nGet-Mailbox {{ x }}\n")
+    assert len(problems) == 1 and "'x' is undefined" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [("Identity", "Identity"), ("identity", "Identity"), ("AccessR", "AccessRights"),
+     ("ea", "ErrorAction"), ("cf", "Confirm")],
+)
+def test_parameter_resolution_follows_powershell(written: str, canonical: str) -> None:
+    assert resolve_parameter("Add-MailboxPermission", written) == canonical

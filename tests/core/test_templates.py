@@ -1,0 +1,132 @@
+"""Template metadata, lookup, safe rendering and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolkit.core.errors import TemplateError
+from toolkit.core.templates import (
+    TemplateCatalog,
+    coerce_param_values,
+    export_script,
+    missing_required,
+)
+
+HEADER = """{#- psbridge
+name: %(name)s
+summary: A test template
+role: admin
+mutates: true
+services: [exchange]
+params:
+  Rows: {type: rows, required: true, description: One row per mailbox}
+  Password: {type: secret, required: true}
+  Limit: {type: int, default: 5}
+row_columns: [Mailbox, Secret]
+secret_columns: [Secret]
+-#}
+"""
+
+
+def write(folder: Path, name: str, body: str, header: str = HEADER) -> Path:
+    path = folder / f"{name}.ps1.j2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header % {"name": name} + body, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def user_dir(tmp_path: Path) -> Path:
+    return tmp_path / "templates"
+
+
+def test_builtin_templates_are_found_and_described(user_dir: Path) -> None:
+    catalog = TemplateCatalog(user_dir)
+    meta = catalog.meta("exchange/list-mailboxes")
+    assert meta.origin == "built-in"
+    assert meta.role == "helpdesk" and meta.mutates is False
+    assert "exchange/list-mailboxes" in catalog.names()
+
+
+def test_user_folder_shadows_builtin_and_adds_tasks(user_dir: Path) -> None:
+    write(user_dir, "exchange/list-mailboxes", "param($Rows, $Password, $Limit)\n")
+    write(user_dir, "custom/thing", "param($Rows, $Password, $Limit)\n")
+    catalog = TemplateCatalog(user_dir)
+    assert catalog.meta("exchange/list-mailboxes").origin == str(user_dir)
+    assert catalog.meta("exchange/list-mailboxes").summary == "A test template"
+    assert "custom/thing" in catalog.names()
+
+
+@pytest.mark.parametrize(
+    ("replace", "key"),
+    [
+        (("role: admin", "role: boss"), "role"),
+        (("mutates: true", "mutates: maybe"), "mutates"),
+        (("services: [exchange]", "services: [sharepoint]"), "services"),
+        (("summary: A test template", "colour: blue\nsummary: x"), "colour"),
+        (("{type: int, default: 5}", "{type: float}"), "params.Limit.type"),
+        (("row_columns: [Mailbox, Secret]", "row_columns: [Mailbox]"), "secret_columns"),
+        (("name: %(name)s", "name: other/name"), "name"),
+    ],
+)
+def test_malformed_metadata_names_file_and_key(user_dir: Path, replace: tuple[str, str],
+                                               key: str) -> None:
+    path = write(user_dir, "bad/one", "param()\n", HEADER.replace(*replace))
+    with pytest.raises(TemplateError) as info:
+        TemplateCatalog(user_dir).meta("bad/one")
+    assert str(path) in info.value.message
+    assert f"'{key}'" in info.value.message
+
+
+def test_missing_metadata_block_is_an_error(user_dir: Path) -> None:
+    path = user_dir / "plain.ps1.j2"
+    user_dir.mkdir(parents=True)
+    path.write_text("Get-Mailbox\n")
+    with pytest.raises(TemplateError, match="no metadata block"):
+        TemplateCatalog(user_dir).meta("plain")
+
+
+def test_printing_an_unquoted_value_fails_at_render_time(user_dir: Path) -> None:
+    write(user_dir, "leak", "param($Rows, $Password, $Limit)\nGet-Mailbox -Identity {{ who }}\n")
+    with pytest.raises(TemplateError) as info:
+        TemplateCatalog(user_dir).render("leak", {"who": "x'; Remove-Mailbox -Identity y; '"})
+    assert "without the |ps filter" in info.value.message
+    assert "leak line 15" in info.value.message
+
+
+def test_quoted_values_render_and_undefined_names_fail(user_dir: Path) -> None:
+    write(user_dir, "ok", "param($Rows, $Password, $Limit)\nGet-Mailbox -Identity {{ who | ps }}\n")
+    catalog = TemplateCatalog(user_dir)
+    script = catalog.render("ok", {"who": "O'Brien"}).script
+    assert "Get-Mailbox -Identity 'O''Brien'" in script
+    with pytest.raises(TemplateError, match="'who' is undefined"):
+        catalog.render("ok")
+
+
+def test_export_writes_literals_and_prompts_for_secrets(user_dir: Path) -> None:
+    write(user_dir, "exp", "param($Rows, $Password, $Limit)\nforeach ($r in $Rows) { $r }\n")
+    catalog = TemplateCatalog(user_dir)
+    rendered = catalog.render("exp")
+    rows = [{"_row": 2, "Mailbox": "sales@contoso.com", "Secret": "hunter2"}]
+    text = export_script(rendered, {"Rows": rows, "Password": "s3cret!", "Limit": 3})
+    assert "hunter2" not in text and "s3cret!" not in text
+    assert "'Password' = (Read-Host -AsSecureString -Prompt 'Password')" in text
+    assert "(Read-Host -AsSecureString -Prompt 'Secret for row 2')" in text
+    assert "'Mailbox' = 'sales@contoso.com'" in text
+    assert text.rstrip().endswith("} @PSBridgeParameters")
+
+
+def test_cli_values_are_typed_by_metadata(user_dir: Path) -> None:
+    write(user_dir, "typed", "param($Rows, $Password, $Limit)\n")
+    meta = TemplateCatalog(user_dir).meta("typed")
+    assert coerce_param_values(meta, {"limit": "7"}) == {"Limit": 7}
+    assert coerce_param_values(meta, {}) == {"Limit": 5}
+    with pytest.raises(TemplateError, match="expects int"):
+        coerce_param_values(meta, {"Limit": "many"})
+    with pytest.raises(TemplateError, match="is a secret"):
+        coerce_param_values(meta, {"Password": "x"})
+    with pytest.raises(TemplateError, match="has no parameter 'Nope'"):
+        coerce_param_values(meta, {"Nope": "x"})
+    assert missing_required(meta, {"Limit": 1}) == ["Rows"]

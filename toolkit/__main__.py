@@ -1,0 +1,7 @@
+"""``python -m toolkit`` runs the psbridge CLI."""
+
+import sys
+
+from toolkit.cli.main import main
+
+sys.exit(main())
