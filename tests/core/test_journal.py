@@ -1,0 +1,81 @@
+"""The job store survives a crash at any moment and never holds a secret."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.core.errors import InputError
+from toolkit.core.journal import PENDING, SENT, Journal, RowOutcome
+
+
+def test_job_life_cycle(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as journal:
+        job = journal.start_job(task="exchange/x", profile="sandbox", input_path="in.csv",
+                                input_sha256="ab" * 32, options={"concurrency": 3})
+        assert journal.record_rows(job.id, [(2, "a", {"Mailbox": "a"}),
+                                            (3, "b", {"Mailbox": "b"})]) == 2
+        journal.mark_sent(job.id, [2, 3])
+        journal.record_outcomes(job.id, [RowOutcome(2, "changed", duration=0.1)])
+        assert journal.counts(job.id) == {"changed": 1, SENT: 1}
+        assert journal.rows_in(job.id, [SENT]) == {3}
+        journal.finish_job(job.id, "interrupted")
+        again = journal.job(job.id[-6:])  # a unique suffix is enough
+        assert again.status == "interrupted" and again.options == {"concurrency": 3}
+
+
+def test_registering_again_keeps_outcomes(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as journal:
+        job = journal.start_job(task="t", profile="p")
+        journal.record_rows(job.id, [(2, "a", {}), (3, "b", {})])
+        journal.record_outcomes(job.id, [RowOutcome(2, "failed", error_id="X", message="no")])
+        journal.record_rows(job.id, [(2, "a", {}), (3, "b", {}), (4, "c", {})])
+        assert journal.counts(job.id) == {"failed": 1, PENDING: 2}
+
+
+def test_secret_columns_are_never_stored(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal(path) as journal:
+        job = journal.start_job(task="t", profile="p")
+        journal.record_rows(job.id, [(2, "u@x.com", {"EmailAddress": "u@x.com",
+                                                      "Password": "Hunter2!secret"})],
+                            secret_columns=["password"])
+    for file in tmp_path.iterdir():
+        assert b"Hunter2!secret" not in file.read_bytes()
+    assert (path.stat().st_mode & 0o777) == 0o600
+
+
+def test_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as journal, pytest.raises(InputError) as info:
+        journal.job("nope")
+    assert "jobs list" in (info.value.hint or "")
+
+
+CRASH = """
+import os, sys
+from pathlib import Path
+from toolkit.core.journal import Journal, RowOutcome
+journal = Journal(Path(sys.argv[1]))
+job = journal.start_job(task="t", profile="p")
+journal.record_rows(job.id, [(n, str(n), {}) for n in range(2, 12)])
+journal.mark_sent(job.id, range(2, 7))
+journal.record_outcomes(job.id, [RowOutcome(n, "changed") for n in range(2, 5)])
+print(job.id, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_kill_9_loses_nothing_that_was_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    result = subprocess.run([sys.executable, "-c", CRASH, str(path)], capture_output=True,
+                            text=True)
+    assert result.returncode == -9
+    job_id = result.stdout.strip()
+    with Journal(path) as journal:
+        assert journal.job(job_id).status == "running"
+        assert journal.rows_in(job_id, ["changed"]) == {2, 3, 4}
+        assert journal.rows_in(job_id, [SENT]) == {5, 6}
+        assert journal.rows_in(job_id, [PENDING]) == set(range(7, 12))
