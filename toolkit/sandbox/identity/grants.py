@@ -109,7 +109,8 @@ class TokenEndpoint:
 
     def device_authorization(self, request: EndpointRequest) -> dict[str, Any]:
         client_id = _required(request.form, "client_id")
-        self._public_client_name(client_id, request.tenant, request.segment)
+        label = request.tenant.name if request.tenant else request.segment
+        self._public_client_name(client_id, request.tenant, label)
         scopes = parse_delegated_scopes(_required(request.form, "scope"), request.segment)
         flow = self._device_codes.start(
             client_id=client_id.lower(),
@@ -153,7 +154,7 @@ class TokenEndpoint:
             raise errors.no_tenant_information()
         app = self._directory.app(client_id)
         if app is None or not self._directory.is_consented(app, tenant):
-            raise errors.application_not_found(client_id, request.segment)
+            raise errors.application_not_found(client_id, tenant.name)
         client_auth = self._authenticate_client(request, app, tenant, basic)
         scope = _required(request.form, "scope")
         parts = scope.split()

@@ -36,15 +36,24 @@ without a valid ``Host`` is refused (400). Access tokens do not embed that URL (
 
 **msal settings a client must use** (msal 1.39; both client kinds)::
 
-    authority=f"{sandbox_url}/{tenant}"        # e.g. https://127.0.0.1:PORT/contoso.onmicrosoft.com
-    instance_discovery=False                   # else msal asks login.microsoftonline.com
-    verify=str(tls.ca_cert)                    # the sandbox CA; never verify=False
-    azure_region=False                         # ConfidentialClientApplication: ignore
-                                               #   MSAL_FORCE_REGION, no regional endpoint
+    session = requests.Session()
+    session.verify = str(tls.ca_cert)          # the sandbox CA; never verify=False
+    session.trust_env = False                  # see below
+    msal.PublicClientApplication(              # or ConfidentialClientApplication
+        client_id,
+        authority=f"{sandbox_url}/{tenant}",   # https://127.0.0.1:PORT/contoso.onmicrosoft.com
+        instance_discovery=False,              # else msal asks login.microsoftonline.com
+        http_client=session,
+        azure_region=False,                    # confidential clients: ignore MSAL_FORCE_REGION
+    )
 
-``validate_authority=False`` also disables instance discovery and is acceptable, but
-``instance_discovery=False`` says what is meant. With a custom ``http_client``, that
-client must trust the CA instead. Certificate credentials may be given as
+Why not msal's own ``verify=ca_path``: msal sets it on a ``requests.Session``, and
+requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment override a
+session's ``verify`` (they are set on many machines, this one included), so the CA
+would be ignored and TLS fails. ``trust_env = False`` stops that, and also keeps an
+``HTTPS_PROXY`` from routing loopback traffic through a proxy. ``verify=`` works only
+where neither variable is set. ``validate_authority=False`` also turns instance
+discovery off and is acceptable. Certificate credentials may be given as
 ``{"private_key": PEM, "thumbprint": SHA1}`` (RS256 assertion with ``x5t``) or
 ``{"private_key": PEM, "public_certificate": PEM}`` (PS256 with ``x5t#S256``).
 Client credentials need a specific tenant (``/common`` gives AADSTS50059). The
