@@ -1,0 +1,371 @@
+"""Errors the emulated services raise, with the texts and .NET types Microsoft's modules use.
+
+Every text a client may match on lives here, so a fidelity fix is one edit. A
+:class:`TenantError` knows which service raised it; :func:`to_error_record` turns it into
+the :class:`~toolkit.sandbox.values.ErrorRecord` the cmdlet adapter writes, with a
+FullyQualifiedErrorId shaped as each module shapes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from toolkit.sandbox.values import ErrorRecord
+
+EXCHANGE_TASKS = "Microsoft.Exchange.Configuration.Tasks"
+MSOL = "Microsoft.Online.Administration.Automation"
+GRAPH_EXCEPTION = "System.Exception"
+
+
+@dataclass
+class TenantError(Exception):
+    """A failed service operation.
+
+    ``code`` is the short error code a script can test: the exception's short name for
+    Exchange and MSOnline, the Graph ``ErrorCode`` (``Request_BadRequest``) for Graph.
+    """
+
+    message: str
+    service: str  # "exchange" | "graph" | "msonline"
+    exception_type: str
+    code: str
+    category: str = "NotSpecified"
+    http_status: int | None = None
+    retry_after_s: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --------------------------------------------------------------------------- Exchange
+
+
+def _exchange(message: str, exception: str, category: str = "NotSpecified") -> TenantError:
+    short = exception.rsplit(".", 1)[-1]
+    full = exception if "." in exception else f"{EXCHANGE_TASKS}.{exception}"
+    return TenantError(message, "exchange", full, short, category)
+
+
+def not_found(identity: str) -> TenantError:
+    return _exchange(
+        f'Couldn\'t find object "{identity}". Please make sure that it was spelled correctly '
+        "or specify a different object.",
+        "ManagementObjectNotFoundException",
+        "NotSpecified",
+    )
+
+
+def ambiguous(identity: str) -> TenantError:
+    return _exchange(
+        f"The operation couldn't be performed because '{identity}' matches multiple entries.",
+        "ManagementObjectAmbiguousException",
+    )
+
+
+def permission_exists(user: str) -> TenantError:
+    return _exchange(
+        f"An existing permission entry was found for user: {user}.",
+        "ManagementObjectAlreadyExistsException",
+        "InvalidOperation",
+    )
+
+
+def ace_limit(identity: str) -> TenantError:
+    return _exchange(
+        f"The access control list of object \"{identity}\" can't hold more than 500 entries. "
+        "Remove unused permissions and try again.",
+        "ADOperationException",
+    )
+
+
+def ace_missing_warning(object_dn: str, account: str) -> str:
+    return (
+        f'Can\'t remove the access control entry on the object "{object_dn}" for account '
+        f'"{account}" because the ACE doesn\'t exist on the object.'
+    )
+
+
+def ace_present_warning(identity: str, account: str) -> str:
+    return (
+        f'The appropriate access control entry is already present on object "{identity}" '
+        f'for account "{account}".'
+    )
+
+
+def invalid_argument(message: str) -> TenantError:
+    return _exchange(message, "System.ArgumentException", "InvalidArgument")
+
+
+def task_argument(message: str) -> TenantError:
+    return _exchange(message, "TaskArgumentException", "InvalidArgument")
+
+
+def property_too_long(maximum: int, length: int) -> TenantError:
+    return _exchange(
+        f"The length of the property is too long. The maximum length is {maximum} and the "
+        f"length of the value provided is {length}.",
+        "Microsoft.Exchange.Data.PropertyTooLongException",
+        "InvalidArgument",
+    )
+
+
+def already_exists(kind: str, name: str) -> TenantError:
+    return _exchange(
+        f"The {kind} \"{name}\" already exists. Please specify a different name.",
+        "ManagementObjectAlreadyExistsException",
+        "InvalidArgument",
+    )
+
+
+def proxy_address_in_use(address: str, owner: str) -> TenantError:
+    return _exchange(
+        f"The proxy address \"SMTP:{address}\" is already being used by the proxy addresses "
+        f"or LegacyExchangeDN of \"{owner}\". Please choose another proxy address.",
+        "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException",
+        "InvalidArgument",
+    )
+
+
+def domain_not_accepted(address: str) -> TenantError:
+    domain = address.rsplit("@", 1)[-1]
+    return _exchange(
+        f"The domain {domain} isn't an accepted domain for your organization. "
+        f"Use an accepted domain in the address \"{address}\".",
+        "Microsoft.Exchange.Data.DataValidationException",
+        "InvalidData",
+    )
+
+
+def migration(message: str, exception: str = "MigrationPermanentException") -> TenantError:
+    return _exchange(message, f"Microsoft.Exchange.Migration.{exception}", "InvalidArgument")
+
+
+def migration_transient(message: str) -> TenantError:
+    return _exchange(
+        message, "Microsoft.Exchange.Migration.MigrationTransientException", "InvalidOperation"
+    )
+
+
+def exchange_throttled(seconds: int) -> TenantError:
+    error = _exchange(
+        "The request was throttled because the client exceeded the allowed request rate "
+        f"for its budget. Please retry after {seconds} seconds.",
+        "Microsoft.Exchange.Management.RestApiClient.RestClientException",
+        "LimitsExceeded",
+    )
+    error.http_status = 429
+    error.retry_after_s = seconds
+    return error
+
+
+def not_connected_exchange(cmdlet: str) -> TenantError:
+    return TenantError(
+        f"The term '{cmdlet}' is not recognized as a name of a cmdlet, function, script "
+        "file, or executable program. Check the spelling of the name, or if a path was "
+        "included, verify that the path is correct and try again.",
+        "exchange",
+        "System.Management.Automation.CommandNotFoundException",
+        "CommandNotFoundException",
+        "ObjectNotFound",
+    )
+
+
+def too_many_connections() -> TenantError:
+    return TenantError(
+        "Fail to create a runspace because you have exceeded the maximum number of "
+        "connections allowed : 3 for the policy party : MaxConcurrency. Please close "
+        "existing runspace and try again.",
+        "exchange",
+        "System.Management.Automation.Remoting.PSRemotingTransportException",
+        "PSRemotingTransportException",
+        "OpenError",
+    )
+
+
+def exchange_auth(message: str) -> TenantError:
+    return TenantError(
+        message, "exchange", "System.UnauthorizedAccessException", "UnauthorizedAccess",
+        "AuthenticationError",
+    )
+
+
+# --------------------------------------------------------------------------- Graph
+
+
+def _graph(message: str, code: str, status: int, category: str) -> TenantError:
+    return TenantError(message, "graph", GRAPH_EXCEPTION, code, category, http_status=status)
+
+
+def graph_not_found(identity: str) -> TenantError:
+    return _graph(
+        f"Resource '{identity}' does not exist or one of its queried reference-property "
+        "objects are not present.",
+        "Request_ResourceNotFound",
+        404,
+        "ObjectNotFound",
+    )
+
+
+def graph_bad_request(message: str) -> TenantError:
+    return _graph(message, "Request_BadRequest", 400, "InvalidOperation")
+
+
+def invalid_usage_location() -> TenantError:
+    return graph_bad_request(
+        "License assignment cannot be done for user with invalid usage location."
+    )
+
+
+def no_available_licenses(sku_id: str) -> TenantError:
+    return graph_bad_request(
+        f"Subscription with SKU {sku_id} does not have any available licenses."
+    )
+
+
+def graph_forbidden() -> TenantError:
+    return _graph(
+        "Insufficient privileges to complete the operation.",
+        "Authorization_RequestDenied",
+        403,
+        "AuthenticationError",
+    )
+
+
+def graph_throttled(seconds: int) -> TenantError:
+    error = _graph(
+        "Too many requests. The request was throttled; retry after the interval in the "
+        f"Retry-After header ({seconds} seconds).",
+        "TooManyRequests",
+        429,
+        "LimitsExceeded",
+    )
+    error.retry_after_s = seconds
+    return error
+
+
+def graph_not_connected() -> TenantError:
+    return TenantError(
+        "Authentication needed. Please call Connect-MgGraph.",
+        "graph",
+        "System.Security.Authentication.AuthenticationException",
+        "Authentication needed",
+        "AuthenticationError",
+    )
+
+
+def graph_auth(message: str) -> TenantError:
+    return TenantError(
+        message,
+        "graph",
+        "System.Security.Authentication.AuthenticationException",
+        "InvalidAuthenticationToken",
+        "AuthenticationError",
+        http_status=401,
+    )
+
+
+# --------------------------------------------------------------------------- MSOnline
+
+
+def _msol(message: str, exception: str, category: str = "OperationStopped") -> TenantError:
+    return TenantError(message, "msonline", f"{MSOL}.{exception}", exception, category)
+
+
+def msol_user_not_found(identity: str) -> TenantError:
+    return _msol(f"User Not Found.  User: {identity}.", "UserNotFoundException")
+
+
+def msol_usage_location_missing() -> TenantError:
+    return _msol(
+        "You must provide a required property: Parameter name: UsageLocation",
+        "PropertyNotSetException",
+    )
+
+
+def msol_quota_exceeded() -> TenantError:
+    return _msol(
+        "Unable to assign this license because the number of allowed licenses has been "
+        "exceeded. Please purchase additional licenses.",
+        "LicenseQuotaExceededException",
+    )
+
+
+def msol_invalid_license(value: str) -> TenantError:
+    return _msol(f"Unable to assign this license. {value} is not a valid license.",
+                 "InvalidLicenseConfigurationException")
+
+
+def msol_bad_request(message: str, exception: str = "InvalidValueException") -> TenantError:
+    return _msol(message, exception)
+
+
+def msol_not_connected() -> TenantError:
+    return _msol(
+        "You must call the Connect-MsolService cmdlet before calling any other cmdlets.",
+        "MicrosoftOnlineException",
+    )
+
+
+# --------------------------------------------------------------------------- records
+
+_EXCHANGE_NAMESPACES = {
+    "MailboxPermission": "Microsoft.Exchange.Management.RecipientTasks",
+    "RecipientPermission": "Microsoft.Exchange.Management.RecipientTasks",
+    "Mailbox": "Microsoft.Exchange.Management.RecipientTasks",
+    "CASMailbox": "Microsoft.Exchange.Management.RecipientTasks",
+    "Recipient": "Microsoft.Exchange.Management.RecipientTasks",
+    "User": "Microsoft.Exchange.Management.RecipientTasks",
+    "AcceptedDomain": "Microsoft.Exchange.Management.SystemConfigurationTasks",
+}
+
+
+def _exchange_task_class(cmdlet: str) -> str:
+    verb, _, noun = cmdlet.partition("-")
+    noun = noun.removeprefix("EXO")
+    namespace = _EXCHANGE_NAMESPACES.get(noun, "Microsoft.Exchange.Management.Migration")
+    return f"{namespace}.{verb}{noun}"
+
+
+def _stable_hex(text: str) -> str:
+    """Exchange's 8-hex-digit error location tag: stable per error site, not per call."""
+    return hashlib.sha1(text.encode()).hexdigest()[:8].upper()
+
+
+def to_error_record(
+    error: TenantError, cmdlet: str, parameter_set: str | None = None, target: object = None
+) -> ErrorRecord:
+    if error.service == "exchange" and error.code not in (
+        "CommandNotFoundException",
+        "PSRemotingTransportException",
+        "UnauthorizedAccess",
+    ):
+        stamp = datetime.now(UTC).strftime("%-m/%-d/%Y %-I:%M:%S %p")
+        task = _exchange_task_class(cmdlet)
+        fqid = (
+            f"[Server=SB1PR01MB0001,RequestId={uuid.uuid4()},TimeStamp={stamp}] "
+            f"[FailureCategory=Cmdlet-{error.code}] {_stable_hex(task + error.code)},{task}"
+        )
+    elif error.service == "graph" and error.http_status is not None:
+        verb_noun = cmdlet.replace("-", "")
+        cmdlet_class = f"{verb_noun}_{parameter_set or 'Get'}"
+        fqid = f"{error.code},Microsoft.Graph.PowerShell.Cmdlets.{cmdlet_class}"
+    elif error.service == "msonline":
+        verb, _, noun = cmdlet.partition("-")
+        fqid = f"{error.exception_type},{MSOL}.{verb}{noun.removeprefix('Msol')}"
+    else:
+        fqid = f"{error.code},{cmdlet}"
+    return ErrorRecord(
+        message=error.message,
+        fully_qualified_error_id=fqid,
+        category=error.category,
+        exception_type=error.exception_type,
+        target_object=target,
+        command_name=cmdlet,
+        reason=error.exception_type.rsplit(".", 1)[-1],
+    )

@@ -1,0 +1,113 @@
+"""Identity resolution as Exchange Online and Graph do it.
+
+Exchange's ``MailboxIdParameter``, ``RecipientIdParameter`` and
+``SecurityPrincipalIdParameter`` accept any identifier of an object: name, alias, display
+name, any SMTP address, UPN, GUID, ExchangeGuid, ExternalDirectoryObjectId or
+distinguished name. One match resolves; several distinct objects give the "matches
+multiple entries" error; none gives ``ManagementObjectNotFoundException``.
+
+Graph's ``-UserId`` takes the object id or the UPN only. MSOnline takes a UPN or ObjectId.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from toolkit.sandbox.tenant import errors
+from toolkit.sandbox.tenant.model import SELF_PRINCIPAL, Mailbox, Tenant, User
+
+ORPHAN_SID = re.compile(r"^S-1-5-21(-\d+){3,4}$", re.IGNORECASE)
+
+
+def distinguished_name(tenant: Tenant, name: str) -> str:
+    return (
+        f"CN={name},OU={tenant.name},OU=Microsoft Exchange Hosted Organizations,"
+        "DC=NAMPR01A001,DC=PROD,DC=OUTLOOK,DC=COM"
+    )
+
+
+def _strip_smtp(value: str) -> str:
+    return value[5:] if value.casefold().startswith("smtp:") else value
+
+
+class Resolver:
+    """Lookup tables of one tenant, built once per store revision."""
+
+    def __init__(self, tenant: Tenant):
+        self.tenant = tenant
+        self._mailboxes: dict[str, set[str]] = defaultdict(set)
+        self._users: dict[str, set[str]] = defaultdict(set)
+        for mailbox in tenant.mailboxes.values():
+            for key in self._mailbox_keys(mailbox):
+                self._mailboxes[key.casefold()].add(mailbox.guid)
+                self._users[key.casefold()].add(mailbox.user_id)
+        for user in tenant.users.values():
+            for key in (user.id, user.upn, user.display_name, user.mail_nickname):
+                if key:
+                    self._users[key.casefold()].add(user.id)
+
+    def _mailbox_keys(self, mailbox: Mailbox) -> list[str]:
+        user = self.tenant.users.get(mailbox.user_id)
+        keys = [
+            mailbox.guid,
+            mailbox.exchange_guid,
+            mailbox.user_id,
+            mailbox.name,
+            mailbox.alias,
+            mailbox.display_name,
+            mailbox.primary_smtp,
+            distinguished_name(self.tenant, mailbox.name),
+            *(_strip_smtp(address) for address in mailbox.email_addresses),
+        ]
+        if user is not None:
+            keys.append(user.upn)
+        return [key for key in keys if key]
+
+    def mailbox(self, identity: str, *, display: str | None = None) -> Mailbox:
+        """The one mailbox ``identity`` names; Exchange's errors otherwise."""
+        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), set())
+        if not matches:
+            raise errors.not_found(display or identity)
+        if len(matches) > 1:
+            raise errors.ambiguous(display or identity)
+        return self.tenant.mailboxes[next(iter(matches))]
+
+    def find_mailbox(self, identity: str) -> Mailbox | None:
+        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), set())
+        return self.tenant.mailboxes[next(iter(matches))] if len(matches) == 1 else None
+
+    def principal(self, identity: str) -> User:
+        """A security principal (``-User`` / ``-Trustee``): any directory user."""
+        matches = self._users.get(_strip_smtp(identity).strip().casefold(), set())
+        if not matches:
+            raise errors.not_found(identity)
+        if len(matches) > 1:
+            raise errors.ambiguous(identity)
+        return self.tenant.users[next(iter(matches))]
+
+    def principal_or_raw(self, identity: str) -> tuple[User | None, str]:
+        """For removals: a directory user, or a raw principal such as SELF or a SID."""
+        if identity.casefold() == SELF_PRINCIPAL.casefold() or ORPHAN_SID.match(identity):
+            return None, identity
+        return self.principal(identity), ""
+
+    def graph_user(self, user_id: str) -> User:
+        """Graph's ``-UserId``: the object id or the userPrincipalName."""
+        folded = user_id.strip().casefold()
+        for user in self.tenant.users.values():
+            if user.id == folded or user.upn.casefold() == folded:
+                return user
+        raise errors.graph_not_found(user_id)
+
+    def msol_user(self, upn: str | None = None, object_id: str | None = None) -> User:
+        for user in self.tenant.users.values():
+            if upn is not None and user.upn.casefold() == upn.strip().casefold():
+                return user
+            if object_id is not None and user.id == object_id.strip().casefold():
+                return user
+        raise errors.msol_user_not_found(upn or object_id or "")
+
+    def user(self, identity: str) -> User:
+        """Exchange ``Get-User -Identity``: any identifier of the user or its mailbox."""
+        return self.principal(identity)
