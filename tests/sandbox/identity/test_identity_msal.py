@@ -10,8 +10,7 @@ import jwt
 import msal
 import pytest
 import requests
-
-from tests.sandbox.identity.conftest import (
+from identity_seed import (
     ADMIN_PASSWORD,
     AGENT_PASSWORD,
     APP_ID,
@@ -21,6 +20,7 @@ from tests.sandbox.identity.conftest import (
     PARTNER_ID,
     Sandbox,
 )
+
 from toolkit.sandbox.identity import make_app_certificate
 
 EXO = "https://outlook.office365.com"
