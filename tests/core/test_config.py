@@ -118,3 +118,15 @@ def test_write_refuses_invalid_settings(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="key 'auth'"):
         cfg.write_profile("x", {"endpoint": "https://h/wsman", "auth": "magic"}, path)
     assert not path.exists()
+
+
+def test_password_file_must_be_private(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    path = write(tmp_path, f'[profiles.p]\nendpoint = "https://h/wsman"\npassword_file = "{secret}"\n')
+    profile = cfg.resolve_profile("p", cfg.load(path))
+    with pytest.raises(ConfigError, match="readable by other users"):
+        profile.password()
+    secret.chmod(0o600)
+    assert profile.password() == "s3cret"

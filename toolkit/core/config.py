@@ -8,7 +8,7 @@ The file is TOML (``PSBRIDGE_CONFIG``, else ``config.toml`` in the user config f
     endpoint = "https://mgmt.contoso.com:5986/wsman"
     auth = "negotiate"            # basic, ntlm, negotiate, kerberos, credssp, certificate
     username = "CONTOSO\\svc-psbridge"
-    password_env = "PSBRIDGE_LAB_PASSWORD"   # or: password_keyring = true
+    password_env = "PSBRIDGE_LAB_PASSWORD"   # or password_file, or password_keyring = true
     role = "admin"                # helpdesk | admin
 
     [profiles.lab.exchange]
@@ -47,6 +47,7 @@ _PROFILE_KEYS = {
     "auth": str,
     "username": str,
     "password_env": str,
+    "password_file": str,
     "password_keyring": bool,
     "verify_tls": bool,
     "ca_bundle": str,
@@ -67,6 +68,7 @@ _SERVICE_KEYS = {
     "certificate_path": str,
     "certificate_thumbprint": str,
     "client_secret_env": str,
+    "client_secret_file": str,
     "delegated": bool,
 }
 
@@ -82,7 +84,12 @@ class ServiceConnection:
     certificate_path: str | None = None
     certificate_thumbprint: str | None = None
     client_secret_env: str | None = None
+    client_secret_file: str | None = None
     delegated: bool = False
+
+    def client_secret(self) -> str | None:
+        """The app's client secret, from its environment variable or file."""
+        return _secret_from(self.client_secret_env, self.client_secret_file, "client secret")
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class Profile:
     auth: str = "negotiate"
     username: str | None = None
     password_env: str | None = None
+    password_file: str | None = None
     password_keyring: bool = False
     verify_tls: bool = True
     ca_bundle: str | None = None
@@ -109,15 +117,10 @@ class Profile:
         return self.name == SANDBOX and self.endpoint is None
 
     def password(self) -> str | None:
-        """The WinRM password, from the environment or the OS keyring (never the file)."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"profile {self.name}: environment variable {self.password_env} is not set",
-                    hint=f"export {self.password_env}=... before running psbridge.",
-                )
-            return value
+        """The WinRM password: environment variable, private file or OS keyring."""
+        if self.password_env or self.password_file:
+            return _secret_from(self.password_env, self.password_file,
+                                f"profile {self.name}: password")
         if self.password_keyring:
             return _keyring_password(self)
         return None
@@ -131,6 +134,7 @@ class Profile:
             "username": self.username,
             "password": (
                 f"env:{self.password_env}" if self.password_env
+                else f"file:{self.password_file}" if self.password_file
                 else "OS keyring" if self.password_keyring else None
             ),
             "verify_tls": self.verify_tls,
@@ -144,6 +148,26 @@ class Profile:
         for service, conn in self.services.items():
             data[service] = {k: v for k, v in vars(conn).items() if v not in (None, False)}
         return {k: v for k, v in data.items() if v not in (None, [], {})}
+
+
+def _secret_from(env: str | None, file: str | None, what: str) -> str | None:
+    """A secret from an environment variable or a file readable only by its owner."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{what}: environment variable {env} is not set",
+                              hint=f"export {env}=... before running psbridge.")
+        return value
+    if file:
+        path = Path(file).expanduser()
+        try:
+            if path.stat().st_mode & 0o077:
+                raise ConfigError(f"{what}: {path} is readable by other users",
+                                  hint=f"chmod 600 {path}")
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
+    return None
 
 
 def _keyring_password(profile: Profile) -> str:
@@ -236,8 +260,10 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
     max_runspaces = settings.get("max_runspaces", 3)
     if not 1 <= max_runspaces <= 64:
         raise fail("max_runspaces", f"must be between 1 and 64, not {max_runspaces}")
-    if settings.get("password_env") and settings.get("password_keyring"):
-        raise fail("password_keyring", "choose one password source: password_env or keyring")
+    sources = [k for k in ("password_env", "password_file", "password_keyring") if settings.get(k)]
+    if len(sources) > 1:
+        raise fail(sources[1], "choose one password source: password_env, password_file "
+                   "or password_keyring")
     if auth == "certificate" and not settings.get("certificate_pem"):
         raise fail("certificate_pem", "is required when auth is 'certificate'")
     tenants = settings.get("tenants", [])
@@ -264,6 +290,7 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
         auth=auth,
         username=settings.get("username"),
         password_env=settings.get("password_env"),
+        password_file=settings.get("password_file"),
         password_keyring=settings.get("password_keyring", False),
         verify_tls=settings.get("verify_tls", True),
         ca_bundle=settings.get("ca_bundle"),
