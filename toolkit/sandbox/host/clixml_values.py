@@ -111,10 +111,6 @@ def error_record_to_clixml(record: ErrorRecord) -> ClixmlErrorRecord:
         TargetName=target_name,
         TargetType=target_type,
     )
-    # The text PowerShell prints as "CategoryInfo : ..." under an error.
-    category_info.PSObject.to_string = (
-        f"{category_info.Category.name}: ({target_name}:{target_type}) [{activity}], {reason}"
-    )
     return ClixmlErrorRecord(
         Exception=exception,
         CategoryInfo=category_info,

@@ -33,7 +33,7 @@ from psrpcore import (
     StreamType,
 )
 from psrpcore.types import ErrorRecord as ClixmlErrorRecord
-from psrpcore.types import PSInvocationState, RunspacePoolState
+from psrpcore.types import PSInvocationState, RunspacePoolState, add_note_property
 
 from toolkit.sandbox.host import faults
 from toolkit.sandbox.host.clixml_values import error_record_to_clixml, from_clixml
@@ -61,6 +61,28 @@ FRAGMENT_SIZE = 32 * 1024
 OUTBOX_LIMIT = 4 * 1024 * 1024
 """Bytes a pipeline may have waiting for the client before its writer blocks (flow control)."""
 CLOSE_GRACE_SECONDS = 5.0
+
+
+class SandboxRunspacePool(ServerRunspacePool):
+    """psrpcore's server pool, reading pypsrp's SetMax/MinRunspaces call id.
+
+    pypsrp 0.9 names that property ``CI`` where psrpcore reads ``ci``; PowerShell itself
+    accepts both.
+    """
+
+    def _process_SetMaxRunspaces(self, event: SetMaxRunspacesEvent) -> None:
+        _alias_call_id(event)
+        super()._process_SetMaxRunspaces(event)
+
+    def _process_SetMinRunspaces(self, event: SetMinRunspacesEvent) -> None:
+        _alias_call_id(event)
+        super()._process_SetMinRunspaces(event)
+
+
+def _alias_call_id(event: PSRPEvent) -> None:
+    message = event._ps_object
+    if not hasattr(message, "ci") and hasattr(message, "CI"):
+        add_note_property(message, "ci", message.CI)
 
 
 class SandboxPipeline(ServerPipeline):
@@ -134,7 +156,7 @@ class HostedPool:
         self.created = time.monotonic()
         self.last_activity = self.created
         self._backend = backend
-        self._server = ServerRunspacePool()
+        self._server = SandboxRunspacePool()
         self._condition = threading.Condition()
         self._outbox = Outbox()
         self._pipelines: dict[str, HostedPipeline] = {}

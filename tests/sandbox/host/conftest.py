@@ -1,0 +1,67 @@
+"""Fixtures: the sandbox host serving the echo test backend, and pypsrp clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from echo_backend import EchoBackend
+from pypsrp.wsman import WSMan
+
+from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
+
+ADMIN = ("admin", "P@ss-w0rd!")
+AGENT = ("agent1", "Helpd3sk#1")
+
+
+@pytest.fixture
+def backend() -> EchoBackend:
+    return EchoBackend(
+        {ADMIN[0]: (ADMIN[1], "admin"), AGENT[0]: (AGENT[1], "helpdesk")}
+    )
+
+
+@pytest.fixture(scope="session")
+def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tls")
+
+
+StartSandbox = Callable[..., RunningSandbox]
+
+
+@pytest.fixture
+def start(backend: EchoBackend) -> Iterator[StartSandbox]:
+    """Start sandboxes with the given options; all are stopped after the test."""
+    started: list[RunningSandbox] = []
+
+    def _start(**options: Any) -> RunningSandbox:
+        options.setdefault("username", ADMIN[0])
+        options.setdefault("password", ADMIN[1])
+        running = start_sandbox(SandboxOptions(**options), backend=backend)
+        started.append(running)
+        return running
+
+    yield _start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def sandbox(start: StartSandbox) -> RunningSandbox:
+    return start()
+
+
+def basic_wsman(sandbox: RunningSandbox, credentials: tuple[str, str] = ADMIN,
+                **kwargs: Any) -> WSMan:
+    """A pypsrp connection with Basic auth over plain HTTP."""
+    return WSMan("127.0.0.1", port=sandbox.port, ssl=False, auth="basic", encryption="never",
+                 username=credentials[0], password=credentials[1], **kwargs)
+
+
+@pytest.fixture
+def wsman(sandbox: RunningSandbox) -> Iterator[WSMan]:
+    connection = basic_wsman(sandbox)
+    yield connection
+    connection.close()
