@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from toolkit.sandbox.interface import Command, PipelineSpec, SessionContext
-from toolkit.sandbox.values import ErrorRecord, InformationRecord
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
+from toolkit.sandbox.values import ErrorRecord, InformationRecord
 
 if TYPE_CHECKING:
     from toolkit.sandbox.pwsh.runspace import PwshRunspace
@@ -214,7 +214,7 @@ def run_script(
     script: str,
     parameters: dict[str, Any] | list[tuple[str | None, Any]] | None = None,
     *,
-    input: Iterable[Any] | None = None,  # noqa: A002 - mirrors PipelineSpec.input
+    input: Iterable[Any] | None = None,
     session: SessionContext | None = None,
     raise_on_failure: bool = False,
 ) -> Result:
@@ -225,8 +225,9 @@ def run_script(
     """
     from toolkit.sandbox.interface import PipelineFailed
 
-    runspace = target.open_runspace(session or DEFAULT_SESSION) if isinstance(
-        target, Engine) else target
+    runspace = (
+        target.open_runspace(session or DEFAULT_SESSION) if isinstance(target, Engine) else target
+    )
     if isinstance(parameters, dict):
         pairs: list[tuple[str | None, Any]] = list(parameters.items())
     else:

@@ -55,8 +55,9 @@ class PSError(Exception):
     end the whole script unless caught. Other terminating errors end only their statement.
     """
 
-    def __init__(self, record: ErrorRecord, *, script_terminating: bool = False,
-                 exception_value: Any = None):
+    def __init__(
+        self, record: ErrorRecord, *, script_terminating: bool = False, exception_value: Any = None
+    ):
         super().__init__(record.message)
         self.record = record
         self.script_terminating = script_terminating
@@ -64,9 +65,16 @@ class PSError(Exception):
         self.exception_value = exception_value
 
 
-def record(message: str, error_id: str, *, category: str = "NotSpecified",
-           exception_type: str = RUNTIME, command: str | None = None,
-           target: Any = None, line: int | None = None) -> ErrorRecord:
+def record(
+    message: str,
+    error_id: str,
+    *,
+    category: str = "NotSpecified",
+    exception_type: str = RUNTIME,
+    command: str | None = None,
+    target: Any = None,
+    line: int | None = None,
+) -> ErrorRecord:
     """Build an ErrorRecord; ``command`` appends ``,<command>`` to the id as PowerShell does."""
     fqid = f"{error_id},{command}" if command else error_id
     return ErrorRecord(
@@ -80,10 +88,14 @@ def record(message: str, error_id: str, *, category: str = "NotSpecified",
     )
 
 
-def binding_error(message: str, error_id: str, command: str,
-                  category: str = "InvalidArgument") -> PSError:
-    return PSError(record(message, error_id, category=category,
-                          exception_type=PARAMETER_BINDING, command=command))
+def binding_error(
+    message: str, error_id: str, command: str, category: str = "InvalidArgument"
+) -> PSError:
+    return PSError(
+        record(
+            message, error_id, category=category, exception_type=PARAMETER_BINDING, command=command
+        )
+    )
 
 
 def command_not_found(name: str, line: int | None = None) -> PSError:
@@ -92,17 +104,32 @@ def command_not_found(name: str, line: int | None = None) -> PSError:
         "or executable program. Check the spelling of the name, or if a path was included, "
         "verify that the path is correct and try again."
     )
-    return PSError(record(message, "CommandNotFoundException", category="ObjectNotFound",
-                          exception_type=COMMAND_NOT_FOUND, target=name, line=line))
+    return PSError(
+        record(
+            message,
+            "CommandNotFoundException",
+            category="ObjectNotFound",
+            exception_type=COMMAND_NOT_FOUND,
+            target=name,
+            line=line,
+        )
+    )
 
 
-def runtime_error(message: str, error_id: str, *, category: str = "InvalidOperation",
-                  exception_type: str = RUNTIME, target: Any = None) -> PSError:
-    return PSError(record(message, error_id, category=category,
-                          exception_type=exception_type, target=target))
+def runtime_error(
+    message: str,
+    error_id: str,
+    *,
+    category: str = "InvalidOperation",
+    exception_type: str = RUNTIME,
+    target: Any = None,
+) -> PSError:
+    return PSError(
+        record(message, error_id, category=category, exception_type=exception_type, target=target)
+    )
 
 
-class FlowControl(Exception):  # noqa: N818 - not an error: break/continue/return
+class FlowControl(Exception):
     """Base of the control-flow signals (``break``, ``continue``, ``return``)."""
 
 

@@ -1,20 +1,120 @@
-"""Runspace implementation (interpreter in progress)."""
+"""A runspace: global scope, per-runspace service state, and pipeline invocation."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from typing import Any
 
-from toolkit.sandbox.interface import OutputSink, PipelineSpec, SessionContext
+from toolkit.sandbox.interface import (
+    Command,
+    OutputSink,
+    PipelineFailed,
+    PipelineSpec,
+    PipelineStopped,
+    SessionContext,
+)
+from toolkit.sandbox.pwsh import binder
 from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
+from toolkit.sandbox.pwsh.coercion import ArrayList
+from toolkit.sandbox.pwsh.commands import ArgSpec, CallSite, invoke_body, invoke_command
+from toolkit.sandbox.pwsh.compiler import compile_script
+from toolkit.sandbox.pwsh.errors import FlowControl, ParseException, PSError, record
+from toolkit.sandbox.pwsh.runtime import Context, Scope
+from toolkit.sandbox.values import Hashtable
 
 
 class PwshRunspace:
+    """Implements :class:`toolkit.sandbox.interface.Runspace`."""
+
     def __init__(self, registry: CmdletRegistry, context: SessionContext):
         self.registry = registry
         self.context = context
+        self.state: dict[str, Any] = {}
+        self.environment: dict[str, str] = {"computername": "SANDBOX", "username": context.account}
+        self.global_scope = Scope()
+        self.global_scope.vars.update(
+            {
+                "error": ArrayList(),
+                "erroractionpreference": "Continue",
+                "warningpreference": "Continue",
+                "verbosepreference": "SilentlyContinue",
+                "debugpreference": "SilentlyContinue",
+                "informationpreference": "SilentlyContinue",
+                "confirmpreference": "High",
+                "whatifpreference": False,
+                "psversiontable": Hashtable([("PSVersion", "5.1.0"), ("PSEdition", "Desktop")]),
+            }
+        )
+        self.statements_run = 0
 
     def invoke(self, spec: PipelineSpec, sink: OutputSink, stop: threading.Event) -> None:
-        raise NotImplementedError("the interpreter is being written")
+        ctx = Context(self, sink, stop, self.global_scope)
+        statement: list[Command] = []
+        try:
+            for command in spec.commands:
+                statement.append(command)
+                if command.end_of_statement:
+                    self._run_statement(ctx, statement, spec.input)
+                    statement = []
+            if statement:
+                self._run_statement(ctx, statement, spec.input)
+        except PSError as error:
+            raise PipelineFailed(error.record) from None
+        except ParseException as error:
+            raise PipelineFailed(error.record) from None
+        except FlowControl:
+            return
+        except (PipelineStopped, PipelineFailed):
+            raise
+        except RecursionError:
+            raise PipelineFailed(
+                record(
+                    "The script failed due to call depth overflow.",
+                    "CallDepthOverflow",
+                    category="InvalidOperation",
+                )
+            ) from None
+        finally:
+            self.statements_run += ctx.statements
+
+    def _run_statement(self, ctx: Context, commands: list[Command], pipeline_input: Any) -> None:
+        items: Iterator[Any] | None = iter(pipeline_input) if pipeline_input is not None else None
+        for command in commands:
+            items = self._stage(ctx, command, items)
+        assert items is not None
+        for value in items:
+            ctx.sink.output(value)
+
+    def _stage(self, ctx: Context, command: Command, items: Iterator[Any] | None) -> Iterator[Any]:
+        if command.is_script:
+            body = compile_script(command.text)
+            scope = Scope(self.global_scope) if command.use_local_scope else self.global_scope
+            ctx.scope = ctx.script_scope = scope
+            args = [
+                (name, binder.SWITCH_OR_NULL if name is not None and value is None else value)
+                for name, value in command.parameters
+            ]
+            return iter(invoke_body(ctx, body, "<script>", args, items, new_scope=False))
+        site = CallSite(
+            command.text,
+            None,
+            False,
+            [
+                ArgSpec("arg", None, _constant(value))
+                if name is None
+                else ArgSpec(
+                    "param", name, _constant(binder.SWITCH_OR_NULL if value is None else value)
+                )
+                for name, value in command.parameters
+            ],
+            0,
+        )
+        return invoke_command(ctx, site, items)
 
     def close(self) -> None:
-        pass
+        self.state.clear()
+
+
+def _constant(value: Any) -> Any:
+    return lambda ctx: value

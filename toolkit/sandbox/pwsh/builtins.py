@@ -1,0 +1,875 @@
+"""Native built-in cmdlets scripts commonly use (not from cmdlets.json).
+
+Each receives the whole input stream (``items`` is None when the command is first in its
+pipeline), so ``Sort-Object`` can collect and ``Select-Object -First`` can stop early.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.sandbox.pwsh import binder, operators
+from toolkit.sandbox.pwsh.coercion import (
+    ArrayList,
+    lookup_type,
+    to_bool,
+    to_int,
+    to_number,
+    to_string,
+    type_name_of,
+)
+from toolkit.sandbox.pwsh.commands import CallPrefs, run_block_items
+from toolkit.sandbox.pwsh.errors import PSError, record, runtime_error
+from toolkit.sandbox.pwsh.formatting import format_date
+from toolkit.sandbox.pwsh.members import ExceptionInfo, get_member
+from toolkit.sandbox.pwsh.runtime import Context, ScriptBlock, collapse
+from toolkit.sandbox.values import (
+    PSCUSTOMOBJECT_TYPES,
+    ErrorRecord,
+    Hashtable,
+    InformationRecord,
+    PSObject,
+    SecureString,
+)
+
+Run = Callable[[Context, CallPrefs, dict[str, Any], Iterator[Any] | None], Iterator[Any]]
+
+
+@dataclass
+class NativeCommand:
+    info: binder.CommandInfo
+    run: Run
+
+
+_BUILTINS: dict[str, NativeCommand] = {}
+
+
+def find_builtin(key: str) -> NativeCommand | None:
+    return _BUILTINS.get(key)
+
+
+def _param(
+    name: str,
+    type_name: str = "Object",
+    position: int | None = None,
+    *,
+    pipeline: bool = False,
+    switch: bool = False,
+    mandatory: bool = False,
+    aliases: tuple[str, ...] = (),
+) -> binder.ParamInfo:
+    convert = (
+        binder.converter_for("SwitchParameter" if switch else type_name)
+        if type_name != "Object" or switch
+        else (lambda value: value)
+    )
+    return binder.ParamInfo(
+        name,
+        "SwitchParameter" if switch else type_name,
+        list(aliases),
+        {binder.ALL_SETS: (mandatory, position)},
+        pipeline_value=pipeline,
+        is_switch=switch,
+        convert=convert,
+    )
+
+
+def native(name: str, aliases: tuple[str, ...], *params: binder.ParamInfo) -> Callable[[Run], Run]:
+    def register(run: Run) -> Run:
+        plist = list(params)
+        binder.add_common(plist)
+        command = NativeCommand(binder.CommandInfo(name, plist, [binder.ALL_SETS], None), run)
+        for key in (name, *aliases):
+            _BUILTINS[key.casefold()] = command
+        return run
+
+    return register
+
+
+def _input(
+    params: dict[str, Any], items: Iterator[Any] | None, key: str = "InputObject"
+) -> Iterator[Any]:
+    if items is not None:
+        return items
+    if key in params:
+        value = params[key]
+        return iter(value if isinstance(value, list | tuple) else [value])
+    return iter(())
+
+
+def _block(ctx: Context, block: Any, item: Any) -> list[Any]:
+    return run_block_items(ctx, block, [], dollar_under=item, new_scope=False)
+
+
+# ---- pipeline shaping ------------------------------------------------------------------
+
+
+@native(
+    "ForEach-Object",
+    ("%", "foreach"),
+    _param("Process", "Object", 0),
+    _param("Begin"),
+    _param("End"),
+    _param("MemberName"),
+    _param("InputObject", pipeline=True),
+    _param("ArgumentList", aliases=("Args",)),
+)
+def foreach_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    process = params.get("Process")
+    member = params.get("MemberName")
+    if isinstance(process, str):
+        member, process = process, None
+    blocks = process if isinstance(process, list | tuple) else [process] if process else []
+    if params.get("Begin") is not None:
+        yield from _block(ctx, params["Begin"], None)
+    for item in _input(params, items):
+        ctx.check_stop()
+        if member is not None:
+            value = get_member(item, to_string(member))
+            yield from value if isinstance(value, list | tuple) else [value]
+            continue
+        for block in blocks:
+            yield from _block(ctx, block, item)
+    if params.get("End") is not None:
+        yield from _block(ctx, params["End"], None)
+
+
+_WHERE_OPERATORS = (
+    "EQ",
+    "NE",
+    "GT",
+    "GE",
+    "LT",
+    "LE",
+    "Like",
+    "NotLike",
+    "Match",
+    "NotMatch",
+    "Contains",
+    "NotContains",
+    "In",
+    "NotIn",
+    "CEQ",
+    "CNE",
+    "CLike",
+    "CMatch",
+)
+
+
+@native(
+    "Where-Object",
+    ("?", "where"),
+    _param("FilterScript", "Object", 0, aliases=("Property",)),
+    _param("Value", "Object", 1),
+    _param("InputObject", pipeline=True),
+    *[_param(op, switch=True) for op in _WHERE_OPERATORS],
+)
+def where_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    test = params.get("FilterScript")
+    chosen = [op for op in _WHERE_OPERATORS if params.get(op)]
+    for item in _input(params, items):
+        ctx.check_stop()
+        if isinstance(test, ScriptBlock):
+            if to_bool(collapse(_block(ctx, test, item))):
+                yield item
+            continue
+        value = get_member(item, to_string(test))
+        if not chosen:
+            if to_bool(value):
+                yield item
+            continue
+        op = "-" + chosen[0].casefold()
+        from toolkit.sandbox.pwsh.compiler import _BINARY
+
+        if op in ("-match", "-notmatch", "-cmatch"):
+            found = operators.match(value, params.get("Value"), op == "-cmatch") is not None
+            if found != (op == "-notmatch"):
+                yield item
+        elif to_bool(_BINARY[op](value, params.get("Value"))):
+            yield item
+
+
+def _property_names(obj: Any) -> list[str]:
+    if isinstance(obj, PSObject):
+        return list(obj.properties.keys())
+    if isinstance(obj, Hashtable):
+        return ["Count", "Keys", "Values", "IsReadOnly", "IsFixedSize", "IsSynchronized"]
+    return []
+
+
+def _calculated(ctx: Context, spec: Any) -> tuple[str, Callable[[Any], Any]]:
+    if isinstance(spec, Hashtable):
+        name = next((to_string(spec[k]) for k in ("Name", "N", "Label", "L") if k in spec), None)
+        expression = next((spec[k] for k in ("Expression", "E") if k in spec), None)
+        if expression is None:
+            raise runtime_error(
+                "The Expression key is missing from a calculated property.",
+                "DictionaryKeyMissing,Microsoft.PowerShell.Commands.SelectObjectCommand",
+            )
+        if isinstance(expression, ScriptBlock):
+            block = expression
+
+            def from_block(item: Any) -> Any:
+                return collapse(_block(ctx, block, item))
+
+            return name or block.text.strip(), from_block
+        key = to_string(expression)
+        return name or key, lambda item: get_member(item, key)
+    key = to_string(spec)
+    return key, lambda item: get_member(item, key)
+
+
+@native(
+    "Select-Object",
+    ("select",),
+    _param("Property", "Object", 0),
+    _param("ExpandProperty", "String"),
+    _param("ExcludeProperty", "String[]"),
+    _param("First", "Int32"),
+    _param("Last", "Int32"),
+    _param("Skip", "Int32"),
+    _param("Index", "Int32[]"),
+    _param("Unique", switch=True),
+    _param("InputObject", pipeline=True),
+)
+def select_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    source = _input(params, items)
+    properties = params.get("Property")
+    specs = (
+        properties
+        if isinstance(properties, list | tuple)
+        else ([properties] if properties is not None else [])
+    )
+    expand = params.get("ExpandProperty")
+    exclude = [e.casefold() for e in params.get("ExcludeProperty") or []]
+    first, last, skip = params.get("First"), params.get("Last"), params.get("Skip") or 0
+    index = params.get("Index")
+    seen: list[Any] = []
+
+    def shape(item: Any) -> Iterator[Any]:
+        if expand is not None:
+            value = get_member(item, expand)
+            if value is None and not (isinstance(item, PSObject) and expand in item.properties):
+                raise PSError(
+                    record(
+                        f'Property "{expand}" cannot be found.',
+                        "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
+                        category="InvalidArgument",
+                        target=item,
+                    )
+                )
+            yield from value if isinstance(value, list | tuple) else [value]
+            return
+        if not specs:
+            yield item
+            return
+        props: list[tuple[str, Any]] = []
+        for spec in specs:
+            if isinstance(spec, str) and ("*" in spec or "?" in spec):
+                for name in _property_names(item):
+                    if operators.like(name, spec) and name.casefold() not in exclude:
+                        props.append((name, get_member(item, name)))
+                continue
+            name, getter = _calculated(ctx, spec)
+            if name.casefold() not in exclude:
+                props.append((name, getter(item)))
+        original = (
+            item.type_names[0]
+            if isinstance(item, PSObject) and item.type_names
+            else type_name_of(item)
+        )
+        yield PSObject(props, type_names=(f"Selected.{original}", *PSCUSTOMOBJECT_TYPES))
+
+    produced = 0
+    collected: list[Any] = []
+    for position, item in enumerate(source):
+        ctx.check_stop()
+        if position < skip:
+            continue
+        if index is not None and position not in index:
+            continue
+        for value in shape(item):
+            if params.get("Unique"):
+                if any(operators.equals(value, s) for s in seen):
+                    continue
+                seen.append(value)
+            if last is not None:
+                collected.append(value)
+                continue
+            yield value
+            produced += 1
+            if first is not None and produced >= first:
+                return
+        if first is not None and produced >= first:
+            return
+    if last is not None:
+        yield from collected[-last:] if last else []
+
+
+def _sort_keys(ctx: Context, spec: Any) -> list[tuple[Callable[[Any], Any], bool]]:
+    specs = spec if isinstance(spec, list | tuple) else ([spec] if spec is not None else [])
+    keys: list[tuple[Callable[[Any], Any], bool]] = []
+    for item in specs:
+        descending = False
+        if isinstance(item, Hashtable):
+            descending = to_bool(item.get("Descending", False))
+            if "Ascending" in item:
+                descending = not to_bool(item["Ascending"])
+        if isinstance(item, ScriptBlock):
+            block = item
+            keys.append(((lambda v, b=block: collapse(_block(ctx, b, v))), descending))
+        else:
+            _, getter = _calculated(ctx, item)
+            keys.append((getter, descending))
+    if not keys:
+        keys.append(((lambda v: v), False))
+    return keys
+
+
+@native(
+    "Sort-Object",
+    ("sort",),
+    _param("Property", "Object", 0),
+    _param("Descending", switch=True),
+    _param("Unique", switch=True),
+    _param("CaseSensitive", switch=True),
+    _param("InputObject", pipeline=True),
+)
+def sort_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    values = list(_input(params, items))
+    keys = _sort_keys(ctx, params.get("Property"))
+    descending = bool(params.get("Descending"))
+    case_sensitive = bool(params.get("CaseSensitive"))
+    decorated = [([getter(v) for getter, _ in keys], v) for v in values]
+
+    def compare(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
+        for (left, right), (_, key_desc) in zip(zip(a[0], b[0], strict=True), keys, strict=True):
+            result = operators.compare(left, right, case_sensitive)
+            if result:
+                return -result if key_desc != descending else result
+        return 0
+
+    decorated.sort(key=functools.cmp_to_key(compare))
+    previous: Any = object()
+    for keys_values, value in decorated:
+        if params.get("Unique"):
+            if keys_values == previous:
+                continue
+            previous = keys_values
+        yield value
+
+
+@native(
+    "Group-Object",
+    ("group",),
+    _param("Property", "Object", 0),
+    _param("NoElement", switch=True),
+    _param("AsHashTable", switch=True),
+    _param("AsString", switch=True),
+    _param("CaseSensitive", switch=True),
+    _param("InputObject", pipeline=True),
+)
+def group_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    keys = _sort_keys(ctx, params.get("Property"))
+    groups: dict[str, tuple[list[Any], list[Any]]] = {}
+    for item in _input(params, items):
+        values = [getter(item) for getter, _ in keys]
+        name = ", ".join(to_string(v) for v in values)
+        folded = name if params.get("CaseSensitive") else name.casefold()
+        groups.setdefault(folded, (values, []))[1].append(item)
+    if params.get("AsHashTable"):
+        table = Hashtable()
+        for values, members in groups.values():
+            key = (
+                ", ".join(to_string(v) for v in values)
+                if params.get("AsString") or len(values) != 1
+                else values[0]
+            )
+            table[key] = members
+        yield table
+        return
+    for values, members in groups.values():
+        props: list[tuple[str, Any]] = [
+            ("Count", len(members)),
+            ("Name", ", ".join(to_string(v) for v in values)),
+        ]
+        if not params.get("NoElement"):
+            props.append(("Group", members))
+        props.append(("Values", values))
+        yield PSObject(
+            props, type_names=("Microsoft.PowerShell.Commands.GroupInfo", "System.Object")
+        )
+
+
+@native(
+    "Measure-Object",
+    ("measure",),
+    _param("Property", "String[]", 0),
+    _param("Sum", switch=True),
+    _param("Average", switch=True),
+    _param("Maximum", switch=True),
+    _param("Minimum", switch=True),
+    _param("InputObject", pipeline=True),
+)
+def measure_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    values = list(_input(params, items))
+    names = params.get("Property") or [None]
+    for name in names:
+        column = [get_member(v, name) if name else v for v in values]
+        numbers = [to_number(v) for v in column if v is not None]
+        yield PSObject(
+            [
+                ("Count", len(column) if name is None else len(numbers)),
+                (
+                    "Average",
+                    (sum(numbers) / len(numbers)) if params.get("Average") and numbers else None,
+                ),
+                ("Sum", sum(numbers) if params.get("Sum") else None),
+                ("Maximum", max(numbers) if params.get("Maximum") and numbers else None),
+                ("Minimum", min(numbers) if params.get("Minimum") and numbers else None),
+                ("Property", name),
+            ],
+            type_names=("Microsoft.PowerShell.Commands.GenericMeasureInfo", "System.Object"),
+        )
+
+
+# ---- streams ---------------------------------------------------------------------------
+
+
+@native(
+    "Write-Output",
+    ("echo", "write"),
+    _param("InputObject", "Object", 0, pipeline=True),
+    _param("NoEnumerate", switch=True),
+)
+def write_output(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    if items is not None:
+        yield from items
+        return
+    value = params.get("InputObject")
+    if params.get("NoEnumerate") or not isinstance(value, list | tuple):
+        yield value
+    else:
+        yield from value
+
+
+@native(
+    "Write-Error",
+    (),
+    _param("Message", "String", 0, aliases=("Msg",)),
+    _param("ErrorRecord"),
+    _param("Exception"),
+    _param("Category", "String"),
+    _param("ErrorId", "String"),
+    _param("TargetObject"),
+    _param("CategoryReason", "String"),
+    _param("RecommendedAction", "String"),
+)
+def write_error(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    if isinstance(params.get("ErrorRecord"), ErrorRecord):
+        prefs.error(params["ErrorRecord"])
+        return iter(())
+    exception = params.get("Exception")
+    message = params.get("Message")
+    exception_type = "Microsoft.PowerShell.Commands.WriteErrorException"
+    if isinstance(exception, ExceptionInfo):
+        exception_type = exception.type_name
+        message = message or exception.message
+    elif exception is not None:
+        message = message or to_string(exception)
+    error = ErrorRecord(
+        message=to_string(message),
+        fully_qualified_error_id=params.get("ErrorId")
+        or "Microsoft.PowerShell.Commands.WriteErrorException",
+        category=params.get("Category") or "NotSpecified",
+        exception_type=exception_type,
+        target_object=params.get("TargetObject"),
+        reason=params.get("CategoryReason"),
+    )
+    prefs.error(error)
+    return iter(())
+
+
+@native("Write-Warning", (), _param("Message", "String", 0, pipeline=True, aliases=("Msg",)))
+def write_warning(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    for message in _input(params, items, "Message"):
+        prefs.warning(to_string(message))
+    return iter(())
+
+
+@native("Write-Verbose", (), _param("Message", "String", 0, pipeline=True, aliases=("Msg",)))
+def write_verbose(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    for message in _input(params, items, "Message"):
+        prefs.verbose_message(to_string(message))
+    return iter(())
+
+
+@native("Write-Debug", (), _param("Message", "String", 0, pipeline=True, aliases=("Msg",)))
+def write_debug(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    preference = to_string(ctx.get("debugpreference") or "SilentlyContinue").casefold()
+    for message in _input(params, items, "Message"):
+        if preference == "continue":
+            ctx.sink.debug(to_string(message))
+    return iter(())
+
+
+@native(
+    "Write-Information",
+    (),
+    _param("MessageData", "Object", 0, aliases=("Msg", "Message")),
+    _param("Tags", "String[]", 1),
+)
+def write_information(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    ctx.sink.information(
+        InformationRecord(params.get("MessageData"), tags=list(params.get("Tags") or []))
+    )
+    return iter(())
+
+
+@native(
+    "Write-Host",
+    (),
+    _param("Object", "Object", 0),
+    _param("NoNewline", switch=True),
+    _param("Separator"),
+    _param("ForegroundColor", "String"),
+    _param("BackgroundColor", "String"),
+)
+def write_host(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    ctx.sink.information(InformationRecord(to_string(params.get("Object")), tags=["PSHOST"]))
+    return iter(())
+
+
+@native(
+    "Write-Progress",
+    (),
+    _param("Activity", "String", 0),
+    _param("Status", "String", 1),
+    _param("Id", "Int32"),
+    _param("PercentComplete", "Int32"),
+    _param("SecondsRemaining", "Int32"),
+    _param("CurrentOperation", "String"),
+    _param("ParentId", "Int32"),
+    _param("Completed", switch=True),
+)
+def write_progress(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    percent = -1 if params.get("PercentComplete") is None else params["PercentComplete"]
+    if params.get("Completed"):
+        percent = 100
+    ctx.sink.progress(params.get("Activity") or "", params.get("Status") or "Processing", percent)
+    return iter(())
+
+
+@native("Out-Null", (), _param("InputObject", pipeline=True))
+def out_null(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    for _ in _input(params, items):
+        pass
+    return iter(())
+
+
+# ---- JSON ------------------------------------------------------------------------------
+
+
+def _json_ready(value: Any, depth: int, limit: int) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, SecureString):
+        value = PSObject([("Length", len(value.reveal()))])
+    if depth > limit:
+        return to_string(value)
+    if isinstance(value, list | tuple):
+        return [_json_ready(v, depth + 1, limit) for v in value]
+    if isinstance(value, Hashtable):
+        return {to_string(k): _json_ready(v, depth + 1, limit) for k, v in value.items()}
+    if isinstance(value, PSObject):
+        return {k: _json_ready(v, depth + 1, limit) for k, v in value.properties.items()}
+    if isinstance(value, ErrorRecord):
+        return {
+            "Exception": {"Message": value.message},
+            "FullyQualifiedErrorId": value.fully_qualified_error_id,
+        }
+    return to_string(value)
+
+
+@native(
+    "ConvertTo-Json",
+    (),
+    _param("InputObject", "Object", 0, pipeline=True),
+    _param("Depth", "Int32"),
+    _param("Compress", switch=True),
+    _param("AsArray", switch=True),
+    _param("EnumsAsStrings", switch=True),
+)
+def convert_to_json(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    limit = params.get("Depth", 2)
+    if items is not None:
+        collected = list(items)
+        value: Any = (
+            collected[0] if len(collected) == 1 and not params.get("AsArray") else collected
+        )
+    else:
+        value = params.get("InputObject")
+        if params.get("AsArray") and not isinstance(value, list | tuple):
+            value = [value]
+    ready = _json_ready(value, 0, limit)
+    if params.get("Compress"):
+        yield json.dumps(ready, ensure_ascii=False, separators=(",", ":"))
+    else:
+        yield json.dumps(ready, ensure_ascii=False, indent=2)
+
+
+def _from_json(value: Any, as_hashtable: bool) -> Any:
+    if isinstance(value, dict):
+        pairs = [(k, _from_json(v, as_hashtable)) for k, v in value.items()]
+        return Hashtable(pairs) if as_hashtable else PSObject(pairs)
+    if isinstance(value, list):
+        return [_from_json(v, as_hashtable) for v in value]
+    return value
+
+
+@native(
+    "ConvertFrom-Json",
+    (),
+    _param("InputObject", "String", 0, pipeline=True),
+    _param("AsHashtable", switch=True),
+    _param("Depth", "Int32"),
+    _param("NoEnumerate", switch=True),
+)
+def convert_from_json(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    text = (
+        "\n".join(to_string(v) for v in _input(params, items))
+        if items is not None
+        else to_string(params.get("InputObject"))
+    )
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PSError(
+            record(
+                f"Conversion from JSON failed with error: {exc.msg}",
+                "System.ArgumentException,Microsoft.PowerShell.Commands.ConvertFromJsonCommand",
+                category="NotSpecified",
+                exception_type="System.ArgumentException",
+            )
+        ) from None
+    result = _from_json(parsed, bool(params.get("AsHashtable")))
+    if isinstance(result, list) and not params.get("NoEnumerate"):
+        yield from result
+    else:
+        yield result
+
+
+# ---- misc ------------------------------------------------------------------------------
+
+
+@native(
+    "Get-Date",
+    (),
+    _param("Date", "DateTime", 0),
+    _param("Format", "String"),
+    _param("UFormat", "String"),
+    _param("AsUTC", switch=True),
+    _param("Year", "Int32"),
+    _param("Month", "Int32"),
+    _param("Day", "Int32"),
+    _param("Hour", "Int32"),
+    _param("Minute", "Int32"),
+    _param("Second", "Int32"),
+)
+def get_date(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    value = params.get("Date") or dt.datetime.now()
+    changes = {
+        k.lower(): params[k]
+        for k in ("Year", "Month", "Day", "Hour", "Minute", "Second")
+        if k in params
+    }
+    if changes:
+        value = value.replace(**changes)
+    if params.get("AsUTC"):
+        value = value.astimezone(dt.UTC)
+    if params.get("UFormat"):
+        yield value.strftime(params["UFormat"])
+    elif params.get("Format"):
+        yield format_date(value, params["Format"])
+    else:
+        yield value
+
+
+@native("Start-Sleep", ("sleep",), _param("Seconds", "Double", 0), _param("Milliseconds", "Int32"))
+def start_sleep(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    seconds = float(params.get("Seconds") or 0) + (params.get("Milliseconds") or 0) / 1000
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        if ctx.stop.wait(min(remaining, 0.1)):
+            ctx.check_stop()
+    return iter(())
+
+
+@native(
+    "ConvertTo-SecureString",
+    (),
+    _param("String", "String", 0, pipeline=True),
+    _param("AsPlainText", switch=True),
+    _param("Force", switch=True),
+    _param("Key", "Byte[]"),
+)
+def convert_to_securestring(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    if not params.get("AsPlainText"):
+        raise runtime_error(
+            "The sandbox engine supports ConvertTo-SecureString only with -AsPlainText -Force.",
+            "UnsupportedSecureStringForm",
+            exception_type="System.NotSupportedException",
+        )
+    for value in _input(params, items, "String"):
+        yield SecureString(to_string(value))
+
+
+def _credential(args: list[Any]) -> PSObject:
+    if len(args) != 2 or not isinstance(args[1], SecureString):
+        raise runtime_error(
+            f'Cannot find an overload for "PSCredential" and the argument count: "{len(args)}".',
+            "ConstructorInvokedThrowException",
+        )
+    return PSObject(
+        [("UserName", to_string(args[0])), ("Password", args[1])],
+        type_names=("System.Management.Automation.PSCredential", "System.Object"),
+    )
+
+
+@native(
+    "New-Object",
+    (),
+    _param("TypeName", "String", 0),
+    _param("ArgumentList", "Object", 1, aliases=("Args",)),
+    _param("Property", "Hashtable"),
+)
+def new_object(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    type_name = to_string(params.get("TypeName"))
+    key = type_name.casefold().removeprefix("system.")
+    raw_args = params.get("ArgumentList")
+    args = (
+        list(raw_args)
+        if isinstance(raw_args, list | tuple)
+        else ([] if raw_args is None else [raw_args])
+    )
+    if key in (
+        "psobject",
+        "management.automation.psobject",
+        "object",
+        "management.automation.pscustomobject",
+    ):
+        yield PSObject((params.get("Property") or Hashtable()).items())
+        return
+    if key in ("management.automation.pscredential", "pscredential"):
+        yield _credential(args)
+        return
+    found = lookup_type(type_name)
+    if found and found[0] in ("System.Collections.ArrayList", "System.Collections.Generic.List"):
+        yield ArrayList(args[0] if args and isinstance(args[0], list | tuple) else [])
+        return
+    if found and found[0] == "System.Collections.Hashtable":
+        yield Hashtable()
+        return
+    if key == "guid" and args:
+        yield uuid.UUID(to_string(args[0]))
+        return
+    if key == "datetime" and args:
+        numbers = [to_int(a) for a in args]
+        yield dt.datetime(*numbers)  # type: ignore[misc]
+        return
+    raise runtime_error(
+        f"Cannot find type [{type_name}]: verify that the assembly containing this type is loaded.",
+        "TypeNotFound,Microsoft.PowerShell.Commands.NewObjectCommand",
+        category="InvalidType",
+        exception_type="System.Management.Automation.PSArgumentException",
+    )
+
+
+@native(
+    "Get-Random",
+    (),
+    _param("Maximum", "Object", 0),
+    _param("Minimum", "Object"),
+    _param("InputObject", "Object", pipeline=True),
+    _param("Count", "Int32"),
+)
+def get_random(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    import random
+
+    if items is not None or "InputObject" in params:
+        pool = list(_input(params, items))
+        yield from random.sample(pool, min(params.get("Count", 1), len(pool)))
+        return
+    low = to_int(params.get("Minimum") or 0)
+    high = to_int(params["Maximum"]) if "Maximum" in params else 2**31 - 1
+    yield random.randrange(low, high)
+
+
+@native("Out-String", (), _param("InputObject", pipeline=True), _param("Stream", switch=True))
+def out_string(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    lines = [to_string(v) for v in _input(params, items)]
+    if params.get("Stream"):
+        yield from lines
+    else:
+        yield "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""Running a registered (emulated tenant) cmdlet: bind, then call once per input object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from toolkit.sandbox.pwsh import binder
+from toolkit.sandbox.pwsh.cmdlets import (
+    CmdletContext,
+    CmdletError,
+    CmdletTerminatingError,
+    RegisteredCmdlet,
+)
+from toolkit.sandbox.pwsh.coercion import to_string
+from toolkit.sandbox.pwsh.commands import CallPrefs
+from toolkit.sandbox.pwsh.errors import PSError
+from toolkit.sandbox.pwsh.runtime import Context
+from toolkit.sandbox.values import ErrorRecord
+
+
+def run_registered(
+    ctx: Context,
+    cmdlet: RegisteredCmdlet,
+    args: list[tuple[str | None, Any]],
+    items: Iterator[Any] | None,
+) -> Iterator[Any]:
+    info = binder.spec_command(cmdlet.name, cmdlet.product)
+    bound = binder.bind(info, args, items is not None)
+    prefs = CallPrefs(ctx, bound.common)
+    buffer: list[Any] = []
+    context = CmdletContext(
+        session=ctx.runspace.context,
+        state=ctx.runspace.state,
+        stop=ctx.stop,
+        cmdlet_name=cmdlet.name,
+        parameter_set=bound.parameter_set
+        if bound.parameter_set != binder.ALL_SETS
+        else "__AllParameterSets",
+        _output=buffer.append,
+        _error=lambda record: prefs.error(_stamp(record, cmdlet.name)),
+        _warning=prefs.warning,
+        _verbose=prefs.verbose_message,
+        _information=prefs.information,
+    )
+    supports_whatif = "WhatIf" in {p.name for p in info.params if not p.common}
+
+    def call(params: dict[str, Any]) -> Iterator[Any]:
+        ctx.check_stop()
+        if params.get("WhatIf") and supports_whatif:
+            target = to_string(params.get("Identity", ""))
+            prefs.information(
+                f'What if: Performing the operation "{cmdlet.name}" on target "{target}".'
+            )
+            return
+        try:
+            result = cmdlet.impl(context, params)
+            if result is not None:
+                for value in result:
+                    buffer.append(value)
+                    yield from _drain(buffer, prefs)
+        except CmdletTerminatingError as error:
+            yield from _drain(buffer, prefs)
+            raise PSError(_stamp(error.record, cmdlet.name)) from None
+        except CmdletError as error:
+            yield from _drain(buffer, prefs)
+            prefs.error(_stamp(error.record, cmdlet.name))
+        yield from _drain(buffer, prefs)
+
+    if items is None:
+        yield from call(bound.params)
+        return
+    for item in items:
+        try:
+            params = binder.bind_pipeline_item(info, bound, item)
+        except PSError as error:
+            error.record.target_object = item
+            prefs.error(error.record)
+            continue
+        yield from call(params)
+
+
+def _drain(buffer: list[Any], prefs: CallPrefs) -> Iterator[Any]:
+    while buffer:
+        value = buffer.pop(0)
+        prefs.output_variable(value)
+        yield value
+
+
+def _stamp(record: ErrorRecord, name: str) -> ErrorRecord:
+    """PowerShell appends ``,<cmdlet>`` to a cmdlet's error ids."""
+    if record.command_name is None:
+        record.command_name = name
+    if "," not in record.fully_qualified_error_id:
+        record.fully_qualified_error_id = f"{record.fully_qualified_error_id},{name}"
+    return record
