@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,14 @@ def test_handshake_fails_against_another_ca(tmp_path: Path) -> None:
     client_context = ssl.create_default_context(cafile=str(stranger.ca_cert))
     with pytest.raises(ssl.SSLCertVerificationError):
         handshake(client_context, server_context, "127.0.0.1")
+
+
+def test_concurrent_first_start_yields_one_consistent_set(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: ensure_tls_material(tmp_path), range(4)))
+    assert len(set(results)) == 1
+    ca_cert, server_cert, server_key = results[0]
+    ca = x509.load_pem_x509_certificate(ca_cert.read_bytes())
+    x509.load_pem_x509_certificate(server_cert.read_bytes()).verify_directly_issued_by(ca)
+    assert server_key.exists()
+    assert not list(tmp_path.glob(".*"))  # no lock or temporary file left behind

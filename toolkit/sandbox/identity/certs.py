@@ -17,11 +17,13 @@ import datetime as dt
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from toolkit.sandbox.identity._files import directory_lock, ensure_private_dir, write_atomic
@@ -45,9 +47,8 @@ _BACKDATE = dt.timedelta(minutes=5)
 _PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
-@dataclass(frozen=True)
-class TlsMaterial:
-    """Paths of the sandbox TLS files."""
+class TlsMaterial(NamedTuple):
+    """Paths of the sandbox TLS files (unpacks as ``ca_cert, server_cert, server_key``)."""
 
     ca_cert: Path
     server_cert: Path
@@ -144,8 +145,7 @@ def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, _Priv
     return cert, key
 
 
-def _spki(public_key: object) -> bytes:
-    assert isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)
+def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
     return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -103,6 +103,10 @@ class IdentityPlatform:
     *tenants*, *apps* and *accounts* come from the seed (see `model`). The token
     signing key lives in *state_dir* (the directory holding the TLS material), created
     on first use. *clock* (epoch seconds) exists for tests of expiry.
+
+    The emulated connect cmdlets use ``verify_access_token`` for ``-AccessToken`` and
+    ``directory`` for app-only certificate connects (``directory.app(client_id)``,
+    its ``certificate_thumbprint``, ``directory.is_consented(app, tenant)``).
     """
 
     def __init__(
