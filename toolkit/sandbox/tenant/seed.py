@@ -267,6 +267,7 @@ def _user(tenant: Tenant, item: dict[str, Any], path: str, taken: set[str]) -> N
             exchange_guid=seed_guid(tenant.name, "exchange", upn),
             created=0.0,
             kind="SharedMailbox" if kind == "shared" else "UserMailbox",
+            name=user.display_name if kind == "shared" else None,
             taken_names=taken,
         )
         taken.add(mailbox.name.casefold())
