@@ -10,6 +10,7 @@ import pytest
 from echo_backend import EchoBackend
 from pypsrp.wsman import WSMan
 
+from toolkit.sandbox.host.http import IdentityHandler
 from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
 
 ADMIN = ("admin", "P@ss-w0rd!")
@@ -36,10 +37,11 @@ def start(backend: EchoBackend) -> Iterator[StartSandbox]:
     """Start sandboxes with the given options; all are stopped after the test."""
     started: list[RunningSandbox] = []
 
-    def _start(**options: Any) -> RunningSandbox:
+    def _start(identity_handler: IdentityHandler | None = None, **options: Any) -> RunningSandbox:
         options.setdefault("username", ADMIN[0])
         options.setdefault("password", ADMIN[1])
-        running = start_sandbox(SandboxOptions(**options), backend=backend)
+        running = start_sandbox(SandboxOptions(**options), backend=backend,
+                                identity_handler=identity_handler)
         started.append(running)
         return running
 

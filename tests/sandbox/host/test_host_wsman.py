@@ -1,0 +1,117 @@
+"""WSMan-level behaviour: long-poll timeouts, Get, Enumerate, Signal, Delete, faults, routing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import StartSandbox
+from echo_backend import EchoBackend
+from pypsrp.exceptions import WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from toolkit.sandbox.host.faults import OPERATION_TIMEOUT, SHELL_NOT_FOUND
+from toolkit.sandbox.server import RunningSandbox
+
+
+def test_receive_with_nothing_ready_answers_the_timeout_fault(
+    wsman: WSMan, backend: EchoBackend
+) -> None:
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Wait-Stop")
+        ps.begin_invoke()
+        assert backend.waiting.wait(5)
+        ps.poll_invoke()
+        assert ps.output == ["waiting"]
+        started = time.monotonic()
+        with pytest.raises(WSManFaultError) as caught:
+            pool.shell.receive("stdout", command_id=ps._command_id, timeout=1)
+        assert caught.value.code == OPERATION_TIMEOUT
+        assert 0.9 <= time.monotonic() - started < 3
+        ps.stop()
+
+
+def test_get_and_enumerate_report_pools_and_commands(wsman: WSMan, backend: EchoBackend) -> None:
+    with RunspacePool(wsman) as pool:
+        assert pool.is_alive()
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Wait-Stop")
+        ps.begin_invoke()
+        assert backend.waiting.wait(5)
+        (listed,) = RunspacePool.get_runspace_pools(wsman)
+        assert listed.id == pool.id
+        assert list(listed.pipelines) == [ps.id]
+        ps.stop()
+        ps.close()
+        assert RunspacePool.get_runspace_pools(wsman)[0].pipelines == {}
+    assert RunspacePool.get_runspace_pools(wsman) == []
+
+
+def test_a_deleted_shell_is_not_found(wsman: WSMan) -> None:
+    pool = RunspacePool(wsman)
+    pool.open()
+    shell = pool.shell
+    selectors = shell._selector_set
+    pool.close()
+    shell._selector_set = selectors
+    with pytest.raises(WSManFaultError) as caught:
+        shell._get_shell()
+    assert caught.value.code == SHELL_NOT_FOUND
+
+
+def test_closing_a_pool_stops_its_pipelines(wsman: WSMan, backend: EchoBackend) -> None:
+    pool = RunspacePool(wsman)
+    pool.open()
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Wait-Stop")
+    ps.begin_invoke()
+    assert backend.waiting.wait(5)
+    pool.close()
+    assert backend.stopped.is_set()
+    assert len(backend.closed_runspaces) == 1
+
+
+def test_server_config_gives_the_envelope_size(wsman: WSMan) -> None:
+    wsman.update_max_payload_size()
+    assert wsman.max_envelope_size == 500 * 1024
+
+
+def test_only_the_powershell_configuration_is_served(wsman: WSMan) -> None:
+    with pytest.raises(WSManFaultError) as caught:
+        RunspacePool(wsman, configuration_name="Microsoft.Exchange").open()
+    assert "Microsoft.Exchange" in str(caught.value)
+
+
+def test_disconnect_is_refused_plainly(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool, pytest.raises(WSManFaultError) as caught:
+        pool.disconnect()
+    assert "does not support" in str(caught.value)
+
+
+def test_other_paths_are_not_found_over_http(sandbox: RunningSandbox) -> None:
+    response = requests.get(sandbox.url.replace("/wsman", "/contoso/v2.0/.well-known/x"), timeout=5)
+    assert response.status_code == 404
+    assert "--https" in response.text
+
+
+def test_other_paths_go_to_the_identity_handler_over_https(
+    start: StartSandbox, tls_dir: Path
+) -> None:
+    seen: list[tuple[str, str, str, bytes]] = []
+
+    def identity(method: str, path: str, query: str, headers: Mapping[str, str],
+                 body: bytes) -> tuple[int, dict[str, str], bytes]:
+        seen.append((method, path, query, body))
+        return 200, {"Content-Type": "application/json"}, b'{"ok": true}'
+
+    sandbox = start(https=True, tls_dir=tls_dir, identity_handler=identity)
+    base = sandbox.url.removesuffix("/wsman")
+    response = requests.post(f"{base}/contoso/oauth2/v2.0/token?x=1", data=b"grant=1",
+                             verify=str(sandbox.ca_cert), timeout=5)
+    assert response.json() == {"ok": True}
+    assert seen == [("POST", "/contoso/oauth2/v2.0/token", "x=1", b"grant=1")]
