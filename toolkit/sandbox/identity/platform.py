@@ -49,8 +49,9 @@ without a valid ``Host`` is refused (400). Access tokens do not embed that URL (
 
 Why not msal's own ``verify=ca_path``: msal sets it on a ``requests.Session``, and
 requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment override a
-session's ``verify`` (they are set on many machines, this one included), so the CA
-would be ignored and TLS fails. ``trust_env = False`` stops that, and also keeps an
+session's ``verify`` (they are common in containers and CI images), so the CA would
+be ignored and TLS fail. (pypsrp is not affected: it applies the environment's bundle
+only when ``cert_validation`` is True.) ``trust_env = False`` stops that, and also keeps an
 ``HTTPS_PROXY`` from routing loopback traffic through a proxy. ``verify=`` works only
 where neither variable is set. ``validate_authority=False`` also turns instance
 discovery off and is acceptable. Certificate credentials may be given as
