@@ -18,7 +18,7 @@ def test_job_life_cycle(tmp_path: Path) -> None:
                                 input_sha256="ab" * 32, options={"concurrency": 3})
         assert journal.record_rows(job.id, [(2, "a", {"Mailbox": "a"}),
                                             (3, "b", {"Mailbox": "b"})]) == 2
-        journal.mark_sent(job.id, [2, 3])
+        journal.mark(job.id, [2, 3], SENT)
         journal.record_outcomes(job.id, [RowOutcome(2, "changed", duration=0.1)])
         assert journal.counts(job.id) == {"changed": 1, SENT: 1}
         assert journal.rows_in(job.id, [SENT]) == {3}
@@ -61,7 +61,7 @@ from toolkit.core.journal import Journal, RowOutcome
 journal = Journal(Path(sys.argv[1]))
 job = journal.start_job(task="t", profile="p")
 journal.record_rows(job.id, [(n, str(n), {}) for n in range(2, 12)])
-journal.mark_sent(job.id, range(2, 7))
+journal.mark(job.id, range(2, 7), "sent")
 journal.record_outcomes(job.id, [RowOutcome(n, "changed") for n in range(2, 5)])
 print(job.id, flush=True)
 os.kill(os.getpid(), 9)

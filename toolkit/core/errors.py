@@ -62,6 +62,10 @@ class ConnectionFailed(PsbridgeError):
     exit_code = ExitCode.CONNECTION
 
 
+class TransportFault(ConnectionFailed):
+    """The connection broke or the host answered with a server error: worth retrying."""
+
+
 class PartialFailure(PsbridgeError):
     """The job ran, but some rows or steps failed."""
 

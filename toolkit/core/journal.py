@@ -185,13 +185,14 @@ class Journal:
                 count += 1
         return count
 
-    def mark_sent(self, job_id: str, rows: Iterable[int]) -> None:
-        """Rows leave for the host: until their outcome arrives they are unknown."""
+    def mark(self, job_id: str, rows: Iterable[int], status: str) -> None:
+        """Set the runner's bookkeeping state of rows: ``SENT`` before they leave for the
+        host (unknown until their outcome arrives), ``PENDING`` when they were refused."""
         now = time.time()
         with self._transaction() as db:
             db.executemany(
                 "UPDATE rows SET status = ?, updated = ? WHERE job_id = ? AND row = ?",
-                [(SENT, now, job_id, r) for r in rows],
+                [(status, now, job_id, r) for r in rows],
             )
 
     def record_outcomes(self, job_id: str, outcomes: Iterable[RowOutcome]) -> None:

@@ -1,0 +1,232 @@
+"""Runner logic: chunking, concurrency, retries, adaptive limits, journal bookkeeping.
+
+The management host is replaced here by an in-memory stand-in that plays the template
+contract (one result object per row); the end-to-end tests drive the real CLI, pypsrp
+and the sandbox.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toolkit.core.errors import ConnectionFailed, TransportFault
+from toolkit.core.journal import PENDING, Journal
+from toolkit.core.runner import AdaptiveLimit, Runner, RunnerSettings, WorkRow, parse_results
+from toolkit.core.session import ErrorInfo, PipelineResult, Step
+
+THROTTLED = {"Status": "failed", "ErrorId": "TooManyRequests,Update-MgUser",
+             "Category": "LimitsExceeded", "Message": "Too many requests; retry after 0 seconds."}
+
+
+class FakeHost:
+    """Applies rows to a dict, like an idempotent template would, with injectable trouble."""
+
+    def __init__(self, *, throttle: float = 0.0, fault: float = 0.0, seed: int = 1,
+                 behaviour: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None):
+        self.state: Counter[str] = Counter()
+        self.applied: Counter[int] = Counter()
+        self.random = random.Random(seed)
+        self.throttle = throttle
+        self.fault = fault
+        self.behaviour = behaviour
+        self.in_flight = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+        self.connections = 0
+
+    def connect(self) -> FakeConnection:
+        with self.lock:
+            self.connections += 1
+        return FakeConnection(self)
+
+
+class FakeConnection:
+    def __init__(self, host: FakeHost):
+        self.host = host
+
+    def run(self, steps: list[Step]) -> PipelineResult:
+        host = self.host
+        with host.lock:
+            host.in_flight += 1
+            host.peak = max(host.peak, host.in_flight)
+            fault = host.random.random() < host.fault
+        try:
+            if fault:
+                raise TransportFault("connection reset")
+            output = []
+            for row in steps[-1].parameters["Rows"]:
+                with host.lock:
+                    throttled = host.random.random() < host.throttle
+                if throttled:
+                    output.append({"Row": row["_row"], **THROTTLED})
+                    continue
+                custom = host.behaviour(row) if host.behaviour else None
+                if custom is not None:
+                    output.append({"Row": row["_row"], **custom})
+                    continue
+                with host.lock:
+                    done = host.state[row["Key"]] > 0
+                    if not done:
+                        host.state[row["Key"]] += 1
+                        host.applied[row["_row"]] += 1
+                output.append({"Row": row["_row"], "Status": "unchanged" if done else "changed"})
+            return PipelineResult(output, [], [], [], [], False, 0.001)
+        finally:
+            with host.lock:
+                host.in_flight -= 1
+
+    def close(self) -> None:
+        pass
+
+
+def make_runner(tmp_path: Path, host: FakeHost, **settings: Any) -> tuple[Runner, Journal, str]:
+    journal = Journal(tmp_path / "jobs.db")
+    job = journal.start_job(task="test/rows", profile="fake")
+    runner = Runner(
+        open_connection=host.connect,  # type: ignore[arg-type,return-value]
+        make_steps=lambda rows: [Step("connect"), Step("template", {"Rows": rows})],
+        journal_path=tmp_path / "jobs.db",
+        job_id=job.id,
+        settings=RunnerSettings(**{"base_delay": 0.001, "max_delay": 0.01, **settings}),
+        secret_columns=["Password"],
+    )
+    return runner, journal, job.id
+
+
+def rows(n: int) -> list[WorkRow]:
+    return [WorkRow(i + 2, f"k{i}", {"Key": f"k{i}", "Password": "s3cret"}) for i in range(n)]
+
+
+def test_every_row_gets_exactly_one_outcome(tmp_path: Path) -> None:
+    host = FakeHost()
+    runner, journal, job = make_runner(tmp_path, host, concurrency=3, chunk_size=7)
+    summary = runner.run(rows(100))
+    assert summary.counts == Counter(changed=100)
+    assert journal.counts(job) == {"changed": 100}
+    assert set(host.applied.values()) == {1}
+    assert host.peak <= 3
+
+
+def test_throttling_and_faults_are_retried_until_every_row_is_right(tmp_path: Path) -> None:
+    host = FakeHost(throttle=0.1, fault=0.05, seed=7)
+    runner, journal, job = make_runner(tmp_path, host, concurrency=3, chunk_size=10,
+                                       attempts=20)
+    summary = runner.run(rows(300))
+    assert summary.counts["failed"] == 0
+    assert summary.counts["changed"] + summary.counts["unchanged"] == 300
+    assert len(host.state) == 300 and set(host.state.values()) == {1}
+    assert journal.counts(job).get("failed", 0) == 0
+
+
+def test_retries_are_bounded(tmp_path: Path) -> None:
+    host = FakeHost(throttle=1.0)
+    runner, _journal, _job = make_runner(tmp_path, host, concurrency=1, chunk_size=5, attempts=3)
+    summary = runner.run(rows(5))
+    assert summary.counts == Counter(failed=5)
+    assert {f.error_id for f in summary.failures} == {"RetriesExhausted"}
+
+
+def test_permanent_errors_fail_only_their_row(tmp_path: Path) -> None:
+    def behaviour(row: dict[str, Any]) -> dict[str, Any] | None:
+        if row["_row"] == 5:
+            return {"Status": "failed", "ErrorId": "ManagementObjectNotFoundException,x",
+                    "Message": "Couldn't find object"}
+        return None
+
+    host = FakeHost(behaviour=behaviour)
+    runner, _journal, _job = make_runner(tmp_path, host, concurrency=2, chunk_size=4)
+    summary = runner.run(rows(10))
+    assert summary.counts == Counter(changed=9, failed=1)
+    assert summary.failures[0].row == 5 and "Couldn't find" in (summary.failures[0].message or "")
+
+
+def test_rows_missing_from_the_output_count_as_failed(tmp_path: Path) -> None:
+    host = FakeHost(behaviour=lambda row: {"Status": "changed"} if row["_row"] % 2 else None)
+
+    class Dropping(FakeConnection):
+        def run(self, steps: list[Step]) -> PipelineResult:
+            result = super().run(steps)
+            result.output = [o for o in result.output if o["Row"] % 2]
+            return result
+
+    runner, _journal, _job = make_runner(tmp_path, host)
+    runner.open_connection = lambda: Dropping(host)  # type: ignore[assignment,return-value]
+    summary = runner.run(rows(6))
+    assert summary.counts == Counter(changed=3, failed=3)
+    assert {f.error_id for f in summary.failures} == {"NoRowResult"}
+
+
+def test_a_terminating_error_fails_the_chunk_with_its_message(tmp_path: Path) -> None:
+    class Failing(FakeConnection):
+        def run(self, steps: list[Step]) -> PipelineResult:
+            error = ErrorInfo("Cannot bind parameter 'Rows'.", "ParameterBindingFailed,x",
+                              "InvalidArgument")
+            return PipelineResult([], [error], [], [], [], True, 0.01)
+
+    host = FakeHost()
+    runner, _journal, _job = make_runner(tmp_path, host)
+    runner.open_connection = lambda: Failing(host)  # type: ignore[assignment,return-value]
+    summary = runner.run(rows(3))
+    assert summary.counts == Counter(failed=3)
+    assert summary.failures[0].message == "Cannot bind parameter 'Rows'."
+
+
+def test_unreachable_host_fails_at_once(tmp_path: Path) -> None:
+    host = FakeHost()
+
+    def refuse() -> FakeConnection:
+        raise ConnectionFailed("cannot reach the management host")
+
+    runner, journal, job = make_runner(tmp_path, host)
+    runner.open_connection = refuse  # type: ignore[assignment]
+    with pytest.raises(ConnectionFailed):
+        runner.run(rows(3))
+    assert journal.counts(job) == {}
+
+
+def test_secrets_stay_out_of_the_journal(tmp_path: Path) -> None:
+    runner, _journal, _job = make_runner(tmp_path, FakeHost())
+    runner.run(rows(3))
+    assert b"s3cret" not in (tmp_path / "jobs.db").read_bytes()
+
+
+def test_throttled_rows_go_back_to_pending_not_unknown(tmp_path: Path) -> None:
+    holder: dict[str, Runner] = {}
+
+    def throttle_then_ctrl_c(row: dict[str, Any]) -> dict[str, Any]:
+        holder["runner"]._stopping.set()  # Ctrl-C arrives while the chunk runs
+        return THROTTLED
+
+    host = FakeHost(behaviour=throttle_then_ctrl_c)
+    runner, journal, job = make_runner(tmp_path, host, concurrency=1, chunk_size=5)
+    holder["runner"] = runner
+    journal.record_rows(job, ((w.row, w.key, {}) for w in rows(5)))
+    runner._process(rows(5), host.connect(), journal)  # type: ignore[arg-type]
+    assert journal.counts(job) == {PENDING: 5}
+
+
+def test_adaptive_limit_halves_and_regrows() -> None:
+    limit = AdaptiveLimit(8)
+    limit.throttled()
+    assert limit.limit == 4
+    limit.throttled()
+    limit.throttled()
+    limit.throttled()
+    assert limit.limit == 1
+    for _ in range(AdaptiveLimit.CALM_CHUNKS_TO_GROW * 2):
+        limit.calm()
+    assert limit.limit == 3
+
+
+def test_parse_results_reads_the_contract() -> None:
+    parsed = parse_results([{"Row": "4", "Status": "Changed", "Message": "ok", "Mailbox": "m"},
+                            "noise", {"Row": 5, "Status": "weird"}])
+    assert parsed[4].status == "changed" and parsed[4].fields == {"Mailbox": "m"}
+    assert parsed[5].status == "failed"

@@ -1,0 +1,191 @@
+"""Access tokens for Exchange Online and Microsoft Graph, through msal.
+
+Two flows: client credentials with a certificate (or a secret) for scheduled jobs, and
+device-code sign-in for agents. Tokens are cached with msal-extensions: encrypted where
+the OS offers a keyring, otherwise in a file only its owner can read. A token is handed
+to the management host only as a parameter of the guarded connect block, never in script
+text, logs or the journal.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.core import paths
+from toolkit.core.config import Profile, ServiceConnection
+from toolkit.core.errors import ConfigError, ConnectionFailed
+
+SCOPES = {
+    "exchange": "https://outlook.office365.com/.default",
+    "graph": "https://graph.microsoft.com/.default",
+    "msonline": "https://graph.microsoft.com/.default",
+}
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str = field(repr=False)
+    expires_on: float
+    tenant: str
+
+    def __str__(self) -> str:  # never print a token by accident
+        return "AccessToken(****)"
+
+
+def _http_client(ca_bundle: str | None) -> Any:
+    """A requests session that honours our CA bundle, whatever the environment says.
+
+    requests lets REQUESTS_CA_BUNDLE override a session's ``verify``; with trust_env off
+    the profile's CA bundle is used as configured (and no proxy sees loopback traffic).
+    """
+    import requests
+
+    session = requests.Session()
+    if ca_bundle:
+        session.verify = ca_bundle
+        session.trust_env = False
+    return session
+
+
+def _token_cache(location: Path) -> Any:
+    from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence
+
+    location.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        persistence = build_encrypted_persistence(str(location))
+    except Exception:  # no OS keyring (headless Linux): an owner-only file instead
+        persistence = FilePersistence(str(location))
+        location.touch(mode=0o600, exist_ok=True)
+        location.chmod(0o600)
+    return PersistedTokenCache(persistence)
+
+
+def _read_certificate(path: str) -> dict[str, str]:
+    """msal's certificate credential from a PEM holding the private key and certificate."""
+    from cryptography import x509
+
+    try:
+        pem = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the app certificate {path}: {exc.strerror}") from None
+    begin = pem.find("-----BEGIN CERTIFICATE-----")
+    if begin < 0 or "PRIVATE KEY-----" not in pem:
+        raise ConfigError(f"{path} must hold the app's private key and its certificate (PEM)")
+    certificate = pem[begin:]
+    return {"private_key": pem, "public_certificate": certificate,
+            "thumbprint": x509.load_pem_x509_certificate(certificate.encode())
+            .fingerprint(_sha1()).hex()}
+
+
+def _sha1() -> Any:
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes.SHA1()  # the x5t thumbprint is defined as SHA-1
+
+
+class TokenProvider:
+    """Gets (and caches) access tokens for the services of one profile."""
+
+    def __init__(self, profile: Profile, *, cache_path: Path | None = None,
+                 prompt: Callable[[str], None] | None = None):
+        self.profile = profile
+        self.cache_path = cache_path or paths.data_dir() / "token-cache.bin"
+        self._prompt = prompt or (lambda message: print(message, file=sys.stderr, flush=True))
+        self._apps: dict[tuple[str, str], Any] = {}
+        self._cache: Any = None
+
+    def _connection(self, service: str) -> ServiceConnection:
+        key = "graph" if service == "msonline" else service
+        conn = self.profile.services.get(key)
+        if conn is None:
+            raise ConfigError(
+                f"profile {self.profile.name} has no [{key}] settings, needed by this task",
+                hint=f"Add [profiles.{self.profile.name}.{key}] with organization/app_id.",
+            )
+        return conn
+
+    def tenant_for(self, service: str, tenant: str | None) -> str:
+        conn = self._connection(service)
+        chosen = tenant or conn.tenant_id or conn.organization
+        if not chosen:
+            raise ConfigError(f"profile {self.profile.name}: [{service}] names no tenant",
+                              hint="Set organization (or tenant_id), or pass --tenant.")
+        return chosen
+
+    def _app(self, conn: ServiceConnection, tenant: str) -> Any:
+        import msal
+
+        authority = f"{conn.authority.rstrip('/')}/{tenant}"
+        key = (authority, conn.app_id or "")
+        if key in self._apps:
+            return self._apps[key]
+        if not conn.app_id:
+            raise ConfigError(f"profile {self.profile.name}: app_id is required to sign in")
+        if self._cache is None:
+            self._cache = _token_cache(self.cache_path)
+        common: dict[str, Any] = {
+            "authority": authority,
+            "token_cache": self._cache,
+            "http_client": _http_client(self.profile.ca_bundle),
+            # Sovereign or test authorities are not in Microsoft's instance list.
+            "instance_discovery": conn.authority.startswith("https://login.microsoftonline"),
+        }
+        if conn.delegated:
+            app = msal.PublicClientApplication(conn.app_id, **common)
+        else:
+            credential: Any
+            if conn.certificate_path:
+                credential = _read_certificate(conn.certificate_path)
+            else:
+                credential = conn.client_secret()
+                if not credential:
+                    raise ConfigError(
+                        f"profile {self.profile.name}: an app connection needs "
+                        "certificate_path, client_secret_env or client_secret_file",
+                    )
+            app = msal.ConfidentialClientApplication(conn.app_id, client_credential=credential,
+                                                     azure_region=False, **common)
+        self._apps[key] = app
+        return app
+
+    def token(self, service: str, tenant: str | None = None) -> AccessToken:
+        """A valid access token for ``service`` in ``tenant`` (cached until near expiry)."""
+        conn = self._connection(service)
+        tenant_name = self.tenant_for(service, tenant)
+        app = self._app(conn, tenant_name)
+        scopes = [SCOPES[service]]
+        try:
+            if conn.delegated:
+                result = self._delegated(app, scopes)
+            else:
+                result = app.acquire_token_for_client(scopes=scopes)
+        except (OSError, ValueError) as exc:
+            raise ConnectionFailed(f"cannot reach the identity platform {conn.authority}: "
+                                   f"{type(exc).__name__}") from exc
+        if "access_token" not in result:
+            description = str(result.get("error_description", "")).splitlines()[0:1]
+            raise ConnectionFailed(
+                f"sign-in to {service} for {tenant_name} failed: {result.get('error')}: "
+                f"{description[0] if description else ''}",
+                hint="Check the app id, its certificate or secret, and the tenant's consent.",
+            )
+        expires_in = float(result.get("expires_in", 3600))
+        return AccessToken(result["access_token"], time.time() + expires_in, tenant_name)
+
+    def _delegated(self, app: Any, scopes: list[str]) -> dict[str, Any]:
+        accounts = app.get_accounts()
+        if accounts:
+            cached = app.acquire_token_silent(scopes, account=accounts[0])
+            if cached and "access_token" in cached:
+                return dict(cached)
+        flow = app.initiate_device_flow(scopes=scopes)
+        if "user_code" not in flow:
+            return dict(flow)
+        self._prompt(flow["message"])
+        return dict(app.acquire_token_by_device_flow(flow))
+

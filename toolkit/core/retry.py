@@ -1,0 +1,94 @@
+"""Which failures are worth retrying, and how long to wait before the next try.
+
+Only what is transient is retried: throttling (Exchange's REST budget, Graph's 429) and
+transport faults. Classification goes by the error record's category and the short
+FullyQualifiedErrorId, never by wildcard on the message; only the Retry-After interval,
+which Microsoft's modules give in the message alone, is read from the text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import tenacity
+from tenacity.wait import wait_base
+
+THROTTLING_CATEGORIES = frozenset({"LimitsExceeded", "QuotaExceeded", "ResourceBusy"})
+THROTTLING_IDS = frozenset({
+    "TooManyRequests",  # Graph
+    "RestClientException",  # REST-backed Exchange cmdlets when the budget is exceeded
+    "ServerBusyException",
+    "MicroDelayException",
+})
+TRANSIENT_CATEGORIES = frozenset({"OperationTimeout", "ConnectionError"})
+_RETRY_AFTER = re.compile(r"retry[ -]after\D{0,40}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)",
+                          re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    retry: bool
+    throttled: bool = False
+    retry_after: float | None = None
+
+
+def classify(error_id: str | None, category: str | None, message: str | None) -> Verdict:
+    """Whether a failed row or pipeline should be tried again."""
+    short = (error_id or "").split(",", 1)[0]
+    if category in THROTTLING_CATEGORIES or short in THROTTLING_IDS:
+        return Verdict(True, True, retry_after(message))
+    if category in TRANSIENT_CATEGORIES:
+        return Verdict(True, False, retry_after(message))
+    return Verdict(False)
+
+
+def retry_after(message: str | None) -> float | None:
+    match = _RETRY_AFTER.search(message or "")
+    return float(match.group(1)) if match else None
+
+
+class TransientFailure(Exception):
+    """Raised inside a retry loop: try again, after ``retry_after`` seconds if given."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None,
+                 throttled: bool = False):
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.throttled = throttled
+
+
+class WaitRetryAfter(wait_base):
+    """Exponential backoff with jitter, but never less than the server's Retry-After."""
+
+    def __init__(self, backoff: wait_base, cap: float):
+        self.backoff = backoff
+        self.cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        delay = self.backoff(retry_state)
+        outcome = retry_state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        hint = getattr(failure, "retry_after", None)
+        return min(self.cap, max(delay, hint or 0.0))
+
+
+def retrying(*, attempts: int, max_seconds: float, base_delay: float = 0.5,
+             max_delay: float = 30.0, sleep: Callable[[float], Any] = time.sleep
+             ) -> tenacity.Retrying:
+    """The retry policy of the runner: bounded attempts and total time.
+
+    ``sleep`` lets a caller cut a backoff short (an Event's ``wait`` on Ctrl-C).
+    """
+    return tenacity.Retrying(
+        sleep=sleep,
+        retry=tenacity.retry_if_exception_type(TransientFailure),
+        wait=WaitRetryAfter(
+            tenacity.wait_random_exponential(multiplier=base_delay, max=max_delay), max_delay
+        ),
+        stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_seconds),
+        reraise=True,
+    )

@@ -1,0 +1,384 @@
+"""The bulk runner: rows in chunks, several pipelines in flight, retries, a journal entry per row.
+
+The contract with a row-driven template (documented in the README): the template receives
+``$Rows``, an array of hashtables holding each row's columns plus ``_row`` (its row number),
+handles each row in its own try/catch and emits one object per row::
+
+    [pscustomobject]@{ Row = $r._row; Status = 'changed'|'unchanged'|'failed'|'skipped';
+                       Message = ...; ErrorId = ...; Category = ... }
+
+plus any task-specific fields. A row missing from the output counts as failed.
+
+Rows are streamed: the reader feeds a bounded queue, so memory does not grow with the
+file. Each worker thread owns one :class:`~toolkit.core.session.Connection` and one journal
+connection; a chunk's rows are marked *sent* before the pipeline starts and get their
+outcomes when it ends. Throttled rows and transport faults are retried with exponential
+backoff and jitter (never sooner than a Retry-After hint), within bounded attempts and
+time, and the number of pipelines in flight halves when the service throttles and grows
+back one at a time while it is calm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.core.errors import Interrupted, TransportFault
+from toolkit.core.journal import PENDING, SENT, Journal, RowOutcome
+from toolkit.core.retry import TransientFailure, classify, retrying
+from toolkit.core.session import Connection, PipelineResult, Step
+
+STATUSES = ("changed", "unchanged", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    """One row to send: its number, a short key for people, and the columns it carries.
+
+    ``data`` may hold secrets: it goes to the host as a parameter and nowhere else.
+    """
+
+    row: int
+    key: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: int
+    status: str
+    key: str = ""
+    message: str | None = None
+    error_id: str | None = None
+    category: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    duration: float | None = None
+
+
+@dataclass
+class RunSummary:
+    counts: Counter[str]
+    failures: list[RowResult]
+    elapsed: float
+    interrupted: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class RunnerSettings:
+    concurrency: int = 3
+    chunk_size: int = 25
+    attempts: int = 6
+    max_retry_seconds: float = 300.0
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    grace_seconds: float = 15.0  # how long Ctrl-C waits for chunks in flight
+    max_failures_kept: int = 1000
+
+
+class AdaptiveLimit:
+    """How many pipelines may be in flight: halves on throttling, regrows while calm."""
+
+    CALM_CHUNKS_TO_GROW = 3
+
+    def __init__(self, maximum: int):
+        self.maximum = maximum
+        self.limit = maximum
+        self._active = 0
+        self._calm = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._cond:
+            while self._active >= self.limit:
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def throttled(self) -> None:
+        with self._cond:
+            self.limit = max(1, self.limit // 2)
+            self._calm = 0
+
+    def calm(self) -> None:
+        with self._cond:
+            self._calm += 1
+            if self._calm >= self.CALM_CHUNKS_TO_GROW and self.limit < self.maximum:
+                self.limit += 1
+                self._calm = 0
+                self._cond.notify_all()
+
+
+def parse_results(output: Sequence[Any]) -> dict[int, RowResult]:
+    """The per-row result objects of a chunk's output, by row number."""
+    results: dict[int, RowResult] = {}
+    for item in output:
+        if not isinstance(item, Mapping) or "Row" not in item or "Status" not in item:
+            continue
+        try:
+            row = int(item["Row"])
+        except (TypeError, ValueError):
+            continue
+        status = str(item["Status"]).lower()
+        extra = {k: v for k, v in item.items()
+                 if k not in ("Row", "Status", "Message", "ErrorId", "Category")}
+        results[row] = RowResult(
+            row=row,
+            status=status if status in STATUSES else "failed",
+            message=None if item.get("Message") is None else str(item["Message"]),
+            error_id=None if item.get("ErrorId") is None else str(item["ErrorId"]),
+            category=None if item.get("Category") is None else str(item["Category"]),
+            fields=extra,
+        )
+    return results
+
+
+class Runner:
+    """Runs rows through a template on the management host; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        open_connection: Callable[[], Connection],
+        make_steps: Callable[[list[dict[str, Any]]], list[Step]],
+        journal_path: Path,
+        job_id: str,
+        settings: RunnerSettings | None = None,
+        secret_columns: Sequence[str] = (),
+        on_results: Callable[[list[RowResult]], None] | None = None,
+    ):
+        self.open_connection = open_connection
+        self.make_steps = make_steps
+        self.journal_path = journal_path
+        self.job_id = job_id
+        self.settings = settings or RunnerSettings()
+        self.secret_columns = tuple(secret_columns)
+        self.on_results = on_results
+        self.limit = AdaptiveLimit(self.settings.concurrency)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._failures: list[RowResult] = []
+        self._fatal: BaseException | None = None
+
+    # main thread -----------------------------------------------------------------------
+
+    def run(self, rows: Iterable[WorkRow]) -> RunSummary:
+        started = time.monotonic()
+        # The first connection is opened here so that a host that cannot be reached at
+        # all fails the job at once (exit 4) instead of after every retry.
+        first = self.open_connection()
+        chunks: queue.Queue[list[WorkRow] | None] = queue.Queue(
+            maxsize=self.settings.concurrency)
+        workers = [
+            threading.Thread(target=self._worker, args=(chunks, first if i == 0 else None),
+                             name=f"psbridge-worker-{i}", daemon=True)
+            for i in range(self.settings.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        interrupted = False
+        try:
+            with Journal(self.journal_path) as journal:
+                for chunk in self._chunks(rows):
+                    journal.record_rows(self.job_id, ((w.row, w.key, w.data) for w in chunk),
+                                        secret_columns=self.secret_columns)
+                    while not self._put(chunks, chunk):
+                        if self._fatal is not None:
+                            break
+                    if self._fatal is not None:
+                        break
+            for _ in workers:
+                self._put_forever(chunks, None)
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(0.2)
+        except KeyboardInterrupt:
+            interrupted = True
+            self._stopping.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    chunks.get_nowait()
+            deadline = time.monotonic() + self.settings.grace_seconds
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
+        if self._fatal is not None:
+            raise self._fatal
+        summary = RunSummary(Counter(self._counts), list(self._failures),
+                             time.monotonic() - started, interrupted)
+        if interrupted:
+            raise Interrupted(
+                f"interrupted after {summary.total} row(s); what came back is recorded",
+                hint=f"psbridge jobs resume {self.job_id}",
+            )
+        return summary
+
+    def _chunks(self, rows: Iterable[WorkRow]) -> Iterator[list[WorkRow]]:
+        chunk: list[WorkRow] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= self.settings.chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _put(self, chunks: queue.Queue[list[WorkRow] | None], item: list[WorkRow]) -> bool:
+        try:
+            chunks.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            return False
+
+    def _put_forever(self, chunks: queue.Queue[list[WorkRow] | None], item: None) -> None:
+        while True:
+            try:
+                chunks.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._fatal is not None or self._stopping.is_set():
+                    return
+
+    # worker threads --------------------------------------------------------------------
+
+    def _worker(self, chunks: queue.Queue[list[WorkRow] | None],
+                connection: Connection | None) -> None:
+        journal = Journal(self.journal_path)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    chunk = chunks.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if chunk is None:
+                    return
+                connection = self._process(chunk, connection, journal)
+        except BaseException as exc:  # a bug or a fatal connection error ends the job
+            self._fatal = exc
+            self._stopping.set()
+        finally:
+            journal.close()
+            if connection is not None:
+                connection.close()
+
+    def _process(self, chunk: list[WorkRow], connection: Connection | None,
+                 journal: Journal) -> Connection | None:
+        remaining = chunk
+        last_failure: TransientFailure | None = None
+        policy = retrying(attempts=self.settings.attempts,
+                          max_seconds=self.settings.max_retry_seconds,
+                          base_delay=self.settings.base_delay, max_delay=self.settings.max_delay,
+                          sleep=self._stopping.wait)
+        try:
+            for attempt in policy:
+                with attempt:
+                    if self._stopping.is_set():
+                        return connection
+                    with self.limit.slot():
+                        if connection is None:
+                            connection = self._reconnect()
+                        journal.mark(self.job_id, [w.row for w in remaining], SENT)
+                        try:
+                            result = connection.run(self.make_steps(
+                                [{**w.data, "_row": w.row} for w in remaining]))
+                        except TransportFault as fault:
+                            connection.close()
+                            connection = None
+                            last_failure = TransientFailure(fault.message)
+                            raise last_failure from fault
+                    remaining, last_failure = self._settle(remaining, result, journal)
+                    if last_failure is not None:
+                        raise last_failure
+                    self.limit.calm()
+        except TransientFailure:
+            pass
+        if remaining and last_failure is not None:
+            exhausted = [RowResult(w.row, "failed", w.key,
+                                   f"gave up after retries: {last_failure}", "RetriesExhausted")
+                         for w in remaining]
+            self._record(exhausted, journal)
+        return connection
+
+    def _reconnect(self) -> Connection:
+        try:
+            return self.open_connection()
+        except TransportFault as fault:
+            raise TransientFailure(fault.message) from fault
+
+    def _settle(self, rows: list[WorkRow], result: PipelineResult, journal: Journal
+                ) -> tuple[list[WorkRow], TransientFailure | None]:
+        """Record final rows; return the rows to retry and why."""
+        parsed = parse_results(result.output)
+        per_row = result.duration / max(1, len(rows))
+        terminating = result.errors[-1] if result.failed and result.errors else None
+        if terminating is not None and not parsed:
+            verdict = classify(terminating.error_id, terminating.category, terminating.message)
+            if verdict.retry:
+                if verdict.throttled:
+                    self.limit.throttled()
+                return rows, TransientFailure(terminating.message,
+                                              retry_after=verdict.retry_after,
+                                              throttled=verdict.throttled)
+        final: list[RowResult] = []
+        retry: list[WorkRow] = []
+        hint: float | None = None
+        reason = ""
+        for work in rows:
+            found = parsed.get(work.row)
+            if found is None:
+                message = (terminating.message if terminating is not None
+                           else "the template returned no result for this row")
+                error_id = terminating.error_id if terminating is not None else "NoRowResult"
+                final.append(RowResult(work.row, "failed", work.key, message, error_id,
+                                       terminating.category if terminating else None,
+                                       duration=per_row))
+                continue
+            if found.status == "failed":
+                verdict = classify(found.error_id, found.category, found.message)
+                if verdict.retry:
+                    retry.append(work)
+                    hint = max(hint or 0.0, verdict.retry_after or 0.0) or hint
+                    reason = found.message or found.error_id or "throttled"
+                    continue
+            final.append(RowResult(found.row, found.status, work.key, found.message,
+                                   found.error_id, found.category, found.fields, per_row))
+        self._record(final, journal)
+        if retry:
+            # Throttled rows were refused, not applied: back to pending, not unknown.
+            journal.mark(self.job_id, [w.row for w in retry], PENDING)
+            self.limit.throttled()
+            return retry, TransientFailure(reason, retry_after=hint, throttled=True)
+        return [], None
+
+    def _record(self, results: list[RowResult], journal: Journal) -> None:
+        if not results:
+            return
+        journal.record_outcomes(self.job_id, [
+            RowOutcome(r.row, r.status, r.key, r.error_id, r.message, r.duration)
+            for r in results
+        ])
+        with self._lock:
+            for result in results:
+                self._counts[result.status] += 1
+                if result.status == "failed" and len(
+                        self._failures) < self.settings.max_failures_kept:
+                    self._failures.append(result)
+            if self.on_results is not None:
+                self.on_results(results)
+

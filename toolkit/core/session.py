@@ -1,0 +1,249 @@
+"""The one place that talks pypsrp: connections to the management host and pipelines on them.
+
+A :class:`Connection` is one WSMan shell with a RunspacePool of one runspace, used by one
+thread at a time. Concurrency comes from several connections, not from several pipelines
+on one pool: pypsrp's WSMan transport is not safe to share between threads (with NTLM
+message encryption every request carries a sequence number, so two threads interleaving
+requests break the channel), and one runspace per connection also means one cloud
+connection per runspace, which the host keeps between pipelines.
+
+A pipeline is a list of :class:`Step`: scripts with their parameters, sent as statements
+of one pipeline (``add_script``, ``add_parameters``, ``add_statement``). Values travel
+only as parameters; the scripts are rendered templates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from toolkit.core.errors import ConnectionFailed, TransportFault
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Everything needed to open a WSMan connection (resolved from a profile)."""
+
+    url: str
+    auth: str
+    username: str | None
+    password: str | None = field(default=None, repr=False)
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    encryption: str = "auto"
+    certificate_pem: str | None = None
+    certificate_key_pem: str | None = None
+    operation_timeout: int = 20
+    read_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class Step:
+    script: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A PowerShell error record, reduced to what psbridge reports and classifies."""
+
+    message: str
+    error_id: str  # FullyQualifiedErrorId
+    category: str | None = None
+    target: str | None = None
+    exception_type: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        """The FullyQualifiedErrorId without its ``,Command`` suffix."""
+        return self.error_id.split(",", 1)[0]
+
+
+@dataclass
+class PipelineResult:
+    output: list[Any]
+    errors: list[ErrorInfo]
+    warnings: list[str]
+    verbose: list[str]
+    information: list[str]
+    failed: bool  # the pipeline ended in the Failed state (a terminating error)
+    duration: float
+
+
+_CATEGORIES = {
+    0: "NotSpecified", 1: "OpenError", 2: "CloseError", 3: "DeviceError",
+    4: "DeadlockDetected", 5: "InvalidArgument", 6: "InvalidData", 7: "InvalidOperation",
+    8: "InvalidResult", 9: "InvalidType", 10: "MetadataError", 11: "NotImplemented",
+    12: "NotInstalled", 13: "ObjectNotFound", 14: "OperationStopped", 15: "OperationTimeout",
+    16: "SyntaxError", 17: "ParserError", 18: "PermissionDenied", 19: "ResourceBusy",
+    20: "ResourceExists", 21: "ResourceUnavailable", 22: "ReadError", 23: "WriteError",
+    24: "FromStdErr", 25: "SecurityError", 26: "ProtocolError", 27: "ConnectionError",
+    28: "AuthenticationError", 29: "LimitsExceeded", 30: "QuotaExceeded",
+    31: "NotEnabled",
+}
+
+
+def plain(value: Any) -> Any:
+    """A deserialized PowerShell value as plain Python: objects become dicts."""
+    from pypsrp.complex_objects import GenericComplexObject
+
+    if isinstance(value, GenericComplexObject):
+        props = {**value.adapted_properties, **value.extended_properties}
+        if not props:
+            return value.to_string if value.to_string is not None else str(value)
+        return {k: plain(v) for k, v in props.items()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _error_info(record: Any) -> ErrorInfo:
+    exception = getattr(record, "exception", None)
+    message = getattr(record, "details_message", None) or getattr(record, "message", None)
+    exception_type = None
+    if exception is not None:
+        props = {**getattr(exception, "adapted_properties", {}),
+                 **getattr(exception, "extended_properties", {})}
+        message = message or props.get("Message")
+        types = getattr(exception, "types", None) or []
+        exception_type = types[0].removeprefix("Deserialized.") if types else None
+    target = getattr(record, "target_object", None)
+    return ErrorInfo(
+        message=str(message or record),
+        error_id=str(getattr(record, "fq_error", "") or ""),
+        category=_CATEGORIES.get(getattr(record, "category", 0) or 0),
+        target=None if target is None else str(plain(target)),
+        exception_type=exception_type,
+    )
+
+
+def _records_text(records: Sequence[Any]) -> list[str]:
+    return [str(getattr(r, "message", r)) for r in records]
+
+
+def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
+    """Transport and authentication failures as psbridge errors with a hint (exit 4)."""
+    import requests
+    from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
+
+    where = endpoint.url
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectionFailed(
+            f"TLS verification of {where} failed: {exc}",
+            hint="Set ca_bundle in the profile to the CA that signed the host's certificate.",
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):
+        return TransportFault(f"cannot reach the management host at {where}",
+                              hint="Check the endpoint URL, the port and the firewall.")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return TransportFault(f"the management host at {where} did not answer in time")
+    if isinstance(exc, AuthenticationError) or (
+        isinstance(exc, WinRMTransportError) and exc.code == 401
+    ):
+        return ConnectionFailed(
+            f"the management host at {where} refused the credentials of "
+            f"{endpoint.username or 'the profile'} ({endpoint.auth})",
+            hint="Check the username, the password source and the profile's auth method.",
+        )
+    if isinstance(exc, WinRMTransportError):
+        fault = TransportFault if exc.code >= 500 else ConnectionFailed
+        return fault(f"the management host at {where} answered HTTP {exc.code}")
+    if isinstance(exc, WSManFaultError):
+        return ConnectionFailed(f"the management host at {where} refused the request: "
+                                f"{exc.reason or exc.message}")
+    return TransportFault(f"lost the connection to {where}: {type(exc).__name__}: {exc}")
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the transport failed (retryable), not the script."""
+    import requests
+    from pypsrp.exceptions import WinRMError
+
+    return (requests.exceptions.RequestException, WinRMError, ConnectionError, OSError)
+
+
+class Connection:
+    """One WSMan shell with one runspace. Use from one thread at a time."""
+
+    def __init__(self, endpoint: Endpoint):
+        from pypsrp.powershell import RunspacePool
+        from pypsrp.wsman import WSMan
+
+        self.endpoint = endpoint
+        url = urlparse(endpoint.url)
+        ssl = url.scheme == "https"
+        cert_validation: bool | str = endpoint.verify_tls
+        if endpoint.verify_tls and endpoint.ca_bundle:
+            cert_validation = endpoint.ca_bundle
+        extra: dict[str, Any] = {}
+        if endpoint.auth == "certificate":
+            extra = {"certificate_pem": endpoint.certificate_pem,
+                     "certificate_key_pem": endpoint.certificate_key_pem}
+        try:
+            self._wsman = WSMan(
+                url.hostname or "",
+                port=url.port or (5986 if ssl else 5985),
+                path=url.path.lstrip("/") or "wsman",
+                ssl=ssl,
+                auth=endpoint.auth,
+                username=endpoint.username,
+                password=endpoint.password,
+                # pypsrp hands this to requests' verify, which also takes a CA bundle path.
+                cert_validation=cert_validation,  # type: ignore[arg-type]
+                encryption=endpoint.encryption,
+                operation_timeout=endpoint.operation_timeout,
+                read_timeout=endpoint.read_timeout,
+                no_proxy=True,
+                **extra,
+            )
+            self._pool = RunspacePool(self._wsman, min_runspaces=1, max_runspaces=1)
+            self._pool.open()
+        except transport_errors() as exc:
+            raise _translate(exc, endpoint) from exc
+
+    def run(self, steps: Sequence[Step], *, input_objects: Sequence[Any] | None = None
+            ) -> PipelineResult:
+        """Run the steps as one pipeline and collect every stream."""
+        from pypsrp.powershell import PowerShell
+
+        shell = PowerShell(self._pool)
+        for index, step in enumerate(steps):
+            if index:
+                shell.add_statement()
+            shell.add_script(step.script)
+            if step.parameters:
+                shell.add_parameters(dict(step.parameters))
+        started = time.monotonic()
+        try:
+            # pypsrp sends each item of a list as one pipeline input object.
+            objects = list(input_objects) if input_objects else None
+            output = shell.invoke(input=objects)  # type: ignore[arg-type]
+        except transport_errors() as exc:
+            raise _translate(exc, self.endpoint) from exc
+        streams = shell.streams
+        return PipelineResult(
+            output=[plain(o) for o in output],
+            errors=[_error_info(e) for e in streams.error],
+            warnings=_records_text(streams.warning),
+            verbose=_records_text(streams.verbose),
+            information=[str(getattr(r, "message_data", r)) for r in streams.information],
+            failed=shell.had_errors and shell.state == 3,  # PSInvocationState.FAILED
+            duration=time.monotonic() - started,
+        )
+
+    def close(self) -> None:
+        # Closing a dead connection must not mask the error that killed it.
+        with contextlib.suppress(Exception):
+            self._pool.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
