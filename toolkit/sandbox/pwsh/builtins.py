@@ -435,10 +435,12 @@ def measure_object(
     names = params.get("Property") or [None]
     for name in names:
         column = [get_member(v, name) if name else v for v in values]
-        numbers = [to_number(v) for v in column if v is not None]
+        wanted = any(params.get(k) for k in ("Sum", "Average", "Maximum", "Minimum"))
+        numbers = [to_number(v) for v in column if v is not None] if wanted else []
         yield PSObject(
             [
-                ("Count", len(column) if name is None else len(numbers)),
+                ("Count", len([v for v in column if v is not None]) if name or wanted
+             else len(column)),
                 (
                     "Average",
                     (sum(numbers) / len(numbers)) if params.get("Average") and numbers else None,

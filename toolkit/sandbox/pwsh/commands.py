@@ -264,9 +264,14 @@ def invoke_body(
     *,
     new_scope: bool = True,
     dollar_under: Any = MISSING,
+    write: Callable[[Any], None] | None = None,
 ) -> list[Any]:
-    """Bind ``args`` to ``body``'s param() and run its begin/process/end blocks."""
+    """Bind ``args`` to ``body``'s param() and run its begin/process/end blocks.
+
+    Output goes to ``write`` as it is produced when given, else it is returned.
+    """
     out: list[Any] = []
+    emit_to = write or out.append
     caller = ctx.scope
     scope = Scope(caller) if new_scope else caller
     saved_under = scope.vars.get("_", MISSING)
@@ -280,14 +285,14 @@ def invoke_body(
             scope.vars["input"] = input_list
         try:
             if body.begin is not None:
-                body.begin(ctx, out.append)
+                body.begin(ctx, emit_to)
             if body.process is not None:
                 for item in input_list or ([] if items is not None else [None]):
                     scope.vars["_"] = item
                     _bind_pipeline_param(body, scope, item)
-                    body.process(ctx, out.append)
+                    body.process(ctx, emit_to)
             if body.end is not None:
-                body.end(ctx, out.append)
+                body.end(ctx, emit_to)
         except ReturnSignal:
             pass
     finally:

@@ -873,6 +873,8 @@ class Compiler:
                 index = 0
                 while index < len(elements):
                     element = elements[index]
+                    if element.type != "command_argument_sep":
+                        element = unwrap(element)
                     kind = element.type
                     if kind == "command_argument_sep":
                         index += 1
@@ -932,8 +934,9 @@ class Compiler:
         if node.type in ("generic_token", "simple_name"):
             literal = _expand_escapes(self.text(node))
             return lambda ctx: literal
-        if node.type == "array_literal_expression":
-            return self.expr(node)
+        if node.type == "argument_list":
+            items = [self.expr(a) for lst in named(node) for a in named(lst)]
+            return lambda ctx: [item(ctx) for item in items]
         return self.expr(node)
 
     # ---- expressions --------------------------------------------------------------------
@@ -1125,7 +1128,9 @@ class Compiler:
 
     def script_block_expression(self, node: Node) -> Expr:
         blocks = [c for c in named(node) if c.type == "script_block"]
-        body = self.script_block(blocks[0] if blocks else None, None, node)
+        params = [c for c in named(node) if c.type == "param_block"]
+        body = self.script_block(blocks[0] if blocks else None,
+                                 self.param_block(params[0]) if params else None, node)
         body.text = self.text(node)[1:-1]
         block = ScriptBlock(body)
         return lambda ctx: block
@@ -1726,10 +1731,10 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _binary_or_wrapper(compiler: Compiler, node: Node) -> Expr:
-    if node.child_count == 3:
-        return compiler.binary(node)
     if node.type == "array_literal_expression":
         return compiler.array_literal(node)
+    if node.child_count == 3:
+        return compiler.binary(node)
     raise unsupported(node)
 
 

@@ -90,24 +90,32 @@ def format_value(value: Any, spec: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
         return to_string(value)
     kind, digits = spec[0].upper(), spec[1:]
+    if isinstance(value, float):
+        value = decimal.Decimal(repr(value))
     if kind in "NDXFPEC" and (digits == "" or digits.isdigit()):
         count = int(digits) if digits else None
         if kind == "N":
-            return f"{value:,.{2 if count is None else count}f}"
+            return f"{_half_up(value, 2 if count is None else count):,}"
         if kind == "F":
-            return f"{value:.{2 if count is None else count}f}"
+            return str(_half_up(value, 2 if count is None else count))
         if kind == "D":
             return f"{int(value):0{count or 1}d}"
         if kind == "X":
             text = f"{int(value):0{count or 1}x}"
             return text.upper() if spec[0] == "X" else text
         if kind == "P":
-            return f"{value * 100:,.{2 if count is None else count}f} %"
+            return f"{_half_up(value * 100, 2 if count is None else count):,} %"
         if kind == "E":
             return f"{value:.{6 if count is None else count}E}"
         if kind == "C":
             return f"¤{value:,.{2 if count is None else count}f}"
     return _custom_number(value, spec)
+
+
+def _half_up(value: Any, digits: int) -> decimal.Decimal:
+    """.NET rounds formatted numbers half away from zero."""
+    exponent = decimal.Decimal(1).scaleb(-digits)
+    return decimal.Decimal(value).quantize(exponent, rounding=decimal.ROUND_HALF_UP)
 
 
 def _custom_number(value: Any, spec: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from toolkit.sandbox.interface import (
@@ -111,6 +111,16 @@ class PwshRunspace:
             0,
         )
         return invoke_command(ctx, site, items)
+
+    def _script(self, ctx: Context, command: Command, items: Iterator[Any] | None,
+                write: Callable[[Any], None] | None) -> list[Any]:
+        """Run a script command: its param() block binds the command's parameters."""
+        body = compile_script(command.text)
+        scope = Scope(self.global_scope) if command.use_local_scope else self.global_scope
+        ctx.scope = ctx.script_scope = scope
+        args = [(name, binder.SWITCH_OR_NULL if name is not None and value is None else value)
+                for name, value in command.parameters]
+        return invoke_body(ctx, body, "<script>", args, items, new_scope=False, write=write)
 
     def close(self) -> None:
         self.state.clear()
