@@ -220,11 +220,43 @@ class Compiler:
         for child in named(root):
             if child.type == "param_block":
                 params = self.param_block(child)
-            elif child.type == "statement_list" or child.type in ("script_block_body", "named_block_list"):
+            elif child.type == "statement_list":
+                blocks = self.top_level_named_blocks(child)
+                if blocks is not None:
+                    return Body(params, blocks.get("begin"), blocks.get("process"),
+                                blocks.get("end"), self.text(root), 1)
+                body_node = child
+            elif child.type in ("script_block_body", "named_block_list"):
                 body_node = child
             else:
                 raise unsupported(child)
         return self._body(params, body_node, self.text(root), root)
+
+    def top_level_named_blocks(self, node: Node) -> dict[str, Stmt] | None:
+        """``begin {}``/``process {}``/``end {}`` at script level.
+
+        tree-sitter-powershell parses them as commands named begin/process/end taking a
+        script block; recognise exactly that shape.
+        """
+        blocks: dict[str, Stmt] = {}
+        for statement in named(node):
+            inner = unwrap(named(statement)[0]) if statement.type == "pipeline" else statement
+            if inner.type != "command":
+                return None
+            name_nodes = [c for c in inner.children if c.type == "command_name"]
+            elements = [unwrap(e) for c in inner.children if c.type == "command_elements"
+                        for e in named(c) if e.type != "command_argument_sep"]
+            if not name_nodes or len(elements) != 1 or \
+                    elements[0].type != "script_block_expression":
+                return None
+            word = self.text(name_nodes[0]).casefold()
+            if word not in ("begin", "process", "end") or word in blocks:
+                return None
+            script = [c for c in named(elements[0]) if c.type == "script_block"]
+            body_nodes = [b for s in script for b in named(s) if b.type == "script_block_body"]
+            lists = [x for b in body_nodes for x in named(b) if x.type == "statement_list"]
+            blocks[word] = self.statement_list(lists[0]) if lists else self.block([])
+        return blocks or None
 
     def _body(self, params: list[ParamDef] | None, node: Node | None, text: str, at: Node) -> Body:
         begin = process = end = None

@@ -80,6 +80,9 @@ class PwshRunspace:
 
     def _run_statement(self, ctx: Context, commands: list[Command], pipeline_input: Any) -> None:
         items: Iterator[Any] | None = iter(pipeline_input) if pipeline_input is not None else None
+        if len(commands) == 1 and commands[0].is_script:
+            self._script(ctx, commands[0], items, ctx.sink.output)
+            return
         for command in commands:
             items = self._stage(ctx, command, items)
         assert items is not None
