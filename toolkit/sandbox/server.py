@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
+from toolkit.core.errors import PsbridgeError
 from toolkit.sandbox.host.conditions import NetworkConditions
 from toolkit.sandbox.host.http import IdentityHandler, SandboxHTTPServer
 from toolkit.sandbox.interface import Backend
@@ -36,7 +37,7 @@ from toolkit.sandbox.interface import Backend
 DEFAULT_USERNAME = "sandbox-admin"
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(PsbridgeError):
     """The sandbox cannot start (no backend available, port taken, bad options)."""
 
 
@@ -76,8 +77,9 @@ def build_backend(options: SandboxOptions) -> Backend:
         if error.name != "toolkit.sandbox.app":
             raise
         raise SandboxUnavailable(
-            "The sandbox's PowerShell engine and tenant (toolkit.sandbox.app) are not "
-            "installed in this build, so there is nothing to serve yet."
+            "the sandbox's PowerShell engine and tenant (toolkit.sandbox.app) are not "
+            "part of this build yet, so there is nothing to serve",
+            hint="Use a build that includes toolkit/sandbox/app.py.",
         ) from None
     backend: Backend = app.build_backend(options)
     return backend
@@ -182,7 +184,8 @@ def start_sandbox(
         )
     except OSError as error:
         raise SandboxUnavailable(
-            f"cannot listen on {options.host}:{options.port}: {error.strerror}"
+            f"cannot listen on {options.host}:{options.port}: {error.strerror}",
+            hint="Choose another --port (0 picks a free one).",
         ) from None
     if certificate_der:
         server.use_certificate(certificate_der)

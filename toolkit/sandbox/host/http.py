@@ -52,13 +52,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         ssl_context: ssl.SSLContext | None = None,
         identity_handler: IdentityHandler | None = None,
     ):
-        super().__init__(address, SandboxRequestHandler)
+        # Set before binding: a failed bind calls server_close(), which closes the shells.
         self.backend = backend
         self.wsman = WSManService(backend, machine=socket.gethostname())
         self.conditions = conditions or NetworkConditions()
         self.ssl_context = ssl_context
         self.identity_handler = identity_handler
         self.channel_bindings: GssChannelBindings | None = None
+        super().__init__(address, SandboxRequestHandler)
 
     def use_certificate(self, certificate_der: bytes) -> None:
         """Bind NTLM over HTTPS to this certificate (RFC 5929 tls-server-end-point)."""

@@ -1,0 +1,153 @@
+"""``psbridge sandbox``: run the embedded sandbox management host."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
+
+DEFAULT_HTTP_PORT = 5985
+DEFAULT_HTTPS_PORT = 5986
+
+
+@click.group()
+def sandbox() -> None:
+    """The embedded sandbox: a WSMan/PSRP management host with an emulated tenant.
+
+    It speaks the same protocol as a Windows management host, so every psbridge command
+    (and any pypsrp script) can run against it on a laptop with no tenant at all.
+    """
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the sandbox.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help=f"Port (default {DEFAULT_HTTP_PORT}, or {DEFAULT_HTTPS_PORT} with --https; "
+              "0 picks a free one).")
+@click.option("--https", "use_https", is_flag=True,
+              help="Serve over TLS with a certificate the sandbox generates (and its CA); "
+              "also serves the identity platform (OAuth sign-in) on the same port.")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
+              help="Persist the tenant to this file after every change and reload it on start.")
+@click.option("--seed", metavar="demo|FILE.json",
+              help="Tenants to load: 'demo' for the built-in demo tenants, or a seed JSON file.")
+@click.option("--username", default=None, help="Admin account to create (default sandbox-admin).")
+@click.option("--password", default=None,
+              help="Its password (default: a random one, printed at start).")
+@click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True,
+              help="Delay every HTTP response by this much (a WAN to the management host).")
+@click.option("--cmdlet-ms", type=click.IntRange(0), default=0, show_default=True,
+              help="Time each emulated cmdlet takes (the service behind it).")
+@click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of requests that fail with HTTP 500 or a dropped connection.")
+@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of cmdlet calls that fail as throttled Exchange calls do.")
+@click.option("--random-seed", type=int, default=None,
+              help="Seed for every random choice (faults, throttling), for repeatable runs.")
+@click.option("--command-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append one JSON line per executed emulated cmdlet to this file.")
+@click.option("--mailbox-delay-s", type=click.FloatRange(0), default=None,
+              help="How long a new mailbox takes to appear after its licence.")
+@click.option("--write-profile", metavar="NAME",
+              help="Add or replace psbridge profile NAME in the config file, pointing at this "
+              "sandbox (implies --https).")
+def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed: str | None,
+          username: str | None, password: str | None, latency_ms: int, cmdlet_ms: int,
+          fault_rate: float, throttle_rate: float, random_seed: int | None,
+          command_log: Path | None, mailbox_delay_s: float | None,
+          write_profile: str | None) -> None:
+    """Serve the sandbox until interrupted (Ctrl-C)."""
+    use_https = use_https or write_profile is not None
+    if port is None:
+        port = DEFAULT_HTTPS_PORT if use_https else DEFAULT_HTTP_PORT
+    options = SandboxOptions(
+        host=host, port=port, https=use_https, state=state, seed=seed,
+        password=password, latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
+        fault_rate=fault_rate, throttle_rate=throttle_rate, random_seed=random_seed,
+        command_log=command_log, mailbox_delay_s=mailbox_delay_s,
+    )
+    if username:
+        options.username = username
+    if not _is_loopback(host):
+        click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",
+                    fg="yellow", err=True)
+    running = start_sandbox(options)
+    try:
+        profile_path = _write_profile(write_profile, running) if write_profile else None
+        _print_banner(running, write_profile, profile_path)
+        _wait_for_interrupt()
+    finally:
+        running.stop()
+    click.echo("sandbox stopped")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _write_profile(name: str, running: RunningSandbox) -> Path:
+    """Store the sandbox's connection in the config file; the password goes in a 0600 file."""
+    from toolkit.core import config, paths
+
+    password_file = paths.data_dir() / "sandbox" / "profiles" / f"{name}.password"
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(running.password)
+    settings: dict[str, Any] = {
+        "endpoint": running.url,
+        "auth": "ntlm",
+        "username": running.username,
+        "password_file": str(password_file),
+        "ca_bundle": str(running.ca_cert),
+        "role": "admin",
+    }
+    backend_settings = getattr(running.backend, "profile_settings", None)
+    if callable(backend_settings):
+        settings.update(backend_settings(running.url.removesuffix("/wsman")))
+    return config.write_profile(name, settings)
+
+
+def _print_banner(running: RunningSandbox, profile: str | None, profile_path: Path | None) -> None:
+    click.echo(f"psbridge sandbox listening on {running.url}")
+    click.echo(f"  account   {running.username} / {running.password} (admin)")
+    tls = ""
+    if running.ca_cert is not None:
+        click.echo(f"  CA cert   {running.ca_cert}")
+        click.echo(f"  sign-in   {running.url.removesuffix('/wsman')}/<tenant>/v2.0 "
+                   "(Microsoft identity platform endpoints)")
+        tls = f', cert_validation="{running.ca_cert}"'
+    else:
+        click.echo("  sign-in   not served: the identity platform needs --https")
+    click.echo("Connect with pypsrp:")
+    click.echo(f'  WSMan("{running.host}", port={running.port}, ssl={running.https}, '
+               f'auth="ntlm", username="{running.username}", password="..."{tls})')
+    if profile:
+        click.echo(f"Profile '{profile}' written to {profile_path}:")
+        click.echo(f"  psbridge --profile {profile} profile show")
+    click.echo("Press Ctrl-C to stop.")
