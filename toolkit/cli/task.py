@@ -110,7 +110,8 @@ def show(app: AppContext, name: str, params: tuple[str, ...], export: bool) -> N
                 need = "required" if pinfo["required"] else "optional"
                 click.echo(f"  {pname} ({pinfo['type']}, {need}): {pinfo['description']}")
         else:
-            shown = ", ".join(value) if isinstance(value, list) else value
+            shown = (", ".join(value) if isinstance(value, list)
+                     else str(value).lower() if isinstance(value, bool) else value)
             click.echo(f"{key}: {shown}")
     click.echo("--- rendered script ---")
     click.echo(rendered.script, nl=False)

@@ -197,5 +197,6 @@ def lint_template(catalog: TemplateCatalog, name: str) -> list[Finding]:
     tree = parse(rendered.script)
     findings = syntax_findings(name, rendered.script, tree)
     findings += command_findings(name, tree)
-    findings += param_block_findings(rendered, tree)
+    if not catalog.is_fragment(name):
+        findings += param_block_findings(rendered, tree)
     return findings

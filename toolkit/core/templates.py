@@ -310,7 +310,7 @@ class TemplateCatalog:
         ``context`` holds structural choices only (a dialect, which optional switches
         exist); data goes in as parameters when the script runs.
         """
-        meta = self.meta(name) if not name.startswith(LIBRARY_PREFIX) else None
+        meta = self.meta(name) if not self.is_fragment(name) else None
         try:
             template = self.env.get_template(name)
             script = template.render(**(context or {}))
@@ -326,8 +326,15 @@ class TemplateCatalog:
                 hint="Templates only see the structural context they are given.",
             ) from None
         if meta is None:
-            meta = TemplateMeta(name, "library piece", "helpdesk", False, (), {})
+            meta = TemplateMeta(name, "fragment for {% include %}", "helpdesk", False, (), {})
         return RenderedScript(meta=meta, script=script.lstrip("\n"))
+
+    def is_fragment(self, name: str) -> bool:
+        """A ``_lib/`` piece without metadata, made only to be included by templates."""
+        if not name.startswith(LIBRARY_PREFIX):
+            return False
+        node, _ = self._locate(name)
+        return not _META_RE.match(node.read_text(encoding="utf-8").lstrip("\ufeff"))
 
 
 def _template_line(exc: BaseException) -> str:
