@@ -52,14 +52,15 @@ def bench_loop(count: int) -> None:
     elapsed = time.perf_counter() - start
     statements = runspace.statements_run - before
     assert result.failed is None and result.output == [count], result
-    print(f"loop script: {count} iterations, {statements} statements in {elapsed:.3f}s "
-          f"= {statements / elapsed:,.0f} statements/s ({count / elapsed:,.0f} iterations/s)")
+    print(
+        f"loop script: {count} iterations, {statements} statements in {elapsed:.3f}s "
+        f"= {statements / elapsed:,.0f} statements/s ({count / elapsed:,.0f} iterations/s)"
+    )
 
 
 def bench_templates() -> None:
     root = Path(__file__).resolve().parents[1] / "ps_templates"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)),
-                             undefined=jinja2.Undefined)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.Undefined)
     from toolkit.core import quoting
 
     env.filters["ps"] = quoting.ps_quote

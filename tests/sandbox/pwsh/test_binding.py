@@ -34,10 +34,14 @@ def engine() -> Engine:
     def add_perm(ctx: CmdletContext, params: dict[str, Any]) -> None:
         _record(ctx, params)
         if params["Identity"] == "missing":
-            raise CmdletError(ErrorRecord(
-                "Couldn't find object \"missing\".", "ManagementObjectNotFound",
-                "ObjectNotFound",
-                "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"))
+            raise CmdletError(
+                ErrorRecord(
+                    'Couldn\'t find object "missing".',
+                    "ManagementObjectNotFound",
+                    "ObjectNotFound",
+                    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                )
+            )
         if params["Identity"] == "fatal":
             raise CmdletTerminatingError(ErrorRecord("fatal", "Fatal"))
 
@@ -49,9 +53,15 @@ def engine() -> Engine:
     def get_mailbox(ctx: CmdletContext, params: dict[str, Any]) -> list[PSObject]:
         _record(ctx, params)
         ctx.write_warning("heads up")
-        return [PSObject({"Identity": "a@x", "Name": "a"},
-                         type_names=["Deserialized.Microsoft.Exchange.Data.Directory.Management"
-                                     ".Mailbox", "Deserialized.System.Object"])]
+        return [
+            PSObject(
+                {"Identity": "a@x", "Name": "a"},
+                type_names=[
+                    "Deserialized.Microsoft.Exchange.Data.Directory.Management.Mailbox",
+                    "Deserialized.System.Object",
+                ],
+            )
+        ]
 
     @registry.cmdlet("Remove-MgUser", visible=lambda session: session.role == "admin")
     def remove_user(ctx: CmdletContext, params: dict[str, Any]) -> None:
@@ -69,12 +79,21 @@ def errors(result: Any) -> list[str]:
 
 
 def test_named_prefix_alias_switch_and_conversion(engine: Engine) -> None:
-    result = run_script(engine, "Add-MailboxPermission -Ident box -Us bob -AccessRights "
-                        "fullaccess -AutoMapping $false -Confirm:$false -InheritanceType all")
+    result = run_script(
+        engine,
+        "Add-MailboxPermission -Ident box -Us bob -AccessRights "
+        "fullaccess -AutoMapping $false -Confirm:$false -InheritanceType all",
+    )
     assert errors(result) == [] and result.failed is None
-    name, parameter_set, params = CALLS[0]
-    assert params == {"Identity": "box", "User": "bob", "AccessRights": ["FullAccess"],
-                      "AutoMapping": False, "Confirm": False, "InheritanceType": "All"}
+    _, parameter_set, params = CALLS[0]
+    assert params == {
+        "Identity": "box",
+        "User": "bob",
+        "AccessRights": ["FullAccess"],
+        "AutoMapping": False,
+        "Confirm": False,
+        "InheritanceType": "All",
+    }
     assert parameter_set == "AccessRights"
 
 
@@ -84,28 +103,52 @@ def test_positional_identity_and_object_identity(engine: Engine) -> None:
     assert [c[2]["Identity"] for c in CALLS[1:]] == ["a@x", "box2"]
 
 
-@pytest.mark.parametrize(("script", "error_id", "message"), [
-    ("Add-MailboxPermission -Identity b -User u -AccessRights FullAccess -Bogus 1",
-     "NamedParameterNotFound,Add-MailboxPermission",
-     "A parameter cannot be found that matches parameter name 'Bogus'."),
-    ("Add-MailboxPermission -Identity b -User u -AccessRights FullAccess -DomainController dc",
-     "NamedParameterNotFound,Add-MailboxPermission", None),
-    ("Add-MailboxPermission -Identity b -User u", "MissingMandatoryParameter,Add-MailboxPermission",
-     "Cannot process command because of one or more missing mandatory parameters: "
-     "AccessRights."),
-    ("Add-MailboxPermission -Identity b -User u -AccessRights Bogus",
-     "CannotConvertArgumentNoMessage,Add-MailboxPermission", None),
-    ("Add-MailboxPermission -Identity b -User u -AccessRights FullAccess -Owner o",
-     "AmbiguousParameterSet,Add-MailboxPermission",
-     "Parameter set cannot be resolved using the specified named parameters."),
-    ("Add-MailboxPermission -I b -User u -AccessRights FullAccess",
-     "AmbiguousParameter,Add-MailboxPermission", None),
-    ("Add-MailboxPermission b c -User u -AccessRights FullAccess",
-     "PositionalParameterNotFound,Add-MailboxPermission",
-     "A positional parameter cannot be found that accepts argument 'c'."),
-    ("Set-Mailbox -Identity b -HiddenFromAddressListsEnabled 'yes'",
-     "CannotConvertArgumentNoMessage,Set-Mailbox", None),
-])
+@pytest.mark.parametrize(
+    ("script", "error_id", "message"),
+    [
+        (
+            "Add-MailboxPermission -Identity b -User u -AccessRights FullAccess -Bogus 1",
+            "NamedParameterNotFound,Add-MailboxPermission",
+            "A parameter cannot be found that matches parameter name 'Bogus'.",
+        ),
+        (
+            "Add-MailboxPermission -Identity b -User u -AccessRights FullAccess -DomainController dc",
+            "NamedParameterNotFound,Add-MailboxPermission",
+            None,
+        ),
+        (
+            "Add-MailboxPermission -Identity b -User u",
+            "MissingMandatoryParameter,Add-MailboxPermission",
+            "Cannot process command because of one or more missing mandatory parameters: "
+            "AccessRights.",
+        ),
+        (
+            "Add-MailboxPermission -Identity b -User u -AccessRights Bogus",
+            "CannotConvertArgumentNoMessage,Add-MailboxPermission",
+            None,
+        ),
+        (
+            "Add-MailboxPermission -Identity b -User u -AccessRights FullAccess -Owner o",
+            "AmbiguousParameterSet,Add-MailboxPermission",
+            "Parameter set cannot be resolved using the specified named parameters.",
+        ),
+        (
+            "Add-MailboxPermission -I b -User u -AccessRights FullAccess",
+            "AmbiguousParameter,Add-MailboxPermission",
+            None,
+        ),
+        (
+            "Add-MailboxPermission b c -User u -AccessRights FullAccess",
+            "PositionalParameterNotFound,Add-MailboxPermission",
+            "A positional parameter cannot be found that accepts argument 'c'.",
+        ),
+        (
+            "Set-Mailbox -Identity b -HiddenFromAddressListsEnabled 'yes'",
+            "CannotConvertArgumentNoMessage,Set-Mailbox",
+            None,
+        ),
+    ],
+)
 def test_binding_errors(engine: Engine, script: str, error_id: str, message: str | None) -> None:
     result = run_script(engine, script)
     assert errors(result) == [error_id]
@@ -122,8 +165,11 @@ def test_multivalued_hashtable_passes_through(engine: Engine) -> None:
 
 
 def test_graph_types_and_securestring(engine: Engine) -> None:
-    run_script(engine, "Update-MgUser -UserId u -AccountEnabled:$true -PasswordProfile "
-               "@{Password='x'; ForceChangePasswordNextSignIn=$true}")
+    run_script(
+        engine,
+        "Update-MgUser -UserId u -AccountEnabled:$true -PasswordProfile "
+        "@{Password='x'; ForceChangePasswordNextSignIn=$true}",
+    )
     params = CALLS[0][2]
     assert params["AccountEnabled"] is True
     assert isinstance(params["PasswordProfile"], Hashtable)
@@ -143,8 +189,11 @@ def test_error_action_and_terminating_errors(engine: Engine) -> None:
     """
     result = run_script(engine, script)
     assert errors(result) == ["ManagementObjectNotFound,Add-MailboxPermission"]
-    assert result.output == ["caught ManagementObjectNotFound,Add-MailboxPermission", 1,
-                             "terminating caught"]
+    assert result.output == [
+        "caught ManagementObjectNotFound,Add-MailboxPermission",
+        1,
+        "terminating caught",
+    ]
 
 
 def test_warnings_whatif_and_rbac(engine: Engine) -> None:
@@ -160,8 +209,20 @@ def test_warnings_whatif_and_rbac(engine: Engine) -> None:
 def test_command_pipeline_from_the_interface(engine: Engine) -> None:
     runspace = engine.open_runspace(SessionContext(account="a", role="admin"))
     sink = CollectingSink()
-    spec = PipelineSpec([Command("Add-MailboxPermission", False, [
-        ("Identity", "box"), ("User", "u"), ("AccessRights", "FullAccess"), ("Confirm", None)])])
+    spec = PipelineSpec(
+        [
+            Command(
+                "Add-MailboxPermission",
+                False,
+                [
+                    ("Identity", "box"),
+                    ("User", "u"),
+                    ("AccessRights", "FullAccess"),
+                    ("Confirm", None),
+                ],
+            )
+        ]
+    )
     import threading
 
     runspace.invoke(spec, sink, threading.Event())
@@ -169,6 +230,9 @@ def test_command_pipeline_from_the_interface(engine: Engine) -> None:
 
 
 def test_script_parameters_from_the_interface(engine: Engine) -> None:
-    result = run_script(engine, "param($Password, $Rows) $Password -is [securestring]; $Rows.Count",
-                        [("Password", SecureString("p")), ("Rows", [1, 2])])
+    result = run_script(
+        engine,
+        "param($Password, $Rows) $Password -is [securestring]; $Rows.Count",
+        [("Password", SecureString("p")), ("Rows", [1, 2])],
+    )
     assert result.output == [True, 2]

@@ -14,8 +14,16 @@ HOSTILE = "'\u2018\u2019\u201a\u201b\"\u201c\u201d\u201e$()`;\n\r\0{}@|&#<>-abc 
 STRINGS = st.one_of(
     st.text(alphabet=HOSTILE, max_size=40),
     st.text(max_size=30),
-    st.sampled_from(["$(Remove-MgUser -UserId x)", "'; Remove-MgUser -UserId x; '",
-                     "\u2019; Remove-MgUser x; \u2018", "`$(Get-Date)", "@{a=1}", "\0"]),
+    st.sampled_from(
+        [
+            "$(Remove-MgUser -UserId x)",
+            "'; Remove-MgUser -UserId x; '",
+            "\u2019; Remove-MgUser x; \u2018",
+            "`$(Get-Date)",
+            "@{a=1}",
+            "\0",
+        ]
+    ),
 )
 
 CALLS: list[tuple[str, dict[str, Any]]] = []
@@ -33,8 +41,7 @@ def _remove_user(ctx: CmdletContext, params: dict[str, Any]) -> None:
 
 
 ENGINE = Engine(REGISTRY)
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _check(value: str, result: Any) -> None:

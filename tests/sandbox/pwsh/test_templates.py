@@ -17,13 +17,23 @@ ROOT = Path(__file__).resolve().parents[3] / "ps_templates"
 TEMPLATES = sorted(p for p in ROOT.rglob("*.ps1.j2") if not p.parent.name.startswith("_"))
 # Parameters whose values the real service validates get a valid sample.
 KNOWN = {"RecipientTypeDetails": "UserMailbox", "AccessRights": "FullAccess"}
-SAMPLES = {"string": "sample", "int": 1, "bool": True, "switch": True, "guid":
-           "0f8fad5b-d9cb-469f-a165-70867728950e"}
+SAMPLES = {
+    "string": "sample",
+    "int": 1,
+    "bool": True,
+    "switch": True,
+    "guid": "0f8fad5b-d9cb-469f-a165-70867728950e",
+}
 
 
 def _stub(ctx: CmdletContext, params: dict[str, Any]) -> list[PSObject]:
-    props = {"Identity": "sample", "DisplayName": "Sample", "PrimarySmtpAddress": "s@x",
-             "RecipientTypeDetails": "UserMailbox", **params}
+    props = {
+        "Identity": "sample",
+        "DisplayName": "Sample",
+        "PrimarySmtpAddress": "s@x",
+        "RecipientTypeDetails": "UserMailbox",
+        **params,
+    }
     return [PSObject(props, type_names=["Deserialized.Stub", "Deserialized.System.Object"])]
 
 
@@ -52,8 +62,10 @@ def _render(path: Path) -> str:
 @pytest.mark.parametrize("path", TEMPLATES, ids=[p.name for p in TEMPLATES])
 def test_template_runs(path: Path) -> None:
     meta = _metadata(path.read_text("utf-8"))
-    params = {name: KNOWN.get(name, SAMPLES.get(str(info.get("type")), "sample"))
-              for name, info in (meta.get("params") or {}).items()}
+    params = {
+        name: KNOWN.get(name, SAMPLES.get(str(info.get("type")), "sample"))
+        for name, info in (meta.get("params") or {}).items()
+    }
     result = run_script(_engine(), _render(path), params)
     assert result.failed is None, result.failed
     assert not [e for e in result.errors if "Unsupported" in e.fully_qualified_error_id]

@@ -360,7 +360,10 @@ def converter_for(type_name: str) -> Callable[[Any], Any]:
     if base in ("int32", "uint32", "int64"):
         bits = 64 if base == "int64" else 33 if base == "uint32" else 32
         full = "System." + {"int32": "Int32", "uint32": "UInt32", "int64": "Int64"}[base]
-        one = lambda v: coercion.to_int(v, full, bits)
+
+        def one(value: Any) -> int:
+            return coercion.to_int(value, full, bits)
+
         return coercion.typed_array(one) if many else one
     if base == "double":
         return coercion.to_float
@@ -652,7 +655,7 @@ def _choose_set(
     satisfied = [s for s in candidates if not _mandatory_missing(info, s, bound, has_input)]
     if satisfied:
         if info.default_set in satisfied:
-            return info.default_set  # type: ignore[return-value]
+            return str(info.default_set)
         return satisfied[0]
     target = info.default_set if info.default_set in candidates else candidates[0]
     missing = _mandatory_missing(info, target, bound, has_input)

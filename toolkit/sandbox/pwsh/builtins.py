@@ -319,6 +319,13 @@ def select_object(
         yield from collected[-last:] if last else []
 
 
+def _block_key(ctx: Context, block: ScriptBlock) -> Callable[[Any], Any]:
+    def key(value: Any) -> Any:
+        return collapse(_block(ctx, block, value))
+
+    return key
+
+
 def _sort_keys(ctx: Context, spec: Any) -> list[tuple[Callable[[Any], Any], bool]]:
     specs = spec if isinstance(spec, list | tuple) else ([spec] if spec is not None else [])
     keys: list[tuple[Callable[[Any], Any], bool]] = []
@@ -330,7 +337,7 @@ def _sort_keys(ctx: Context, spec: Any) -> list[tuple[Callable[[Any], Any], bool
                 descending = not to_bool(item["Ascending"])
         if isinstance(item, ScriptBlock):
             block = item
-            keys.append(((lambda v, b=block: collapse(_block(ctx, b, v))), descending))
+            keys.append((_block_key(ctx, block), descending))
         else:
             _, getter = _calculated(ctx, item)
             keys.append((getter, descending))
@@ -439,8 +446,10 @@ def measure_object(
         numbers = [to_number(v) for v in column if v is not None] if wanted else []
         yield PSObject(
             [
-                ("Count", len([v for v in column if v is not None]) if name or wanted
-             else len(column)),
+                (
+                    "Count",
+                    len([v for v in column if v is not None]) if name or wanted else len(column),
+                ),
                 (
                     "Average",
                     (sum(numbers) / len(numbers)) if params.get("Average") and numbers else None,
@@ -833,8 +842,8 @@ def new_object(
         yield uuid.UUID(to_string(args[0]))
         return
     if key == "datetime" and args:
-        numbers = [to_int(a) for a in args]
-        yield dt.datetime(*numbers)  # type: ignore[misc]
+        parts = [to_int(a) for a in args] + [0] * 6
+        yield dt.datetime(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
         return
     raise runtime_error(
         f"Cannot find type [{type_name}]: verify that the assembly containing this type is loaded.",

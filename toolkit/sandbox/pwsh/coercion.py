@@ -20,7 +20,7 @@ from toolkit.sandbox.values import (
 )
 
 
-class ArrayList(list):  # type: ignore[type-arg]
+class ArrayList(list[Any]):
     """A resizable collection (``ArrayList`` / ``List[T]``); plain ``list`` is ``Object[]``."""
 
 
@@ -85,7 +85,7 @@ def to_string(value: Any) -> str:
         return ""
     cls = type(value)
     if cls is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if cls is bool:
         return "True" if value else "False"
     if cls is int:
@@ -160,7 +160,7 @@ def to_number(value: Any) -> int | float | decimal.Decimal:
     """Operand of arithmetic: numbers stay, strings parse, bool/null become 0/1."""
     cls = type(value)
     if cls is int or cls is float:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None:
         return 0
     if cls is bool:
@@ -208,7 +208,7 @@ def to_int(value: Any, type_name: str = "System.Int32", bits: int = 32) -> int:
 
 
 def _round_half_even(value: float) -> int:
-    return int(round(value))
+    return round(value)
 
 
 def to_float(value: Any) -> float:

@@ -171,7 +171,7 @@ def _redirected(ctx: Context, site: CallSite, stream: Iterator[Any]) -> Iterator
             elif not site.discard_errors:
                 sink.error(record)
 
-    ctx.sink = _Redirect()  # type: ignore[assignment]
+    ctx.sink = _Redirect()
     try:
         for value in stream:
             while captured:

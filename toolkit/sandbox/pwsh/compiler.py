@@ -53,6 +53,7 @@ from toolkit.sandbox.pwsh.runtime import (
     FunctionDef,
     Out,
     ParamDef,
+    Scope,
     ScriptBlock,
     collapse,
     emit,
@@ -223,8 +224,14 @@ class Compiler:
             elif child.type == "statement_list":
                 blocks = self.top_level_named_blocks(child)
                 if blocks is not None:
-                    return Body(params, blocks.get("begin"), blocks.get("process"),
-                                blocks.get("end"), self.text(root), 1)
+                    return Body(
+                        params,
+                        blocks.get("begin"),
+                        blocks.get("process"),
+                        blocks.get("end"),
+                        self.text(root),
+                        1,
+                    )
                 body_node = child
             elif child.type in ("script_block_body", "named_block_list"):
                 body_node = child
@@ -244,10 +251,18 @@ class Compiler:
             if inner.type != "command":
                 return None
             name_nodes = [c for c in inner.children if c.type == "command_name"]
-            elements = [unwrap(e) for c in inner.children if c.type == "command_elements"
-                        for e in named(c) if e.type != "command_argument_sep"]
-            if not name_nodes or len(elements) != 1 or \
-                    elements[0].type != "script_block_expression":
+            elements = [
+                unwrap(e)
+                for c in inner.children
+                if c.type == "command_elements"
+                for e in named(c)
+                if e.type != "command_argument_sep"
+            ]
+            if (
+                not name_nodes
+                or len(elements) != 1
+                or elements[0].type != "script_block_expression"
+            ):
                 return None
             word = self.text(name_nodes[0]).casefold()
             if word not in ("begin", "process", "end") or word in blocks:
@@ -465,7 +480,7 @@ class Compiler:
         if parts[0].type == "foreach_parameter":
             raise unsupported(parts[0], "foreach -parallel")
         var = parts[0]
-        scope_name, key = _variable_key(self.text(var))
+        key = _variable_key(self.text(var))[1]
         collection = self.pipeline_value(parts[1])
         body = self.statement_block(parts[2])
 
@@ -601,7 +616,7 @@ class Compiler:
                             clauses.append((self.expr(cond_inner), True, body))
                         elif cond_inner.type in ("simple_name", "generic_token"):
                             literal = self.text(cond_inner)
-                            clauses.append(((lambda ctx, v=literal: v), False, body))
+                            clauses.append((_const(literal), False, body))
                         else:
                             clauses.append((self.expr(cond_inner), False, body))
         assert subject is not None
@@ -1017,7 +1032,7 @@ class Compiler:
                 return lambda ctx: None
 
             def get(ctx: Context) -> Any:
-                scope_ = ctx.scope
+                scope_: Scope | None = ctx.scope
                 while scope_ is not None:
                     value = scope_.vars.get(key, MISSING)
                     if value is not MISSING:
@@ -1138,7 +1153,7 @@ class Compiler:
                 key_inner = unwrap(key_node)
                 if key_inner.type in ("simple_name", "generic_token"):
                     literal = self.text(key_inner)
-                    key_fn: Expr = lambda ctx, k=literal: k
+                    key_fn: Expr = _const(literal)
                 else:
                     key_fn = self.expr(key_inner)
                 entries.append((key_fn, self.pipeline_value(value_node)))
@@ -1161,8 +1176,9 @@ class Compiler:
     def script_block_expression(self, node: Node) -> Expr:
         blocks = [c for c in named(node) if c.type == "script_block"]
         params = [c for c in named(node) if c.type == "param_block"]
-        body = self.script_block(blocks[0] if blocks else None,
-                                 self.param_block(params[0]) if params else None, node)
+        body = self.script_block(
+            blocks[0] if blocks else None, self.param_block(params[0]) if params else None, node
+        )
         body.text = self.text(node)[1:-1]
         block = ScriptBlock(body)
         return lambda ctx: block
@@ -1196,7 +1212,6 @@ class Compiler:
             return custom
         found = lookup_type(name)
         if found is None:
-            line, column = _pos(type_node)
 
             def missing(ctx: Context) -> Any:
                 raise runtime_error(
@@ -1518,30 +1533,13 @@ def _here_body(text: str) -> str:
 
 
 def _literal_segment(text: str, here: bool, node: Node) -> str:
-    if not here:
-        if _lone_quote(
-            text.replace('`"', "")
-            .replace("`\u201c", "")
-            .replace("`\u201d", "")
-            .replace("`\u201e", ""),
-            DOUBLE_QUOTES[1:] + '"',
-        ):
-            if any(q in text for q in DOUBLE_QUOTES[1:]):
-                line, column = _pos(node)
-                raise ParseException(
-                    "A single Unicode quotation mark inside a double-quoted string ends the "
-                    "string in PowerShell; double it or escape it with a backtick.",
-                    line,
-                    column,
-                    "TerminatorExpectedAtEndOfString",
-                )
-        text = _escape_pairs(text)
+    """Literal text of an expandable string: doubled quotes collapse, backticks escape.
+
+    A lone Unicode double quotation mark would end the string in PowerShell while
+    tree-sitter keeps going, so it is a parse error rather than a silent difference.
+    """
+    if here:
         return _expand_escapes(text)
-    return _expand_escapes(text)
-
-
-def _escape_pairs(text: str) -> str:
-    """Collapse doubled double-quote characters that are not backtick-escaped."""
     out: list[str] = []
     index = 0
     while index < len(text):
@@ -1550,13 +1548,22 @@ def _escape_pairs(text: str) -> str:
             out.append(text[index : index + 2])
             index += 2
             continue
-        if char in DOUBLE_QUOTES and index + 1 < len(text) and text[index + 1] in DOUBLE_QUOTES:
-            out.append("`" + text[index + 1])
-            index += 2
-            continue
+        if char in DOUBLE_QUOTES:
+            if index + 1 < len(text) and text[index + 1] in DOUBLE_QUOTES:
+                out.append("`" + text[index + 1])
+                index += 2
+                continue
+            line, column = _pos(node)
+            raise ParseException(
+                "A single quotation mark inside a double-quoted string ends the string in "
+                "PowerShell; double it or escape it with a backtick.",
+                line,
+                column,
+                "TerminatorExpectedAtEndOfString",
+            )
         out.append(char)
         index += 1
-    return "".join(out)
+    return _expand_escapes("".join(out))
 
 
 def _validate(name: str, values: list[Any], item: Any) -> str | None:
@@ -1698,6 +1705,35 @@ def _filtered(scalar: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
     return op
 
 
+def _collection_operators(prefix: str, cs: bool) -> dict[str, Callable[[Any, Any], Any]]:
+    def contains(a: Any, b: Any) -> bool:
+        return ops.contains(a, b, cs)
+
+    def notcontains(a: Any, b: Any) -> bool:
+        return not ops.contains(a, b, cs)
+
+    def in_(a: Any, b: Any) -> bool:
+        return ops.contains(b, a, cs)
+
+    def notin(a: Any, b: Any) -> bool:
+        return not ops.contains(b, a, cs)
+
+    def replace(a: Any, b: Any) -> Any:
+        return ops.replace(a, b, cs)
+
+    def split(a: Any, b: Any) -> list[str]:
+        return ops.split(a, b, cs)
+
+    return {
+        f"-{prefix}contains": contains,
+        f"-{prefix}notcontains": notcontains,
+        f"-{prefix}in": in_,
+        f"-{prefix}notin": notin,
+        f"-{prefix}replace": replace,
+        f"-{prefix}split": split,
+    }
+
+
 def _comparisons() -> dict[str, Callable[[Any, Any], Any]]:
     table: dict[str, Callable[[Any, Any], Any]] = {}
     for prefix, cs in (("", False), ("i", False), ("c", True)):
@@ -1737,12 +1773,7 @@ def _comparisons() -> dict[str, Callable[[Any, Any], Any]]:
             ("notlike", notlike),
         ):
             table[f"-{prefix}{name}"] = _filtered(fn)
-        table[f"-{prefix}contains"] = lambda a, b, cs=cs: ops.contains(a, b, cs)
-        table[f"-{prefix}notcontains"] = lambda a, b, cs=cs: not ops.contains(a, b, cs)
-        table[f"-{prefix}in"] = lambda a, b, cs=cs: ops.contains(b, a, cs)
-        table[f"-{prefix}notin"] = lambda a, b, cs=cs: not ops.contains(b, a, cs)
-        table[f"-{prefix}replace"] = lambda a, b, cs=cs: ops.replace(a, b, cs)
-        table[f"-{prefix}split"] = lambda a, b, cs=cs: ops.split(a, b, cs)
+        table.update(_collection_operators(prefix, cs))
     return table
 
 
@@ -1760,6 +1791,13 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "-bor": lambda a, b: int(to_number(a)) | int(to_number(b)),
     "-bxor": lambda a, b: int(to_number(a)) ^ int(to_number(b)),
 }
+
+
+def _const(value: Any) -> Expr:
+    def constant(ctx: Context) -> Any:
+        return value
+
+    return constant
 
 
 def _binary_or_wrapper(compiler: Compiler, node: Node) -> Expr:
@@ -1864,8 +1902,8 @@ _EXPRESSIONS: dict[str, Callable[[Compiler, Node], Expr]] = {
     "format_expression": _format_node,
     "range_expression": _binary_or_wrapper,
     "array_literal_expression": _binary_or_wrapper,
-    "simple_name": lambda c, n: lambda ctx, v=c.text(n): v,
-    "generic_token": lambda c, n: lambda ctx, v=c.text(n): v,
+    "simple_name": lambda c, n: _const(c.text(n)),
+    "generic_token": lambda c, n: _const(c.text(n)),
 }
 
 

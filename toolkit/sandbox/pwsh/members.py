@@ -512,9 +512,8 @@ def call_static(type_name: str, name: str, args: list[Any]) -> Any:
             return uuid.uuid4()
         if key == "parse":
             return uuid.UUID(to_string(args[0]))
-    if kind == "datetime":
-        if key in ("parse", "parseexact"):
-            return to_datetime(args[0])
+    if kind == "datetime" and key in ("parse", "parseexact"):
+        return to_datetime(args[0])
     if kind in ("int", "int32") and key == "parse":
         return to_int(args[0])
     if kind == "math":
@@ -560,8 +559,8 @@ def _math(key: str, name: str, args: list[Any]) -> Any:
     numbers = [to_number(a) for a in args]
     if key == "round":
         digits = int(numbers[1]) if len(numbers) > 1 else 0
-        result = round(numbers[0], digits)
-        return result if digits else float(result)
+        rounded = round(float(numbers[0]), digits)
+        return rounded if digits else float(rounded)
     functions: dict[str, Callable[..., Any]] = {
         "floor": lambda x: float(math.floor(x)),
         "ceiling": lambda x: float(math.ceil(x)),

@@ -115,14 +115,21 @@ class PwshRunspace:
         )
         return invoke_command(ctx, site, items)
 
-    def _script(self, ctx: Context, command: Command, items: Iterator[Any] | None,
-                write: Callable[[Any], None] | None) -> list[Any]:
+    def _script(
+        self,
+        ctx: Context,
+        command: Command,
+        items: Iterator[Any] | None,
+        write: Callable[[Any], None] | None,
+    ) -> list[Any]:
         """Run a script command: its param() block binds the command's parameters."""
         body = compile_script(command.text)
         scope = Scope(self.global_scope) if command.use_local_scope else self.global_scope
         ctx.scope = ctx.script_scope = scope
-        args = [(name, binder.SWITCH_OR_NULL if name is not None and value is None else value)
-                for name, value in command.parameters]
+        args = [
+            (name, binder.SWITCH_OR_NULL if name is not None and value is None else value)
+            for name, value in command.parameters
+        ]
         return invoke_body(ctx, body, "<script>", args, items, new_scope=False, write=write)
 
     def close(self) -> None:
