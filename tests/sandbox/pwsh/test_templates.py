@@ -14,7 +14,10 @@ from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.values import PSObject
 
 ROOT = Path(__file__).resolve().parents[3] / "ps_templates"
-TEMPLATES = sorted(p for p in ROOT.rglob("*.ps1.j2") if not p.parent.name.startswith("_"))
+ALL = sorted(ROOT.rglob("*.ps1.j2"))
+# Tasks and runnable shared pieces carry a metadata block; fragments are tested below.
+TEMPLATES = [p for p in ALL if p.read_text("utf-8").lstrip().startswith("{#- psbridge")]
+FRAGMENTS = [p for p in ALL if p not in TEMPLATES]
 # Parameters whose values the real service validates get a valid sample.
 KNOWN = {"RecipientTypeDetails": "UserMailbox", "AccessRights": "FullAccess"}
 SAMPLES = {
@@ -59,7 +62,7 @@ def _render(path: Path) -> str:
     return env.get_template(path.relative_to(ROOT).as_posix()).render()
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=[p.name for p in TEMPLATES])
+@pytest.mark.parametrize("path", TEMPLATES, ids=[str(p.relative_to(ROOT)) for p in TEMPLATES])
 def test_template_runs(path: Path) -> None:
     meta = _metadata(path.read_text("utf-8"))
     params = {
@@ -69,4 +72,48 @@ def test_template_runs(path: Path) -> None:
     result = run_script(_engine(), _render(path), params)
     assert result.failed is None, result.failed
     assert not [e for e in result.errors if "Unsupported" in e.fully_qualified_error_id]
-    assert result.output, "a template run should produce result objects"
+    assert result.errors == []
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=[str(p.relative_to(ROOT)) for p in FRAGMENTS])
+def test_fragment_compiles(path: Path) -> None:
+    from toolkit.sandbox.pwsh.compiler import compile_script
+
+    compile_script(_render(path))
+
+
+def test_row_result_helpers() -> None:
+    helpers = _render(ROOT / "_lib" / "row-result.ps1.j2")
+    script = (
+        helpers
+        + """
+param($Rows)
+foreach ($row in $Rows) {
+    try {
+        if ($row.Name -eq 'bad') { Set-Mailbox -Identity $row.Name -Bogus 1 }
+        Write-RowResult -Row $row -Status 'changed' -Message 'ok' -Fields @{ Extra = 1 }
+    } catch {
+        Write-RowFailure -Row $row -ErrorRecord $_
+    }
+}
+"""
+    )
+    script = "param($Rows)\n" + helpers + script.split("param($Rows)", 1)[1]
+    rows = [{"_row": 1, "Name": "good"}, {"_row": 2, "Name": "bad"}]
+    from toolkit.sandbox.values import Hashtable
+
+    result = run_script(_engine(), script, {"Rows": [Hashtable(r) for r in rows]})
+    assert result.failed is None and result.errors == []
+    good, bad = result.output
+    assert dict(good.properties) == {
+        "Row": 1,
+        "Status": "changed",
+        "Message": "ok",
+        "ErrorId": None,
+        "Category": None,
+        "Extra": 1,
+    }
+    assert bad["Status"] == "failed"
+    assert bad["ErrorId"] == "NamedParameterNotFound,Set-Mailbox"
+    assert bad["Category"] == "InvalidArgument"
+    assert bad["Message"] == "A parameter cannot be found that matches parameter name 'Bogus'."
