@@ -1,0 +1,121 @@
+"""Benchmark the sandbox management host's transport with the real pypsrp client.
+
+Prints pipelines per second and round-trip times for a tiny pipeline, and objects per
+second for a pipeline returning 10,000 objects. The backend is a minimal one shipped
+here, so the figures measure WSMan/PSRP, authentication and serialization, not the
+PowerShell engine.
+
+    python scripts/bench_sandbox.py [--auth basic|ntlm] [--https] [--pipelines 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from toolkit.sandbox.interface import OutputSink, PipelineSpec, SessionContext
+from toolkit.sandbox.server import SandboxOptions, start_sandbox
+from toolkit.sandbox.values import PSObject
+
+USERNAME, PASSWORD = "bench", "Bench-P@ss1"
+ITEM_TYPES = ["Bench.Item", "System.Object"]
+
+
+class BenchRunspace:
+    """``Get-Tiny`` writes one string; ``Get-Many -Count N`` writes N small objects."""
+
+    def invoke(self, spec: PipelineSpec, sink: OutputSink, stop: threading.Event) -> None:
+        command = spec.commands[0]
+        if command.text == "Get-Tiny":
+            sink.output("pong")
+            return
+        count = int(dict(command.parameters).get("Count", 10_000))
+        for index in range(count):
+            sink.output(PSObject({"Index": index, "Name": f"user{index}@contoso.com",
+                                  "Enabled": index % 2 == 0}, type_names=ITEM_TYPES))
+
+    def close(self) -> None:
+        pass
+
+
+class BenchBackend:
+    def authenticate(self, username: str, password: str) -> SessionContext | None:
+        ok = (username, password) == (USERNAME, PASSWORD)
+        return SessionContext(account=username, role="admin") if ok else None
+
+    def account_password(self, username: str) -> str | None:
+        return PASSWORD if username == USERNAME else None
+
+    def open_runspace(self, context: SessionContext) -> BenchRunspace:
+        return BenchRunspace()
+
+
+def run_pipeline(pool: RunspacePool, cmdlet: str, **parameters: Any) -> list[Any]:
+    ps = PowerShell(pool)
+    ps.add_cmdlet(cmdlet)
+    for name, value in parameters.items():
+        ps.add_parameter(name, value)
+    output = ps.invoke()
+    ps.close()
+    return list(output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--auth", choices=["basic", "ntlm"], default="ntlm")
+    parser.add_argument("--https", action="store_true")
+    parser.add_argument("--pipelines", type=int, default=200)
+    parser.add_argument("--objects", type=int, default=10_000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tls_dir:
+        options = SandboxOptions(username=USERNAME, password=PASSWORD, https=args.https,
+                                 tls_dir=Path(tls_dir))
+        with start_sandbox(options, backend=BenchBackend()) as sandbox:
+            wsman = WSMan(
+                "127.0.0.1", port=sandbox.port, ssl=args.https, auth=args.auth,
+                username=USERNAME, password=PASSWORD,
+                encryption="never" if args.auth == "basic" else "auto",
+                cert_validation=str(sandbox.ca_cert) if sandbox.ca_cert else True,
+            )
+            transport = f"{args.auth} over {'HTTPS' if args.https else 'HTTP'}"
+            if args.auth == "ntlm" and not args.https:
+                transport += " with message encryption"
+            print(f"sandbox {sandbox.url} ({transport})")
+
+            started = time.perf_counter()
+            with RunspacePool(wsman) as pool:
+                print(f"open runspace pool: {(time.perf_counter() - started) * 1000:.1f} ms")
+                run_pipeline(pool, "Get-Tiny")  # warm-up
+
+                times = []
+                began = time.perf_counter()
+                for _ in range(args.pipelines):
+                    one = time.perf_counter()
+                    assert run_pipeline(pool, "Get-Tiny") == ["pong"]
+                    times.append(time.perf_counter() - one)
+                total = time.perf_counter() - began
+                times_ms = sorted(t * 1000 for t in times)
+                print(f"tiny pipeline: {args.pipelines / total:.1f} pipelines/s, round trip "
+                      f"mean {statistics.mean(times_ms):.2f} ms, "
+                      f"p50 {times_ms[len(times_ms) // 2]:.2f} ms, "
+                      f"p95 {times_ms[int(len(times_ms) * 0.95)]:.2f} ms")
+
+                began = time.perf_counter()
+                output = run_pipeline(pool, "Get-Many", Count=args.objects)
+                elapsed = time.perf_counter() - began
+                assert len(output) == args.objects
+                print(f"{args.objects} objects: {elapsed:.2f} s, "
+                      f"{args.objects / elapsed:.0f} objects/s")
+
+
+if __name__ == "__main__":
+    main()
