@@ -16,6 +16,7 @@ import click
 # name -> (module:attribute, one-line help shown by `psbridge --help` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
     "task": ("toolkit.cli.task:task", "List, show, lint and run PowerShell templates."),
+    "jobs": ("toolkit.cli.jobs:jobs", "List, inspect and resume bulk jobs."),
     "profile": ("toolkit.cli.profile:profile", "Manage connection profiles."),
     "sandbox": ("toolkit.cli.sandbox:sandbox", "Run the embedded sandbox management host."),
     "version": ("toolkit.cli.main:version", "Print psbridge's version."),

@@ -9,15 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from toolkit.cli.main import AppContext
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_safe(value: Any) -> Any:
-    """Neutralise a cell Excel would run as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+from toolkit.io.results import excel_safe
 
 
 def _cell(value: Any) -> str:

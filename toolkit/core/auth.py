@@ -109,6 +109,9 @@ class TokenProvider:
             )
         return conn
 
+    def is_delegated(self, service: str) -> bool:
+        return self._connection(service).delegated
+
     def tenant_for(self, service: str, tenant: str | None) -> str:
         conn = self._connection(service)
         chosen = tenant or conn.tenant_id or conn.organization

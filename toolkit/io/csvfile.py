@@ -37,6 +37,7 @@ class Column:
     aliases: tuple[str, ...] = ()
     parse: Callable[[str], Any] = str
     default: Any = None
+    nullable: bool = False  # a required column whose cells may be empty
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class CsvFile:
                 problems.append(Problem(path, line, expected.name, "required column is missing"))
         return mapping, problems
 
-    def _parse(self, check_only: bool) -> Iterator[Row | Problem]:
+    def _parse(self) -> Iterator[Row | Problem]:
         path = str(self.path)
         records = self._records()
         first = next(records, None)
@@ -204,7 +205,7 @@ class CsvFile:
             for index, column in mapping.items():
                 cell = fields[index].strip() if index < len(fields) else ""
                 if not cell:
-                    if column.required:
+                    if column.required and not column.nullable:
                         yield Problem(path, line, column.name, "is empty")
                         bad = True
                     values[column.name] = column.default
@@ -216,21 +217,34 @@ class CsvFile:
                     bad = True
             for column in self.columns:
                 values.setdefault(column.name, column.default)
-            if not bad and not check_only:
+            if not bad:
                 yield Row(line, values)
 
     def problems(self) -> list[Problem]:
         """Every problem in the file (header and rows), in one streaming pass."""
-        return [item for item in self._parse(check_only=True) if isinstance(item, Problem)]
+        return self.check()[0]
+
+    def check(self) -> tuple[list[Problem], int]:
+        """Every problem in the file, and how many rows it has, in one streaming pass."""
+        problems: list[Problem] = []
+        rows = 0
+        for item in self._parse():
+            if isinstance(item, Problem):
+                problems.append(item)
+            else:
+                rows += 1
+        return problems, rows
 
     def rows(self) -> Iterator[Row]:
         """The rows, typed; raises CsvInvalid at the first problem (validate first)."""
-        for item in self._parse(check_only=False):
+        for item in self._parse():
             if isinstance(item, Problem):
                 raise CsvInvalid(str(self.path), [item])
             yield item
 
-    def validate(self) -> None:
-        found = self.problems()
+    def validate(self) -> int:
+        """Raise CsvInvalid listing every problem; else return the number of rows."""
+        found, rows = self.check()
         if found:
             raise CsvInvalid(str(self.path), found)
+        return rows

@@ -1,0 +1,84 @@
+"""What every bulk command does around a job: progress, results file, summary, exit code."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.cli.progress import JobProgress
+from toolkit.core.errors import PartialFailure
+from toolkit.core.jobs import JobPlan, run_plan
+from toolkit.core.journal import Job, Journal
+from toolkit.core.runner import RowResult, RunnerSettings, RunSummary
+from toolkit.core.target import Target
+from toolkit.core.templates import TemplateCatalog
+from toolkit.io.results import ResultsWriter
+
+FAILURES_SHOWN = 20
+
+
+def concurrency_option(function: click.decorators.FC) -> click.decorators.FC:
+    options = [
+        click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+                     help="Pipelines in flight at once (default: the profile's "
+                     "max_runspaces, 3 if unset)."),
+        click.option("--chunk-size", type=click.IntRange(1, 5000), default=25,
+                     show_default=True, help="Rows per pipeline."),
+        click.option("--results", "results_path", type=click.Path(dir_okay=False,
+                                                                 path_type=Path),
+                     help="Write every row's outcome to this .csv or .json file."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: JobPlan,
+            *, concurrency: int | None, chunk_size: int, results_path: Path | None,
+            resume: Job | None = None, skip_rows: tuple[int, ...] = ()) -> RunSummary:
+    """Run the plan with a progress display; print the summary; exit 1 if rows failed."""
+    settings = RunnerSettings(concurrency=concurrency or target.profile.max_runspaces,
+                              chunk_size=chunk_size)
+    total = plan.total - len(skip_rows)
+    with contextlib.ExitStack() as stack:
+        journal = stack.enter_context(Journal())
+        writer = stack.enter_context(ResultsWriter(results_path)) if results_path else None
+        progress = JobProgress(total, label=plan.task)
+
+        def on_results(results: list[RowResult]) -> None:
+            progress.update(results)
+            if writer is not None:
+                writer.write(results)
+
+        def on_start(job: Job) -> None:
+            tenant = f", tenant {target.tenant}" if target.tenant else ""
+            click.echo(f"job {job.id}: {plan.task}, {total} row(s) on profile "
+                       f"{target.profile.name}{tenant}", err=True)
+
+        with progress:
+            job, summary = run_plan(target, catalog, plan, journal, settings,
+                                    on_results=on_results, on_start=on_start,
+                                    resume=resume, skip_rows=skip_rows)
+    print_summary(app, job, summary)
+    if summary.counts["failed"]:
+        raise PartialFailure(
+            f"{summary.counts['failed']} of {summary.total} row(s) failed (job {job.id})",
+            hint=f"psbridge jobs show {job.id} --failed lists them; fix and run again.",
+        )
+    return summary
+
+
+def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
+    rows = [{"status": status, "rows": summary.counts[status]}
+            for status in ("changed", "unchanged", "skipped", "failed")
+            if summary.counts[status]]
+    emit(app, rows, ["status", "rows"],
+         title=f"job {job.id}: {summary.total} row(s) in {summary.elapsed:.1f}s")
+    if summary.failures and app.output == "table":
+        failures = [{"row": f.row, "key": f.key, "error": f.error_id or "",
+                     "message": f.message or ""} for f in summary.failures[:FAILURES_SHOWN]]
+        emit(app, failures, ["row", "key", "error", "message"], title="failed rows")

@@ -1,0 +1,122 @@
+"""``psbridge jobs``: the job store: list, show, resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.core.errors import InputError, PartialFailure
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.group()
+def jobs() -> None:
+    """List, inspect and resume bulk jobs (kept in the job store under the data folder)."""
+
+
+@jobs.command("list")
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.pass_obj
+def list_(app: AppContext, limit: int) -> None:
+    """The most recent jobs with their status and row counts."""
+    from toolkit.core.journal import Journal
+
+    with Journal() as journal:
+        rows = []
+        for job in journal.jobs(limit):
+            counts = journal.counts(job.id)
+            rows.append({
+                "id": job.id, "task": job.task, "profile": job.profile,
+                "tenant": job.tenant or "", "started": _when(job.started),
+                "status": job.status,
+                "rows": ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+            })
+    emit(app, rows, ["id", "task", "profile", "tenant", "started", "status", "rows"],
+         title="Jobs")
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.option("--failed", "only_failed", is_flag=True, help="Only failed and unknown rows.")
+@click.pass_obj
+def show(app: AppContext, job_id: str, only_failed: bool) -> None:
+    """A job's settings and every row's outcome."""
+    from toolkit.core.journal import SENT, Journal
+
+    with Journal() as journal:
+        job = journal.job(job_id)
+        outcomes = journal.outcomes(job.id)
+    if app.output == "table":
+        click.echo(f"job {job.id}: {job.task} on profile {job.profile}"
+                   + (f", tenant {job.tenant}" if job.tenant else ""))
+        click.echo(f"status {job.status}, started {_when(job.started)}, "
+                   f"ended {_when(job.ended) or '-'}")
+        if job.input_path:
+            click.echo(f"input {job.input_path} (sha256 {job.input_sha256})")
+    rows = [
+        {"row": o.row, "key": o.key,
+         "status": "unknown" if o.status == SENT else o.status,
+         "error": o.error_id or "", "message": o.message or ""}
+        for o in outcomes
+        if not only_failed or o.status in ("failed", SENT)
+    ]
+    emit(app, rows, ["row", "key", "status", "error", "message"])
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.option("--rerun-unknown", is_flag=True,
+              help="Also run rows that were in flight when the job stopped (their outcome "
+              "is unknown). Only for templates that are safe to run twice.")
+@concurrency_option
+@click.pass_obj
+def resume(app: AppContext, job_id: str, rerun_unknown: bool, concurrency: int | None,
+           chunk_size: int, results_path: Path | None) -> None:
+    """Finish an interrupted or crashed job: rows with an outcome are skipped.
+
+    The input file must be unchanged (its hash is checked). Rows that were in flight when
+    the job stopped are reported as unknown and left alone unless --rerun-unknown is given.
+    """
+    from toolkit.core.config import resolve_profile
+    from toolkit.core.jobs import resume_state
+    from toolkit.core.journal import Journal
+    from toolkit.core.target import open_target
+    from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks import generic
+
+    with Journal() as journal:
+        job = journal.job(job_id)
+        if job.status == "completed":
+            click.echo(f"job {job.id} is already complete; nothing to do")
+            return
+        kind = job.options.get("kind")
+        if kind != generic.KIND or not job.input_path:
+            raise InputError(f"job {job.id} ({job.task}) cannot be resumed by this version")
+        catalog = TemplateCatalog()
+        meta = catalog.meta(job.options["template"])
+        plan = generic.plan_from_csv(meta, Path(job.input_path), job.options.get("params", {}))
+        done, unknown = resume_state(journal, job, Path(job.input_path), plan.input_sha256)
+    skip = set(done) if rerun_unknown else set(done) | unknown
+    if unknown and not rerun_unknown:
+        click.echo(f"{len(unknown)} row(s) were in flight when the job stopped and their "
+                   f"outcome is unknown: {', '.join(map(str, sorted(unknown)[:20]))}"
+                   + (" ..." if len(unknown) > 20 else ""), err=True)
+    profile = resolve_profile(app.profile_name or job.profile)
+    with open_target(profile, job.tenant) as target:
+        execute(app, target, catalog, plan, concurrency=concurrency, chunk_size=chunk_size,
+                results_path=results_path, resume=job, skip_rows=tuple(sorted(skip)))
+    if unknown and not rerun_unknown:
+        raise PartialFailure(
+            f"{len(unknown)} row(s) of job {job.id} have an unknown outcome",
+            hint=f"Check them in the tenant, or: psbridge jobs resume {job.id} --rerun-unknown",
+        )
