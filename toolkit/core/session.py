@@ -237,6 +237,12 @@ class Connection:
             duration=time.monotonic() - started,
         )
 
+    def versions(self) -> dict[str, str | None]:
+        """What the host announced when the pool opened (PowerShell and PSRP versions)."""
+        return {"powershell": self._pool.ps_version,
+                "protocol": self._pool.protocol_version,
+                "serialization": self._pool.serialization_version}
+
     def close(self) -> None:
         # Closing a dead connection must not mask the error that killed it.
         with contextlib.suppress(Exception):
