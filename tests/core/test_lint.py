@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.core.lint import COMMA_LIST_HINT, lint_template, resolve_parameter
+from toolkit.core.lint import (
+    COMMA_LIST_HINT,
+    DIGIT_PARAMETER_HINT,
+    lint_template,
+    resolve_parameter,
+)
 from toolkit.core.templates import TemplateCatalog
 
 HEADER = """{#- psbridge
@@ -85,3 +90,8 @@ def test_rendering_errors_become_findings(tmp_path: Path) -> None:
 )
 def test_parameter_resolution_follows_powershell(written: str, canonical: str) -> None:
     assert resolve_parameter("Add-MailboxPermission", written) == canonical
+
+
+def test_parameter_ending_in_a_digit_gets_the_splatting_hint(tmp_path: Path) -> None:
+    problems = lint_source(tmp_path, "param([string]$Mailbox)\nSet-Mailbox -Identity $Mailbox -CustomAttribute1 'x'\n")
+    assert any(DIGIT_PARAMETER_HINT in p for p in problems), problems

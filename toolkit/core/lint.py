@@ -23,6 +23,12 @@ COMMA_LIST_HINT = (
     "(Select-Object Name, Size); write an array instead: @('Name','Size')"
 )
 
+DIGIT_PARAMETER_HINT = (
+    "tree-sitter-powershell misreads a parameter name ending in a digit (-CustomAttribute1) "
+    "as a redirection; pass such parameters by splatting: "
+    "$p = @{ CustomAttribute1 = $value }; Set-Mailbox @p"
+)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -70,7 +76,9 @@ def syntax_findings(name: str, script: str, tree: Any) -> list[Finding]:
             what = f"missing {node.type}" if node.is_missing else "syntax error"
             text = lines[line - 1] if line <= len(lines) else ""
             message = f"{what} near {text.strip()[:60]!r}"
-            if "," in text and not node.is_missing:
+            if node.is_missing and node.type == ">":
+                message += f" ({DIGIT_PARAMETER_HINT})"
+            elif "," in text and not node.is_missing:
                 message += f" ({COMMA_LIST_HINT})"
             findings.append(Finding(name, line, col, message))
     return findings
