@@ -14,6 +14,7 @@ from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import JobPlan, run_plan
 from toolkit.core.journal import Job, Journal
 from toolkit.core.runner import RowResult, RunnerSettings, RunSummary
+from toolkit.core.session import short_error_id
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.io.results import ResultsWriter
@@ -73,12 +74,19 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
 
 
 def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
-    rows = [{"status": status, "rows": summary.counts[status]}
-            for status in ("changed", "unchanged", "skipped", "failed")
-            if summary.counts[status]]
-    emit(app, rows, ["status", "rows"],
-         title=f"job {job.id}: {summary.total} row(s) in {summary.elapsed:.1f}s")
-    if summary.failures and app.output == "table":
-        failures = [{"row": f.row, "key": f.key, "error": f.error_id or "",
+    counts = ", ".join(f"{summary.counts[s]} {s}"
+                       for s in ("changed", "unchanged", "skipped", "failed")
+                       if summary.counts[s])
+    if app.output != "table":
+        rows = [{"job": job.id, "status": s, "rows": summary.counts[s]}
+                for s in ("changed", "unchanged", "skipped", "failed") if summary.counts[s]]
+        emit(app, rows, ["job", "status", "rows"])
+        return
+    click.echo(f"job {job.id}: {counts or 'no rows'} ({summary.total} row(s) in "
+               f"{summary.elapsed:.1f}s)")
+    if summary.failures:
+        failures = [{"row": f.row, "key": f.key, "error": short_error_id(f.error_id),
                      "message": f.message or ""} for f in summary.failures[:FAILURES_SHOWN]]
         emit(app, failures, ["row", "key", "error", "message"], title="failed rows")
+        if len(summary.failures) > FAILURES_SHOWN:
+            click.echo(f"... and {len(summary.failures) - FAILURES_SHOWN} more")

@@ -11,6 +11,7 @@ from toolkit.cli.jobrun import concurrency_option, execute
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError, PartialFailure
+from toolkit.core.session import short_error_id
 
 
 def _when(timestamp: float | None) -> str:
@@ -66,7 +67,7 @@ def show(app: AppContext, job_id: str, only_failed: bool) -> None:
     rows = [
         {"row": o.row, "key": o.key,
          "status": "unknown" if o.status == SENT else o.status,
-         "error": o.error_id or "", "message": o.message or ""}
+         "error": short_error_id(o.error_id), "message": o.message or ""}
         for o in outcomes
         if not only_failed or o.status in ("failed", SENT)
     ]

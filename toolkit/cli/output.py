@@ -45,4 +45,6 @@ def emit(app: AppContext, rows: Sequence[Mapping[str, Any]], columns: Sequence[s
             table.add_column(column, no_wrap=index == 0, overflow="fold")
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
-        Console(file=out, soft_wrap=False).print(table)
+        # Piped or redirected, a table keeps its natural width instead of 80 columns.
+        width = None if out.isatty() else 200
+        Console(file=out, soft_wrap=False, width=width).print(table)

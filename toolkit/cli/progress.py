@@ -25,7 +25,7 @@ class JobProgress:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._started = time.monotonic()
-        self._last_line = 0.0
+        self._last_line = self._started
         self._rich: Any = None
         self._task: Any = None
         if not force_plain and self.stream.isatty():

@@ -17,6 +17,8 @@ from typing import Any
 import tenacity
 from tenacity.wait import wait_base
 
+from toolkit.core.session import short_error_id
+
 THROTTLING_CATEGORIES = frozenset({"LimitsExceeded", "QuotaExceeded", "ResourceBusy"})
 THROTTLING_IDS = frozenset({
     "TooManyRequests",  # Graph
@@ -38,7 +40,7 @@ class Verdict:
 
 def classify(error_id: str | None, category: str | None, message: str | None) -> Verdict:
     """Whether a failed row or pipeline should be tried again."""
-    short = (error_id or "").split(",", 1)[0]
+    short = short_error_id(error_id)
     if category in THROTTLING_CATEGORIES or short in THROTTLING_IDS:
         return Verdict(True, True, retry_after(message))
     if category in TRANSIENT_CATEGORIES:

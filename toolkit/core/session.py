@@ -15,6 +15,7 @@ only as parameters; the scripts are rendered templates.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,8 +60,25 @@ class ErrorInfo:
 
     @property
     def short_id(self) -> str:
-        """The FullyQualifiedErrorId without its ``,Command`` suffix."""
-        return self.error_id.split(",", 1)[0]
+        return short_error_id(self.error_id)
+
+
+_FAILURE_CATEGORY = re.compile(r"\[FailureCategory=(?:Cmdlet-)?([^\]]+)\]")
+
+
+def short_error_id(error_id: str | None) -> str:
+    """The part of a FullyQualifiedErrorId that names the error.
+
+    ``ManagementObjectNotFound,Get-Thing`` -> ``ManagementObjectNotFound``; Exchange
+    Online's ``[Server=...] [FailureCategory=Cmdlet-ManagementObjectNotFoundException]
+    74E35B8D,Microsoft.Exchange...`` -> ``ManagementObjectNotFoundException``.
+    """
+    if not error_id:
+        return ""
+    match = _FAILURE_CATEGORY.search(error_id)
+    if match:
+        return match.group(1)
+    return error_id.split(",", 1)[0]
 
 
 @dataclass
