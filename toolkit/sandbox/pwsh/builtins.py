@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,6 @@ from typing import Any
 
 from toolkit.sandbox.pwsh import binder, operators
 from toolkit.sandbox.pwsh.coercion import (
-    ArrayList,
     lookup_type,
     to_bool,
     to_int,
@@ -28,7 +28,7 @@ from toolkit.sandbox.pwsh.coercion import (
 from toolkit.sandbox.pwsh.commands import CallPrefs, run_block_items
 from toolkit.sandbox.pwsh.errors import PSError, record, runtime_error
 from toolkit.sandbox.pwsh.formatting import format_date
-from toolkit.sandbox.pwsh.members import ExceptionInfo, get_member
+from toolkit.sandbox.pwsh.members import EXCEPTION_TYPES, ExceptionInfo, get_member, new_exception
 from toolkit.sandbox.pwsh.runtime import Context, ScriptBlock, collapse
 from toolkit.sandbox.values import (
     PSCUSTOMOBJECT_TYPES,
@@ -676,7 +676,16 @@ def convert_to_json(
         yield json.dumps(ready, ensure_ascii=False, indent=2)
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+
+
 def _from_json(value: Any, as_hashtable: bool) -> Any:
+    """JSON to objects; ISO 8601 strings become DateTime as in PowerShell 7."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
     if isinstance(value, dict):
         pairs = [(k, _from_json(v, as_hashtable)) for k, v in value.items()]
         return Hashtable(pairs) if as_hashtable else PSObject(pairs)
@@ -833,7 +842,10 @@ def new_object(
         return
     found = lookup_type(type_name)
     if found and found[0] in ("System.Collections.ArrayList", "System.Collections.Generic.List"):
-        yield ArrayList(args[0] if args and isinstance(args[0], list | tuple) else [])
+        yield found[1](args[0] if args and isinstance(args[0], list | tuple) else [])
+        return
+    if key in EXCEPTION_TYPES:
+        yield new_exception(key, args)
         return
     if found and found[0] == "System.Collections.Hashtable":
         yield Hashtable()
@@ -884,3 +896,135 @@ def out_string(
         yield from lines
     else:
         yield "\n".join(lines) + "\n"
+
+
+@native(
+    "Add-Member",
+    (),
+    _param("InputObject", pipeline=True),
+    _param("MemberType", "String", 0, aliases=("Type",)),
+    _param("Name", "String", 1),
+    _param("Value", "Object", 2),
+    _param("NotePropertyName", "String"),
+    _param("NotePropertyValue"),
+    _param("NotePropertyMembers", "Hashtable"),
+    _param("PassThru", switch=True),
+    _param("Force", switch=True),
+)
+def add_member(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    kind = to_string(params.get("MemberType") or "NoteProperty").casefold()
+    if kind not in ("noteproperty",):
+        raise runtime_error(
+            f"The sandbox engine supports only NoteProperty members, not {kind}.",
+            "UnsupportedMemberType",
+            exception_type="System.NotSupportedException",
+        )
+    members: list[tuple[str, Any]] = []
+    if params.get("NotePropertyMembers") is not None:
+        members.extend(params["NotePropertyMembers"].items())
+    if params.get("NotePropertyName") is not None:
+        members.append((params["NotePropertyName"], params.get("NotePropertyValue")))
+    if params.get("Name") is not None:
+        members.append((params["Name"], params.get("Value")))
+    for target in _input(params, items):
+        if not isinstance(target, PSObject):
+            raise runtime_error(
+                "The sandbox engine adds members only to PSObjects.",
+                "UnsupportedAddMemberTarget",
+                exception_type="System.NotSupportedException",
+            )
+        for name, value in members:
+            if name in target.properties and not params.get("Force"):
+                prefs.error(
+                    record(
+                        f'Cannot add a member with the name "{name}" because a member with '
+                        "that name already exists. To overwrite the member anyway, add the "
+                        "Force parameter to your command.",
+                        "MemberAlreadyExists,Microsoft.PowerShell.Commands.AddMemberCommand",
+                        category="InvalidOperation",
+                        target=target,
+                    )
+                )
+                continue
+            target.properties[name] = value
+        if params.get("PassThru"):
+            yield target
+
+
+# Modules whose cmdlets the sandbox emulates (cmdlets.json) or that ship with PowerShell.
+_MODULES = (
+    "ExchangeOnlineManagement",
+    "Microsoft.Graph",
+    "Microsoft.Graph.*",
+    "MSOnline",
+    "Microsoft.PowerShell.*",
+)
+
+
+@native(
+    "Import-Module",
+    ("ipmo",),
+    _param("Name", "String[]", 0),
+    _param("MinimumVersion", "String"),
+    _param("RequiredVersion", "String"),
+    _param("Force", switch=True),
+    _param("DisableNameChecking", switch=True),
+    _param("Global", switch=True),
+    _param("Prefix", "String"),
+)
+def import_module(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    for name in params.get("Name") or []:
+        if not any(operators.like(name, pattern) for pattern in _MODULES):
+            prefs.error(
+                record(
+                    f"The specified module '{name}' was not loaded because no valid module "
+                    "file was found in any module directory.",
+                    "Modules_ModuleNotFound,Microsoft.PowerShell.Commands.ImportModuleCommand",
+                    category="ResourceUnavailable",
+                    exception_type="System.IO.FileNotFoundException",
+                    target=name,
+                )
+            )
+    return iter(())
+
+
+@native("Get-Command", ("gcm",), _param("Name", "String[]", 0), _param("Module", "String[]"))
+def get_command(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    for name in params.get("Name") or []:
+        function = ctx.scope.find_function(name.casefold())
+        registered = ctx.runspace.registry.lookup(name)
+        builtin = find_builtin(name.casefold())
+        if function is not None:
+            yield _command_info(function.name, "Function", "")
+        elif builtin is not None:
+            yield _command_info(builtin.info.name, "Cmdlet", "Microsoft.PowerShell.Utility")
+        elif registered is not None and (
+            registered.visible is None or registered.visible(ctx.runspace.context)
+        ):
+            yield _command_info(registered.name, "Cmdlet", registered.spec.get("module", ""))
+        else:
+            prefs.error(
+                record(
+                    f"The term '{name}' is not recognized as a name of a cmdlet, function, "
+                    "script file, or executable program. Check the spelling of the name, or "
+                    "if a path was included, verify that the path is correct and try again.",
+                    "CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand",
+                    category="ObjectNotFound",
+                    exception_type="System.Management.Automation.CommandNotFoundException",
+                    target=name,
+                )
+            )
+
+
+def _command_info(name: str, kind: str, source: str) -> PSObject:
+    return PSObject(
+        [("Name", name), ("CommandType", kind), ("Source", source), ("ModuleName", source)],
+        type_names=("System.Management.Automation.CommandInfo", "System.Object"),
+        to_string=name,
+    )

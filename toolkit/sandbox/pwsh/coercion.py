@@ -21,7 +21,11 @@ from toolkit.sandbox.values import (
 
 
 class ArrayList(list[Any]):
-    """A resizable collection (``ArrayList`` / ``List[T]``); plain ``list`` is ``Object[]``."""
+    """A resizable ``System.Collections.ArrayList``; plain ``list`` is ``Object[]``."""
+
+
+class GenericList(ArrayList):
+    """A ``System.Collections.Generic.List[T]``: like ArrayList, but ``Add`` returns nothing."""
 
 
 class ScriptBlockValue:
@@ -446,7 +450,7 @@ def lookup_type(name: str) -> tuple[str, Callable[[Any], Any]] | None:
     key = name.casefold()
     found = _TYPES.get(key)
     if found is None and key.startswith("system.collections.generic.list["):
-        found = ("System.Collections.Generic.List", lambda v: ArrayList(to_array(v)))
+        found = ("System.Collections.Generic.List", lambda v: GenericList(to_array(v)))
     return found
 
 
@@ -462,6 +466,8 @@ def type_name_of(value: Any) -> str:
         return "System.Double"
     if isinstance(value, str):
         return "System.String"
+    if isinstance(value, GenericList):
+        return "System.Collections.Generic.List`1[[System.Object]]"
     if isinstance(value, ArrayList):
         return "System.Collections.ArrayList"
     if isinstance(value, list | tuple):

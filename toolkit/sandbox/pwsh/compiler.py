@@ -216,6 +216,8 @@ class Compiler:
     # ---- blocks and statements -------------------------------------------------------
 
     def program(self, root: Node) -> Body:
+        if root.type == "ERROR":  # the parser let it through: comments and blanks only
+            return Body(None, None, None, self.block([]), self.text(root), 1)
         params: list[ParamDef] | None = None
         body_node: Node | None = None
         for child in named(root):
@@ -807,8 +809,7 @@ class Compiler:
         definition = ParamDef("", None, None, None)
         for child in named(node):
             if child.type == "variable":
-                definition.name = _variable_key(self.text(child))[1]
-                definition.name = self.text(child)[1:]
+                definition.name = self.text(child)[1:].strip("{}")
             elif child.type == "script_parameter_default":
                 definition.default = self.expr(named(child)[0])
             elif child.type == "attribute_list":

@@ -104,7 +104,7 @@ def format_value(value: Any, spec: str) -> str:
             text = f"{int(value):0{count or 1}x}"
             return text.upper() if spec[0] == "X" else text
         if kind == "P":
-            return f"{_half_up(value * 100, 2 if count is None else count):,} %"
+            return f"{_half_up(value * 100, 2 if count is None else count):,}%"
         if kind == "E":
             return f"{value:.{6 if count is None else count}E}"
         if kind == "C":
@@ -131,7 +131,7 @@ def _custom_number(value: Any, spec: str) -> str:
     min_decimals = fraction.count("0") if fraction.startswith("0") else len(fraction.rstrip("#"))
     grouping = "," in integer
     min_int = integer.replace(",", "").count("0")
-    text = f"{abs(value):{',' if grouping else ''}.{decimals}f}"
+    text = format(_half_up(abs(value), decimals), "," if grouping else "")
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0").ljust(min_decimals, "0") if decimals else ""
     if whole in ("0", "") and min_int == 0:

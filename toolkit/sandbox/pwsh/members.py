@@ -12,6 +12,7 @@ from typing import Any
 
 from toolkit.sandbox.pwsh.coercion import (
     ArrayList,
+    GenericList,
     lookup_type,
     to_bool,
     to_datetime,
@@ -83,6 +84,8 @@ def _error_member(record: ErrorRecord, key: str) -> Any:
 
 def get_member(value: Any, name: str) -> Any:
     key = name.casefold()
+    if key in ("psobject", "pstypenames"):
+        return _introspection(value) if key == "psobject" else _type_names(value)
     if isinstance(value, PSObject):
         props = value.properties
         if name in props:
@@ -136,6 +139,42 @@ def get_member(value: Any, name: str) -> Any:
     if isinstance(value, SecureString) and key == "length":
         return len(value.reveal())
     return _common_member(value, key)
+
+
+def _type_names(value: Any) -> list[str]:
+    if isinstance(value, PSObject):
+        return list(value.type_names)
+    return [type_name_of(value), "System.Object"]
+
+
+def _introspection(value: Any) -> PSObject:
+    """``$x.PSObject``: its Properties (name/value pairs) and TypeNames."""
+    if isinstance(value, PSObject):
+        pairs = list(value.properties.items())
+    elif isinstance(value, Hashtable):
+        pairs = [
+            ("Count", len(value)),
+            ("Keys", list(value.keys())),
+            ("Values", list(value.values())),
+        ]
+    else:
+        pairs = []
+    properties = [
+        PSObject(
+            [
+                ("Name", k),
+                ("Value", v),
+                ("MemberType", "NoteProperty"),
+                ("TypeNameOfValue", type_name_of(v)),
+            ],
+            type_names=("System.Management.Automation.PSNoteProperty", "System.Object"),
+        )
+        for k, v in pairs
+    ]
+    return PSObject(
+        [("Properties", properties), ("TypeNames", _type_names(value)), ("BaseObject", value)],
+        type_names=("System.Management.Automation.PSObject", "System.Object"),
+    )
 
 
 def _common_member(value: Any, key: str) -> Any:
@@ -326,7 +365,7 @@ def _list_method(value: list[Any] | tuple[Any, ...], key: str, name: str, args: 
     if isinstance(value, ArrayList):
         if key == "add":
             value.append(args[0])
-            return len(value) - 1
+            return VOID if isinstance(value, GenericList) else len(value) - 1
         if key == "addrange":
             value.extend(args[0] if isinstance(args[0], list | tuple) else [args[0]])
             return VOID
@@ -420,6 +459,12 @@ def _date_method(value: dt.datetime, key: str, name: str, args: list[Any]) -> An
 def call_method(value: Any, name: str, args: list[Any]) -> Any:
     """``$value.name(args)``; void methods return ``VOID``."""
     key = name.casefold()
+    if value is None:
+        raise runtime_error(
+            "You cannot call a method on a null-valued expression.",
+            "InvokeMethodOnNull",
+            category="InvalidOperation",
+        )
     if key == "tostring" and not isinstance(value, dt.datetime):
         if args and isinstance(value, int | float) and not isinstance(value, bool):
             return format_value(value, to_string(args[0]))
@@ -428,6 +473,8 @@ def call_method(value: Any, name: str, args: list[Any]) -> Any:
             return str(value).replace("-", "") if fmt == "N" else str(value)
         return to_string(value)
     if key == "gettype":
+        if isinstance(value, ExceptionInfo):
+            return TypeValue(value.type_name)
         return TypeValue(type_name_of(value))
     if key == "equals" and not isinstance(value, str):
         return equals(value, args[0])
@@ -529,7 +576,7 @@ def call_static(type_name: str, name: str, args: list[Any]) -> Any:
             return to_bool(args[0])
     if kind in ("regex", "text.regularexpressions.regex") and key == "escape":
         return re.escape(to_string(args[0]))
-    if kind in ("collections.arraylist", "collections.generic.list") and key == "new":
+    if kind == "collections.arraylist" and key == "new":
         return ArrayList()
     if kind in ("collections.hashtable", "hashtable") and key == "new":
         return Hashtable()
@@ -537,12 +584,36 @@ def call_static(type_name: str, name: str, args: list[Any]) -> Any:
         pass
     found = lookup_type(type_name)
     if found and key == "new" and found[0] == "System.Collections.Generic.List":
-        return ArrayList()
+        return GenericList()
+    if key == "new" and kind in EXCEPTION_TYPES:
+        return new_exception(kind, args)
     raise runtime_error(
         f"The sandbox engine does not support the static method [{type_name}]::{name}().",
         "UnsupportedStaticMethod",
         exception_type="System.NotSupportedException",
     )
+
+
+EXCEPTION_TYPES = {
+    "exception": "System.Exception",
+    "argumentexception": "System.ArgumentException",
+    "invalidoperationexception": "System.InvalidOperationException",
+    "management.automation.runtimeexception": "System.Management.Automation.RuntimeException",
+    "management.automation.itemnotfoundexception": (
+        "System.Management.Automation.ItemNotFoundException"
+    ),
+    "timeoutexception": "System.TimeoutException",
+    "notsupportedexception": "System.NotSupportedException",
+    "unauthorizedaccessexception": "System.UnauthorizedAccessException",
+}
+
+
+def new_exception(kind: str, args: list[Any]) -> ExceptionInfo:
+    """``[System.Exception]::new('message')`` and the like, for ``throw``."""
+    message = (
+        to_string(args[0]) if args else f"Exception of type '{EXCEPTION_TYPES[kind]}' was thrown."
+    )
+    return ExceptionInfo(EXCEPTION_TYPES[kind], message)
 
 
 def call_encoding(encoding: PSObject, name: str, args: list[Any]) -> Any:

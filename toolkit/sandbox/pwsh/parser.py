@@ -27,7 +27,8 @@ def parse(source: str) -> tuple[tree_sitter.Node, bytes]:
         raise ParseException(
             "A script cannot contain a NUL character.", line, index - source.rfind("\n", 0, index)
         )
-    data = source.encode("utf-8")
+    # tree-sitter-powershell wants a line end after a trailing param() block.
+    data = (source if source.endswith("\n") else source + "\n").encode("utf-8")
     parser = tree_sitter.Parser(_LANGUAGE)
     for _ in range(100):
         tree = parser.parse(data)
@@ -36,9 +37,35 @@ def parse(source: str) -> tuple[tree_sitter.Node, bytes]:
             break
         data = data[:offset] + b" " + data[offset:]
     root = tree.root_node
-    if root.has_error:
+    if root.has_error and not _blank(root):
         _raise_first_error(root)
     return root, data
+
+
+def _first_token(node: tree_sitter.Node) -> tree_sitter.Node:
+    """The first leaf of ``node`` that is neither a comment nor white space."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "comment":
+            continue
+        if current.child_count == 0 and (current.text or b"").strip():
+            return current
+        stack.extend(reversed(current.children))
+    return node
+
+
+def _blank(root: tree_sitter.Node) -> bool:
+    """Only comments and white space (tree-sitter reports such a script as an ERROR)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "comment":
+            continue
+        if node.child_count == 0 and (node.text or b"").strip():
+            return False
+        stack.extend(node.children)
+    return True
 
 
 def _numeric_range_command(root: tree_sitter.Node) -> int | None:
@@ -59,7 +86,7 @@ def _raise_first_error(root: tree_sitter.Node) -> None:
     stack = [root]
     while stack:
         node = stack.pop()
-        if node.is_missing:
+        if node.is_missing and not (node.parent and node.parent.type == "empty_statement"):
             line, column = node.start_point
             raise ParseException(
                 f"Missing '{node.type}' in statement or expression.",
@@ -68,8 +95,9 @@ def _raise_first_error(root: tree_sitter.Node) -> None:
                 "MissingToken",
             )
         if node.type == "ERROR":
-            line, column = node.start_point
-            text = (node.text or b"").decode("utf-8", "replace").strip().splitlines()
+            first = _first_token(node)
+            line, column = first.start_point
+            text = (first.text or b"").decode("utf-8", "replace").strip().splitlines()
             token = text[0][:40] if text else ""
             raise ParseException(
                 f"Unexpected token '{token}' in expression or statement.",
@@ -78,5 +106,4 @@ def _raise_first_error(root: tree_sitter.Node) -> None:
                 "UnexpectedToken",
             )
         stack.extend(reversed(node.children))
-    line, column = root.start_point
-    raise ParseException("The script could not be parsed.", line + 1, column + 1)
+    # Only a zero-width ';' the grammar wants after a lone param() block: nothing wrong.

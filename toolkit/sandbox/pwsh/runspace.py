@@ -43,7 +43,7 @@ class PwshRunspace:
                 "informationpreference": "SilentlyContinue",
                 "confirmpreference": "High",
                 "whatifpreference": False,
-                "psversiontable": Hashtable([("PSVersion", "5.1.0"), ("PSEdition", "Desktop")]),
+                "psversiontable": Hashtable([("PSVersion", "7.4.0"), ("PSEdition", "Core")]),
             }
         )
         self.statements_run = 0
