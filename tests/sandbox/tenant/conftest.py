@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from tenant_helpers import FakeClock, Warnings
 
+from toolkit.sandbox.interface import SessionContext
+from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.runspace import PwshRunspace
+from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import CONTOSO, demo_world
 from toolkit.sandbox.tenant.model import Tenant
+from toolkit.sandbox.tenant.registration import tenant_registry
 from toolkit.sandbox.tenant.store import TenantSettings, TenantStore
 
 
@@ -29,3 +34,32 @@ def contoso(store: TenantStore) -> Tenant:
 @pytest.fixture
 def warnings() -> Warnings:
     return Warnings()
+
+
+@pytest.fixture
+def services(store: TenantStore) -> TenantServices:
+    return TenantServices(store)
+
+
+@pytest.fixture
+def engine(services: TenantServices) -> Engine:
+    return Engine(tenant_registry(services))
+
+
+@pytest.fixture
+def admin(engine: Engine) -> PwshRunspace:
+    """A runspace of the demo's admin account, connected to all three services."""
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    result = run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false; "
+                                  "Connect-MgGraph -NoWelcome; Connect-MsolService")
+    assert not result.errors and result.failed is None
+    return runspace
+
+
+@pytest.fixture
+def helpdesk(engine: Engine) -> PwshRunspace:
+    runspace = engine.open_runspace(SessionContext("helpdesk", "helpdesk"))
+    result = run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false; "
+                                  "Connect-MgGraph -NoWelcome; Connect-MsolService")
+    assert not result.errors and result.failed is None
+    return runspace

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FakeClock:
     """A clock the test moves by hand."""
@@ -21,3 +23,10 @@ class Warnings(list[str]):
 
     def __call__(self, message: str) -> None:
         self.append(message)
+
+
+def ok(result: Any) -> list[Any]:
+    """The output of a run that must have had no error, warning or failure."""
+    assert result.failed is None, result.failed
+    assert not result.errors, [e.message for e in result.errors]
+    return list(result.output)

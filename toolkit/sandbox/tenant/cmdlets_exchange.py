@@ -192,7 +192,8 @@ def new_mailbox(call: Call) -> list[Any]:
         raise errors.invalid_argument(
             "The sandbox emulates New-Mailbox -Shared only; user mailboxes appear when a "
             "licence that includes Exchange Online is assigned.")
-    call.reject_unsupported({"Shared", "Name", "DisplayName", "Alias", "PrimarySmtpAddress"})
+    call.reject_unsupported({"Shared", "Name", "DisplayName", "Alias", "PrimarySmtpAddress",
+                             "Password"})  # a shared mailbox never signs in: ignored
     box = mailboxes.new_shared_mailbox(
         call.store, call.tenant, call.text("Name") or "",
         alias=call.text("Alias"), display_name=call.text("DisplayName"),
