@@ -150,38 +150,39 @@ def test(app: AppContext, name: str | None) -> None:
 
     chosen = cfg.resolve_profile(name or app.profile_name)
     rows: list[dict[str, Any]] = []
-    started = time.monotonic()
-    with open_target(chosen, app.tenant) as target, target.open_connection() as connection:
-        opened = time.monotonic() - started
-        versions = connection.versions()
-        rows.append({"check": "management host", "result": "ok",
-                     "detail": f"{target.endpoint.url}, pool opened in {opened * 1000:.0f} ms, "
-                     f"PowerShell {versions['powershell']}, PSRP {versions['protocol']}"})
-        trips = []
-        for _ in range(3):
-            result = connection.run([Step("'ping'")])
-            trips.append(result.duration)
-        rows.append({"check": "round trip", "result": "ok",
-                     "detail": f"median {statistics.median(trips) * 1000:.0f} ms over 3"})
-        catalog = TemplateCatalog()
-        failed = False
-        for service in ("exchange", "graph"):
-            if service not in target.profile.services:
-                continue
-            try:
-                steps = target.connect_steps([service], catalog)
-                outcome = connection.run(steps)
-            except PsbridgeError as exc:
-                rows.append({"check": service, "result": "failed", "detail": exc.message})
-                failed = True
-                continue
-            if outcome.errors:
-                failed = True
-                rows.append({"check": service, "result": "failed",
-                             "detail": outcome.errors[0].message})
-            else:
-                rows.append({"check": service, "result": "ok",
-                             "detail": f"connected in {outcome.duration * 1000:.0f} ms"})
+    with open_target(chosen, app.tenant) as target:
+        started = time.monotonic()
+        with target.open_connection() as connection:
+            opened = time.monotonic() - started
+            versions = connection.versions()
+            rows.append({"check": "management host", "result": "ok",
+                         "detail": f"{target.endpoint.url}, pool opened in {opened * 1000:.0f} ms, "
+                         f"PowerShell {versions['powershell']}, PSRP {versions['protocol']}"})
+            trips = []
+            for _ in range(3):
+                result = connection.run([Step("'ping'")])
+                trips.append(result.duration)
+            rows.append({"check": "round trip", "result": "ok",
+                         "detail": f"median {statistics.median(trips) * 1000:.0f} ms over 3"})
+            catalog = TemplateCatalog()
+            failed = False
+            for service in ("exchange", "graph"):
+                if service not in target.profile.services:
+                    continue
+                try:
+                    steps = target.connect_steps([service], catalog)
+                    outcome = connection.run(steps)
+                except PsbridgeError as exc:
+                    rows.append({"check": service, "result": "failed", "detail": exc.message})
+                    failed = True
+                    continue
+                if outcome.errors:
+                    failed = True
+                    rows.append({"check": service, "result": "failed",
+                                 "detail": outcome.errors[0].message})
+                else:
+                    rows.append({"check": service, "result": "ok",
+                                 "detail": f"connected in {outcome.duration * 1000:.0f} ms"})
     emit(app, rows, ["check", "result", "detail"], title=f"profile {chosen.name}")
     if failed:
         raise ConnectionFailed(f"profile {chosen.name}: a service connection failed")

@@ -86,6 +86,8 @@ def run_plan(
     if row_param is None:
         raise TemplateError(f"template {meta.name} takes no rows",
                             hint="Run it without --csv.")
+    # Sign in before the job exists: a profile that cannot sign in changes nothing.
+    target.connect_steps(meta.services, catalog)
     if resume is None:
         job = journal.start_job(
             task=plan.task, profile=target.profile.name, tenant=target.tenant,

@@ -17,7 +17,7 @@ from typing import Any
 
 from toolkit.core import paths
 from toolkit.core.auth import TokenProvider
-from toolkit.core.config import Profile, ServiceConnection
+from toolkit.core.config import SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed
 from toolkit.core.session import Connection, Endpoint, Step
 from toolkit.core.templates import TemplateCatalog
@@ -119,7 +119,6 @@ def sandbox_dir() -> Path:
 
 def _embedded_sandbox(tenant: str | None) -> Target:
     from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable, start_sandbox
-    from toolkit.sandbox.tenant import demo
 
     root = sandbox_dir()
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -129,21 +128,14 @@ def _embedded_sandbox(tenant: str | None) -> Target:
         running = start_sandbox(options)
     except SandboxUnavailable as exc:
         raise ConnectionFailed(f"the embedded sandbox cannot start: {exc}") from None
-    secret_file = root / "app-secret"
-    secret_file.touch(mode=0o600, exist_ok=True)
-    secret_file.write_text(demo.DEMO_APP_SECRET, encoding="utf-8")
-    authority = running.url.rsplit("/wsman", 1)[0]
-    service = ServiceConnection(organization=demo.CONTOSO, authority=authority,
-                                app_id=demo.DEMO_APP_ID, client_secret_file=str(secret_file))
-    profile = dataclasses.replace(
-        Profile(name="sandbox", source="built-in"),
-        username=running.username,
-        auth="basic",
-        ca_bundle=str(running.ca_cert),
-        tenants=(demo.FABRIKAM, demo.TAILSPIN),
-        services={"exchange": service, "graph": dataclasses.replace(
-            service, tenant_id=demo.CONTOSO)},
-    )
+    authority = running.url.removesuffix("/wsman")
+    settings: dict[str, Any] = {
+        "endpoint": running.url, "auth": "basic", "username": running.username,
+        "ca_bundle": str(running.ca_cert), "role": "admin",
+        **running.backend.profile_settings(authority),  # type: ignore[attr-defined]
+    }
+    profile = dataclasses.replace(parse_profile(SANDBOX, settings, source="built-in"),
+                                  endpoint=None)
     endpoint = Endpoint(url=running.url, auth="basic", username=running.username,
                         password=running.password, ca_bundle=str(running.ca_cert))
     target = Target(profile, endpoint, tenant,

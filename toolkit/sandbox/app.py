@@ -9,6 +9,7 @@ registers every emulated cmdlet and returns a :class:`SandboxBackend`.
 from __future__ import annotations
 
 import hmac
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -46,9 +47,11 @@ class SandboxRunspace:
 class SandboxBackend:
     """Implements :class:`toolkit.sandbox.interface.Backend`."""
 
-    def __init__(self, services: TenantServices, engine: Engine):
+    def __init__(self, services: TenantServices, engine: Engine,
+                 secret_dir: Path | None = None):
         self.services = services
         self.engine = engine
+        self.secret_dir = secret_dir
         identity = services.identity
         self.identity_handler: Callable[..., Any] | None = (
             identity.handle if identity is not None else None)
@@ -73,6 +76,31 @@ class SandboxBackend:
 
     def open_runspace(self, context: SessionContext) -> SandboxRunspace:
         return SandboxRunspace(self.engine.open_runspace(context), self.services)
+
+    def profile_settings(self, base_url: str) -> dict[str, Any]:
+        """The psbridge profile sections that sign in to this sandbox's services.
+
+        Uses the first app registration with a client secret, in its first tenant; the
+        other tenants it is consented in become the profile's customer tenants. The
+        secret goes to a file only its owner can read (profiles never hold secrets).
+        """
+        world = self.store.world
+        app = next((a for a in world.apps if a.client_secret and a.tenants), None)
+        if app is None or app.client_secret is None or self.secret_dir is None:
+            return {}
+        self.secret_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret_file = self.secret_dir / f"app-{app.client_id}.secret"
+        descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(app.client_secret)
+        home = app.tenants[0]
+        connection = {"authority": base_url, "app_id": app.client_id,
+                      "client_secret_file": str(secret_file)}
+        return {
+            "exchange": {"organization": home, **connection},
+            "graph": {"tenant_id": home, **connection},
+            "tenants": list(app.tenants[1:]),
+        }
 
 
 def load_world(seed: str | None) -> World:
@@ -125,4 +153,5 @@ def build_backend(options: SandboxOptions) -> SandboxBackend:
         random_seed=options.random_seed,
         command_log=options.command_log,
     )
-    return SandboxBackend(services, Engine(tenant_registry(services)))
+    secret_dir = options.tls_dir.parent if options.tls_dir is not None else None
+    return SandboxBackend(services, Engine(tenant_registry(services)), secret_dir)
