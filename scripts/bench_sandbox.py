@@ -3,18 +3,24 @@
 Prints pipelines per second and round-trip times for a tiny pipeline, and objects per
 second for a pipeline returning 10,000 objects. The backend is a minimal one shipped
 here, so the figures measure WSMan/PSRP, authentication and serialization, not the
-PowerShell engine.
+PowerShell engine. By default the sandbox runs in this process (as the embedded
+``sandbox`` profile does, sharing the GIL with the client); ``--subprocess`` runs it in
+its own process, as ``psbridge sandbox serve`` does.
 
-    python scripts/bench_sandbox.py [--auth basic|ntlm] [--https] [--pipelines 200]
+    python scripts/bench_sandbox.py [--auth basic|ntlm] [--https] [--subprocess]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -68,28 +74,55 @@ def run_pipeline(pool: RunspacePool, cmdlet: str, **parameters: Any) -> list[Any
     return list(output)
 
 
+def _serve(options: SandboxOptions, channel: Connection) -> None:
+    """Child process: serve until the parent says stop."""
+    with start_sandbox(options, backend=BenchBackend()) as sandbox:
+        channel.send((sandbox.url, sandbox.port, sandbox.ca_cert))
+        channel.recv()
+
+
+@contextmanager
+def sandbox_at(options: SandboxOptions, subprocess: bool) -> Iterator[tuple[str, int, Any]]:
+    """(url, port, CA file) of a sandbox in this process or in a child process."""
+    if not subprocess:
+        with start_sandbox(options, backend=BenchBackend()) as sandbox:
+            yield sandbox.url, sandbox.port, sandbox.ca_cert
+        return
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(options, child))
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        process.join(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--auth", choices=["basic", "ntlm"], default="ntlm")
     parser.add_argument("--https", action="store_true")
     parser.add_argument("--pipelines", type=int, default=200)
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--subprocess", action="store_true",
+                        help="run the sandbox in a child process")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tls_dir:
         options = SandboxOptions(username=USERNAME, password=PASSWORD, https=args.https,
                                  tls_dir=Path(tls_dir))
-        with start_sandbox(options, backend=BenchBackend()) as sandbox:
+        with sandbox_at(options, args.subprocess) as (url, port, ca_cert):
             wsman = WSMan(
-                "127.0.0.1", port=sandbox.port, ssl=args.https, auth=args.auth,
+                "127.0.0.1", port=port, ssl=args.https, auth=args.auth,
                 username=USERNAME, password=PASSWORD,
                 encryption="never" if args.auth == "basic" else "auto",
-                cert_validation=str(sandbox.ca_cert) if sandbox.ca_cert else True,
+                cert_validation=str(ca_cert) if ca_cert else True,
             )
             transport = f"{args.auth} over {'HTTPS' if args.https else 'HTTP'}"
             if args.auth == "ntlm" and not args.https:
                 transport += " with message encryption"
-            print(f"sandbox {sandbox.url} ({transport})")
+            where = "a child process" if args.subprocess else "this process"
+            print(f"sandbox {url} in {where} ({transport})")
 
             started = time.perf_counter()
             with RunspacePool(wsman) as pool:

@@ -132,7 +132,6 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._send(404, [("Content-Type", "text/plain")], message)
             return
         status, headers, payload = handler(method, path, query, dict(self.headers.items()), body)
-        self.server.conditions.delay()
         self._send(status, list(headers.items()), payload)
 
     def _inject_fault(self) -> bool:
@@ -174,7 +173,6 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 self._send(400, [], b"")
                 return
         status, envelope = self._process(body, result.context)
-        self.server.conditions.delay()
         headers = list(result.headers)
         if encrypted:
             envelope = message_encryption.wrap(self.auth.security, envelope)
@@ -197,6 +195,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return 500, soap.fault(internal, message_id, self.server.wsman.machine)
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.server.conditions.delay()
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)

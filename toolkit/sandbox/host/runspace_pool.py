@@ -23,6 +23,7 @@ from psrpcore import (
     GetAvailableRunspacesEvent,
     GetCommandMetadataEvent,
     PipelineInputEvent,
+    PowerShell,
     PSRPEvent,
     PSRPPayload,
     ResetRunspaceStateEvent,
@@ -61,6 +62,8 @@ FRAGMENT_SIZE = 32 * 1024
 OUTBOX_LIMIT = 4 * 1024 * 1024
 """Bytes a pipeline may have waiting for the client before its writer blocks (flow control)."""
 CLOSE_GRACE_SECONDS = 5.0
+COALESCE_SECONDS = 0.01
+"""How long a Receive with data waits for more from a still-running pipeline."""
 
 
 class SandboxRunspacePool(ServerRunspacePool):
@@ -86,9 +89,14 @@ def _alias_call_id(event: PSRPEvent) -> None:
 
 
 class SandboxPipeline(ServerPipeline):
-    """psrpcore's server pipeline plus the Failed state, which it has no public method for."""
+    """psrpcore's server pipeline, with the state changes PowerShell's server makes."""
+
+    def begin(self) -> None:
+        """Running, silently: PowerShell tells the client only Stopped, Completed or Failed."""
+        self._change_state(PSInvocationState.Running, emit=False)
 
     def fail(self, error: ClixmlErrorRecord) -> None:
+        """Failed with the terminating error (psrpcore has no public method for it)."""
         self._change_state(PSInvocationState.Failed, error=error)
 
 
@@ -199,6 +207,8 @@ class HostedPool:
                 if remaining <= 0:
                     raise faults.operation_timeout()
                 self._condition.wait(remaining)
+            if pipeline is not None:
+                self._linger(pipeline, min(deadline, time.monotonic() + COALESCE_SECONDS), budget)
             data = outbox.take(budget)
             self._condition.notify_all()  # writers blocked on a full outbox
             if pipeline is None:
@@ -207,6 +217,18 @@ class HostedPool:
             if done and pipeline.terminated:
                 self._pipelines.pop(pipeline.command_id, None)
             return ReceiveResult(data, done)
+
+    def _linger(self, pipeline: HostedPipeline, until: float, budget: int) -> None:
+        """Let a running pipeline add to this response (or finish) for a moment.
+
+        A short pipeline then needs one Receive instead of two: its output and its final
+        state travel together.
+        """
+        while not pipeline.finished and pipeline.outbox.size < budget:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return
+            self._condition.wait(remaining)
 
     def stop_pipeline(self, command_id: str) -> None:
         """The client's ctrl_c: the backend sees ``stop`` set and ends the pipeline."""
@@ -292,7 +314,7 @@ class HostedPool:
 
     def _handle(self, event: PSRPEvent) -> None:
         if isinstance(event, CreatePipelineEvent):
-            self._create(self._pipeline(str(event.pipeline_id).upper()), event)
+            self._create(self._pipeline(str(event.pipeline_id).upper()))
         elif isinstance(event, PipelineInputEvent):
             pipeline = self._pipeline(str(event.pipeline_id).upper())
             if pipeline.input is not None:
@@ -314,7 +336,7 @@ class HostedPool:
             self._server.runspace_availability_response(event.ci, True)
         elif isinstance(event, GetCommandMetadataEvent):
             pipeline = self._pipeline(str(event.pipeline_id).upper())
-            pipeline.server.start()
+            pipeline.server.begin()
             unsupported = ErrorRecord(
                 "The sandbox management host does not answer GetCommandMetadata requests.",
                 "SandboxGetCommandMetadataUnsupported",
@@ -323,8 +345,9 @@ class HostedPool:
             )
             self._finish(pipeline, PSInvocationState.Failed, unsupported)
 
-    def _create(self, pipeline: HostedPipeline, event: CreatePipelineEvent) -> None:
-        metadata = event.pipeline
+    def _create(self, pipeline: HostedPipeline) -> None:
+        metadata = pipeline.server.metadata  # decoded by psrpcore from the CreatePipeline event
+        assert isinstance(metadata, PowerShell)
         if not metadata.no_input:
             pipeline.input = PipelineInput(self._condition, pipeline.stop)
         pipeline.routing = stream_routing(metadata)
@@ -347,7 +370,7 @@ class HostedPool:
             slot = min(set(range(len(self._busy) + 1)) - self._busy)
             self._busy.add(slot)
             pipeline.started = True
-            pipeline.server.start()
+            pipeline.server.begin()
             worker = threading.Thread(
                 target=self._run,
                 args=(pipeline, slot),
@@ -363,7 +386,7 @@ class HostedPool:
         if not pipeline.started and not pipeline.finished:
             # Still queued: it never reaches a runspace.
             pipeline.started = True
-            pipeline.server.start()
+            pipeline.server.begin()
             self._finish(pipeline, PSInvocationState.Stopped, None)
 
     def _finish(
