@@ -247,7 +247,7 @@ def run_block_items(
     return invoke_body(
         ctx,
         block.body,
-        "<ScriptBlock>",
+        "",
         pairs,
         input_items,
         new_scope=new_scope,
@@ -347,9 +347,8 @@ def bind_script_params(
 
 
 def _script_command_info(body: Body, name: str) -> binder.CommandInfo:
-    cached = _SCRIPT_INFO.get(id(body))
-    if cached is not None and cached[0] is body:
-        return cached[1]
+    if isinstance(body.command_info, binder.CommandInfo):
+        return body.command_info
     params: list[binder.ParamInfo] = []
     implicit = 0
     for definition in body.params or []:
@@ -376,8 +375,5 @@ def _script_command_info(body: Body, name: str) -> binder.CommandInfo:
         )
     binder.add_common(params)
     info = binder.CommandInfo(name, params, [binder.ALL_SETS], None, script_params=True)
-    _SCRIPT_INFO[id(body)] = (body, info)
+    body.command_info = info
     return info
-
-
-_SCRIPT_INFO: dict[int, tuple[Body, binder.CommandInfo]] = {}

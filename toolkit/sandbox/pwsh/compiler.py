@@ -1323,6 +1323,10 @@ class Compiler:
 
     def invocation(self, node: Node) -> Expr:
         parts = named(node)
+        if len(parts) == 1 and parts[0].type == "invokation_foreach_expression":
+            return self.foreach_member(parts[0])
+        if len(parts) < 2:
+            raise unsupported(node, "this method call form")
         target_node = parts[0]
         static = any(c.type == "::" for c in node.children)
         name = self.text(parts[1])
@@ -1343,7 +1347,7 @@ class Compiler:
             obj = target(ctx)
             values = [a(ctx) for a in args]
             if key in ("where", "foreach") and values and isinstance(values[0], ScriptBlock):
-                return _collection_method(ctx, obj, key, values[0])
+                return _collection_method(ctx, obj, key, values[0], values[1:])
             if isinstance(obj, ScriptBlock) and key in ("invoke", "invokereturnasis"):
                 return collapse(run_block_items(ctx, obj, values))
             if isinstance(obj, PSObject) and obj.type_names[:1] == ["System.Text.Encoding"]:
@@ -1355,6 +1359,19 @@ class Compiler:
                 raise
 
         return call
+
+    def foreach_member(self, node: Node) -> Expr:
+        """``$items.ForEach{ ... }`` (the method form without parentheses)."""
+        target_node, block_node = named(node)[0], named(node)[-1]
+        if block_node.type != "script_block_expression":
+            raise unsupported(node, "this .ForEach form")
+        target = self.expr(target_node)
+        block = self.expr(block_node)
+
+        def run(ctx: Context) -> Any:
+            return _collection_method(ctx, target(ctx), "foreach", block(ctx), [])
+
+        return run
 
     def element_access(self, node: Node) -> Expr:
         parts = named(node)
@@ -1858,16 +1875,32 @@ def _set_index(target: Any, index: Any, value: Any) -> None:
     raise runtime_error("Unable to index into an object of this type.", "CannotIndex")
 
 
-def _collection_method(ctx: Context, obj: Any, key: str, block: ScriptBlock) -> Any:
+def _collection_method(
+    ctx: Context, obj: Any, key: str, block: ScriptBlock, options: list[Any]
+) -> Any:
+    """``.Where({...} [, 'First'|'Last' [, count]])`` and ``.ForEach({...})``."""
     items = obj if isinstance(obj, list | tuple) else ([] if obj is None else [obj])
+    mode = to_string(options[0]).casefold() if options else "default"
+    count = int(to_number(options[1])) if len(options) > 1 else 0
+    if (key == "foreach" and options) or mode not in ("default", "first", "last"):
+        raise runtime_error(
+            f"The sandbox engine does not support .{key}() with the options "
+            f"{', '.join(to_string(o) for o in options)}.",
+            "UnsupportedCollectionMethodMode",
+            exception_type="System.NotSupportedException",
+        )
     result: list[Any] = []
     for item in items:
         produced = run_block_items(ctx, block, [], dollar_under=item, new_scope=False)
         if key == "where":
             if to_bool(collapse(produced)):
                 result.append(item)
+                if mode == "first" and len(result) >= max(count, 1):
+                    break
         else:
             result.extend(produced)
+    if mode == "last":
+        return result[-max(count, 1) :]
     return result
 
 

@@ -15,6 +15,7 @@ from toolkit.sandbox.interface import (
     SessionContext,
 )
 from toolkit.sandbox.pwsh import binder
+from toolkit.sandbox.pwsh.boundary import export
 from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
 from toolkit.sandbox.pwsh.coercion import ArrayList
 from toolkit.sandbox.pwsh.commands import ArgSpec, CallSite, invoke_body, invoke_command
@@ -75,30 +76,37 @@ class PwshRunspace:
                     category="InvalidOperation",
                 )
             ) from None
+        except Exception as exc:
+            # A defect of the engine itself: fail loudly rather than look like success.
+            raise PipelineFailed(
+                record(
+                    f"Internal error in the sandbox PowerShell engine: {type(exc).__name__}: {exc}",
+                    "SandboxEngineError",
+                    category="NotImplemented",
+                )
+            ) from exc
         finally:
             self.statements_run += ctx.statements
 
     def _run_statement(self, ctx: Context, commands: list[Command], pipeline_input: Any) -> None:
         items: Iterator[Any] | None = iter(pipeline_input) if pipeline_input is not None else None
+        sink = ctx.sink
+
+        def write(value: Any) -> None:
+            sink.output(export(value))
+
         if len(commands) == 1 and commands[0].is_script:
-            self._script(ctx, commands[0], items, ctx.sink.output)
+            self._script(ctx, commands[0], items, write)
             return
         for command in commands:
             items = self._stage(ctx, command, items)
         assert items is not None
         for value in items:
-            ctx.sink.output(value)
+            write(value)
 
     def _stage(self, ctx: Context, command: Command, items: Iterator[Any] | None) -> Iterator[Any]:
         if command.is_script:
-            body = compile_script(command.text)
-            scope = Scope(self.global_scope) if command.use_local_scope else self.global_scope
-            ctx.scope = ctx.script_scope = scope
-            args = [
-                (name, binder.SWITCH_OR_NULL if name is not None and value is None else value)
-                for name, value in command.parameters
-            ]
-            return iter(invoke_body(ctx, body, "<script>", args, items, new_scope=False))
+            return iter(self._script(ctx, command, items, None))
         site = CallSite(
             command.text,
             None,
@@ -122,7 +130,11 @@ class PwshRunspace:
         items: Iterator[Any] | None,
         write: Callable[[Any], None] | None,
     ) -> list[Any]:
-        """Run a script command: its param() block binds the command's parameters."""
+        """Run a script command: its param() block binds the command's parameters.
+
+        ``use_local_scope`` true runs it in a child scope; otherwise its variables stay in
+        the runspace's global scope for later pipelines, as AddScript does by default.
+        """
         body = compile_script(command.text)
         scope = Scope(self.global_scope) if command.use_local_scope else self.global_scope
         ctx.scope = ctx.script_scope = scope
@@ -130,11 +142,14 @@ class PwshRunspace:
             (name, binder.SWITCH_OR_NULL if name is not None and value is None else value)
             for name, value in command.parameters
         ]
-        return invoke_body(ctx, body, "<script>", args, items, new_scope=False, write=write)
+        return invoke_body(ctx, body, "", args, items, new_scope=False, write=write)
 
     def close(self) -> None:
         self.state.clear()
 
 
-def _constant(value: Any) -> Any:
-    return lambda ctx: value
+def _constant(value: Any) -> Callable[[Context], Any]:
+    def constant(ctx: Context) -> Any:
+        return value
+
+    return constant

@@ -85,6 +85,8 @@ class Body:
     end: Callable[[Context, Out], None] | None
     text: str
     line: int
+    # The binder's view of ``params``, built on first call (a binder.CommandInfo).
+    command_info: Any = field(default=None, compare=False, repr=False)
 
 
 class ScriptBlock(ScriptBlockValue):
