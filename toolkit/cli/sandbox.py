@@ -11,7 +11,12 @@ from typing import Any
 
 import click
 
-from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
+from toolkit.sandbox.server import (
+    DEFAULT_USERNAME,
+    RunningSandbox,
+    SandboxOptions,
+    start_sandbox,
+)
 
 DEFAULT_HTTP_PORT = 5985
 DEFAULT_HTTPS_PORT = 5986
@@ -70,12 +75,11 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
         port = DEFAULT_HTTPS_PORT if use_https else DEFAULT_HTTP_PORT
     options = SandboxOptions(
         host=host, port=port, https=use_https, state=state, seed=seed,
-        password=password, latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
+        username=username or DEFAULT_USERNAME, password=password,
+        latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
         fault_rate=fault_rate, throttle_rate=throttle_rate, random_seed=random_seed,
         command_log=command_log, mailbox_delay_s=mailbox_delay_s,
     )
-    if username:
-        options.username = username
     if not _is_loopback(host):
         click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",
                     fg="yellow", err=True)

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from psrpcore import PowerShell as ClixmlPowerShell
 from psrpcore import ServerPipeline
@@ -114,10 +114,8 @@ def pipeline_spec(metadata: ClixmlPowerShell, pipeline_input: PipelineInput | No
     return PipelineSpec(commands=commands, input=pipeline_input)
 
 
-class PipelineWriter(Protocol):
-    """How the sink reaches the psrpcore pipeline: under the pool's lock, with flow control."""
-
-    def write(self, action: Callable[[ServerPipeline], None]) -> None: ...
+PipelineWrite = Callable[[Callable[[ServerPipeline], None]], None]
+"""Runs an action on the psrpcore pipeline under the pool's lock, with flow control."""
 
 
 class PipelineSink:
@@ -127,21 +125,27 @@ class PipelineSink:
     engine busy producing output ends promptly.
     """
 
-    def __init__(self, writer: PipelineWriter, routing: StreamRouting):
-        self._writer = writer
+    def __init__(self, write: PipelineWrite, routing: StreamRouting):
+        self._write = write
         self._routing = routing
 
-    def _emit(self, route: str, record: Any, to_stream: Callable[[ServerPipeline], None]) -> None:
+    def _emit(
+        self,
+        route: str,
+        as_output: Callable[[], Any],
+        to_stream: Callable[[ServerPipeline], None],
+    ) -> None:
+        """Write a stream record where the client's redirection sends it."""
         if route == DISCARD:
             return
         if route == OUTPUT:
-            self._writer.write(lambda pipeline: pipeline.write_output(record()))
+            self._write(lambda pipeline: pipeline.write_output(as_output()))
         else:
-            self._writer.write(to_stream)
+            self._write(to_stream)
 
     def output(self, value: Any) -> None:
         converted = to_clixml(value)
-        self._writer.write(lambda pipeline: pipeline.write_output(converted))
+        self._write(lambda pipeline: pipeline.write_output(converted))
 
     def error(self, record: ErrorRecord) -> None:
         converted = error_record_to_clixml(record)
@@ -188,6 +192,6 @@ class PipelineSink:
         )
 
     def progress(self, activity: str, status: str, percent: int) -> None:
-        self._writer.write(
+        self._write(
             lambda pipeline: pipeline.write_progress(activity, 0, status, percent_complete=percent)
         )

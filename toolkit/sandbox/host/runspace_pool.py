@@ -16,6 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from psrpcore import (
     CreatePipelineEvent,
@@ -438,7 +439,7 @@ class HostedPool:
         error: ErrorRecord | None = None
         try:
             runspace = self._runspace(slot)
-            sink = PipelineSink(_Writer(self, pipeline), pipeline.routing)
+            sink = PipelineSink(partial(self.write, pipeline), pipeline.routing)
             runspace.invoke(pipeline.spec, sink, pipeline.stop)
             if pipeline.stop.is_set():
                 state = PSInvocationState.Stopped
@@ -460,14 +461,3 @@ class HostedPool:
             self._workers.discard(threading.current_thread())
             if not self._closed:
                 self._dispatch()
-
-
-class _Writer:
-    """Binds one pipeline to :meth:`HostedPool.write` (the sink's :class:`PipelineWriter`)."""
-
-    def __init__(self, pool: HostedPool, pipeline: HostedPipeline):
-        self._pool = pool
-        self._pipeline = pipeline
-
-    def write(self, action: Callable[[ServerPipeline], None]) -> None:
-        self._pool.write(self._pipeline, action)
