@@ -99,6 +99,10 @@ def test_streams_carry_non_terminating_errors_and_records(wsman: WSMan) -> None:
     assert error.fq_error == "ManagementObjectNotFound,Get-Mailbox"
     assert error.reason == "ManagementObjectNotFoundException"
     assert error.activity == "Get-Mailbox"
+    assert error.message == (
+        "ObjectNotFound: (ghost@contoso.com:String) [Get-Mailbox], "
+        "ManagementObjectNotFoundException"
+    )
     assert (error.target_name, error.target_type) == ("ghost@contoso.com", "String")
     assert error.target_object == "ghost@contoso.com"
     assert error.exception.types[0] == (

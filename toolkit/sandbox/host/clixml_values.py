@@ -92,6 +92,16 @@ def _object_to_clixml(value: PSObject) -> ClixmlObject:
     return obj
 
 
+class _CategoryInfo(ErrorCategoryInfo):
+    """ErrorCategoryInfo whose text is PowerShell's ("CategoryInfo : ..." under an error)."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.Category.name}: ({self.TargetName or ''}:{self.TargetType or ''}) "
+            f"[{self.Activity or ''}], {self.Reason or ''}"
+        )
+
+
 def error_record_to_clixml(record: ErrorRecord) -> ClixmlErrorRecord:
     """The psrpcore ErrorRecord the client deserializes into ``streams.error`` entries."""
     exception = NETException(Message=record.message, HResult=-2146233087)
@@ -104,7 +114,7 @@ def error_record_to_clixml(record: ErrorRecord) -> ClixmlErrorRecord:
     target_name = "" if record.target_object is None else str(record.target_object)
     target_type = "" if record.target_object is None else _dotnet_short_type(record.target_object)
     activity = record.command_name or ""
-    category_info = ErrorCategoryInfo(
+    category_info = _CategoryInfo(
         Category=_category(record.category),
         Activity=activity,
         Reason=reason,
