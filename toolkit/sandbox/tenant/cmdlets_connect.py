@@ -333,7 +333,9 @@ def connect_graph(call: Call) -> list[Any]:
     account = account_of(world, call.ctx.session)
     token = call.params.get("AccessToken")
     tenant_id = call.text("TenantId")
-    client_id = call.text("ClientId")
+    credential = call.params.get("ClientSecretCredential")
+    client_id = call.text("ClientId") or (
+        str(credential.get("UserName")) if isinstance(credential, PSObject) else None)
     expiry: float | None = None
     if token is not None:
         raw = token.reveal() if isinstance(token, SecureString) else str(token)
@@ -353,8 +355,8 @@ def connect_graph(call: Call) -> list[Any]:
             raise errors.graph_auth("-TenantId is required for app-only authentication.")
         tenant = _tenant_named(world, tenant_id)
         app = _app(world, client_id, tenant)
-        if call.has("ClientSecretCredential"):
-            secret = call.params["ClientSecretCredential"].get("Password")
+        if isinstance(credential, PSObject):
+            secret = credential.get("Password")
             revealed = secret.reveal() if isinstance(secret, SecureString) else str(secret)
             if app.client_secret is None or revealed != app.client_secret:
                 raise errors.graph_auth(

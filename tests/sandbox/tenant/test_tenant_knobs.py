@@ -1,0 +1,133 @@
+"""Throttling, service time, the command log, and the spec fidelity of the adapters."""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from pathlib import Path
+
+from tenant_helpers import ok
+
+from toolkit.sandbox.interface import SessionContext
+from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.runspace import PwshRunspace
+from toolkit.sandbox.pwsh.spec import cmdlet_specs
+from toolkit.sandbox.tenant import cmdlets_exchange, cmdlets_graph, cmdlets_msonline
+from toolkit.sandbox.tenant.cmdlet_support import IGNORED_PARAMETERS, TenantServices
+from toolkit.sandbox.tenant.demo import demo_imap_csv
+from toolkit.sandbox.tenant.registration import tenant_registry
+from toolkit.sandbox.tenant.store import TenantStore
+
+
+def _runspace(services: TenantServices) -> PwshRunspace:
+    runspace = Engine(tenant_registry(services)).open_runspace(SessionContext("admin", "admin"))
+    ok(run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false; "
+                            "Connect-MgGraph -NoWelcome; Connect-MsolService"))
+    return runspace
+
+
+def test_throttling_fails_like_the_services(store: TenantStore) -> None:
+    runspace = _runspace(TenantServices(store, throttle_rate=1.0, random_seed=1))
+    exchange = run_script(runspace, "Get-Mailbox sales")
+    assert exchange.errors[0].category == "LimitsExceeded"
+    assert "throttled" in exchange.errors[0].message
+    graph = run_script(runspace, "Get-MgUser -UserId lee.gu@contoso.com")
+    assert graph.errors[0].fully_qualified_error_id.startswith("TooManyRequests,")
+    assert "Retry-After" in graph.errors[0].message
+
+
+def test_throttling_is_repeatable_with_a_seed(store: TenantStore) -> None:
+    def pattern() -> list[bool]:
+        runspace = _runspace(TenantServices(store, throttle_rate=0.5, random_seed=42))
+        return [bool(run_script(runspace, "Get-Mailbox sales").errors)
+                for _ in range(12)]
+
+    first = pattern()
+    assert first == pattern() and any(first) and not all(first)
+
+
+def test_cmdlet_ms_delays_each_call(store: TenantStore) -> None:
+    runspace = _runspace(TenantServices(store, cmdlet_ms=50))
+    started = time.perf_counter()
+    ok(run_script(runspace, "Get-Mailbox sales; Get-Mailbox info"))
+    assert time.perf_counter() - started >= 0.1
+
+
+def test_command_log_masks_secrets(store: TenantStore, tmp_path: Path) -> None:
+    log = tmp_path / "commands.jsonl"
+    runspace = _runspace(TenantServices(store, command_log=log))
+    ok(run_script(runspace, "New-MigrationEndpoint -IMAP -Name G -RemoteServer "
+                            "imap.gmail.com -Port 993 -Security Ssl"))
+    ok(run_script(runspace, "param($csv) New-MigrationBatch -Name B -SourceEndpoint G "
+                            "-CSVData $csv", {"csv": demo_imap_csv()}))
+    ok(run_script(runspace, "Set-MsolUserPassword -UserPrincipalName lee.gu@contoso.com "
+                            "-NewPassword 'Secret-Pass-99'"))
+    run_script(runspace, "Get-Mailbox ghost")
+    text = log.read_text()
+    assert "Secret-Pass-99" not in text and "app-pw" not in text and "lynne-old" not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    batch = next(line for line in lines if line["cmdlet"] == "New-MigrationBatch")
+    assert batch["parameters"]["CSVData"] == "********" and batch["ok"] is True
+    assert batch["tenant"] == "contoso.onmicrosoft.com" and batch["account"] == "admin"
+    failed = lines[-1]
+    assert failed["cmdlet"] == "Get-Mailbox" and failed["ok"] is False
+    assert failed["error"] == "ManagementObjectNotFoundException"
+
+
+def _parameters_used(module: object) -> dict[str, set[str]]:
+    """Per adapter function: parameter names it reads or declares supported."""
+    tree = ast.parse(Path(str(module.__file__)).read_text())  # type: ignore[attr-defined]
+    used: dict[str, set[str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        names: set[str] = set()
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+                target = inner.func.value
+                reads = (inner.func.attr in ("text", "has", "strings")
+                         and isinstance(target, ast.Name) and target.id == "call") or (
+                    inner.func.attr == "get" and isinstance(target, ast.Attribute)
+                    and target.attr == "params")
+                if reads and inner.args and isinstance(inner.args[0], ast.Constant) and \
+                        isinstance(inner.args[0].value, str):
+                    names.add(inner.args[0].value)
+                if inner.func.attr == "reject_unsupported" and inner.args and isinstance(
+                        inner.args[0], ast.Set):
+                    names |= {e.value for e in inner.args[0].elts
+                              if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        used[node.name] = names
+    return used
+
+
+def test_adapters_only_use_parameters_from_the_spec() -> None:
+    """Fidelity: every parameter an adapter reads or accepts exists in cmdlets.json for a
+    cmdlet it serves (one adapter may serve Get-X and Get-EXOX), and for Exchange cmdlets
+    applies to Exchange Online. The binder keeps every other parameter out."""
+    specs = cmdlet_specs()
+    problems: list[str] = []
+    for module, table_function in ((cmdlets_exchange, "register_exchange"),
+                                   (cmdlets_graph, "register_graph"),
+                                   (cmdlets_msonline, "register_msonline")):
+        used = _parameters_used(module)
+        source = ast.parse(Path(str(module.__file__)).read_text())
+        register = next(n for n in source.body if isinstance(n, ast.FunctionDef)
+                        and n.name == table_function)
+        served: dict[str, list[str]] = {}
+        for entry in ast.walk(register):
+            if (isinstance(entry, ast.Tuple) and entry.elts
+                    and isinstance(entry.elts[0], ast.Constant)
+                    and isinstance(entry.elts[1], ast.Name)):
+                served.setdefault(entry.elts[1].id, []).append(str(entry.elts[0].value))
+        assert served, table_function
+        for function, cmdlets in served.items():
+            for name in used.get(function, set()) - set(IGNORED_PARAMETERS):
+                found = [specs[c]["parameters"][name] for c in cmdlets
+                         if name in specs[c]["parameters"]]
+                if not found:
+                    problems.append(f"{cmdlets} -{name}: not in the spec")
+                elif all(p.get("applicable") and "Exchange Online" not in p["applicable"]
+                         for p in found):
+                    problems.append(f"{cmdlets} -{name}: not applicable to Exchange Online")
+    assert not problems, problems
