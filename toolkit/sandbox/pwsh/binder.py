@@ -267,20 +267,8 @@ def identity_value(value: Any) -> Any:
     return coercion.to_string(value)
 
 
-def _strict_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) or value is None:
-        return bool(value)
-    raise _ConvertFailure(
-        f"Cannot convert '{coercion.type_name_of(value)}' to the type 'System.Boolean' "
-        "required by parameter '{param}'. Boolean parameters accept only Boolean values and "
-        "numbers, such as $True, $False, 1 or 0."
-    )
-
-
 class _ConvertFailure(Exception):
-    """A conversion failure whose message names the parameter (``{param}``)."""
+    """A conversion failure with the message PowerShell's binder shows."""
 
 
 def _enum_converter(display: str, values: list[str], many: bool) -> Callable[[Any], Any]:
@@ -345,9 +333,9 @@ def converter_for(type_name: str) -> Callable[[Any], Any]:
     base = key.removesuffix("[]")
     short = base.rsplit(".", 1)[-1]
     if base in ("management.automation.switchparameter", "switchparameter"):
-        return coercion.to_bool
+        return coercion.to_switch_argument
     if base == "boolean":
-        return _strict_bool
+        return coercion.to_bool_argument
     if short in ENUMS:
         display, values = ENUMS[short]
         return _enum_converter(display, values, many)
@@ -486,19 +474,29 @@ def convert_value(info: CommandInfo, param: ParamInfo, value: Any) -> Any:
     try:
         return param.convert(value)
     except _ConvertFailure as failure:
-        message = str(failure).replace("{param}", param.name)
-        raise _binding_conversion(info, param, message) from None
+        raise _binding_conversion(info, param, str(failure)) from None
+    except coercion.BooleanArgumentError as error:
+        raise _binding_conversion(info, param, error.record.message, transformation=True) from None
     except PSError as error:
         raise _binding_conversion(info, param, error.record.message) from None
 
 
-def _binding_conversion(info: CommandInfo, param: ParamInfo, message: str) -> PSError:
-    if info.script_params:
-        return binding_error(
+def _binding_conversion(
+    info: CommandInfo, param: ParamInfo, message: str, *, transformation: bool = False
+) -> PSError:
+    """Script parameters and Boolean/switch arguments fail in the argument transformation
+    step (ParameterArgumentTransformationError); other cmdlet arguments fail to bind."""
+    if info.script_params or transformation:
+        error = binding_error(
             f"Cannot process argument transformation on parameter '{param.name}'. {message}",
             "ParameterArgumentTransformationError",
             info.name,
+            category="InvalidData",
         )
+        error.record.exception_type = (
+            "System.Management.Automation.ParameterBindingArgumentTransformationException"
+        )
+        return error
     return binding_error(
         f"Cannot bind parameter '{param.name}'. {message}",
         "CannotConvertArgumentNoMessage",

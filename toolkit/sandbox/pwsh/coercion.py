@@ -268,6 +268,35 @@ def to_datetime(value: Any) -> dt.datetime:
     )
 
 
+class BooleanArgumentError(PSError):
+    """A non-Boolean value for a Boolean or switch parameter."""
+
+
+def _bool_argument(value: Any, type_name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return bool(value)
+    if isinstance(value, list | tuple) and len(value) == 1:
+        return _bool_argument(value[0], type_name)
+    raise BooleanArgumentError(
+        runtime_error(
+            f'Cannot convert value "{type_name_of(value)}" to type "{type_name}". Boolean '
+            "parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0.",
+            "BooleanArgument",
+        ).record
+    )
+
+
+def to_bool_argument(value: Any) -> bool:
+    """A ``[bool]`` parameter's argument: stricter than a cast (no strings)."""
+    return _bool_argument(value, "System.Boolean")
+
+
+def to_switch_argument(value: Any) -> bool:
+    return _bool_argument(value, "System.Management.Automation.SwitchParameter")
+
+
 def to_bool_cast(value: Any) -> bool:
     """``[bool]`` cast: same as truthiness (``[bool]'false'`` is true)."""
     return to_bool(value)

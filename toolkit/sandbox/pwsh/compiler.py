@@ -19,9 +19,11 @@ from toolkit.sandbox.pwsh import operators as ops
 from toolkit.sandbox.pwsh.coercion import (
     lookup_type,
     to_bool,
+    to_bool_argument,
     to_number,
     to_pscustomobject,
     to_string,
+    to_switch_argument,
 )
 from toolkit.sandbox.pwsh.commands import ArgSpec, CallSite, invoke_command, run_block_items
 from toolkit.sandbox.pwsh.errors import (
@@ -826,6 +828,11 @@ class Compiler:
                 raise unsupported(inner[0], f"the parameter type [{type_name}]")
             definition.type_name, definition.convert = found
             definition.is_switch = found[0] == "System.Management.Automation.SwitchParameter"
+            # Arguments of [bool]/[switch] parameters are stricter than casts: no strings.
+            if definition.is_switch:
+                definition.convert = to_switch_argument
+            elif found[0] == "System.Boolean":
+                definition.convert = to_bool_argument
             return
         name = self.text(inner[0]).casefold() if inner else ""
         args = [a for c in inner[1:] for a in named(c)] if len(inner) > 1 else []
