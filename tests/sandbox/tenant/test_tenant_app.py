@@ -1,0 +1,103 @@
+"""The backend the sandbox serves, driven by the real pypsrp client over WSMan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from toolkit.sandbox.app import build_backend
+from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
+from toolkit.sandbox.tenant.demo import HELPDESK_ACCOUNT
+
+
+def _wsman(sandbox: RunningSandbox, username: str | None = None,
+           password: str | None = None) -> WSMan:
+    return WSMan("127.0.0.1", port=sandbox.port, ssl=False, auth="basic", encryption="never",
+                 username=username or sandbox.username, password=password or sandbox.password)
+
+
+def _invoke(pool: RunspacePool, script: str, **parameters: Any) -> PowerShell:
+    shell = PowerShell(pool)
+    shell.add_script(script)
+    for name, value in parameters.items():
+        shell.add_parameter(name, value)
+    shell.invoke()
+    return shell
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    options = SandboxOptions(password="Cli-Admin-1!", seed="demo", mailbox_delay_s=0,
+                             state=tmp_path / "state.json")
+    with start_sandbox(options) as running:
+        yield running
+
+
+def test_hand_typed_session(sandbox: RunningSandbox) -> None:
+    with RunspacePool(_wsman(sandbox)) as pool:
+        _invoke(pool, "Connect-ExchangeOnline -ShowBanner:$false")
+        shell = PowerShell(pool)
+        shell.add_cmdlet("Get-Mailbox").add_parameter("RecipientTypeDetails", "SharedMailbox")
+        shared = shell.invoke()
+        assert [m.adapted_properties.get("Name") or m.extended_properties.get("Name")
+                for m in shared] == ["Sales", "Support", "Info", "Finance"]
+        shell = PowerShell(pool)
+        shell.add_cmdlet("Add-MailboxPermission").add_parameter("Identity", "sales") \
+            .add_parameter("User", "adele.vance@contoso.com").add_parameter("AccessRights",
+                                                                           "FullAccess")
+        shell.invoke()
+        assert not shell.had_errors  # a non-terminating error...
+        assert [str(e) for e in shell.streams.error] == [  # ...shows in the error stream
+            "An existing permission entry was found for user: adele.vance@contoso.com."]
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    options = SandboxOptions(password="Cli-Admin-1!", seed="demo", state=tmp_path / "s.json")
+    with start_sandbox(options) as running, RunspacePool(_wsman(running)) as pool:
+        shell = _invoke(pool, "Connect-ExchangeOnline -ShowBanner:$false; Add-MailboxPermission "
+                              "-Identity info -User lee.gu@contoso.com -AccessRights FullAccess")
+        assert not shell.streams.error
+    with start_sandbox(options) as running, RunspacePool(_wsman(running)) as pool:
+        shell = _invoke(pool, "Connect-ExchangeOnline -ShowBanner:$false; "
+                              "Get-MailboxPermission info -User lee.gu@contoso.com | "
+                              "ForEach-Object { $_.AccessRights }")
+        assert shell.output == ["FullAccess"]
+
+
+def test_closing_a_pool_frees_its_connection(sandbox: RunningSandbox) -> None:
+    pools = [RunspacePool(_wsman(sandbox)) for _ in range(3)]
+    for pool in pools:
+        pool.open()
+        assert not _invoke(pool, "Connect-ExchangeOnline -ShowBanner:$false").streams.error
+    with RunspacePool(_wsman(sandbox)) as fourth:
+        refused = _invoke(fourth, "Connect-ExchangeOnline -ShowBanner:$false")
+        assert "maximum number of connections allowed : 3" in " ".join(
+            str(e) for e in refused.streams.error)
+        pools[0].close()
+        accepted = _invoke(fourth, "Connect-ExchangeOnline -ShowBanner:$false")
+        assert not accepted.streams.error and not accepted.had_errors
+    for pool in pools[1:]:
+        pool.close()
+
+
+def test_helpdesk_account_from_the_seed(sandbox: RunningSandbox) -> None:
+    with RunspacePool(_wsman(sandbox, *HELPDESK_ACCOUNT)) as pool:
+        shell = _invoke(pool, "Connect-ExchangeOnline -ShowBanner:$false; "
+                              "Remove-MailboxPermission -Identity sales -User "
+                              "adele.vance@contoso.com -AccessRights FullAccess -Confirm:$false")
+        assert "The term 'Remove-MailboxPermission' is not recognized" in " ".join(
+            str(e) for e in shell.streams.error)
+
+
+def test_backend_authenticates_seed_and_cli_accounts() -> None:
+    backend = build_backend(SandboxOptions(username="ops", password="Ops-Pass-1!"))
+    assert backend.authenticate("ops", "Ops-Pass-1!") is not None
+    assert backend.authenticate("helpdesk", HELPDESK_ACCOUNT[1]).role == "helpdesk"  # type: ignore[union-attr]
+    assert backend.authenticate("helpdesk", "wrong") is None
+    assert backend.account_password("nobody") is None
+    assert backend.identity_handler is None  # identity platform only with --https
