@@ -238,3 +238,16 @@ def test_script_parameters_from_the_interface(engine: Engine) -> None:
         [("Password", SecureString("p")), ("Rows", [1, 2])],
     )
     assert result.output == [True, 2]
+
+
+def test_parameter_set_without_a_documented_default(engine: Engine) -> None:
+    run_script(engine, "Get-Mailbox; Get-Mailbox -Anr smith")
+    assert [c[1] for c in CALLS] == ["Identity", "AnrSet"]
+
+
+def test_errors_carry_the_line_of_their_call(engine: Engine) -> None:
+    script = (
+        "'first line'\nAdd-MailboxPermission -Identity missing -User u -AccessRights FullAccess"
+    )
+    result = run_script(engine, script)
+    assert result.errors[0].script_line == 2

@@ -647,15 +647,28 @@ def _mandatory_missing(
     return missing
 
 
+def _preferred(info: CommandInfo, sets: list[str]) -> str:
+    """The set PowerShell would pick among equally valid ones.
+
+    The cmdlet's default set when the metadata names it. Microsoft's pages do not record
+    DefaultParameterSetName for Exchange cmdlets, so otherwise a set named Identity or
+    Default (what those cmdlets declare as default), then the first in page order.
+    """
+    if info.default_set in sets:
+        return str(info.default_set)
+    for name in ("Identity", "Default"):
+        if name in sets:
+            return name
+    return sets[0]
+
+
 def _choose_set(
     info: CommandInfo, bound: dict[str, Any], candidates: list[str], has_input: bool
 ) -> str:
     satisfied = [s for s in candidates if not _mandatory_missing(info, s, bound, has_input)]
     if satisfied:
-        if info.default_set in satisfied:
-            return str(info.default_set)
-        return satisfied[0]
-    target = info.default_set if info.default_set in candidates else candidates[0]
+        return _preferred(info, satisfied)
+    target = _preferred(info, candidates)
     missing = _mandatory_missing(info, target, bound, has_input)
     raise binding_error(
         "Cannot process command because of one or more missing mandatory parameters: "

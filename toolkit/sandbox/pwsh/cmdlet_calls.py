@@ -24,10 +24,11 @@ def run_registered(
     cmdlet: RegisteredCmdlet,
     args: list[tuple[str | None, Any]],
     items: Iterator[Any] | None,
+    line: int,
 ) -> Iterator[Any]:
     info = binder.spec_command(cmdlet.name, cmdlet.product)
     bound = binder.bind(info, args, items is not None)
-    prefs = CallPrefs(ctx, bound.common)
+    prefs = CallPrefs(ctx, bound.common, line)
     buffer: list[Any] = []
     context = CmdletContext(
         session=ctx.runspace.context,

@@ -68,6 +68,7 @@ class CallPrefs:
         "ctx",
         "error_action",
         "error_variable",
+        "line",
         "out_variable",
         "verbose",
         "warning_action",
@@ -75,8 +76,9 @@ class CallPrefs:
         "whatif",
     )
 
-    def __init__(self, ctx: Context, common: dict[str, Any]):
+    def __init__(self, ctx: Context, common: dict[str, Any], line: int | None = None):
         self.ctx = ctx
+        self.line = line
         self.error_action: str | None = common.get("ErrorAction")
         self.warning_action: str | None = common.get("WarningAction")
         self.error_variable = _variable_name(common.get("ErrorVariable"))
@@ -89,6 +91,8 @@ class CallPrefs:
                 ctx.scope.vars[name.casefold()] = ArrayList()
 
     def error(self, record: ErrorRecord) -> None:
+        if record.script_line is None:
+            record.script_line = self.line
         variables = [self.error_variable] if self.error_variable else []
         self.ctx.write_error(record, self.error_action, variables)
 
@@ -202,14 +206,14 @@ def _dispatch(
         return iter(produced)
     native = find_builtin(key)
     if native is not None:
-        return _run_native(ctx, native, args, items)
+        return _run_native(ctx, native, args, items, site.line)
     registered = ctx.runspace.registry.lookup(name)
     if registered is not None and (
         registered.visible is None or registered.visible(ctx.runspace.context)
     ):
         from toolkit.sandbox.pwsh.cmdlet_calls import run_registered
 
-        return run_registered(ctx, registered, args, items)
+        return run_registered(ctx, registered, args, items, site.line)
     raise command_not_found(name, site.line)
 
 
@@ -218,9 +222,10 @@ def _run_native(
     native: NativeCommand,
     args: list[tuple[str | None, Any]],
     items: Iterator[Any] | None,
+    line: int,
 ) -> Iterator[Any]:
     bound = binder.bind(native.info, args, items is not None)
-    prefs = CallPrefs(ctx, bound.common)
+    prefs = CallPrefs(ctx, bound.common, line)
     for value in native.run(ctx, prefs, bound.params, items):
         prefs.output_variable(value)
         yield value
