@@ -106,7 +106,7 @@ def create_user(
         department=spec.department,
         created=store.now(),
     )
-    tenant.users[user.id] = user
+    tenant.add_user(user)
     return user
 
 
@@ -140,6 +140,8 @@ def update_user(
             raise bad(f"The sandbox doesn't emulate the user property '{key}'.")
     for attribute, value in updates.items():
         setattr(user, attribute, value)
+    if updates.keys() & {"display_name", "mail_nickname", "upn"}:
+        tenant.directory_revision += 1
 
 
 def _password_profile(value: Any, user: User, bad: BadRequest) -> PasswordProfile:
@@ -162,7 +164,7 @@ def remove_user(tenant: Tenant, user: User) -> None:
     mailbox = tenant.mailbox_of(user.id)
     if mailbox is not None:
         tenant.remove_mailbox(mailbox)
-    del tenant.users[user.id]
+    tenant.remove_user(user)
 
 
 def reset_password(
@@ -183,6 +185,7 @@ def reset_password(
 def change_upn(tenant: Tenant, user: User, new_upn: str) -> None:
     """MSOnline ``Set-MsolUserPrincipalName``."""
     user.upn = _check_upn(tenant, new_upn, _msol_bad, ignore=user.id)
+    tenant.directory_revision += 1
 
 
 def _msol_bad(message: str) -> errors.TenantError:
@@ -207,5 +210,5 @@ def invite_guest(store: TenantStore, tenant: Tenant, email: str, display_name: s
         user_type="Guest",
         created=store.now(),
     )
-    tenant.users[user.id] = user
+    tenant.add_user(user)
     return user

@@ -141,7 +141,7 @@ def new_shared_mailbox(
         enabled=False,
         created=store.now(),
     )
-    tenant.users[user.id] = user
+    tenant.add_user(user)
     return provision_mailbox(store, tenant, user, "SharedMailbox", name, primary_smtp)
 
 
@@ -279,6 +279,8 @@ def set_mailbox(
         setattr(mailbox, attribute, value)
     if "email_addresses" in updates:
         mailbox.primary_smtp = next(p[5:] for p in mailbox.email_addresses if _is_primary(p))
+    if updates.keys() & {"email_addresses", "alias", "name", "display_name"}:
+        tenant.directory_revision += 1
     if repr(mailbox) == before:
         warn(NO_CHANGE_WARNING.format(identity=identity))
 

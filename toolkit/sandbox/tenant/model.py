@@ -212,6 +212,8 @@ class Tenant:
     migration_users: dict[str, MigrationUser] = field(default_factory=dict)  # by guid
     # Partners (sandbox account names) whose delegated admin relationship is accepted.
     partners: list[str] = field(default_factory=list)
+    # Bumped whenever a name, address or UPN changes: identity lookup tables follow it.
+    directory_revision: int = 0
 
     @property
     def short_name(self) -> str:
@@ -240,10 +242,20 @@ class Tenant:
     def add_mailbox(self, mailbox: Mailbox) -> None:
         self.mailboxes[mailbox.guid] = mailbox
         self.mailbox_by_user[mailbox.user_id] = mailbox.guid
+        self.directory_revision += 1
 
     def remove_mailbox(self, mailbox: Mailbox) -> None:
         del self.mailboxes[mailbox.guid]
         self.mailbox_by_user.pop(mailbox.user_id, None)
+        self.directory_revision += 1
+
+    def add_user(self, user: User) -> None:
+        self.users[user.id] = user
+        self.directory_revision += 1
+
+    def remove_user(self, user: User) -> None:
+        del self.users[user.id]
+        self.directory_revision += 1
 
 
 @dataclass

@@ -60,8 +60,7 @@ class TenantStore:
         self.clock = clock
         self._rng = random.Random(random_seed)
         self._lock = threading.RLock()
-        self._revision = 0
-        self._resolvers: dict[str, tuple[int, Resolver]] = {}
+        self._resolvers: dict[str, tuple[int, int, Resolver]] = {}
         if self.world.last_tick is None:
             self.world.last_tick = clock()
         if state_path is not None:
@@ -103,7 +102,6 @@ class TenantStore:
             try:
                 yield self.world
             finally:
-                self._revision += 1
                 self.save()
 
     def tenant(self, world: World, name_or_id: str) -> Tenant:
@@ -122,13 +120,14 @@ class TenantStore:
             return next((a for a in self.world.accounts if a.username.casefold() == folded), None)
 
     def resolver(self, tenant: Tenant) -> Resolver:
-        """Identity resolution for ``tenant``, cached until the next change."""
+        """Identity resolution for ``tenant``, cached until a name, address or UPN changes
+        (``Tenant.directory_revision``); permission changes keep the cache."""
         with self._lock:
             cached = self._resolvers.get(tenant.name)
-            if cached is None or cached[0] != self._revision:
-                cached = (self._revision, Resolver(tenant))
+            if cached is None or cached[:2] != (id(tenant), tenant.directory_revision):
+                cached = (id(tenant), tenant.directory_revision, Resolver(tenant))
                 self._resolvers[tenant.name] = cached
-            return cached[1]
+            return cached[2]
 
     # ------------------------------------------------------------------ services for operations
 
@@ -155,7 +154,6 @@ class TenantStore:
             changed |= licensing.provision_due_mailboxes(self, tenant, now)
             changed |= migration.advance(self, tenant, elapsed * self.settings.migration_speed)
         if changed:
-            self._revision += 1
             self.save()
 
     # ------------------------------------------------------------------ persistence
