@@ -96,12 +96,12 @@ def test_engine_private_values_leave_as_value_model_types(runspace: PwshRunspace
 
 
 def test_internal_defects_fail_loudly(runspace: PwshRunspace, monkeypatch: Any) -> None:
-    from toolkit.sandbox.pwsh import compiler
+    from toolkit.sandbox.pwsh import operator_table
 
     def broken(left: Any, right: Any) -> Any:
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setitem(compiler._BINARY, "-f", broken)
+    monkeypatch.setitem(operator_table.BINARY, "-f", broken)
     # Text no other test compiles: the compiled-script cache must not hold it already.
     result = run_script(runspace, "'{0}' -f 'internal-defect-probe'")
     assert result.failed is not None

@@ -29,6 +29,7 @@ from toolkit.sandbox.pwsh.commands import CallPrefs, run_block_items
 from toolkit.sandbox.pwsh.errors import PSError, record, runtime_error
 from toolkit.sandbox.pwsh.formatting import format_date
 from toolkit.sandbox.pwsh.members import EXCEPTION_TYPES, ExceptionInfo, get_member, new_exception
+from toolkit.sandbox.pwsh.operator_table import BINARY
 from toolkit.sandbox.pwsh.runtime import Context, ScriptBlock, collapse
 from toolkit.sandbox.values import (
     PSCUSTOMOBJECT_TYPES,
@@ -190,13 +191,11 @@ def where_object(
                 yield item
             continue
         op = "-" + chosen[0].casefold()
-        from toolkit.sandbox.pwsh.compiler import _BINARY
-
         if op in ("-match", "-notmatch", "-cmatch"):
             found = operators.match(value, params.get("Value"), op == "-cmatch") is not None
             if found != (op == "-notmatch"):
                 yield item
-        elif to_bool(_BINARY[op](value, params.get("Value"))):
+        elif to_bool(BINARY[op](value, params.get("Value"))):
             yield item
 
 

@@ -29,12 +29,18 @@ from toolkit.sandbox.pwsh.commands import ArgSpec, CallSite, invoke_command, run
 from toolkit.sandbox.pwsh.errors import (
     BreakSignal,
     ContinueSignal,
-    ParseException,
     PSError,
     ReturnSignal,
     UnsupportedConstruct,
     record,
     runtime_error,
+)
+from toolkit.sandbox.pwsh.literals import (
+    expand_escapes,
+    here_body,
+    literal_segment,
+    parse_number,
+    verbatim,
 )
 from toolkit.sandbox.pwsh.members import (
     ExceptionInfo,
@@ -42,9 +48,17 @@ from toolkit.sandbox.pwsh.members import (
     call_encoding,
     call_method,
     call_static,
+    get_index,
     get_member,
     get_static,
+    set_index,
     set_member,
+)
+from toolkit.sandbox.pwsh.operator_table import (
+    BINARY,
+    match_operator,
+    matches_table,
+    type_operator,
 )
 from toolkit.sandbox.pwsh.parser import parse
 from toolkit.sandbox.pwsh.runtime import (
@@ -106,29 +120,6 @@ _CONSTRUCT_NAMES = {
     "invokation_foreach_expression": "the .ForEach member syntax",
 }
 
-SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
-DOUBLE_QUOTES = '"\u201c\u201d\u201e'
-_QUOTE_PAIR = re.compile(f"[{SINGLE_QUOTES}][{SINGLE_QUOTES}]")
-_DQUOTE_PAIR = re.compile(f"[{DOUBLE_QUOTES}][{DOUBLE_QUOTES}]")
-_ESCAPES = {
-    "0": "\0",
-    "a": "\a",
-    "b": "\b",
-    "e": "\x1b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-}
-_BACKTICK = re.compile(r"`u\{([0-9a-fA-F]{1,6})\}|`(.)|`$", re.DOTALL)
-_NUMBER = re.compile(
-    r"^(0x[0-9a-f]+|\d+\.?\d*(?:e[+-]?\d+)?|\.\d+(?:e[+-]?\d+)?)(l|d|u|ul)?"
-    r"(kb|mb|gb|tb|pb)?$",
-    re.IGNORECASE,
-)
-_MULTIPLIERS = {"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40, "pb": 1 << 50}
-
 
 def _pos(node: Node) -> tuple[int, int]:
     return node.start_point[0] + 1, node.start_point[1] + 1
@@ -149,39 +140,6 @@ def unwrap(node: Node) -> Node:
 
 def named(node: Node) -> list[Node]:
     return [c for c in node.named_children if c.type != "comment"]
-
-
-def _expand_escapes(text: str) -> str:
-    def swap(match: re.Match[str]) -> str:
-        if match.group(1):
-            return chr(int(match.group(1), 16))
-        char = match.group(2)
-        if char is None:
-            return ""
-        return _ESCAPES.get(char, char)
-
-    return _BACKTICK.sub(swap, text)
-
-
-def parse_number(text: str, node: Node) -> Any:
-    match = _NUMBER.match(text.strip())
-    if not match:
-        raise unsupported(node, f"the numeric literal '{text}'")
-    digits, suffix, multiplier = match.groups()
-    value: Any
-    if digits.lower().startswith("0x"):
-        value = int(digits, 16)
-    elif re.fullmatch(r"\d+", digits):
-        value = int(digits)
-    else:
-        value = float(digits)
-    if suffix and suffix.lower() == "d":
-        import decimal
-
-        value = decimal.Decimal(digits)
-    if multiplier:
-        value = value * _MULTIPLIERS[multiplier.lower()]
-    return value
 
 
 def _variable_key(text: str) -> tuple[str, str]:
@@ -634,7 +592,7 @@ class Compiler:
             if mode == "regex":
                 found = ops.match(item, value, case_sensitive)
                 if found:
-                    ctx.scope.vars["matches"] = _matches_table(found)
+                    ctx.scope.vars["matches"] = matches_table(found)
                 return found is not None
             if mode == "like":
                 return ops.like(item, value, case_sensitive)
@@ -987,7 +945,7 @@ class Compiler:
     def argument(self, node: Node) -> Expr:
         node = unwrap(node)
         if node.type in ("generic_token", "simple_name"):
-            literal = _expand_escapes(self.text(node))
+            literal = expand_escapes(self.text(node))
             return lambda ctx: literal
         if node.type == "argument_list":
             items = [self.expr(a) for lst in named(node) for a in named(lst)]
@@ -1062,7 +1020,9 @@ class Compiler:
         raise unsupported(node, f"the '{scope}:' variable scope")
 
     def number(self, node: Node) -> Expr:
-        value = parse_number(self.text(node), node)
+        value = parse_number(self.text(node))
+        if value is None:
+            raise unsupported(node, f"the numeric literal '{self.text(node)}'")
         return lambda ctx: value
 
     def string(self, node: Node) -> Expr:
@@ -1070,10 +1030,10 @@ class Compiler:
         text = self.text(inner if inner is not node else node)
         kind = inner.type
         if kind == "verbatim_string_characters":
-            value = _verbatim(text[1:-1], node)
+            value = verbatim(text[1:-1], *_pos(node))
             return lambda ctx: value
         if kind == "verbatim_here_string_characters":
-            value = _here_body(text)
+            value = here_body(text)
             return lambda ctx: value
         if kind in ("expandable_string_literal", "expandable_here_string_literal"):
             return self.expandable(inner, here=kind == "expandable_here_string_literal")
@@ -1100,7 +1060,7 @@ class Compiler:
                 continue
             literal = self.source[cursor : child.start_byte].decode("utf-8")
             if literal:
-                parts.append(_literal_segment(literal, here, node))
+                parts.append(literal_segment(literal, here, *_pos(node)))
             if child.type == "sub_expression":
                 parts.append(self.sub_expression(child))
             else:
@@ -1108,7 +1068,7 @@ class Compiler:
             cursor = child.end_byte
         tail = self.source[cursor:body_end].decode("utf-8") if cursor < body_end else ""
         if tail:
-            parts.append(_literal_segment(tail, here, node))
+            parts.append(literal_segment(tail, here, *_pos(node)))
         if all(isinstance(p, str) for p in parts):
             constant = "".join(p for p in parts if isinstance(p, str))
             return lambda ctx: constant
@@ -1285,7 +1245,7 @@ class Compiler:
         if op in ("-is", "-isnot", "-as"):
             right_type = unwrap(right_node)
             right = self.expr(right_type)
-            return _type_operator(op, left, right)
+            return type_operator(op, left, right)
         right = self.expr(right_node)
         if op == "-and":
             return lambda ctx: to_bool(left(ctx)) and to_bool(right(ctx))
@@ -1294,8 +1254,8 @@ class Compiler:
         if op == "-xor":
             return lambda ctx: to_bool(left(ctx)) != to_bool(right(ctx))
         if op in ("-match", "-notmatch", "-imatch", "-inotmatch", "-cmatch", "-cnotmatch"):
-            return _match_operator(op, left, right)
-        fn = _BINARY.get(op)
+            return match_operator(op, left, right)
+        fn = BINARY.get(op)
         if fn is None:
             raise unsupported(op_node, f"the operator '{op}'")
         return lambda ctx: fn(left(ctx), right(ctx))
@@ -1384,7 +1344,7 @@ class Compiler:
         parts = named(node)
         target = self.expr(parts[0])
         index = self.expr(parts[1])
-        return lambda ctx: _index(target(ctx), index(ctx))
+        return lambda ctx: get_index(target(ctx), index(ctx))
 
     # ---- assignment ---------------------------------------------------------------------
 
@@ -1468,7 +1428,7 @@ class Compiler:
             parts = named(node)
             target = self.expr(parts[0])
             index = self.expr(parts[1])
-            return lambda ctx, value: _set_index(target(ctx), index(ctx), value)
+            return lambda ctx, value: set_index(target(ctx), index(ctx), value)
         if kind == "array_literal_expression":
             setters = [self.assign_target(c) for c in named(node)]
 
@@ -1520,75 +1480,6 @@ class _Constant:
 
 def _constant_of(fn: Expr) -> str | None:
     return fn.value if isinstance(fn, _Constant) else None
-
-
-def _verbatim(body: str, node: Node) -> str:
-    value = _QUOTE_PAIR.sub(lambda m: m.group(0)[1], body)
-    if any(q in value for q in SINGLE_QUOTES[1:]) and _lone_quote(body, SINGLE_QUOTES):
-        line, column = _pos(node)
-        raise ParseException(
-            "A single Unicode quotation mark inside a single-quoted string ends the string in "
-            "PowerShell; double it.",
-            line,
-            column,
-            "TerminatorExpectedAtEndOfString",
-        )
-    return value
-
-
-def _lone_quote(body: str, quotes: str) -> bool:
-    index = 0
-    while index < len(body):
-        if body[index] in quotes:
-            if index + 1 < len(body) and body[index + 1] in quotes:
-                index += 2
-                continue
-            return True
-        index += 1
-    return False
-
-
-def _here_body(text: str) -> str:
-    first = text.find("\n")
-    last = text.rfind("\n")
-    if first == -1 or first == last:
-        return ""
-    body = text[first + 1 : last]
-    return body.removesuffix("\r")
-
-
-def _literal_segment(text: str, here: bool, node: Node) -> str:
-    """Literal text of an expandable string: doubled quotes collapse, backticks escape.
-
-    A lone Unicode double quotation mark would end the string in PowerShell while
-    tree-sitter keeps going, so it is a parse error rather than a silent difference.
-    """
-    if here:
-        return _expand_escapes(text)
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "`" and index + 1 < len(text):
-            out.append(text[index : index + 2])
-            index += 2
-            continue
-        if char in DOUBLE_QUOTES:
-            if index + 1 < len(text) and text[index + 1] in DOUBLE_QUOTES:
-                out.append("`" + text[index + 1])
-                index += 2
-                continue
-            line, column = _pos(node)
-            raise ParseException(
-                "A single quotation mark inside a double-quoted string ends the string in "
-                "PowerShell; double it or escape it with a backtick.",
-                line,
-                column,
-                "TerminatorExpectedAtEndOfString",
-            )
-        out.append(char)
-        index += 1
-    return _expand_escapes("".join(out))
 
 
 def _validate(name: str, values: list[Any], item: Any) -> str | None:
@@ -1662,162 +1553,6 @@ def statement_error(ctx: Context, error: PSError) -> None:
     ctx.sink.error(error.record)
 
 
-def _matches_table(found: re.Match[str]) -> Hashtable:
-    table = Hashtable()
-    table[0] = found.group(0)
-    for index, group in enumerate(found.groups(), start=1):
-        if group is not None:
-            table[index] = group
-    for name, group in found.groupdict().items():
-        if group is not None:
-            table[name] = group
-    return table
-
-
-def _match_operator(op: str, left: Expr, right: Expr) -> Expr:
-    case_sensitive = op.startswith("-c")
-    negate = "not" in op
-
-    def run(ctx: Context) -> Any:
-        subject = left(ctx)
-        pattern = right(ctx)
-        if isinstance(subject, list | tuple):
-            return [
-                item
-                for item in subject
-                if (ops.match(item, pattern, case_sensitive) is not None) != negate
-            ]
-        found = ops.match(subject, pattern, case_sensitive)
-        if found is not None:
-            ctx.scope.vars["matches"] = _matches_table(found)
-        return (found is not None) != negate
-
-    return run
-
-
-def _type_operator(op: str, left: Expr, right: Expr) -> Expr:
-    from toolkit.sandbox.pwsh.coercion import is_instance
-
-    def target_type(ctx: Context) -> str:
-        value = right(ctx)
-        name = value.full_name if isinstance(value, TypeValue) else to_string(value)
-        found = lookup_type(name)
-        return found[0] if found else name
-
-    if op == "-is":
-        return lambda ctx: is_instance(left(ctx), target_type(ctx))
-    if op == "-isnot":
-        return lambda ctx: not is_instance(left(ctx), target_type(ctx))
-
-    def cast_as(ctx: Context) -> Any:
-        found = lookup_type(target_type(ctx))
-        if found is None:
-            return None
-        try:
-            return found[1](left(ctx))
-        except PSError:
-            return None
-
-    return cast_as
-
-
-def _filtered(scalar: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
-    def op(left: Any, right: Any) -> Any:
-        if isinstance(left, list | tuple):
-            return [item for item in left if scalar(item, right)]
-        return scalar(left, right)
-
-    return op
-
-
-def _collection_operators(prefix: str, cs: bool) -> dict[str, Callable[[Any, Any], Any]]:
-    def contains(a: Any, b: Any) -> bool:
-        return ops.contains(a, b, cs)
-
-    def notcontains(a: Any, b: Any) -> bool:
-        return not ops.contains(a, b, cs)
-
-    def in_(a: Any, b: Any) -> bool:
-        return ops.contains(b, a, cs)
-
-    def notin(a: Any, b: Any) -> bool:
-        return not ops.contains(b, a, cs)
-
-    def replace(a: Any, b: Any) -> Any:
-        return ops.replace(a, b, cs)
-
-    def split(a: Any, b: Any) -> list[str]:
-        return ops.split(a, b, cs)
-
-    return {
-        f"-{prefix}contains": contains,
-        f"-{prefix}notcontains": notcontains,
-        f"-{prefix}in": in_,
-        f"-{prefix}notin": notin,
-        f"-{prefix}replace": replace,
-        f"-{prefix}split": split,
-    }
-
-
-def _comparisons() -> dict[str, Callable[[Any, Any], Any]]:
-    table: dict[str, Callable[[Any, Any], Any]] = {}
-    for prefix, cs in (("", False), ("i", False), ("c", True)):
-
-        def eq(a: Any, b: Any, cs: bool = cs) -> bool:
-            return ops.equals(a, b, cs)
-
-        def ne(a: Any, b: Any, cs: bool = cs) -> bool:
-            return not ops.equals(a, b, cs)
-
-        def gt(a: Any, b: Any, cs: bool = cs) -> bool:
-            return ops.compare(a, b, cs) > 0
-
-        def ge(a: Any, b: Any, cs: bool = cs) -> bool:
-            return ops.compare(a, b, cs) >= 0
-
-        def lt(a: Any, b: Any, cs: bool = cs) -> bool:
-            return ops.compare(a, b, cs) < 0
-
-        def le(a: Any, b: Any, cs: bool = cs) -> bool:
-            return ops.compare(a, b, cs) <= 0
-
-        def like(a: Any, b: Any, cs: bool = cs) -> bool:
-            return ops.like(a, b, cs)
-
-        def notlike(a: Any, b: Any, cs: bool = cs) -> bool:
-            return not ops.like(a, b, cs)
-
-        for name, fn in (
-            ("eq", eq),
-            ("ne", ne),
-            ("gt", gt),
-            ("ge", ge),
-            ("lt", lt),
-            ("le", le),
-            ("like", like),
-            ("notlike", notlike),
-        ):
-            table[f"-{prefix}{name}"] = _filtered(fn)
-        table.update(_collection_operators(prefix, cs))
-    return table
-
-
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    **_comparisons(),
-    "+": ops.add,
-    "-": ops.subtract,
-    "*": ops.multiply,
-    "/": ops.divide,
-    "%": ops.modulo,
-    "-f": ops.format_operator,
-    "-join": ops.join,
-    "..": ops.range_values,
-    "-band": lambda a, b: int(to_number(a)) & int(to_number(b)),
-    "-bor": lambda a, b: int(to_number(a)) | int(to_number(b)),
-    "-bxor": lambda a, b: int(to_number(a)) ^ int(to_number(b)),
-}
-
-
 def _const(value: Any) -> Expr:
     def constant(ctx: Context) -> Any:
         return value
@@ -1835,51 +1570,6 @@ def _binary_or_wrapper(compiler: Compiler, node: Node) -> Expr:
 
 def _format_node(compiler: Compiler, node: Node) -> Expr:
     return compiler.binary(node)
-
-
-def _index(target: Any, index: Any) -> Any:
-    if target is None:
-        raise runtime_error(
-            "Cannot index into a null array.", "NullArray", category="InvalidOperation"
-        )
-    if isinstance(index, list | tuple) and not isinstance(target, Hashtable):
-        return [_index(target, i) for i in index]
-    if isinstance(target, Hashtable):
-        if isinstance(index, list | tuple):
-            return [target.get(i) for i in index]
-        return target.get(index)
-    if isinstance(target, PSObject):
-        return target.properties.get(to_string(index))
-    if isinstance(target, list | tuple | str | bytes):
-        position = int(to_number(index))
-        if -len(target) <= position < len(target):
-            return target[position]
-        return None
-    if position_ok := isinstance(index, int) and index in (0, -1):
-        return target if position_ok else None
-    raise runtime_error(
-        f"Unable to index into an object of type {type(target).__name__}.", "CannotIndex"
-    )
-
-
-def _set_index(target: Any, index: Any, value: Any) -> None:
-    if isinstance(target, Hashtable):
-        target[index] = value
-        return
-    if isinstance(target, list):
-        position = int(to_number(index))
-        if not -len(target) <= position < len(target):
-            raise runtime_error(
-                "Index was outside the bounds of the array.",
-                "IndexOutOfRange",
-                exception_type="System.IndexOutOfRangeException",
-            )
-        target[position] = value
-        return
-    if isinstance(target, PSObject):
-        set_member(target, to_string(index), value)
-        return
-    raise runtime_error("Unable to index into an object of this type.", "CannotIndex")
 
 
 def _collection_method(
@@ -1953,8 +1643,3 @@ def compile_script(source: str) -> Body:
     """Parse and compile a script; cached by its text (templates repeat verbatim)."""
     root, data = parse(source)
     return Compiler(data).program(root)
-
-
-def compile_fragment(source: str) -> Body:
-    """Compile text that is not cached (one-off command text)."""
-    return compile_script(source)

@@ -650,3 +650,49 @@ def _math(key: str, name: str, args: list[Any]) -> Any:
             exception_type="System.NotSupportedException",
         )
     return fn(*numbers)
+
+
+def get_index(target: Any, index: Any) -> Any:
+    """``$target[index]``: arrays (negative from the end, out of range is $null),
+    strings, hashtables; a list of indexes gives a list. A scalar acts as a one-element
+    array, as in PowerShell 3 and later."""
+    if target is None:
+        raise runtime_error(
+            "Cannot index into a null array.", "NullArray", category="InvalidOperation"
+        )
+    if isinstance(index, list | tuple) and not isinstance(target, Hashtable):
+        return [get_index(target, i) for i in index]
+    if isinstance(target, Hashtable):
+        if isinstance(index, list | tuple):
+            return [target.get(i) for i in index]
+        return target.get(index)
+    if isinstance(target, list | tuple | str | bytes):
+        position = int(to_number(index))
+        if -len(target) <= position < len(target):
+            return target[position]
+        return None
+    if isinstance(index, int) and not isinstance(target, PSObject):
+        return target if index in (0, -1) else None
+    raise runtime_error(
+        f"Unable to index into an object of type {type_name_of(target)}.", "CannotIndex"
+    )
+
+
+def set_index(target: Any, index: Any, value: Any) -> None:
+    if isinstance(target, Hashtable):
+        target[index] = value
+        return
+    if isinstance(target, list):
+        position = int(to_number(index))
+        if not -len(target) <= position < len(target):
+            raise runtime_error(
+                "Index was outside the bounds of the array.",
+                "IndexOutOfRange",
+                exception_type="System.IndexOutOfRangeException",
+            )
+        target[position] = value
+        return
+    if isinstance(target, PSObject):
+        set_member(target, to_string(index), value)
+        return
+    raise runtime_error("Unable to index into an object of this type.", "CannotIndex")
