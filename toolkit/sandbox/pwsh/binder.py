@@ -234,15 +234,26 @@ class CommandInfo:
     params: list[ParamInfo]
     all_sets: list[str]
     default_set: str | None
-    lookup: dict[str, ParamInfo] = field(default_factory=dict)
-    names: list[tuple[str, ParamInfo]] = field(default_factory=list)
     script_params: bool = False  # function/script: transformation-error wording
+    # Derived once, so binding a call is dictionary work (commands run per row).
+    lookup: dict[str, ParamInfo] = field(default_factory=dict, init=False)
+    names: list[tuple[str, ParamInfo]] = field(default_factory=list, init=False)
+    set_names: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
+    mandatory: dict[str, list[ParamInfo]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        every = frozenset(self.all_sets)
         for param in self.params:
             for alias in [param.name, *param.aliases]:
                 self.lookup.setdefault(alias.casefold(), param)
                 self.names.append((alias.casefold(), param))
+            self.set_names[param.name] = every if ALL_SETS in param.sets else frozenset(param.sets)
+        for set_name in self.all_sets:
+            self.mandatory[set_name] = [
+                p
+                for p in self.params
+                if (entry := p.sets.get(set_name) or p.sets.get(ALL_SETS)) is not None and entry[0]
+            ]
 
 
 @dataclass
@@ -448,7 +459,9 @@ def _resolve(info: CommandInfo, given: str) -> ParamInfo:
         if alias.startswith(key):
             matches[param.name] = param
     if len(matches) == 1:
-        return next(iter(matches.values()))
+        found = next(iter(matches.values()))
+        info.lookup[key] = found  # a unique prefix stays unique
+        return found
     if not matches:
         raise binding_error(
             f"A parameter cannot be found that matches parameter name '{given}'.",
@@ -462,12 +475,6 @@ def _resolve(info: CommandInfo, given: str) -> ParamInfo:
         "AmbiguousParameter",
         info.name,
     )
-
-
-def _param_sets(param: ParamInfo, all_sets: list[str]) -> set[str]:
-    if ALL_SETS in param.sets:
-        return set(all_sets)
-    return set(param.sets)
 
 
 def convert_value(info: CommandInfo, param: ParamInfo, value: Any) -> Any:
@@ -542,28 +549,10 @@ def bind(info: CommandInfo, args: list[tuple[str | None, Any]], has_input: bool)
                 )
         raw[param.name] = (param, value)
 
-    candidates = list(info.all_sets)
-    for param, _ in raw.values():
-        allowed = _param_sets(param, info.all_sets)
-        candidates = [s for s in candidates if s in allowed]
-    if not candidates:
-        raise binding_error(
-            "Parameter set cannot be resolved using the specified named parameters.",
-            "AmbiguousParameterSet",
-            info.name,
-        )
-
+    candidates = _narrow(info, raw, info.all_sets)
     if positional:
         _bind_positional(info, raw, positional, candidates)
-        for param, _ in raw.values():
-            allowed = _param_sets(param, info.all_sets)
-            candidates = [s for s in candidates if s in allowed]
-        if not candidates:
-            raise binding_error(
-                "Parameter set cannot be resolved using the specified named parameters.",
-                "AmbiguousParameterSet",
-                info.name,
-            )
+        candidates = _narrow(info, raw, candidates)
 
     params: dict[str, Any] = {}
     common: dict[str, Any] = {}
@@ -585,6 +574,23 @@ def bind(info: CommandInfo, args: list[tuple[str | None, Any]], has_input: bool)
             and (ALL_SETS in p.sets or chosen in p.sets or chosen == ALL_SETS)
         ]
     return Bound(params, common, chosen, pipeline_params)
+
+
+def _narrow(
+    info: CommandInfo, raw: dict[str, tuple[ParamInfo, Any]], candidates: list[str]
+) -> list[str]:
+    """The parameter sets every bound parameter belongs to; none is an error."""
+    for name in raw:
+        allowed = info.set_names[name]
+        if len(allowed) != len(info.all_sets):
+            candidates = [s for s in candidates if s in allowed]
+    if not candidates:
+        raise binding_error(
+            "Parameter set cannot be resolved using the specified named parameters.",
+            "AmbiguousParameterSet",
+            info.name,
+        )
+    return candidates
 
 
 def _display_type(type_name: str) -> str:
@@ -636,15 +642,12 @@ def _bind_positional(
 def _mandatory_missing(
     info: CommandInfo, set_name: str, bound: dict[str, Any], has_input: bool
 ) -> list[str]:
-    missing = []
-    for param in info.params:
-        entry = param.sets.get(set_name) or param.sets.get(ALL_SETS)
-        if entry is None or not entry[0] or param.name in bound:
-            continue
-        if has_input and (param.pipeline_value or param.pipeline_property):
-            continue
-        missing.append(param.name)
-    return missing
+    return [
+        param.name
+        for param in info.mandatory[set_name]
+        if param.name not in bound
+        and not (has_input and (param.pipeline_value or param.pipeline_property))
+    ]
 
 
 def _preferred(info: CommandInfo, sets: list[str]) -> str:

@@ -1128,15 +1128,15 @@ class Compiler:
 
         def build(ctx: Context) -> Hashtable:
             table = Hashtable(ordered=ordered)
-            for key_fn, value_fn in entries:
+            for count, (key_fn, value_fn) in enumerate(entries, start=1):
                 key = key_fn(ctx)
-                if key in table:
+                table[key] = value_fn(ctx)
+                if len(table) != count:
                     raise runtime_error(
                         f"Duplicate keys '{to_string(key)}' are not allowed in hash literals.",
                         "DuplicateKeyInHashLiteral",
                         category="ParserError",
                     )
-                table[key] = value_fn(ctx)
             return table
 
         return build
