@@ -183,3 +183,23 @@ def test_bad_csv_is_refused(admin: PwshRunspace, csv: bytes) -> None:
     result = run_script(admin, "param($csv) New-MigrationBatch -Name B -SourceEndpoint Gmail "
                                "-CSVData $csv", {"csv": csv})
     assert result.errors and "CSV" in result.errors[0].message
+
+
+def test_default_result_size_warns_on_large_tenants() -> None:
+    from toolkit.sandbox.interface import SessionContext
+    from toolkit.sandbox.pwsh.cmdlets import Engine
+    from toolkit.sandbox.tenant.cmdlet_support import RESULT_SIZE_WARNING, TenantServices
+    from toolkit.sandbox.tenant.demo import large_seed
+    from toolkit.sandbox.tenant.registration import tenant_registry
+    from toolkit.sandbox.tenant.seed import load_seed
+    from toolkit.sandbox.tenant.store import TenantStore
+
+    store = TenantStore(load_seed(large_seed(mailboxes=1005, grants=0)))
+    runspace = Engine(tenant_registry(TenantServices(store))).open_runspace(
+        SessionContext("admin", "admin"))
+    ok(run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false"))
+    first = run_script(runspace, "Get-Mailbox | Measure-Object | ForEach-Object { $_.Count }")
+    assert first.output == [1000] and first.warnings == [RESULT_SIZE_WARNING]
+    every = run_script(runspace, "Get-Mailbox -ResultSize Unlimited | Measure-Object | "
+                                 "ForEach-Object { $_.Count }")
+    assert every.output == [1005] and not every.warnings

@@ -6,7 +6,8 @@ wraps it with what the real services do around every call:
 1. ``--cmdlet-ms``: the time the service takes (slept outside the store lock);
 2. the connection check: a service cmdlet before its ``Connect-*`` fails as the real
    module fails; the tenant comes from the runspace's connection;
-3. ``--throttle-rate``: that share of service calls fails as throttled;
+3. ``--throttle-rate``: that share of Exchange and Graph calls fails as throttled (the
+   retired MSOnline service is not throttled);
 4. the store lock (read or write), inside which the output is fully built;
 5. :class:`~toolkit.sandbox.tenant.errors.TenantError` -> an error record;
 6. one command-log line per call, secrets masked.
@@ -242,7 +243,7 @@ def register(
         outcome: str | None = "error"
         try:
             connection = _connection(ctx, service, name) if service else None
-            if service and services.throttled():
+            if service in (EXCHANGE, GRAPH) and services.throttled():
                 seconds = services.retry_after()
                 raise (errors.graph_throttled(seconds) if service == GRAPH
                        else errors.exchange_throttled(seconds))

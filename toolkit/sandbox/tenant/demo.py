@@ -158,7 +158,7 @@ def _contoso() -> dict[str, Any]:
                    ("Adele", "Alex", "Christie", "Isaiah", "Lynne", "Miriam", "Pradeep")]
     gmail_accounts = [
         {"user": _gmail(first, last), "password": _imap_password(first),
-         "items": 40 + 37 * i}
+         "items": 40 + 37 * i, "large_items": 2 if first == "Alex" else 0}
         for i, (first, last, _, _) in enumerate(gmail_users)
     ]
     # New hires bring mail from the old provider; their targets are not licensed yet.

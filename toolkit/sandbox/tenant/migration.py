@@ -6,7 +6,9 @@ second. A started user goes Queued -> Provisioning (target mailbox checked) -> S
 (IMAP logon checked, items copied at :data:`ITEMS_PER_SECOND`) -> Synced, then re-syncs
 about once a day (IncrementalSyncing -> Synced) until its batch is removed. IMAP batches
 have no completion step. Items already imported into the mailbox from the same source
-account are not copied again, so a re-run only moves new mail.
+account are not copied again, so a re-run only moves new mail. Items over 35 MB and beyond
+500,000 per mailbox are skipped; from Gmail, a batch that does not exclude the ``[Gmail]``
+folders copies every message twice.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ REMOVING_S = 30.0
 MAX_CSV_ROWS = 50_000
 MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_BATCH_NAME = 64
+MAX_ITEMS_PER_MAILBOX = 500_000  # items beyond this are skipped
 REQUIRED_COLUMNS = ("EmailAddress", "UserName", "Password")
 OPTIONAL_COLUMNS = ("UserRoot",)
 SECURITY_VALUES = ("None", "Ssl", "Tls")
@@ -610,9 +613,22 @@ def _begin_sync(tenant: Tenant, endpoint: MigrationEndpoint | None,
         return
     user.mailbox_guid = mailbox.guid
     already = mailbox.imported_items.get(_source_key(endpoint, user), 0)
-    user.items_total = max(0, account.items - already)
+    movable = max(0, min(account.items - account.large_items, MAX_ITEMS_PER_MAILBOX) - already)
+    user.copies = 2 if _gmail_system_folders_included(endpoint,
+                                                      tenant.batches.get(user.batch)) else 1
+    user.items_total = movable * user.copies
+    user.items_skipped = account.large_items + max(0, account.items - MAX_ITEMS_PER_MAILBOX)
     user.items_synced = 0
     _enter(user, "Syncing")
+
+
+def _gmail_system_folders_included(endpoint: MigrationEndpoint,
+                                   batch: MigrationBatch | None) -> bool:
+    """Gmail exposes labels as folders: without excluding the ``[Gmail]`` folders, every
+    message arrives twice (once from its label, once from All Mail)."""
+    if not endpoint.remote_server.casefold().endswith("gmail.com") or batch is None:
+        return False
+    return not any(f.strip().casefold().startswith("[gmail]") for f in batch.exclude_folders)
 
 
 def _sync(tenant: Tenant, endpoint: MigrationEndpoint | None, user: MigrationUser,
@@ -636,7 +652,8 @@ def _record_imported(tenant: Tenant, endpoint: MigrationEndpoint | None,
     mailbox = tenant.mailboxes.get(user.mailbox_guid or "")
     if mailbox is not None and endpoint is not None:
         key = _source_key(endpoint, user)
-        mailbox.imported_items[key] = mailbox.imported_items.get(key, 0) + user.items_synced
+        imported = user.items_synced // user.copies
+        mailbox.imported_items[key] = mailbox.imported_items.get(key, 0) + imported
 
 
 def _finish_sync(user: MigrationUser, store: TenantStore) -> None:

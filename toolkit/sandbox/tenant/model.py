@@ -130,9 +130,13 @@ class Mailbox:
 
 @dataclass
 class ImapAccount:
+    """A mailbox on an IMAP source: ``items`` messages, ``large_items`` of them over 35 MB
+    (Exchange Online skips those)."""
+
     user: str
     password: str
     items: int = 0
+    large_items: int = 0
 
 
 @dataclass
@@ -176,6 +180,7 @@ class MigrationUser:
     items_total: int = 0
     items_synced: int = 0
     items_skipped: int = 0
+    copies: int = 1  # 2 when Gmail's [Gmail] folders were not excluded
     error: str = ""
     mailbox_guid: str | None = None
     last_successful_sync: float | None = None
