@@ -106,3 +106,25 @@ def test_internal_defects_fail_loudly(runspace: PwshRunspace, monkeypatch: Any) 
     result = run_script(runspace, "'{0}' -f 'internal-defect-probe'")
     assert result.failed is not None
     assert result.failed.fully_qualified_error_id == "SandboxEngineError"
+
+
+@pytest.mark.parametrize(
+    ("script", "line", "column"),
+    [
+        ("'ok'\n$x = @{ a = 1\n", 2, 1),
+        ("'ok'\nif ($x) {\n  1\n", 2, 9),
+        ("Get-Mailbox | Select-Object Name, Size", 1, 1),
+    ],
+)
+def test_parse_errors_carry_line_and_column(
+    runspace: PwshRunspace, script: str, line: int, column: int
+) -> None:
+    from toolkit.sandbox.pwsh.compiler import compile_script
+    from toolkit.sandbox.pwsh.errors import ParseException
+
+    with pytest.raises(ParseException) as error:
+        compile_script(script)
+    assert (error.value.line, error.value.column) == (line, column)
+    result = run_script(runspace, script)
+    assert result.output == []
+    assert result.failed is not None and result.failed.script_line == line

@@ -60,7 +60,7 @@ from toolkit.sandbox.pwsh.operator_table import (
     matches_table,
     type_operator,
 )
-from toolkit.sandbox.pwsh.parser import parse
+from toolkit.sandbox.pwsh.parser import is_digit_suffix, parse
 from toolkit.sandbox.pwsh.runtime import (
     MISSING,
     VOID,
@@ -894,8 +894,13 @@ class Compiler:
                         continue
                     if kind == "command_parameter":
                         text = self.text(element)
-                        colon = text.endswith(":")
                         following = elements[index + 1] if index + 1 < len(elements) else None
+                        if following is not None and is_digit_suffix(following):
+                            # -CustomAttribute1: the grammar split the name (see parser.py).
+                            text += self.text(following)
+                            index += 1
+                            following = elements[index + 1] if index + 1 < len(elements) else None
+                        colon = text.endswith(":")
                         if (
                             following is not None
                             and following.type == "command_argument_sep"

@@ -1,9 +1,16 @@
 """tree-sitter-powershell front end: source text -> syntax tree, or a ParseException.
 
-Two grammar gaps are handled here rather than mis-run later: a range that starts with a
-number (``1..$n``) parses as a command named ``1..$n``, so a space is inserted before
-``..`` and the text reparsed; ERROR and MISSING nodes become a ParseException carrying
-the line and column of the first one.
+Grammar gaps are handled here rather than mis-run later:
+
+- a range that starts with a number (``1..$n``) parses as a command named ``1..$n``: a
+  space is inserted before ``..`` and the text reparsed;
+- a param() block followed by code on the same line is rejected: a ``;`` is inserted;
+- a parameter name ending in a digit (``-CustomAttribute1``) parses as ``-CustomAttribute``
+  and a broken redirection ``1>`` (or an ERROR holding ``1``): :func:`is_digit_suffix`
+  lets the compiler join the name again.
+
+Any other ERROR or MISSING node becomes a ParseException with the line and column of the
+first one (a missing closer at its opener, as PowerShell reports it).
 """
 
 from __future__ import annotations
@@ -33,13 +40,45 @@ def parse(source: str) -> tuple[tree_sitter.Node, bytes]:
     for _ in range(100):
         tree = parser.parse(data)
         offset = _numeric_range_command(tree.root_node)
+        if offset is not None:
+            data = data[:offset] + b" " + data[offset:]
+            continue
+        offset = _inline_param_block(tree.root_node) if tree.root_node.has_error else None
         if offset is None:
             break
-        data = data[:offset] + b" " + data[offset:]
+        data = data[:offset] + b";" + data[offset:]
     root = tree.root_node
     if root.has_error and not _blank(root):
         _raise_first_error(root)
     return root, data
+
+
+_CLOSERS = {
+    "}": (
+        "{@{",
+        "Missing closing '}' in statement block or type definition.",
+        "MissingEndCurlyBrace",
+    ),
+    ")": ("(@($(", "Missing closing ')' in expression.", "MissingEndParenthesisInExpression"),
+    "]": ("[", "Missing ']' at the end of an index or type expression.", "MissingEndSquareBracket"),
+}
+
+
+def _missing(node: tree_sitter.Node) -> ParseException:
+    """A MISSING token; a missing closer is reported where its opener stands, as PowerShell
+    does."""
+    line, column = node.start_point
+    closer = _CLOSERS.get(node.type)
+    if closer is not None and node.parent is not None:
+        openers, message, error_id = closer
+        for sibling in node.parent.children:
+            if sibling.type and sibling.type in openers and sibling.start_byte < node.start_byte:
+                line, column = sibling.start_point
+                break
+        return ParseException(message, line + 1, column + 1, error_id)
+    return ParseException(
+        f"Missing '{node.type}' in statement or expression.", line + 1, column + 1, "MissingToken"
+    )
 
 
 def _first_token(node: tree_sitter.Node) -> tree_sitter.Node:
@@ -68,6 +107,23 @@ def _blank(root: tree_sitter.Node) -> bool:
     return True
 
 
+def _inline_param_block(root: tree_sitter.Node) -> int | None:
+    """End of a param() block the grammar rejects because code follows on its line.
+
+    ``function F { param($x) $x }`` is valid PowerShell; tree-sitter-powershell accepts it
+    once a ``;`` separates the two, which changes no line number.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR":
+            for child in node.children:
+                if child.type == "param_block":
+                    return child.end_byte
+        stack.extend(node.children)
+    return None
+
+
 def _numeric_range_command(root: tree_sitter.Node) -> int | None:
     """Byte offset where ``..`` follows a number that tree-sitter took for a command name."""
     stack = [root]
@@ -82,18 +138,27 @@ def _numeric_range_command(root: tree_sitter.Node) -> int | None:
     return None
 
 
+def is_digit_suffix(node: tree_sitter.Node) -> bool:
+    """The digits of a parameter name the grammar cut off (``-CustomAttribute`` + ``1``)."""
+    if node.type not in ("redirection", "ERROR"):
+        return False
+    previous = node.prev_sibling
+    return (
+        previous is not None
+        and previous.type == "command_parameter"
+        and previous.end_byte == node.start_byte
+        and (node.text or b"").isdigit()
+    )
+
+
 def _raise_first_error(root: tree_sitter.Node) -> None:
     stack = [root]
     while stack:
         node = stack.pop()
+        if is_digit_suffix(node):
+            continue
         if node.is_missing and not (node.parent and node.parent.type == "empty_statement"):
-            line, column = node.start_point
-            raise ParseException(
-                f"Missing '{node.type}' in statement or expression.",
-                line + 1,
-                column + 1,
-                "MissingToken",
-            )
+            raise _missing(node)
         if node.type == "ERROR":
             first = _first_token(node)
             line, column = first.start_point
