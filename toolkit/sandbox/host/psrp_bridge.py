@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from psrpcore import PowerShell as ClixmlPowerShell
-from psrpcore import ServerPipeline
 from psrpcore.types import PipelineResultTypes, WarningRecord
 from psrpcore.types import VerboseRecord as ClixmlVerboseRecord
 
 from toolkit.sandbox.host.clixml_values import error_record_to_clixml, from_clixml, to_clixml
+from toolkit.sandbox.host.clixml_writer import fast_clixml
+from toolkit.sandbox.host.psrp_server import SandboxPipeline
 from toolkit.sandbox.interface import Command, PipelineSpec, PipelineStopped
 from toolkit.sandbox.values import ErrorRecord, InformationRecord
 
@@ -114,7 +115,7 @@ def pipeline_spec(metadata: ClixmlPowerShell, pipeline_input: PipelineInput | No
     return PipelineSpec(commands=commands, input=pipeline_input)
 
 
-PipelineWrite = Callable[[Callable[[ServerPipeline], None]], None]
+PipelineWrite = Callable[[Callable[[SandboxPipeline], None]], None]
 """Runs an action on the psrpcore pipeline under the pool's lock, with flow control."""
 
 
@@ -133,7 +134,7 @@ class PipelineSink:
         self,
         route: str,
         as_output: Callable[[], Any],
-        to_stream: Callable[[ServerPipeline], None],
+        to_stream: Callable[[SandboxPipeline], None],
     ) -> None:
         """Write a stream record where the client's redirection sends it."""
         if route == DISCARD:
@@ -144,6 +145,10 @@ class PipelineSink:
             self._write(to_stream)
 
     def output(self, value: Any) -> None:
+        written = fast_clixml(value)
+        if written is not None:
+            self._write(lambda pipeline: pipeline.write_clixml_output(written))
+            return
         converted = to_clixml(value)
         self._write(lambda pipeline: pipeline.write_output(converted))
 

@@ -28,14 +28,11 @@ from psrpcore import (
     PSRPEvent,
     PSRPPayload,
     ResetRunspaceStateEvent,
-    ServerPipeline,
-    ServerRunspacePool,
     SetMaxRunspacesEvent,
     SetMinRunspacesEvent,
     StreamType,
 )
-from psrpcore.types import ErrorRecord as ClixmlErrorRecord
-from psrpcore.types import PSInvocationState, RunspacePoolState, add_note_property
+from psrpcore.types import PSInvocationState, RunspacePoolState
 
 from toolkit.sandbox.host import faults
 from toolkit.sandbox.host.clixml_values import error_record_to_clixml, from_clixml
@@ -46,6 +43,7 @@ from toolkit.sandbox.host.psrp_bridge import (
     pipeline_spec,
     stream_routing,
 )
+from toolkit.sandbox.host.psrp_server import SandboxPipeline, SandboxRunspacePool
 from toolkit.sandbox.interface import (
     Backend,
     PipelineFailed,
@@ -65,40 +63,6 @@ OUTBOX_LIMIT = 4 * 1024 * 1024
 CLOSE_GRACE_SECONDS = 5.0
 COALESCE_SECONDS = 0.01
 """How long a Receive with data waits for more from a still-running pipeline."""
-
-
-class SandboxRunspacePool(ServerRunspacePool):
-    """psrpcore's server pool, reading pypsrp's SetMax/MinRunspaces call id.
-
-    pypsrp 0.9 names that property ``CI`` where psrpcore reads ``ci``; PowerShell itself
-    accepts both.
-    """
-
-    def _process_SetMaxRunspaces(self, event: SetMaxRunspacesEvent) -> None:
-        _alias_call_id(event)
-        super()._process_SetMaxRunspaces(event)
-
-    def _process_SetMinRunspaces(self, event: SetMinRunspacesEvent) -> None:
-        _alias_call_id(event)
-        super()._process_SetMinRunspaces(event)
-
-
-def _alias_call_id(event: PSRPEvent) -> None:
-    message = event._ps_object
-    if not hasattr(message, "ci") and hasattr(message, "CI"):
-        add_note_property(message, "ci", message.CI)
-
-
-class SandboxPipeline(ServerPipeline):
-    """psrpcore's server pipeline, with the state changes PowerShell's server makes."""
-
-    def begin(self) -> None:
-        """Running, silently: PowerShell tells the client only Stopped, Completed or Failed."""
-        self._change_state(PSInvocationState.Running, emit=False)
-
-    def fail(self, error: ClixmlErrorRecord) -> None:
-        """Failed with the terminating error (psrpcore has no public method for it)."""
-        self._change_state(PSInvocationState.Failed, error=error)
 
 
 class Outbox:
@@ -408,7 +372,7 @@ class HostedPool:
 
     # -- worker threads ----------------------------------------------------------------------
 
-    def write(self, pipeline: HostedPipeline, action: Callable[[ServerPipeline], None]) -> None:
+    def write(self, pipeline: HostedPipeline, action: Callable[[SandboxPipeline], None]) -> None:
         """Run ``action`` on the psrpcore pipeline for the backend, with flow control."""
         with self._condition:
             if pipeline.stop.is_set() or self._closed:
