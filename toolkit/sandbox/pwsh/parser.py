@@ -20,7 +20,7 @@ import re
 import tree_sitter
 import tree_sitter_powershell
 
-from toolkit.sandbox.pwsh.errors import ParseException
+from toolkit.sandbox.pwsh.errors import ParseException, UnsupportedConstruct
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
 _NUMERIC_RANGE = re.compile(rb"^[0-9]+(\.[0-9]+)?\.\.")
@@ -160,6 +160,23 @@ def _raise_first_error(root: tree_sitter.Node) -> None:
         if node.is_missing and not (node.parent and node.parent.type == "empty_statement"):
             raise _missing(node)
         if node.type == "ERROR":
+            labeled = [c.type for c in node.children[:2]]
+            if (
+                len(labeled) == 2
+                and labeled[0] in ("break", "continue")
+                and labeled[1]
+                in (
+                    "simple_name",
+                    "generic_token",
+                )
+            ):
+                line, column = node.start_point
+                raise UnsupportedConstruct(
+                    f"'{labeled[0]} <label>' (tree-sitter-powershell cannot parse it; "
+                    "restructure the loop)",
+                    line + 1,
+                    column + 1,
+                )
             first = _first_token(node)
             line, column = first.start_point
             text = (first.text or b"").decode("utf-8", "replace").strip().splitlines()
