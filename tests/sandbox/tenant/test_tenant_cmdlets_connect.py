@@ -153,8 +153,19 @@ def test_app_only_certificate_and_secret(engine: Engine, identity: object) -> No
               f"Connect-MgGraph -TenantId {CONTOSO_ID} "
               "-ClientSecretCredential $c -NoWelcome")
     ok(run_script(runspace, secret, {"a": DEMO_APP_ID, "s": DEMO_APP_SECRET}))
+    ok(run_script(runspace, f"param($a, $t) Connect-MgGraph -ClientId $a -TenantId {CONTOSO_ID} "
+                            "-CertificateThumbprint $t -NoWelcome",
+                  {"a": DEMO_APP_ID, "t": thumbprint}))
     assert "AADSTS7000215" in run_script(runspace, secret, {"a": DEMO_APP_ID, "s": "nope"}
                                          ).errors[0].message
+
+
+def test_connect_options_the_sandbox_cannot_honour(engine: Engine) -> None:
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    prefixed = run_script(runspace, "Connect-ExchangeOnline -Prefix Contoso")
+    assert "doesn't emulate Connect-ExchangeOnline -Prefix" in prefixed.errors[0].message
+    managed = run_script(runspace, "Connect-MgGraph -Identity")
+    assert "doesn't emulate Connect-MgGraph -Identity" in managed.errors[0].message
 
 
 def test_tokens_need_the_identity_platform(engine: Engine) -> None:

@@ -211,7 +211,29 @@ def _check_certificate(app: AppRegistration, thumbprint: str) -> None:
 # ---------------------------------------------------------------------- Exchange
 
 
+EXO_CONNECT_PARAMETERS = (
+    "AccessToken", "AppId", "Certificate", "CertificateFilePath", "CertificatePassword",
+    "CertificateThumbprint", "Organization", "DelegatedOrganization", "Credential",
+    "UserPrincipalName", "ShowBanner", "ShowProgress", "PageSize", "CommandName",
+    "FormatTypeName", "SkipLoadingFormatData", "SkipLoadingCmdletHelp", "LoadCmdletHelp",
+    "DisableWAM", "EnableErrorReporting", "LogDirectoryPath", "LogLevel", "TrackPerformance",
+    "UseMultithreading", "ExchangeEnvironmentName",
+)
+GRAPH_CONNECT_PARAMETERS = (
+    "AccessToken", "ClientId", "TenantId", "CertificateThumbprint", "Certificate",
+    "CertificateSubjectName", "ClientSecretCredential", "Scopes", "NoWelcome", "ContextScope",
+    "ClientTimeout", "SendCertificateChain", "Environment",
+)
+
+
 def connect_exchange(call: Call) -> list[Any]:
+    # -Prefix, managed identity, RPS sessions and custom endpoints change what a real
+    # connection is; the sandbox refuses them rather than pretend.
+    call.reject_unsupported(EXO_CONNECT_PARAMETERS)
+    environment = call.text("ExchangeEnvironmentName")
+    if environment and environment.casefold() != "o365default":
+        raise errors.invalid_argument(
+            f"The sandbox emulates the O365Default environment only, not {environment}.")
     world, session = call.world, call.ctx.session
     account = account_of(world, session)
     organization = call.text("Organization")
@@ -329,6 +351,10 @@ def disconnect_exchange(call: Call) -> list[Any]:
 
 
 def connect_graph(call: Call) -> list[Any]:
+    call.reject_unsupported(GRAPH_CONNECT_PARAMETERS)
+    environment = call.text("Environment")
+    if environment and environment.casefold() != "global":
+        raise errors.graph_auth(f"The sandbox emulates the Global cloud only, not {environment}.")
     world = call.world
     account = account_of(world, call.ctx.session)
     token = call.params.get("AccessToken")
