@@ -99,3 +99,39 @@ def test_shells_belong_to_the_account_that_opened_them(sandbox: RunningSandbox) 
 def test_encryption_content_type_is_recognised() -> None:
     assert message_encryption.is_encrypted(message_encryption.CONTENT_TYPE)
     assert not message_encryption.is_encrypted("application/soap+xml;charset=UTF-8")
+
+
+TRANSPORTS = {
+    "basic-http": dict(ssl=False, auth="basic", encryption="never"),
+    "ntlm-http-encrypted": dict(ssl=False, auth="ntlm"),
+    "ntlm-https": dict(ssl=True, auth="ntlm"),
+}
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_every_stream_over_every_transport(
+    start: StartSandbox, tls_dir: Path, transport: str
+) -> None:
+    settings = dict(TRANSPORTS[transport])
+    sandbox = start(https=settings["ssl"], tls_dir=tls_dir)
+    if settings["ssl"]:
+        settings["cert_validation"] = str(sandbox.ca_cert)
+    wsman = WSMan("127.0.0.1", port=sandbox.port, username=ADMIN[0], password=ADMIN[1],
+                  **settings)
+    with RunspacePool(wsman, max_runspaces=2) as pool:
+        objects = PowerShell(pool)
+        objects.add_cmdlet("Get-Objects").add_parameter("Count", 2)
+        streams = PowerShell(pool)
+        streams.add_cmdlet("Write-Streams")
+        failing = PowerShell(pool)
+        failing.add_cmdlet("Fail-Pipeline")
+        for ps in (objects, streams, failing):
+            ps.begin_invoke()
+        outputs = [ps.end_invoke() for ps in (objects, streams, failing)]
+
+    assert [o.extended_properties["Name"] for o in outputs[0]] == ["item0", "item1"]
+    assert outputs[1] == ["done"] and not streams.had_errors
+    assert streams.streams.error[0].fq_error == "ManagementObjectNotFound,Get-Mailbox"
+    assert streams.streams.warning[0].message == "Micro delay applied."
+    assert streams.streams.verbose[0].message == "Looking up ghost@contoso.com"
+    assert failing.had_errors and failing.streams.error[-1].fq_error == "ManagementObjectNotFound"

@@ -8,10 +8,12 @@ handshake runs on the connection's own thread so a slow client never blocks ``ac
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,6 +61,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self.identity_handler = identity_handler
         self.channel_bindings: GssChannelBindings | None = None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
 
     def use_certificate(self, certificate_der: bytes) -> None:
@@ -69,19 +73,32 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         )
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.ssl_context is not None:
-            request.settimeout(TLS_HANDSHAKE_TIMEOUT)
-            try:
-                request = self.ssl_context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError) as error:
-                log.debug("TLS handshake with %s failed: %s", client_address, error)
-                return
-            request.settimeout(None)
-        super().finish_request(request, client_address)
+        raw = request
+        with self._connections_lock:
+            self._connections.add(raw)
+        try:
+            if self.ssl_context is not None:
+                request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+                try:
+                    request = self.ssl_context.wrap_socket(request, server_side=True)
+                except (ssl.SSLError, OSError) as error:
+                    log.debug("TLS handshake with %s failed: %s", client_address, error)
+                    return
+                request.settimeout(None)
+            super().finish_request(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(raw)
 
     def server_close(self) -> None:
+        """Stop listening, close every shell, and cut open client connections."""
         super().server_close()
         self.wsman.close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):

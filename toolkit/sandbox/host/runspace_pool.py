@@ -366,6 +366,7 @@ class HostedPool:
         self._flush()
         pipeline.server.close()
         pipeline.finished = True
+        pipeline.spec = pipeline.input = None  # parameters can be large (CSV data)
         if pipeline.terminated:
             self._pipelines.pop(pipeline.command_id, None)
         self._condition.notify_all()
