@@ -317,6 +317,16 @@ class Compiler:
         raise unsupported(node)
 
     def pipeline_statement(self, node: Node) -> Stmt:
+        inner = self._pipeline_statement(node)
+
+        def tracked(ctx: Context, out: Out) -> None:
+            before = ctx.errors
+            inner(ctx, out)
+            ctx.last_ok = ctx.errors == before
+
+        return tracked
+
+    def _pipeline_statement(self, node: Node) -> Stmt:
         parts = named(node)
         if len(parts) != 1:
             raise unsupported(node, "this pipeline form")
@@ -1001,6 +1011,8 @@ class Compiler:
                 return lambda ctx: False
             if key == "null":
                 return lambda ctx: None
+            if key == "?":
+                return lambda ctx: ctx.last_ok
 
             def get(ctx: Context) -> Any:
                 scope_: Scope | None = ctx.scope
@@ -1554,6 +1566,8 @@ def statement_error(ctx: Context, error: PSError) -> None:
     """A statement-terminating error outside try: report it and go on, as PowerShell does."""
     if ctx.error_action().casefold() == "stop":
         raise PSError(error.record, script_terminating=True)
+    ctx.errors += 1
+    ctx.last_ok = False
     ctx.record_error(error.record)
     ctx.sink.error(error.record)
 

@@ -111,7 +111,17 @@ class FunctionDef:
 class Context:
     """The state of one running pipeline in one runspace."""
 
-    __slots__ = ("runspace", "scope", "script_scope", "sink", "statements", "stop", "try_depth")
+    __slots__ = (
+        "errors",
+        "last_ok",
+        "runspace",
+        "scope",
+        "script_scope",
+        "sink",
+        "statements",
+        "stop",
+        "try_depth",
+    )
 
     def __init__(
         self, runspace: PwshRunspace, sink: OutputSink, stop: threading.Event, scope: Scope
@@ -123,6 +133,8 @@ class Context:
         self.script_scope = scope
         self.try_depth = 0
         self.statements = 0
+        self.errors = 0  # errors written so far: a statement that adds none succeeded ($?)
+        self.last_ok = True
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -150,6 +162,7 @@ class Context:
         action = (action or self.error_action()).casefold()
         if action == "stop":
             raise PSError(record, script_terminating=True)
+        self.errors += 1
         if action == "ignore":
             return
         self.record_error(record)
