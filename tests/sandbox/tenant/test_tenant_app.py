@@ -101,3 +101,26 @@ def test_backend_authenticates_seed_and_cli_accounts() -> None:
     assert backend.authenticate("helpdesk", "wrong") is None
     assert backend.account_password("nobody") is None
     assert backend.identity_handler is None  # identity platform only with --https
+
+
+def test_https_backend_verifies_its_own_tokens(tmp_path: Path) -> None:
+    from toolkit.sandbox.identity import EXCHANGE_ONLINE
+    from toolkit.sandbox.interface import SessionContext
+    from toolkit.sandbox.pwsh.cmdlets import run_script
+    from toolkit.sandbox.tenant.demo import CONTOSO_ID, DEMO_APP_ID
+
+    backend = build_backend(SandboxOptions(https=True, tls_dir=tmp_path, password="P-1234!x"))
+    assert backend.identity_handler is not None
+    identity = backend.services.identity
+    token = identity.tokens.issue_app_token(
+        tenant_id=CONTOSO_ID, resource=EXCHANGE_ONLINE, client_id=DEMO_APP_ID,
+        app_display_name="psbridge automation", roles=["Exchange.ManageAsApp"],
+        client_auth="1")
+    runspace = backend.open_runspace(SessionContext("sandbox-admin", "admin"))
+    result = run_script(runspace.inner, "param($t) Connect-ExchangeOnline -AccessToken $t "
+                                        "-Organization contoso.onmicrosoft.com "
+                                        "-ShowBanner:$false; (Get-Mailbox info).Name",
+                        {"t": token})
+    assert result.output == ["Info"] and not result.errors
+    runspace.close()
+    assert backend.services.limiter.count(DEMO_APP_ID) == 0
