@@ -44,11 +44,12 @@ def run_registered(
         _verbose=prefs.verbose_message,
         _information=prefs.information,
     )
-    supports_whatif = "WhatIf" in {p.name for p in info.params if not p.common}
+    # -WhatIf never reaches the implementation: nothing may change.
+    whatif = bool(bound.params.get("WhatIf") or bound.common.get("WhatIf"))
 
     def call(params: dict[str, Any]) -> Iterator[Any]:
         ctx.check_stop()
-        if params.get("WhatIf") and supports_whatif:
+        if whatif:
             target = to_string(params.get("Identity", ""))
             prefs.information(
                 f'What if: Performing the operation "{cmdlet.name}" on target "{target}".'

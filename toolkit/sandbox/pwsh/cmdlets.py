@@ -28,9 +28,9 @@ current input object (or a catchable terminating error under ``-ErrorAction Stop
 :class:`CmdletTerminatingError` always terminates the statement, like
 ``ThrowTerminatingError``. Common parameters (``-ErrorAction``, ``-WarningAction``,
 ``-ErrorVariable``, ``-WarningVariable``, ``-OutVariable``, ``-Verbose``, ``-WhatIf``,
-``-Confirm``, ...) are handled by the engine for every cmdlet. When ``-WhatIf`` is given to
-a cmdlet whose spec lists ``WhatIf``, the engine does not call it and writes the
-"What if:" line to the information stream.
+``-Confirm``, ...) are handled by the engine for every cmdlet; ``WhatIf``/``Confirm`` also
+appear in ``params`` when the spec lists them. With ``-WhatIf`` the engine does not call
+the implementation at all and writes the "What if:" line to the information stream.
 
 ``ctx.state`` is a dict private to the runspace that survives across pipelines: service
 connections belong there.

@@ -73,7 +73,6 @@ class CallPrefs:
         "verbose",
         "warning_action",
         "warning_variable",
-        "whatif",
     )
 
     def __init__(self, ctx: Context, common: dict[str, Any], line: int | None = None):
@@ -85,7 +84,6 @@ class CallPrefs:
         self.warning_variable = _variable_name(common.get("WarningVariable"))
         self.out_variable = _variable_name(common.get("OutVariable"))
         self.verbose = bool(common.get("Verbose"))
-        self.whatif = bool(common.get("WhatIf"))
         for name in (self.error_variable, self.warning_variable, self.out_variable):
             if name and not name.startswith("+"):
                 ctx.scope.vars[name.casefold()] = ArrayList()
