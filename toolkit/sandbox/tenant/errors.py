@@ -146,12 +146,6 @@ def migration(message: str, exception: str = "MigrationPermanentException") -> T
     return _exchange(message, f"Microsoft.Exchange.Migration.{exception}", "InvalidArgument")
 
 
-def migration_transient(message: str) -> TenantError:
-    return _exchange(
-        message, "Microsoft.Exchange.Migration.MigrationTransientException", "InvalidOperation"
-    )
-
-
 def exchange_throttled(seconds: int) -> TenantError:
     error = _exchange(
         "The request was throttled because the client exceeded the allowed request rate "

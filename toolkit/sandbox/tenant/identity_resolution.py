@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 
 from toolkit.sandbox.tenant import errors
-from toolkit.sandbox.tenant.model import SELF_PRINCIPAL, Mailbox, Tenant, User
+from toolkit.sandbox.tenant.model import Mailbox, Tenant, User
 
 ORPHAN_SID = re.compile(r"^S-1-5-21(-\d+){3,4}$", re.IGNORECASE)
 
@@ -73,10 +73,6 @@ class Resolver:
             raise errors.ambiguous(display or identity)
         return self.tenant.mailboxes[next(iter(matches))]
 
-    def find_mailbox(self, identity: str) -> Mailbox | None:
-        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), set())
-        return self.tenant.mailboxes[next(iter(matches))] if len(matches) == 1 else None
-
     def principal(self, identity: str) -> User:
         """A security principal (``-User`` / ``-Trustee``): any directory user."""
         matches = self._users.get(_strip_smtp(identity).strip().casefold(), set())
@@ -85,12 +81,6 @@ class Resolver:
         if len(matches) > 1:
             raise errors.ambiguous(identity)
         return self.tenant.users[next(iter(matches))]
-
-    def principal_or_raw(self, identity: str) -> tuple[User | None, str]:
-        """For removals: a directory user, or a raw principal such as SELF or a SID."""
-        if identity.casefold() == SELF_PRINCIPAL.casefold() or ORPHAN_SID.match(identity):
-            return None, identity
-        return self.principal(identity), ""
 
     def graph_user(self, user_id: str) -> User:
         """Graph's ``-UserId``: the object id or the userPrincipalName."""
