@@ -142,10 +142,10 @@ def invoke_command(ctx: Context, site: CallSite, items: Iterator[Any] | None) ->
     if site.name_expr is not None:
         target = site.name_expr(ctx)
         if isinstance(target, ScriptBlock):
-            produced = run_block_items(
-                ctx, target, args, input_items=items, new_scope=not site.dot_source
+            body = target.body
+            return _redirect(
+                ctx, site, _lazy(ctx, body, "", args, items, new_scope=not site.dot_source)
             )
-            return _redirect(ctx, site, iter(produced))
         name = to_string(target)
     else:
         assert site.name is not None
@@ -160,6 +160,8 @@ def _redirect(ctx: Context, site: CallSite, stream: Iterator[Any]) -> Iterator[A
 
 
 def _redirected(ctx: Context, site: CallSite, stream: Iterator[Any]) -> Iterator[Any]:
+    """``2>&1``, ``2>$null``, ``>$null``: the error stream is redirected only while this
+    command runs (between pulls other commands of the pipeline run with the real sink)."""
     sink = ctx.sink
     captured: list[ErrorRecord] = []
 
@@ -173,17 +175,21 @@ def _redirected(ctx: Context, site: CallSite, stream: Iterator[Any]) -> Iterator
             elif not site.discard_errors:
                 sink.error(record)
 
-    ctx.sink = _Redirect()
-    try:
-        for value in stream:
-            while captured:
-                yield captured.pop(0)
-            if not site.discard_output:
-                yield value
+    redirect = _Redirect()
+    while True:
+        ctx.sink = redirect
+        try:
+            value = next(stream)
+        except StopIteration:
+            break
+        finally:
+            ctx.sink = sink
         while captured:
             yield captured.pop(0)
-    finally:
-        ctx.sink = sink
+        if not site.discard_output:
+            yield value
+    while captured:
+        yield captured.pop(0)
 
 
 def _dispatch(
@@ -198,10 +204,7 @@ def _dispatch(
     key = name.casefold()
     function = ctx.scope.find_function(key)
     if function is not None:
-        produced = invoke_body(
-            ctx, function.body, function.name, args, items, new_scope=not site.dot_source
-        )
-        return iter(produced)
+        return _lazy(ctx, function.body, function.name, args, items, new_scope=not site.dot_source)
     native = find_builtin(key)
     if native is not None:
         return _run_native(ctx, native, args, items, site.line)
@@ -213,6 +216,19 @@ def _dispatch(
 
         return run_registered(ctx, registered, args, items, site.line)
     raise command_not_found(name, site.line)
+
+
+def _lazy(
+    ctx: Context,
+    body: Body,
+    name: str,
+    args: list[tuple[str | None, Any]],
+    items: Iterator[Any] | None,
+    *,
+    new_scope: bool,
+) -> Iterator[Any]:
+    """A function or script block as a pipeline stage: it runs when the pipeline pulls."""
+    yield from invoke_body(ctx, body, name, args, items, new_scope=new_scope)
 
 
 def _run_native(

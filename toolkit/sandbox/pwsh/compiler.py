@@ -105,6 +105,8 @@ _WRAPPERS = frozenset(
     }
 )
 
+_REDIRECTION = re.compile(r"^[1-6*]?>")
+
 _CONSTRUCT_NAMES = {
     "class_statement": "class definitions",
     "enum_statement": "enum definitions",
@@ -931,15 +933,18 @@ class Compiler:
                             args.append(ArgSpec("param", pname, self.argument(elements[index])))
                         else:
                             args.append(ArgSpec("param", pname, None))
-                    elif kind == "redirection":
+                    elif kind == "redirection" or (
+                        kind == "generic_token" and _REDIRECTION.match(self.text(element))
+                    ):
+                        # tree-sitter reads "2>$null" without a space as a bare word.
                         op = self.text(element).replace(" ", "")
-                        if op in ("2>&1",):
+                        if op == "2>&1":
                             merge_errors = True
                         elif op in (">$null", "1>$null"):
                             discard_output = True
-                        elif op in ("2>$null",):
+                        elif op == "2>$null":
                             discard_errors = True
-                        elif op in ("*>$null",):
+                        elif op == "*>$null":
                             discard_output = discard_errors = True
                         else:
                             raise unsupported(element, f"the redirection '{op}'")
