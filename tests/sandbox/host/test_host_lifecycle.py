@@ -1,0 +1,92 @@
+"""Less common paths: queued pipelines, streamed input, runspace reset, metadata, many clients."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from conftest import ADMIN, AGENT
+from echo_backend import EchoBackend
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from toolkit.sandbox.server import RunningSandbox
+
+
+def test_a_queued_pipeline_can_be_stopped_before_it_starts(
+    wsman: WSMan, backend: EchoBackend
+) -> None:
+    with RunspacePool(wsman) as pool:
+        running = PowerShell(pool)
+        running.add_cmdlet("Wait-Stop")
+        running.begin_invoke()
+        assert backend.waiting.wait(5)
+        queued = PowerShell(pool)
+        queued.add_cmdlet("Write-Echo").add_argument("never")
+        queued.begin_invoke()
+        queued.stop()
+        assert queued.state == PSInvocationState.STOPPED
+        running.stop()
+        assert backend.stopped.wait(5)
+        after = PowerShell(pool)
+        after.add_cmdlet("Write-Echo").add_argument("next")
+        assert after.invoke() == ["next"]
+    assert not any(
+        c.text == "Write-Echo" and c.parameters == [(None, "never")]
+        for spec in backend.invocations for c in spec.commands
+    )
+
+
+def test_large_input_is_streamed_to_the_backend(wsman: WSMan) -> None:
+    items = [f"user{i}@contoso.com" for i in range(3000)]
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Write-Echo")
+        assert ps.invoke(input=items) == items
+
+
+def test_reset_runspace_state_gives_fresh_runspaces(wsman: WSMan, backend: EchoBackend) -> None:
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Set-Var").add_parameter("Name", "x").add_parameter("Value", 1)
+        ps.invoke()
+        pool.reset_runspace_state()
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-Var").add_parameter("Name", "x")
+        assert ps.invoke() == [None]
+    assert len(backend.opened_runspaces) == 2
+
+
+def test_command_metadata_fails_and_leaves_the_pool_usable(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:
+        # The host fails the request; pypsrp then finds no metadata count to pop.
+        with pytest.raises(IndexError):
+            pool.get_command_metadata("Get-Mailbox")
+        after = PowerShell(pool)
+        after.add_cmdlet("Write-Echo").add_argument("ok")
+        assert after.invoke() == ["ok"]
+
+
+def test_many_clients_at_once(sandbox: RunningSandbox) -> None:
+    failures: list[BaseException] = []
+
+    def client(index: int) -> None:
+        user, password = (ADMIN, AGENT)[index % 2]
+        try:
+            wsman = WSMan("127.0.0.1", port=sandbox.port, ssl=False, auth="ntlm",
+                          username=user, password=password)
+            with RunspacePool(wsman, max_runspaces=2) as pool:
+                for step in range(8):
+                    ps = PowerShell(pool)
+                    ps.add_cmdlet("Write-Echo").add_argument(f"{index}-{step}")
+                    assert ps.invoke(input=[index]) == [index, f"{index}-{step}"]
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
