@@ -18,13 +18,13 @@ from typing import Any
 from toolkit.sandbox.interface import OutputSink, PipelineSpec, SessionContext
 from toolkit.sandbox.pwsh.cmdlets import Engine
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
-from toolkit.sandbox.server import SandboxOptions
+from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import demo_world
 from toolkit.sandbox.tenant.model import Account, World
 from toolkit.sandbox.tenant.registration import tenant_registry
-from toolkit.sandbox.tenant.seed import load_seed_file
-from toolkit.sandbox.tenant.store import TenantSettings, TenantStore
+from toolkit.sandbox.tenant.seed import SeedError, load_seed_file
+from toolkit.sandbox.tenant.store import StateFileError, TenantSettings, TenantStore
 
 DEFAULT_MAILBOX_DELAY_S = 5.0
 
@@ -139,8 +139,15 @@ def build_backend(options: SandboxOptions) -> SandboxBackend:
         else options.mailbox_delay_s,
         migration_speed=getattr(options, "migration_speed", None) or 1.0,
     )
-    store = TenantStore.open(lambda: load_world(options.seed), state_path=options.state,
-                             settings=settings, random_seed=options.random_seed)
+    try:
+        store = TenantStore.open(lambda: load_world(options.seed), state_path=options.state,
+                                 settings=settings, random_seed=options.random_seed)
+    except SeedError as error:
+        raise SandboxUnavailable(f"bad seed: {error}",
+                                 hint="Fix the seed file, or use --seed demo.") from None
+    except StateFileError as error:
+        raise SandboxUnavailable(str(error), hint="Delete the file or choose another --state."
+                                 ) from None
     with store.write() as world:
         add_admin(world, options.username, options.password or "")
         identity = (identity_platform(world, options.tls_dir)

@@ -124,3 +124,16 @@ def test_https_backend_verifies_its_own_tokens(tmp_path: Path) -> None:
     assert result.output == ["Info"] and not result.errors
     runspace.close()
     assert backend.services.limiter.count(DEMO_APP_ID) == 0
+
+
+def test_bad_seed_or_state_stops_the_start_cleanly(tmp_path: Path) -> None:
+    from toolkit.sandbox.server import SandboxUnavailable
+
+    seed = tmp_path / "seed.json"
+    seed.write_text('{"tenants": [{"name": "x.onmicrosoft.com", "users": [{"upn": 3}]}]}')
+    with pytest.raises(SandboxUnavailable, match=r"tenants\[0\]\.users\[0\]\.upn"):
+        build_backend(SandboxOptions(seed=str(seed), password="P-1234!x"))
+    state = tmp_path / "state.json"
+    state.write_text("[]")
+    with pytest.raises(SandboxUnavailable, match="not a psbridge sandbox state file"):
+        build_backend(SandboxOptions(state=state, password="P-1234!x"))
