@@ -40,6 +40,7 @@ def test_state_survives_a_restart(tmp_path: Path, clock: FakeClock) -> None:
     with again.read() as world:  # the pending mailbox still arrives after the restart
         assert world.tenants[CONTOSO].mailbox_of(user.id) is not None
     assert json.loads(state.read_text())["format"] == 1
+    assert state.stat().st_mode & 0o077 == 0  # it holds passwords
 
 
 def test_unreadable_state_file_is_reported(tmp_path: Path) -> None:
@@ -73,6 +74,14 @@ def test_concurrent_writers_lose_nothing(store: TenantStore) -> None:
     box = store.resolver(contoso).mailbox("finance")
     granted = {r.trustee for r in permissions.recipient_aces(contoso, box)}
     assert set(trustees) <= granted
+
+
+def test_secrets_stay_out_of_reprs(store: TenantStore) -> None:
+    contoso = store.world.tenants[CONTOSO]
+    text = repr(store.world.accounts) + repr(store.world.apps) + repr(contoso.imap_sources)
+    text += repr(list(contoso.users.values()))
+    assert "Sandbox-Admin-1!" not in text and "sandbox-app-secret" not in text
+    assert "app-pw-2024" not in text
 
 
 def test_random_seed_makes_new_ids_repeatable(clock: FakeClock) -> None:

@@ -2,6 +2,7 @@
 
 Identifiers are GUID strings (lower case) so the whole model serializes to JSON as is
 (see :mod:`toolkit.sandbox.tenant.codec`). Times are POSIX seconds from the store's clock.
+Secrets (passwords, client secrets) are kept out of ``repr`` so they never reach a log.
 
 One directory object per person: a :class:`User` (Entra ID / MSOnline / Graph view). An
 Exchange :class:`Mailbox` always belongs to a user (a shared mailbox has a disabled user
@@ -48,7 +49,7 @@ class Sku:
 
 @dataclass
 class PasswordProfile:
-    password: str = ""
+    password: str = field(default="", repr=False)
     force_change_next_sign_in: bool = True
 
 
@@ -134,7 +135,7 @@ class ImapAccount:
     (Exchange Online skips those)."""
 
     user: str
-    password: str
+    password: str = field(repr=False)
     items: int = 0
     large_items: int = 0
 
@@ -173,7 +174,7 @@ class MigrationUser:
     email: str
     batch: str
     username: str
-    password: str
+    password: str = field(repr=False)
     user_root: str = ""
     status: str = "Queued"
     phase_elapsed: float = 0.0  # service seconds spent in the current status
@@ -272,7 +273,7 @@ class Account:
     """
 
     username: str
-    password: str
+    password: str = field(repr=False)
     role: str = "admin"  # "admin" | "helpdesk"
     tenants: list[str] = field(default_factory=list)
 
@@ -280,7 +281,7 @@ class Account:
 @dataclass
 class AppRegistration:
     client_id: str
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     certificate_pem: str | None = None
     tenants: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)

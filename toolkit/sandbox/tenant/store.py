@@ -166,7 +166,9 @@ class TenantStore:
             path = self.state_path
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "w", encoding="utf-8") as handle:
+            # The state holds passwords (accounts, IMAP sources, CSV rows): owner-only.
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, separators=(",", ":"))
                 handle.flush()
                 os.fsync(handle.fileno())
