@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import random
 import re
 import time
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 from toolkit.sandbox.pwsh import binder, operators
 from toolkit.sandbox.pwsh.coercion import (
     lookup_type,
+    to_array,
     to_bool,
     to_int,
     to_number,
@@ -97,11 +99,12 @@ def native(name: str, aliases: tuple[str, ...], *params: binder.ParamInfo) -> Ca
 def _input(
     params: dict[str, Any], items: Iterator[Any] | None, key: str = "InputObject"
 ) -> Iterator[Any]:
+    """Pipeline input, or the -InputObject argument as one object (not enumerated, as
+    PowerShell documents for ForEach-Object, Where-Object, Sort-Object, ...)."""
     if items is not None:
         return items
     if key in params:
-        value = params[key]
-        return iter(value if isinstance(value, list | tuple) else [value])
+        return iter([params[key]])
     return iter(())
 
 
@@ -132,7 +135,9 @@ def foreach_object(
     blocks = process if isinstance(process, list | tuple) else [process] if process else []
     if params.get("Begin") is not None:
         yield from _block(ctx, params["Begin"], None)
-    for item in _input(params, items):
+    # With no input at all the process block still runs once, with $_ = $null.
+    source = _input(params, items) if items is not None or "InputObject" in params else [None]
+    for item in source:
         ctx.check_stop()
         if member is not None:
             value = get_member(item, to_string(member))
@@ -294,6 +299,8 @@ def select_object(
 
     produced = 0
     collected: list[Any] = []
+    if first == 0 and last is None:
+        return
     for position, item in enumerate(source):
         ctx.check_stop()
         if position < skip:
@@ -875,10 +882,8 @@ def new_object(
 def get_random(
     ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
 ) -> Iterator[Any]:
-    import random
-
     if items is not None or "InputObject" in params:
-        pool = list(_input(params, items))
+        pool = list(items) if items is not None else to_array(params["InputObject"])
         yield from random.sample(pool, min(params.get("Count", 1), len(pool)))
         return
     low = to_int(params.get("Minimum") or 0)

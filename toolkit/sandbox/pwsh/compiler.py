@@ -889,7 +889,12 @@ class Compiler:
                 inner = unwrap(named(child)[0])
                 if inner.type == "path_command_name":
                     inner = unwrap(named(inner)[0]) if named(inner) else inner
-                if inner.type in ("command_name", "path_command_name", "generic_token"):
+                if inner.type in (
+                    "command_name",
+                    "path_command_name",
+                    "path_command_name_token",
+                    "generic_token",
+                ):
                     name = self.text(inner)
                 else:
                     name_expr = self.expr(inner)

@@ -43,7 +43,13 @@ def parse(source: str) -> tuple[tree_sitter.Node, bytes]:
         if offset is not None:
             data = data[:offset] + b" " + data[offset:]
             continue
-        offset = _inline_param_block(tree.root_node) if tree.root_node.has_error else None
+        if not tree.root_node.has_error:
+            break
+        offset = _keyword_command(tree.root_node)
+        if offset is not None:
+            data = data[:offset] + b"& " + data[offset:]
+            continue
+        offset = _inline_param_block(tree.root_node)
         if offset is None:
             break
         data = data[:offset] + b";" + data[offset:]
@@ -105,6 +111,56 @@ def _blank(root: tree_sitter.Node) -> bool:
             return False
         stack.extend(node.children)
     return True
+
+
+_KEYWORDS = frozenset(
+    {
+        "foreach",
+        "for",
+        "do",
+        "while",
+        "until",
+        "if",
+        "switch",
+        "function",
+        "filter",
+        "try",
+        "trap",
+        "data",
+        "return",
+        "throw",
+        "exit",
+        "break",
+        "continue",
+        "param",
+        "begin",
+        "process",
+        "end",
+        "class",
+        "enum",
+    }
+)
+
+
+def _keyword_command(root: tree_sitter.Node) -> int | None:
+    """Start of a command named like ``ForEach-Object`` that begins a statement.
+
+    The grammar lexes its first part as the ``foreach`` keyword; calling it with ``&``
+    (same command, same arguments) parses.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" and node.child_count >= 2:
+            first, second = node.children[0], node.children[1]
+            if (
+                first.type.casefold() in _KEYWORDS
+                and second.type == "-"
+                and first.end_byte == second.start_byte
+            ):
+                return first.start_byte
+        stack.extend(node.children)
+    return None
 
 
 def _inline_param_block(root: tree_sitter.Node) -> int | None:
