@@ -14,6 +14,7 @@ from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from toolkit.sandbox.host import wsman as wsman_module
 from toolkit.sandbox.host.faults import OPERATION_TIMEOUT, SHELL_NOT_FOUND
 from toolkit.sandbox.server import RunningSandbox
 
@@ -115,3 +116,17 @@ def test_other_paths_go_to_the_identity_handler_over_https(
                              verify=str(sandbox.ca_cert), timeout=5)
     assert response.json() == {"ok": True}
     assert seen == [("POST", "/contoso/oauth2/v2.0/token", "x=1", b"grant=1")]
+
+
+def test_abandoned_pools_are_closed_after_the_idle_timeout(
+    wsman: WSMan, backend: EchoBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    abandoned = RunspacePool(wsman)
+    abandoned.open()
+    ps = PowerShell(abandoned)
+    ps.add_cmdlet("Write-Echo").add_argument(1)
+    ps.invoke()
+    monkeypatch.setattr(wsman_module, "IDLE_TIMEOUT_SECONDS", 0.0)
+    with RunspacePool(wsman):  # creating a pool reaps idle ones
+        assert len(backend.closed_runspaces) == 1
+    assert not abandoned.is_alive()

@@ -240,10 +240,6 @@ class HostedPool:
         with self._condition:
             return list(self._pipelines)
 
-    @property
-    def state(self) -> str:
-        return self._server.state.name
-
     # -- psrpcore plumbing (condition held) ---------------------------------------------------
 
     def _check_open(self) -> None:
@@ -395,7 +391,12 @@ class HostedPool:
             )
             runspace = self._backend.open_runspace(context)
             with self._condition:
-                self._runspaces[slot] = runspace
+                closed = self._closed
+                if not closed:
+                    self._runspaces[slot] = runspace
+            if closed:  # the pool closed while this runspace was opening
+                runspace.close()
+                raise PipelineStopped()
         return runspace
 
     def _run(self, pipeline: HostedPipeline, slot: int) -> None:

@@ -78,10 +78,6 @@ class WSManService:
         for pool in pools:
             pool.close()
 
-    def pool_count(self) -> int:
-        with self._lock:
-            return len(self._pools)
-
     # -- helpers ------------------------------------------------------------------------------
 
     def _pool(self, request: WSManRequest, context: SessionContext) -> HostedPool:
