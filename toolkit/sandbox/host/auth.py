@@ -12,7 +12,6 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import spnego
 from spnego.channel_bindings import GssChannelBindings
@@ -50,9 +49,9 @@ class ConnectionAuth:
     def __init__(self, backend: Backend, channel_bindings: GssChannelBindings | None = None):
         self._backend = backend
         self._channel_bindings = channel_bindings
-        self._handshake: Any = None
+        self._handshake: spnego.ContextProxy | None = None
         self._handshake_account: list[str] = []
-        self.security: Any = None
+        self.security: spnego.ContextProxy | None = None
         """The completed NTLM/Negotiate context, used for message encryption."""
         self.context: SessionContext | None = None
         self._basic: tuple[str, str, SessionContext] | None = None

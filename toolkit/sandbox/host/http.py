@@ -178,21 +178,22 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return
         if self._inject_fault():
             return
-        encrypted = message_encryption.is_encrypted(self.headers.get("Content-Type", ""))
-        if encrypted:
-            if self.auth.security is None:
+        sealing = None
+        if message_encryption.is_encrypted(self.headers.get("Content-Type", "")):
+            sealing = self.auth.security
+            if sealing is None:
                 self._send(401, challenge(), b"")
                 return
             try:
-                body = message_encryption.unwrap(self.auth.security, body)
+                body = message_encryption.unwrap(sealing, body)
             except message_encryption.EncryptionError as error:
                 log.info("rejecting a request from %s: %s", self.address_string(), error)
                 self._send(400, [], b"")
                 return
         status, envelope = self._process(body, result.context)
         headers = list(result.headers)
-        if encrypted:
-            envelope = message_encryption.wrap(self.auth.security, envelope)
+        if sealing is not None:  # answer an encrypted request encrypted
+            envelope = message_encryption.wrap(sealing, envelope)
             headers.append(("Content-Type", message_encryption.CONTENT_TYPE))
         else:
             headers.append(("Content-Type", SOAP_CONTENT_TYPE))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Any
+
+from spnego import ContextProxy
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 _BOUNDARY = b"--Encrypted Boundary"
@@ -27,7 +28,7 @@ def is_encrypted(content_type: str) -> bool:
     return content_type.lower().startswith("multipart/encrypted")
 
 
-def unwrap(context: Any, body: bytes) -> bytes:
+def unwrap(context: ContextProxy, body: bytes) -> bytes:
     """The SOAP text of an encrypted body, checked against its declared length."""
     parts = [part for part in _PART_SPLIT.split(body) if part]
     if len(parts) < 2 or len(parts) % 2:
@@ -50,7 +51,7 @@ def unwrap(context: Any, body: bytes) -> bytes:
     return bytes(message)
 
 
-def wrap(context: Any, message: bytes) -> bytes:
+def wrap(context: ContextProxy, message: bytes) -> bytes:
     """``message`` sealed as a ``multipart/encrypted`` body (Content-Type: CONTENT_TYPE)."""
     result = context.wrap_winrm(message)
     sealed = struct.pack("<I", len(result.header)) + result.header + result.data
