@@ -34,7 +34,8 @@ def test_throttling_fails_like_the_services(store: TenantStore) -> None:
     assert "throttled" in exchange.errors[0].message
     graph = run_script(runspace, "Get-MgUser -UserId lee.gu@contoso.com")
     assert graph.errors[0].fully_qualified_error_id.startswith("TooManyRequests,")
-    assert "Retry-After" in graph.errors[0].message
+    assert "Status: 429 (TooManyRequests)" in graph.errors[0].message
+    assert "Retry-After                   : " in graph.errors[0].message
 
 
 def test_throttling_is_repeatable_with_a_seed(store: TenantStore) -> None:

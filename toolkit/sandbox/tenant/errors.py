@@ -147,9 +147,11 @@ def migration(message: str, exception: str = "MigrationPermanentException") -> T
 
 
 def exchange_throttled(seconds: int) -> TenantError:
+    """What a throttled REST-backed Exchange cmdlet reports: the budget and a back-off."""
     error = _exchange(
-        "The request was throttled because the client exceeded the allowed request rate "
-        f"for its budget. Please retry after {seconds} seconds.",
+        "The request was throttled. This operation exceeds the throttling budget for policy "
+        "part 'PowerShellMaxCmdletsTimePeriod', policy value '1800', Budget type: "
+        f"'PowerShell'. Suggested backoff time {seconds * 1000} ms.",
         "Microsoft.Exchange.Management.RestApiClient.RestClientException",
         "LimitsExceeded",
     )
@@ -233,8 +235,8 @@ def graph_forbidden() -> TenantError:
 
 def graph_throttled(seconds: int) -> TenantError:
     error = _graph(
-        "Too many requests. The request was throttled; retry after the interval in the "
-        f"Retry-After header ({seconds} seconds).",
+        "This request is throttled. Please try again after the value specified in the "
+        "Retry-After header.",
         "TooManyRequests",
         429,
         "LimitsExceeded",
@@ -331,9 +333,32 @@ def _stable_hex(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:8].upper()
 
 
+_HTTP_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                 429: "TooManyRequests"}
+
+
+def _graph_message(error: TenantError) -> str:
+    """Graph PowerShell appends the HTTP status, error code and headers to the message."""
+    status = error.http_status or 400
+    lines = [
+        error.message,
+        "",
+        f"Status: {status} ({_HTTP_REASONS.get(status, 'Error')})",
+        f"ErrorCode: {error.code}",
+        f"Date: {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S')}",
+        "",
+        "Headers:",
+    ]
+    if error.retry_after_s is not None:
+        lines.append(f"Retry-After                   : {error.retry_after_s}")
+    lines.append("Cache-Control                 : no-cache")
+    return "\n".join(lines)
+
+
 def to_error_record(
     error: TenantError, cmdlet: str, parameter_set: str | None = None, target: object = None
 ) -> ErrorRecord:
+    message = error.message
     if error.service == "exchange" and error.code not in (
         "CommandNotFoundException",
         "PSRemotingTransportException",
@@ -349,13 +374,14 @@ def to_error_record(
         verb_noun = cmdlet.replace("-", "")
         cmdlet_class = f"{verb_noun}_{parameter_set or 'Get'}"
         fqid = f"{error.code},Microsoft.Graph.PowerShell.Cmdlets.{cmdlet_class}"
+        message = _graph_message(error)
     elif error.service == "msonline":
         verb, _, noun = cmdlet.partition("-")
         fqid = f"{error.exception_type},{MSOL}.{verb}{noun.removeprefix('Msol')}"
     else:
         fqid = f"{error.code},{cmdlet}"
     return ErrorRecord(
-        message=error.message,
+        message=message,
         fully_qualified_error_id=fqid,
         category=error.category,
         exception_type=error.exception_type,
