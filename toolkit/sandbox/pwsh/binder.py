@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from toolkit.sandbox.pwsh import coercion
-from toolkit.sandbox.pwsh.errors import PSError, binding_error
+from toolkit.sandbox.pwsh.errors import PSError, ValidationError, binding_error
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString
 
@@ -482,6 +482,12 @@ def convert_value(info: CommandInfo, param: ParamInfo, value: Any) -> Any:
         return param.convert(value)
     except _ConvertFailure as failure:
         raise _binding_conversion(info, param, str(failure)) from None
+    except ValidationError as error:
+        refused = binding_error(
+            error.record.message, "ParameterArgumentValidationError", info.name, "InvalidData"
+        )
+        refused.record.exception_type = error.record.exception_type
+        raise refused from None
     except coercion.BooleanArgumentError as error:
         raise _binding_conversion(info, param, error.record.message, transformation=True) from None
     except PSError as error:

@@ -405,9 +405,7 @@ def _register(names: tuple[str, ...], display: str, convert: Callable[[Any], Any
         _TYPES[name] = (display, convert)
 
 
-_register(
-    ("string", "system.string"), "System.String", lambda v: None if v is None else to_string(v)
-)
+_register(("string", "system.string"), "System.String", to_string)
 _register(("int", "int32", "system.int32"), "System.Int32", lambda v: to_int(v))
 _register(
     ("long", "int64", "system.int64"), "System.Int64", lambda v: to_int(v, "System.Int64", 64)

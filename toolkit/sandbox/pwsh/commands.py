@@ -358,11 +358,28 @@ def bind_script_params(
         elif definition.is_switch:
             scope.vars[key] = False
         elif definition.default is not None:
-            scope.vars[key] = definition.default(ctx)
+            value = definition.default(ctx)
+            convert = definition.type_convert
+            scope.vars[key] = convert(value) if convert is not None else value
+        elif definition.type_name in _VALUE_TYPES and definition.type_convert is not None:
+            scope.vars[key] = definition.type_convert(None)  # [int] -> 0, [string] -> ''
         else:
             scope.vars[key] = None
     scope.vars["psboundparameters"] = Hashtable(bound.params.items())
     scope.vars["args"] = []
+
+
+# Declared types whose unbound parameters hold the type's empty value, not $null.
+_VALUE_TYPES = frozenset(
+    {
+        "System.String",
+        "System.Int32",
+        "System.Int64",
+        "System.Double",
+        "System.Decimal",
+        "System.Boolean",
+    }
+)
 
 
 def _script_command_info(body: Body, name: str) -> binder.CommandInfo:

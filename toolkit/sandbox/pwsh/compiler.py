@@ -32,6 +32,7 @@ from toolkit.sandbox.pwsh.errors import (
     PSError,
     ReturnSignal,
     UnsupportedConstruct,
+    ValidationError,
     record,
     runtime_error,
 )
@@ -778,7 +779,7 @@ class Compiler:
         return [self.script_parameter(p) for p in named(node) if p.type == "script_parameter"]
 
     def script_parameter(self, node: Node) -> ParamDef:
-        definition = ParamDef("", None, None, None)
+        definition = ParamDef("")
         for child in named(node):
             if child.type == "variable":
                 definition.name = self.text(child)[1:].strip("{}")
@@ -787,6 +788,7 @@ class Compiler:
             elif child.type == "attribute_list":
                 for attribute in named(child):
                     self.parameter_attribute(attribute, definition)
+        definition.convert = _parameter_converter(definition)
         return definition
 
     def parameter_attribute(self, node: Node, definition: ParamDef) -> None:
@@ -796,13 +798,13 @@ class Compiler:
             found = lookup_type(type_name)
             if found is None:
                 raise unsupported(inner[0], f"the parameter type [{type_name}]")
-            definition.type_name, definition.convert = found
+            definition.type_name, definition.type_convert = found
             definition.is_switch = found[0] == "System.Management.Automation.SwitchParameter"
             # Arguments of [bool]/[switch] parameters are stricter than casts: no strings.
             if definition.is_switch:
-                definition.convert = to_switch_argument
+                definition.type_convert = to_switch_argument
             elif found[0] == "System.Boolean":
-                definition.convert = to_bool_argument
+                definition.type_convert = to_bool_argument
             return
         name = self.text(inner[0]).casefold() if inner else ""
         args = [a for c in inner[1:] for a in named(c)] if len(inner) > 1 else []
@@ -841,28 +843,16 @@ class Compiler:
         if name in ("allownull", "allowemptystring", "allowemptycollection"):
             return
         values = [self.constant(unwrap(a)) for a in args]
-        previous = definition.convert
-        param = definition.name
 
-        def check(value: Any) -> Any:
-            if previous is not None:
-                value = previous(value)
-            items = value if isinstance(value, list | tuple) else [value]
-            for item in items:
-                problem = _validate(name, values, item)
-                if problem:
-                    raise runtime_error(
-                        f"Cannot validate argument on parameter '{param}'. {problem}",
-                        "ParameterArgumentValidationError",
-                        category="InvalidData",
-                        exception_type="System.Management.Automation.ParameterBindingValidationException",
-                    )
-            return value
+        def check(item: Any) -> str | None:
+            return _validate(name, values, item)
 
-        definition.convert = check
+        definition.validators.append(check)
 
     def constant(self, node: Node) -> Any:
         """Evaluate an attribute argument (literals and $true/$false only)."""
+        if node.type == "attribute_argument" and named(node):
+            node = named(node)[-1]
         node = unwrap(node)
         if node.type == "variable":
             return {"$true": True, "$false": False, "$null": None}.get(self.text(node).casefold())
@@ -1507,6 +1497,34 @@ class _Constant:
 
 def _constant_of(fn: Expr) -> str | None:
     return fn.value if isinstance(fn, _Constant) else None
+
+
+def _parameter_converter(definition: ParamDef) -> Callable[[Any], Any] | None:
+    """Type conversion, then every [Validate*] attribute, whatever their order."""
+    convert, validators, param = definition.type_convert, definition.validators, definition.name
+    if not validators:
+        return convert
+
+    def checked(value: Any) -> Any:
+        if convert is not None:
+            value = convert(value)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            for validator in validators:
+                problem = validator(item)
+                if problem:
+                    raise ValidationError(
+                        record(
+                            f"Cannot validate argument on parameter '{param}'. {problem}",
+                            "ParameterArgumentValidationError",
+                            category="InvalidData",
+                            exception_type=(
+                                "System.Management.Automation.ParameterBindingValidationException"
+                            ),
+                        )
+                    )
+        return value
+
+    return checked
 
 
 def _validate(name: str, values: list[Any], item: Any) -> str | None:

@@ -65,6 +65,10 @@ class PSError(Exception):
         self.exception_value = exception_value
 
 
+class ValidationError(PSError):
+    """A [Validate*] attribute refused an argument."""
+
+
 def record(
     message: str,
     error_id: str,

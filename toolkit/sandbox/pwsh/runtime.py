@@ -65,14 +65,17 @@ class ParamDef:
     """One parameter of a ``param()`` block."""
 
     name: str
-    type_name: str | None
-    convert: Callable[[Any], Any] | None
-    default: Callable[[Context], Any] | None
+    type_name: str | None = None
+    # Conversion to the declared type; ``convert`` adds the [Validate*] checks to it.
+    type_convert: Callable[[Any], Any] | None = None
+    convert: Callable[[Any], Any] | None = None
+    default: Callable[[Context], Any] | None = None
     mandatory: bool = False
     position: int | None = None
     pipeline: bool = False
     is_switch: bool = False
     aliases: list[str] = field(default_factory=list)
+    validators: list[Callable[[Any], str | None]] = field(default_factory=list)
 
 
 @dataclass
