@@ -221,6 +221,14 @@ def test_secure_strings_travel_both_ways_after_key_exchange(wsman: WSMan) -> Non
         assert run(pool, "Get-Secret").output == ["s3cret!"]
 
 
+def test_secure_string_output_without_key_exchange_is_an_error(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:
+        ps = run(pool, "Get-Secret")
+    assert ps.output == []
+    assert ps.streams.error[0].fq_error == "SandboxSessionKeyMissing"
+    assert "exchange_keys" in str(ps.streams.error[0])
+
+
 def test_large_output_is_fragmented_and_complete(wsman: WSMan) -> None:
     with RunspacePool(wsman) as pool:
         ps = run(pool, "Get-Many", Count=20000)

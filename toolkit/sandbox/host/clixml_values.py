@@ -144,6 +144,19 @@ def _dotnet_short_type(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def holds_secure_string(value: Any) -> bool:
+    """Whether a SecureString is anywhere in ``value``."""
+    if isinstance(value, SecureString):
+        return True
+    if isinstance(value, PSObject):
+        return any(holds_secure_string(v) for v in value.properties.values())
+    if isinstance(value, Mapping):
+        return any(holds_secure_string(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_secure_string(v) for v in value)
+    return False
+
+
 def from_clixml(value: Any) -> Any:
     """A value psrpcore deserialized from the client, as the engine works with it."""
     if value is None or isinstance(value, bool):

@@ -17,11 +17,25 @@ from psrpcore import PowerShell as ClixmlPowerShell
 from psrpcore.types import PipelineResultTypes, WarningRecord
 from psrpcore.types import VerboseRecord as ClixmlVerboseRecord
 
-from toolkit.sandbox.host.clixml_values import error_record_to_clixml, from_clixml, to_clixml
+from toolkit.sandbox.host.clixml_values import (
+    error_record_to_clixml,
+    from_clixml,
+    holds_secure_string,
+    to_clixml,
+)
 from toolkit.sandbox.host.clixml_writer import fast_clixml
 from toolkit.sandbox.host.psrp_server import SandboxPipeline
 from toolkit.sandbox.interface import Command, PipelineSpec, PipelineStopped
 from toolkit.sandbox.values import ErrorRecord, InformationRecord
+
+_NO_SESSION_KEY = ErrorRecord(
+    "A SecureString cannot be sent to this client: it has not exchanged a session key "
+    "(call RunspacePool.exchange_keys() before running the pipeline).",
+    "SandboxSessionKeyMissing",
+    category="SecurityError",
+    exception_type="System.Management.Automation.Remoting.PSRemotingTransportException",
+)
+"""PowerShell would ask the client for its key and wait; pypsrp 0.9 never answers."""
 
 STREAM = "stream"
 OUTPUT = "output"
@@ -150,7 +164,19 @@ class PipelineSink:
             self._write(lambda pipeline: pipeline.write_clixml_output(written))
             return
         converted = to_clixml(value)
-        self._write(lambda pipeline: pipeline.write_output(converted))
+        if not holds_secure_string(value):
+            self._write(lambda pipeline: pipeline.write_output(converted))
+            return
+        refusal = error_record_to_clixml(_NO_SESSION_KEY)
+
+        def write_secret(pipeline: SandboxPipeline) -> None:
+            if pipeline.keys_exchanged:
+                pipeline.write_output(converted)
+            else:
+                pipeline.write_error(refusal.Exception, refusal.CategoryInfo, None,
+                                     refusal.FullyQualifiedErrorId)
+
+        self._write(write_secret)
 
     def error(self, record: ErrorRecord) -> None:
         converted = error_record_to_clixml(record)

@@ -39,6 +39,11 @@ class SandboxRunspacePool(ServerRunspacePool):
         _alias_call_id(event)
         super()._process_SetMinRunspaces(event)
 
+    @property
+    def keys_exchanged(self) -> bool:
+        """Whether the client sent its public key, so SecureStrings can reach it."""
+        return bool(self._key_requested)
+
     def prepare_clixml(self, clixml: bytes, message_type: PSRPMessageType,
                        pipeline_id: uuid.UUID) -> None:
         """Queue a message whose CLIXML is already written (see ``clixml_writer``).
@@ -64,6 +69,12 @@ class SandboxPipeline(ServerPipeline):
     def begin(self) -> None:
         """Running, silently: PowerShell tells the client only Stopped, Completed or Failed."""
         self._change_state(PSInvocationState.Running, emit=False)
+
+    @property
+    def keys_exchanged(self) -> bool:
+        pool = self.runspace_pool
+        assert isinstance(pool, SandboxRunspacePool)
+        return pool.keys_exchanged
 
     def write_clixml_output(self, clixml: bytes) -> None:
         """``write_output`` for an object already written as CLIXML."""
