@@ -70,9 +70,10 @@ class Connection:
     """A service connection held by a runspace (``ctx.state[service]``)."""
 
     service: str
-    tenant: str  # tenant name
+    tenant: str  # the tenant the cmdlets act on
     principal: str  # who is signed in: a sandbox account, a UPN or an app id
     auth_type: str  # "Delegated", "AppOnly", "UserProvidedAccessToken"
+    organization: str | None = None  # where the principal signed in (differs for partners)
     connection_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     app_id: str | None = None
     certificate_thumbprint: str | None = None

@@ -241,18 +241,23 @@ def connect_exchange(call: Call) -> list[Any]:
     token = call.text("AccessToken")
     app_id = call.text("AppId")
     expiry: float | None = None
+    app: AppRegistration | None = None
     if token:
         if not organization:
             raise errors.invalid_argument(
                 "Organization parameter is mandatory when AccessToken is used.")
-        tenant = _tenant_named(world, organization)
-        claims = _verify(call, token, EXCHANGE_AUDIENCE, tenant)
+        signed_in = _tenant_named(world, organization)
+        claims = _verify(call, token, EXCHANGE_AUDIENCE, signed_in)
         app_only = claims.get("idtyp") == "app"
         if app_only and "Exchange.ManageAsApp" not in claims.get("roles", []):
             raise errors.exchange_auth(
                 "UnAuthorized: the app has no Exchange.ManageAsApp permission in this tenant.")
-        principal = str(claims.get("appid") if app_only else claims.get("upn"))
-        connection = Connection(EXCHANGE, tenant.name, principal,
+        if app_only:
+            app = next((a for a in world.apps if a.client_id == str(claims.get("appid"))), None)
+        else:
+            account = _named_account(world, str(claims.get("upn")))
+        connection = Connection(EXCHANGE, signed_in.name,
+                                str(claims.get("appid") if app_only else claims.get("upn")),
                                 "AppOnly" if app_only else "UserProvidedAccessToken",
                                 app_id=str(claims.get("appid")))
         expiry = float(claims["exp"])
@@ -260,8 +265,8 @@ def connect_exchange(call: Call) -> list[Any]:
         if not organization:
             raise errors.invalid_argument(
                 "Organization parameter is mandatory when AppId is used.")
-        tenant = _tenant_named(world, organization)
-        app = _app(world, app_id, tenant)
+        signed_in = _tenant_named(world, organization)
+        app = _app(world, app_id, signed_in)
         thumbprint = _thumbprint(call)
         if thumbprint is None:
             raise errors.invalid_argument(
@@ -271,26 +276,42 @@ def connect_exchange(call: Call) -> list[Any]:
         if "Exchange.ManageAsApp" not in app.roles:
             raise errors.exchange_auth(
                 "UnAuthorized: the app has no Exchange.ManageAsApp permission in this tenant.")
-        connection = Connection(EXCHANGE, tenant.name, app.client_id, "AppOnly",
+        connection = Connection(EXCHANGE, signed_in.name, app.client_id, "AppOnly",
                                 app_id=app.client_id, certificate_thumbprint=thumbprint)
     else:
         if call.has("Credential"):
             account = _credential_account(world, call.params["Credential"])
-        tenant = _tenant_named(world, delegated) if delegated else home_tenant(world, account)
-        if not may_manage(account, tenant, world):
-            raise _partner_error(account, tenant)
-        connection = Connection(EXCHANGE, tenant.name, account.username, "Delegated",
-                                app_id=EXO_PUBLIC_CLIENT, delegated=bool(delegated))
+        signed_in = home_tenant(world, account)
+        connection = Connection(EXCHANGE, signed_in.name, account.username, "Delegated",
+                                app_id=EXO_PUBLIC_CLIENT)
+    if delegated:
+        target = _tenant_named(world, delegated)
+        if target.name != signed_in.name:
+            if app is not None or connection.auth_type == "AppOnly":
+                if app is None or target.name not in app.tenants:
+                    raise errors.exchange_auth(
+                        f"UnAuthorized: the app is not consented in '{target.name}'.")
+            elif not may_manage(account, target, world):
+                raise _partner_error(account, target)
+        connection.tenant, connection.delegated = target.name, True
+    connection.organization = signed_in.name
     connection.token_expiry = expiry
-    previous = call.ctx.state.get(EXCHANGE)
+    if isinstance(call.ctx.state.get(EXCHANGE), Connection):  # a new connect replaces it
+        call.services.release(call.ctx.state)
+        del call.ctx.state[EXCHANGE]
     call.services.limiter.acquire(connection.principal, connection.connection_id)
     connection.counted_as = connection.principal
-    if isinstance(previous, Connection):
-        call.services.release(call.ctx.state)
     call.ctx.state[EXCHANGE] = connection
     if call.params.get("ShowBanner", True) is not False:
         call.ctx.write_information(EXO_BANNER)
     return []
+
+
+def _named_account(world: World, username: str) -> Account:
+    """The sandbox account a user token was issued to (its ``upn``)."""
+    found = next((a for a in world.accounts if a.username.casefold() == username.casefold()),
+                 None)
+    return found or Account(username, "", "admin", [])
 
 
 def _connection_info(call: Call, connection: Connection) -> PSObject:
@@ -311,7 +332,7 @@ def _connection_info(call: Call, connection: Connection) -> PSObject:
             ("CertificateAuthentication", connection.certificate_thumbprint is not None),
             ("ModuleName", "tmpEXO_sandbox"),
             ("ModulePrefix", ""),
-            ("Organization", tenant.name),
+            ("Organization", connection.organization or tenant.name),
             ("DelegatedOrganization", tenant.name if connection.delegated else None),
             ("AppId", connection.app_id),
             ("PageSize", 1000),

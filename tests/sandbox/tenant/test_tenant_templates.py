@@ -1,0 +1,63 @@
+"""Contract with psbridge's own templates: the shipped connect blocks and tasks run here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tenant_helpers import ok
+
+from toolkit.core.templates import TemplateCatalog
+from toolkit.sandbox.app import identity_platform
+from toolkit.sandbox.identity import EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from toolkit.sandbox.interface import SessionContext
+from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.tenant.cmdlet_support import TenantServices
+from toolkit.sandbox.tenant.demo import CONTOSO_ID
+from toolkit.sandbox.tenant.store import TenantStore
+
+
+def _user_token(identity: object, resource: object) -> str:
+    token: str = identity.tokens.issue_user_token(  # type: ignore[attr-defined]
+        tenant_id=CONTOSO_ID, resource=resource, client_id="fb78d390-0c51-40cd-8e17-fdbfab77341b",
+        app_display_name="psbridge", username="admin", scopes=["Exchange.Manage"])
+    return token
+
+
+def test_guarded_connect_block_and_list_mailboxes(engine: Engine, services: TenantServices,
+                                                  store: TenantStore, tmp_path: Path) -> None:
+    services.identity = identity_platform(store.world, tmp_path)
+    catalog = TemplateCatalog(include_builtin=True)
+    connect = catalog.render("_lib/connect-exchange").script
+    listing = catalog.render("exchange/list-mailboxes").script
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    token = _user_token(services.identity, EXCHANGE_ONLINE)
+    for _ in range(2):  # the second run finds the connection and keeps it
+        ok(run_script(runspace, connect, {"AccessToken": token,
+                                          "Organization": "contoso.onmicrosoft.com",
+                                          "DelegatedOrganization": "fabrikam.onmicrosoft.com"}))
+    assert services.limiter.count("admin") == 1
+    rows = ok(run_script(runspace, listing, {"RecipientTypeDetails": "SharedMailbox"}))
+    assert [r["PrimarySmtpAddress"] for r in rows] == ["office@fabrikam.com"]
+    (info,) = ok(run_script(runspace, "Get-ConnectionInformation"))
+    assert info["Organization"] == "contoso.onmicrosoft.com"
+    assert info["DelegatedOrganization"] == "fabrikam.onmicrosoft.com"
+    refused = run_script(runspace, connect, {"AccessToken": token,
+                                             "Organization": "contoso.onmicrosoft.com",
+                                             "DelegatedOrganization":
+                                                 "tailspintoys.onmicrosoft.com"})
+    record = refused.failed or refused.errors[0]
+    assert "accept the partner relationship" in record.message
+
+
+def test_graph_and_msonline_connect_blocks(engine: Engine, services: TenantServices,
+                                           store: TenantStore, tmp_path: Path) -> None:
+    services.identity = identity_platform(store.world, tmp_path)
+    catalog = TemplateCatalog(include_builtin=True)
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    token = _user_token(services.identity, MICROSOFT_GRAPH)
+    ok(run_script(runspace, catalog.render("_lib/connect-graph").script, {"AccessToken": token}))
+    ok(run_script(runspace, catalog.render("_lib/connect-msonline").script,
+                  {"AccessToken": token}))
+    assert ok(run_script(runspace, "(Get-MgUser -UserId lee.gu@contoso.com).DisplayName; "
+                                   "(Get-MsolUser -UserPrincipalName lee.gu@contoso.com)"
+                                   ".DisplayName")) == ["Lee Gu", "Lee Gu"]
