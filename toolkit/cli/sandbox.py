@@ -61,6 +61,9 @@ def sandbox() -> None:
               help="Append one JSON line per executed emulated cmdlet to this file.")
 @click.option("--mailbox-delay-s", type=click.FloatRange(0), default=None,
               help="How long a new mailbox takes to appear after its licence.")
+@click.option("--migration-speed", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Emulated service seconds per real second in IMAP migrations "
+              "(default 1; 60 makes an hour of syncing take a minute).")
 @click.option("--write-profile", metavar="NAME",
               help="Add or replace psbridge profile NAME in the config file, pointing at this "
               "sandbox (implies --https).")
@@ -68,7 +71,7 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
           username: str | None, password: str | None, latency_ms: int, cmdlet_ms: int,
           fault_rate: float, throttle_rate: float, random_seed: int | None,
           command_log: Path | None, mailbox_delay_s: float | None,
-          write_profile: str | None) -> None:
+          migration_speed: float | None, write_profile: str | None) -> None:
     """Serve the sandbox until interrupted (Ctrl-C)."""
     use_https = use_https or write_profile is not None
     if port is None:
@@ -79,6 +82,7 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
         latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
         fault_rate=fault_rate, throttle_rate=throttle_rate, random_seed=random_seed,
         command_log=command_log, mailbox_delay_s=mailbox_delay_s,
+        migration_speed=migration_speed,
     )
     if not _is_loopback(host):
         click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",

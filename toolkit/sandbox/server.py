@@ -60,6 +60,7 @@ class SandboxOptions:
     throttle_rate: float = 0.0
     command_log: Path | None = None
     mailbox_delay_s: float | None = None
+    migration_speed: float | None = None  # emulated service seconds per real second
     tls_dir: Path | None = None  # None: <data dir>/sandbox/tls
 
 

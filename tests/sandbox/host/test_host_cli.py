@@ -53,7 +53,8 @@ def test_serve_prints_how_to_connect_and_passes_options_through(
 ) -> None:
     code = main(["sandbox", "serve", "--port", "0", "--latency-ms", "1", "--cmdlet-ms", "5",
                  "--throttle-rate", "0.25", "--random-seed", "4", "--seed", "demo",
-                 "--password", "Secr3t!"])
+                 "--password", "Secr3t!", "--mailbox-delay-s", "0.5",
+                 "--migration-speed", "60", "--command-log", "cmds.jsonl"])
     out = capsys.readouterr().out
     assert code == 0
     (running,) = served
@@ -65,6 +66,9 @@ def test_serve_prints_how_to_connect_and_passes_options_through(
     assert (options.cmdlet_ms, options.throttle_rate, options.random_seed, options.seed) == (
         5, 0.25, 4, "demo"
     )
+    assert (options.mailbox_delay_s, options.migration_speed) == (0.5, 60.0)
+    assert options.command_log == Path("cmds.jsonl")
+    assert (options.latency_ms, options.https, options.host) == (1, False, "127.0.0.1")
 
 
 def test_serve_with_write_profile_runs_https_and_writes_the_profile(
