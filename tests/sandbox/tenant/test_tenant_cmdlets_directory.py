@@ -37,9 +37,9 @@ def test_get_mguser_properties_and_filters(admin: PwshRunspace) -> None:
 def test_activation_and_licensing(admin: PwshRunspace, clock: FakeClock) -> None:
     no_location = run_script(admin, "Set-MgUserLicense -UserId priya.raman@contoso.com "
                                     f"-AddLicenses @(@{{SkuId='{E3}'}}) -RemoveLicenses @()")
-    first_line, *details = no_location.errors[0].message.splitlines()
+    first_line, *status_lines = no_location.errors[0].message.splitlines()
     assert first_line == "License assignment cannot be done for user with invalid usage location."
-    assert details[1:3] == ["Status: 400 (BadRequest)", "ErrorCode: Request_BadRequest"]
+    assert status_lines[1:3] == ["Status: 400 (BadRequest)", "ErrorCode: Request_BadRequest"]
     no_seats = run_script(admin, "Set-MgUserLicense -UserId megan.bowen@contoso.com "
                                  f"-AddLicenses @(@{{SkuId='{EMS}'}}) -RemoveLicenses @()")
     assert no_seats.errors[0].message.startswith(
