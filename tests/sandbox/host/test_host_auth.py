@@ -105,6 +105,7 @@ TRANSPORTS = {
     "basic-http": dict(ssl=False, auth="basic", encryption="never"),
     "ntlm-http-encrypted": dict(ssl=False, auth="ntlm"),
     "ntlm-https": dict(ssl=True, auth="ntlm"),
+    "negotiate-https-encrypted": dict(ssl=True, auth="negotiate", encryption="always"),
 }
 
 
