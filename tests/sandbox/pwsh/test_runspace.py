@@ -128,3 +128,26 @@ def test_parse_errors_carry_line_and_column(
     result = run_script(runspace, script)
     assert result.output == []
     assert result.failed is not None and result.failed.script_line == line
+
+
+def test_runspaces_run_concurrently_without_sharing_state() -> None:
+    engine = Engine(CmdletRegistry())
+    script = (
+        "param($N)\n"
+        "function Twice { param($x) $x * 2 }\n"
+        "$total = 0\n"
+        "foreach ($i in 1..200) { $total += Twice $i }\n"
+        "$total + $N"
+    )
+    results: dict[int, Any] = {}
+
+    def work(n: int) -> None:
+        runspace = engine.open_runspace(SESSION)
+        results[n] = [run_script(runspace, script, {"N": n}).output for _ in range(5)]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {n: [[40200 + n]] * 5 for n in range(6)}

@@ -240,6 +240,7 @@ class CommandInfo:
     names: list[tuple[str, ParamInfo]] = field(default_factory=list, init=False)
     set_names: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
     mandatory: dict[str, list[ParamInfo]] = field(default_factory=dict, init=False)
+    positions: dict[tuple[str, ...], list[ParamInfo]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         every = frozenset(self.all_sets)
@@ -617,22 +618,29 @@ def _position(param: ParamInfo, candidates: list[str]) -> int | None:
     return min(known) if known else None
 
 
+def _positional_order(info: CommandInfo, candidates: tuple[str, ...]) -> list[ParamInfo]:
+    """Parameters that take positional arguments in these sets, by position (cached)."""
+    cached = info.positions.get(candidates)
+    if cached is None:
+        ranked = sorted(
+            (
+                (pos, p)
+                for p in info.params
+                if not p.is_switch and (pos := _position(p, list(candidates))) is not None
+            ),
+            key=lambda pair: pair[0],
+        )
+        cached = info.positions[candidates] = [p for _, p in ranked]
+    return cached
+
+
 def _bind_positional(
     info: CommandInfo,
     raw: dict[str, tuple[ParamInfo, Any]],
     positional: list[Any],
     candidates: list[str],
 ) -> None:
-    ordered = sorted(
-        (
-            (pos, p)
-            for p in info.params
-            if p.name not in raw
-            and not p.is_switch
-            and (pos := _position(p, candidates)) is not None
-        ),
-        key=lambda pair: pair[0],
-    )
+    ordered = [p for p in _positional_order(info, tuple(candidates)) if p.name not in raw]
     for value in positional:
         if not ordered:
             shown = coercion.to_string(value)
@@ -641,7 +649,7 @@ def _bind_positional(
                 "PositionalParameterNotFound",
                 info.name,
             )
-        _, param = ordered.pop(0)
+        param = ordered.pop(0)
         raw[param.name] = (param, value)
 
 

@@ -3,8 +3,8 @@
 Inside the engine some values have their own classes (exceptions, type objects, script
 blocks, ArrayList). The host only knows the value model, so output is converted the way
 PowerShell serializes these: an exception or a type becomes an object with its type
-names, a script block its text, a list subclass a plain list. Values that need nothing
-are returned as they are (no copy), so the common case costs one walk.
+names, a script block its text, a list subclass a plain list. Output that needs nothing
+(the usual case) is checked, not copied.
 """
 
 from __future__ import annotations
@@ -20,23 +20,33 @@ _PLAIN = (str, int, float, bool, type(None))
 
 
 def export(value: Any) -> Any:
+    return value if _clean(value) else _convert(value)
+
+
+def _clean(value: Any) -> bool:
+    """True when ``value`` holds only value-model types (no copy needed)."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, PSObject):
+        return all(isinstance(v, _PLAIN) or _clean(v) for v in value.properties.values())
+    if isinstance(value, Hashtable):
+        return all(isinstance(v, _PLAIN) or _clean(v) for v in value.values())
+    if type(value) is list or type(value) is tuple:
+        return all(isinstance(v, _PLAIN) or _clean(v) for v in value)
+    return not isinstance(value, ExceptionInfo | TypeValue | ScriptBlockValue | dt.timedelta | list)
+
+
+def _convert(value: Any) -> Any:
     if isinstance(value, _PLAIN):
         return value
     if isinstance(value, list | tuple):
-        items = [export(v) for v in value]
-        if type(value) is list and all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return items
+        return [export(v) for v in value]
     if isinstance(value, PSObject):
-        changed = {k: export(v) for k, v in value.properties.items()}
-        if all(changed[k] is v for k, v in value.properties.items()):
-            return value
-        return PSObject(changed.items(), value.type_names, value.to_string)
+        return PSObject(
+            [(k, export(v)) for k, v in value.properties.items()], value.type_names, value.to_string
+        )
     if isinstance(value, Hashtable):
-        converted = [(k, export(v)) for k, v in value.items()]
-        if all(new is value[k] for k, new in converted):
-            return value
-        return Hashtable(converted, ordered=value.ordered)
+        return Hashtable([(k, export(v)) for k, v in value.items()], ordered=value.ordered)
     if isinstance(value, ExceptionInfo):
         return PSObject(
             [("Message", value.message), ("InnerException", None)],
