@@ -153,6 +153,19 @@ def test_redirected_error_stream_goes_to_output(wsman: WSMan) -> None:
     assert output[1] == "done"
 
 
+def test_all_streams_redirected_to_output_keep_their_record_types(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Write-Streams").merge_all("output")
+        output = ps.invoke()
+    assert ps.streams.error == ps.streams.warning == ps.streams.verbose == []
+    assert ps.streams.debug == ps.streams.information == []
+    assert [type(o).__name__ for o in output] == [
+        "ErrorRecordMessage", "WarningRecord", "VerboseRecord", "DebugRecord", "str", "str"
+    ]
+    assert output[-2:] == ["info text", "done"]
+
+
 def test_stop_ends_a_running_pipeline(wsman: WSMan, backend: EchoBackend) -> None:
     with RunspacePool(wsman) as pool:
         ps = PowerShell(pool)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from psrpcore import PowerShell as ClixmlPowerShell
-from psrpcore.types import PipelineResultTypes, WarningRecord
-from psrpcore.types import VerboseRecord as ClixmlVerboseRecord
+from psrpcore.types import DebugRecord, PipelineResultTypes, VerboseRecord, WarningRecord
 
 from toolkit.sandbox.host.clixml_values import (
     error_record_to_clixml,
@@ -201,14 +200,14 @@ class PipelineSink:
     def verbose(self, message: str) -> None:
         self._emit(
             self._routing.verbose,
-            lambda: ClixmlVerboseRecord(Message=message),
+            lambda: VerboseRecord(Message=message),
             lambda pipeline: pipeline.write_verbose(message),
         )
 
     def debug(self, message: str) -> None:
         self._emit(
             self._routing.debug,
-            lambda: message,
+            lambda: DebugRecord(Message=message),
             lambda pipeline: pipeline.write_debug(message),
         )
 
