@@ -721,10 +721,12 @@ class Compiler:
             line = node.start_point[0] + 1
 
             def throw(ctx: Context, out: Out) -> None:
-                value = thrown(ctx) if thrown is not None else None
-                raise PSError(
-                    throw_record(value, line), script_terminating=True, exception_value=value
-                )
+                if thrown is not None:
+                    value = thrown(ctx)
+                else:  # a bare throw in a catch block rethrows what was caught
+                    current = ctx.get("_")
+                    value = current if isinstance(current, ErrorRecord) else None
+                raise PSError(throw_record(value, line), script_terminating=True)
 
             return throw
         raise unsupported(node, f"the '{keyword}' statement")

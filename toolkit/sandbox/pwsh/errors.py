@@ -55,14 +55,10 @@ class PSError(Exception):
     end the whole script unless caught. Other terminating errors end only their statement.
     """
 
-    def __init__(
-        self, record: ErrorRecord, *, script_terminating: bool = False, exception_value: Any = None
-    ):
+    def __init__(self, record: ErrorRecord, *, script_terminating: bool = False):
         super().__init__(record.message)
         self.record = record
         self.script_terminating = script_terminating
-        # The object thrown by ``throw <obj>`` (available as TargetObject).
-        self.exception_value = exception_value
 
 
 class ValidationError(PSError):
