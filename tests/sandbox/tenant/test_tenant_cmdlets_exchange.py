@@ -203,3 +203,41 @@ def test_default_result_size_warns_on_large_tenants() -> None:
     every = run_script(runspace, "Get-Mailbox -ResultSize Unlimited | Measure-Object | "
                                  "ForEach-Object { $_.Count }")
     assert every.output == [1005] and not every.warnings
+
+
+def test_parallel_runspaces_share_one_consistent_tenant(engine: object) -> None:
+    import threading
+
+    from toolkit.sandbox.interface import SessionContext
+    from toolkit.sandbox.pwsh.cmdlets import Engine
+
+    assert isinstance(engine, Engine)
+    trustees = ["lee.gu@contoso.com", "megan.bowen@contoso.com", "joni.sherman@contoso.com"]
+    failures: list[str] = []
+
+    def worker(trustee: str) -> None:
+        runspace = engine.open_runspace(SessionContext("admin", "admin"))
+        run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false")
+        for mailbox in ("sales", "support", "info", "finance"):
+            result = run_script(runspace, "param($m, $u) Add-MailboxPermission -Identity $m "
+                                          "-User $u -AccessRights FullAccess; "
+                                          "Remove-MailboxPermission -Identity $m -User $u "
+                                          "-AccessRights FullAccess -Confirm:$false; "
+                                          "Add-RecipientPermission -Identity $m -Trustee $u "
+                                          "-AccessRights SendAs -Confirm:$false",
+                                {"m": mailbox, "u": trustee})
+            failures.extend(e.message for e in result.errors)
+        run_script(runspace, "Disconnect-ExchangeOnline -Confirm:$false")
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in trustees]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    ok(run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false"))
+    granted = ok(run_script(runspace, "Get-RecipientPermission -ResultSize Unlimited | "
+                                      "Where-Object { $_.Trustee -eq 'lee.gu@contoso.com' } | "
+                                      "ForEach-Object { $_.Identity }"))
+    assert sorted(granted) == ["Finance", "Info", "Sales", "Support"]
