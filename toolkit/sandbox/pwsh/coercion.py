@@ -445,6 +445,11 @@ _register(
     lambda v: list(to_array(v)),
 )
 _register(("byte[]", "system.byte[]"), "System.Byte[]", to_bytes)
+_register(
+    ("char[]", "system.char[]"),
+    "System.Char[]",
+    lambda v: list(v) if isinstance(v, str) else [to_char(item) for item in to_array(v)],
+)
 _register(("string[]", "system.string[]"), "System.String[]", typed_array(to_string))
 _register(("int[]", "int32[]", "system.int32[]"), "System.Int32[]", typed_array(to_int))
 _register(

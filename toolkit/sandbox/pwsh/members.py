@@ -259,18 +259,18 @@ def _invocation_error(name: str, args: list[Any], message: str) -> Exception:
     )
 
 
-def _split_chars(text: str, args: list[Any]) -> list[str]:
+def _split(text: str, args: list[Any]) -> list[str]:
+    """``String.Split`` as PowerShell 7 resolves it: a string argument is one separator
+    (the .NET Core ``Split(String)`` overload), an array is a set of separator characters;
+    no argument splits on white space."""
     if not args:
-        return text.split()
+        return re.split(r"\s", text)
     separators = args[0]
-    chars = (
-        "".join(to_string(s) for s in separators)
-        if isinstance(separators, list | tuple)
-        else to_string(separators)
-    )
-    if not chars:
-        return text.split()
-    return re.split("[" + re.escape(chars) + "]", text)
+    if isinstance(separators, list | tuple):
+        chars = "".join(to_string(s) for s in separators)
+        return re.split("[" + re.escape(chars) + "]", text) if chars else [text]
+    separator = to_string(separators)
+    return text.split(separator) if separator else [text]
 
 
 def _trim_chars(args: list[Any]) -> str | None:
@@ -292,7 +292,7 @@ def _string_method(value: str, key: str, name: str, args: list[Any]) -> Any:
     if key in ("toupper", "toupperinvariant"):
         return value.upper()
     if key == "split":
-        return _split_chars(value, args)
+        return _split(value, args)
     if key == "contains":
         return to_string(args[0]) in value
     if key == "startswith":
