@@ -156,6 +156,10 @@ def start_sandbox(
     backend's ``identity_handler`` attribute (served with HTTPS only).
     """
     options = replace(options or SandboxOptions())
+    try:
+        conditions = NetworkConditions(options.latency_ms, options.fault_rate, options.random_seed)
+    except ValueError as error:
+        raise SandboxUnavailable(str(error)) from None
     if options.password is None:
         options.password = secrets.token_urlsafe(18)
     if options.https and options.tls_dir is None:
@@ -171,10 +175,6 @@ def start_sandbox(
     backend = backend if backend is not None else build_backend(options)
     if options.https and identity_handler is None:
         identity_handler = getattr(backend, "identity_handler", None)
-    try:
-        conditions = NetworkConditions(options.latency_ms, options.fault_rate, options.random_seed)
-    except ValueError as error:
-        raise SandboxUnavailable(str(error)) from None
     try:
         server = SandboxHTTPServer(
             (options.host, options.port),

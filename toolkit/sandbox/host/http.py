@@ -63,6 +63,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.channel_bindings: GssChannelBindings | None = None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, SandboxRequestHandler)
 
     def use_certificate(self, certificate_der: bytes) -> None:
