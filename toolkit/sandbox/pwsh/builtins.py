@@ -123,7 +123,6 @@ def _block(ctx: Context, block: Any, item: Any) -> list[Any]:
     _param("End"),
     _param("MemberName"),
     _param("InputObject", pipeline=True),
-    _param("ArgumentList", aliases=("Args",)),
 )
 def foreach_object(
     ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
