@@ -52,6 +52,7 @@ from toolkit.sandbox.tenant.model import (
 )
 
 SEED_NAMESPACE = uuid.UUID("6d1f8f5e-2f0c-4f7a-9a59-2b1c0e5f7a31")
+SEED_CREATED = 1_705_312_800.0  # 2024-01-15 10:00 UTC: when seeded objects "were created"
 T = TypeVar("T")
 
 EXCHANGE_ENTERPRISE = ServicePlan("EXCHANGE_S_ENTERPRISE", "efb87545-963c-4e0d-99df-69c6916d9eb0",
@@ -258,6 +259,7 @@ def _user(tenant: Tenant, item: dict[str, Any], path: str, taken: set[str]) -> N
         licenses=licenses,
         job_title=_get(item, "job_title", str, path, None),
         department=_get(item, "department", str, path, None),
+        created=SEED_CREATED,
     )
     tenant.users[user.id] = user
     if kind:
@@ -265,7 +267,7 @@ def _user(tenant: Tenant, item: dict[str, Any], path: str, taken: set[str]) -> N
             tenant, user,
             guid=seed_guid(tenant.name, "mailbox", upn),
             exchange_guid=seed_guid(tenant.name, "exchange", upn),
-            created=0.0,
+            created=SEED_CREATED,
             kind="SharedMailbox" if kind == "shared" else "UserMailbox",
             name=user.display_name if kind == "shared" else None,
             taken_names=taken,
