@@ -3,11 +3,12 @@
 Prints pipelines per second and round-trip times for a tiny pipeline, and objects per
 second for a pipeline returning 10,000 objects. The backend is a minimal one shipped
 here, so the figures measure WSMan/PSRP, authentication and serialization, not the
-PowerShell engine. By default the sandbox runs in this process (as the embedded
-``sandbox`` profile does, sharing the GIL with the client); ``--subprocess`` runs it in
-its own process, as ``psbridge sandbox serve`` does.
+PowerShell engine; ``--real`` serves the real backend (PowerShell engine and demo
+tenant) and runs the same work as scripts. By default the sandbox runs in this process
+(as the embedded ``sandbox`` profile does, sharing the GIL with the client);
+``--subprocess`` runs it in its own process, as ``psbridge sandbox serve`` does.
 
-    python scripts/bench_sandbox.py [--auth basic|ntlm] [--https] [--subprocess]
+    python scripts/bench_sandbox.py [--auth basic|ntlm] [--https] [--subprocess] [--real]
 """
 
 from __future__ import annotations
@@ -28,11 +29,16 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from toolkit.sandbox.interface import OutputSink, PipelineSpec, SessionContext
-from toolkit.sandbox.server import SandboxOptions, start_sandbox
+from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
 from toolkit.sandbox.values import PSObject
 
 USERNAME, PASSWORD = "bench", "Bench-P@ss1"
 ITEM_TYPES = ["Bench.Item", "System.Object"]
+REAL_TINY = "'pong'"
+REAL_MANY = (
+    "param($Count) 1..$Count | ForEach-Object { [pscustomobject]@{ Index = $_; "
+    'Name = "user$_@contoso.com"; Enabled = ($_ % 2 -eq 0) } }'
+)
 
 
 class BenchRunspace:
@@ -64,9 +70,13 @@ class BenchBackend:
         return BenchRunspace()
 
 
-def run_pipeline(pool: RunspacePool, cmdlet: str, **parameters: Any) -> list[Any]:
+def run_pipeline(pool: RunspacePool, command: str, *, script: bool = False,
+                 **parameters: Any) -> list[Any]:
     ps = PowerShell(pool)
-    ps.add_cmdlet(cmdlet)
+    if script:
+        ps.add_script(command)
+    else:
+        ps.add_cmdlet(command)
     for name, value in parameters.items():
         ps.add_parameter(name, value)
     output = ps.invoke()
@@ -74,22 +84,28 @@ def run_pipeline(pool: RunspacePool, cmdlet: str, **parameters: Any) -> list[Any
     return list(output)
 
 
-def _serve(options: SandboxOptions, channel: Connection) -> None:
+def _start(options: SandboxOptions, real: bool) -> RunningSandbox:
+    return start_sandbox(options) if real else start_sandbox(options, backend=BenchBackend())
+
+
+def _serve(options: SandboxOptions, real: bool, channel: Connection) -> None:
     """Child process: serve until the parent says stop."""
-    with start_sandbox(options, backend=BenchBackend()) as sandbox:
+    with _start(options, real) as sandbox:
         channel.send((sandbox.url, sandbox.port, sandbox.ca_cert))
         channel.recv()
 
 
 @contextmanager
-def sandbox_at(options: SandboxOptions, subprocess: bool) -> Iterator[tuple[str, int, Any]]:
+def sandbox_at(options: SandboxOptions, subprocess: bool,
+               real: bool) -> Iterator[tuple[str, int, Any]]:
     """(url, port, CA file) of a sandbox in this process or in a child process."""
     if not subprocess:
-        with start_sandbox(options, backend=BenchBackend()) as sandbox:
+        with _start(options, real) as sandbox:
             yield sandbox.url, sandbox.port, sandbox.ca_cert
         return
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(options, child))
+    spawn = multiprocessing.get_context("spawn")
+    parent, child = spawn.Pipe()
+    process = spawn.Process(target=_serve, args=(options, real, child))
     process.start()
     try:
         yield parent.recv()
@@ -106,12 +122,14 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--subprocess", action="store_true",
                         help="run the sandbox in a child process")
+    parser.add_argument("--real", action="store_true",
+                        help="serve the real backend (PowerShell engine, demo tenant)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tls_dir:
         options = SandboxOptions(username=USERNAME, password=PASSWORD, https=args.https,
                                  tls_dir=Path(tls_dir))
-        with sandbox_at(options, args.subprocess) as (url, port, ca_cert):
+        with sandbox_at(options, args.subprocess, args.real) as (url, port, ca_cert):
             wsman = WSMan(
                 "127.0.0.1", port=port, ssl=args.https, auth=args.auth,
                 username=USERNAME, password=PASSWORD,
@@ -122,18 +140,23 @@ def main() -> None:
             if args.auth == "ntlm" and not args.https:
                 transport += " with message encryption"
             where = "a child process" if args.subprocess else "this process"
-            print(f"sandbox {url} in {where} ({transport})")
+            backend = "real backend" if args.real else "bench backend"
+            print(f"sandbox {url} in {where} ({transport}, {backend})")
+            tiny: dict[str, Any] = {"command": REAL_TINY, "script": True} if args.real else {
+                "command": "Get-Tiny"}
+            many: dict[str, Any] = {"command": REAL_MANY, "script": True} if args.real else {
+                "command": "Get-Many"}
 
             started = time.perf_counter()
             with RunspacePool(wsman) as pool:
                 print(f"open runspace pool: {(time.perf_counter() - started) * 1000:.1f} ms")
-                run_pipeline(pool, "Get-Tiny")  # warm-up
+                run_pipeline(pool, **tiny)  # warm-up
 
                 times = []
                 began = time.perf_counter()
                 for _ in range(args.pipelines):
                     one = time.perf_counter()
-                    assert run_pipeline(pool, "Get-Tiny") == ["pong"]
+                    assert run_pipeline(pool, **tiny) == ["pong"]
                     times.append(time.perf_counter() - one)
                 total = time.perf_counter() - began
                 times_ms = sorted(t * 1000 for t in times)
@@ -143,7 +166,7 @@ def main() -> None:
                       f"p95 {times_ms[int(len(times_ms) * 0.95)]:.2f} ms")
 
                 began = time.perf_counter()
-                output = run_pipeline(pool, "Get-Many", Count=args.objects)
+                output = run_pipeline(pool, **many, Count=args.objects)
                 elapsed = time.perf_counter() - began
                 assert len(output) == args.objects
                 print(f"{args.objects} objects: {elapsed:.2f} s, "
