@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import StartSandbox
+from conftest import ADMIN, StartSandbox
 from echo_backend import EchoBackend
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
+from pypsrp.wsman import SelectorSet, WSMan
 
 from toolkit.sandbox.host import wsman as wsman_module
 from toolkit.sandbox.host.faults import OPERATION_TIMEOUT, SHELL_NOT_FOUND
@@ -130,3 +130,22 @@ def test_abandoned_pools_are_closed_after_the_idle_timeout(
     with RunspacePool(wsman):  # creating a pool reaps idle ones
         assert len(backend.closed_runspaces) == 1
     assert not abandoned.is_alive()
+
+
+def test_malformed_requests_get_faults_not_crashes(sandbox: RunningSandbox, wsman: WSMan) -> None:
+    response = requests.post(sandbox.url, data=b"<not xml", auth=ADMIN, timeout=5,
+                             headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+    assert response.status_code == 500
+    assert "WSManFault" in response.text and "not XML" in response.text
+    with pytest.raises(WSManFaultError) as caught:
+        wsman.invoke("http://schemas.xmlsoap.org/ws/2004/09/transfer/Put",
+                     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell", None)
+    assert "Put" in str(caught.value)
+    shell = RunspacePool(wsman).shell
+    shell._selector_set = SelectorSet()
+    shell._selector_set.add_option("ShellId", "00000000-0000-0000-0000-000000000001")
+    with pytest.raises(WSManFaultError) as caught:
+        shell.receive("stdout")
+    assert caught.value.code == SHELL_NOT_FOUND
+    with RunspacePool(wsman) as pool:  # the server is still fine
+        assert pool.is_alive()
