@@ -119,7 +119,7 @@ def mailbox(tenant: Tenant, box: Mailbox) -> PSObject:
         ("OrganizationalUnit", f"{tenant.name}"),
         ("ExchangeVersion", "0.20 (15.0.0.0)"),
     ]
-    props.extend((f"CustomAttribute{i + 1}", value or None)
+    props.extend((f"CustomAttribute{i + 1}", value)  # unset: "", as Exchange shows it
                  for i, value in enumerate(box.custom_attributes))
     return PSObject(props, _MAILBOX_TYPES)
 
