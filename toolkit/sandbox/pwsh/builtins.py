@@ -623,11 +623,26 @@ def out_null(
 # ---- JSON ------------------------------------------------------------------------------
 
 
+def _json_date(value: dt.datetime) -> str:
+    """DateTime as PowerShell 7's ConvertTo-Json writes it (7 fraction digits, Z for UTC)."""
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}0"
+    offset = value.utcoffset()
+    if offset is None:
+        return text
+    if offset == dt.timedelta(0):
+        return text + "Z"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def _json_ready(value: Any, depth: int, limit: int) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return _json_date(value)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, bytes):

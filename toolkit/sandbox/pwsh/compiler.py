@@ -353,7 +353,7 @@ class Compiler:
                 step(ctx)
 
             return run_step
-        stages = self.pipeline_stages(part)
+        stages = self.pipeline_stages(part, emitting=True)
         if isinstance(stages, tuple):
             first, sites = stages
 
@@ -380,13 +380,19 @@ class Compiler:
 
         return run_expr
 
-    def pipeline_stages(self, node: Node) -> Expr | tuple[Expr | None, list[CallSite]]:
-        """A bare expression, or (first expression or None, command call sites)."""
+    def pipeline_stages(
+        self, node: Node, *, emitting: bool
+    ) -> Expr | tuple[Expr | None, list[CallSite]]:
+        """A bare expression, or (first expression or None, command call sites).
+
+        ``emitting``: the value goes to a pipeline, where "nothing" (a void method's
+        result, a variable assigned from a command that wrote nothing) writes nothing.
+        """
         node = unwrap(node)
         if node.type == "command":
             return None, [self.command(node)]
         if node.type != "pipeline_chain":
-            return self.raw_expr(node)
+            return self.emitting_expr(node) if emitting else self.expr(node)
         elements = named(node)
         first: Expr | None = None
         sites: list[CallSite] = []
@@ -395,21 +401,25 @@ class Compiler:
             if element.type == "command":
                 sites.append(self.command(element))
             elif index == 0:
-                first = self.expr(element)
+                first = self.emitting_expr(element)
             else:
                 raise unsupported(element, "an expression after '|' (only commands may follow)")
         return first, sites
 
-    def pipeline_value(self, node: Node) -> Expr:
-        """A pipeline (or statement) used as a value, as ``$x = <pipeline>`` assigns it."""
+    def pipeline_value(self, node: Node, *, nothing: Any = None) -> Expr:
+        """A pipeline (or statement) used as a value, as ``$x = <pipeline>`` assigns it.
+
+        Commands that write nothing give ``nothing``: $null, or for an assignment VOID
+        (PowerShell's AutomationNull, which ``@($x)`` counts as no element).
+        """
         node = unwrap(node)
         if node.type == "pipeline":
             parts = named(node)
             if len(parts) == 1:
                 inner = unwrap(parts[0])
                 if inner.type == "assignment_expression":
-                    return self.assignment(inner, returns=True)
-                stages = self.pipeline_stages(inner)
+                    return self.assignment(inner)
+                stages = self.pipeline_stages(inner, emitting=False)
                 if not isinstance(stages, tuple):
                     return stages
         stmt = self.statement(node)
@@ -417,7 +427,9 @@ class Compiler:
         def collect(ctx: Context) -> Any:
             items: list[Any] = []
             stmt(ctx, items.append)
-            return collapse(items)
+            if not items:
+                return nothing
+            return items[0] if len(items) == 1 else items
 
         return collect
 
@@ -1021,22 +1033,38 @@ class Compiler:
                 while scope_ is not None:
                     value = scope_.vars.get(key, MISSING)
                     if value is not MISSING:
-                        return value
+                        return None if value is VOID else value
                     scope_ = scope_.parent
                 return None
 
             return get
         if scope == "script":
-            return lambda ctx: ctx.script_scope.vars.get(key)
+            return lambda ctx: _value(ctx.script_scope.vars.get(key))
         if scope == "global":
-            return lambda ctx: ctx.runspace.global_scope.vars.get(key)
+            return lambda ctx: _value(ctx.runspace.global_scope.vars.get(key))
         if scope == "local":
-            return lambda ctx: ctx.scope.vars.get(key)
+            return lambda ctx: _value(ctx.scope.vars.get(key))
         if scope == "env":
             return lambda ctx: ctx.runspace.environment.get(key)
         if scope == "variable":
             return lambda ctx: ctx.get(key)
         raise unsupported(node, f"the '{scope}:' variable scope")
+
+    def emitting_expr(self, node: Node) -> Expr:
+        """An expression whose value is written to a pipeline: a variable holding
+        "nothing" and a void method call write nothing (VOID passes through)."""
+        node = unwrap(node)
+        if node.type == "variable" and _variable_key(self.text(node))[0] in ("", "local"):
+            key = _variable_key(self.text(node))[1]
+            if key in ("true", "false", "null", "?"):
+                return self.variable(node)
+
+            def raw(ctx: Context) -> Any:
+                value = ctx.scope.lookup(key)
+                return None if value is MISSING else value
+
+            return raw
+        return self.raw_expr(node)
 
     def number(self, node: Node) -> Expr:
         value = parse_number(self.text(node))
@@ -1367,7 +1395,7 @@ class Compiler:
 
     # ---- assignment ---------------------------------------------------------------------
 
-    def assignment(self, node: Node, returns: bool = False) -> Expr:
+    def assignment(self, node: Node) -> Expr:
         children = named(node)
         target_node = unwrap(
             named(children[0])[0]
@@ -1375,18 +1403,19 @@ class Compiler:
             else children[0]
         )
         op = self.text(children[1]).strip()
-        value = self.pipeline_value(children[2])
         setter = self.assign_target(target_node)
         if op == "=":
+            # Only a plain variable keeps "nothing" apart from $null (see pipeline_value).
+            keeps_nothing = target_node.type == "variable"
+            value = self.pipeline_value(children[2], nothing=VOID if keeps_nothing else None)
 
             def assign(ctx: Context) -> Any:
                 result = value(ctx)
-                if result is VOID:
-                    result = None
                 setter(ctx, result)
-                return result
+                return None if result is VOID else result
 
             return assign
+        value = self.pipeline_value(children[2])
         fn = {
             "+=": ops.add,
             "-=": ops.subtract,
@@ -1483,6 +1512,11 @@ class Compiler:
             setter = self.assign_target(inner)
             return lambda ctx, value: setter(ctx, convert(value))
         raise unsupported(node, f"assigning to '{kind}'")
+
+
+def _value(value: Any) -> Any:
+    """A variable's value in an expression: "nothing" reads as $null."""
+    return None if value is VOID else value
 
 
 class _Constant:
@@ -1673,7 +1707,7 @@ _EXPRESSIONS: dict[str, Callable[[Compiler, Node], Expr]] = {
     "member_access": Compiler.member_access,
     "invokation_expression": Compiler.invocation,
     "element_access": Compiler.element_access,
-    "assignment_expression": lambda c, n: c.assignment(n, returns=True),
+    "assignment_expression": Compiler.assignment,
     "logical_expression": _binary_or_wrapper,
     "bitwise_expression": _binary_or_wrapper,
     "comparison_expression": _binary_or_wrapper,

@@ -145,7 +145,7 @@ class Context:
 
     def get(self, key: str) -> Any:
         value = self.scope.lookup(key)
-        return None if value is MISSING else value
+        return None if value is MISSING or value is VOID else value
 
     def error_action(self) -> str:
         value = self.scope.lookup("erroractionpreference")
