@@ -30,6 +30,16 @@ def test_get_mguser_properties_and_filters(admin: PwshRunspace) -> None:
     advanced = ok(run_script(admin, "Get-MgUser -Filter 'accountEnabled ne true' "
                                     "-ConsistencyLevel eventual -CountVariable n -All"))
     assert len(advanced) == len(disabled)
+    unlicensed = ok(run_script(admin, "Get-MgUser -Filter 'assignedLicenses/$count eq 0' "
+                                      "-ConsistencyLevel eventual -CountVariable n -All | "
+                                      "ForEach-Object { $_.UserPrincipalName }"))
+    assert "nora.ahmed@contoso.com" in unlicensed and "lee.gu@contoso.com" not in unlicensed
+    e5 = ok(run_script(admin, "Get-MgUser -Filter 'assignedLicenses/any(x:x/skuId eq "
+                              "c7df2760-2c81-4ef7-b578-5b5392b571df)' -All | "
+                              "ForEach-Object { $_.UserPrincipalName }"))
+    assert e5 == ["megan.bowen@contoso.com"]
+    counting = run_script(admin, "Get-MgUser -Filter 'assignedLicenses/$count eq 0'")
+    assert "ConsistencyLevel" in counting.errors[0].message
     missing = run_script(admin, "Get-MgUser -UserId 'Lee Gu'")
     assert missing.errors[0].fully_qualified_error_id.startswith("Request_ResourceNotFound,")
 

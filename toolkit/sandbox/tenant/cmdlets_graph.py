@@ -17,6 +17,7 @@ USER_FILTER_PROPERTIES = {
     "mail": "Mail", "accountenabled": "AccountEnabled", "usagelocation": "UsageLocation",
     "givenname": "GivenName", "surname": "Surname", "usertype": "UserType",
     "mailnickname": "MailNickname", "jobtitle": "JobTitle", "department": "Department",
+    "assignedlicenses": "AssignedLicenses",
 }
 NEW_USER_FIELDS = ("AccountEnabled", "DisplayName", "MailNickname", "UserPrincipalName",
                    "PasswordProfile", "UsageLocation", "GivenName", "Surname", "JobTitle",

@@ -5,7 +5,8 @@
   ``$null``, combined with ``-and``, ``-or``, ``-not`` and parentheses. Surrounding braces
   (a script block) are accepted.
 - Graph OData (``-Filter "accountEnabled eq false"``): ``eq``/``ne`` against strings,
-  booleans and ``null``, ``startswith(prop,'x')``, ``and``, ``or``, parentheses.
+  booleans and ``null``, ``startswith(prop,'x')``, ``assignedLicenses/$count eq 0``,
+  ``assignedLicenses/any(x:x/skuId eq <guid>)``, ``and``, ``or``, parentheses.
 
 Anything else is refused with the service's own error, never silently ignored.
 """
@@ -30,8 +31,9 @@ _OPATH_TOKEN = re.compile(
 )
 _ODATA_TOKEN = re.compile(
     r"\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<comma>,)|'(?P<sq>(?:[^']|'')*)'"
-    r"|(?P<word>[A-Za-z0-9_./@-]+))",
+    r"|(?P<word>[A-Za-z0-9_./@$:-]+))",
 )
+_GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
 def _tokens(pattern: re.Pattern[str], text: str, fail: Callable[[str], Exception]
@@ -172,6 +174,14 @@ def _comparison(name: str, operator: str, literal: Any, text: str) -> Predicate:
 # ---------------------------------------------------------------------- OData
 
 
+def _member(item: Any, name: str) -> Any:
+    if isinstance(item, PSObject):
+        for key in item.properties:
+            if key.casefold() == name.casefold():
+                return item.properties[key]
+    return None
+
+
 def _odata_error(text: str) -> errors.TenantError:
     return errors.graph_bad_request(f"Invalid filter clause: {text}")
 
@@ -228,7 +238,42 @@ def odata(text: str, *, advanced: bool = False, properties: dict[str, str]) -> P
             return raw
         if kind == "word" and raw in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[raw]
+        if kind == "word" and (raw.isdigit() or _GUID.match(raw)):
+            return int(raw) if raw.isdigit() else raw
         raise _odata_error(text)
+
+    def needs_advanced(clause: str) -> None:
+        if not advanced:
+            raise errors.graph_bad_request(
+                f"Unsupported or invalid query filter clause specified for property "
+                f"'{clause}' of resource 'User'. (Counting and 'ne' need -ConsistencyLevel "
+                "eventual and -CountVariable.)")
+
+    def collection(word: str) -> Predicate:
+        """``assignedLicenses/$count eq 0`` and ``assignedLicenses/any(x:x/skuId eq <id>)``."""
+        base, _, operation = word.partition("/")
+        name = prop(base)
+        if operation.casefold() == "$count":
+            needs_advanced(word)
+            operator, value = take()[1].casefold(), literal()
+            if operator not in ("eq", "ne") or not isinstance(value, int):
+                raise _odata_error(text)
+            return lambda o: (len(o.properties.get(name) or []) == value) == (operator == "eq")
+        if operation.casefold() != "any" or take()[0] != "lp":
+            raise _odata_error(text)
+        variable, _, field = take()[1].partition(":")
+        member = field.removeprefix(f"{variable}/")
+        if take()[1].casefold() != "eq":
+            raise _odata_error(text)
+        wanted = str(literal()).casefold()
+        if take()[0] != "rp":
+            raise _odata_error(text)
+
+        def has(obj: PSObject) -> bool:
+            items = obj.properties.get(name) or []
+            return any(_as_text(_member(item, member)).casefold() == wanted for item in items)
+
+        return has
 
     def factor() -> Predicate:
         token = take()
@@ -249,16 +294,14 @@ def odata(text: str, *, advanced: bool = False, properties: dict[str, str]) -> P
             if take()[0] != "rp":
                 raise _odata_error(text)
             return lambda o: _as_text(o.properties.get(name)).casefold().startswith(prefix)
+        if "/" in token[1]:
+            return collection(token[1])
         name = prop(token[1])
         operator = take()[1].casefold()
         if operator not in ("eq", "ne"):
             raise _odata_error(text)
-        if operator == "ne" and not advanced:
-            raise errors.graph_bad_request(
-                f"Unsupported or invalid query filter clause specified for property "
-                f"'{token[1]}' of resource 'User'. ('ne' needs -ConsistencyLevel eventual and "
-                "-CountVariable.)"
-            )
+        if operator == "ne":
+            needs_advanced(token[1])
         value = literal()
 
         def equal(obj: PSObject) -> bool:
