@@ -12,9 +12,11 @@ The demo, deterministic:
   for activation (some without usage location); shared mailboxes sales, support, info and
   finance with FullAccess/SendAs/SendOnBehalf grants plus audit noise (a Deny entry and
   orphaned SIDs, on top of SELF and the inherited system entries every mailbox has);
-- IMAP sources: ``imap.gmail.com`` (993/SSL) with accounts for several users, and a legacy
-  ``mail.contoso-legacy.com`` (143/TLS); :func:`demo_imap_csv` is a batch CSV for them in
-  which Lynne's password is out of date (her user fails with an authentication error);
+- IMAP sources: ``imap.gmail.com`` (993/SSL) with accounts ``first.last.contoso@gmail.com``
+  (app password ``first-app-pw-2024``, e.g. ``adele-app-pw-2024``) for Adele, Alex (two
+  items over 35 MB), Christie, Isaiah, Lynne, Miriam, Pradeep and the new hires Nora and
+  Omar, and a legacy ``mail.contoso-legacy.com`` (143/TLS); :func:`demo_imap_csv` is a
+  batch CSV in which Lynne's password is out of date (her user fails to authenticate);
 - a customer tenant ``fabrikam.onmicrosoft.com`` whose partner relationship with the
   ``admin`` and ``helpdesk`` accounts is accepted, and ``tailspintoys.onmicrosoft.com``
   where it is still pending;
