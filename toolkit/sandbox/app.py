@@ -20,10 +20,10 @@ from toolkit.sandbox.pwsh.cmdlets import Engine
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
-from toolkit.sandbox.tenant.demo import demo_world
+from toolkit.sandbox.tenant.demo import demo_world, large_seed
 from toolkit.sandbox.tenant.model import Account, World
 from toolkit.sandbox.tenant.registration import tenant_registry
-from toolkit.sandbox.tenant.seed import SeedError, load_seed_file
+from toolkit.sandbox.tenant.seed import SeedError, load_seed, load_seed_file
 from toolkit.sandbox.tenant.store import StateFileError, TenantSettings, TenantStore
 
 DEFAULT_MAILBOX_DELAY_S = 5.0
@@ -104,9 +104,16 @@ class SandboxBackend:
 
 
 def load_world(seed: str | None) -> World:
-    """``demo`` (also the default) or a seed JSON file."""
+    """``demo`` (also the default), ``large[:MAILBOXES[:GRANTS]]`` (a benchmark tenant,
+    5,000 mailboxes and 20,000 grants by default) or a seed JSON file."""
     if seed is None or seed == "demo":
         return demo_world()
+    if seed == "large" or seed.startswith("large:"):
+        sizes = [int(part) for part in seed.split(":")[1:] if part.isdigit()]
+        if len(sizes) != len(seed.split(":")) - 1 or len(sizes) > 2:
+            raise SeedError(f"--seed {seed}: expected large, large:MAILBOXES or "
+                            "large:MAILBOXES:GRANTS")
+        return load_seed(large_seed(*sizes))
     return load_seed_file(Path(seed))
 
 

@@ -137,3 +137,14 @@ def test_bad_seed_or_state_stops_the_start_cleanly(tmp_path: Path) -> None:
     state.write_text("[]")
     with pytest.raises(SandboxUnavailable, match="not a psbridge sandbox state file"):
         build_backend(SandboxOptions(state=state, password="P-1234!x"))
+
+
+def test_large_benchmark_seed() -> None:
+    from toolkit.sandbox.app import load_world
+    from toolkit.sandbox.server import SandboxUnavailable
+
+    world = load_world("large:300:900")
+    (tenant,) = world.tenants.values()
+    assert len(tenant.mailboxes) == 300
+    with pytest.raises(SandboxUnavailable, match="large:MAILBOXES"):
+        build_backend(SandboxOptions(seed="large:many", password="P-1234!x"))
