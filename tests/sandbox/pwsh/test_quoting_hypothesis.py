@@ -69,3 +69,33 @@ def test_quoted_literal_arrives_verbatim(value: str) -> None:
     literal = quoting.ps_quote(value)
     script = f"Set-Mailbox -Identity {literal} -DisplayName {literal}"
     _check(value, run_script(ENGINE, script))
+
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**31), max_value=2**31 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.uuids()
+    | st.binary(max_size=8)
+    | st.text(alphabet=HOSTILE, max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet="abcxyz", min_size=1, max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(VALUES)
+def test_quoted_values_of_every_kind_read_back(value: Any) -> None:
+    quoting = pytest.importorskip("toolkit.core.quoting")
+    script = (
+        "function Capture { param($Value) $script:got = $Value }\n"
+        f"Capture -Value {quoting.ps_quote(value)}\n"
+        ",$got"
+    )
+    result = run_script(ENGINE, script)
+    assert result.failed is None and result.errors == []
+    assert result.output == [value]
