@@ -3,13 +3,15 @@
 psrpcore is not thread-safe and keeps a single send queue for the pool and all its
 pipelines, so every touch of it happens under the pool's condition, and everything it
 queues is moved at once into the outbox of its target (the pool or one pipeline), where the
-WSMan Receive for that target picks it up. Pipelines run on worker threads, at most
-``MaxRunspaces`` at a time, each on its own slot's :class:`Runspace`; the rest wait in order.
+WSMan Receive for that target picks it up. Pipelines run at most ``MaxRunspaces`` at a
+time, each on its slot's :class:`Runspace` and worker thread (both kept for the pool's
+life: starting a thread costs about a millisecond); the rest wait in order.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -136,7 +138,8 @@ class HostedPool:
         self._queue: deque[HostedPipeline] = deque()
         self._runspaces: dict[int, Runspace] = {}
         self._busy: set[int] = set()
-        self._workers: set[threading.Thread] = set()
+        self._slot_jobs: dict[int, queue.SimpleQueue[HostedPipeline | None]] = {}
+        self._workers: list[threading.Thread] = []
         self._closed = False
 
     # -- requests from the WSMan layer -------------------------------------------------------
@@ -221,6 +224,8 @@ class HostedPool:
             self._closed = True
             for pipeline in list(self._pipelines.values()):
                 self._stop(pipeline)
+            for jobs in self._slot_jobs.values():
+                jobs.put(None)
             workers = list(self._workers)
         deadline = time.monotonic() + CLOSE_GRACE_SECONDS
         for worker in workers:
@@ -332,14 +337,18 @@ class HostedPool:
             self._busy.add(slot)
             pipeline.started = True
             pipeline.server.begin()
-            worker = threading.Thread(
-                target=self._run,
-                args=(pipeline, slot),
-                name=f"sandbox-pipeline-{pipeline.command_id[:8]}",
-                daemon=True,
-            )
-            self._workers.add(worker)
-            worker.start()
+            jobs = self._slot_jobs.get(slot)
+            if jobs is None:
+                jobs = self._slot_jobs[slot] = queue.SimpleQueue()
+                worker = threading.Thread(
+                    target=self._work,
+                    args=(slot, jobs),
+                    name=f"sandbox-{self.shell_id[:8]}-runspace-{slot}",
+                    daemon=True,
+                )
+                self._workers.append(worker)
+                worker.start()
+            jobs.put(pipeline)
 
     def _stop(self, pipeline: HostedPipeline) -> None:
         pipeline.stop.set()
@@ -399,6 +408,11 @@ class HostedPool:
                 raise PipelineStopped()
         return runspace
 
+    def _work(self, slot: int, jobs: queue.SimpleQueue[HostedPipeline | None]) -> None:
+        """A slot's worker thread: runs the pipelines dispatched to it until the pool closes."""
+        while (pipeline := jobs.get()) is not None:
+            self._run(pipeline, slot)
+
     def _run(self, pipeline: HostedPipeline, slot: int) -> None:
         assert pipeline.spec is not None
         state = PSInvocationState.Completed
@@ -424,6 +438,5 @@ class HostedPool:
         with self._condition:
             self._finish(pipeline, state, error)
             self._busy.discard(slot)
-            self._workers.discard(threading.current_thread())
             if not self._closed:
                 self._dispatch()
