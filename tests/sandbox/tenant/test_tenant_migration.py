@@ -8,6 +8,7 @@ from tenant_helpers import FakeClock
 from toolkit.sandbox.tenant import licensing, migration
 from toolkit.sandbox.tenant.demo import demo_imap_csv
 from toolkit.sandbox.tenant.errors import TenantError
+from toolkit.sandbox.tenant.migration import QUEUED_S
 from toolkit.sandbox.tenant.model import Tenant
 from toolkit.sandbox.tenant.store import TenantStore
 
@@ -210,3 +211,20 @@ def test_migration_speed_scales_time(clock: FakeClock) -> None:
     clock.advance(1)
     with store.read():
         assert migration.find_users(contoso, "adele.vance@contoso.com")[0].status == "Synced"
+
+
+def test_max_concurrent_migrations_queues_the_rest(store: TenantStore, contoso: Tenant,
+                                                  clock: FakeClock) -> None:
+    migration.new_endpoint(store, contoso, "One", "imap.gmail.com", 993,
+                           max_concurrent_migrations=1)
+    migration.new_batch(store, contoso, "Serial", "One", demo_imap_csv(), auto_start=True,
+                        exclude_folders=GMAIL_SYSTEM)
+    clock.advance(QUEUED_S + 1)
+    with store.read():
+        statuses = sorted(_statuses(contoso, "Serial").values())
+    assert statuses == ["Provisioning", "Queued", "Queued"]
+    for _ in range(12):  # each store visit moves time on; one user at a time gets a slot
+        clock.advance(10 * 60)
+        with store.read():
+            pass
+    assert set(_statuses(contoso, "Serial").values()) == {"Synced", "Failed"}

@@ -14,6 +14,7 @@ folders copies every message twice.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -493,10 +494,16 @@ def percentage_complete(user: MigrationUser) -> int:
 
 
 def advance(store: TenantStore, tenant: Tenant, seconds: float) -> bool:
-    """Move every started batch on by ``seconds`` service seconds; True on a state change."""
+    """Move every started batch on by ``seconds`` service seconds; True on a state change.
+
+    Each endpoint has ``MaxConcurrentMigrations`` slots. Users already provisioning or
+    syncing run first and free their slot when they finish; queued users then take slots
+    in batch and CSV order, starting when both their queue wait and a free slot allow.
+    """
     if seconds <= 0 or not tenant.batches:
         return False
     changed = False
+    started: dict[str, list[MigrationUser]] = {}
     for batch in list(tenant.batches.values()):
         if batch.state == "Removing":
             batch.removing_elapsed += seconds
@@ -505,68 +512,87 @@ def advance(store: TenantStore, tenant: Tenant, seconds: float) -> bool:
                     tenant.migration_users.pop(guid, None)
                 del tenant.batches[batch.name]
                 changed = True
-            continue
-        if batch.state != "Started":
-            continue
-        endpoint = tenant.endpoints.get(batch.endpoint)
-        for user in batch_users(tenant, batch):
-            changed |= _advance_user(store, tenant, endpoint, user, seconds)
+        elif batch.state == "Started":
+            started.setdefault(batch.endpoint, []).extend(batch_users(tenant, batch))
+    for endpoint_name, users in started.items():
+        endpoint = tenant.endpoints.get(endpoint_name)
+        changed |= _advance_endpoint(store, tenant, endpoint, users, seconds)
     return changed
 
 
-def _active_on(tenant: Tenant, endpoint: MigrationEndpoint | None) -> int:
-    names = {b.name for b in tenant.batches.values()
-             if endpoint is not None and b.endpoint == endpoint.name}
-    return sum(1 for u in tenant.migration_users.values()
-               if u.batch in names and u.status in ("Provisioning", "Syncing"))
+MOVING = ("Provisioning", "Syncing")  # what holds one of MaxConcurrentMigrations
 
 
-def _target(tenant: Tenant, email: str) -> Mailbox | None:
-    folded = f"smtp:{email}".casefold()
-    return next((m for m in tenant.mailboxes.values()
-                 if any(a.casefold() == folded for a in m.email_addresses)), None)
-
-
-def _advance_user(
-    store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
-    user: MigrationUser, seconds: float,
-) -> bool:
+def _advance_endpoint(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
+                      users: list[MigrationUser], seconds: float) -> bool:
     changed = False
-    remaining = seconds
-    while remaining > 0:
+    limit = endpoint.max_concurrent_migrations if endpoint is not None else 0
+    holding = sum(1 for u in users if u.status in MOVING)
+    free = [0.0] * max(0, limit - holding)  # offsets at which a slot is free
+    queued: list[MigrationUser] = []
+    for user in users:
+        if user.status == "Queued":
+            queued.append(user)
+            continue
+        before = (user.status, user.items_synced)
+        released = _run(store, tenant, endpoint, user, seconds)
+        if released is not None:
+            free.append(released)
+        changed |= (user.status, user.items_synced) != before
+    heapq.heapify(free)
+    for user in queued:
+        wait = QUEUED_S - user.phase_elapsed
+        slot = free[0] if free else None
+        if slot is None or max(wait, slot) >= seconds:
+            user.phase_elapsed = min(QUEUED_S, user.phase_elapsed + seconds)
+            continue
+        heapq.heappop(free)
+        start = max(wait, slot)
+        _enter(user, "Provisioning")
+        released = _run(store, tenant, endpoint, user, seconds - start)
+        if released is not None:
+            heapq.heappush(free, start + released)
+        changed = True
+    return changed
+
+
+def _target(store: TenantStore, tenant: Tenant, email: str) -> Mailbox | None:
+    try:
+        return store.resolver(tenant).mailbox(email)
+    except errors.TenantError:
+        return None
+
+
+def _run(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
+         user: MigrationUser, seconds: float) -> float | None:
+    """Advance a user that is not queued; the offset at which it gave its slot back, if it
+    held one and finished (or failed) within ``seconds``."""
+    elapsed = 0.0
+    while elapsed < seconds:
+        remaining = seconds - elapsed
         status = user.status
-        if status == "Queued":
-            step = min(remaining, QUEUED_S - user.phase_elapsed)
-            user.phase_elapsed += step
-            remaining -= step
-            if user.phase_elapsed < QUEUED_S:
-                break
-            limit = endpoint.max_concurrent_migrations if endpoint else 1
-            if _active_on(tenant, endpoint) >= limit:
-                break
-            _enter(user, "Provisioning")
-        elif status == "Provisioning":
+        if status == "Provisioning":
             step = min(remaining, PROVISIONING_S - user.phase_elapsed)
             user.phase_elapsed += step
-            remaining -= step
+            elapsed += step
             if user.phase_elapsed < PROVISIONING_S:
                 break
-            _begin_sync(tenant, endpoint, user)
+            _begin_sync(store, tenant, endpoint, user)
         elif status in ("Syncing", "IncrementalSyncing"):
-            changed |= _sync(tenant, endpoint, user, remaining, store)
-            remaining = 0
+            elapsed += _sync(tenant, endpoint, user, remaining, store)
         elif status == "Synced":
             assert user.next_incremental is not None
             step = min(remaining, user.next_incremental)
             user.next_incremental -= step
-            remaining -= step
+            elapsed += step
             if user.next_incremental > 0:
                 break
             _enter(user, "IncrementalSyncing")
         else:  # Failed, Stopped, Removing: nothing moves
             break
-        changed = True
-    return changed
+        if status in MOVING and user.status not in MOVING:
+            return elapsed
+    return None
 
 
 def _enter(user: MigrationUser, status: str) -> None:
@@ -577,9 +603,9 @@ def _source_key(endpoint: MigrationEndpoint, user: MigrationUser) -> str:
     return f"{endpoint.remote_server.casefold()}|{user.username.casefold()}"
 
 
-def _begin_sync(tenant: Tenant, endpoint: MigrationEndpoint | None,
+def _begin_sync(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
                 user: MigrationUser) -> None:
-    mailbox = _target(tenant, user.email)
+    mailbox = _target(store, tenant, user.email)
     if mailbox is None:
         user.status = "Failed"
         user.error = (
@@ -632,18 +658,24 @@ def _gmail_system_folders_included(endpoint: MigrationEndpoint,
 
 
 def _sync(tenant: Tenant, endpoint: MigrationEndpoint | None, user: MigrationUser,
-          seconds: float, store: TenantStore) -> bool:
-    before = (user.status, user.items_synced)
-    user.phase_elapsed += seconds
+          seconds: float, store: TenantStore) -> float:
+    """Copy items for up to ``seconds``; the time it took (less when the sync finished)."""
     if user.status == "IncrementalSyncing":
+        step = min(seconds, INCREMENTAL_S - user.phase_elapsed)
+        user.phase_elapsed += step
         if user.phase_elapsed >= INCREMENTAL_S:
             _finish_sync(user, store)
-    else:
+        return step
+    needed = max(0.0, user.items_total / ITEMS_PER_SECOND - user.phase_elapsed)
+    if seconds < needed:
+        user.phase_elapsed += seconds
         user.items_synced = min(user.items_total, int(user.phase_elapsed * ITEMS_PER_SECOND))
-        if user.items_synced >= user.items_total:
-            _record_imported(tenant, endpoint, user)
-            _finish_sync(user, store)
-    return (user.status, user.items_synced) != before
+        return seconds
+    user.phase_elapsed += needed
+    user.items_synced = user.items_total
+    _record_imported(tenant, endpoint, user)
+    _finish_sync(user, store)
+    return needed
 
 
 def _record_imported(tenant: Tenant, endpoint: MigrationEndpoint | None,
