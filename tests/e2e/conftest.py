@@ -77,12 +77,12 @@ class ServedSandbox:
         return [e for e in entries if cmdlet is None or e["cmdlet"] == cmdlet]
 
 
-def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab") -> ServedSandbox:
+def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab",
+                  seed: str = "demo") -> ServedSandbox:
     """``psbridge sandbox serve`` in the background, writing profile ``profile``."""
     log = home / "commands.jsonl"
-    process = cli.popen("sandbox", "serve", "--port", "0", "--https", "--seed", "demo",
-                        "--state", str(home / "state.json"), "--command-log", str(log),
-                        "--write-profile", profile, *extra)
+    process = cli.popen("sandbox", "serve", "--port", "0", "--https", "--seed", seed,
+                        "--command-log", str(log), "--write-profile", profile, *extra)
     lines: list[str] = []
     ready = threading.Event()
 
@@ -104,8 +104,33 @@ def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab") -> Se
 
 
 @pytest.fixture
-def served(cli: Cli, isolated_home: Path) -> Iterator[ServedSandbox]:
-    sandbox = serve_sandbox(cli, isolated_home)
-    yield sandbox
-    sandbox.process.terminate()
-    sandbox.process.wait(timeout=30)
+def serve(cli: Cli, isolated_home: Path) -> Iterator[Any]:
+    """Start ``psbridge sandbox serve`` with extra options; stopped after the test."""
+    started: list[ServedSandbox] = []
+
+    def start(*extra: str, seed: str = "demo") -> ServedSandbox:
+        sandbox = serve_sandbox(cli, isolated_home, *extra, seed=seed)
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.process.terminate()
+        sandbox.process.wait(timeout=30)
+
+
+def bulk_seed(path: Path, mailboxes: int) -> Path:
+    """The demo seed with ``mailboxes`` more user mailboxes in contoso (bulkNNNN@contoso.com)."""
+    from toolkit.sandbox.tenant import demo
+
+    seed = demo.demo_seed()
+    contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
+    contoso["users"] += [{"upn": f"bulk{i:04d}@contoso.com", "display_name": f"Bulk {i:04d}",
+                          "mailbox": "user"} for i in range(mailboxes)]
+    path.write_text(json.dumps(seed))
+    return path
+
+
+def rows_csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path

@@ -117,7 +117,11 @@ def run_plan(
     status = "failed"
     try:
         summary = runner.run(w for w in plan.rows() if w.row not in skipped)
-        status = "partial" if summary.counts["failed"] else "completed"
+        left = journal.counts(job.id)
+        if left.get(SENT) or left.get(PENDING) or left.get(WAITING):
+            status = "incomplete"  # rows skipped as unknown, or waiting: resume again
+        else:
+            status = "partial" if left.get("failed") else "completed"
         return job, summary
     except PsbridgeError as exc:
         status = "interrupted" if exc.exit_code == 130 else "failed"

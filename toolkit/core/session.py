@@ -15,13 +15,17 @@ only as parameters; the scripts are rendered templates.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from toolkit.core import paths
 from toolkit.core.errors import ConnectionFailed, TransportFault
 
 
@@ -122,15 +126,18 @@ def plain(value: Any) -> Any:
 
 
 def _error_info(record: Any) -> ErrorInfo:
+    """The exception's own message first: pypsrp's ``message`` is the category line."""
     exception = getattr(record, "exception", None)
-    message = getattr(record, "details_message", None) or getattr(record, "message", None)
+    message = None
     exception_type = None
     if exception is not None:
         props = {**getattr(exception, "adapted_properties", {}),
                  **getattr(exception, "extended_properties", {})}
-        message = message or props.get("Message")
+        message = props.get("Message")
         types = getattr(exception, "types", None) or []
         exception_type = types[0].removeprefix("Deserialized.") if types else None
+    message = (message or getattr(record, "details_message", None)
+               or getattr(record, "message", None))
     target = getattr(record, "target_object", None)
     return ErrorInfo(
         message=str(message or record),
@@ -186,48 +193,124 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return (requests.exceptions.RequestException, WinRMError, ConnectionError, OSError)
 
 
+POWERSHELL_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+
+
+class ShellLedger:
+    """The shells this machine's psbridge processes hold open on management hosts.
+
+    A process killed mid-job (``kill -9``, a crash, a reboot) cannot close its shells, and
+    the host keeps them, with their cloud connections, until its idle timeout: long enough
+    to exhaust the per-account session limit for the resume that follows. Each open shell
+    is recorded in ``<data>/shells/`` and forgotten when it closes; :meth:`reap` deletes the
+    shells whose process is gone.
+    """
+
+    def __init__(self, root: Path | None = None):
+        self.root = root or paths.data_dir() / "shells"
+
+    def add(self, endpoint: Endpoint, shell_id: str) -> Path:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        record = self.root / f"{os.getpid()}-{shell_id}.json"
+        record.write_text(json.dumps({"pid": os.getpid(), "url": endpoint.url,
+                                      "username": endpoint.username, "shell_id": shell_id}))
+        return record
+
+    def orphans(self, endpoint: Endpoint) -> list[tuple[Path, str]]:
+        found = []
+        for record in sorted(self.root.glob("*.json")) if self.root.is_dir() else []:
+            try:
+                data = json.loads(record.read_text())
+            except (OSError, ValueError):
+                continue
+            if (data.get("url"), data.get("username")) != (endpoint.url, endpoint.username):
+                continue
+            if not _process_alive(int(data.get("pid", 0))):
+                found.append((record, str(data["shell_id"])))
+        return found
+
+    def reap(self, endpoint: Endpoint) -> int:
+        """Delete the shells a dead psbridge process left on this endpoint's host."""
+        from pypsrp.wsman import SelectorSet
+
+        orphans = self.orphans(endpoint)
+        if not orphans:
+            return 0
+        wsman = _wsman(endpoint)
+        for record, shell_id in orphans:
+            selectors = SelectorSet()
+            selectors.add_option("ShellId", shell_id)
+            with contextlib.suppress(Exception):  # already gone on the host: fine
+                wsman.delete(POWERSHELL_RESOURCE_URI, selector_set=selectors)
+            record.unlink(missing_ok=True)
+        wsman.close()
+        return len(orphans)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wsman(endpoint: Endpoint) -> Any:
+    from pypsrp.wsman import WSMan
+
+    url = urlparse(endpoint.url)
+    ssl = url.scheme == "https"
+    cert_validation: bool | str = endpoint.verify_tls
+    if endpoint.verify_tls and endpoint.ca_bundle:
+        cert_validation = endpoint.ca_bundle
+    extra: dict[str, Any] = {}
+    if endpoint.auth == "certificate":
+        extra = {"certificate_pem": endpoint.certificate_pem,
+                 "certificate_key_pem": endpoint.certificate_key_pem}
+    return WSMan(
+        url.hostname or "",
+        port=url.port or (5986 if ssl else 5985),
+        path=url.path.lstrip("/") or "wsman",
+        ssl=ssl,
+        auth=endpoint.auth,
+        username=endpoint.username,
+        password=endpoint.password,
+        # pypsrp hands this to requests' verify, which also takes a CA bundle path.
+        cert_validation=cert_validation,  # type: ignore[arg-type]
+        encryption=endpoint.encryption,
+        operation_timeout=endpoint.operation_timeout,
+        read_timeout=endpoint.read_timeout,
+        no_proxy=True,
+        **extra,
+    )
+
+
 class Connection:
     """One WSMan shell with one runspace. Use from one thread at a time."""
 
-    def __init__(self, endpoint: Endpoint):
+    def __init__(self, endpoint: Endpoint, ledger: ShellLedger | None = None):
         from pypsrp.powershell import RunspacePool
-        from pypsrp.wsman import WSMan
 
         self.endpoint = endpoint
-        url = urlparse(endpoint.url)
-        ssl = url.scheme == "https"
-        cert_validation: bool | str = endpoint.verify_tls
-        if endpoint.verify_tls and endpoint.ca_bundle:
-            cert_validation = endpoint.ca_bundle
-        extra: dict[str, Any] = {}
-        if endpoint.auth == "certificate":
-            extra = {"certificate_pem": endpoint.certificate_pem,
-                     "certificate_key_pem": endpoint.certificate_key_pem}
+        self._ledger = ledger
+        self._record: Path | None = None
         try:
-            self._wsman = WSMan(
-                url.hostname or "",
-                port=url.port or (5986 if ssl else 5985),
-                path=url.path.lstrip("/") or "wsman",
-                ssl=ssl,
-                auth=endpoint.auth,
-                username=endpoint.username,
-                password=endpoint.password,
-                # pypsrp hands this to requests' verify, which also takes a CA bundle path.
-                cert_validation=cert_validation,  # type: ignore[arg-type]
-                encryption=endpoint.encryption,
-                operation_timeout=endpoint.operation_timeout,
-                read_timeout=endpoint.read_timeout,
-                no_proxy=True,
-                **extra,
-            )
+            self._wsman = _wsman(endpoint)
             self._pool = RunspacePool(self._wsman, min_runspaces=1, max_runspaces=1)
             self._pool.open()
         except transport_errors() as exc:
             raise _translate(exc, endpoint) from exc
+        if ledger is not None:
+            self._record = ledger.add(endpoint, str(self._pool.id))
 
     def run(self, steps: Sequence[Step], *, input_objects: Sequence[Any] | None = None
             ) -> PipelineResult:
         """Run the steps as one pipeline and collect every stream."""
+        from pypsrp.complex_objects import PSInvocationState
         from pypsrp.powershell import PowerShell
 
         shell = PowerShell(self._pool)
@@ -251,7 +334,7 @@ class Connection:
             warnings=_records_text(streams.warning),
             verbose=_records_text(streams.verbose),
             information=[str(getattr(r, "message_data", r)) for r in streams.information],
-            failed=shell.had_errors and shell.state == 3,  # PSInvocationState.FAILED
+            failed=shell.state == PSInvocationState.FAILED,
             duration=time.monotonic() - started,
         )
 
@@ -265,6 +348,8 @@ class Connection:
         # Closing a dead connection must not mask the error that killed it.
         with contextlib.suppress(Exception):
             self._pool.close()
+        if self._record is not None:
+            self._record.unlink(missing_ok=True)
 
     def __enter__(self) -> Connection:
         return self

@@ -19,7 +19,7 @@ from toolkit.core import paths
 from toolkit.core.auth import TokenProvider
 from toolkit.core.config import SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed
-from toolkit.core.session import Connection, Endpoint, Step
+from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
 from toolkit.core.templates import TemplateCatalog
 
 CONNECT_TEMPLATES = {
@@ -37,12 +37,13 @@ class Target:
     endpoint: Endpoint
     tenant: str | None = None
     tokens: TokenProvider | None = None
+    ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
     _closers: list[Any] = field(default_factory=list, repr=False)
     _connect_scripts: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def open_connection(self) -> Connection:
-        return Connection(self.endpoint)
+        return Connection(self.endpoint, self.ledger)
 
     def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog) -> list[Step]:
         """The guarded connect block of each service, with fresh tokens as parameters."""
@@ -110,7 +111,10 @@ def open_target(profile: Profile, tenant: str | None = None) -> Target:
         certificate_key_pem=profile.certificate_key_pem,
     )
     tokens = TokenProvider(profile) if profile.services else None
-    return Target(profile, endpoint, tenant, tokens)
+    ledger = ShellLedger()
+    with contextlib.suppress(ConnectionFailed):  # an unreachable host fails at first use
+        ledger.reap(endpoint)
+    return Target(profile, endpoint, tenant, tokens, ledger)
 
 
 def sandbox_dir() -> Path:
