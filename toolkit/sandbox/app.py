@@ -144,7 +144,7 @@ def build_backend(options: SandboxOptions) -> SandboxBackend:
     settings = TenantSettings(
         mailbox_delay_s=DEFAULT_MAILBOX_DELAY_S if options.mailbox_delay_s is None
         else options.mailbox_delay_s,
-        migration_speed=getattr(options, "migration_speed", None) or 1.0,
+        migration_speed=options.migration_speed or 1.0,
     )
     try:
         store = TenantStore.open(lambda: load_world(options.seed), state_path=options.state,

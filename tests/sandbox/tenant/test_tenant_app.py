@@ -148,3 +148,14 @@ def test_large_benchmark_seed() -> None:
     assert len(tenant.mailboxes) == 300
     with pytest.raises(SandboxUnavailable, match="large:MAILBOXES"):
         build_backend(SandboxOptions(seed="large:many", password="P-1234!x"))
+
+
+def test_knobs_reach_the_tenant(tmp_path: Path) -> None:
+    backend = build_backend(SandboxOptions(
+        password="P-1234!x", mailbox_delay_s=0, migration_speed=50, cmdlet_ms=7,
+        throttle_rate=0.25, random_seed=3, command_log=tmp_path / "log.jsonl"))
+    settings = backend.store.settings
+    assert (settings.mailbox_delay_s, settings.migration_speed) == (0, 50)
+    services = backend.services
+    assert (services.cmdlet_ms, services.throttle_rate, services.random_seed) == (7, 0.25, 3)
+    assert services.command_log == tmp_path / "log.jsonl"
