@@ -348,9 +348,13 @@ def bind_script_params(
         return
     info = _script_command_info(body, name)
     bound = binder.bind(info, args, has_input)
-    action = bound.common.get("ErrorAction")
-    if action is not None:
-        scope.vars["erroractionpreference"] = action
+    # Common parameters of a script or function set its preference variables.
+    for common, variable in _PREFERENCES.items():
+        if common in bound.common:
+            value = bound.common[common]
+            if isinstance(value, bool):
+                value = "Continue" if value else "SilentlyContinue"
+            scope.vars[variable] = value
     for definition in params:
         key = definition.name.casefold()
         if definition.name in bound.params:
@@ -368,6 +372,14 @@ def bind_script_params(
     scope.vars["psboundparameters"] = Hashtable(bound.params.items())
     scope.vars["args"] = []
 
+
+_PREFERENCES = {
+    "ErrorAction": "erroractionpreference",
+    "WarningAction": "warningpreference",
+    "InformationAction": "informationpreference",
+    "Verbose": "verbosepreference",
+    "Debug": "debugpreference",
+}
 
 # Declared types whose unbound parameters hold the type's empty value, not $null.
 _VALUE_TYPES = frozenset(
