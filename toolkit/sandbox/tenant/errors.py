@@ -151,7 +151,8 @@ def exchange_throttled(seconds: int) -> TenantError:
     error = _exchange(
         "The request was throttled. This operation exceeds the throttling budget for policy "
         "part 'PowerShellMaxCmdletsTimePeriod', policy value '1800', Budget type: "
-        f"'PowerShell'. Suggested backoff time {seconds * 1000} ms.",
+        f"'PowerShell'. Suggested backoff time {seconds * 1000} ms. Retry after {seconds} "
+        "seconds.",
         "Microsoft.Exchange.Management.RestApiClient.RestClientException",
         "LimitsExceeded",
     )
