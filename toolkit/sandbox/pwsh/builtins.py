@@ -518,8 +518,11 @@ def write_error(
         message = message or to_string(exception)
     error = ErrorRecord(
         message=to_string(message),
-        fully_qualified_error_id=params.get("ErrorId")
-        or "Microsoft.PowerShell.Commands.WriteErrorException",
+        # PowerShell suffixes the id with the function that wrote the error.
+        fully_qualified_error_id=(
+            params.get("ErrorId") or "Microsoft.PowerShell.Commands.WriteErrorException"
+        )
+        + (f",{ctx.function}" if ctx.function else ""),
         category=params.get("Category") or "NotSpecified",
         exception_type=exception_type,
         target_object=params.get("TargetObject"),

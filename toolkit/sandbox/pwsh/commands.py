@@ -291,10 +291,12 @@ def invoke_body(
     """
     out: list[Any] = []
     emit_to = write or out.append
-    caller = ctx.scope
+    caller, calling_function = ctx.scope, ctx.function
     scope = Scope(caller) if new_scope else caller
     saved_under = scope.vars.get("_", MISSING)
     ctx.scope = scope
+    if name:
+        ctx.function = name
     try:
         if dollar_under is not MISSING:
             scope.vars["_"] = dollar_under
@@ -315,7 +317,7 @@ def invoke_body(
         except ReturnSignal:
             pass
     finally:
-        ctx.scope = caller
+        ctx.scope, ctx.function = caller, calling_function
         if not new_scope:
             if saved_under is MISSING:
                 scope.vars.pop("_", None)

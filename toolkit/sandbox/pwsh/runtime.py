@@ -116,6 +116,7 @@ class Context:
 
     __slots__ = (
         "errors",
+        "function",
         "last_ok",
         "runspace",
         "scope",
@@ -138,6 +139,7 @@ class Context:
         self.statements = 0
         self.errors = 0  # errors written so far: a statement that adds none succeeded ($?)
         self.last_ok = True
+        self.function = ""  # the function running now (error ids of Write-Error name it)
 
     def check_stop(self) -> None:
         if self.stop.is_set():
