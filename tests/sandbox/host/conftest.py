@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from echo_backend import EchoBackend
+from host_testing import ADMIN, AGENT, StartSandbox, basic_wsman
 from pypsrp.wsman import WSMan
 
 from toolkit.sandbox.host.http import IdentityHandler
 from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
-
-ADMIN = ("admin", "P@ss-w0rd!")
-AGENT = ("agent1", "Helpd3sk#1")
 
 
 @pytest.fixture
@@ -27,9 +25,6 @@ def backend() -> EchoBackend:
 @pytest.fixture(scope="session")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tls")
-
-
-StartSandbox = Callable[..., RunningSandbox]
 
 
 @pytest.fixture
@@ -53,13 +48,6 @@ def start(backend: EchoBackend) -> Iterator[StartSandbox]:
 @pytest.fixture
 def sandbox(start: StartSandbox) -> RunningSandbox:
     return start()
-
-
-def basic_wsman(sandbox: RunningSandbox, credentials: tuple[str, str] = ADMIN,
-                **kwargs: Any) -> WSMan:
-    """A pypsrp connection with Basic auth over plain HTTP."""
-    return WSMan("127.0.0.1", port=sandbox.port, ssl=False, auth="basic", encryption="never",
-                 username=credentials[0], password=credentials[1], **kwargs)
 
 
 @pytest.fixture

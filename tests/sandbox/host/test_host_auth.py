@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ADMIN, AGENT, StartSandbox, basic_wsman
+from host_testing import ADMIN, AGENT, StartSandbox, basic_wsman
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan

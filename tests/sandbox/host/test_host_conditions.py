@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from conftest import StartSandbox, basic_wsman
+from host_testing import StartSandbox, basic_wsman
 from pypsrp.exceptions import WinRMTransportError
 from pypsrp.powershell import PowerShell, RunspacePool
 

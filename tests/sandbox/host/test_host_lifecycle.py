@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import ADMIN, AGENT
 from echo_backend import EchoBackend
+from host_testing import ADMIN, AGENT
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ADMIN, StartSandbox
 from echo_backend import EchoBackend
+from host_testing import ADMIN, StartSandbox
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import SelectorSet, WSMan
