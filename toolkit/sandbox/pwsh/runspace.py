@@ -1,4 +1,22 @@
-"""A runspace: global scope, per-runspace service state, and pipeline invocation."""
+"""A runspace: global scope, per-runspace service state, and pipeline invocation.
+
+How a pipeline ends, as in PowerShell:
+
+- a non-terminating error (``Write-Error``, a cmdlet's ``CmdletError``) goes to the error
+  stream and the script goes on, unless ``-ErrorAction``/``$ErrorActionPreference`` is
+  Stop, which makes it a catchable error that ends the script when nothing catches it;
+- a statement-terminating error (parameter binding, unknown command, a failed cast or
+  method call, ``CmdletTerminatingError``) ends its statement: outside ``try`` it is written
+  to the error stream and the script continues with the next statement;
+- ``throw`` and errors escalated by Stop end the script: ``PipelineFailed``;
+- a pipeline of commands (``add_cmdlet``, no script) fails on any terminating error;
+- ``stop`` set by the host is noticed between statements, loop iterations, command calls
+  and pipeline items: ``PipelineStopped``;
+- a defect of the engine itself fails the pipeline with ``SandboxEngineError``.
+
+A script command runs in the runspace's global scope (its variables and functions stay
+for later pipelines) unless ``use_local_scope`` asks for a child scope.
+"""
 
 from __future__ import annotations
 
