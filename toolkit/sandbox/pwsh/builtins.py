@@ -211,10 +211,33 @@ def _property_names(obj: Any) -> list[str]:
     return []
 
 
+def _calculated_keys(spec: Hashtable) -> dict[str, Any]:
+    """Name/Label/Expression/Descending/Ascending of a calculated property; keys may be
+    abbreviated to any unambiguous prefix (``n``, ``e``, ``Exp``), as PowerShell allows."""
+    found: dict[str, Any] = {}
+    for key, value in spec.items():
+        word = to_string(key).casefold()
+        matches = [
+            k
+            for k in ("name", "label", "expression", "descending", "ascending")
+            if k.startswith(word)
+        ]
+        if len(matches) != 1:
+            raise runtime_error(
+                f'The "{key}" key is not valid in a calculated property (use Name, '
+                "Expression, Descending or Ascending).",
+                "IllegalKey",
+                category="InvalidArgument",
+            )
+        found["name" if matches[0] == "label" else matches[0]] = value
+    return found
+
+
 def _calculated(ctx: Context, spec: Any) -> tuple[str, Callable[[Any], Any]]:
     if isinstance(spec, Hashtable):
-        name = next((to_string(spec[k]) for k in ("Name", "N", "Label", "L") if k in spec), None)
-        expression = next((spec[k] for k in ("Expression", "E") if k in spec), None)
+        keys = _calculated_keys(spec)
+        name = to_string(keys["name"]) if "name" in keys else None
+        expression = keys.get("expression")
         if expression is None:
             raise runtime_error(
                 "The Expression key is missing from a calculated property.",
@@ -337,9 +360,10 @@ def _sort_keys(ctx: Context, spec: Any) -> list[tuple[Callable[[Any], Any], bool
     for item in specs:
         descending = False
         if isinstance(item, Hashtable):
-            descending = to_bool(item.get("Descending", False))
-            if "Ascending" in item:
-                descending = not to_bool(item["Ascending"])
+            given = _calculated_keys(item)
+            descending = to_bool(given.get("descending", False))
+            if "ascending" in given:
+                descending = not to_bool(given["ascending"])
         if isinstance(item, ScriptBlock):
             block = item
             keys.append((_block_key(ctx, block), descending))
