@@ -98,6 +98,7 @@ def _streams(rs: EchoRunspace, cmd: Command, inp: list[Any], emit: Callable[[Any
             exception_type="Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
             target_object="ghost@contoso.com",
             command_name="Get-Mailbox",
+            script_line=3,
         )
     )
     sink.warning("Micro delay applied.")

@@ -105,6 +105,7 @@ def test_streams_carry_non_terminating_errors_and_records(wsman: WSMan) -> None:
     )
     assert (error.target_name, error.target_type) == ("ghost@contoso.com", "String")
     assert error.target_object == "ghost@contoso.com"
+    assert error.script_stacktrace == "at <ScriptBlock>, <No file>: line 3"
     assert error.exception.types[0] == (
         "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
     )

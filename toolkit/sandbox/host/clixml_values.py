@@ -121,11 +121,15 @@ def error_record_to_clixml(record: ErrorRecord) -> ClixmlErrorRecord:
         TargetName=target_name,
         TargetType=target_type,
     )
+    stack = None
+    if record.script_line is not None:  # what $_.ScriptStackTrace says for a remote script
+        stack = f"at <ScriptBlock>, <No file>: line {record.script_line}"
     return ClixmlErrorRecord(
         Exception=exception,
         CategoryInfo=category_info,
         TargetObject=to_clixml(record.target_object),
         FullyQualifiedErrorId=record.fully_qualified_error_id,
+        ScriptStackTrace=stack,
     )
 
 

@@ -187,6 +187,7 @@ class PipelineSink:
                 converted.CategoryInfo,
                 converted.TargetObject,
                 converted.FullyQualifiedErrorId,
+                script_stack_trace=converted.ScriptStackTrace,
             ),
         )
 
