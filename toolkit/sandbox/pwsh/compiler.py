@@ -1627,13 +1627,18 @@ def throw_record(value: Any, line: int) -> ErrorRecord:
 
 
 def statement_error(ctx: Context, error: PSError) -> None:
-    """A statement-terminating error outside try: report it and go on, as PowerShell does."""
-    if ctx.error_action().casefold() == "stop":
+    """A statement-terminating error outside try: report it and go on, as PowerShell does.
+
+    ``$ErrorActionPreference`` applies: Stop ends the script, SilentlyContinue and Ignore
+    keep it off the error stream (it still lands in ``$Error``)."""
+    action = ctx.error_action().casefold()
+    if action == "stop":
         raise PSError(error.record, script_terminating=True)
     ctx.errors += 1
     ctx.last_ok = False
     ctx.record_error(error.record)
-    ctx.sink.error(error.record)
+    if action not in ("silentlycontinue", "ignore"):
+        ctx.sink.error(error.record)
 
 
 def _const(value: Any) -> Expr:
