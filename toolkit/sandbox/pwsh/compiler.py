@@ -690,6 +690,7 @@ class Compiler:
             except PSError as error:
                 for types, handler in catches:
                     if not types or any(_catches(t, error.record) for t in types):
+                        ctx.record_error(error.record)  # caught errors are in $Error too
                         saved = ctx.scope.vars.get("_", MISSING)
                         ctx.scope.vars["_"] = error.record
                         try:
