@@ -1722,6 +1722,14 @@ _EXPRESSIONS: dict[str, Callable[[Compiler, Node], Expr]] = {
     "format_expression": _format_node,
     "range_expression": _binary_or_wrapper,
     "array_literal_expression": _binary_or_wrapper,
+    # The same operators inside method-call arguments.
+    "logical_argument_expression": _binary_or_wrapper,
+    "bitwise_argument_expression": _binary_or_wrapper,
+    "comparison_argument_expression": _binary_or_wrapper,
+    "additive_argument_expression": _binary_or_wrapper,
+    "multiplicative_argument_expression": _binary_or_wrapper,
+    "format_argument_expression": _binary_or_wrapper,
+    "range_argument_expression": _binary_or_wrapper,
     "simple_name": lambda c, n: _const(c.text(n)),
     "generic_token": lambda c, n: _const(c.text(n)),
 }

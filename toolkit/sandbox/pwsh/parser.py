@@ -43,6 +43,11 @@ def parse(source: str) -> tuple[tree_sitter.Node, bytes]:
         if offset is not None:
             data = data[:offset] + b" " + data[offset:]
             continue
+        span = _upper_case_multiplier(tree.root_node, data)
+        if span is not None:
+            start, end = span
+            data = data[:start] + data[start:end].lower() + data[end:]
+            continue
         if not tree.root_node.has_error:
             break
         offset = _keyword_command(tree.root_node)
@@ -176,6 +181,32 @@ def _inline_param_block(root: tree_sitter.Node) -> int | None:
             for child in node.children:
                 if child.type == "param_block":
                     return child.end_byte
+        stack.extend(node.children)
+    return None
+
+
+_MULTIPLIED = re.compile(rb"^[0-9]+(\.[0-9]+)?(kb|mb|gb|tb|pb)$", re.IGNORECASE)
+_MULTIPLIER = re.compile(rb"^(kb|mb|gb|tb|pb)$", re.IGNORECASE)
+
+
+def _upper_case_multiplier(root: tree_sitter.Node, data: bytes) -> tuple[int, int] | None:
+    """Bytes of a numeric multiplier the grammar only knows in lower case (``3GB``).
+
+    PowerShell accepts any case; lower-casing the suffix keeps every offset.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        text = node.text or b""
+        if node.type == "command_name" and _MULTIPLIED.match(text) and text != text.lower():
+            return node.end_byte - 2, node.end_byte
+        if (
+            node.type == "ERROR"
+            and _MULTIPLIER.match(text)
+            and node.start_byte > 0
+            and data[node.start_byte - 1 : node.start_byte].isdigit()
+        ):
+            return node.start_byte, node.end_byte
         stack.extend(node.children)
     return None
 
