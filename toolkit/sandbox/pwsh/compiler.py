@@ -341,6 +341,12 @@ class Compiler:
                 assign(ctx)
 
             return run_assign
+        if (
+            part.type == "expression_with_unary_operator"
+            and part.child_count == 1
+            and part.children[0].type in ("pre_increment_expression", "pre_decrement_expression")
+        ):
+            part = part.children[0]
         if part.type in (
             "post_increment_expression",
             "post_decrement_expression",
@@ -1249,9 +1255,11 @@ class Compiler:
         children = node.children
         op = children[0].type.casefold() if not children[0].is_named else ""
         if not op:
+            if len(children) != 1:
+                raise unsupported(node)
             if children[0].type == "cast_expression":
                 return self.cast(children[0])
-            raise unsupported(node)
+            return self.expr(children[0])
         operand = self.expr(children[-1])
         if op in ("-not", "!"):
             return lambda ctx: not to_bool(operand(ctx))
