@@ -308,7 +308,9 @@ def invoke_body(
             if body.begin is not None:
                 body.begin(ctx, emit_to)
             if body.process is not None:
-                for item in input_list or ([] if items is not None else [None]):
+                if items is None:  # no pipeline: the process block runs once
+                    body.process(ctx, emit_to)
+                for item in input_list:
                     scope.vars["_"] = item
                     _bind_pipeline_param(body, scope, item)
                     body.process(ctx, emit_to)

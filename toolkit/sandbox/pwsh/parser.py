@@ -4,7 +4,8 @@ Grammar gaps are handled here rather than mis-run later:
 
 - a range that starts with a number (``1..$n``) parses as a command named ``1..$n``: a
   space is inserted before ``..`` and the text reparsed;
-- a param() block followed by code on the same line is rejected: a ``;`` is inserted;
+- a param() block, or a switch clause, followed by code on the same line is rejected: a
+  ``;`` is inserted;
 - a parameter name ending in a digit (``-CustomAttribute1``) parses as ``-CustomAttribute``
   and a broken redirection ``1>`` (or an ERROR holding ``1``): :func:`is_digit_suffix`
   lets the compiler join the name again.
@@ -55,6 +56,8 @@ def parse(source: str) -> tuple[tree_sitter.Node, bytes]:
             data = data[:offset] + b"& " + data[offset:]
             continue
         offset = _inline_param_block(tree.root_node)
+        if offset is None:
+            offset = _inline_switch_clause(tree.root_node)
         if offset is None:
             break
         data = data[:offset] + b";" + data[offset:]
@@ -164,6 +167,26 @@ def _keyword_command(root: tree_sitter.Node) -> int | None:
                 and first.end_byte == second.start_byte
             ):
                 return first.start_byte
+        stack.extend(node.children)
+    return None
+
+
+def _inline_switch_clause(root: tree_sitter.Node) -> int | None:
+    """End of a switch clause's block followed by another clause on the same line.
+
+    ``switch ($x) { 1 { 'a' } default { 'b' } }`` parses once a ``;`` separates clauses.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if (
+            node.type == "ERROR"
+            and node.parent is not None
+            and node.parent.type == "switch_clause"
+            and node.children
+            and node.children[0].type == "statement_block"
+        ):
+            return node.children[0].end_byte
         stack.extend(node.children)
     return None
 
