@@ -1608,14 +1608,38 @@ def _validate(name: str, values: list[Any], item: Any) -> str | None:
     return None
 
 
+# Base classes of the .NET exceptions the engine raises, for typed catch clauses.
+_EXCEPTION_BASES = {
+    "system.dividebyzeroexception": ("system.arithmeticexception", "system.systemexception"),
+    "system.management.automation.psinvalidcastexception": (
+        "system.invalidcastexception",
+        "system.systemexception",
+    ),
+    "system.indexoutofrangeexception": ("system.systemexception",),
+    "system.argumentexception": ("system.systemexception",),
+    "system.invalidoperationexception": ("system.systemexception",),
+    "system.notsupportedexception": ("system.systemexception",),
+    "system.formatexception": ("system.systemexception",),
+    "system.management.automation.parameterbindingvalidationexception": (
+        "system.management.automation.parameterbindingexception",
+    ),
+    "system.management.automation.parameterbindingargumenttransformationexception": (
+        "system.management.automation.parameterbindingexception",
+    ),
+}
+
+
 def _catches(type_name: str, error: ErrorRecord) -> bool:
-    wanted = type_name.casefold().removeprefix("system.")
-    actual = error.exception_type.casefold()
-    if wanted in ("exception", "object"):
+    """Whether ``catch [type_name]`` takes this error: its exception type or a base."""
+    wanted = type_name.casefold()
+    if not wanted.startswith("system.") and "." not in wanted:
+        wanted = "system." + wanted
+    if wanted in ("system.exception", "system.object"):
         return True
-    if wanted == "management.automation.runtimeexception":
+    actual = error.exception_type.casefold()
+    if wanted == "system.management.automation.runtimeexception":
         return actual.startswith("system.management.automation.")
-    return actual == wanted or actual.endswith("." + wanted) or actual == "system." + wanted
+    return actual == wanted or wanted in _EXCEPTION_BASES.get(actual, ())
 
 
 def throw_record(value: Any, line: int) -> ErrorRecord:
