@@ -520,7 +520,7 @@ def write_output(
     _param("Message", "String", 0, aliases=("Msg",)),
     _param("ErrorRecord"),
     _param("Exception"),
-    _param("Category", "String"),
+    _param("Category", "ErrorCategory"),
     _param("ErrorId", "String"),
     _param("TargetObject"),
     _param("CategoryReason", "String"),
