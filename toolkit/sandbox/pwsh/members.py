@@ -386,7 +386,11 @@ def _list_method(value: list[Any] | tuple[Any, ...], key: str, name: str, args: 
             return VOID
     elif key in ("add", "addrange", "remove", "removeat", "insert", "clear"):
         raise _invocation_error(name, args, "Collection was of a fixed size.")
-    raise _method_missing(value, name)
+    # Member enumeration: a method the collection lacks is called on each element.
+    if not value:
+        raise _method_missing(value, name)
+    results = [call_method(item, name, args) for item in value]
+    return [r for r in results if r is not VOID]
 
 
 def _hashtable_method(value: Hashtable, key: str, name: str, args: list[Any]) -> Any:
