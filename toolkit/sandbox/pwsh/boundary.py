@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from toolkit.sandbox.pwsh.coercion import ScriptBlockValue
+from toolkit.sandbox.pwsh.coercion import ScriptBlockValue, format_timespan
 from toolkit.sandbox.pwsh.members import ExceptionInfo, TypeValue
 from toolkit.sandbox.values import Hashtable, PSObject
 
@@ -65,6 +65,6 @@ def _convert(value: Any) -> Any:
         return PSObject(
             [("Days", value.days), ("TotalSeconds", value.total_seconds())],
             type_names=("System.TimeSpan", "System.Object"),
-            to_string=str(value),
+            to_string=format_timespan(value),
         )
     return value

@@ -813,6 +813,32 @@ def get_date(
         yield value
 
 
+@native(
+    "New-TimeSpan",
+    (),
+    _param("Start", "DateTime", 0),
+    _param("End", "DateTime", 1),
+    _param("Days", "Int32"),
+    _param("Hours", "Int32"),
+    _param("Minutes", "Int32"),
+    _param("Seconds", "Int32"),
+)
+def new_timespan(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    if "Start" in params or "End" in params:
+        start = params.get("Start") or dt.datetime.now()
+        end = params.get("End") or dt.datetime.now()
+        yield end.replace(tzinfo=None) - start.replace(tzinfo=None)
+        return
+    yield dt.timedelta(
+        days=params.get("Days", 0),
+        hours=params.get("Hours", 0),
+        minutes=params.get("Minutes", 0),
+        seconds=params.get("Seconds", 0),
+    )
+
+
 @native("Start-Sleep", ("sleep",), _param("Seconds", "Double", 0), _param("Milliseconds", "Int32"))
 def start_sleep(
     ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None

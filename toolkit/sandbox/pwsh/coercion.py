@@ -84,6 +84,18 @@ def format_datetime(value: dt.datetime) -> str:
     return value.strftime("%m/%d/%Y %H:%M:%S")
 
 
+def format_timespan(value: dt.timedelta) -> str:
+    """A TimeSpan as .NET prints it: ``[-][d.]hh:mm:ss[.fffffff]``."""
+    total = abs(value)
+    days, rest = total.days, total.seconds
+    text = f"{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}"
+    if days:
+        text = f"{days}.{text}"
+    if total.microseconds:
+        text += f".{total.microseconds:06d}0"
+    return "-" + text if value < dt.timedelta(0) else text
+
+
 def to_string(value: Any) -> str:
     if value is None:
         return ""
@@ -100,6 +112,8 @@ def to_string(value: Any) -> str:
         return " ".join(to_string(item) for item in value)
     if isinstance(value, dt.datetime):
         return format_datetime(value)
+    if isinstance(value, dt.timedelta):
+        return format_timespan(value)
     if isinstance(value, PSObject):
         return psobject_string(value)
     if isinstance(value, Hashtable):
