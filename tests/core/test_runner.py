@@ -91,7 +91,7 @@ def make_runner(tmp_path: Path, host: FakeHost, **settings: Any) -> tuple[Runner
     job = journal.start_job(task="test/rows", profile="fake")
     runner = Runner(
         open_connection=host.connect,  # type: ignore[arg-type,return-value]
-        make_steps=lambda rows: [Step("connect"), Step("template", {"Rows": rows})],
+        make_steps=lambda rows, connection: [Step("connect"), Step("template", {"Rows": rows})],
         journal_path=tmp_path / "jobs.db",
         job_id=job.id,
         settings=RunnerSettings(**{"base_delay": 0.001, "max_delay": 0.01, **settings}),

@@ -78,9 +78,10 @@ def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
                        for s in ("changed", "unchanged", "skipped", "failed")
                        if summary.counts[s])
     if app.output != "table":
-        rows = [{"job": job.id, "status": s, "rows": summary.counts[s]}
+        rows = [{"job": job.id, "status": s, "rows": summary.counts[s],
+                 "seconds": round(summary.elapsed, 3)}
                 for s in ("changed", "unchanged", "skipped", "failed") if summary.counts[s]]
-        emit(app, rows, ["job", "status", "rows"])
+        emit(app, rows, ["job", "status", "rows", "seconds"])
         return
     click.echo(f"job {job.id}: {counts or 'no rows'} ({summary.total} row(s) in "
                f"{summary.elapsed:.1f}s)")

@@ -16,7 +16,7 @@ from typing import Any
 from toolkit.core.errors import InputError, PsbridgeError, TemplateError
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
 from toolkit.core.runner import RowResult, Runner, RunnerSettings, RunSummary, WorkRow
-from toolkit.core.session import PipelineResult, Step
+from toolkit.core.session import Connection, PipelineResult, Step
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog, TemplateMeta
 
@@ -50,9 +50,11 @@ def check_role(meta: TemplateMeta, target: Target) -> None:
 
 
 def pipeline_steps(target: Target, catalog: TemplateCatalog, meta: TemplateMeta,
-                   script: str, params: Mapping[str, Any]) -> list[Step]:
-    """Connect blocks for the template's services, then the template itself."""
-    return [*target.connect_steps(meta.services, catalog), Step(script, dict(params))]
+                   script: str, params: Mapping[str, Any],
+                   connection: Connection | None = None) -> list[Step]:
+    """Connect blocks for the services the runspace lacks, then the template itself."""
+    return [*target.connect_steps(meta.services, catalog, connection),
+            Step(script, dict(params))]
 
 
 def run_once(target: Target, catalog: TemplateCatalog, template: str,
@@ -63,7 +65,7 @@ def run_once(target: Target, catalog: TemplateCatalog, template: str,
     check_role(rendered.meta, target)
     with target.open_connection() as connection:
         return connection.run(pipeline_steps(target, catalog, rendered.meta, rendered.script,
-                                             params))
+                                             params, connection))
 
 
 def run_plan(
@@ -101,9 +103,9 @@ def run_plan(
         on_start(job)
     skipped = set(skip_rows)
 
-    def make_steps(rows: list[dict[str, Any]]) -> list[Step]:
+    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
         return pipeline_steps(target, catalog, meta, rendered.script,
-                              {**plan.params, row_param.name: rows})
+                              {**plan.params, row_param.name: rows}, connection)
 
     runner = Runner(
         open_connection=target.open_connection,

@@ -156,7 +156,7 @@ class Runner:
         self,
         *,
         open_connection: Callable[[], Connection],
-        make_steps: Callable[[list[dict[str, Any]]], list[Step]],
+        make_steps: Callable[[list[dict[str, Any]], Connection], list[Step]],
         journal_path: Path,
         job_id: str,
         settings: RunnerSettings | None = None,
@@ -296,7 +296,7 @@ class Runner:
                         journal.mark(self.job_id, [w.row for w in remaining], SENT)
                         try:
                             result = connection.run(self.make_steps(
-                                [{**w.data, "_row": w.row} for w in remaining]))
+                                [{**w.data, "_row": w.row} for w in remaining], connection))
                         except TransportFault as fault:
                             connection.close()
                             connection = None

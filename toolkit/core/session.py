@@ -50,6 +50,9 @@ class Endpoint:
 class Step:
     script: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # For a connect block: the service it connects and when its token expires. Once the
+    # pipeline succeeds, the connection remembers that its runspace holds that service.
+    connects: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,15 @@ class Connection:
             raise _translate(exc, endpoint) from exc
         if ledger is not None:
             self._record = ledger.add(endpoint, str(self._pool.id))
+        self.services: dict[str, float] = {}  # service -> token expiry, held by the runspace
+
+    def holds(self, service: str, *, margin: float = 300.0) -> bool | None:
+        """True: connected with a token valid for ``margin`` more seconds; False: connected,
+        but the token is about to expire; None: not connected."""
+        expiry = self.services.get(service)
+        if expiry is None:
+            return None
+        return expiry - time.time() > margin
 
     def run(self, steps: Sequence[Step], *, input_objects: Sequence[Any] | None = None
             ) -> PipelineResult:
@@ -328,6 +340,10 @@ class Connection:
         except transport_errors() as exc:
             raise _translate(exc, self.endpoint) from exc
         streams = shell.streams
+        if shell.state != PSInvocationState.FAILED:
+            for step in steps:
+                if step.connects is not None:
+                    self.services[step.connects[0]] = step.connects[1]
         return PipelineResult(
             output=[plain(o) for o in output],
             errors=[_error_info(e) for e in streams.error],

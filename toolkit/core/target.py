@@ -45,19 +45,30 @@ class Target:
     def open_connection(self) -> Connection:
         return Connection(self.endpoint, self.ledger)
 
-    def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog) -> list[Step]:
-        """The guarded connect block of each service, with fresh tokens as parameters."""
+    def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
+                      connection: Connection | None = None) -> list[Step]:
+        """The guarded connect block of each service, with fresh tokens as parameters.
+
+        Given the connection the pipeline will run on, services its runspace already holds
+        are skipped, and a connection whose token is about to expire is renewed.
+        """
         steps = []
         for service in services:
+            held = connection.holds(service) if connection is not None else None
+            if held:
+                continue
             with self._lock:
                 script = self._connect_scripts.get(service)
                 if script is None:
                     script = catalog.render(CONNECT_TEMPLATES[service]).script
                     self._connect_scripts[service] = script
-            steps.append(Step(script, self._connect_parameters(service)))
+            parameters, expires_on = self._connect_parameters(service)
+            if held is False and service == "exchange":
+                parameters["Renew"] = True
+            steps.append(Step(script, parameters, connects=(service, expires_on)))
         return steps
 
-    def _connect_parameters(self, service: str) -> dict[str, Any]:
+    def _connect_parameters(self, service: str) -> tuple[dict[str, Any], float]:
         """Token (and organization) for one service.
 
         With ``--tenant``, an app-only connection signs in to the customer tenant itself
@@ -70,11 +81,11 @@ class Target:
         delegated = self.tokens.is_delegated(service)
         token = self.tokens.token(service, None if delegated else self.tenant)
         if service != "exchange":
-            return {"AccessToken": token.token}
+            return {"AccessToken": token.token}, token.expires_on
+        parameters = {"AccessToken": token.token, "Organization": token.tenant}
         if delegated and self.tenant:
-            return {"AccessToken": token.token, "Organization": token.tenant,
-                    "DelegatedOrganization": self.tenant}
-        return {"AccessToken": token.token, "Organization": token.tenant}
+            parameters["DelegatedOrganization"] = self.tenant
+        return parameters, token.expires_on
 
     def close(self) -> None:
         for closer in reversed(self._closers):
