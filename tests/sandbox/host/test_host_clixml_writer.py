@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 import string
 import uuid
 from typing import Any
@@ -84,7 +85,12 @@ def test_writer_matches_psrpcore(value: Any) -> None:
     assert by_writer(value) == by_psrpcore(value)
 
 
+class Rights(enum.IntEnum):
+    FullAccess = 1
+
+
 def test_named_examples() -> None:
+    assert by_writer(Rights.FullAccess) == by_psrpcore(Rights.FullAccess) == "FullAccess"
     sample = PSObject(
         {"Name": "Adele _x0041_", "Seats": 2**40, "Price": decimal.Decimal("9.99"),
          "Id": uuid.UUID(int=3), "When": datetime.datetime(2024, 1, 2, 3, 4, 5, 6),

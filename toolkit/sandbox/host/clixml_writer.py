@@ -6,8 +6,8 @@ server. Output made of strings, numbers, booleans, dates, GUIDs, byte arrays, li
 hashtables and :class:`PSObject` trees is written here directly as text, producing the
 same CLIXML as psrpcore (tests/sandbox/host compare both through pypsrp's deserializer),
 except that ``ToString`` is escaped like any string, as PowerShell does.
-Anything else (SecureString, error records, enums, durations) returns None and goes
-through psrpcore as before.
+Anything else (SecureString, error records, durations) returns None and goes through
+psrpcore as before.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
+import enum
 import re
 import uuid
 from collections.abc import Mapping
@@ -95,6 +96,8 @@ class _Writer:
             self._primitive("Nil", "", name)
         elif isinstance(value, bool):
             self._primitive("B", "true" if value else "false", name)
+        elif isinstance(value, enum.Enum):  # as clixml_values.to_clixml: by name
+            self._primitive("S", clixml_string(value.name), name)
         elif isinstance(value, str):
             self._primitive("S", clixml_string(value), name)
         elif isinstance(value, int):
