@@ -6,6 +6,7 @@ pipeline), so ``Sort-Object`` can collect and ``Select-Object -First`` can stop 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import json
@@ -1099,3 +1100,73 @@ def _command_info(name: str, kind: str, source: str) -> PSObject:
         type_names=("System.Management.Automation.CommandInfo", "System.Object"),
         to_string=name,
     )
+
+
+def _csv_field(value: Any, delimiter: str, quote: str) -> str:
+    text = to_string(value)
+    if quote == "never" or (
+        quote == "asneeded" and not any(c in text for c in (delimiter, '"', "\n", "\r"))
+    ):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+@native(
+    "ConvertTo-Csv",
+    (),
+    _param("InputObject", "Object", 0, pipeline=True),
+    _param("Delimiter", "String", 1),
+    _param("NoTypeInformation", switch=True),
+    _param("UseQuotes", "String"),
+    _param("NoHeader", switch=True),
+)
+def convert_to_csv(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    """PowerShell 7's ConvertTo-Csv: the first object's properties make the header, every
+    field quoted (``-UseQuotes AsNeeded``/``Never`` relax that)."""
+    delimiter = params.get("Delimiter") or ","
+    quote = to_string(params.get("UseQuotes") or "Always").casefold()
+    if quote not in ("always", "asneeded", "never"):
+        raise runtime_error(
+            f"Cannot bind parameter 'UseQuotes'. Cannot convert value \"{quote}\" to type "
+            '"Microsoft.PowerShell.Commands.BaseCsvWritingCommand+QuoteKind".',
+            "CannotConvertArgumentNoMessage,Microsoft.PowerShell.Commands.ConvertToCsvCommand",
+            category="InvalidArgument",
+        )
+    names: list[str] | None = None
+    for item in _input(params, items):
+        if names is None:
+            if isinstance(item, Hashtable):
+                names = [to_string(k) for k in item]
+            else:
+                names = _property_names(item)
+            if not params.get("NoHeader"):
+                yield delimiter.join(_csv_field(n, delimiter, quote) for n in names)
+        yield delimiter.join(_csv_field(get_member(item, name), delimiter, quote) for name in names)
+
+
+@native(
+    "ConvertFrom-Csv",
+    (),
+    _param("InputObject", "String[]", 0, pipeline=True),
+    _param("Delimiter", "String", 1),
+    _param("Header", "String[]"),
+)
+def convert_from_csv(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    lines: list[str] = []
+    source = items if items is not None else iter(params.get("InputObject") or [])
+    for chunk in source:
+        lines.extend(to_string(chunk).splitlines())
+    reader = csv.reader(lines, delimiter=params.get("Delimiter") or ",")
+    header = params.get("Header")
+    for row in reader:
+        if not row:
+            continue
+        if header is None:
+            header = row
+            continue
+        values = row + [None] * (len(header) - len(row))
+        yield PSObject(zip(header, values, strict=False))
