@@ -791,7 +791,8 @@ class Compiler:
             if child.type == "attribute_list":
                 for attribute in named(child):
                     name = self.text(attribute).strip("[]").split("(")[0].strip().casefold()
-                    if name != "cmdletbinding":
+                    # Both only describe the command; neither changes how it runs here.
+                    if name not in ("cmdletbinding", "outputtype"):
                         raise unsupported(attribute, f"the [{name}] attribute on param()")
         lists = [c for c in named(node) if c.type == "parameter_list"]
         return self.parameter_list(lists[0]) if lists else []
