@@ -840,6 +840,35 @@ def new_timespan(
     )
 
 
+@native(
+    "Set-StrictMode",
+    (),
+    _param("Version", "String", 0, aliases=("v",)),
+    _param("Off", switch=True),
+)
+def set_strict_mode(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    """Version 1: reading an unset variable fails; 2 and later: also a missing property."""
+    if params.get("Off"):
+        ctx.scope.strict = 0
+        return iter(())
+    version = to_string(params.get("Version") or "")
+    if version.casefold() == "latest":
+        ctx.scope.strict = 3
+    else:
+        try:
+            ctx.scope.strict = int(float(version))
+        except ValueError:
+            raise runtime_error(
+                f"Cannot validate argument on parameter 'Version'. The \"{version}\" argument "
+                "is not a valid version.",
+                "ParameterArgumentValidationError,Microsoft.PowerShell.Commands.SetStrictModeCommand",
+                category="InvalidData",
+            ) from None
+    return iter(())
+
+
 @native("Start-Sleep", ("sleep",), _param("Seconds", "Double", 0), _param("Milliseconds", "Int32"))
 def start_sleep(
     ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None

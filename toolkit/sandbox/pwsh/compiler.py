@@ -52,6 +52,7 @@ from toolkit.sandbox.pwsh.members import (
     get_index,
     get_member,
     get_static,
+    has_member,
     set_index,
     set_member,
 )
@@ -1043,7 +1044,7 @@ class Compiler:
                     if value is not MISSING:
                         return None if value is VOID else value
                     scope_ = scope_.parent
-                return None
+                return _unset(ctx, key, text)
 
             return get
         if scope == "script":
@@ -1067,9 +1068,11 @@ class Compiler:
             if key in ("true", "false", "null", "?"):
                 return self.variable(node)
 
+            text = self.text(node)
+
             def raw(ctx: Context) -> Any:
                 value = ctx.scope.lookup(key)
-                return None if value is MISSING else value
+                return _unset(ctx, key, text) if value is MISSING else value
 
             return raw
         return self.raw_expr(node)
@@ -1329,14 +1332,23 @@ class Compiler:
 
             return static_get
         target = self.expr(target_node)
-        if member_const := _constant_of(member):
-            name = member_const
+        constant = _constant_of(member)
 
-            def get(ctx: Context) -> Any:
-                return get_member(target(ctx), name)
+        def get(ctx: Context) -> Any:
+            obj = target(ctx)
+            name = constant if constant is not None else to_string(member(ctx))
+            value = get_member(obj, name)
+            if value is None and ctx.scope.strict_mode() >= 2 and not has_member(obj, name):
+                raise runtime_error(
+                    f"The property '{name}' cannot be found on this object. Verify that the "
+                    "property exists.",
+                    "PropertyNotFoundStrict",
+                    category="NotSpecified",
+                    target=obj,
+                )
+            return value
 
-            return get
-        return lambda ctx: get_member(target(ctx), to_string(member(ctx)))
+        return get
 
     def member_name(self, node: Node) -> Expr:
         inner = named(node)
@@ -1522,6 +1534,17 @@ class Compiler:
             setter = self.assign_target(inner)
             return lambda ctx, value: setter(ctx, convert(value))
         raise unsupported(node, f"assigning to '{kind}'")
+
+
+def _unset(ctx: Context, key: str, text: str) -> None:
+    """Reading a variable never set: $null, or an error under Set-StrictMode 1 and later."""
+    if key != "_" and ctx.scope.strict_mode() >= 1:
+        raise runtime_error(
+            f"The variable '{text}' cannot be retrieved because it has not been set.",
+            "VariableIsUndefined",
+            category="InvalidOperation",
+            target=text[1:],
+        )
 
 
 def _value(value: Any) -> Any:

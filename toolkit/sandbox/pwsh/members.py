@@ -177,6 +177,20 @@ def _introspection(value: Any) -> PSObject:
     )
 
 
+def has_member(value: Any, name: str) -> bool:
+    """Whether ``value`` has a property ``name`` at all (strict mode 2 refuses others)."""
+    key = name.casefold()
+    if key in ("count", "length", "psobject", "pstypenames"):
+        return True
+    if isinstance(value, PSObject):
+        return name in value.properties
+    if isinstance(value, Hashtable):
+        return True  # a missing key reads as $null even in strict mode
+    if isinstance(value, list | tuple):
+        return any(has_member(item, name) for item in value)
+    return get_member(value, name) is not None
+
+
 def _common_member(value: Any, key: str) -> Any:
     """Members every object has in PowerShell: ``Count``/``Length`` of a scalar is 1."""
     if key in ("count", "length"):

@@ -40,7 +40,7 @@ from toolkit.sandbox.pwsh.commands import ArgSpec, CallSite, invoke_body, invoke
 from toolkit.sandbox.pwsh.compiler import compile_script
 from toolkit.sandbox.pwsh.errors import FlowControl, ParseException, PSError, record
 from toolkit.sandbox.pwsh.runtime import Context, Scope
-from toolkit.sandbox.values import Hashtable
+from toolkit.sandbox.values import Hashtable, PSObject
 
 
 class PwshRunspace:
@@ -63,6 +63,17 @@ class PwshRunspace:
                 "confirmpreference": "High",
                 "whatifpreference": False,
                 "psversiontable": Hashtable([("PSVersion", "7.4.0"), ("PSEdition", "Core")]),
+                # Automatic variables a remote script can see (strict mode reads them).
+                "psscriptroot": "",
+                "pscommandpath": "",
+                "psculture": "en-US",
+                "psuiculture": "en-US",
+                "home": "",
+                "myinvocation": PSObject([("MyCommand", ""), ("ScriptName", ""), ("Line", "")]),
+                "host": PSObject(
+                    [("Name", "ServerRemoteHost"), ("Version", "7.4.0")],
+                    type_names=("System.Management.Automation.Internal.Host.InternalHost",),
+                ),
             }
         )
         self.statements_run = 0

@@ -34,12 +34,21 @@ MISSING = object()
 class Scope:
     """Variables (keys lower-cased) and functions of one PowerShell scope."""
 
-    __slots__ = ("functions", "parent", "vars")
+    __slots__ = ("functions", "parent", "strict", "vars")
 
     def __init__(self, parent: Scope | None = None):
         self.vars: dict[str, Any] = {}
         self.functions: dict[str, FunctionDef] = {}
         self.parent = parent
+        self.strict: int | None = None  # Set-StrictMode version here; None: inherited
+
+    def strict_mode(self) -> int:
+        scope: Scope | None = self
+        while scope is not None:
+            if scope.strict is not None:
+                return scope.strict
+            scope = scope.parent
+        return 0
 
     def lookup(self, key: str) -> Any:
         scope: Scope | None = self
