@@ -88,35 +88,40 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, concurrency: int |
     The input file must be unchanged (its hash is checked). Rows that were in flight when
     the job stopped are reported as unknown and left alone unless --rerun-unknown is given.
     """
+    import importlib
+
     from toolkit.core.config import resolve_profile
-    from toolkit.core.jobs import resume_state
     from toolkit.core.journal import Journal
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks import generic
 
     with Journal() as journal:
         job = journal.job(job_id)
-        if job.status == "completed":
-            click.echo(f"job {job.id} is already complete; nothing to do")
-            return
-        kind = job.options.get("kind")
-        if kind != generic.KIND or not job.input_path:
-            raise InputError(f"job {job.id} ({job.task}) cannot be resumed by this version")
-        catalog = TemplateCatalog()
-        meta = catalog.meta(job.options["template"])
-        plan = generic.plan_from_csv(meta, Path(job.input_path), job.options.get("params", {}))
-        done, unknown = resume_state(journal, job, Path(job.input_path), plan.input_sha256)
-    skip = set(done) if rerun_unknown else set(done) | unknown
-    if unknown and not rerun_unknown:
-        click.echo(f"{len(unknown)} row(s) were in flight when the job stopped and their "
-                   f"outcome is unknown: {', '.join(map(str, sorted(unknown)[:20]))}"
-                   + (" ..." if len(unknown) > 20 else ""), err=True)
+    if job.status == "completed":
+        click.echo(f"job {job.id} is already complete; nothing to do")
+        return
+    kind = str(job.options.get("kind", ""))
+    try:
+        task_module = importlib.import_module(f"toolkit.tasks.{kind}") if kind.isidentifier() \
+            else None
+    except ModuleNotFoundError:
+        task_module = None
+    if task_module is None or not hasattr(task_module, "resume_plan"):
+        raise InputError(f"job {job.id} ({job.task}) cannot be resumed by this version")
+    catalog = TemplateCatalog()
     profile = resolve_profile(app.profile_name or job.profile)
-    with open_target(profile, job.tenant) as target:
-        execute(app, target, catalog, plan, concurrency=concurrency, chunk_size=chunk_size,
-                results_path=results_path, resume=job, skip_rows=tuple(sorted(skip)))
-    if unknown and not rerun_unknown:
+    with Journal() as journal, open_target(profile, job.tenant) as target:
+        resumption = task_module.resume_plan(job, journal, target, catalog, rerun_unknown)
+        unknown = resumption.unknown
+        if unknown:
+            listed = ", ".join(map(str, sorted(unknown)[:20]))
+            click.echo(f"{len(unknown)} row(s) were in flight when the job stopped and their "
+                       f"outcome is unknown: {listed}" + (" ..." if len(unknown) > 20 else ""),
+                       err=True)
+        execute(app, target, catalog, resumption.plan, concurrency=concurrency,
+                chunk_size=chunk_size, results_path=results_path, resume=job,
+                skip_rows=tuple(sorted(resumption.skip_rows)))
+    if unknown:
         raise PartialFailure(
             f"{len(unknown)} row(s) of job {job.id} have an unknown outcome",
             hint=f"Check them in the tenant, or: psbridge jobs resume {job.id} --rerun-unknown",

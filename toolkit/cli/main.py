@@ -7,6 +7,7 @@ Command groups live in their own modules and are imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,12 @@ import click
 # name -> (module:attribute, one-line help shown by `psbridge --help` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
     "task": ("toolkit.cli.task:task", "List, show, lint and run PowerShell templates."),
+    "users": ("toolkit.cli.users:users", "Activate and license users in bulk."),
     "jobs": ("toolkit.cli.jobs:jobs", "List, inspect and resume bulk jobs."),
+    "mailbox": ("toolkit.cli.mailbox:mailbox", "Mailbox settings in bulk (POP/IMAP access)."),
+    "migrate": ("toolkit.cli.migrate:migrate", "POP/IMAP migrations into Exchange Online."),
+    "perms": ("toolkit.cli.perms:perms",
+              "Mailbox permissions: grant, revoke, bulk, audit, drift, lookups."),
     "profile": ("toolkit.cli.profile:profile", "Manage connection profiles."),
     "sandbox": ("toolkit.cli.sandbox:sandbox", "Run the embedded sandbox management host."),
     "version": ("toolkit.cli.main:version", "Print psbridge's version."),
@@ -41,11 +47,16 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)
         self._lazy = lazy
 
+    def _available(self) -> list[str]:
+        """Lazy commands whose module exists (found without importing it)."""
+        return sorted(name for name, (target, _) in self._lazy.items()
+                      if importlib.util.find_spec(target.split(":")[0]) is not None)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._lazy})
+        return sorted({*super().list_commands(ctx), *self._available()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands or cmd_name not in self._lazy:
+        if cmd_name in self.commands or cmd_name not in self._available():
             return super().get_command(ctx, cmd_name)
         module_name, attribute = self._lazy[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module_name), attribute)
@@ -55,7 +66,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help text comes from the table, so listing commands imports none of them.
-        rows = [(name, self._lazy[name][1]) for name in sorted(self._lazy)]
+        rows = [(name, self._lazy[name][1]) for name in self._available()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -36,6 +36,15 @@ class JobPlan:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Resumption:
+    """How to finish a job: the plan to run again, rows to skip, rows left unknown."""
+
+    plan: JobPlan
+    skip_rows: set[int]
+    unknown: set[int] = field(default_factory=set)
+
+
 class RoleRefused(InputError):
     """A helpdesk profile asked for an admin template: refused before anything is sent."""
 

@@ -11,12 +11,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from toolkit.core.jobs import JobPlan
+from toolkit.core.errors import InputError
+from toolkit.core.jobs import JobPlan, Resumption, resume_state
+from toolkit.core.journal import Job, Journal
 from toolkit.core.runner import WorkRow
-from toolkit.core.templates import TemplateMeta
+from toolkit.core.target import Target
+from toolkit.core.templates import TemplateCatalog, TemplateMeta
 from toolkit.io.csvfile import Column, CsvFile
 
-KIND = "task"
+KIND = "generic"  # jobs resume imports toolkit.tasks.<kind>
 
 
 def plan_from_csv(meta: TemplateMeta, csv_path: Path, params: Mapping[str, Any],
@@ -43,3 +46,16 @@ def plan_from_csv(meta: TemplateMeta, csv_path: Path, params: Mapping[str, Any],
         options={"kind": KIND,
                  "params": {k: v for k, v in params.items() if k not in secret}},
     )
+
+
+def resume_plan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog,
+                rerun_unknown: bool) -> Resumption:
+    """Skip rows with an outcome; rows in flight at the stop stay unknown unless asked."""
+    if not job.input_path:
+        raise InputError(f"job {job.id} has no input file to resume from")
+    meta = catalog.meta(job.options["template"])
+    plan = plan_from_csv(meta, Path(job.input_path), job.options.get("params", {}))
+    done, unknown = resume_state(journal, job, Path(job.input_path), plan.input_sha256)
+    if rerun_unknown:
+        return Resumption(plan, done)
+    return Resumption(plan, done | unknown, unknown)
