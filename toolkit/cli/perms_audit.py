@@ -1,0 +1,5 @@
+"""``psbridge perms audit|diff|who-can-access|access-of``: reading mailbox permissions."""
+
+from __future__ import annotations
+
+from toolkit.cli.perms import perms  # noqa: F401 - commands are added to this group
