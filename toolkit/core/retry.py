@@ -27,8 +27,13 @@ THROTTLING_IDS = frozenset({
     "MicroDelayException",
 })
 TRANSIENT_CATEGORIES = frozenset({"OperationTimeout", "ConnectionError"})
-_RETRY_AFTER = re.compile(r"retry[ -]after\D{0,40}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)",
-                          re.IGNORECASE)
+# Exchange: "... Please retry after 30 seconds." Graph PowerShell prints the response
+# headers under the message: "Retry-After                   : 30" (seconds, no unit).
+_RETRY_AFTER = re.compile(
+    r"retry[ -]after\D{0,40}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)"
+    r"|^\s*Retry-After\s*:\s*(\d+(?:\.\d+)?)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,9 @@ def classify(error_id: str | None, category: str | None, message: str | None) ->
 
 def retry_after(message: str | None) -> float | None:
     match = _RETRY_AFTER.search(message or "")
-    return float(match.group(1)) if match else None
+    if match is None:
+        return None
+    return float(match.group(1) or match.group(2))
 
 
 class TransientFailure(Exception):

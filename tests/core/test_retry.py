@@ -1,0 +1,49 @@
+"""Only transient failures are retried, and never sooner than Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit.core.retry import classify, retry_after
+
+EXO_THROTTLED_ID = ("[Server=SB1PR01MB0001,RequestId=1,TimeStamp=11/29/2026 10:24:10 AM] "
+                    "[FailureCategory=Cmdlet-RestClientException] 74E35B8D,"
+                    "Microsoft.Exchange.Management.RecipientTasks.SetMailbox")
+GRAPH_MESSAGE = ("This request is throttled. Please try again after the value specified in "
+                 "the Retry-After header.\n\nStatus: 429 (TooManyRequests)\n"
+                 "ErrorCode: TooManyRequests\n\nHeaders:\nRetry-After                   : 7\n")
+
+
+@pytest.mark.parametrize(
+    ("error_id", "category", "message", "throttled", "after"),
+    [
+        (EXO_THROTTLED_ID, "LimitsExceeded", "Please retry after 30 seconds.", True, 30.0),
+        ("TooManyRequests,Microsoft.Graph.PowerShell.Cmdlets.UpdateMgUser_UpdateExpanded",
+         "LimitsExceeded", GRAPH_MESSAGE, True, 7.0),
+        ("TooManyRequests,Update-MgUser", None, "throttled", True, None),
+    ],
+)
+def test_throttling_is_retried_with_its_hint(error_id: str, category: str | None,
+                                             message: str, throttled: bool,
+                                             after: float | None) -> None:
+    verdict = classify(error_id, category, message)
+    assert verdict.retry and verdict.throttled == throttled
+    assert verdict.retry_after == after
+
+
+@pytest.mark.parametrize(
+    ("error_id", "category"),
+    [
+        ("ManagementObjectNotFoundException,Get-Mailbox", "NotSpecified"),
+        ("Request_BadRequest,Set-MgUserLicense", "InvalidOperation"),
+        ("PSRemotingTransportException,Connect-ExchangeOnline", "OpenError"),
+    ],
+)
+def test_permanent_errors_are_not_retried(error_id: str, category: str) -> None:
+    # Even a message that mentions retrying does not make a permanent error transient.
+    assert not classify(error_id, category, "Please retry after 5 seconds.").retry
+
+
+def test_retry_after_needs_a_number() -> None:
+    assert retry_after("Retry-After header.") is None
+    assert retry_after(None) is None
