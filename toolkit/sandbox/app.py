@@ -37,7 +37,8 @@ class SandboxRunspace:
         self.services = services
 
     def invoke(self, spec: PipelineSpec, sink: OutputSink, stop: threading.Event) -> None:
-        self.inner.invoke(spec, sink, stop)
+        with self.services.store.deferred_saves():  # one state write per pipeline
+            self.inner.invoke(spec, sink, stop)
 
     def close(self) -> None:
         self.services.release(self.inner.state)
