@@ -31,7 +31,13 @@ from toolkit.sandbox.pwsh.coercion import (
 from toolkit.sandbox.pwsh.commands import CallPrefs, run_block_items
 from toolkit.sandbox.pwsh.errors import PSError, record, runtime_error
 from toolkit.sandbox.pwsh.formatting import format_date
-from toolkit.sandbox.pwsh.members import EXCEPTION_TYPES, ExceptionInfo, get_member, new_exception
+from toolkit.sandbox.pwsh.members import (
+    EXCEPTION_TYPES,
+    ExceptionInfo,
+    get_member,
+    new_exception,
+    table_key,
+)
 from toolkit.sandbox.pwsh.operator_table import BINARY
 from toolkit.sandbox.pwsh.runtime import Context, ScriptBlock, collapse
 from toolkit.sandbox.values import (
@@ -439,7 +445,7 @@ def group_object(
                 if params.get("AsString") or len(values) != 1
                 else values[0]
             )
-            table[key] = members
+            table[table_key(key)] = members
         yield table
         return
     for values, members in groups.values():

@@ -55,6 +55,7 @@ from toolkit.sandbox.pwsh.members import (
     has_member,
     set_index,
     set_member,
+    table_key,
 )
 from toolkit.sandbox.pwsh.operator_table import (
     BINARY,
@@ -1188,7 +1189,7 @@ class Compiler:
             table = Hashtable(ordered=ordered)
             for count, (key_fn, value_fn) in enumerate(entries, start=1):
                 key = key_fn(ctx)
-                table[key] = value_fn(ctx)
+                table[table_key(key)] = value_fn(ctx)
                 if len(table) != count:
                     raise runtime_error(
                         f"Duplicate keys '{to_string(key)}' are not allowed in hash literals.",

@@ -407,7 +407,23 @@ def _list_method(value: list[Any] | tuple[Any, ...], key: str, name: str, args: 
     return [r for r in results if r is not VOID]
 
 
+def table_key(key: Any) -> Any:
+    """A hashtable key. Collections as keys (compared by reference in .NET) are refused
+    loudly rather than emulated."""
+    try:
+        hash(key)
+    except TypeError:
+        raise runtime_error(
+            f"The sandbox engine does not support a {type_name_of(key)} as a hashtable key.",
+            "UnsupportedHashtableKey",
+            exception_type="System.NotSupportedException",
+        ) from None
+    return key
+
+
 def _hashtable_method(value: Hashtable, key: str, name: str, args: list[Any]) -> Any:
+    if args and key in ("containskey", "contains", "add", "remove"):
+        args = [table_key(args[0]), *args[1:]]
     if key in ("containskey", "contains"):
         return args[0] in value
     if key == "containsvalue":
@@ -682,8 +698,8 @@ def get_index(target: Any, index: Any) -> Any:
         return [get_index(target, i) for i in index]
     if isinstance(target, Hashtable):
         if isinstance(index, list | tuple):
-            return [target.get(i) for i in index]
-        return target.get(index)
+            return [target.get(table_key(i)) for i in index]
+        return target.get(table_key(index))
     if isinstance(target, list | tuple | str | bytes):
         position = int(to_number(index))
         if -len(target) <= position < len(target):
@@ -698,7 +714,7 @@ def get_index(target: Any, index: Any) -> Any:
 
 def set_index(target: Any, index: Any, value: Any) -> None:
     if isinstance(target, Hashtable):
-        target[index] = value
+        target[table_key(index)] = value
         return
     if isinstance(target, list):
         position = int(to_number(index))

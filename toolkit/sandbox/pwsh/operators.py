@@ -142,7 +142,15 @@ def wildcard_regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
             out.append(re.escape(ch))
         i += 1
     flags = re.DOTALL | (0 if case_sensitive else re.IGNORECASE)
-    return re.compile("".join(out), flags)
+    try:
+        return re.compile("".join(out), flags)
+    except re.error:
+        raise runtime_error(
+            f"The specified wildcard character pattern is not valid: {pattern}",
+            "WildcardPatternException",
+            category="InvalidArgument",
+            exception_type="System.Management.Automation.WildcardPatternException",
+        ) from None
 
 
 _NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
@@ -198,7 +206,7 @@ def contains(collection: Any, item: Any, case_sensitive: bool = False) -> bool:
 
 def replace(left: Any, right: Any, case_sensitive: bool = False) -> Any:
     if isinstance(right, list | tuple):
-        if len(right) > 2:
+        if not right or len(right) > 2:
             raise runtime_error(
                 f"The -replace operator allows only two elements to follow it, not {len(right)}.",
                 "BadReplaceArgument",
@@ -220,6 +228,10 @@ def replace(left: Any, right: Any, case_sensitive: bool = False) -> Any:
 def split(left: Any, right: Any, case_sensitive: bool = False) -> list[str]:
     limit = 0
     if isinstance(right, list | tuple):
+        if not right:
+            raise runtime_error(
+                "The -split operator needs a delimiter, not an empty array.", "BadSplitArgument"
+            )
         pattern = to_string(right[0])
         if len(right) > 1:
             limit = int(to_number(right[1]))
