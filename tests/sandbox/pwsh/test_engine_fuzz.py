@@ -62,3 +62,42 @@ def test_generated_scripts_never_hit_an_engine_defect(lines: list[str]) -> None:
             script,
             result.failed.message,
         )
+
+
+def _builtin_calls() -> st.SearchStrategy[str]:
+    from toolkit.sandbox.pwsh.builtins import _BUILTINS
+
+    infos = {c.info.name: c.info for c in _BUILTINS.values()}
+    names = sorted(set(infos) - {"Start-Sleep", "Import-Module"})
+    values = st.sampled_from(
+        ["1", "'a'", "$null", "@(1,2)", "@{a=1}", "{ $_ }", "$true", "'Name'", "-1", "0",
+         "[pscustomobject]@{Name='n';V=2}", "'x,y'", "(Get-Date)"]
+    )  # fmt: skip
+    inputs = st.sampled_from(
+        ["", "1,2,3 | ", "@([pscustomobject]@{Name='a';V=1},[pscustomobject]@{Name='b'}) | ",
+         "'{\"a\":1}' | "]
+    )  # fmt: skip
+
+    @st.composite
+    def call(draw: st.DrawFn) -> str:
+        name = draw(st.sampled_from(names))
+        args: list[str] = []
+        for _ in range(draw(st.integers(0, 3))):
+            if draw(st.booleans()):
+                args.append("-" + draw(st.sampled_from([p.name for p in infos[name].params])))
+            if draw(st.booleans()):
+                args.append(draw(values))
+        return draw(inputs) + name + " " + " ".join(args)
+
+    return call()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_builtin_calls(), min_size=1, max_size=3))
+def test_builtin_calls_with_any_arguments_never_hit_an_engine_defect(lines: list[str]) -> None:
+    result = run_script(ENGINE, "\n".join(lines))
+    if result.failed is not None:
+        assert result.failed.fully_qualified_error_id != "SandboxEngineError", (
+            lines,
+            result.failed.message,
+        )

@@ -402,6 +402,8 @@ def converter_for(type_name: str) -> Callable[[Any], Any]:
             return coercion.to_int(value, full, bits)
 
         return coercion.typed_array(one) if many else one
+    if base == "char":
+        return coercion.to_char
     if base == "double":
         return coercion.to_float
     if base == "guid":

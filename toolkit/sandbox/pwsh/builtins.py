@@ -985,12 +985,28 @@ def new_object(
 def get_random(
     ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
 ) -> Iterator[Any]:
+    count = params.get("Count", 1)
+    if count < 1:
+        raise runtime_error(
+            f"Cannot validate argument on parameter 'Count'. The {count} argument is less than "
+            "the minimum allowed range of 1. Supply an argument that is greater than or equal "
+            "to 1 and then try the command again.",
+            "ParameterArgumentValidationError,Microsoft.PowerShell.Commands.GetRandomCommand",
+            category="InvalidData",
+        )
     if items is not None or "InputObject" in params:
         pool = list(items) if items is not None else to_array(params["InputObject"])
-        yield from random.sample(pool, min(params.get("Count", 1), len(pool)))
+        yield from random.sample(pool, min(count, len(pool)))
         return
     low = to_int(params.get("Minimum") or 0)
     high = to_int(params["Maximum"]) if "Maximum" in params else 2**31 - 1
+    if low >= high:
+        raise runtime_error(
+            f"The Minimum value ({low}) cannot be greater than or equal to the Maximum value "
+            f"({high}).",
+            "MinGreaterThanOrEqualMax,Microsoft.PowerShell.Commands.GetRandomCommand",
+            category="InvalidArgument",
+        )
     yield random.randrange(low, high)
 
 
@@ -1150,7 +1166,7 @@ def _csv_field(value: Any, delimiter: str, quote: str) -> str:
     "ConvertTo-Csv",
     (),
     _param("InputObject", "Object", 0, pipeline=True),
-    _param("Delimiter", "String", 1),
+    _param("Delimiter", "Char", 1),
     _param("NoTypeInformation", switch=True),
     _param("UseQuotes", "String"),
     _param("NoHeader", switch=True),
@@ -1185,7 +1201,7 @@ def convert_to_csv(
     "ConvertFrom-Csv",
     (),
     _param("InputObject", "String[]", 0, pipeline=True),
-    _param("Delimiter", "String", 1),
+    _param("Delimiter", "Char", 1),
     _param("Header", "String[]"),
 )
 def convert_from_csv(

@@ -335,6 +335,10 @@ def to_bytes(value: Any) -> bytes:
 
 def to_char(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 0xFFFF:
+            raise _conversion_error(
+                value, "System.Char", "Value was either too large or too small for a character."
+            )
         return chr(value)
     text = to_string(value)
     if len(text) != 1:
