@@ -26,7 +26,9 @@ parameter that takes pipeline input, else once. Whatever it returns (an iterable
 ``ctx.write_output``. Raising :class:`CmdletError` writes a non-terminating error for the
 current input object (or a catchable terminating error under ``-ErrorAction Stop``);
 :class:`CmdletTerminatingError` always terminates the statement, like
-``ThrowTerminatingError``. Common parameters (``-ErrorAction``, ``-WarningAction``,
+``ThrowTerminatingError``. Records from an implementation get ``,<cmdlet>`` appended to
+their FullyQualifiedErrorId (unless it already holds a comma) and their ``command_name``
+set, as PowerShell does. Common parameters (``-ErrorAction``, ``-WarningAction``,
 ``-ErrorVariable``, ``-WarningVariable``, ``-OutVariable``, ``-Verbose``, ``-WhatIf``,
 ``-Confirm``, ...) are handled by the engine for every cmdlet; ``WhatIf``/``Confirm`` also
 appear in ``params`` when the spec lists them. With ``-WhatIf`` the engine does not call
