@@ -26,7 +26,7 @@ TEMPLATES = [n for n in NAMES if not CATALOG.is_fragment(n)]
 FRAGMENTS = [n for n in NAMES if CATALOG.is_fragment(n)]
 
 # Parameters whose values the service validates get a valid sample.
-KNOWN = {"RecipientTypeDetails": "UserMailbox", "AccessRights": "FullAccess"}
+KNOWN = {"RecipientTypeDetails": "UserMailbox", "AccessRights": "FullAccess", "Security": "Ssl"}
 SAMPLES: dict[str, Any] = {
     "string": "sample",
     "string[]": ["sample"],
