@@ -13,6 +13,7 @@ import hashlib
 import logging
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.discard(raw)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request is normal (a killed job); anything else is a bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s lost: %s", client_address, error)
+        else:
+            log.exception("request from %s failed", client_address)
 
     def server_close(self) -> None:
         """Stop listening, close every shell, and cut open client connections."""
