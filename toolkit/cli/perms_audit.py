@@ -1,5 +1,409 @@
-"""``psbridge perms audit|diff|who-can-access|access-of``: reading mailbox permissions."""
+"""``psbridge perms audit|diff|who-can-access|access-of|snapshots``: reading mailbox permissions."""
 
 from __future__ import annotations
 
-from toolkit.cli.perms import perms  # noqa: F401 - commands are added to this group
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.cli.perms import perms
+from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
+
+if TYPE_CHECKING:
+    from toolkit.core.target import Target
+    from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks.audit import AuditResult
+    from toolkit.tasks.drift import Drift
+    from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
+
+GRANT_COLUMNS = ["mailbox", "trustee", "right", "kind", "source"]
+SHOWN_ON_SCREEN = 200  # more rows than this go to --out or --output json|csv
+
+
+def _catalog() -> TemplateCatalog:
+    from toolkit.core.templates import TemplateCatalog
+
+    return TemplateCatalog()
+
+
+def _show_grants(app: AppContext, grants: Sequence[Grant], title: str) -> None:
+    rows = [g.as_dict() for g in grants]
+    if app.output == "table" and len(rows) > SHOWN_ON_SCREEN:
+        click.echo(f"{len(rows)} entries: too many for the screen; use --out FILE or "
+                   "--output json|csv")
+        return
+    emit(app, rows, GRANT_COLUMNS, title=title)
+
+
+def _audit_one(app: AppContext, target: Target, catalog: TemplateCatalog,
+               mailboxes: Sequence[str] | None, include_noise: bool, concurrency: int | None,
+               chunk_size: int) -> AuditResult:
+    """Run the audit with a progress display (a bar on a terminal, plain lines otherwise)."""
+    from toolkit.cli.progress import JobProgress
+    from toolkit.core.runner import RowResult
+    from toolkit.tasks.audit import Audit, home_tenant
+
+    audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
+                  concurrency=concurrency or target.profile.max_runspaces)
+    label = f"audit {home_tenant(target)}"
+    progress: list[JobProgress] = []
+
+    def on_total(total: int) -> None:
+        click.echo(f"{label}: {total} mailbox(es) on profile {target.profile.name}", err=True)
+        progress.append(JobProgress(total, label=label).__enter__())
+
+    def on_progress(done: int, failed: int) -> None:
+        progress[0].update([RowResult(0, "unchanged")] * (done - failed)
+                           + [RowResult(0, "failed")] * failed)
+
+    try:
+        return audit.run(mailboxes, on_total=on_total, on_progress=on_progress)
+    finally:
+        if progress:
+            progress[0].__exit__(None, None, None)
+
+
+def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, int | None]:
+    from toolkit.tasks.drift import compare_snapshots
+
+    earlier = [s for s in store.recent(snapshot.tenant, limit=2) if s.id != snapshot.id]
+    if not earlier:
+        return None, None
+    old = store.load(earlier[0].id)
+    return compare_snapshots(old, snapshot), old.id
+
+
+def _save_and_report(app: AppContext, target: Target, result: AuditResult,
+                     scope: str, trustee: str | None, out: Path | None) -> Snapshot:
+    from toolkit.io.perm_reports import write_report
+    from toolkit.tasks.audit import filter_trustee, home_tenant
+    from toolkit.tasks.audit_report import COLUMNS, AuditReport
+    from toolkit.tasks.snapshots import SnapshotStore
+
+    grants = filter_trustee(result.grants, trustee)
+    with SnapshotStore() as store:
+        snapshot = store.save(tenant=home_tenant(target), profile=target.profile.name,
+                              scope=scope, mailboxes=result.mailboxes, noise=result.noise,
+                              failures=result.failures, grants=grants)
+        drift, previous_id = _previous(store, snapshot)
+    report = AuditReport(snapshot, snapshot.grants, drift, previous_id)
+    summary = report.summary()
+    if out is not None:
+        write_report(out, f"Mailbox permissions of {snapshot.tenant}", summary,
+                     report.rows(), COLUMNS)
+    facts = snapshot.summary()
+    noise = ", ".join(f"{v} {k}" for k, v in sorted(snapshot.noise.items()) if v) or "none"
+    click.echo(f"snapshot {snapshot.id} of {snapshot.tenant}: {facts['mailboxes']} "
+               f"mailbox(es), {facts['grants']} grant(s), {facts['orphans']} orphaned SID(s), "
+               f"{facts['unresolved']} unresolved delegate(s); noise filtered: {noise}"
+               + (f"; report written to {out}" if out else ""), err=True)
+    if drift is not None:
+        click.echo(f"since snapshot {previous_id}: {len(drift.added)} added, "
+                   f"{len(drift.removed)} removed", err=True)
+    return snapshot
+
+
+@perms.command()
+@click.option("--mailbox", "mailboxes", multiple=True, metavar="MAILBOX",
+              help="A mailbox to audit (repeatable).")
+@click.option("--all", "all_mailboxes", is_flag=True, help="Audit every mailbox.")
+@click.option("--trustee", metavar="USER",
+              help="Keep only the rights this trustee holds (UPN or primary address).")
+@click.option("--include-noise", is_flag=True,
+              help="Keep SELF, inherited and Deny entries too (marked by their kind).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a report: .json, .csv (Excel-safe) or .html (self-contained).")
+@click.option("--all-tenants", is_flag=True,
+              help="Audit the profile's own tenant and every customer tenant it lists, "
+              "one snapshot each; a failing tenant does not stop the others.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Chunks read at once (default: the profile's max_runspaces).")
+@click.option("--chunk-size", type=click.IntRange(1, 5000), default=250, show_default=True,
+              help="Mailboxes per pipeline.")
+@click.pass_obj
+def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
+          trustee: str | None, include_noise: bool, out: Path | None, all_tenants: bool,
+          concurrency: int | None, chunk_size: int) -> None:
+    """Read who holds FullAccess (and other mailbox rights), SendAs and SendOnBehalf.
+
+    Noise is dropped on the management host: the SELF entry, inherited entries and Deny
+    entries are only counted (kept, marked, with --include-noise). Orphaned SIDs left by
+    deleted accounts are kept and reported as findings. SendOnBehalf delegates are shown
+    by primary SMTP address. Every audit is saved as a snapshot of the tenant in the job
+    store, which 'perms diff', 'who-can-access' and 'access-of' read.
+
+    \b
+    Examples:
+      psbridge perms audit --all --out permissions.html
+      psbridge perms audit --mailbox sales@contoso.com --mailbox info@contoso.com
+      psbridge perms audit --all --trustee adele.vance@contoso.com -o csv > adele.csv
+      psbridge perms audit --all --all-tenants --out audit.json
+    """
+    from toolkit.core.config import resolve_profile
+    from toolkit.core.target import open_target
+
+    if bool(mailboxes) == all_mailboxes:
+        raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
+    if all_tenants and app.tenant:
+        raise InputError("--all-tenants and --tenant exclude each other")
+    if out is not None:
+        from toolkit.io.perm_reports import report_format
+
+        report_format(out)
+    scope = "all" if all_mailboxes else ",".join(mailboxes)
+    wanted = None if all_mailboxes else list(mailboxes)
+    profile = resolve_profile(app.profile_name)
+    catalog = _catalog()
+    tenants: list[str | None] = [app.tenant]
+    if all_tenants:
+        tenants = [None, *profile.tenants]
+    failed: list[str] = []
+    for tenant in tenants:
+        target_out = out
+        if all_tenants and out is not None:
+            target_out = out.with_name(f"{out.stem}-{tenant or 'home'}{out.suffix}")
+        try:
+            with open_target(profile, tenant) as target:
+                result = _audit_one(app, target, catalog, wanted, include_noise,
+                                    concurrency, chunk_size)
+                snapshot = _save_and_report(app, target, result, scope, trustee, target_out)
+        except PsbridgeError as exc:
+            if not all_tenants or exc.exit_code == 130:
+                raise
+            click.echo(f"error: tenant {tenant or 'home'}: {exc.message}", err=True)
+            failed.append(tenant or "home")
+            continue
+        if not all_tenants:
+            _show_grants(app, snapshot.grants, f"snapshot {snapshot.id}")
+        if snapshot.failures:
+            for failure in snapshot.failures:
+                click.echo(f"error: {failure['mailbox']}: {failure['message']}", err=True)
+            if not all_tenants:
+                raise PartialFailure(
+                    f"{len(snapshot.failures)} mailbox(es) could not be read "
+                    f"(snapshot {snapshot.id} holds the rest)")
+            failed.append(snapshot.tenant)
+    if failed:
+        raise PartialFailure(f"the audit failed for {len(failed)} of {len(tenants)} "
+                             f"tenant(s): {', '.join(failed)}",
+                             hint="The other tenants' snapshots were saved.")
+
+
+def _tenant_of(app: AppContext) -> str:
+    """The tenant snapshots are kept under, without connecting anywhere."""
+    from toolkit.core.config import resolve_profile
+
+    if app.tenant:
+        return app.tenant
+    profile = resolve_profile(app.profile_name)
+    exchange = profile.services.get("exchange")
+    if exchange and exchange.organization:
+        return exchange.organization
+    if profile.is_sandbox:
+        from toolkit.sandbox.tenant.demo import CONTOSO
+
+        return CONTOSO
+    return profile.name
+
+
+@perms.command()
+@click.pass_obj
+def snapshots(app: AppContext) -> None:
+    """List the permission snapshots of the tenant (newest first)."""
+    from toolkit.tasks.snapshots import SnapshotStore
+
+    with SnapshotStore() as store:
+        rows = [s.summary() for s in store.recent(_tenant_of(app))]
+    emit(app, rows, ["snapshot", "tenant", "taken", "scope", "mailboxes", "grants",
+                     "orphans", "failed_mailboxes"], title="Permission snapshots")
+
+
+def _post_webhook(url: str, payload: dict[str, Any]) -> None:
+    """POST the drift summary as JSON; a failure is reported, not fatal to the exit code."""
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "User-Agent": "psbridge"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        click.echo(f"warning: the webhook {url} failed: {exc}", err=True)
+
+
+def _fix(app: AppContext, drift: Drift, plan_path: Path | None, apply_plan: bool) -> None:
+    """Show the plan that undoes the drift; with --apply, run it through 'perms apply'."""
+    from toolkit.io.perm_reports import write_csv
+    from toolkit.tasks.drift import fix_plan
+
+    rows, unfixable = fix_plan(drift)
+    for grant in unfixable:
+        click.echo(f"note: {grant.mailbox}: {grant.trustee} ({grant.kind}) cannot be planned "
+                   "by address; remove it by hand", err=True)
+    if not rows:
+        click.echo("fix: nothing to plan", err=True)
+        return
+    columns = ["Mailbox", "Trustee", "Right", "Action"]
+    if plan_path is not None:
+        write_csv(plan_path, [r.as_dict() for r in rows], columns)
+    if not apply_plan:
+        emit(app, [r.as_dict() for r in rows], columns, title="fix plan (dry run)")
+        where = f"written to {plan_path}; " if plan_path else ""
+        click.echo(f"dry run: {len(rows)} change(s) planned, nothing changed; {where}"
+                   "--apply runs them through 'perms apply'", err=True)
+        return
+    if plan_path is None:
+        raise InputError("--apply needs --plan FILE.csv: the plan is applied from that file "
+                         "(and a crash resumes from it)")
+    from toolkit.cli.perms_change import apply
+
+    click.get_current_context().invoke(apply, csv_path=plan_path, dry_run=False,
+                                       concurrency=None, chunk_size=25, results_path=None)
+
+
+@perms.command()
+@click.argument("snapshot_ids", nargs=-1, type=int, metavar="[SNAPSHOT_A SNAPSHOT_B]")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Compare the snapshot (default: the latest) with this approved list, a "
+              "CSV in the 'perms apply' format.")
+@click.option("--fix", is_flag=True,
+              help="Plan the changes that undo the difference (dry run unless --apply).")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --fix: write the plan to this CSV ('perms apply' format).")
+@click.option("--apply", "apply_plan", is_flag=True,
+              help="With --fix --plan: apply the plan now, as a 'perms apply' job.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the differences to a .json, .csv or .html file.")
+@click.option("--notify-webhook", metavar="URL",
+              help="When drift is found, POST a JSON summary of it to this URL.")
+@click.pass_obj
+def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, fix: bool,
+         plan_path: Path | None, apply_plan: bool, out: Path | None,
+         notify_webhook: str | None) -> None:
+    """Grants added and removed between two snapshots (default: the tenant's last two).
+
+    Exit code 3 when anything changed, 0 when nothing did, so a scheduler can alert.
+    With --baseline, 'added' means held but not approved and 'removed' means approved but
+    missing (FullAccess, SendAs and SendOnBehalf; other mailbox rights are not compared).
+
+    \b
+    Examples:
+      psbridge perms audit --all && psbridge perms diff
+      psbridge perms diff 12 15 --out changes.html
+      psbridge perms diff --baseline approved.csv --fix --plan fix.csv
+      psbridge perms diff --baseline approved.csv --fix --plan fix.csv --apply
+      psbridge perms diff --notify-webhook https://hooks.example.com/psbridge
+    """
+    from toolkit.io.perm_reports import write_report
+    from toolkit.tasks.drift import compare_baseline, compare_snapshots, read_baseline
+    from toolkit.tasks.snapshots import SnapshotStore
+
+    if (apply_plan or plan_path) and not fix:
+        raise InputError("--plan and --apply go with --fix")
+    if len(snapshot_ids) > (1 if baseline else 2) or (not baseline and len(snapshot_ids) == 1):
+        raise InputError("give two snapshots to compare, or none for the last two "
+                         "(with --baseline: one snapshot, or none for the latest)")
+    tenant = _tenant_of(app)
+    approved = read_baseline(baseline) if baseline else None
+    with SnapshotStore() as store:
+        if snapshot_ids:
+            loaded = [store.load(i) for i in snapshot_ids]
+        else:
+            loaded = list(reversed(store.latest(tenant, 1 if baseline else 2)))
+    if approved is not None:
+        if not loaded:
+            raise InputError(f"no permission snapshot of {tenant} yet",
+                             hint="Run 'psbridge perms audit --all' first.")
+        newer = loaded[-1]
+        drift = compare_baseline(newer, approved)
+        label = f"snapshot {newer.id} against {baseline}"
+    else:
+        if len(loaded) < 2:
+            raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff "
+                             "needs two", hint="Run 'psbridge perms audit --all' again later.")
+        older, newer = loaded
+        drift = compare_snapshots(older, newer)
+        label = f"snapshot {older.id} -> {newer.id}"
+    rows = drift.rows()
+    summary = {"tenant": newer.tenant, "compared": label, **drift.summary()}
+    if out is not None:
+        write_report(out, f"Permission drift of {newer.tenant}: {label}",
+                     {"snapshot": newer.summary(), "rights": {}, "noise": {},
+                      "since_previous": None, **summary}, rows, ["change", *GRANT_COLUMNS])
+    emit(app, rows, ["change", *GRANT_COLUMNS], title=label)
+    click.echo(f"{label}: {len(drift.added)} added, {len(drift.removed)} removed", err=True)
+    if drift.found and notify_webhook:
+        _post_webhook(notify_webhook, {**summary, "changes": rows[:500]})
+    if fix:
+        _fix(app, drift, plan_path, apply_plan)
+    if drift.found:
+        raise DriftFound(f"drift found: {len(drift.added)} added, {len(drift.removed)} "
+                         f"removed ({label})")
+
+
+def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool) -> None:
+    from toolkit.tasks.audit import filter_trustee
+    from toolkit.tasks.snapshots import SnapshotStore
+
+    if live:
+        from toolkit.core.config import resolve_profile
+        from toolkit.core.target import open_target
+
+        with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+            result = _audit_one(app, target, _catalog(), [mailbox] if mailbox else None,
+                                False, None, 250)
+        if result.failures:
+            failure = result.failures[0]
+            raise InputError(f"{failure['mailbox']}: {failure['message']}")
+        grants = result.grants
+        source = "live"
+    else:
+        tenant = _tenant_of(app)
+        with SnapshotStore() as store:
+            latest = store.latest(tenant, 1)
+        if not latest:
+            raise InputError(f"no permission snapshot of {tenant} yet",
+                             hint="Run 'psbridge perms audit --all' first, or add --live.")
+        grants = latest[0].grants
+        source = f"snapshot {latest[0].id} ({latest[0].taken_text})"
+    found = [g for g in filter_trustee(grants, trustee) if g.is_access
+             and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
+    emit(app, [g.as_dict() for g in found], GRANT_COLUMNS, title=source)
+    click.echo(f"{len(found)} right(s), from {source}", err=True)
+
+
+@perms.command("who-can-access")
+@click.argument("mailbox")
+@click.option("--live", is_flag=True, help="Read the tenant now instead of the latest snapshot.")
+@click.pass_obj
+def who_can_access(app: AppContext, mailbox: str, live: bool) -> None:
+    """Everyone who can open, send as, or send on behalf of MAILBOX.
+
+    \b
+    Examples:
+      psbridge perms who-can-access sales@contoso.com
+      psbridge perms who-can-access sales@contoso.com --live
+    """
+    _lookup(app, mailbox=mailbox, trustee=None, live=live)
+
+
+@perms.command("access-of")
+@click.argument("user")
+@click.option("--live", is_flag=True,
+              help="Read every mailbox of the tenant now instead of the latest snapshot.")
+@click.pass_obj
+def access_of(app: AppContext, user: str, live: bool) -> None:
+    """Every mailbox USER can open, send as, or send on behalf of.
+
+    \b
+    Examples:
+      psbridge perms access-of adele.vance@contoso.com
+      psbridge perms access-of adele.vance@contoso.com --live -o csv
+    """
+    _lookup(app, mailbox=None, trustee=user, live=live)

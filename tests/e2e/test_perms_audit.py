@@ -1,0 +1,223 @@
+"""psbridge perms audit / diff / who-can-access / access-of, against the sandbox.
+
+The demo tenant's shared mailboxes carry grants plus the noise every real mailbox has
+(SELF, inherited system entries), a Deny entry on finance and orphaned SIDs on sales,
+info and finance. Nothing is mocked: the real CLI, pypsrp and the sandbox's engine.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from conftest import Cli, rows_csv
+
+ORPHANS = {"S-1-5-21-3623811015-3361044348-30300820-1013",
+           "S-1-5-21-3623811015-3361044348-30300820-1027",
+           "S-1-5-21-1004336348-1177238915-682003330-2245"}
+
+
+def grants(rows: list[dict[str, str]], kind: str = "grant") -> set[tuple[str, str, str]]:
+    return {(r["mailbox"], r["trustee"], r["right"]) for r in rows if r["kind"] == kind}
+
+
+def test_audit_filters_noise_reports_orphans_and_writes_three_formats(
+        cli: Cli, tmp_path: Path) -> None:
+    cli("perms", "audit", "--all", "--out", str(tmp_path / "a.json"), check=0)
+    report = json.loads((tmp_path / "a.json").read_text())
+    rows = report["rows"]
+    found = grants(rows)
+    assert ("sales@contoso.com", "adele.vance@contoso.com", "FullAccess") in found
+    assert ("sales@contoso.com", "adele.vance@contoso.com", "SendAs") in found
+    # SendOnBehalf delegates come back as primary SMTP addresses, not names.
+    assert ("patti.fernandez@contoso.com", "debra.berger@contoso.com", "SendOnBehalf") in found
+    assert ("support@contoso.com", "grady.archie@contoso.com", "SendOnBehalf") in found
+    # Noise is filtered on the host and only counted; the Deny entry is noise too.
+    assert not [r for r in rows if r["kind"] in ("self", "inherited", "deny")]
+    assert not [r for r in rows if r["trustee"].startswith(("NT AUTHORITY", "NAMPR01A001"))]
+    assert ("finance@contoso.com", "lynne.robbins@contoso.com", "FullAccess") not in found
+    summary = report["summary"]
+    assert summary["noise"]["deny"] == 1
+    assert summary["noise"]["self"] >= 28 and summary["noise"]["inherited"] >= 28 * 8
+    # Orphaned SIDs are findings.
+    assert {o["trustee"] for o in summary["orphans"]} == ORPHANS
+    assert summary["rights"] == {"FullAccess": 7, "SendAs": 2, "SendOnBehalf": 3}
+    assert summary["top_mailboxes"][0]["delegates"] >= 2
+    assert summary["since_previous"] is None
+
+    cli("perms", "audit", "--all", "--out", str(tmp_path / "a.csv"), check=0)
+    with open(tmp_path / "a.csv", encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert grants(table) == found
+    assert {r["trustee"] for r in table if r["kind"] == "orphan"} == ORPHANS
+
+    cli("perms", "audit", "--all", "--out", str(tmp_path / "a.html"), check=0)
+    page = (tmp_path / "a.html").read_text()
+    assert '<table id="grants">' in page and 'id="summary"' in page and "<svg" in page
+    assert "adele.vance@contoso.com" in page and "S-1-5-21-1004336348" in page
+    assert "Mailboxes with the most delegates" in page and "widest access" in page
+    # Self-contained: nothing is fetched from anywhere.
+    assert not re.search(r"""(src|href)\s*=|url\(|@import|https?://""", page)
+    assert "Compared with snapshot 2" in page  # changes since the previous snapshot
+
+
+def test_include_noise_keeps_self_inherited_and_deny(cli: Cli) -> None:
+    rows = cli.json("perms", "audit", "--mailbox", "finance@contoso.com", "--include-noise")
+    kinds = {r["kind"] for r in rows}
+    assert {"self", "inherited", "deny", "grant", "orphan"} <= kinds
+    assert ("finance@contoso.com", "lynne.robbins@contoso.com", "FullAccess") in grants(
+        rows, "deny")
+
+
+def test_unknown_mailbox_fails_the_audit_but_keeps_the_rest(cli: Cli) -> None:
+    result = cli("perms", "audit", "--mailbox", "sales@contoso.com", "--mailbox",
+                 "nobody@contoso.com", check=1)
+    assert "nobody@contoso.com: Couldn't find object" in result.stderr
+    assert "adele.vance@contoso.com" in result.stdout
+
+
+def test_csv_report_is_excel_safe(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from toolkit.sandbox.tenant import demo
+
+    seed = demo.demo_seed()
+    contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
+    contoso["users"].append({"upn": "=cmd@contoso.com", "display_name": "Formula",
+                             "mailbox": "user", "licenses": ["ENTERPRISEPACK"],
+                             "usage_location": "US"})
+    contoso["permissions"].append({"mailbox": "info@contoso.com",
+                                   "trustee": "=cmd@contoso.com", "right": "FullAccess"})
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    serve(seed=str(tmp_path / "seed.json"))
+    out = tmp_path / "x.csv"
+    cli("--profile", "lab", "perms", "audit", "--mailbox", "info@contoso.com", "--out",
+        str(out), check=0)
+    text = out.read_text(encoding="utf-8-sig")
+    assert "'=cmd@contoso.com" in text
+    assert not re.search(r"^=|,=", text, re.MULTILINE)
+
+
+def test_drift_exit_codes_lookups_and_webhook(cli: Cli, tmp_path: Path) -> None:
+    cli("perms", "audit", "--all", check=0)
+    result = cli("perms", "diff", check=2)  # one snapshot only
+    assert "needs two" in result.stderr
+    cli("perms", "audit", "--all", check=0)
+    cli("perms", "diff", check=0)
+
+    cli("task", "run", "custom/grant-fullaccess", "--param", "Mailbox=info@contoso.com",
+        "--param", "User=joni.sherman@contoso.com", check=0)
+    cli("perms", "audit", "--all", check=0)
+    with webhook() as posts:
+        drift = cli("--output", "json", "perms", "diff", "--notify-webhook", posts.url,
+                    check=3)
+    (change,) = json.loads(drift.stdout)
+    assert (change["change"], change["mailbox"], change["trustee"], change["right"]) == (
+        "added", "info@contoso.com", "joni.sherman@contoso.com", "FullAccess")
+    (payload,) = posts.received
+    assert payload["added"] == 1 and payload["removed"] == 0
+    assert payload["tenant"] == "contoso.onmicrosoft.com"
+    assert payload["changes"][0]["trustee"] == "joni.sherman@contoso.com"
+    cli("perms", "diff", "1", "2", check=0)  # explicit snapshots: no change between them
+
+    # Reverse lookups, from the latest snapshot and live.
+    who = cli.json("perms", "who-can-access", "info@contoso.com")
+    assert {(r["trustee"], r["right"]) for r in who} >= {
+        ("joni.sherman@contoso.com", "FullAccess"), ("patti.fernandez@contoso.com", "SendAs")}
+    assert any(r["kind"] == "orphan" for r in who)
+    live = cli.json("perms", "who-can-access", "info@contoso.com", "--live")
+    assert grants(live) == grants(who)
+    debra = cli.json("perms", "access-of", "debra.berger@contoso.com")
+    assert {(r["mailbox"], r["right"]) for r in debra} == {
+        ("patti.fernandez@contoso.com", "FullAccess"),
+        ("patti.fernandez@contoso.com", "SendOnBehalf")}
+    assert cli.json("perms", "access-of", "debra.berger@contoso.com", "--live") == debra
+
+
+def test_baseline_compare_and_fix_plan(cli: Cli, tmp_path: Path) -> None:
+    cli("perms", "audit", "--all", check=0)
+    # Approved: sales as it is, except that alex is not approved and megan should be there.
+    approved = rows_csv(tmp_path / "approved.csv", "Mailbox;Trustee;Right", [
+        "sales@contoso.com;adele.vance@contoso.com;FullAccess",
+        "sales@contoso.com;adele.vance@contoso.com;GrantSendAs",
+        "sales@contoso.com;megan.bowen@contoso.com;FullAccess",
+    ])
+    sales = cli("perms", "audit", "--mailbox", "sales@contoso.com", check=0)
+    assert "snapshot 2" in sales.stdout
+    result = cli("--output", "json", "perms", "diff", "--baseline", str(approved), check=3)
+    changes = {(r["change"], r["trustee"], r["right"], r["kind"])
+               for r in json.loads(result.stdout)}
+    assert changes == {
+        ("added", "alex.wilber@contoso.com", "FullAccess", "grant"),
+        ("added", "S-1-5-21-3623811015-3361044348-30300820-1013", "FullAccess", "orphan"),
+        ("removed", "megan.bowen@contoso.com", "FullAccess", "grant"),
+    }
+    plan = tmp_path / "fix.csv"
+    fixed = cli("perms", "diff", "--baseline", str(approved), "--fix", "--plan", str(plan),
+                check=3)
+    assert "dry run: 2 change(s) planned" in fixed.stderr
+    assert "cannot be planned" in fixed.stderr  # the orphan
+    with open(plan, encoding="utf-8-sig", newline="") as handle:
+        planned = {(r["Trustee"], r["Right"], r["Action"]) for r in csv.DictReader(handle)}
+    assert planned == {("alex.wilber@contoso.com", "FullAccess", "revoke"),
+                       ("megan.bowen@contoso.com", "FullAccess", "grant")}
+    bad = rows_csv(tmp_path / "bad.csv", "Mailbox,Trustee,Right",
+                   ["sales@contoso.com,adele.vance@contoso.com,ReadMail"])
+    invalid = cli("perms", "diff", "--baseline", str(bad), check=2)
+    assert "bad.csv:2" in invalid.stderr or "line 2" in invalid.stderr
+
+
+def test_all_tenants_go_on_after_one_fails(cli: Cli, serve, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    serve()
+    config_path = isolated_home / "config.toml"
+    document = tomlkit.parse(config_path.read_text())
+    document["profiles"]["lab"]["tenants"] = [  # type: ignore[index]
+        "tailspintoys.onmicrosoft.com", "fabrikam.onmicrosoft.com"]
+    config_path.write_text(tomlkit.dumps(document))
+    result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=1)
+    assert "tenant tailspintoys.onmicrosoft.com" in result.stderr
+    assert "failed for 1 of 3 tenant(s)" in result.stderr
+    fabrikam = cli.json("--profile", "lab", "--tenant", "fabrikam.onmicrosoft.com",
+                        "perms", "who-can-access", "office@fabrikam.com")
+    assert {(r["trustee"], r["right"]) for r in fabrikam} == {
+        ("ana.bowman@fabrikam.com", "FullAccess"), ("brian.johnson@fabrikam.com", "SendAs")}
+    contoso = cli.json("--profile", "lab", "perms", "snapshots")
+    assert [s["tenant"] for s in contoso] == ["contoso.onmicrosoft.com"]
+
+
+class _Posts:
+    def __init__(self) -> None:
+        self.url = ""
+        self.received: list[Any] = []
+
+
+@contextmanager
+def webhook() -> Iterator[_Posts]:
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+    posts = _Posts()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            posts.received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    posts.url = f"http://127.0.0.1:{server.server_port}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield posts
+    finally:
+        server.shutdown()
+        server.server_close()

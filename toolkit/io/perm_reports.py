@@ -1,0 +1,182 @@
+"""Permission audit reports: JSON, Excel-safe CSV, and one self-contained HTML page.
+
+The HTML page has no external assets (no stylesheet, script, font or image is fetched:
+CSS, JavaScript and the SVG chart are inline), so it can be mailed or archived as is. Every
+value is HTML-escaped; the table is sortable (click a header) and filterable (type in the
+box) with a few lines of inline JavaScript, and readable without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkit.core.errors import InputError
+from toolkit.io.results import excel_safe
+
+FORMATS = (".json", ".csv", ".html")
+
+
+def report_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".htm":
+        suffix = ".html"
+    if suffix not in FORMATS:
+        raise InputError(f"--out {path}: use a .json, .csv or .html file name")
+    return suffix
+
+
+def write_report(path: Path, title: str, summary: Mapping[str, Any],
+                 rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Write ``rows`` (and for JSON and HTML the summary) in the format the name says."""
+    kind = report_format(path)
+    if kind == ".json":
+        text = json.dumps({"summary": summary, "rows": list(rows)}, indent=2, default=str)
+        path.write_text(text + "\n", encoding="utf-8")
+    elif kind == ".csv":
+        write_csv(path, rows, columns)
+    else:
+        path.write_text(render_html(title, summary, rows, columns), encoding="utf-8")
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """UTF-8 with a BOM (Excel then reads the accents right), formulas neutralised."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([excel_safe("" if row.get(c) is None else str(row.get(c)))
+                             for c in columns])
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
+.meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
+.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 14px;min-width:110px}
+.card b{display:block;font-size:22px}.grid{display:flex;flex-wrap:wrap;gap:32px}
+table{border-collapse:collapse;font-size:13px}th,td{border-bottom:1px solid #d0d7de;
+padding:4px 10px;text-align:left}th{background:#f6f8fa;cursor:pointer;user-select:none}
+th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
+tr.orphan td,tr.unresolved td{background:#fff8c5}tr.added td{background:#dafbe1}
+tr.removed td{background:#ffebe9}input{padding:6px;width:320px;margin:8px 0}
+"""
+
+_JS = """
+(function(){
+  var table=document.getElementById('grants');if(!table)return;
+  var body=table.tBodies[0],filter=document.getElementById('filter'),
+      count=document.getElementById('shown');
+  function apply(){var q=filter.value.toLowerCase(),n=0;
+    for(var i=0;i<body.rows.length;i++){var r=body.rows[i],
+      hit=r.textContent.toLowerCase().indexOf(q)>=0;
+      r.style.display=hit?'':'none';if(hit)n++;}count.textContent=n;}
+  filter.addEventListener('input',apply);
+  var heads=table.tHead.rows[0].cells;
+  for(var c=0;c<heads.length;c++)(function(col){heads[col].addEventListener('click',function(){
+    var asc=!this.classList.contains('sorted-asc');
+    for(var h=0;h<heads.length;h++)heads[h].className='';
+    this.className=asc?'sorted-asc':'sorted-desc';
+    var rows=Array.prototype.slice.call(body.rows);
+    rows.sort(function(a,b){var x=a.cells[col].textContent,y=b.cells[col].textContent;
+      return (x<y?-1:x>y?1:0)*(asc?1:-1);});
+    rows.forEach(function(r){body.appendChild(r);});});})(c);
+  apply();
+})();
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _bar_chart(counts: Mapping[str, int]) -> str:
+    """Horizontal bars, one per right, as inline SVG."""
+    if not counts:
+        return "<p>No grants.</p>"
+    widest = max(counts.values()) or 1
+    bar_height, label_width, bar_width = 22, 150, 320
+    parts = [f'<svg role="img" '
+             f'aria-label="grants per right" width="{label_width + bar_width + 70}" '
+             f'height="{bar_height * len(counts) + 4}">']
+    for index, (right, count) in enumerate(counts.items()):
+        y = index * bar_height + 2
+        width = max(1, round(bar_width * count / widest))
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{_e(right)}</text>'
+                     f'<rect x="{label_width}" y="{y}" width="{width}" height="{bar_height - 6}"'
+                     f' fill="#2f81f7"/><text x="{label_width + width + 6}" y="{y + 15}" '
+                     f'font-size="12">{count}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                 empty: str) -> str:
+    if not rows:
+        return f"<p>{_e(empty)}</p>"
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(r.get(c))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+                columns: Sequence[str]) -> str:
+    snap = summary.get("snapshot", {})
+    noise = summary.get("noise", {})
+    since = summary.get("since_previous")
+    cards = [("mailboxes", snap.get("mailboxes", 0)), ("grants", snap.get("grants", 0)),
+             ("orphaned SIDs", snap.get("orphans", 0)),
+             ("unresolved", snap.get("unresolved", 0)),
+             ("noise filtered", sum(int(v) for v in noise.values())),
+             ("unreadable mailboxes", snap.get("failed_mailboxes", 0))]
+    if since is not None:
+        cards += [("added since previous", since["added"]),
+                  ("removed since previous", since["removed"])]
+    card_html = "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
+    if since is None:
+        changes = "<p>No earlier snapshot of this tenant to compare with.</p>"
+    else:
+        changes = (f"<p>Compared with snapshot {_e(since['previous_snapshot'])}.</p>"
+                   + _small_table(since["changes"], ["change", *columns],
+                                  "No changes since the previous snapshot."))
+    findings = [*summary.get("orphans", []), *summary.get("unresolved", [])]
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join(
+        f'<tr class="{_e(r.get("kind"))}">'
+        + "".join(f"<td>{_e(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{_e(title)}</h1>
+<p class="meta">Tenant {_e(snap.get('tenant'))} · snapshot {_e(snap.get('snapshot'))} ·
+taken {_e(snap.get('taken'))} · scope {_e(snap.get('scope'))}</p>
+<section id="summary"><h2>Summary</h2><div class="cards">{card_html}</div>
+<div class="grid">
+<div><h2>Grants per right</h2>{_bar_chart(summary.get("rights", {}))}</div>
+<div><h2>Mailboxes with the most delegates</h2>{_small_table(
+        summary.get("top_mailboxes", []), ["mailbox", "delegates"], "None.")}</div>
+<div><h2>Trustees with the widest access</h2>{_small_table(
+        summary.get("top_trustees", []), ["trustee", "mailboxes"], "None.")}</div>
+</div>
+<h2>Orphaned SIDs and unresolved delegates</h2>{_small_table(
+        findings, list(columns), "None found.")}
+<h2>Noise filtered</h2>{_small_table(
+        [{"entry": k, "count": v} for k, v in noise.items()], ["entry", "count"], "None.")}
+<h2>Mailboxes that could not be read</h2>{_small_table(
+        summary.get("failed_mailboxes", []), ["mailbox", "error", "message"], "None.")}
+<h2>Changes since the previous snapshot</h2>{changes}
+</section>
+<section><h2>All entries (<span id="shown">{len(rows)}</span> shown)</h2>
+<input id="filter" type="search" placeholder="Filter: mailbox, trustee, right..."
+ aria-label="filter the table">
+<table id="grants"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>
+<script>{_JS}</script>
+</body></html>
+"""

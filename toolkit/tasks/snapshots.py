@@ -1,0 +1,188 @@
+"""Permission snapshots: each audit's grants, kept in the job store for drift and lookups.
+
+The tables live in the same SQLite file as the journal (``jobs.sqlite3`` under the data
+folder) so one backup holds both; this module owns them and creates them on first use.
+A snapshot is one audit of one tenant: when it was taken, what it covered (every mailbox
+or a selection), its noise counts, and its rows. A grant is the key (mailbox, trustee,
+right); ``kind`` says whether it is a plain grant, an orphaned SID, an unresolved
+SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.core.errors import InputError
+from toolkit.core.journal import default_path
+
+GRANT = "grant"
+ORPHAN = "orphan"
+UNRESOLVED = "unresolved"
+NOISE_KINDS = ("self", "inherited", "deny")
+# Kinds that are real access, compared by diff and lookups; noise is kept only for show.
+ACCESS_KINDS = (GRANT, ORPHAN, UNRESOLVED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS perm_snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    taken REAL NOT NULL,
+    scope TEXT NOT NULL,
+    mailboxes INTEGER NOT NULL DEFAULT 0,
+    noise TEXT NOT NULL DEFAULT '{}',
+    failures TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS perm_snapshot_rows (
+    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
+    mailbox TEXT NOT NULL,
+    trustee TEXT NOT NULL,
+    access_right TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS perm_rows_by_snapshot ON perm_snapshot_rows(snapshot_id);
+CREATE INDEX IF NOT EXISTS perm_snapshots_by_tenant ON perm_snapshots(tenant, taken);
+"""
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One right one trustee holds on one mailbox. ``source``: the cmdlet family it came
+    from (mailbox: Get-MailboxPermission, recipient: Get-RecipientPermission,
+    sendonbehalf: the mailbox's GrantSendOnBehalfTo)."""
+
+    mailbox: str
+    trustee: str
+    right: str
+    kind: str = GRANT
+    source: str = "mailbox"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.mailbox.casefold(), self.trustee.casefold(), self.right.casefold())
+
+    @property
+    def is_access(self) -> bool:
+        return self.kind in ACCESS_KINDS
+
+    def as_dict(self) -> dict[str, str]:
+        return {"mailbox": self.mailbox, "trustee": self.trustee, "right": self.right,
+                "kind": self.kind, "source": self.source}
+
+
+@dataclass
+class Snapshot:
+    id: int
+    tenant: str
+    profile: str
+    taken: float
+    scope: str  # "all" or a description of the selection
+    mailboxes: int
+    noise: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)
+
+    @property
+    def taken_text(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.taken))
+
+    def access(self) -> list[Grant]:
+        return [g for g in self.grants if g.is_access]
+
+    def summary(self) -> dict[str, Any]:
+        return {"snapshot": self.id, "tenant": self.tenant, "taken": self.taken_text,
+                "scope": self.scope, "mailboxes": self.mailboxes,
+                "grants": sum(1 for g in self.grants if g.kind == GRANT),
+                "orphans": sum(1 for g in self.grants if g.kind == ORPHAN),
+                "unresolved": sum(1 for g in self.grants if g.kind == UNRESOLVED),
+                "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
+
+
+class SnapshotStore:
+    """The snapshot tables of the job store. Not shared between threads."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or default_path()
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self.path.chmod(0o600)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SnapshotStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def save(self, *, tenant: str, profile: str, scope: str, mailboxes: int,
+             noise: Mapping[str, int], failures: Iterable[Mapping[str, str]],
+             grants: Iterable[Grant], taken: float | None = None) -> Snapshot:
+        """Store a finished audit in one transaction: a snapshot is whole or absent."""
+        taken = time.time() if taken is None else taken
+        failures = [dict(f) for f in failures]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = self._db.execute(
+                "INSERT INTO perm_snapshots (tenant, profile, taken, scope, mailboxes, noise, "
+                "failures) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (tenant, profile, taken, scope, mailboxes, json.dumps(dict(noise)),
+                 json.dumps(failures)))
+            snapshot_id = int(cursor.lastrowid or 0)
+            self._db.executemany(
+                "INSERT INTO perm_snapshot_rows (snapshot_id, mailbox, trustee, access_right, "
+                "kind, source) VALUES (?, ?, ?, ?, ?, ?)",
+                ((snapshot_id, g.mailbox, g.trustee, g.right, g.kind, g.source)
+                 for g in grants))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return self.load(snapshot_id)
+
+    def recent(self, tenant: str | None = None, limit: int = 50) -> list[Snapshot]:
+        """Newest first, without their rows."""
+        where, args = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
+        rows = self._db.execute(
+            f"SELECT * FROM perm_snapshots {where} ORDER BY taken DESC, id DESC LIMIT ?",
+            (*args, limit)).fetchall()
+        return [_snapshot(r) for r in rows]
+
+    def load(self, snapshot_id: int) -> Snapshot:
+        row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
+                               (snapshot_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no permission snapshot {snapshot_id} in {self.path}",
+                             hint="'psbridge perms snapshots' lists them.")
+        snapshot = _snapshot(row)
+        snapshot.grants = list(self._grants(snapshot_id))
+        return snapshot
+
+    def latest(self, tenant: str, count: int = 1) -> list[Snapshot]:
+        """The tenant's newest ``count`` snapshots with their rows, newest first."""
+        return [self.load(s.id) for s in self.recent(tenant, limit=count)]
+
+    def _grants(self, snapshot_id: int) -> Iterator[Grant]:
+        for row in self._db.execute(
+                "SELECT mailbox, trustee, access_right, kind, source FROM perm_snapshot_rows "
+                "WHERE snapshot_id = ? ORDER BY mailbox, trustee, access_right",
+                (snapshot_id,)):
+            yield Grant(row[0], row[1], row[2], row[3], row[4])
+
+
+def _snapshot(row: sqlite3.Row) -> Snapshot:
+    return Snapshot(id=row["id"], tenant=row["tenant"], profile=row["profile"],
+                    taken=row["taken"], scope=row["scope"], mailboxes=row["mailboxes"],
+                    noise=json.loads(row["noise"]), failures=json.loads(row["failures"]))
