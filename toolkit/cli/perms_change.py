@@ -1,5 +1,269 @@
-"""``psbridge perms grant|revoke|apply|revoke-all``: changing mailbox permissions."""
+"""``psbridge perms grant|revoke|apply|revoke-all``: changing mailbox permissions.
+
+Every command takes the same path: requested rows -> read the mailboxes involved -> plan
+(only real changes, grouped by mailbox) -> the runner and the journal (resumable).
+"""
 
 from __future__ import annotations
 
-from toolkit.cli.perms import perms  # noqa: F401 - commands are added to this group
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.cli.perms import perms
+from toolkit.core.errors import InputError
+
+if TYPE_CHECKING:
+    from toolkit.core.target import Target
+    from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks.permission_rows import PermissionCsv, PermRow
+    from toolkit.tasks.permissions import Plan
+    from toolkit.tasks.permissions_read import TenantState
+
+RIGHT_CHOICE = click.Choice(["FullAccess", "SendAs", "SendOnBehalf"], case_sensitive=False)
+PLAN_SHOWN = 50  # changes listed before a real run; --dry-run lists them all
+VERBS = {"grant": "grant", "revoke": "revoke", "remap": "remove + grant"}
+
+
+def _right_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--right", "rights", type=RIGHT_CHOICE, multiple=True, required=True,
+                        help="FullAccess, SendAs or SendOnBehalf (repeatable).")(function)
+
+
+def _dry_run_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--dry-run", is_flag=True,
+                        help="Read the tenant and show the plan; change nothing.")(function)
+
+
+def _address(value: str, what: str) -> str:
+    from toolkit.tasks.permission_rows import parse_address
+
+    try:
+        return parse_address(value)
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def _canonical_right(value: str) -> str:
+    return {"fullaccess": "FullAccess", "sendas": "SendAs",
+            "sendonbehalf": "SendOnBehalf"}[value.lower()]
+
+
+def _single_rows(mailbox: str, trustee: str, rights: tuple[str, ...], action: str,
+                 automapping: bool | None) -> list[PermRow]:
+    from toolkit.tasks.permission_rows import PermRow
+
+    mailbox = _address(mailbox, "MAILBOX")
+    trustee = _address(trustee, "TRUSTEE")
+    wanted = list(dict.fromkeys(_canonical_right(r) for r in rights))
+    if automapping is not None and "FullAccess" not in wanted:
+        raise InputError("--automapping/--no-automapping only applies to --right FullAccess")
+    return [PermRow(n, mailbox, trustee, right, action,
+                    automapping if right == "FullAccess" else None)
+            for n, right in enumerate(wanted, start=1)]
+
+
+def _show_plan(app: AppContext, plan: Plan, *, dry_run: bool, single: bool) -> None:
+    """A dry run lists every row; a real run lists the changes (and, for one mailbox and
+    trustee, the rights left alone) on screen only, before the job's own summary."""
+    rows = [{"line": c.row.line, "mailbox": c.mailbox, "right": c.row.right,
+             "trustee": c.trustee, "change": VERBS[c.op], "note": c.note}
+            for c in plan.changes]
+    if dry_run or single:
+        rows += [{"line": row.line, "mailbox": row.mailbox, "right": row.right,
+                  "trustee": row.trustee, "change": "unchanged", "note": reason}
+                 for row, reason in plan.unchanged]
+    columns = ["line", "mailbox", "right", "trustee", "change", "note"]
+    if dry_run:
+        emit(app, rows, columns, title="Plan")
+    elif app.output == "table" and rows:
+        emit(app, rows[:PLAN_SHOWN], columns, title="Changes")
+        if len(rows) > PLAN_SHOWN:
+            click.echo(f"... and {len(rows) - PLAN_SHOWN} more (--dry-run lists them all)")
+
+
+def _write_unchanged(path: Path, plan: Plan) -> None:
+    from toolkit.core.runner import RowResult
+    from toolkit.io.results import ResultsWriter
+
+    with ResultsWriter(path) as writer:
+        writer.write([RowResult(row.line, "unchanged", row.key, reason)
+                      for row, reason in plan.unchanged])
+
+
+def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
+            concurrency: int | None, chunk_size: int, results_path: Path | None,
+            csv: PermissionCsv | None = None, revoke_all: str | None = None,
+            single: bool = False) -> None:
+    """Read, plan, show, and (unless --dry-run) apply through the runner and journal."""
+    from toolkit.core.config import resolve_profile
+    from toolkit.core.jobs import check_role
+    from toolkit.core.journal import Journal
+    from toolkit.core.target import open_target
+    from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks.permissions import (
+        APPLY_TEMPLATE,
+        automapping_memory,
+        job_plan,
+        plan_changes,
+        read_state,
+    )
+
+    catalog = TemplateCatalog()
+    profile = resolve_profile(app.profile_name)
+    with open_target(profile, app.tenant) as target:
+        check_role(catalog.meta(APPLY_TEMPLATE), target)
+        if revoke_all is not None:
+            rows, state = _holdings(target, catalog, revoke_all)
+        else:
+            state = read_state(target, catalog, rows)
+        with Journal() as journal:
+            memory = automapping_memory(journal, profile.name, target.tenant)
+        source = str(csv.path) if csv else ""
+        plan = plan_changes(rows, state, memory, source=source)
+        plan.raise_problems(source or "request")
+        _show_plan(app, plan, dry_run=dry_run, single=single)
+        already = f"{len(plan.unchanged)} already so" if plan.unchanged else ""
+        if dry_run:
+            click.echo(f"dry run: {len(plan.changes)} change(s)"
+                       + (f", {already}" if already else "") + "; nothing was changed",
+                       err=True)
+            return
+        if not plan.changes:
+            click.echo(f"nothing to change: {len(plan.unchanged)} unchanged", err=True)
+            if results_path is not None:
+                _write_unchanged(results_path, plan)
+            return
+        if already:
+            click.echo(f"{already} (unchanged, not sent)", err=True)
+        execute(app, target, catalog, job_plan(task, rows, plan, csv=csv),
+                concurrency=concurrency, chunk_size=chunk_size, results_path=results_path)
+
+
+def _holdings(target: Target, catalog: TemplateCatalog, user: str
+              ) -> tuple[list[PermRow], TenantState]:
+    """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
+    from toolkit.tasks.permission_rows import RIGHTS, PermRow
+    from toolkit.tasks.permissions_read import current_permissions
+
+    resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
+    if resolved is None or not resolved.found:
+        reason = resolved.message if resolved else "not found"
+        raise InputError(f"USER {user}: {reason}", hint="Give the user's address (UPN).")
+    state = current_permissions(target, catalog, None, holder=resolved.key)
+    state.trustees[user.casefold()] = resolved
+    rows = [PermRow(0, box.requested, user, right, "revoke")
+            for box in sorted(state.mailboxes.values(), key=lambda b: b.key.casefold())
+            for right in RIGHTS if resolved.holds(box.holders(right))]
+    return [PermRow(n, r.mailbox, r.trustee, r.right, r.action)
+            for n, r in enumerate(rows, start=1)], state
+
+
+@perms.command()
+@click.argument("mailbox")
+@click.argument("trustee")
+@_right_option
+@click.option("--automapping/--no-automapping", default=None,
+              help="FullAccess only: open the mailbox in the trustee's Outlook "
+              "automatically (Exchange's default is on). Changing it on an existing grant "
+              "removes and grants again.")
+@_dry_run_option
+@click.pass_obj
+def grant(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
+          automapping: bool | None, dry_run: bool) -> None:
+    """Give TRUSTEE a right on MAILBOX. Re-running is harmless: an existing grant is
+    reported as unchanged.
+
+    \b
+    Examples:
+      psbridge perms grant sales@contoso.com adele.vance@contoso.com --right FullAccess
+      psbridge perms grant sales@contoso.com debra.berger@contoso.com --right SendAs \\
+          --right SendOnBehalf
+      psbridge perms grant sales@contoso.com alex.wilber@contoso.com --right FullAccess \\
+          --no-automapping
+    """
+    rows = _single_rows(mailbox, trustee, rights, "grant", automapping)
+    _change(app, "perms grant", rows, dry_run=dry_run, concurrency=1, chunk_size=25,
+            results_path=None, single=True)
+
+
+@perms.command()
+@click.argument("mailbox")
+@click.argument("trustee")
+@_right_option
+@_dry_run_option
+@click.pass_obj
+def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
+           dry_run: bool) -> None:
+    """Take a right on MAILBOX away from TRUSTEE. A right not held is reported as unchanged.
+
+    \b
+    Examples:
+      psbridge perms revoke sales@contoso.com adele.vance@contoso.com --right FullAccess
+      psbridge --tenant fabrikam.onmicrosoft.com perms revoke \\
+          info@fabrikam.com ana.bowman@fabrikam.com --right SendAs
+    """
+    rows = _single_rows(mailbox, trustee, rights, "revoke", None)
+    _change(app, "perms revoke", rows, dry_run=dry_run, concurrency=1, chunk_size=25,
+            results_path=None, single=True)
+
+
+@perms.command()
+@click.argument("csv_path", metavar="FILE.csv",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_dry_run_option
+@concurrency_option
+@click.pass_obj
+def apply(app: AppContext, csv_path: Path, dry_run: bool, concurrency: int | None,
+          chunk_size: int, results_path: Path | None) -> None:
+    """Grant and revoke in bulk from a CSV: Mailbox,Trustee,Right,Action[,AutoMapping].
+
+    Right is FullAccess, SendAs or SendOnBehalf (any case); the legacy words
+    GrantFullAccess, GrantSendAs, GrantSendOnBehalfOf, RemoveFullAccess, RemoveSendAs and
+    RemoveSendOnBehalfOf imply the action. Action is grant or revoke (grant when empty).
+    AutoMapping (true/false) applies to FullAccess grants. The file may be UTF-8 (BOM or
+    not) or UTF-16, with commas, semicolons or tabs.
+
+    The whole file is checked first (every problem listed by line and column, exit 2,
+    nothing changed). Then the current permissions of the mailboxes named are read, rows
+    already true are dropped, and the rest is applied, grouped by mailbox, as a resumable
+    job ('psbridge jobs resume ID' after a crash or Ctrl-C).
+
+    \b
+    Examples:
+      psbridge perms apply grants.csv --dry-run
+      psbridge perms apply grants.csv --results outcome.csv
+      psbridge --tenant fabrikam.onmicrosoft.com perms apply fabrikam.csv
+    """
+    from toolkit.tasks.permission_rows import PermissionCsv
+
+    csv = PermissionCsv(csv_path)
+    rows = csv.read()
+    _change(app, "perms apply", rows, dry_run=dry_run, concurrency=concurrency,
+            chunk_size=chunk_size, results_path=results_path, csv=csv)
+
+
+@perms.command("revoke-all")
+@click.argument("user")
+@_dry_run_option
+@concurrency_option
+@click.pass_obj
+def revoke_all(app: AppContext, user: str, dry_run: bool, concurrency: int | None,
+               chunk_size: int, results_path: Path | None) -> None:
+    """Offboarding: remove every FullAccess, SendAs and SendOnBehalf right USER holds.
+
+    Reads the permissions of every mailbox of the tenant for USER, then revokes what it
+    finds as a resumable job.
+
+    \b
+    Examples:
+      psbridge perms revoke-all debra.berger@contoso.com --dry-run
+      psbridge perms revoke-all debra.berger@contoso.com --results offboarding.csv
+    """
+    user = _address(user, "USER")
+    _change(app, "perms revoke-all", [], dry_run=dry_run, concurrency=concurrency,
+            chunk_size=chunk_size, results_path=results_path, revoke_all=user)

@@ -1,0 +1,242 @@
+"""The permissions planner: requested rows + the tenant as it is -> only the real changes.
+
+Rows already true are dropped (reported as unchanged), the rest are grouped by mailbox and
+run through ``exchange/perms-apply`` by the runner. Every change job records its decisions
+(``options["changes"]``: line -> op, right, mailbox, trustee, AutoMapping), which serves
+twice:
+
+- ``jobs resume`` (``resume_plan``) re-reads the tenant and plans only what is still
+  missing. A row that was in flight at a crash and is now true was applied: it is recorded
+  as changed and not sent again, so each change is applied exactly once.
+- Exchange Online cannot tell what AutoMapping an existing FullAccess grant has. psbridge
+  remembers what its own jobs applied (``automapping_memory``); a request for an AutoMapping
+  that differs from that, or for a grant psbridge did not make, is done by removing and
+  granting again (op ``remap``), and reported as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.core.errors import InputError
+from toolkit.core.jobs import JobPlan, Resumption, resume_state
+from toolkit.core.journal import Job, Journal, RowOutcome
+from toolkit.core.runner import WorkRow
+from toolkit.core.target import Target
+from toolkit.core.templates import TemplateCatalog
+from toolkit.tasks.permission_rows import PermissionCsv, PermRow
+from toolkit.tasks.permissions_read import TenantState, current_permissions
+
+KIND = "permissions"  # jobs resume imports toolkit.tasks.<kind>
+APPLY_TEMPLATE = "exchange/perms-apply"
+MEMORY_JOBS = 500  # how many recent jobs AutoMapping memory looks through
+
+Pair = tuple[str, str]  # (mailbox primary SMTP, trustee UPN), case-folded
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to make: ``op`` is grant, revoke or remap (FullAccess removed and
+    granted again, to change its AutoMapping)."""
+
+    row: PermRow
+    op: str
+    mailbox: str  # primary SMTP address
+    trustee: str  # UPN
+    note: str = ""
+
+    def work_row(self) -> WorkRow:
+        return WorkRow(self.row.line, self.row.key, {
+            "Mailbox": self.mailbox, "Trustee": self.trustee, "Right": self.row.right,
+            "Op": self.op, "AutoMapping": self.row.automapping,
+        })
+
+    def record(self) -> list[Any]:
+        return [self.op, self.row.right, self.mailbox.casefold(), self.trustee.casefold(),
+                self.row.automapping]
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unchanged: list[tuple[PermRow, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def raise_problems(self, source: str) -> None:
+        if self.problems:
+            shown = "\n".join(f"  {p}" for p in self.problems[:50])
+            more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
+            raise InputError(
+                f"{source}: {len(self.problems)} problem(s) in the tenant, nothing was "
+                f"changed:\n{shown}{more}",
+                hint="Fix the mailbox and trustee addresses listed and run again.")
+
+
+def _onoff(value: bool | None) -> str:
+    return "on" if value in (None, True) else "off"
+
+
+def plan_changes(rows: Sequence[PermRow], state: TenantState,
+                 automapping: Mapping[Pair, bool], *, source: str = "",
+                 remap_lines: Iterable[int] = ()) -> Plan:
+    """Decide each row against the tenant's state; pure (no I/O).
+
+    ``automapping`` is what psbridge knows of existing FullAccess grants' AutoMapping.
+    ``remap_lines`` were planned as remaps by an interrupted job: they stay remaps while
+    the grant exists.
+    """
+    forced = set(remap_lines)
+    plan = Plan()
+    seen: dict[tuple[str, str, str], PermRow] = {}
+    prefix = f"{source}:" if source else "line "
+    for row in rows:
+        box = state.mailbox(row.mailbox)
+        trustee = state.trustee(row.trustee)
+        bad = False
+        if box is None or not box.found:
+            reason = box.message if box else "not read"
+            plan.problems.append(f"{prefix}{row.line}: Mailbox: {row.mailbox}: {reason}")
+            bad = True
+        if trustee is None or not trustee.found:
+            reason = trustee.message if trustee else "not read"
+            plan.problems.append(f"{prefix}{row.line}: Trustee: {row.trustee}: {reason}")
+            bad = True
+        if bad or box is None or trustee is None:
+            continue
+        canonical = (box.key.casefold(), trustee.key.casefold(), row.right)
+        earlier = seen.setdefault(canonical, row)
+        if earlier is not row:
+            if (earlier.action, earlier.automapping) != (row.action, row.automapping):
+                plan.problems.append(
+                    f"{prefix}{row.line}: conflicts with line {earlier.line}: both name "
+                    f"{row.right} of {trustee.key} on {box.key}")
+            else:
+                plan.unchanged.append((row, f"same as line {earlier.line}"))
+            continue
+        holds = trustee.holds(box.holders(row.right))
+        if row.action == "revoke":
+            if holds:
+                plan.changes.append(Change(row, "revoke", box.key, trustee.key))
+            else:
+                plan.unchanged.append((row, "not granted"))
+            continue
+        if not holds:
+            plan.changes.append(Change(row, "grant", box.key, trustee.key))
+            continue
+        known = automapping.get((box.key.casefold(), trustee.key.casefold()))
+        if row.line in forced:
+            plan.changes.append(Change(row, "remap", box.key, trustee.key,
+                                       f"AutoMapping {_onoff(row.automapping)}"))
+        elif row.right != "FullAccess" or row.automapping is None or known == row.automapping:
+            plan.unchanged.append((row, "already granted"))
+        elif known is None:
+            plan.changes.append(Change(
+                row, "remap", box.key, trustee.key,
+                f"AutoMapping of this grant is unknown (Exchange does not show it): "
+                f"removed and granted again with AutoMapping {_onoff(row.automapping)}"))
+        else:
+            plan.changes.append(Change(
+                row, "remap", box.key, trustee.key,
+                f"AutoMapping {_onoff(known)} -> {_onoff(row.automapping)}: removed and "
+                "granted again"))
+    plan.changes.sort(key=lambda c: (c.mailbox.casefold(), c.row.line))
+    return plan
+
+
+def automapping_memory(journal: Journal, profile: str, tenant: str | None
+                       ) -> dict[Pair, bool]:
+    """The AutoMapping psbridge's own jobs last gave each FullAccess grant it touched.
+
+    A revoke recorded later than a grant forgets it. Only rows whose outcome came back
+    (changed or unchanged) count.
+    """
+    memory: dict[Pair, bool | None] = {}
+    for job in journal.jobs(MEMORY_JOBS):  # newest first
+        if job.options.get("kind") != KIND or (job.profile, job.tenant) != (profile, tenant):
+            continue
+        changes: Mapping[str, list[Any]] = job.options.get("changes", {})
+        if not changes:
+            continue
+        done = {o.row for o in journal.outcomes(job.id) if o.status in ("changed", "unchanged")}
+        for line, (op, right, mailbox, trustee, wanted) in sorted(
+                changes.items(), key=lambda item: -int(item[0])):
+            if right != "FullAccess" or int(line) not in done:
+                continue
+            memory.setdefault((mailbox, trustee),
+                              None if op == "revoke" else wanted is not False)
+    return {pair: value for pair, value in memory.items() if value is not None}
+
+
+def read_state(target: Target, catalog: TemplateCatalog, rows: Sequence[PermRow]
+               ) -> TenantState:
+    return current_permissions(target, catalog, [r.mailbox for r in rows],
+                               trustees=[r.trustee for r in rows])
+
+
+def job_plan(task: str, rows: Sequence[PermRow], plan: Plan, *,
+             csv: PermissionCsv | None = None, skipped: int = 0) -> JobPlan:
+    """The runner's job for a plan. Rows not read from a file travel in the options."""
+    changes = list(plan.changes)
+
+    def work() -> Iterator[WorkRow]:
+        return (c.work_row() for c in changes)
+
+    options: dict[str, Any] = {
+        "kind": KIND,
+        "changes": {str(c.row.line): c.record() for c in changes},
+    }
+    if csv is None:
+        options["rows"] = [r.to_json() for r in rows]
+    return JobPlan(
+        task=task, template=APPLY_TEMPLATE, rows=work, total=len(changes) + skipped,
+        input_path=str(csv.path.resolve()) if csv else None,
+        input_sha256=csv.sha256() if csv else None, options=options,
+    )
+
+
+def resume_plan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog,
+                rerun_unknown: bool) -> Resumption:
+    """Re-read the tenant and plan what is still missing of an interrupted job.
+
+    Rows in flight at the stop that are now true were applied: they are recorded as
+    changed and not sent again. A remap in flight cannot be verified (Exchange does not
+    show AutoMapping) and stays unknown unless ``rerun_unknown``.
+    """
+    csv: PermissionCsv | None = None
+    if job.input_path:
+        csv = PermissionCsv(Path(job.input_path))
+        done, unknown = resume_state(journal, job, csv.path, csv.sha256())
+        rows = csv.read()
+    else:
+        done, unknown = resume_state(journal, job, None, None)
+        rows = [PermRow.from_json(r) for r in job.options.get("rows", [])]
+    recorded: Mapping[str, list[Any]] = job.options.get("changes", {})
+    ops = {int(line): change[0] for line, change in recorded.items()}
+    remaining = [r for r in rows if r.line in ops and r.line not in done]
+    state = read_state(target, catalog, remaining)
+    memory = automapping_memory(journal, job.profile, job.tenant)
+    remaps = [line for line, op in ops.items() if op == "remap"]
+    plan = plan_changes(remaining, state, memory, source=job.input_path or "",
+                        remap_lines=[line for line in remaps if line not in unknown])
+    plan.raise_problems(job.input_path or f"job {job.id}")
+    remapping = {c.row.line for c in plan.changes if c.op == "remap"}
+    verified: list[RowOutcome] = []
+    still_unknown: set[int] = set()
+    for row, _reason in plan.unchanged:
+        if row.line in unknown:
+            verified.append(RowOutcome(row.line, "changed", row.key, None,
+                                       "applied before the interruption (verified in the "
+                                       "tenant)"))
+        else:
+            verified.append(RowOutcome(row.line, "unchanged", row.key, None,
+                                       "already so when the job resumed"))
+    if not rerun_unknown:
+        still_unknown = unknown & remapping
+    if verified:
+        journal.record_outcomes(job.id, verified)
+    skip = done | {o.row for o in verified} | still_unknown
+    resumed = job_plan(job.task, rows, plan, csv=csv, skipped=len(skip))
+    return Resumption(resumed, skip, still_unknown)
