@@ -118,15 +118,21 @@ def test_other_paths_go_to_the_identity_handler_over_https(
     assert seen == [("POST", "/contoso/oauth2/v2.0/token", "x=1", b"grant=1")]
 
 
+def test_the_client_can_ask_for_a_shorter_idle_timeout(wsman: WSMan) -> None:
+    with RunspacePool(wsman, idle_timeout=90) as short, RunspacePool(wsman) as default:
+        assert short.shell._get_shell()["IdleTimeOut"] == "PT90.000S"
+        assert default.shell._get_shell()["IdleTimeOut"] == "PT7200.000S"
+
+
 def test_abandoned_pools_are_closed_after_the_idle_timeout(
     wsman: WSMan, backend: EchoBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(wsman_module, "IDLE_TIMEOUT_SECONDS", 0.0)
     abandoned = RunspacePool(wsman)
     abandoned.open()
     ps = PowerShell(abandoned)
     ps.add_cmdlet("Write-Echo").add_argument(1)
     ps.invoke()
-    monkeypatch.setattr(wsman_module, "IDLE_TIMEOUT_SECONDS", 0.0)
     with RunspacePool(wsman):  # creating a pool reaps idle ones
         assert len(backend.closed_runspaces) == 1
     assert not abandoned.is_alive()

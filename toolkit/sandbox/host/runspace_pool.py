@@ -130,6 +130,7 @@ class HostedPool:
         self.client_ip = client_ip
         self.created = time.monotonic()
         self.last_activity = self.created
+        self.idle_timeout = float("inf")  # set by the WSMan layer from the Create request
         self._backend = backend
         self._server = SandboxRunspacePool()
         self._condition = threading.Condition()

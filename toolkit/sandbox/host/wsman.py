@@ -29,6 +29,8 @@ STOP_SIGNALS = {"powershell/signal/ctrl_c", SHELL_URI + "/signal/ctrl_c"}
 TERMINATE_SIGNAL = SHELL_URI + "/signal/terminate"
 MAX_ENVELOPE_SIZE_KB = 500
 IDLE_TIMEOUT_SECONDS = 7200.0
+"""How long a shell nobody uses lives, unless its client asked for less (WinRM's default)."""
+MIN_IDLE_TIMEOUT_SECONDS = 60.0
 _TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
 _ENUMERATION = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/"
 _SHELL_ACTION = SHELL_URI + "/"
@@ -98,7 +100,7 @@ class WSManService:
         """Close pools whose client went away without closing them (WinRM's IdleTimeOut)."""
         now = time.monotonic()
         with self._lock:
-            idle = [p for p in self._pools.values() if now - p.last_activity > IDLE_TIMEOUT_SECONDS]
+            idle = [p for p in self._pools.values() if now - p.last_activity > p.idle_timeout]
             for pool in idle:
                 del self._pools[pool.shell_id]
         for pool in idle:
@@ -113,7 +115,7 @@ class WSManService:
             + element("rsp:ResourceUri", pool.resource_uri)
             + element("rsp:Owner", pool.context.account)
             + element("rsp:ClientIP", pool.client_ip)
-            + element("rsp:IdleTimeOut", soap.format_duration(IDLE_TIMEOUT_SECONDS))
+            + element("rsp:IdleTimeOut", soap.format_duration(pool.idle_timeout))
             + element("rsp:InputStreams", "stdin pr")
             + element("rsp:OutputStreams", "stdout")
             + element("rsp:ShellRunTime", soap.format_duration(run_time))
@@ -144,6 +146,11 @@ class WSManService:
         shell_id = (shell.get("ShellId") or str(uuid.uuid4())).upper()
         self._reap_idle()
         pool = HostedPool(shell_id, resource_uri, context, self._backend, client_ip)
+        requested = request.find("rsp:Shell/rsp:IdleTimeOut")
+        pool.idle_timeout = IDLE_TIMEOUT_SECONDS
+        if requested is not None and requested.text:
+            asked = soap.parse_duration(requested.text)
+            pool.idle_timeout = min(max(asked, MIN_IDLE_TIMEOUT_SECONDS), IDLE_TIMEOUT_SECONDS)
         with self._lock:
             if shell_id in self._pools:
                 raise WSManFault(
