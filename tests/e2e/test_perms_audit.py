@@ -167,6 +167,14 @@ def test_baseline_compare_and_fix_plan(cli: Cli, tmp_path: Path) -> None:
         planned = {(r["Trustee"], r["Right"], r["Action"]) for r in csv.DictReader(handle)}
     assert planned == {("alex.wilber@contoso.com", "FullAccess", "revoke"),
                        ("megan.bowen@contoso.com", "FullAccess", "grant")}
+    # --apply hands the plan to 'perms apply' (a resumable job); then only the orphan,
+    # which no CSV row can address, is left.
+    applied = cli("perms", "diff", "--baseline", str(approved), "--fix", "--plan", str(plan),
+                  "--apply", check=3)
+    assert "1 changed" in applied.stdout or "2 changed" in applied.stdout, applied.stdout
+    cli("perms", "audit", "--mailbox", "sales@contoso.com", check=0)
+    after = cli("--output", "json", "perms", "diff", "--baseline", str(approved), check=3)
+    assert [(r["change"], r["kind"]) for r in json.loads(after.stdout)] == [("added", "orphan")]
     bad = rows_csv(tmp_path / "bad.csv", "Mailbox,Trustee,Right",
                    ["sales@contoso.com,adele.vance@contoso.com,ReadMail"])
     invalid = cli("perms", "diff", "--baseline", str(bad), check=2)
