@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,6 +21,7 @@ from toolkit.core.templates import TemplateCatalog
 from toolkit.io.results import ResultsWriter
 
 FAILURES_SHOWN = 20
+SUMMARY_STATUSES = ("changed", "unchanged", "skipped", "waiting", "failed")
 
 
 def concurrency_option(function: click.decorators.FC) -> click.decorators.FC:
@@ -40,8 +42,15 @@ def concurrency_option(function: click.decorators.FC) -> click.decorators.FC:
 
 def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: JobPlan,
             *, concurrency: int | None, chunk_size: int, results_path: Path | None,
-            resume: Job | None = None, skip_rows: tuple[int, ...] = ()) -> RunSummary:
-    """Run the plan with a progress display; print the summary; exit 1 if rows failed."""
+            resume: Job | None = None, skip_rows: tuple[int, ...] = (),
+            on_results: Callable[[list[RowResult]], None] | None = None,
+            on_start: Callable[[Job], None] | None = None) -> RunSummary:
+    """Run the plan with a progress display; print the summary; exit 1 if rows failed.
+
+    ``on_results`` and ``on_start`` let a command see each row's outcome and the job as
+    they come (e.g. to hand out credentials only for rows that were applied).
+    """
+    extra_results, extra_start = on_results, on_start
     settings = RunnerSettings(concurrency=concurrency or target.profile.max_runspaces,
                               chunk_size=chunk_size)
     total = plan.total - len(skip_rows)
@@ -54,8 +63,12 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
             progress.update(results)
             if writer is not None:
                 writer.write(results)
+            if extra_results is not None:
+                extra_results(results)
 
         def on_start(job: Job) -> None:
+            if extra_start is not None:
+                extra_start(job)
             tenant = f", tenant {target.tenant}" if target.tenant else ""
             click.echo(f"job {job.id}: {plan.task}, {total} row(s) on profile "
                        f"{target.profile.name}{tenant}", err=True)
@@ -75,12 +88,12 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
 
 def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
     counts = ", ".join(f"{summary.counts[s]} {s}"
-                       for s in ("changed", "unchanged", "skipped", "failed")
+                       for s in SUMMARY_STATUSES
                        if summary.counts[s])
     if app.output != "table":
         rows = [{"job": job.id, "status": s, "rows": summary.counts[s],
                  "seconds": round(summary.elapsed, 3)}
-                for s in ("changed", "unchanged", "skipped", "failed") if summary.counts[s]]
+                for s in SUMMARY_STATUSES if summary.counts[s]]
         emit(app, rows, ["job", "status", "rows", "seconds"])
         return
     click.echo(f"job {job.id}: {counts or 'no rows'} ({summary.total} row(s) in "

@@ -4,8 +4,8 @@ The contract with a row-driven template (documented in the README): the template
 ``$Rows``, an array of hashtables holding each row's columns plus ``_row`` (its row number),
 handles each row in its own try/catch and emits one object per row::
 
-    [pscustomobject]@{ Row = $r._row; Status = 'changed'|'unchanged'|'failed'|'skipped';
-                       Message = ...; ErrorId = ...; Category = ... }
+    [pscustomobject]@{ Row = $r._row; Status = 'changed'|'unchanged'|'failed'|'skipped'
+                       |'waiting'; Message = ...; ErrorId = ...; Category = ... }
 
 plus any task-specific fields. A row missing from the output counts as failed.
 
@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core.errors import Interrupted, TransportFault
-from toolkit.core.journal import PENDING, SENT, Journal, RowOutcome
+from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
 from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.session import Connection, PipelineResult, Step
 
-STATUSES = ("changed", "unchanged", "failed", "skipped")
+# ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
+STATUSES = ("changed", "unchanged", "failed", "skipped", WAITING)
 
 
 @dataclass(frozen=True)
