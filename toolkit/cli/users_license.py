@@ -1,0 +1,80 @@
+"""``psbridge users license add|remove``: one SKU added to or removed from many users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.cli.users import users
+from toolkit.core.errors import InputError
+
+
+@users.group()
+def license() -> None:
+    """Add or remove one SKU for many users, with the free-seat check.
+
+    \b
+    Examples:
+      psbridge users license add --sku EMS --where-license ENTERPRISEPACK
+      psbridge users license add --sku ENTERPRISEPACK --users sales-team.csv --dry-run
+      psbridge users license remove --sku EMS --users leavers.csv
+    """
+
+
+def _command(action: str) -> click.Command:
+    @click.option("--sku", required=True, metavar="SKU",
+                  help="The SKU part number to " + action + " (see 'psbridge users licenses').")
+    @click.option("--users", "users_file", metavar="FILE",
+                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="CSV with a UserPrincipalName column (other columns are ignored).")
+    @click.option("--where-license", metavar="SKU",
+                  help="Every user who holds this SKU (e.g. extend every E3 user with EMS).")
+    @click.option("--dry-run", is_flag=True, help="Print every user's plan; change nothing.")
+    @concurrency_option
+    @click.pass_obj
+    def command(app: AppContext, sku: str, users_file: Path | None,
+                where_license: str | None, dry_run: bool, concurrency: int | None,
+                chunk_size: int, results_path: Path | None) -> None:
+        from toolkit.core.config import resolve_profile
+        from toolkit.core.jobs import check_role
+        from toolkit.core.target import open_target
+        from toolkit.core.templates import TemplateCatalog
+        from toolkit.tasks import license_change
+
+        if (users_file is None) == (where_license is None):
+            raise InputError("give exactly one of --users FILE and --where-license SKU")
+        request = license_change.Request(action, sku, users_file, where_license)
+        if users_file is not None:
+            license_change.rows_from_file(users_file)  # every problem of the file, exit 2
+        catalog = TemplateCatalog()
+        with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+            check_role(catalog.meta(license_change.TEMPLATE), target)
+            plan, plans = license_change.plan_job(target, catalog, request)
+            if dry_run:
+                rows = [{"row": p.row, "user": p.upn,
+                         "plan": p.step if not p.error else f"failed: {p.error}"}
+                        for p in plans]
+                emit(app, rows, ["row", "user", "plan"],
+                     title=f"Plan for {len(plans)} user(s); nothing was changed")
+                return
+            refused = sum(1 for p in plans if p.error)
+            if refused:
+                click.echo(f"{refused} user(s) refused while planning (nothing is changed "
+                           "for them): see the failed rows below", err=True)
+            execute(app, target, catalog, plan, concurrency=concurrency,
+                    chunk_size=chunk_size, results_path=results_path)
+
+    command.__doc__ = (f"{action.capitalize()} --sku for the users of --users FILE or every "
+                       "holder of --where-license SKU." + (
+                           " Seats are handed out in order; users beyond the free seats "
+                           "fail with 'no free seats' before anything is changed."
+                           if action == "add" else ""))
+    return license.command(action)(command)
+
+
+_command("add")
+_command("remove")
