@@ -63,6 +63,8 @@ FRAGMENT_SIZE = 32 * 1024
 OUTBOX_LIMIT = 4 * 1024 * 1024
 """Bytes a pipeline may have waiting for the client before its writer blocks (flow control)."""
 CLOSE_GRACE_SECONDS = 5.0
+MAX_RUNSPACES = 64
+"""Runspaces (worker threads) a pool gets at most, whatever MaxRunspaces the client asks."""
 COALESCE_SECONDS = 0.01
 """How long a Receive with data waits for more from a still-running pipeline."""
 
@@ -296,7 +298,7 @@ class HostedPool:
         elif isinstance(event, SetMinRunspacesEvent):
             self._server.runspace_availability_response(event.ci, True)
         elif isinstance(event, GetAvailableRunspacesEvent):
-            free = max(0, self._server.max_runspaces - len(self._busy))
+            free = max(0, self._slot_limit() - len(self._busy))
             self._server.runspace_availability_response(event.ci, free)
         elif isinstance(event, ResetRunspaceStateEvent):
             self._reset_idle_runspaces()
@@ -330,7 +332,7 @@ class HostedPool:
 
     def _dispatch(self) -> None:
         """Start queued pipelines while a runspace slot is free."""
-        while self._queue and len(self._busy) < max(1, self._server.max_runspaces):
+        while self._queue and len(self._busy) < self._slot_limit():
             pipeline = self._queue.popleft()
             if pipeline.stop.is_set():
                 continue
@@ -350,6 +352,9 @@ class HostedPool:
                 self._workers.append(worker)
                 worker.start()
             jobs.put(pipeline)
+
+    def _slot_limit(self) -> int:
+        return min(max(1, self._server.max_runspaces), MAX_RUNSPACES)
 
     def _stop(self, pipeline: HostedPipeline) -> None:
         pipeline.stop.set()
