@@ -155,6 +155,12 @@ class CsvFile:
                 raise CsvInvalid(path, [Problem(path, reader.line_num + 1, None,
                                                 f"not valid {self.encoding} text")]) from None
 
+    def header(self) -> list[str]:
+        """The header's column titles as written (empty for an empty file)."""
+        for _, fields in self._records():  # the generator closes the file when dropped
+            return [title.strip() for title in fields]
+        return []
+
     def _header_map(self, line: int, header: list[str]) -> tuple[dict[int, Column],
                                                                  list[Problem]]:
         path = str(self.path)

@@ -1,0 +1,218 @@
+"""psbridge migrate imap and mailbox protocols, driven as a user would, against the sandbox.
+
+The sandbox emulates IMAP migrations (users go Queued -> Provisioning -> Syncing -> Synced;
+a wrong IMAP password fails the user with an authentication error); ``--migration-speed``
+makes the service's minutes pass in a second or two.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from conftest import Cli, rows_csv
+
+# Queued 30 s + provisioning 30 s + about 30 s of copying: some 4 s at 20x, long enough
+# for --watch to see the users move.
+SPEED = ("--migration-speed", "20")
+# The demo's Gmail accounts (toolkit/sandbox/tenant/demo.py): app password first-app-pw-2024.
+GOOD = {"adele.vance": "adele-app-pw-2024", "alex.wilber": "alex-app-pw-2024",
+        "christie.cline": "christie-app-pw-2024"}
+WRONG = ("lynne.robbins", "lynne-old-password")
+PASSWORDS = [*GOOD.values(), WRONG[1]]
+
+
+def legacy_csv(path: Path, users: dict[str, str], server: str = "pop.gmail.com") -> Path:
+    """The 2010-era POP tool's CSV as Excel writes it in Europe: BOM, semicolons, CRLF."""
+    lines = ["SourceIdentity;SourceServer;SourceLoginID;SourcePassword;TargetIdentity"]
+    lines += [f"{name};{server};{name}.contoso@gmail.com;{password};{name}@contoso.com"
+              for name, password in users.items()]
+    path.write_bytes(b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
+def created(sandbox: object) -> list[str]:
+    """Cmdlets that created, started, stopped or removed something."""
+    return [c["cmdlet"] for c in sandbox.commands()  # type: ignore[attr-defined]
+            if c["cmdlet"].split("-")[0] in ("New", "Start", "Stop", "Remove", "Set")]
+
+
+def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    sandbox = serve(*SPEED)
+    source = legacy_csv(tmp_path / "pop-users.csv", {**GOOD, WRONG[0]: WRONG[1]})
+    lab = ("--profile", "lab")
+    seen: list[str] = []
+
+    def run(*args: str, check: int) -> subprocess.CompletedProcess[str]:
+        result = cli(*lab, *args, check=check)
+        seen.extend([result.stdout, result.stderr])
+        return result
+
+    planned = run("migrate", "imap", "plan", str(source), "--gmail", "--batch", "wave1", check=0)
+    assert "pop.gmail.com is a POP server" in planned.stderr
+    assert "using imap.gmail.com" in planned.stderr
+    assert "legacy" in planned.stdout and "wave1" in planned.stdout
+    assert "[Gmail]/*" in planned.stdout
+    assert created(sandbox) == []
+
+    started = run("-v", "migrate", "imap", "start", str(source), "--gmail", "--batch", "wave1",
+                  check=0)
+    assert "1 changed" in started.stdout
+    assert "bytes, not shown" in started.stderr  # -v shows the rows, never the CSV data
+    assert created(sandbox) == ["New-MigrationEndpoint", "New-MigrationBatch"]
+    (batch_call,) = sandbox.commands("New-MigrationBatch")
+    assert batch_call["parameters"]["CSVData"] == "********"  # the command log masks it
+    assert batch_call["parameters"]["ExcludeFolders"] == ["[Gmail]/*"]
+
+    watched = run("migrate", "imap", "status", "wave1", "--watch", "--interval", "0.3",
+                  check=1)
+    progress = [line for line in watched.stderr.splitlines() if line.startswith("wave1:")]
+    assert len(progress) >= 2, watched.stderr  # plain lines, not a terminal
+    assert "3 synced, 1 failed" in progress[-1]
+    assert "3 synced, 1 failed" in watched.stderr
+    lynne = next(line for line in watched.stdout.splitlines() if "lynne.robbins" in line)
+    assert "Failed" in lynne and "ImapAuthenticationException" in lynne
+
+    reports = [tmp_path / f"wave1.{suffix}" for suffix in ("csv", "json", "html")]
+    for report in reports:
+        run("migrate", "imap", "report", "wave1", "--out", str(report), check=0)
+    rows = (tmp_path / "wave1.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("batch,email,status,items_synced,items_skipped")
+    assert any("lynne.robbins" in r and "Failed" in r and "credentials" in r for r in rows)
+    assert sum(",Synced," in r for r in rows) == 3
+
+    again = run("migrate", "imap", "start", str(source), "--gmail", "--batch", "wave1", check=0)
+    assert "batch wave1 exists" in again.stdout and "nothing changed" in again.stdout
+    assert created(sandbox) == ["New-MigrationEndpoint", "New-MigrationBatch"]
+
+    stopped = run("migrate", "imap", "stop", "wave1", check=0)
+    assert "Stopped" in stopped.stdout
+    resumed = run("migrate", "imap", "resume", "wave1", check=0)
+    assert "Syncing" in resumed.stdout
+    assert sandbox.commands("Start-MigrationBatch")[-1]["parameters"]["Identity"] == "wave1"
+    refused = run("migrate", "imap", "remove", "wave1", check=2)  # no terminal, no --yes
+    assert "--yes" in refused.stderr
+    removed = run("migrate", "imap", "remove", "wave1", "--yes", check=0)
+    assert "daily incremental sync" in removed.stderr and "Removing" in removed.stdout
+
+    # No password from the CSV anywhere: output (at -v too), journal, command log, reports.
+    journal = isolated_home / "data" / "jobs.sqlite3"
+    stores = [p for p in isolated_home.rglob("*") if p.is_file()]
+    assert journal in stores and sandbox.command_log in stores
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == 1
+    for password in PASSWORDS:
+        assert not any(password in text for text in seen), password
+        for store in [*stores, *reports]:
+            assert password.encode() not in store.read_bytes(), (password, store)
+
+
+def test_invalid_csv_creates_nothing(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sandbox = serve(*SPEED)
+    bad_file = tmp_path / "bad.csv"
+    bad_file.write_text(
+        "SourceIdentity;SourceServer;SourceLoginID;SourcePassword;TargetIdentity\n"
+        "Adele;pop.gmail.com;adele.vance.contoso@gmail.com;;adele.vance@contoso.com\n"
+        "Alex;pop.gmail.com;alex.wilber.contoso@gmail.com;pw;not-an-address\n"
+        "Lynne;pop.gmail.com;lynne@gmail.com;pw;lynne.robbins@contoso.com\n"
+        "Lynne2;pop.gmail.com;lynne2@gmail.com;pw;Lynne.Robbins@contoso.com\n",
+        encoding="utf-8")
+    result = cli("--profile", "lab", "migrate", "imap", "start", str(bad_file), "--batch", "w",
+                 check=2)
+    assert "bad.csv:2: SourcePassword: is empty" in result.stderr
+    assert "bad.csv:3: TargetIdentity:" in result.stderr
+    assert "bad.csv:5: TargetIdentity: Lynne.Robbins@contoso.com appears twice (first on " \
+           "line 4)" in result.stderr
+    assert sandbox.commands() == []  # refused before connecting
+
+    tenant_bad = legacy_csv(tmp_path / "tenant.csv", {
+        "adele.vance": GOOD["adele.vance"], "nobody": "x-pw", "nora.ahmed": "nora-app-pw-2024"})
+    with tenant_bad.open("a", encoding="utf-8") as handle:
+        handle.write("Zed;pop.unknown-isp.example;zed;pw;megan.bowen@contoso.com\r\n")
+    result = cli("--profile", "lab", "migrate", "imap", "start", str(tenant_bad), "--batch",
+                 "wave/1", check=2)
+    assert "tenant.csv:3: TargetIdentity: no mailbox nobody@contoso.com" in result.stderr
+    assert "tenant.csv:4: TargetIdentity: no mailbox nora.ahmed@contoso.com" in result.stderr
+    assert "tenant.csv:5: SourceServer: pop.unknown-isp.example is a POP server" in result.stderr
+    assert "batch name 'wave/1'" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert created(sandbox) == []
+    assert sandbox.commands("Get-MgUserLicenseDetail")  # the pre-flight did look
+
+
+def _pty_run(cli: Cli, *args: str) -> tuple[int, str]:
+    """Run the CLI with stdout and stderr on a 160-column pseudo-terminal."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    env = {k: v for k, v in cli.env.items() if k != "COLUMNS"}
+    process = subprocess.Popen([sys.executable, "-m", "toolkit", *args], env=env,
+                               stdin=subprocess.DEVNULL, stdout=child, stderr=child)
+    os.close(child)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the child side closed: the process ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    return process.wait(timeout=30), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_watch_draws_progress_bars_on_a_terminal(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    serve(*SPEED)
+    source = rows_csv(tmp_path / "today.csv", "EmailAddress,UserName,Password",
+                      [f"{n}@contoso.com,{n}.contoso@gmail.com,{p}" for n, p in GOOD.items()])
+    cli("--profile", "lab", "migrate", "imap", "start", str(source), "--gmail", "--batch",
+        "tty", check=0)
+    code, screen = _pty_run(cli, "--profile", "lab", "migrate", "imap", "status", "tty",
+                            "--watch", "--interval", "0.3")
+    assert code == 0, screen
+    assert "\x1b[" in screen  # drawn with terminal control sequences
+    assert "━" in screen  # rich's bar
+    assert "3 synced" in screen and "/3" in screen and "items" in screen
+    assert "all synced: 3 user(s): 3 synced" in screen
+
+
+def test_mailbox_protocols_in_bulk(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sandbox = serve()
+    lab = ("--profile", "lab")
+    bad = rows_csv(tmp_path / "bad.csv", "Mailbox;Pop;Imap", ["adele.vance@contoso.com;maybe;on"])
+    result = cli(*lab, "mailbox", "protocols", str(bad), check=2)
+    assert "bad.csv:2: Pop: 'maybe': expected on or off" in result.stderr
+    assert sandbox.commands() == []
+
+    source = rows_csv(tmp_path / "clients.csv", "Mailbox;Pop;Imap",
+                      ["adele.vance@contoso.com;off;off", "alex.wilber@contoso.com;;off",
+                       "sales@contoso.com;off;", "nobody@contoso.com;on;on"])
+    first = cli(*lab, "mailbox", "protocols", str(source), "--results",
+                str(tmp_path / "out.csv"), check=1)
+    assert "3 changed, 1 failed" in first.stdout
+    assert "ManagementObjectNotFoundException" in first.stdout
+    sets = {c["parameters"]["Identity"]: c["parameters"] for c in sandbox.commands("Set-CASMailbox")}
+    assert sets["adele.vance@contoso.com"] == {"Identity": "adele.vance@contoso.com",
+                                               "PopEnabled": False, "ImapEnabled": False}
+    assert sets["alex.wilber@contoso.com"] == {"Identity": "alex.wilber@contoso.com",
+                                               "ImapEnabled": False}
+    second = cli(*lab, "mailbox", "protocols", str(source), check=1)
+    assert "3 unchanged, 1 failed" in second.stdout
+    assert len(sandbox.commands("Set-CASMailbox")) == 3
+
+    single = cli(*lab, "mailbox", "protocols", "--mailbox", "adele.vance@contoso.com",
+                 "--imap", "on", check=0)
+    assert "1 changed" in single.stdout
+    assert sandbox.commands("Set-CASMailbox")[-1]["parameters"] == {
+        "Identity": "adele.vance@contoso.com", "ImapEnabled": True}
+    cli(*lab, "mailbox", "protocols", "--mailbox", "x@contoso.com", check=2)  # nothing to do

@@ -1,0 +1,497 @@
+"""``psbridge migrate imap``: POP/IMAP mailboxes into Exchange Online, from a CSV.
+
+Thin: options are parsed here, the CSV and the plan come from ``toolkit.tasks.migration*``,
+the PowerShell from the ``exchange/migration-*`` templates.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from toolkit.cli.main import AppContext
+from toolkit.cli.output import emit
+from toolkit.core.errors import InputError, PartialFailure
+
+if TYPE_CHECKING:
+    from toolkit.core.session import Connection, PipelineResult
+    from toolkit.core.target import Target
+    from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks.migration import MigrationOptions, MigrationPlan, TenantFacts
+    from toolkit.tasks.migration_csv import MigrationInput
+    from toolkit.tasks.migration_status import BatchState
+
+TENANT_TEMPLATE = "exchange/migration-tenant"
+STATUS_TEMPLATE = "exchange/migration-status"
+ACTION_TEMPLATE = "exchange/migration-batch-action"
+TEST_TEMPLATE = "exchange/migration-server-test"
+CSV_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def migrate() -> None:
+    """Migrations into Exchange Online."""
+
+
+@migrate.group()
+def imap() -> None:
+    """Mailboxes from Gmail or an old IMAP/POP host, driven by a CSV.
+
+    \b
+    The CSV is today's format (EmailAddress,UserName,Password[,UserRoot]) or the legacy
+    POP-era one (SourceIdentity,SourceServer,SourceLoginID,SourcePassword,TargetIdentity);
+    POP hosts of known providers are mapped to their IMAP host.
+
+    \b
+    Typical run:
+      psbridge migrate imap test --server imap.gmail.com
+      psbridge migrate imap plan users.csv --gmail
+      psbridge migrate imap start users.csv --gmail --batch gmail-wave1
+      psbridge migrate imap status gmail-wave1 --watch
+      psbridge migrate imap report gmail-wave1 --out wave1.html
+      psbridge migrate imap remove gmail-wave1      # when users have switched over
+    """
+
+
+# ---------------------------------------------------------------------- shared
+
+
+def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    from toolkit.tasks.migration import DEFAULT_BATCH_SIZE, MAX_BATCH_USERS
+    from toolkit.tasks.migration_hosts import SECURITY_CHOICES
+
+    options = [
+        click.option("--server", metavar="HOST",
+                     help="The IMAP server (needed for today's format; for the legacy format "
+                     "it replaces every row's SourceServer)."),
+        click.option("--port", type=click.IntRange(1, 65535), default=993, show_default=True,
+                     help="IMAP port, for servers not in the provider table."),
+        click.option("--security", type=click.Choice(SECURITY_CHOICES), default="ssl",
+                     show_default=True, help="IMAP security, for servers not in the table."),
+        click.option("--gmail", is_flag=True,
+                     help="Gmail: imap.gmail.com, port 993, SSL, and exclude the [Gmail] "
+                     "system folders (else every message arrives twice)."),
+        click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_USERS),
+                     default=DEFAULT_BATCH_SIZE, show_default=True,
+                     help="Users per batch (batches also stay under 10 MB of CSV data)."),
+        click.option("--exclude-folder", "exclude_folders", multiple=True, metavar="FOLDER",
+                     help="A source folder not to migrate (repeatable)."),
+        click.option("--add-users", is_flag=True,
+                     help="When the batch exists, put the CSV's users that are in no batch "
+                     "yet into new batches NAME-2, NAME-3..."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _options(server: str | None, port: int, security: str, gmail: bool, batch_size: int,
+             exclude_folders: tuple[str, ...], add_users: bool, notify: tuple[str, ...] = (),
+             auto_start: bool = True) -> MigrationOptions:
+    from toolkit.tasks.migration import MigrationOptions
+
+    return MigrationOptions(server=server, port=port, security=security, gmail=gmail,
+                            batch_size=batch_size, exclude_folders=exclude_folders,
+                            notify=notify, auto_start=auto_start, add_users=add_users)
+
+
+@contextmanager
+def _target(app: AppContext) -> Iterator[tuple[Target, TemplateCatalog]]:
+    from toolkit.core.config import resolve_profile
+    from toolkit.core.target import open_target
+    from toolkit.core.templates import TemplateCatalog
+
+    with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+        yield target, TemplateCatalog()
+
+
+@contextmanager
+def _session(app: AppContext) -> Iterator[tuple[Target, TemplateCatalog, Connection]]:
+    with _target(app) as (target, catalog), target.open_connection() as connection:
+        yield target, catalog, connection
+
+
+def _run(target: Target, catalog: TemplateCatalog, connection: Connection, template: str,
+         params: Mapping[str, Any]) -> PipelineResult:
+    """Run a template without rows on an open connection; errors end the command."""
+    from toolkit.core.jobs import check_role, pipeline_steps
+
+    rendered = catalog.render(template)
+    check_role(rendered.meta, target)
+    result = connection.run(pipeline_steps(target, catalog, rendered.meta, rendered.script,
+                                           params, connection))
+    if result.errors:
+        messages = "; ".join(e.message for e in result.errors[:3])
+        raise PartialFailure(f"{template}: {messages}")
+    return result
+
+
+def _plan(app: AppContext, source: MigrationInput, options: MigrationOptions, base: str,
+          target: Target, catalog: TemplateCatalog, connection: Connection
+          ) -> MigrationPlan:
+    from toolkit.tasks.migration import TenantFacts, build_plan
+
+    facts = TenantFacts.from_output(_run(target, catalog, connection, TENANT_TEMPLATE,
+                                         {"Addresses": [r.email for r in source.rows]}).output)
+    plan = build_plan(source, options, base, facts)
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _print_plan(app, source, options, plan, facts)
+    return plan
+
+
+def _print_plan(app: AppContext, source: MigrationInput, options: MigrationOptions,
+                plan: MigrationPlan, facts: TenantFacts) -> None:
+    if app.output == "table":
+        click.echo(f"{source.path}: {len(source.rows)} user(s), {source.format_name} format")
+    def endpoint(name: str) -> str:
+        return f"{name} ({'new' if name in plan.new_endpoints else 'reused'})"
+
+    rows = [{"batch": b.name, "server": str(b.server), "endpoint": endpoint(b.endpoint),
+             "users": len(b.rows), "csv_bytes": b.size,
+             "excluded_folders": list(options.folders_excluded)} for b in plan.batches]
+    if rows:
+        emit(app, rows, ["batch", "server", "endpoint", "users", "csv_bytes",
+                         "excluded_folders"], title="Plan")
+    if app.output != "table":
+        return
+    for name, status in plan.existing.items():
+        click.echo(f"batch {name} exists ({status})")
+    if plan.existing and not options.add_users:
+        click.echo("nothing to create: the batch exists; --add-users puts the CSV's users "
+                   "that are in no batch yet into new batches")
+    elif plan.already_in_family:
+        click.echo(f"{plan.already_in_family} user(s) already in the batch: left as they are")
+
+
+def _read(csv_path: Path) -> MigrationInput:
+    from toolkit.tasks.migration_csv import read_migration_csv
+
+    return read_migration_csv(csv_path)
+
+
+# ---------------------------------------------------------------------- test
+
+
+@imap.command("test")
+@click.option("--server", required=True, metavar="HOST", help="The IMAP server.")
+@click.option("--port", type=click.IntRange(1, 65535), default=993, show_default=True)
+@click.option("--security", type=click.Choice(["ssl", "tls", "none"]), default="ssl",
+              show_default=True)
+@click.pass_obj
+def test(app: AppContext, server: str, port: int, security: str) -> None:
+    """Can Exchange Online reach this IMAP server? (Test-MigrationServerAvailability)
+
+    Exit 0 when it can, 1 when it cannot (the reason is printed). A POP host of a known
+    provider is tested as its IMAP host.
+
+    \b
+    Examples:
+      psbridge migrate imap test --server imap.gmail.com
+      psbridge migrate imap test --server mail.example.com --port 143 --security tls
+    """
+    from toolkit.tasks.migration_hosts import Server, UnknownPopHost, imap_host_for
+
+    try:
+        host, was_pop = imap_host_for(server)
+    except UnknownPopHost as exc:
+        raise InputError(str(exc), hint="Give the provider's IMAP server.") from None
+    checked = Server(host) if was_pop else Server(host, port, security)
+    if was_pop:
+        click.echo(f"warning: {server} is a POP server; testing its IMAP server {checked}",
+                   err=True)
+    with _session(app) as (target, catalog, connection):
+        result = _run(target, catalog, connection, TEST_TEMPLATE,
+                      {"RemoteServer": checked.host, "Port": checked.port,
+                       "Security": checked.exchange_security})
+    answer = result.output[0] if result.output else {}
+    if str(answer.get("Result")) == "Success":
+        click.echo(f"{checked}: reachable from Exchange Online")
+        return
+    detail = answer.get("ErrorDetail") or answer.get("Message") or "no answer"
+    raise PartialFailure(f"{checked}: Exchange Online cannot reach it: {detail}",
+                         hint="Check the host name, port and security (993/SSL or 143/TLS).")
+
+
+# ---------------------------------------------------------------------- plan, start
+
+
+@imap.command()
+@click.argument("csv_path", type=CSV_PATH)
+@_source_options
+@click.option("--batch", "batch", metavar="NAME",
+              help="Batch name (default: from the file name).")
+@click.pass_obj
+def plan(app: AppContext, csv_path: Path, server: str | None, port: int, security: str,
+         gmail: bool, batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
+         batch: str | None) -> None:
+    """Check a migration CSV against the tenant and show the batches; create nothing.
+
+    Pre-flight: every target mailbox exists and is licensed, no address appears twice or
+    is already in another batch, no empty credentials, batch name rules. Exit 2 on any
+    problem (each listed with its line).
+
+    \b
+    Examples:
+      psbridge migrate imap plan users.csv --gmail
+      psbridge migrate imap plan legacy-pop.csv --batch wave1
+      psbridge migrate imap plan users.csv --server mail.example.com --port 143 --security tls
+    """
+    from toolkit.tasks.migration import default_batch_name, raise_problems
+
+    source = _read(csv_path)
+    options = _options(server, port, security, gmail, batch_size, exclude_folders, add_users)
+    with _session(app) as (target, catalog, connection):
+        planned = _plan(app, source, options, batch or default_batch_name(csv_path), target,
+                        catalog, connection)
+    raise_problems(planned, csv_path)
+    if planned.batches and app.output == "table":
+        click.echo(f"ok: {planned.users} user(s) in {len(planned.batches)} batch(es); run "
+                   "'psbridge migrate imap start' with the same options and --batch to create "
+                   "them")
+
+
+@imap.command()
+@click.argument("csv_path", type=CSV_PATH)
+@_source_options
+@click.option("--batch", "batch", required=True, metavar="NAME",
+              help="Batch name (further batches of a split are NAME-2, NAME-3...).")
+@click.option("--auto-start/--no-auto-start", default=True, show_default=True,
+              help="Start each batch as soon as it is created.")
+@click.option("--notify", multiple=True, metavar="EMAIL",
+              help="Who receives the batch reports (repeatable).")
+@click.pass_obj
+def start(app: AppContext, csv_path: Path, server: str | None, port: int, security: str,
+          gmail: bool, batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
+          batch: str, auto_start: bool, notify: tuple[str, ...]) -> None:
+    """Plan, then create the endpoint(s) and batches and start them.
+
+    The CSV goes to Exchange as the -CSVData byte array of New-MigrationBatch; passwords
+    never appear in the script, the job store, the output or any report. Safe to re-run:
+    a batch that exists is reported and left alone (--add-users adds new users only).
+    Exit 2 when the plan has problems (nothing is created), 1 when a batch failed.
+
+    \b
+    Examples:
+      psbridge migrate imap start users.csv --gmail --batch gmail-wave1
+      psbridge migrate imap start legacy.csv --gmail --batch wave1 --notify it@contoso.com
+      psbridge migrate imap start users.csv --gmail --batch gmail-wave1 --add-users
+    """
+    from toolkit.cli.jobrun import execute
+    from toolkit.tasks.migration import job_plan, raise_problems
+
+    source = _read(csv_path)
+    options = _options(server, port, security, gmail, batch_size, exclude_folders, add_users,
+                       notify, auto_start)
+    with _target(app) as (target, catalog):
+        with target.open_connection() as connection:
+            planned = _plan(app, source, options, batch, target, catalog, connection)
+        raise_problems(planned, csv_path)
+        if not planned.batches:
+            click.echo("nothing changed")
+            return
+        work = job_plan(source, options, planned)
+        if app.verbose:
+            click.echo(f"template {work.template}:", err=True)
+            click.echo(catalog.render(work.template).script, err=True, nl=False)
+            for row in work.rows():
+                shown = {k: (f"<{len(v)} bytes, not shown>" if k == "CSVData" else v)
+                         for k, v in row.data.items()}
+                click.echo(f"row {row.row}: {shown}", err=True)
+        execute(app, target, catalog, work, concurrency=1, chunk_size=1, results_path=None)
+    if app.output == "table":
+        names = " ".join(b.name for b in planned.batches[:1])
+        click.echo(f"follow it with: psbridge migrate imap status {names} --watch")
+
+
+# ---------------------------------------------------------------------- status, report
+
+
+def _fetch(target: Target, catalog: TemplateCatalog, connection: Connection,
+           names: Sequence[str]) -> list[BatchState]:
+    from toolkit.tasks.migration_status import parse_status
+
+    result = _run(target, catalog, connection, STATUS_TEMPLATE,
+                  {"Names": list(names)} if names else {})
+    batches = parse_status(result.output, names)
+    if names and not batches:
+        raise InputError(f"no migration batch named {', '.join(names)}",
+                         hint="'psbridge migrate imap status' lists every batch.")
+    return batches
+
+
+def _print_status(app: AppContext, batches: Sequence[BatchState], as_json: bool) -> None:
+    batch_rows = [{"batch": b.name, "status": b.status, "users": len(b.users),
+                   "synced": b.counts["synced"], "failed": b.counts["failed"],
+                   "active": b.counts["active"] + b.counts["stopped"],
+                   "items": f"{b.items_synced}/{b.items_total}"} for b in batches]
+    user_rows = [u.report_row() for b in batches for u in b.users]
+    if as_json or app.output == "json":
+        json.dump({"batches": batch_rows, "users": user_rows}, sys.stdout, indent=2,
+                  default=str)
+        sys.stdout.write("\n")
+        return
+    emit(app, batch_rows, ["batch", "status", "users", "synced", "failed", "active", "items"],
+         title="Batches")
+    emit(app, user_rows, ["batch", "email", "status", "items_synced", "items_skipped",
+                          "last_sync", "error"], title="Users")
+
+
+@imap.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--watch", is_flag=True,
+              help="Follow until every user has synced or failed; exit 0 when all synced, "
+              "1 when any failed.")
+@click.option("--interval", type=click.FloatRange(0.1), default=15.0, show_default=True,
+              help="Seconds between polls with --watch.")
+@click.option("--timeout", type=click.FloatRange(1), default=None,
+              help="Give up watching after this many seconds (exit 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (batches and users).")
+@click.pass_obj
+def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float,
+           timeout: float | None, as_json: bool) -> None:
+    """Batches and every user's state, item counts and errors.
+
+    NAME selects a batch and the batches split off from it (NAME-2, NAME-3...); with no
+    NAME, every batch. With --watch, a progress bar per batch on a terminal (a plain line
+    per change otherwise) until every user is synced or failed.
+
+    \b
+    Examples:
+      psbridge migrate imap status
+      psbridge migrate imap status gmail-wave1 --watch
+      psbridge migrate imap status gmail-wave1 --json
+    """
+    from toolkit.cli.migration_progress import BatchWatch
+    from toolkit.tasks.migration_status import outcome
+
+    with _session(app) as (target, catalog, connection):
+        batches = _fetch(target, catalog, connection, names)
+        if watch:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            with BatchWatch() as display:
+                display.show(batches)
+                while not all(b.settled for b in batches):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    time.sleep(interval)
+                    batches = _fetch(target, catalog, connection, names)
+                    display.show(batches)
+    _print_status(app, batches, as_json)
+    if not watch:
+        return
+    ok, summary = outcome(batches)
+    if not all(b.settled for b in batches):
+        raise PartialFailure(f"still migrating after {timeout:.0f}s: {summary}",
+                             hint="Watch again later; the migration goes on without you.")
+    if not ok:
+        raise PartialFailure(summary, hint="The error column says why; fix the cause and run "
+                             "'psbridge migrate imap resume NAME' to retry failed users.")
+    click.echo(f"all synced: {summary}")
+
+
+@imap.command()
+@click.argument("name")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Report file: .csv, .json or .html.")
+@click.pass_obj
+def report(app: AppContext, name: str, out: Path) -> None:
+    """Per-user report of a batch (and its split-off batches): state, items synced and
+    skipped, last sync, error.
+
+    \b
+    Examples:
+      psbridge migrate imap report gmail-wave1 --out wave1.csv
+      psbridge migrate imap report gmail-wave1 --out wave1.html
+    """
+    from toolkit.io.perm_reports import report_format
+    from toolkit.io.report_files import write_report
+    from toolkit.tasks.migration_status import REPORT_COLUMNS
+
+    report_format(out)  # a bad suffix fails before connecting
+    with _session(app) as (target, catalog, connection):
+        batches = _fetch(target, catalog, connection, [name])
+    rows = [u.report_row() for b in batches for u in b.users]
+    write_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}")
+    click.echo(f"wrote {len(rows)} user(s) of {len(batches)} batch(es) to {out}")
+
+
+# ---------------------------------------------------------------------- stop, resume, remove
+
+
+def _act(app: AppContext, name: str, action: str) -> None:
+    from toolkit.tasks.migration import TenantFacts, in_family
+
+    with _session(app) as (target, catalog, connection):
+        facts = TenantFacts.from_output(_run(target, catalog, connection, TENANT_TEMPLATE,
+                                             {}).output)
+        family = [n for n in facts.batches if in_family(name, n)]
+        if not family:
+            raise InputError(f"no migration batch named {name}",
+                             hint="'psbridge migrate imap status' lists every batch.")
+        result = _run(target, catalog, connection, ACTION_TEMPLATE,
+                      {"Names": family, "Action": action})
+    rows = [{"batch": r.get("Batch"), "ok": r.get("Ok"), "status": r.get("Status"),
+             "message": r.get("Message")} for r in result.output]
+    emit(app, rows, ["batch", "ok", "status", "message"])
+    failed = [r for r in rows if not r["ok"]]
+    if failed:
+        raise PartialFailure(f"{len(failed)} of {len(rows)} batch(es) refused to {action}")
+
+
+@imap.command()
+@click.argument("name")
+@click.pass_obj
+def stop(app: AppContext, name: str) -> None:
+    """Stop a batch (Stop-MigrationBatch); 'resume' starts it again.
+
+    \b
+    Example:
+      psbridge migrate imap stop gmail-wave1
+    """
+    _act(app, name, "stop")
+
+
+@imap.command()
+@click.argument("name")
+@click.pass_obj
+def resume(app: AppContext, name: str) -> None:
+    """Start a stopped or not-yet-started batch (Start-MigrationBatch); failed users are
+    retried.
+
+    \b
+    Example:
+      psbridge migrate imap resume gmail-wave1
+    """
+    _act(app, name, "start")
+
+
+@imap.command()
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def remove(app: AppContext, name: str, yes: bool) -> None:
+    """Remove a batch (Remove-MigrationBatch), ending its daily incremental sync.
+
+    IMAP batches have no completion step: after the first sync they re-sync about once a
+    day until removed. Remove the batch once users work in Exchange Online and mail no
+    longer arrives at the old server; mail already migrated stays.
+
+    \b
+    Example:
+      psbridge migrate imap remove gmail-wave1 --yes
+    """
+    click.echo(f"Removing {name} ends its daily incremental sync: mail that reaches the old "
+               "server afterwards is not copied. Mail already migrated stays.", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("remove needs confirmation", hint="Add --yes.")
+        click.confirm(f"Remove migration batch {name}?", abort=True, err=True)
+    _act(app, name, "remove")

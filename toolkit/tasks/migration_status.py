@@ -1,0 +1,124 @@
+"""Migration batches and their users as the ``exchange/migration-status`` template reports
+them, summarised for status tables, progress bars, reports and exit codes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.tasks.migration import in_family
+
+SYNCED = frozenset({"Synced", "IncrementalSyncing", "IncrementalSynced", "Completed",
+                    "CompletedWithWarnings"})
+FAILED = frozenset({"Failed", "IncrementalFailed"})
+STOPPED = frozenset({"Stopped"})
+IDLE_BATCH = frozenset({"Created", "Stopped"})  # nothing moves until it is started
+STATE_ORDER = ("Queued", "Provisioning", "Syncing", "Synced", "Failed", "Stopped", "Removing")
+REPORT_COLUMNS = ("batch", "email", "status", "items_synced", "items_skipped", "items_total",
+                  "percent", "last_sync", "error")
+
+
+@dataclass(frozen=True)
+class UserState:
+    batch: str
+    email: str
+    status: str
+    synced: int = 0
+    skipped: int = 0
+    total: int = 0
+    percent: int = 0
+    last_sync: str | None = None
+    error: str = ""
+
+    @property
+    def category(self) -> str:
+        """synced, failed, stopped or active."""
+        if self.status in SYNCED:
+            return "synced"
+        if self.status in FAILED:
+            return "failed"
+        if self.status in STOPPED:
+            return "stopped"
+        return "active"
+
+    def report_row(self) -> dict[str, Any]:
+        return {"batch": self.batch, "email": self.email, "status": self.status,
+                "items_synced": self.synced, "items_skipped": self.skipped,
+                "items_total": self.total, "percent": self.percent,
+                "last_sync": self.last_sync, "error": self.error}
+
+
+@dataclass
+class BatchState:
+    name: str
+    status: str
+    endpoint: str = ""
+    users: list[UserState] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(u.category for u in self.users)
+
+    @property
+    def states(self) -> Counter[str]:
+        """Users per migration state, in the order states are reached."""
+        found = Counter(u.status for u in self.users)
+        ordered = {s: found[s] for s in STATE_ORDER if found[s]}
+        return Counter({**ordered, **{s: n for s, n in found.items() if s not in ordered}})
+
+    @property
+    def items_synced(self) -> int:
+        return sum(u.synced for u in self.users)
+
+    @property
+    def items_total(self) -> int:
+        return sum(max(u.total, u.synced) for u in self.users)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing will change without someone acting: every user synced or failed (or the
+        batch is idle: created and not started, or stopped)."""
+        if self.status in IDLE_BATCH:
+            return True
+        return all(u.category in ("synced", "failed", "stopped") for u in self.users)
+
+    def state_text(self) -> str:
+        return ", ".join(f"{n} {s.lower()}" for s, n in self.states.items()) or "no users"
+
+
+def parse_status(objects: Sequence[Mapping[str, Any]], names: Sequence[str] = ()
+                 ) -> list[BatchState]:
+    """Batches (filtered to the named families) with their users, in report order."""
+    batches: dict[str, BatchState] = {}
+    for item in objects:
+        batch = str(item.get("Batch") or "")
+        if names and not any(in_family(n, batch) for n in names):
+            continue
+        if item.get("Kind") == "batch":
+            batches[batch] = BatchState(batch, str(item.get("Status") or ""),
+                                        str(item.get("Endpoint") or ""))
+        elif item.get("Kind") == "user" and batch in batches:
+            batches[batch].users.append(UserState(
+                batch, str(item.get("Email") or ""), str(item.get("Status") or ""),
+                int(item.get("Synced") or 0), int(item.get("Skipped") or 0),
+                int(item.get("Total") or 0), int(item.get("Percent") or 0),
+                str(item["LastSync"]) if item.get("LastSync") else None,
+                str(item.get("Error") or "")))
+    return list(batches.values())
+
+
+def outcome(batches: Sequence[BatchState]) -> tuple[bool, str]:
+    """(all synced?, a one-line summary) once every batch has settled."""
+    counts: Counter[str] = Counter()
+    for batch in batches:
+        counts.update(batch.counts)
+    idle = [b.name for b in batches if b.status in IDLE_BATCH]
+    total = sum(counts.values())
+    parts = [f"{counts[c]} {c}" for c in ("synced", "failed", "stopped", "active") if counts[c]]
+    summary = f"{total} user(s): {', '.join(parts) or 'none'}"
+    if idle:
+        summary += f"; not running: {', '.join(idle)}"
+    ok = total > 0 and counts["synced"] == total and not idle
+    return ok, summary
