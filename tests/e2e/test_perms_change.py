@@ -237,8 +237,13 @@ def test_kill_9_mid_apply_then_resume_applies_each_change_once(  # type: ignore[
     job.wait(timeout=30)
     assert rows_done(isolated_home) < 300
     (listed,) = cli.json("jobs", "list")
+    at_kill = Counter(r["status"] for r in cli.json("jobs", "show", listed["id"]))
+    assert at_kill["unknown"], "the kill should have caught chunks in flight"
     resumed = cli(*LAB, "jobs", "resume", listed["id"], timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    verified = [r for r in cli.json("jobs", "show", listed["id"])
+                if "before the interruption" in r["message"]]
+    assert verified, "rows applied just before the kill are verified, not sent again"
     final = Counter(r["status"] for r in cli.json("jobs", "show", listed["id"]))
     assert final == {"changed": 300}
     applied = Counter(
