@@ -197,8 +197,11 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
 
 
 def _tenant_of(app: AppContext) -> str:
-    """The tenant snapshots are kept under, without connecting anywhere."""
+    """The tenant snapshots are kept under, without connecting anywhere: --tenant, else the
+    profile's Exchange organization, else (the embedded sandbox names it only once started)
+    the tenant of the profile's latest snapshot."""
     from toolkit.core.config import resolve_profile
+    from toolkit.tasks.snapshots import SnapshotStore
 
     if app.tenant:
         return app.tenant
@@ -206,11 +209,9 @@ def _tenant_of(app: AppContext) -> str:
     exchange = profile.services.get("exchange")
     if exchange and exchange.organization:
         return exchange.organization
-    if profile.is_sandbox:
-        from toolkit.sandbox.tenant.demo import CONTOSO
-
-        return CONTOSO
-    return profile.name
+    with SnapshotStore() as store:
+        latest = store.recent(profile=profile.name, limit=1)
+    return latest[0].tenant if latest else profile.name
 
 
 @perms.command()

@@ -152,12 +152,15 @@ class SnapshotStore:
         self._db.execute("COMMIT")
         return self.load(snapshot_id)
 
-    def recent(self, tenant: str | None = None, limit: int = 50) -> list[Snapshot]:
-        """Newest first, without their rows."""
-        where, args = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
+    def recent(self, tenant: str | None = None, limit: int = 50, *,
+               profile: str | None = None) -> list[Snapshot]:
+        """Newest first, without their rows; of one tenant, or taken with one profile."""
+        conditions = [(column, value) for column, value in (("tenant", tenant),
+                                                            ("profile", profile)) if value]
+        where = " AND ".join(f"{column} = ?" for column, _ in conditions) or "1"
         rows = self._db.execute(
-            f"SELECT * FROM perm_snapshots {where} ORDER BY taken DESC, id DESC LIMIT ?",
-            (*args, limit)).fetchall()
+            f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
+            (*(value for _, value in conditions), limit)).fetchall()
         return [_snapshot(r) for r in rows]
 
     def load(self, snapshot_id: int) -> Snapshot:
