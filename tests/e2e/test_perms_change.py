@@ -143,6 +143,11 @@ def test_invalid_files_change_nothing(cli: Cli, serve, tmp_path: Path) -> None: 
     assert f"{unknown}:3: Mailbox: nobody@contoso.com: Couldn't find object" in result.stderr
     assert f"{unknown}:4: Trustee: ghost@contoso.com" in result.stderr
     assert changes(sandbox) == []
+    cli("profile", "add", "desk", "--endpoint", "https://127.0.0.1:9/wsman", "--role",
+        "helpdesk", check=0)
+    refused = cli("--profile", "desk", "perms", "grant", "sales@contoso.com",
+                  "debra.berger@contoso.com", "--right", "SendAs", check=2)
+    assert "needs the admin role" in refused.stderr
 
 
 def test_automapping_change_is_remove_and_grant(  # type: ignore[no-untyped-def]

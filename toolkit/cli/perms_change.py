@@ -116,7 +116,8 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
     catalog = TemplateCatalog()
     profile = resolve_profile(app.profile_name)
     with open_target(profile, app.tenant) as target:
-        check_role(catalog.meta(APPLY_TEMPLATE), target)
+        if not dry_run:
+            check_role(catalog.meta(APPLY_TEMPLATE), target)
         if revoke_all is not None:
             rows, state = _holdings(target, catalog, revoke_all)
         else:
@@ -135,6 +136,9 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
             return
         if not plan.changes:
             click.echo(f"nothing to change: {len(plan.unchanged)} unchanged", err=True)
+            if app.output != "table":
+                emit(app, [{"job": None, "status": "unchanged", "rows": len(plan.unchanged),
+                            "seconds": 0}], ["job", "status", "rows", "seconds"])
             if results_path is not None:
                 _write_unchanged(results_path, plan)
             return
