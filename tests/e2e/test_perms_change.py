@@ -77,14 +77,14 @@ def test_apply_excel_variants_and_legacy_words_then_rerun_is_unchanged(  # type:
     ).encode("utf-16-le"))
     semicolons = tmp_path / "european.csv"  # European Excel: UTF-8 with BOM, semicolons
     semicolons.write_bytes(codecs.BOM_UTF8 + (
-        "Mailbox;Trustee;Right;Action;AutoMapping\r\n"
-        "support@contoso.com;\"debra.berger@contoso.com\";FULLACCESS;grant;false\r\n"
-        "support@contoso.com;debra.berger@contoso.com;GrantSendOnBehalfOf;;\r\n"
-        "support@contoso.com;grady.archie@contoso.com;RemoveSendOnBehalfOf;;\r\n"
-        "support@contoso.com;grady.archie@contoso.com;sendonbehalf;revoke;\r\n"
-        "sales@contoso.com;adele.vance@contoso.com;SendAs;revoke;\r\n"
-        "sales@contoso.com;adele.vance@contoso.com;FullAccess;;\r\n"
-    ).encode("utf-8"))
+        b"Mailbox;Trustee;Right;Action;AutoMapping\r\n"
+        b"support@contoso.com;\"debra.berger@contoso.com\";FULLACCESS;grant;false\r\n"
+        b"support@contoso.com;debra.berger@contoso.com;GrantSendOnBehalfOf;;\r\n"
+        b"support@contoso.com;grady.archie@contoso.com;RemoveSendOnBehalfOf;;\r\n"
+        b"support@contoso.com;grady.archie@contoso.com;sendonbehalf;revoke;\r\n"
+        b"sales@contoso.com;adele.vance@contoso.com;SendAs;revoke;\r\n"
+        b"sales@contoso.com;adele.vance@contoso.com;FullAccess;;\r\n"
+    ))
     dry = cli(*LAB, "perms", "apply", str(semicolons), "--dry-run", check=0)
     assert "dry run: 4 change(s), 2 already so; nothing was changed" in dry.stderr
     assert "same as line 4" in dry.stdout and changes(sandbox) == []
