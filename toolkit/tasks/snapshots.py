@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core.errors import InputError
-from toolkit.core.journal import default_path
+from toolkit.core.journal import Journal
 
 GRANT = "grant"
 ORPHAN = "orphan"
@@ -105,27 +105,16 @@ class Snapshot:
                 "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
 
 
-class SnapshotStore:
-    """The snapshot tables of the job store. Not shared between threads."""
+class SnapshotStore(Journal):
+    """The job store, with the snapshot tables. Not shared between threads."""
 
     def __init__(self, path: Path | None = None):
-        self.path = path or default_path()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        super().__init__(path)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        self.path.chmod(0o600)
-
-    def close(self) -> None:
-        self._db.close()
 
     def __enter__(self) -> SnapshotStore:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def save(self, *, tenant: str, profile: str, scope: str, mailboxes: int,
              noise: Mapping[str, int], failures: Iterable[Mapping[str, str]],
@@ -133,23 +122,18 @@ class SnapshotStore:
         """Store a finished audit in one transaction: a snapshot is whole or absent."""
         taken = time.time() if taken is None else taken
         failures = [dict(f) for f in failures]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = self._db.execute(
+        with self._transaction() as db:
+            cursor = db.execute(
                 "INSERT INTO perm_snapshots (tenant, profile, taken, scope, mailboxes, noise, "
                 "failures) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (tenant, profile, taken, scope, mailboxes, json.dumps(dict(noise)),
                  json.dumps(failures)))
             snapshot_id = int(cursor.lastrowid or 0)
-            self._db.executemany(
+            db.executemany(
                 "INSERT INTO perm_snapshot_rows (snapshot_id, mailbox, trustee, access_right, "
                 "kind, source) VALUES (?, ?, ?, ?, ?, ?)",
                 ((snapshot_id, g.mailbox, g.trustee, g.right, g.kind, g.source)
                  for g in grants))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         return self.load(snapshot_id)
 
     def recent(self, tenant: str | None = None, limit: int = 50, *,
