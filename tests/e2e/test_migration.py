@@ -216,3 +216,42 @@ def test_mailbox_protocols_in_bulk(cli: Cli, serve, tmp_path: Path) -> None:  # 
     assert sandbox.commands("Set-CASMailbox")[-1]["parameters"] == {
         "Identity": "adele.vance@contoso.com", "ImapEnabled": True}
     cli(*lab, "mailbox", "protocols", "--mailbox", "x@contoso.com", check=2)  # nothing to do
+
+
+def test_split_batches_add_users_and_resume_after_a_crash(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    sandbox = serve()
+    lab = ("--profile", "lab")
+    people = {**GOOD, "isaiah.langer": "isaiah-app-pw-2024", "miriam.graham": "miriam-app-pw-2024"}
+    rows = [f"{n}@contoso.com,{n}.contoso@gmail.com,{p}" for n, p in people.items()]
+    first = rows_csv(tmp_path / "first.csv", "EmailAddress,UserName,Password", rows[:3])
+    started = cli(*lab, "migrate", "imap", "start", str(first), "--gmail", "--batch", "w",
+                  "--batch-size", "2", "--no-auto-start", check=0)
+    assert "2 changed" in started.stdout
+    shown = cli.json(*lab, "migrate", "imap", "status", "w")
+    assert [(b["batch"], b["users"], b["status"]) for b in shown["batches"]] == [
+        ("w", 2, "Created"), ("w-2", 1, "Created")]
+
+    everyone = rows_csv(tmp_path / "all.csv", "EmailAddress,UserName,Password", rows)
+    same = cli(*lab, "migrate", "imap", "start", str(everyone), "--gmail", "--batch", "w",
+               "--batch-size", "2", "--no-auto-start", check=0)
+    assert "nothing changed" in same.stdout
+    added = cli(*lab, "migrate", "imap", "start", str(everyone), "--gmail", "--batch", "w",
+                "--batch-size", "2", "--no-auto-start", "--add-users", check=0)
+    assert "3 user(s) already in the batch" in added.stdout and "1 changed" in added.stdout
+    assert len(sandbox.commands("New-MigrationBatch")) == 3
+    assert len(sandbox.commands("New-MigrationEndpoint")) == 1  # reused
+
+    # A crash after the batch was sent, before its outcome was recorded (kill -9).
+    journal = isolated_home / "data" / "jobs.sqlite3"
+    with sqlite3.connect(journal) as db:
+        (job_id,) = db.execute("SELECT id FROM jobs ORDER BY started DESC LIMIT 1").fetchone()
+        db.execute("UPDATE rows SET status = 'sent' WHERE job_id = ?", (job_id,))
+        db.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (job_id,))
+    resumed = cli(*lab, "jobs", "resume", job_id, check=0)
+    assert "1 unchanged" in resumed.stdout  # the tenant has it: not created twice
+    assert len(sandbox.commands("New-MigrationBatch")) == 3
+
+    cli(*lab, "migrate", "imap", "resume", "w", check=0)
+    assert {c["parameters"]["Identity"] for c in sandbox.commands("Start-MigrationBatch")} == {
+        "w", "w-2", "w-3"}
