@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import Cli, bulk_seed, rows_csv
+from e2e_cli import Cli, bulk_seed, rows_csv
 
 
 def attributes(cli: Cli, *profile: str) -> dict[str, tuple[str | None, str | None]]:
@@ -102,7 +102,7 @@ def test_throttling_and_faults_still_end_with_every_row_right(  # type: ignore[n
         cli: Cli, serve, tmp_path: Path) -> None:
     seed = bulk_seed(tmp_path / "seed.json", 150)
     sandbox = serve("--throttle-rate", "0.1", "--fault-rate", "0.05", "--random-seed", "11",
-                    seed=str(seed))
+                    "--throttle-retry-s", "2", seed=str(seed))
     source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
                       [f"bulk{i:04d}@contoso.com,v{i}" for i in range(150)])
     result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",

@@ -55,6 +55,8 @@ def sandbox() -> None:
               help="Share of requests that fail with HTTP 500 or a dropped connection.")
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of cmdlet calls that fail as throttled Exchange calls do.")
+@click.option("--throttle-retry-s", type=click.IntRange(1, 3600), default=30, show_default=True,
+              help="Longest Retry-After a throttled call asks for (each asks 2s up to this).")
 @click.option("--random-seed", type=int, default=None,
               help="Seed for every random choice (faults, throttling), for repeatable runs.")
 @click.option("--command-log", type=click.Path(dir_okay=False, path_type=Path),
@@ -69,7 +71,8 @@ def sandbox() -> None:
               "sandbox (implies --https).")
 def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed: str | None,
           username: str | None, password: str | None, latency_ms: int, cmdlet_ms: int,
-          fault_rate: float, throttle_rate: float, random_seed: int | None,
+          fault_rate: float, throttle_rate: float, throttle_retry_s: int,
+          random_seed: int | None,
           command_log: Path | None, mailbox_delay_s: float | None,
           migration_speed: float | None, write_profile: str | None) -> None:
     """Serve the sandbox until interrupted (Ctrl-C)."""
@@ -80,8 +83,8 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
         host=host, port=port, https=use_https, state=state, seed=seed,
         username=username or DEFAULT_USERNAME, password=password,
         latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
-        fault_rate=fault_rate, throttle_rate=throttle_rate, random_seed=random_seed,
-        command_log=command_log, mailbox_delay_s=mailbox_delay_s,
+        fault_rate=fault_rate, throttle_rate=throttle_rate, throttle_retry_s=throttle_retry_s,
+        random_seed=random_seed, command_log=command_log, mailbox_delay_s=mailbox_delay_s,
         migration_speed=migration_speed,
     )
     if not _is_loopback(host):

@@ -183,6 +183,9 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
         fault = TransportFault if exc.code >= 500 else ConnectionFailed
         return fault(f"the management host at {where} answered HTTP {exc.code}")
     if isinstance(exc, WSManFaultError):
+        if exc.code in SHELL_GONE_FAULTS:  # reaped, restarted host: a new shell will do
+            return TransportFault(f"the management host at {where} no longer has this "
+                                  f"session: {exc.reason or exc.message}")
         return ConnectionFailed(f"the management host at {where} refused the request: "
                                 f"{exc.reason or exc.message}")
     return TransportFault(f"lost the connection to {where}: {type(exc).__name__}: {exc}")
@@ -197,6 +200,8 @@ def transport_errors() -> tuple[type[BaseException], ...]:
 
 
 POWERSHELL_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+# The WSMan fault for a shell the host no longer has (0x8033805B): reconnecting cures it.
+SHELL_GONE_FAULTS = frozenset({2150858843})
 
 
 class ShellLedger:

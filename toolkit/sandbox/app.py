@@ -165,6 +165,7 @@ def build_backend(options: SandboxOptions) -> SandboxBackend:
         identity=identity,
         cmdlet_ms=options.cmdlet_ms,
         throttle_rate=options.throttle_rate,
+        throttle_retry_s=options.throttle_retry_s,
         random_seed=options.random_seed,
         command_log=options.command_log,
     )

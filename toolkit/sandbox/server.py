@@ -58,6 +58,7 @@ class SandboxOptions:
     seed: str | None = None  # "demo" or a path to a seed JSON file
     cmdlet_ms: int = 0
     throttle_rate: float = 0.0
+    throttle_retry_s: int = 30
     command_log: Path | None = None
     mailbox_delay_s: float | None = None
     migration_speed: float | None = None  # emulated service seconds per real second

@@ -119,6 +119,7 @@ class TenantServices:
     identity: Any = None  # toolkit.sandbox.identity.IdentityPlatform, when serving HTTPS
     cmdlet_ms: int = 0
     throttle_rate: float = 0.0
+    throttle_retry_s: int = 30  # the longest Retry-After a throttled call asks for
     random_seed: int | None = None
     command_log: Path | None = None
     limiter: ConnectionLimiter = field(default_factory=ConnectionLimiter)
@@ -136,7 +137,7 @@ class TenantServices:
 
     def retry_after(self) -> int:
         with self._rng_lock:
-            return self._rng.randint(2, 30)
+            return self._rng.randint(min(2, self.throttle_retry_s), self.throttle_retry_s)
 
     def release(self, state: dict[str, Any]) -> None:
         """A runspace closed: its Exchange connection stops counting."""

@@ -1,0 +1,104 @@
+"""End-to-end helpers: the real psbridge CLI, as a subprocess, against the sandbox.
+
+Nothing is mocked: the CLI talks to the sandbox through pypsrp over HTTPS, signs in with
+msal against the sandbox's identity platform, and the sandbox runs the rendered scripts in
+its PowerShell engine against the emulated tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class Cli:
+    """Runs ``python -m toolkit`` with the test's own config, data and template folders."""
+
+    env: dict[str, str]
+
+    def __call__(self, *args: str, timeout: float = 120, check: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True,
+            timeout=timeout, env={**self.env, **(extra_env or {})}, stdin=subprocess.DEVNULL,
+        )
+        if check is not None:
+            assert result.returncode == check, (
+                f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def json(self, *args: str) -> Any:
+        result = self("--output", "json", *args, check=0)
+        return json.loads(result.stdout)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "toolkit", *args], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL)
+
+
+@dataclass
+class ServedSandbox:
+    process: subprocess.Popen[str]
+    profile: str
+    command_log: Path
+    output: list[str]
+
+    def commands(self, cmdlet: str | None = None) -> list[dict[str, Any]]:
+        if not self.command_log.exists():
+            return []
+        entries = [json.loads(line) for line in self.command_log.read_text().splitlines()
+                   if line.strip()]
+        return [e for e in entries if cmdlet is None or e["cmdlet"] == cmdlet]
+
+
+def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab",
+                  seed: str = "demo") -> ServedSandbox:
+    """``psbridge sandbox serve`` in the background, writing profile ``profile``."""
+    log = home / "commands.jsonl"
+    process = cli.popen("sandbox", "serve", "--port", "0", "--https", "--seed", seed,
+                        "--command-log", str(log), "--write-profile", profile, *extra)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not ready.is_set():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("sandbox did not start:\n" + "".join(lines))
+        ready.wait(0.1)
+    return ServedSandbox(process, profile, log, lines)
+
+
+def bulk_seed(path: Path, mailboxes: int) -> Path:
+    """The demo seed with ``mailboxes`` more user mailboxes in contoso (bulkNNNN@contoso.com)."""
+    from toolkit.sandbox.tenant import demo
+
+    seed = demo.demo_seed()
+    contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
+    contoso["users"] += [{"upn": f"bulk{i:04d}@contoso.com", "display_name": f"Bulk {i:04d}",
+                          "mailbox": "user"} for i in range(mailboxes)]
+    path.write_text(json.dumps(seed))
+    return path
+
+
+def rows_csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
