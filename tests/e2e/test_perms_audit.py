@@ -75,6 +75,12 @@ def test_include_noise_keeps_self_inherited_and_deny(cli: Cli) -> None:
     assert {"self", "inherited", "deny", "grant", "orphan"} <= kinds
     assert ("finance@contoso.com", "lynne.robbins@contoso.com", "FullAccess") in grants(
         rows, "deny")
+    debra = cli.json("perms", "audit", "--all", "--trustee", "Debra.Berger@contoso.com")
+    assert {(r["mailbox"], r["right"]) for r in debra} == {
+        ("patti.fernandez@contoso.com", "FullAccess"),
+        ("patti.fernandez@contoso.com", "SendOnBehalf")}
+    # --trustee narrows what is shown, not the snapshot: no drift over finance.
+    cli("perms", "diff", check=0)
 
 
 def test_unknown_mailbox_fails_the_audit_but_keeps_the_rest(cli: Cli) -> None:
@@ -116,10 +122,12 @@ def test_drift_exit_codes_lookups_and_webhook(cli: Cli, tmp_path: Path) -> None:
     cli("perms", "audit", "--all", check=0)
     with webhook() as posts:
         drift = cli("--output", "json", "perms", "diff", "--notify-webhook", posts.url,
-                    check=3)
+                    "--out", str(tmp_path / "drift.html"), check=3)
     (change,) = json.loads(drift.stdout)
     assert (change["change"], change["mailbox"], change["trustee"], change["right"]) == (
         "added", "info@contoso.com", "joni.sherman@contoso.com", "FullAccess")
+    page = (tmp_path / "drift.html").read_text()
+    assert "joni.sherman@contoso.com" in page and "<td>added</td>" in page
     (payload,) = posts.received
     assert payload["added"] == 1 and payload["removed"] == 0
     assert payload["tenant"] == "contoso.onmicrosoft.com"

@@ -81,19 +81,23 @@ def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, i
 
 
 def _save_and_report(app: AppContext, target: Target, result: AuditResult,
-                     scope: str, trustee: str | None, out: Path | None) -> Snapshot:
+                     scope: str, trustee: str | None, out: Path | None
+                     ) -> tuple[Snapshot, list[Grant]]:
+    """Save the whole audit as a snapshot; report (and return) the rows asked for: a
+    --trustee filter narrows what is shown, never what the snapshot holds, so later diffs
+    compare like with like."""
     from toolkit.io.perm_reports import write_report
     from toolkit.tasks.audit import filter_trustee, home_tenant
     from toolkit.tasks.audit_report import COLUMNS, AuditReport
     from toolkit.tasks.snapshots import SnapshotStore
 
-    grants = filter_trustee(result.grants, trustee)
     with SnapshotStore() as store:
         snapshot = store.save(tenant=home_tenant(target), profile=target.profile.name,
                               scope=scope, mailboxes=result.mailboxes, noise=result.noise,
-                              failures=result.failures, grants=grants)
+                              failures=result.failures, grants=result.grants)
         drift, previous_id = _previous(store, snapshot)
-    report = AuditReport(snapshot, snapshot.grants, drift, previous_id)
+    shown = filter_trustee(snapshot.grants, trustee)
+    report = AuditReport(snapshot, shown, drift, previous_id)
     summary = report.summary()
     if out is not None:
         write_report(out, f"Mailbox permissions of {snapshot.tenant}", summary,
@@ -107,7 +111,7 @@ def _save_and_report(app: AppContext, target: Target, result: AuditResult,
     if drift is not None:
         click.echo(f"since snapshot {previous_id}: {len(drift.added)} added, "
                    f"{len(drift.removed)} removed", err=True)
-    return snapshot
+    return snapshot, shown
 
 
 @perms.command()
@@ -115,7 +119,8 @@ def _save_and_report(app: AppContext, target: Target, result: AuditResult,
               help="A mailbox to audit (repeatable).")
 @click.option("--all", "all_mailboxes", is_flag=True, help="Audit every mailbox.")
 @click.option("--trustee", metavar="USER",
-              help="Keep only the rights this trustee holds (UPN or primary address).")
+              help="Show and report only the rights this trustee holds (UPN or primary "
+              "address); the snapshot keeps everything.")
 @click.option("--include-noise", is_flag=True,
               help="Keep SELF, inherited and Deny entries too (marked by their kind).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
@@ -173,7 +178,8 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
             with open_target(profile, tenant) as target:
                 result = _audit_one(app, target, catalog, wanted, include_noise,
                                     concurrency, chunk_size)
-                snapshot = _save_and_report(app, target, result, scope, trustee, target_out)
+                snapshot, shown = _save_and_report(app, target, result, scope, trustee,
+                                                   target_out)
         except PsbridgeError as exc:
             if not all_tenants or exc.exit_code == 130:
                 raise
@@ -181,7 +187,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
             failed.append(tenant or "home")
             continue
         if not all_tenants:
-            _show_grants(app, snapshot.grants, f"snapshot {snapshot.id}")
+            _show_grants(app, shown, f"snapshot {snapshot.id}")
         if snapshot.failures:
             for failure in snapshot.failures:
                 click.echo(f"error: {failure['mailbox']}: {failure['message']}", err=True)
