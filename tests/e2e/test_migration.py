@@ -110,6 +110,7 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     assert journal in stores and sandbox.command_log in stores
     with sqlite3.connect(journal) as db:
         assert db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == 1
+    seen.extend(sandbox.output)  # the sandbox's own console
     for password in PASSWORDS:
         assert not any(password in text for text in seen), password
         for store in [*stores, *reports]:
@@ -255,3 +256,20 @@ def test_split_batches_add_users_and_resume_after_a_crash(  # type: ignore[no-un
     cli(*lab, "migrate", "imap", "resume", "w", check=0)
     assert {c["parameters"]["Identity"] for c in sandbox.commands("Start-MigrationBatch")} == {
         "w", "w-2", "w-3"}
+
+
+def test_server_availability(cli: Cli, serve) -> None:  # type: ignore[no-untyped-def]
+    sandbox = serve()
+    lab = ("--profile", "lab", "migrate", "imap", "test")
+    gmail = cli(*lab, "--server", "pop.gmail.com", check=0)
+    assert "testing its IMAP server imap.gmail.com" in gmail.stderr
+    assert "imap.gmail.com (port 993, SSL): reachable from Exchange Online" in gmail.stdout
+    wrong = cli(*lab, "--server", "mail.contoso-legacy.com", check=1)
+    assert "cannot reach it" in wrong.stderr and "port 993" in wrong.stderr
+    cli(*lab, "--server", "mail.contoso-legacy.com", "--port", "143", "--security", "tls",
+        check=0)
+    assert [c["parameters"]["Security"] for c in
+            sandbox.commands("Test-MigrationServerAvailability")] == ["Ssl", "Ssl", "Tls"]
+    missing = cli(*lab, "--server", "imap.gmail.com", "--user", "a", "--password-env",
+                  "NOT_SET_ANYWHERE", check=2)
+    assert "NOT_SET_ANYWHERE: the variable is not set" in missing.stderr

@@ -185,18 +185,34 @@ def _read(csv_path: Path) -> MigrationInput:
 @click.option("--port", type=click.IntRange(1, 65535), default=993, show_default=True)
 @click.option("--security", type=click.Choice(["ssl", "tls", "none"]), default="ssl",
               show_default=True)
+@click.option("--user", metavar="USER", help="Also sign in as this IMAP user (from this "
+              "machine) to check the credentials.")
+@click.option("--password-env", metavar="VAR", help="Environment variable holding --user's "
+              "password (passwords are never given on the command line).")
 @click.pass_obj
-def test(app: AppContext, server: str, port: int, security: str) -> None:
+def test(app: AppContext, server: str, port: int, security: str, user: str | None,
+         password_env: str | None) -> None:
     """Can Exchange Online reach this IMAP server? (Test-MigrationServerAvailability)
 
     Exit 0 when it can, 1 when it cannot (the reason is printed). A POP host of a known
-    provider is tested as its IMAP host.
+    provider is tested as its IMAP host. With --user, psbridge also signs in to the IMAP
+    server from this machine (Exchange's test checks the server, never a login): exit 1
+    when the server refuses the credentials.
 
     \b
     Examples:
       psbridge migrate imap test --server imap.gmail.com
       psbridge migrate imap test --server mail.example.com --port 143 --security tls
+      IMAP_PW=... psbridge migrate imap test --server imap.gmail.com \\
+          --user ann@gmail.com --password-env IMAP_PW
     """
+    import os
+
+    password = os.environ.get(password_env or "") if password_env else None
+    if (user is None) != (password_env is None):
+        raise InputError("--user and --password-env go together")
+    if password_env is not None and password is None:
+        raise InputError(f"--password-env {password_env}: the variable is not set")
     from toolkit.tasks.migration_hosts import Server, UnknownPopHost, imap_host_for
 
     try:
@@ -212,12 +228,21 @@ def test(app: AppContext, server: str, port: int, security: str) -> None:
                       {"RemoteServer": checked.host, "Port": checked.port,
                        "Security": checked.exchange_security})
     answer = result.output[0] if result.output else {}
-    if str(answer.get("Result")) == "Success":
-        click.echo(f"{checked}: reachable from Exchange Online")
-        return
-    detail = answer.get("ErrorDetail") or answer.get("Message") or "no answer"
-    raise PartialFailure(f"{checked}: Exchange Online cannot reach it: {detail}",
-                         hint="Check the host name, port and security (993/SSL or 143/TLS).")
+    if str(answer.get("Result")) != "Success":
+        detail = answer.get("ErrorDetail") or answer.get("Message") or "no answer"
+        raise PartialFailure(f"{checked}: Exchange Online cannot reach it: {detail}",
+                             hint="Check the host name, port and security (993/SSL or "
+                             "143/TLS).")
+    click.echo(f"{checked}: reachable from Exchange Online")
+    if user is not None and password is not None:
+        from toolkit.core.imap_probe import ImapLoginFailed, imap_login
+
+        try:
+            imap_login(checked.host, checked.port, checked.security, user, password)
+        except ImapLoginFailed as exc:
+            raise PartialFailure(str(exc), hint="For Gmail, use an app password (2-step "
+                                 "verification on).") from None
+        click.echo(f"{user}: signed in to {checked.host} from this machine")
 
 
 # ---------------------------------------------------------------------- plan, start
