@@ -162,3 +162,54 @@ def _print_banner(running: RunningSandbox, profile: str | None, profile_path: Pa
         click.echo(f"Profile '{profile}' written to {profile_path}:")
         click.echo(f"  psbridge --profile {profile} profile show")
     click.echo("Press Ctrl-C to stop.")
+
+
+@sandbox.command()
+@click.argument("code")
+@click.pass_obj
+def approve(app: Any, code: str) -> None:
+    """Approve a device-code sign-in waiting on a running sandbox.
+
+    A profile with delegated sign-in (`delegated = true` under [profiles.NAME.exchange])
+    prints "enter the code XXXX"; approve it from another terminal as the profile's sandbox
+    account, which becomes the signed-in user:
+
+    \b
+      psbridge sandbox serve --write-profile lab        # terminal 1
+      psbridge --profile lab-delegated task run ...      # terminal 2: prints a code
+      psbridge --profile lab sandbox approve ABCD-EFGH   # terminal 3
+    """
+    import json
+
+    import requests
+
+    from toolkit.core.config import resolve_profile
+    from toolkit.core.errors import ConnectionFailed, InputError
+
+    profile = resolve_profile(app.profile_name if app is not None else None)
+    if profile.endpoint is None:
+        raise InputError(
+            "approve needs a sandbox that keeps running: the embedded one lives only "
+            "while a command runs",
+            hint="psbridge sandbox serve --write-profile lab, then "
+            "psbridge --profile lab sandbox approve CODE",
+        )
+    base = profile.endpoint.removesuffix("/wsman")
+    session = requests.Session()
+    session.trust_env = False  # loopback: no proxy, and our CA bundle, not the environment's
+    session.verify = profile.ca_bundle or profile.verify_tls
+    try:
+        response = session.post(f"{base}/_sandbox/devicecode/approve",
+                                json={"user_code": code},
+                                auth=(profile.username or "", profile.password() or ""),
+                                timeout=30)
+    except requests.RequestException as exc:
+        raise ConnectionFailed(f"cannot reach the sandbox at {base}: {exc}") from None
+    try:
+        answer = response.json()
+    except json.JSONDecodeError:
+        answer = {}
+    if response.status_code != 200:
+        reason = answer.get("error_description") or answer.get("error") or response.text
+        raise InputError(f"the sandbox refused to approve {code}: {reason}")
+    click.echo(f"approved {answer.get('user_code', code)} as {answer.get('account')}")

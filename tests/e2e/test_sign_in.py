@@ -1,0 +1,81 @@
+"""Signing in to the cloud services: app-only and device code, through msal, for real."""
+
+from __future__ import annotations
+
+import re
+import stat
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from e2e_cli import Cli
+
+from toolkit.core import config
+
+EXCHANGE_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"  # the Exchange module's app
+
+
+def delegated_copy(config_path: Path, source: str, name: str) -> None:
+    """Profile ``name``: ``source`` with a device-code sign-in to Exchange."""
+    settings: dict[str, Any] = tomllib.loads(config_path.read_text())["profiles"][source]
+    exchange = settings["exchange"]
+    settings["exchange"] = {"organization": exchange["organization"],
+                            "authority": exchange["authority"],
+                            "app_id": EXCHANGE_PUBLIC_CLIENT, "delegated": True}
+    settings.pop("graph", None)
+    config.write_profile(name, settings, config_path)
+
+
+def test_device_code_sign_in_approved_from_another_terminal(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path) -> None:
+    serve()
+    delegated_copy(isolated_home / "config.toml", "lab", "agent")
+    waiting = cli.popen("--profile", "agent", "task", "run", "exchange/list-mailboxes",
+                        "--param", "RecipientTypeDetails=SharedMailbox")
+    assert waiting.stdout is not None
+    lines: list[str] = []
+    code: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert waiting.stdout is not None
+        for line in waiting.stdout:
+            lines.append(line)
+            match = re.search(r"sandbox approve (\S+?)'", line)
+            if match:
+                code.append(match.group(1))
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert found.wait(60), "".join(lines)
+    approved = cli("--profile", "lab", "sandbox", "approve", code[0], check=0)
+    assert f"approved {code[0]}" in approved.stdout
+    assert waiting.wait(timeout=120) == 0, "".join(lines)
+    reader.join(timeout=10)
+    assert "sales@contoso.com" in "".join(lines)
+    cache = isolated_home / "data" / "token-cache.bin"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    # The next command reuses the cached sign-in: no code this time.
+    again = cli("--profile", "agent", "task", "run", "exchange/list-mailboxes", check=0)
+    assert "sandbox approve" not in again.stderr
+
+
+def test_approve_refuses_an_unknown_code(cli: Cli, serve) -> None:  # type: ignore[no-untyped-def]
+    serve()
+    refused = cli("--profile", "lab", "sandbox", "approve", "NOPE-NOPE", check=2)
+    assert "refused to approve NOPE-NOPE" in refused.stderr
+
+
+def test_wrong_app_secret_is_a_sign_in_failure(cli: Cli, serve, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    serve()
+    settings = tomllib.loads((isolated_home / "config.toml").read_text())["profiles"]["lab"]
+    secret = isolated_home / "wrong-secret"
+    secret.write_text("not-the-secret")
+    secret.chmod(0o600)
+    settings["exchange"]["client_secret_file"] = str(secret)
+    config.write_profile("bad", settings, isolated_home / "config.toml")
+    failed = cli("--profile", "bad", "task", "run", "exchange/list-mailboxes", check=4)
+    assert "sign-in to exchange" in failed.stderr and "invalid_client" in failed.stderr
+    assert "not-the-secret" not in failed.stderr
