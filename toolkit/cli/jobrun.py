@@ -72,6 +72,7 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
             tenant = f", tenant {target.tenant}" if target.tenant else ""
             click.echo(f"job {job.id}: {plan.task}, {total} row(s) on profile "
                        f"{target.profile.name}{tenant}", err=True)
+            progress.begin()
 
         with progress:
             job, summary = run_plan(target, catalog, plan, journal, settings,

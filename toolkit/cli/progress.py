@@ -51,15 +51,19 @@ class JobProgress:
             self._task = self._rich.add_task(label, total=total, failed=0, rate="-")
 
     def __enter__(self) -> JobProgress:
+        return self
+
+    def begin(self) -> None:
+        """Start drawing (after the caller's own first lines, so they are not overdrawn)."""
+        self._started = self._last_line = time.monotonic()
         if self._rich is not None:
             self._rich.start()
-        return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._rich is not None:
             self._rich.stop()
-        else:
+        elif self.done:
             self._plain_line(final=True)
 
     @property
