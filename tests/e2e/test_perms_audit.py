@@ -11,14 +11,17 @@ import csv
 import http.server
 import json
 import re
+import signal
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from conftest import Cli, rows_csv
+from e2e_cli import Cli, bulk_seed, rows_csv
 
 ORPHANS = {"S-1-5-21-3623811015-3361044348-30300820-1013",
            "S-1-5-21-3623811015-3361044348-30300820-1027",
@@ -205,6 +208,38 @@ def test_all_tenants_go_on_after_one_fails(cli: Cli, serve, isolated_home: Path)
         ("ana.bowman@fabrikam.com", "FullAccess"), ("brian.johnson@fabrikam.com", "SendAs")}
     contoso = cli.json("--profile", "lab", "perms", "snapshots")
     assert [s["tenant"] for s in contoso] == ["contoso.onmicrosoft.com"]
+
+
+def _mailboxes_read(home: Path) -> int:
+    try:
+        with sqlite3.connect(home / "data" / "jobs.sqlite3") as db:
+            return int(db.execute("SELECT COUNT(*) FROM perm_snapshot_read").fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_an_audit_killed_half_way_is_continued_not_restarted(
+        cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    serve("--cmdlet-ms", "5", seed=str(bulk_seed(tmp_path / "seed.json", 300)))
+    audit = cli.popen("--profile", "lab", "perms", "audit", "--all", "--chunk-size", "20",
+                      "--concurrency", "1")
+    deadline = time.monotonic() + 60
+    while _mailboxes_read(isolated_home) < 60:
+        assert time.monotonic() < deadline and audit.poll() is None
+        time.sleep(0.05)
+    audit.send_signal(signal.SIGKILL)
+    audit.wait()
+    read = _mailboxes_read(isolated_home)
+    assert 60 <= read < 328
+    result = cli("--output", "json", "--profile", "lab", "perms", "audit", "--all", check=0)
+    assert f"continuing snapshot 1: {read} of 328 mailbox(es) already read" in result.stderr
+    rows = json.loads(result.stdout)
+    keys = [(r["mailbox"], r["trustee"], r["right"]) for r in rows]
+    assert len(keys) == len(set(keys))  # nothing read twice
+    assert {o["trustee"] for o in rows if o["kind"] == "orphan"} == ORPHANS
+    assert ("patti.fernandez@contoso.com", "debra.berger@contoso.com", "SendOnBehalf") in set(keys)
+    snapshots = cli.json("--profile", "lab", "perms", "snapshots")
+    assert [(s["snapshot"], s["mailboxes"]) for s in snapshots] == [(1, 328)]
 
 
 class _Posts:

@@ -6,26 +6,28 @@ from pathlib import Path
 
 from toolkit.tasks.audit_report import AuditReport
 from toolkit.tasks.drift import Drift, compare_baseline, compare_snapshots, fix_plan
-from toolkit.tasks.snapshots import Grant, SnapshotStore
+from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
 
 SALES = "sales@contoso.com"
 INFO = "info@contoso.com"
 ORPHAN = "S-1-5-21-1-2-3-1013"
 
 
-def _save(store: SnapshotStore, scope: str, grants: list[Grant], taken: float):  # type: ignore[no-untyped-def]
-    return store.save(tenant="contoso.onmicrosoft.com", profile="lab", scope=scope,
-                      mailboxes=2, noise={"self": 2}, failures=[], grants=grants, taken=taken)
+def _save(store: SnapshotStore, scope: str, grants: list[Grant]) -> Snapshot:
+    snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope=scope,
+                              noise_kept=False)
+    store.add_chunk(snapshot_id, {g.mailbox for g in grants}, grants, {"self": 2}, [])
+    return store.finish(snapshot_id, 2)
 
 
 def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -> None:
     with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
         old = _save(store, "all", [Grant(SALES, "Adele@contoso.com", "FullAccess"),
                                    Grant(SALES, "NT AUTHORITY\\SELF", "FullAccess", "self"),
-                                   Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")], 1.0)
+                                   Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
         new = _save(store, "all", [Grant(SALES, "adele@contoso.com", "FullAccess"),
                                    Grant(SALES, "alex@contoso.com", "SendAs", "grant",
-                                         "recipient")], 2.0)
+                                         "recipient")])
         assert [s.id for s in store.latest("contoso.onmicrosoft.com", 2)] == [new.id, old.id]
         assert store.load(old.id).grants == sorted(old.grants)
     drift = compare_snapshots(old, new)
@@ -36,8 +38,8 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -
 def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) -> None:
     with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
         whole = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
-                                     Grant(INFO, "b@contoso.com", "FullAccess")], 1.0)
-        sales = _save(store, SALES.upper(), [Grant(SALES, "a@contoso.com", "FullAccess")], 2.0)
+                                     Grant(INFO, "b@contoso.com", "FullAccess")])
+        sales = _save(store, SALES.upper(), [Grant(SALES, "a@contoso.com", "FullAccess")])
     assert not compare_snapshots(whole, sales).found
     approved = [Grant(SALES, "A@contoso.com", "FullAccess"), Grant(INFO, "x@contoso.com", "SendAs")]
     assert not compare_baseline(sales, approved).found
@@ -48,7 +50,7 @@ def test_baseline_fix_plan_leaves_orphans_and_other_rights_out(tmp_path: Path) -
         snapshot = _save(store, "all", [
             Grant(SALES, "a@contoso.com", "FullAccess"),
             Grant(SALES, "a@contoso.com", "ReadPermission"),
-            Grant(SALES, ORPHAN, "FullAccess", "orphan")], 1.0)
+            Grant(SALES, ORPHAN, "FullAccess", "orphan")])
     drift = compare_baseline(snapshot, [Grant(SALES, "b@contoso.com", "SendOnBehalf")])
     rows, unfixable = fix_plan(drift)
     assert [(r.trustee, r.right, r.action) for r in rows] == [
@@ -63,7 +65,7 @@ def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> 
             Grant(SALES, "a@contoso.com", "SendAs", "grant", "recipient"),
             Grant(SALES, "b@contoso.com", "FullAccess"),
             Grant(INFO, "a@contoso.com", "SendOnBehalf", "grant", "sendonbehalf"),
-            Grant(INFO, ORPHAN, "FullAccess", "orphan")], 1.0)
+            Grant(INFO, ORPHAN, "FullAccess", "orphan")])
     summary = AuditReport(snapshot, snapshot.grants, Drift(), 7).summary()
     assert summary["rights"] == {"FullAccess": 2, "SendAs": 1, "SendOnBehalf": 1}
     assert summary["top_mailboxes"][0] == {"mailbox": SALES, "delegates": 2}

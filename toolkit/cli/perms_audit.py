@@ -19,7 +19,6 @@ from toolkit.core.errors import DriftFound, InputError, PartialFailure, Psbridge
 if TYPE_CHECKING:
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.audit import AuditResult
     from toolkit.tasks.drift import Drift
     from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
 
@@ -42,29 +41,34 @@ def _show_grants(app: AppContext, grants: Sequence[Grant], title: str) -> None:
     emit(app, rows, GRANT_COLUMNS, title=title)
 
 
-def _audit_one(app: AppContext, target: Target, catalog: TemplateCatalog,
+def _audit_one(target: Target, catalog: TemplateCatalog, store: SnapshotStore,
                mailboxes: Sequence[str] | None, include_noise: bool, concurrency: int | None,
-               chunk_size: int) -> AuditResult:
-    """Run the audit with a progress display (a bar on a terminal, plain lines otherwise)."""
+               chunk_size: int) -> Snapshot:
+    """Run the audit into a snapshot with a progress display (a bar on a terminal, plain
+    lines otherwise)."""
     from toolkit.cli.progress import JobProgress
     from toolkit.core.runner import RowResult
-    from toolkit.tasks.audit import Audit, home_tenant
+    from toolkit.tasks.audit import ChunkResult, home_tenant, run_audit
 
-    audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
-                  concurrency=concurrency or target.profile.max_runspaces)
     label = f"audit {home_tenant(target)}"
     progress: list[JobProgress] = []
 
-    def on_total(total: int) -> None:
-        click.echo(f"{label}: {total} mailbox(es) on profile {target.profile.name}", err=True)
-        progress.append(JobProgress(total, label=label).__enter__())
+    def on_start(snapshot_id: int, continued: bool, total: int, left: int) -> None:
+        what = (f"continuing snapshot {snapshot_id}: {total - left} of {total} mailbox(es) "
+                "already read" if continued else f"snapshot {snapshot_id}: {total} mailbox(es)")
+        click.echo(f"{label}: {what}, profile {target.profile.name}", err=True)
+        progress.append(JobProgress(left, label=label).__enter__())
 
-    def on_progress(done: int, failed: int) -> None:
-        progress[0].update([RowResult(0, "unchanged")] * (done - failed)
+    def on_chunk(chunk: ChunkResult) -> None:
+        failed = len(chunk.failures)
+        progress[0].update([RowResult(0, "unchanged")] * (len(chunk.mailboxes) - failed)
                            + [RowResult(0, "failed")] * failed)
 
     try:
-        return audit.run(mailboxes, on_total=on_total, on_progress=on_progress)
+        return run_audit(target, catalog, store, mailboxes=mailboxes,
+                         include_noise=include_noise, chunk_size=chunk_size,
+                         concurrency=concurrency or target.profile.max_runspaces,
+                         on_start=on_start, on_chunk=on_chunk)
     finally:
         if progress:
             progress[0].__exit__(None, None, None)
@@ -80,27 +84,20 @@ def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, i
     return compare_snapshots(old, snapshot), old.id
 
 
-def _save_and_report(app: AppContext, target: Target, result: AuditResult,
-                     scope: str, trustee: str | None, out: Path | None
-                     ) -> tuple[Snapshot, list[Grant]]:
-    """Save the whole audit as a snapshot; report (and return) the rows asked for: a
-    --trustee filter narrows what is shown, never what the snapshot holds, so later diffs
-    compare like with like."""
+def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
+            out: Path | None) -> list[Grant]:
+    """Summarise a new snapshot (and write --out); return the rows to show. A --trustee
+    filter narrows what is shown and reported, never what the snapshot holds, so later
+    diffs compare like with like."""
     from toolkit.io.perm_reports import write_report
-    from toolkit.tasks.audit import filter_trustee, home_tenant
+    from toolkit.tasks.audit import filter_trustee
     from toolkit.tasks.audit_report import COLUMNS, AuditReport
-    from toolkit.tasks.snapshots import SnapshotStore
 
-    with SnapshotStore() as store:
-        snapshot = store.save(tenant=home_tenant(target), profile=target.profile.name,
-                              scope=scope, mailboxes=result.mailboxes, noise=result.noise,
-                              failures=result.failures, grants=result.grants)
-        drift, previous_id = _previous(store, snapshot)
+    drift, previous_id = _previous(store, snapshot)
     shown = filter_trustee(snapshot.grants, trustee)
     report = AuditReport(snapshot, shown, drift, previous_id)
-    summary = report.summary()
     if out is not None:
-        write_report(out, f"Mailbox permissions of {snapshot.tenant}", summary,
+        write_report(out, f"Mailbox permissions of {snapshot.tenant}", report.summary(),
                      report.rows(), COLUMNS)
     facts = snapshot.summary()
     noise = ", ".join(f"{v} {k}" for k, v in sorted(snapshot.noise.items()) if v) or "none"
@@ -111,7 +108,7 @@ def _save_and_report(app: AppContext, target: Target, result: AuditResult,
     if drift is not None:
         click.echo(f"since snapshot {previous_id}: {len(drift.added)} added, "
                    f"{len(drift.removed)} removed", err=True)
-    return snapshot, shown
+    return shown
 
 
 @perms.command()
@@ -153,6 +150,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     """
     from toolkit.core.config import resolve_profile
     from toolkit.core.target import open_target
+    from toolkit.tasks.snapshots import SnapshotStore
 
     if bool(mailboxes) == all_mailboxes:
         raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
@@ -162,7 +160,6 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
         from toolkit.io.perm_reports import report_format
 
         report_format(out)
-    scope = "all" if all_mailboxes else ",".join(mailboxes)
     wanted = None if all_mailboxes else list(mailboxes)
     profile = resolve_profile(app.profile_name)
     catalog = _catalog()
@@ -175,11 +172,10 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
         if all_tenants and out is not None:
             target_out = out.with_name(f"{out.stem}-{tenant or 'home'}{out.suffix}")
         try:
-            with open_target(profile, tenant) as target:
-                result = _audit_one(app, target, catalog, wanted, include_noise,
-                                    concurrency, chunk_size)
-                snapshot, shown = _save_and_report(app, target, result, scope, trustee,
-                                                   target_out)
+            with open_target(profile, tenant) as target, SnapshotStore() as store:
+                snapshot = _audit_one(target, catalog, store, wanted, include_noise,
+                                      concurrency, chunk_size)
+                shown = _report(store, snapshot, trustee, target_out)
         except PsbridgeError as exc:
             if not all_tenants or exc.exit_code == 130:
                 raise
@@ -361,14 +357,12 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
     if live:
         from toolkit.core.config import resolve_profile
         from toolkit.core.target import open_target
+        from toolkit.tasks.audit import read_live
 
         with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-            result = _audit_one(app, target, _catalog(), [mailbox] if mailbox else None,
-                                False, None, 250)
-        if result.failures:
-            failure = result.failures[0]
-            raise InputError(f"{failure['mailbox']}: {failure['message']}")
-        grants = result.grants
+            grants, failures = read_live(target, _catalog(), [mailbox] if mailbox else None)
+        if failures:
+            raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
         source = "live"
     else:
         tenant = _tenant_of(app)

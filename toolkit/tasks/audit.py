@@ -10,6 +10,10 @@ back as a few hundred kilobytes of text instead of ~70,000 deserialized objects.
 
 A mailbox whose read is throttled is tried again (with backoff, honouring Retry-After); one
 that cannot be read at all is reported as a failure of the audit, not dropped silently.
+
+:func:`run_audit` writes each chunk to the snapshot as it arrives: an audit stopped
+half-way is continued by the next one with the same scope, which reads only the mailboxes
+the snapshot lacks.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.session import Connection, PipelineResult
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.snapshots import GRANT, Grant
+from toolkit.tasks.snapshots import GRANT, Grant, Snapshot, SnapshotStore
 
 LIST_TEMPLATE = "exchange/perms-mailboxes"
 AUDIT_TEMPLATE = "exchange/perms-audit"
@@ -37,15 +41,21 @@ ATTEMPTS = 5
 
 
 @dataclass
-class AuditResult:
-    mailboxes: int
+class Listing:
+    """The audit's work list: mailboxes to read, their SendOnBehalf delegates (resolved on
+    the host), and the mailboxes named that do not exist."""
+
+    addresses: list[str]
+    delegates: list[Grant]
+    missing: list[dict[str, str]]
+
+
+@dataclass
+class ChunkResult:
+    mailboxes: list[str]
     grants: list[Grant] = field(default_factory=list)
     noise: Counter[str] = field(default_factory=Counter)
     failures: list[dict[str, str]] = field(default_factory=list)
-
-
-# (mailboxes done in this chunk, mailboxes failed in it)
-Progress = Callable[[int, int], None]
 
 
 def home_tenant(target: Target) -> str:
@@ -91,78 +101,69 @@ class Audit:
         self._list = catalog.render(LIST_TEMPLATE)
         self._audit = catalog.render(AUDIT_TEMPLATE)
         check_role(self._audit.meta, target)
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
 
     def list_mailboxes(self, connection: Connection, mailboxes: Sequence[str] | None
-                       ) -> tuple[list[str], list[Grant], list[dict[str, str]]]:
-        """(addresses to audit, SendOnBehalf grants, mailboxes that could not be found)."""
+                       ) -> Listing:
         params = {"Mailboxes": list(mailboxes)} if mailboxes else {}
         result = connection.run(pipeline_steps(self.target, self.catalog, self._list.meta,
                                                self._list.script, params, connection))
         data = _json_output(result, f"listing the mailboxes of {home_tenant(self.target)}")
-        addresses = [str(a) for a in _as_list(data.get("mailboxes"))]
-        delegates = [Grant(str(d["m"]), str(d["t"]), "SendOnBehalf", str(d.get("k") or GRANT),
-                           "sendonbehalf") for d in _as_list(data.get("sendonbehalf"))]
-        missing = [{"mailbox": str(m.get("m")), "error": str(m.get("id") or ""),
-                    "message": str(m.get("e") or "")} for m in _as_list(data.get("missing"))]
-        return addresses, delegates, missing
+        return Listing(
+            addresses=[str(a) for a in _as_list(data.get("mailboxes"))],
+            delegates=[Grant(str(d["m"]), str(d["t"]), "SendOnBehalf",
+                             str(d.get("k") or GRANT), "sendonbehalf")
+                       for d in _as_list(data.get("sendonbehalf"))],
+            missing=[{"mailbox": str(m.get("m")), "error": str(m.get("id") or ""),
+                      "message": str(m.get("e") or "")} for m in _as_list(data.get("missing"))],
+        )
 
-    def run(self, mailboxes: Sequence[str] | None = None, *,
-            on_total: Callable[[int], None] | None = None,
-            on_progress: Progress | None = None) -> AuditResult:
-        first = self.target.open_connection()
-        try:
-            addresses, delegates, missing = self.list_mailboxes(first, mailboxes)
-        except BaseException:
-            first.close()
-            raise
-        if on_total is not None:
-            on_total(len(addresses))
-        result = AuditResult(len(addresses), list(delegates), Counter(), list(missing))
+    def read(self, connection: Connection, addresses: Sequence[str],
+             delegates: Sequence[Grant], on_chunk: Callable[[ChunkResult], None]) -> None:
+        """Read the mailboxes chunk by chunk, several chunks at once; ``on_chunk`` gets each
+        chunk's result (its mailboxes' SendOnBehalf delegates included) on this thread.
+        The connection is taken over (closed at the end)."""
+        by_mailbox: dict[str, list[Grant]] = {}
+        for grant in delegates:
+            by_mailbox.setdefault(grant.mailbox.casefold(), []).append(grant)
         chunks: queue.Queue[list[str] | None] = queue.Queue()
         for chunk in _chunks(addresses, self.chunk_size):
             chunks.put(chunk)
-        workers = [threading.Thread(target=self._worker,
-                                    args=(chunks, first if i == 0 else None, result,
-                                          on_progress),
-                                    name=f"psbridge-audit-{i}", daemon=True)
-                   for i in range(max(1, min(self.concurrency, chunks.qsize())))]
-        if not workers or chunks.empty():
-            first.close()
-            return result
-        for _ in workers:
+        results: queue.Queue[ChunkResult] = queue.Queue()
+        count = max(1, min(self.concurrency, chunks.qsize()))
+        for _ in range(count):
             chunks.put(None)
+        workers = [threading.Thread(target=self._worker,
+                                    args=(chunks, connection if i == 0 else None, results,
+                                          by_mailbox),
+                                    name=f"psbridge-audit-{i}", daemon=True)
+                   for i in range(count)]
         for worker in workers:
             worker.start()
         try:
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(0.2)
+            while any(w.is_alive() for w in workers) or not results.empty():
+                try:
+                    on_chunk(results.get(timeout=0.2))
+                except queue.Empty:
+                    continue
         except KeyboardInterrupt:
             self._stop.set()
-            raise Interrupted("audit interrupted; no snapshot was saved",
-                              hint="Run the audit again.") from None
+            raise
         if self._fatal is not None:
             raise self._fatal
-        result.grants.sort()
-        return result
 
     def _worker(self, chunks: queue.Queue[list[str] | None], connection: Connection | None,
-                result: AuditResult, on_progress: Progress | None) -> None:
+                results: queue.Queue[ChunkResult], delegates: dict[str, list[Grant]]) -> None:
         try:
             while not self._stop.is_set():
                 chunk = chunks.get()
                 if chunk is None:
                     return
-                connection, grants, noise, failures = self._read_chunk(chunk, connection)
-                with self._lock:
-                    result.grants.extend(grants)
-                    result.noise.update(noise)
-                    result.failures.extend(failures)
-                    if on_progress is not None:
-                        on_progress(len(chunk), len(failures))
+                connection, result = self._read_chunk(chunk, connection)
+                for mailbox in chunk:
+                    result.grants.extend(delegates.get(mailbox.casefold(), ()))
+                results.put(result)
         except BaseException as exc:  # a fatal connection error ends the audit
             self._fatal = exc
             self._stop.set()
@@ -171,11 +172,9 @@ class Audit:
                 connection.close()
 
     def _read_chunk(self, chunk: list[str], connection: Connection | None
-                    ) -> tuple[Connection | None, list[Grant], Counter[str],
-                               list[dict[str, str]]]:
+                    ) -> tuple[Connection | None, ChunkResult]:
         """Read one chunk; throttled mailboxes and transport faults are tried again."""
-        grants: list[Grant] = []
-        noise: Counter[str] = Counter()
+        result = ChunkResult(chunk)
         failures: dict[str, dict[str, str]] = {}
         remaining = chunk
         policy = retrying(attempts=ATTEMPTS, max_seconds=300.0, sleep=self._stop.wait)
@@ -196,21 +195,21 @@ class Audit:
                         connection.close()
                         connection = None
                         raise TransientFailure(fault.message) from fault
-                    remaining, hint = self._settle(remaining, output, grants, noise, failures)
+                    remaining, hint = self._settle(output, result, failures)
                     if remaining:
                         raise TransientFailure("throttled", retry_after=hint, throttled=True)
         except TransientFailure as last:
             for mailbox in remaining:
                 failures.setdefault(mailbox, {"mailbox": mailbox, "error": "RetriesExhausted",
                                               "message": f"gave up after retries: {last}"})
-        return connection, grants, noise, list(failures.values())
+        result.failures = list(failures.values())
+        return connection, result
 
-    def _settle(self, chunk: list[str], output: PipelineResult, grants: list[Grant],
-                noise: Counter[str], failures: dict[str, dict[str, str]]
-                ) -> tuple[list[str], float | None]:
+    def _settle(self, output: PipelineResult, result: ChunkResult,
+                failures: dict[str, dict[str, str]]) -> tuple[list[str], float | None]:
         """Take what a chunk returned; return the mailboxes to try again."""
         data = _json_output(output, "reading mailbox permissions")
-        noise.update({k: int(v) for k, v in (data.get("noise") or {}).items()})
+        result.noise.update({k: int(v) for k, v in (data.get("noise") or {}).items()})
         records = _as_list(data.get("records"))
         # A mailbox whose read failed half-way may have sent some records: drop them all.
         failed = {str(r.get("m")): r for r in records if "e" in r}
@@ -229,10 +228,80 @@ class Audit:
             if mailbox in failed:
                 continue
             failures.pop(mailbox, None)
-            grants.extend(Grant(mailbox, str(record.get("t")), right, str(record.get("k")),
-                                str(record.get("s")))
-                          for right in _rights(record.get("r", "")))
+            result.grants.extend(
+                Grant(mailbox, str(record.get("t")), right, str(record.get("k")),
+                      str(record.get("s")))
+                for right in _rights(record.get("r", "")))
         return retry, hint
+
+
+def audit_scope(mailboxes: Sequence[str] | None) -> str:
+    return "all" if mailboxes is None else ",".join(mailboxes)
+
+
+def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
+              mailboxes: Sequence[str] | None, include_noise: bool = False,
+              chunk_size: int = DEFAULT_CHUNK, concurrency: int = 3,
+              on_start: Callable[[int, bool, int, int], None] | None = None,
+              on_chunk: Callable[[ChunkResult], None] | None = None) -> Snapshot:
+    """Audit the mailboxes (all with None) into a snapshot, continuing an unfinished one.
+
+    ``on_start(snapshot id, continued, mailboxes in all, mailboxes left to read)``.
+    """
+    audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
+                  concurrency=concurrency)
+    tenant, scope = home_tenant(target), audit_scope(mailboxes)
+    connection = target.open_connection()
+    try:
+        listing = audit.list_mailboxes(connection, mailboxes)
+    except BaseException:
+        connection.close()
+        raise
+    unfinished = store.unfinished(tenant=tenant, profile=target.profile.name, scope=scope,
+                                  noise_kept=include_noise)
+    if unfinished is None:
+        snapshot_id = store.begin(tenant=tenant, profile=target.profile.name, scope=scope,
+                                  noise_kept=include_noise, failures=listing.missing)
+        done: set[str] = set()
+    else:
+        snapshot_id, done = unfinished
+    remaining = [a for a in listing.addresses if a.casefold() not in done]
+    if on_start is not None:
+        on_start(snapshot_id, unfinished is not None, len(listing.addresses), len(remaining))
+
+    def record(chunk: ChunkResult) -> None:
+        store.add_chunk(snapshot_id, chunk.mailboxes, chunk.grants, chunk.noise,
+                        chunk.failures)
+        if on_chunk is not None:
+            on_chunk(chunk)
+
+    try:
+        audit.read(connection, remaining, listing.delegates, record)
+    except KeyboardInterrupt:
+        raise Interrupted(f"audit interrupted; snapshot {snapshot_id} holds the chunks read",
+                          hint="Run the same audit again to continue it.") from None
+    return store.finish(snapshot_id, len(listing.addresses))
+
+
+def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str] | None
+              ) -> tuple[list[Grant], list[dict[str, str]]]:
+    """Read the access on the mailboxes now, without a snapshot: (grants, failures)."""
+    audit = Audit(target, catalog, concurrency=target.profile.max_runspaces)
+    connection = target.open_connection()
+    try:
+        listing = audit.list_mailboxes(connection, mailboxes)
+    except BaseException:
+        connection.close()
+        raise
+    grants: list[Grant] = []
+    failures = list(listing.missing)
+
+    def collect(chunk: ChunkResult) -> None:
+        grants.extend(chunk.grants)
+        failures.extend(chunk.failures)
+
+    audit.read(connection, listing.addresses, listing.delegates, collect)
+    return sorted(grants), failures
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

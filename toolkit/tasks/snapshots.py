@@ -3,7 +3,11 @@
 The tables live in the same SQLite file as the journal (``jobs.sqlite3`` under the data
 folder) so one backup holds both; this module owns them and creates them on first use.
 A snapshot is one audit of one tenant: when it was taken, what it covered (every mailbox
-or a selection), its noise counts, and its rows. A grant is the key (mailbox, trustee,
+or a selection), its noise counts, and its rows. It is written chunk by chunk as the audit
+reads the tenant (the mailboxes of each chunk are recorded with their rows, in one
+transaction), so an audit stopped half-way (Ctrl-C, a crash, a lost connection) leaves a
+*running* snapshot that the next audit with the same scope continues instead of starting
+over. Only *complete* snapshots are compared and looked up. A grant is the key (mailbox, trustee,
 right); ``kind`` says whether it is a plain grant, an orphaned SID, an unresolved
 SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +40,16 @@ CREATE TABLE IF NOT EXISTS perm_snapshots (
     profile TEXT NOT NULL,
     taken REAL NOT NULL,
     scope TEXT NOT NULL,
+    noise_kept INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'running',
     mailboxes INTEGER NOT NULL DEFAULT 0,
     noise TEXT NOT NULL DEFAULT '{}',
     failures TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS perm_snapshot_read (
+    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
+    mailbox TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, mailbox)
 );
 CREATE TABLE IF NOT EXISTS perm_snapshot_rows (
     snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
@@ -83,8 +95,9 @@ class Snapshot:
     tenant: str
     profile: str
     taken: float
-    scope: str  # "all" or a description of the selection
+    scope: str  # "all" or the mailboxes named, comma separated
     mailboxes: int
+    status: str = "complete"  # running (unfinished: the next audit continues it) | complete
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
@@ -116,32 +129,66 @@ class SnapshotStore(Journal):
     def __enter__(self) -> SnapshotStore:
         return self
 
-    def save(self, *, tenant: str, profile: str, scope: str, mailboxes: int,
-             noise: Mapping[str, int], failures: Iterable[Mapping[str, str]],
-             grants: Iterable[Grant], taken: float | None = None) -> Snapshot:
-        """Store a finished audit in one transaction: a snapshot is whole or absent."""
-        taken = time.time() if taken is None else taken
-        failures = [dict(f) for f in failures]
+    def begin(self, *, tenant: str, profile: str, scope: str, noise_kept: bool,
+              failures: Iterable[Mapping[str, str]] = ()) -> int:
+        """Start a snapshot (status running); returns its id."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO perm_snapshots (tenant, profile, taken, scope, mailboxes, noise, "
-                "failures) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (tenant, profile, taken, scope, mailboxes, json.dumps(dict(noise)),
-                 json.dumps(failures)))
-            snapshot_id = int(cursor.lastrowid or 0)
+                "INSERT INTO perm_snapshots (tenant, profile, taken, scope, noise_kept, "
+                "failures) VALUES (?, ?, ?, ?, ?, ?)",
+                (tenant, profile, time.time(), scope, int(noise_kept),
+                 json.dumps([dict(f) for f in failures])))
+            return int(cursor.lastrowid or 0)
+
+    def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool
+                   ) -> tuple[int, set[str]] | None:
+        """The latest running snapshot of the same audit, with the mailboxes it has read
+        (case-folded), or None."""
+        found = self._db.execute(
+            "SELECT id FROM perm_snapshots WHERE tenant = ? AND profile = ? AND scope = ? "
+            "AND noise_kept = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+            (tenant, profile, scope, int(noise_kept))).fetchone()
+        if found is None:
+            return None
+        read = self._db.execute("SELECT mailbox FROM perm_snapshot_read WHERE snapshot_id = ?",
+                                (found["id"],)).fetchall()
+        return int(found["id"]), {r["mailbox"] for r in read}
+
+    def add_chunk(self, snapshot_id: int, mailboxes: Iterable[str], grants: Iterable[Grant],
+                  noise: Mapping[str, int], failures: Iterable[Mapping[str, str]]) -> None:
+        """Record one chunk: its mailboxes as read, their rows, noise and failures."""
+        with self._transaction() as db:
+            row = db.execute("SELECT noise, failures FROM perm_snapshots WHERE id = ?",
+                             (snapshot_id,)).fetchone()
+            total = Counter({k: int(v) for k, v in json.loads(row["noise"]).items()})
+            total.update(noise)
+            failed = [*json.loads(row["failures"]), *(dict(f) for f in failures)]
+            db.execute("UPDATE perm_snapshots SET noise = ?, failures = ? WHERE id = ?",
+                       (json.dumps(dict(total)), json.dumps(failed), snapshot_id))
+            db.executemany(
+                "INSERT OR IGNORE INTO perm_snapshot_read (snapshot_id, mailbox) VALUES (?, ?)",
+                ((snapshot_id, m.casefold()) for m in mailboxes))
             db.executemany(
                 "INSERT INTO perm_snapshot_rows (snapshot_id, mailbox, trustee, access_right, "
                 "kind, source) VALUES (?, ?, ?, ?, ?, ?)",
                 ((snapshot_id, g.mailbox, g.trustee, g.right, g.kind, g.source)
                  for g in grants))
+
+    def finish(self, snapshot_id: int, mailboxes: int) -> Snapshot:
+        """Mark a snapshot complete: from now on diffs and lookups read it."""
+        with self._transaction() as db:
+            db.execute("UPDATE perm_snapshots SET status = 'complete', mailboxes = ?, "
+                       "taken = ? WHERE id = ?", (mailboxes, time.time(), snapshot_id))
         return self.load(snapshot_id)
 
     def recent(self, tenant: str | None = None, limit: int = 50, *,
                profile: str | None = None) -> list[Snapshot]:
-        """Newest first, without their rows; of one tenant, or taken with one profile."""
+        """Complete snapshots, newest first, without their rows; of one tenant and/or
+        taken with one profile."""
         conditions = [(column, value) for column, value in (("tenant", tenant),
                                                             ("profile", profile)) if value]
-        where = " AND ".join(f"{column} = ?" for column, _ in conditions) or "1"
+        where = " AND ".join([*(f"{column} = ?" for column, _ in conditions),
+                              "status = 'complete'"])
         rows = self._db.execute(
             f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
             (*(value for _, value in conditions), limit)).fetchall()
@@ -172,4 +219,5 @@ class SnapshotStore(Journal):
 def _snapshot(row: sqlite3.Row) -> Snapshot:
     return Snapshot(id=row["id"], tenant=row["tenant"], profile=row["profile"],
                     taken=row["taken"], scope=row["scope"], mailboxes=row["mailboxes"],
+                    status=row["status"],
                     noise=json.loads(row["noise"]), failures=json.loads(row["failures"]))
