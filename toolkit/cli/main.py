@@ -103,6 +103,16 @@ def cli(ctx: click.Context, profile_name: str | None, tenant: str | None, output
       psbridge --profile lab profile test lab
     """
     ctx.obj = AppContext(profile_name, tenant, output, verbose, traceback)
+    if verbose:
+        import logging
+
+        # psbridge's own loggers only: libraries' debug output can hold request bodies.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s",
+                                               "%H:%M:%S"))
+        root = logging.getLogger("toolkit")
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 @click.command()

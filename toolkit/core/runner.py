@@ -21,6 +21,7 @@ back one at a time while it is calm.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -37,6 +38,7 @@ from toolkit.core.session import Connection, PipelineResult, Step
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
 STATUSES = ("changed", "unchanged", "failed", "skipped", WAITING)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class Runner:
         self._counts: Counter[str] = Counter()
         self._failures: list[RowResult] = []
         self._fatal: BaseException | None = None
+        self._spare: list[Connection] = []
 
     # main thread -----------------------------------------------------------------------
 
@@ -184,11 +187,11 @@ class Runner:
         started = time.monotonic()
         # The first connection is opened here so that a host that cannot be reached at
         # all fails the job at once (exit 4) instead of after every retry.
-        first = self.open_connection()
+        self._spare.append(self.open_connection())
         chunks: queue.Queue[list[WorkRow] | None] = queue.Queue(
             maxsize=self.settings.concurrency)
         workers = [
-            threading.Thread(target=self._worker, args=(chunks, first if i == 0 else None),
+            threading.Thread(target=self._worker, args=(chunks, None),
                              name=f"psbridge-worker-{i}", daemon=True)
             for i in range(self.settings.concurrency)
         ]
@@ -219,6 +222,8 @@ class Runner:
             deadline = time.monotonic() + self.settings.grace_seconds
             for worker in workers:
                 worker.join(max(0.0, deadline - time.monotonic()))
+        for spare in self._spare:  # opened, never used (no rows)
+            spare.close()
         if self._fatal is not None:
             raise self._fatal
         summary = RunSummary(Counter(self._counts), list(self._failures),
@@ -282,6 +287,7 @@ class Runner:
                  journal: Journal) -> Connection | None:
         remaining = chunk
         last_failure: TransientFailure | None = None
+        log.debug("rows %d-%d: sending %d row(s)", chunk[0].row, chunk[-1].row, len(chunk))
         policy = retrying(attempts=self.settings.attempts,
                           max_seconds=self.settings.max_retry_seconds,
                           base_delay=self.settings.base_delay, max_delay=self.settings.max_delay,
@@ -299,12 +305,17 @@ class Runner:
                             result = connection.run(self.make_steps(
                                 [{**w.data, "_row": w.row} for w in remaining], connection))
                         except TransportFault as fault:
+                            log.info("rows %d-%d: %s; reconnecting", remaining[0].row,
+                                     remaining[-1].row, fault.message)
                             connection.close()
                             connection = None
                             last_failure = TransientFailure(fault.message)
                             raise last_failure from fault
                     remaining, last_failure = self._settle(remaining, result, journal)
                     if last_failure is not None:
+                        log.info("%d row(s) throttled (%s); %d pipeline(s) in flight now, "
+                                 "retry after %ss", len(remaining), last_failure,
+                                 self.limit.limit, last_failure.retry_after or "backoff")
                         raise last_failure
                     self.limit.calm()
         except TransientFailure:
@@ -317,6 +328,9 @@ class Runner:
         return connection
 
     def _reconnect(self) -> Connection:
+        with self._lock:
+            if self._spare:  # the connection run() opened to check the host
+                return self._spare.pop()
         try:
             return self.open_connection()
         except TransportFault as fault:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import time
@@ -199,6 +200,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return (requests.exceptions.RequestException, WinRMError, ConnectionError, OSError)
 
 
+log = logging.getLogger(__name__)
 POWERSHELL_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
 # The WSMan fault for a shell the host no longer has (0x8033805B): reconnecting cures it.
 SHELL_GONE_FAULTS = frozenset({2150858843})
@@ -251,6 +253,8 @@ class ShellLedger:
             with contextlib.suppress(Exception):  # already gone on the host: fine
                 wsman.delete(POWERSHELL_RESOURCE_URI, selector_set=selectors)
             record.unlink(missing_ok=True)
+            log.info("closed shell %s left on %s by a process that is gone", shell_id,
+                     endpoint.url)
         wsman.close()
         return len(orphans)
 
@@ -314,6 +318,7 @@ class Connection:
             raise _translate(exc, endpoint) from exc
         if ledger is not None:
             self._record = ledger.add(endpoint, str(self._pool.id))
+        log.info("opened a runspace pool on %s as %s", endpoint.url, endpoint.username)
         self.services: dict[str, float] = {}  # service -> token expiry, held by the runspace
 
     def holds(self, service: str, *, margin: float = 300.0) -> bool | None:
