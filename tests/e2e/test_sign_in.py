@@ -79,3 +79,39 @@ def test_wrong_app_secret_is_a_sign_in_failure(cli: Cli, serve, isolated_home: P
     failed = cli("--profile", "bad", "task", "run", "exchange/list-mailboxes", check=4)
     assert "sign-in to exchange" in failed.stderr and "invalid_client" in failed.stderr
     assert "not-the-secret" not in failed.stderr
+
+
+def test_app_only_sign_in_with_a_certificate(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    """The scheduled-job path: client credentials with a certificate, no secret anywhere."""
+    import json
+
+    from toolkit.sandbox.identity.certs import make_app_certificate
+    from toolkit.sandbox.tenant import demo
+
+    certificate = make_app_certificate("psbridge nightly audit")
+    seed = demo.demo_seed()
+    app_id = "6a1c1d5e-2f7b-4c1e-9d0a-5b3e8f2c7a91"
+    seed["apps"].append({"client_id": app_id, "certificate_pem": certificate.certificate_pem,
+                         "tenants": [demo.CONTOSO], "roles": ["Exchange.ManageAsApp"]})
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(seed))
+    sandbox = serve(seed=str(seed_file))
+    pem = tmp_path / "app.pem"
+    pem.write_text(certificate.private_key_pem + certificate.certificate_pem)
+    pem.chmod(0o600)
+    settings: dict[str, Any] = tomllib.loads(
+        (isolated_home / "config.toml").read_text())["profiles"]["lab"]
+    settings["exchange"] = {"organization": demo.CONTOSO,
+                            "authority": settings["exchange"]["authority"],
+                            "app_id": app_id, "certificate_path": str(pem)}
+    settings.pop("graph", None)
+    config.write_profile("nightly", settings, isolated_home / "config.toml")
+    shared = cli.json("--profile", "nightly", "task", "run", "exchange/list-mailboxes",
+                      "--param", "RecipientTypeDetails=SharedMailbox")
+    assert "info@contoso.com" in {m["PrimarySmtpAddress"] for m in shared}
+    # The access token went to Connect-ExchangeOnline as a parameter; nothing kept it.
+    (connect,) = sandbox.commands("Connect-ExchangeOnline")
+    assert connect["ok"] and "eyJ" not in json.dumps(connect)
+    journal = isolated_home / "data" / "jobs.sqlite3"
+    assert not journal.exists() or b"eyJ" not in journal.read_bytes()
