@@ -93,6 +93,11 @@ def test_apply_excel_variants_and_legacy_words_then_rerun_is_unchanged(  # type:
     result = cli(*LAB, "perms", "apply", str(semicolons), "--results",
                  str(tmp_path / "out.csv"), check=0)
     assert "4 changed" in result.stdout
+    outcomes = (tmp_path / "out.csv").read_text().splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in outcomes) == ["2", "3", "4", "5", "6", "7"]
+    assert sum(",unchanged," in line for line in outcomes) == 2
+    shown = Counter(r["status"] for r in cli.json("jobs", "show", cli.json("jobs", "list")[0]["id"]))
+    assert shown == {"changed": 4, "unchanged": 2}
     now = grants(cli, "finance@contoso.com", "support@contoso.com", "sales@contoso.com")
     assert "debra.berger@contoso.com" in now["finance@contoso.com"]["FullAccess"]
     assert "emily.braun@contoso.com" not in now["finance@contoso.com"]["FullAccess"]

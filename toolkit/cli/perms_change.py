@@ -6,6 +6,7 @@ Every command takes the same path: requested rows -> read the mailboxes involved
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ from toolkit.cli.perms import perms
 from toolkit.core.errors import InputError
 
 if TYPE_CHECKING:
+    from toolkit.core.jobs import JobPlan
+    from toolkit.core.journal import Job
+    from toolkit.core.runner import RowResult
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
     from toolkit.tasks.permission_rows import PermissionCsv, PermRow
@@ -86,13 +90,35 @@ def _show_plan(app: AppContext, plan: Plan, *, dry_run: bool, single: bool) -> N
             click.echo(f"... and {len(rows) - PLAN_SHOWN} more (--dry-run lists them all)")
 
 
-def _write_unchanged(path: Path, plan: Plan) -> None:
+def _unchanged_results(plan: Plan) -> list[RowResult]:
     from toolkit.core.runner import RowResult
+
+    return [RowResult(row.line, "unchanged", row.key, reason) for row, reason in plan.unchanged]
+
+
+def _run_job(app: AppContext, target: Target, catalog: TemplateCatalog, job: JobPlan,
+             plan: Plan, *, concurrency: int | None, chunk_size: int,
+             results_path: Path | None) -> None:
+    """Run the changes; rows left alone are recorded in the job and the results file too,
+    so both list every row of the request."""
+    from toolkit.core.journal import Journal, RowOutcome
     from toolkit.io.results import ResultsWriter
 
-    with ResultsWriter(path) as writer:
-        writer.write([RowResult(row.line, "unchanged", row.key, reason)
-                      for row, reason in plan.unchanged])
+    unchanged = _unchanged_results(plan)
+
+    def record_unchanged(started: Job) -> None:
+        with Journal() as journal:
+            journal.record_rows(started.id, ((r.row, r.key, {}) for r in unchanged))
+            journal.record_outcomes(started.id, [RowOutcome(r.row, r.status, r.key, None,
+                                                            r.message) for r in unchanged])
+
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(ResultsWriter(results_path)) if results_path else None
+        if writer is not None:
+            writer.write(unchanged)
+        execute(app, target, catalog, job, concurrency=concurrency, chunk_size=chunk_size,
+                results_path=None, on_start=record_unchanged,
+                on_results=writer.write if writer is not None else None)
 
 
 def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
@@ -140,12 +166,15 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
                 emit(app, [{"job": None, "status": "unchanged", "rows": len(plan.unchanged),
                             "seconds": 0}], ["job", "status", "rows", "seconds"])
             if results_path is not None:
-                _write_unchanged(results_path, plan)
+                from toolkit.io.results import ResultsWriter
+
+                with ResultsWriter(results_path) as writer:
+                    writer.write(_unchanged_results(plan))
             return
         if already:
             click.echo(f"{already} (unchanged, not sent)", err=True)
-        execute(app, target, catalog, job_plan(task, rows, plan, csv=csv),
-                concurrency=concurrency, chunk_size=chunk_size, results_path=results_path)
+        _run_job(app, target, catalog, job_plan(task, rows, plan, csv=csv), plan,
+                 concurrency=concurrency, chunk_size=chunk_size, results_path=results_path)
 
 
 def _holdings(target: Target, catalog: TemplateCatalog, user: str
