@@ -68,11 +68,15 @@ def _command(action: str) -> click.Command:
             execute(app, target, catalog, plan, concurrency=concurrency,
                     chunk_size=chunk_size, results_path=results_path)
 
+    example = ("psbridge users license add --sku EMS --where-license ENTERPRISEPACK"
+               if action == "add" else "psbridge users license remove --sku EMS --users "
+               "leavers.csv")
     command.__doc__ = (f"{action.capitalize()} --sku for the users of --users FILE or every "
                        "holder of --where-license SKU." + (
                            " Seats are handed out in order; users beyond the free seats "
                            "fail with 'no free seats' before anything is changed."
-                           if action == "add" else ""))
+                           if action == "add" else "")
+                       + f"\n\n\b\nExample:\n  {example} --dry-run\n  {example}")
     return license.command(action)(command)
 
 
