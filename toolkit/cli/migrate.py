@@ -320,7 +320,7 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
             planned = _plan(app, source, options, batch, target, catalog, connection)
         raise_problems(planned, csv_path)
         if not planned.batches:
-            click.echo("nothing changed")
+            click.echo("nothing changed", err=app.output != "table")
             return
         work = job_plan(source, options, planned)
         if app.verbose:
@@ -332,8 +332,7 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
                 click.echo(f"row {row.row}: {shown}", err=True)
         execute(app, target, catalog, work, concurrency=1, chunk_size=1, results_path=None)
     if app.output == "table":
-        names = " ".join(b.name for b in planned.batches[:1])
-        click.echo(f"follow it with: psbridge migrate imap status {names} --watch")
+        click.echo(f"follow it with: psbridge migrate imap status {planned.base_name} --watch")
 
 
 # ---------------------------------------------------------------------- status, report
