@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import signal
 import sqlite3
 import stat
 import time
@@ -295,3 +296,55 @@ def test_invalid_activation_input_changes_nothing(cli: Cli, tmp_path: Path) -> N
     state = cli.json("task", "run", "graph/get-users", "--param",
                      "UserPrincipalName=nora.ahmed@contoso.com")
     assert state[0]["AccountEnabled"] is False and state[0]["SkuIds"] == []
+
+
+def rows_with_outcome(home: Path) -> int:
+    try:
+        with sqlite3.connect(home / "data" / "jobs.sqlite3") as db:
+            return int(db.execute("SELECT COUNT(*) FROM rows WHERE status IN "
+                                  "('changed','unchanged','failed')").fetchone()[0])
+    except sqlite3.OperationalError:  # the CLI is still creating the store
+        return 0
+
+
+def test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
+    sandbox = serve("--cmdlet-ms", "100")
+    upns = [f"new{i}@contoso.com" for i in range(8)]
+    source = rows_csv(tmp_path / "hires.csv", HEADER,
+                      [f"{upn},New {i},,,US,ENTERPRISEPACK," for i, upn in enumerate(upns)])
+    job = cli.popen("--profile", "lab", "users", "activate", str(source), "--chunk-size", "1",
+                    "--concurrency", "1", "--credentials-out", str(tmp_path / "first.csv"))
+    deadline = time.monotonic() + 60
+    while rows_with_outcome(isolated_home) < 2:
+        assert time.monotonic() < deadline and job.poll() is None
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    (listed,) = cli.json("jobs", "list")
+    before = {r["key"]: r["status"] for r in cli.json("jobs", "show", listed["id"])}
+    done_before = {k for k, status in before.items() if status == "changed"}
+    in_flight = {k for k, status in before.items() if status == "unknown"}
+
+    # jobs resume cannot hand out passwords: rows that still need one say how to finish,
+    # and a row applied while in flight says its password may be lost.
+    cli("--profile", "lab", "jobs", "resume", listed["id"], check=1)
+    after = {r["key"]: r["message"] for r in cli.json("jobs", "show", listed["id"])}
+    applied = {k for k, message in after.items() if "reset-password" in message}
+    assert applied <= in_flight
+    assert {k for k, message in after.items() if "run it again with the same file" in message
+            } == set(upns) - done_before - applied
+    rerun = cli("--profile", "lab", "users", "activate", str(source), "--credentials-out",
+                str(tmp_path / "second.csv"), check=0)
+    assert f"{len(done_before | applied)} unchanged" in rerun.stdout
+    created = [e["parameters"]["UserPrincipalName"] for e in sandbox.commands("New-MgUser")
+               if e["ok"]]
+    assert sorted(created) == sorted(upns)  # each user created exactly once
+    state = users(cli, *upns)
+    assert all(state[u]["AccountEnabled"] for u in upns)
+    handed: dict[str, str] = {}
+    for name in ("first.csv", "second.csv"):
+        with (tmp_path / name).open(newline="") as handle:
+            handed.update({r["UserPrincipalName"]: r["TemporaryPassword"]
+                           for r in csv.DictReader(handle)})
+    assert set(handed) == set(upns) - applied  # and the others were told to reset theirs

@@ -37,6 +37,10 @@ DIALECTS = ("graph", "msonline")
 NEEDS_PASSWORD_ON_RESUME = (
     "this account still needs its temporary password, which only 'psbridge users "
     "activate' shows: run it again with the same file (rows already done stay unchanged)")
+APPLIED_IN_FLIGHT = (
+    "this row was in flight when the job stopped and is done in the tenant, but its "
+    "temporary password may never have been shown: if so, 'psbridge users reset-password "
+    "{upn} --temporary' gives it a new one")
 
 
 def _upn(text: str) -> str:
@@ -177,22 +181,29 @@ def replan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog,
     """Plan the rows of ``job`` that have no outcome yet, against the tenant as it is now.
 
     Without ``new_passwords`` (``jobs resume``, which cannot show passwords), a row that
-    would need a new temporary password fails with a message saying how to finish it.
+    would need a new temporary password fails with a message saying how to finish it. A
+    row that was in flight at a crash and turns out to be done fails with a message too:
+    its password may never have been shown.
     """
     if not job.input_path:
         raise InputError(f"job {job.id} has no input file to resume from")
     data = read_input(Path(job.input_path))
-    done, _unknown = resume_state(journal, job, data.path, data.sha256)
+    done, unknown = resume_state(journal, job, data.path, data.sha256)
     todo = [r for r in data.rows if r.line not in done]
     options = dict(job.options)
     defaults = defaults_of(options)
     view = read_view(target, catalog, todo)
     check_licenses(data, view, defaults)
     plans = plan_activation(todo, view, defaults)
-    if not new_passwords:
-        for row_plan in plans:
-            if row_plan.password and row_plan.password_generated and not row_plan.error:
-                row_plan.error = NEEDS_PASSWORD_ON_RESUME
+    for row_plan in plans:
+        if row_plan.error:
+            continue
+        if not new_passwords and row_plan.password and row_plan.password_generated:
+            row_plan.error = NEEDS_PASSWORD_ON_RESUME
+        elif (row_plan.line in unknown and row_plan.already_active
+              and row_plan.steps == ["link", "nothing to change"]):
+            # Its result (and so its password) never came back: say so, do not guess.
+            row_plan.error = APPLIED_IN_FLIGHT.format(upn=row_plan.target_upn)
     job_run = job_plan(data, plans, str(options.get("dialect", "graph")), defaults)
     return Resumption(job_run, done), plans
 

@@ -101,6 +101,7 @@ class RowPlan:
     upn: str  # as in the CSV
     target_upn: str  # the account acted on (differs after a domain fallback)
     create: bool = False
+    already_active: bool = False  # the account exists and is enabled
     display_name: str = ""
     first_name: str | None = None
     last_name: str | None = None
@@ -169,6 +170,7 @@ def plan_row(row: ActivationRow, view: TenantView, defaults: Defaults, ledger: S
     user = view.user(row.upn) or (view.user(fallback) if fallback else None)
     target = user.upn if user else (fallback or row.upn)
     plan = RowPlan(line=row.line, upn=row.upn, target_upn=target, create=user is None,
+                   already_active=user is not None and user.enabled,
                    first_name=row.first_name, last_name=row.last_name)
     if user is None and fallback:
         plan.notes.append(f"{row.upn.rpartition('@')[2]} is not a verified domain of the "
