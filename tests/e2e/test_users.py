@@ -288,9 +288,11 @@ def test_invalid_activation_input_changes_nothing(cli: Cli, tmp_path: Path) -> N
     assert "bad.csv:3: UserPrincipalName:" in run.stderr
     assert "bad.csv:4: Aliases:" in run.stderr and "bad.csv:4: Enabled:" in run.stderr
     unknown = rows_csv(tmp_path / "sku.csv", HEADER,
-                       ["nora.ahmed@contoso.com,,,,US,E3,", "omar.haddad@contoso.com,,,,,,"])
+                       ["nora.ahmed@contoso.com,,,,US,E3,",
+                        "omar.haddad@contoso.com,,,,,,omar@contoso.net"])
     run = cli("users", "activate", str(unknown), "--license", "ENTERPRISEPACK", check=2)
     assert "sku.csv:2: Licenses: the tenant has no SKU E3" in run.stderr
+    assert "sku.csv:3: Aliases: omar@contoso.net: contoso.net is not a verified" in run.stderr
     run = cli("users", "activate", str(unknown), "--usage-location", "XX", check=2)
     assert "not an ISO 3166 alpha-2 country code" in run.stderr
     state = cli.json("task", "run", "graph/get-users", "--param",

@@ -117,8 +117,9 @@ def read_input(path: Path) -> ActivationInput:
     return ActivationInput(path, source.sha256(), rows)
 
 
-def check_licenses(data: ActivationInput, view: TenantView, defaults: Defaults) -> None:
-    """Part numbers the tenant does not have are input errors (file:line), before any change."""
+def check_against_tenant(data: ActivationInput, view: TenantView, defaults: Defaults) -> None:
+    """SKUs the tenant lacks and aliases outside its verified domains are input errors
+    (file:line), found before anything is changed."""
     known = ", ".join(s.part_number for s in view.skus) or "none"
     for part in defaults.licenses:
         if view.sku(part) is None:
@@ -127,8 +128,13 @@ def check_licenses(data: ActivationInput, view: TenantView, defaults: Defaults) 
     problems = [Problem(str(data.path), row.line, "Licenses",
                         f"the tenant has no SKU {part} (it has: {known})")
                 for row in data.rows for part in row.licenses if view.sku(part) is None]
+    problems += [Problem(str(data.path), row.line, "Aliases",
+                         f"{alias}: {alias.rpartition('@')[2]} is not a verified domain of the "
+                         "tenant, so Exchange would refuse the address")
+                 for row in data.rows for alias in row.aliases
+                 if alias.rpartition("@")[2].casefold() not in view.verified_domains]
     if problems:
-        raise CsvInvalid(str(data.path), problems)
+        raise CsvInvalid(str(data.path), sorted(problems, key=lambda p: p.line))
 
 
 def read_view(target: Target, catalog: TemplateCatalog, rows: Sequence[ActivationRow]
@@ -171,7 +177,7 @@ def job_plan(data: ActivationInput, plans: Sequence[RowPlan], dialect: str,
 def plan_job(target: Target, catalog: TemplateCatalog, data: ActivationInput, dialect: str,
              defaults: Defaults) -> tuple[JobPlan, list[RowPlan]]:
     view = read_view(target, catalog, data.rows)
-    check_licenses(data, view, defaults)
+    check_against_tenant(data, view, defaults)
     plans = plan_activation(data.rows, view, defaults)
     return job_plan(data, plans, dialect, defaults), plans
 
@@ -193,7 +199,7 @@ def replan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog,
     options = dict(job.options)
     defaults = defaults_of(options)
     view = read_view(target, catalog, todo)
-    check_licenses(data, view, defaults)
+    check_against_tenant(data, view, defaults)
     plans = plan_activation(todo, view, defaults)
     for row_plan in plans:
         if row_plan.error:
