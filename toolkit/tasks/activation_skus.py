@@ -21,7 +21,8 @@ FRIENDLY_NAMES: Mapping[str, str] = {
     "SPE_E5": "Microsoft 365 E5",
     "SPE_F1": "Microsoft 365 F3",
     "O365_BUSINESS_ESSENTIALS": "Microsoft 365 Business Basic",
-    "O365_BUSINESS_PREMIUM": "Microsoft 365 Business Standard",
+    "O365_BUSINESS_PREMIUM": "Microsoft 365 Business Standard (formerly Office 365 Business "
+                             "Premium)",
     "SPB": "Microsoft 365 Business Premium",
     "O365_BUSINESS": "Microsoft 365 Apps for business",
     "OFFICESUBSCRIPTION": "Microsoft 365 Apps for enterprise",
