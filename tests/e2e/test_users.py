@@ -90,8 +90,8 @@ def test_activation_plan_seats_fallback_and_credentials(cli: Cli, serve, isolate
 
     creds = tmp_path / "creds.csv"
     results = tmp_path / "results.json"
-    run = cli("--profile", "lab", "users", "activate", str(source), "--credentials-out",
-              str(creds), "--results", str(results), check=1)
+    run = cli("--profile", "lab", "-vv", "users", "activate", str(source), "--credentials-out",
+              str(creds), "--results", str(results), check=1)  # -vv: debug logs on stderr
     assert "5 changed, 2 failed" in run.stdout
     assert "created as ext.user@contoso.onmicrosoft.com" in run.stderr
     # The refused rows were never touched: no licence, no change at all.
