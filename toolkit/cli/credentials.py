@@ -59,6 +59,9 @@ class Credentials:
             self._handle.close()
             click.echo(f"{self.count} temporary password(s) written to {self.path} "
                        "(mode 0600); they are shown nowhere else", err=True)
+        elif self.path is not None:
+            click.echo(f"no temporary password was handed out; {self.path} was not created",
+                       err=True)
         elif self._shown:
             click.echo("Temporary passwords, shown once (each must be changed at first "
                        "sign-in):", err=True)
