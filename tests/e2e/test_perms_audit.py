@@ -208,6 +208,19 @@ def test_all_tenants_go_on_after_one_fails(cli: Cli, serve, isolated_home: Path)
         ("ana.bowman@fabrikam.com", "FullAccess"), ("brian.johnson@fabrikam.com", "SendAs")}
     contoso = cli.json("--profile", "lab", "perms", "snapshots")
     assert [s["tenant"] for s in contoso] == ["contoso.onmicrosoft.com"]
+    # Drift in one customer tenant, found by a diff over every tenant.
+    cli("--profile", "lab", "--tenant", "fabrikam.onmicrosoft.com", "task", "run",
+        "custom/grant-fullaccess", "--param", "Mailbox=office@fabrikam.com",
+        "--param", "User=carlos.slattery@fabrikam.com", check=0)
+    cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=1)
+    with webhook() as posts:
+        drift = cli("--output", "json", "--profile", "lab", "perms", "diff", "--all-tenants",
+                    "--notify-webhook", posts.url, check=3)
+    assert "tenant tailspintoys.onmicrosoft.com: " in drift.stderr
+    assert [(r["tenant"], r["change"], r["trustee"]) for r in json.loads(drift.stdout)] == [
+        ("fabrikam.onmicrosoft.com", "added", "carlos.slattery@fabrikam.com")]
+    assert [(p["tenant"], p["added"]) for p in posts.received] == [
+        ("fabrikam.onmicrosoft.com", 1)]
 
 
 def _mailboxes_read(home: Path) -> int:

@@ -284,14 +284,19 @@ def _fix(app: AppContext, drift: Drift, plan_path: Path | None, apply_plan: bool
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the differences to a .json, .csv or .html file.")
 @click.option("--notify-webhook", metavar="URL",
-              help="When drift is found, POST a JSON summary of it to this URL.")
+              help="When drift is found, POST a JSON summary of it to this URL (one post "
+              "per tenant with drift).")
+@click.option("--all-tenants", is_flag=True,
+              help="Compare the last snapshots of the profile's own tenant and of every "
+              "customer tenant it lists (as 'perms audit --all-tenants' made them).")
 @click.pass_obj
 def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, fix: bool,
          plan_path: Path | None, apply_plan: bool, out: Path | None,
-         notify_webhook: str | None) -> None:
+         notify_webhook: str | None, all_tenants: bool) -> None:
     """Grants added and removed between two snapshots (default: the tenant's last two).
 
-    Exit code 3 when anything changed, 0 when nothing did, so a scheduler can alert.
+    Exit code 3 when anything changed, 0 when nothing did, so a scheduler can alert (with
+    --all-tenants: 3 if any tenant drifted, else 1 if a tenant could not be compared).
     With --baseline, 'added' means held but not approved and 'removed' means approved but
     missing (FullAccess, SendAs and SendOnBehalf; other mailbox rights are not compared).
 
@@ -302,52 +307,90 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
       psbridge perms diff --baseline approved.csv --fix --plan fix.csv
       psbridge perms diff --baseline approved.csv --fix --plan fix.csv --apply
       psbridge perms diff --notify-webhook https://hooks.example.com/psbridge
+      psbridge perms diff --all-tenants --notify-webhook https://hooks.example.com/psbridge
     """
+    from toolkit.core.config import resolve_profile
     from toolkit.io.perm_reports import write_report
-    from toolkit.tasks.drift import compare_baseline, compare_snapshots, read_baseline
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.drift import read_baseline
 
     if (apply_plan or plan_path) and not fix:
         raise InputError("--plan and --apply go with --fix")
     if len(snapshot_ids) > (1 if baseline else 2) or (not baseline and len(snapshot_ids) == 1):
         raise InputError("give two snapshots to compare, or none for the last two "
                          "(with --baseline: one snapshot, or none for the latest)")
-    tenant = _tenant_of(app)
+    if all_tenants and (app.tenant or snapshot_ids or fix):
+        raise InputError("--all-tenants compares each tenant's last snapshots: it takes no "
+                         "--tenant, snapshot ids or --fix")
     approved = read_baseline(baseline) if baseline else None
+    tenants = [_tenant_of(app)]
+    if all_tenants:
+        tenants += list(resolve_profile(app.profile_name).tenants)
+    columns = ["change", *GRANT_COLUMNS]
+    drifted: list[str] = []
+    failed: list[str] = []
+    every: list[dict[str, str]] = []  # with --all-tenants: one table (one JSON document)
+    for tenant in tenants:
+        try:
+            drift, newer, label = _drift_of(tenant, snapshot_ids, approved, baseline)
+        except InputError as exc:
+            if not all_tenants:
+                raise
+            click.echo(f"error: tenant {tenant}: {exc.message}", err=True)
+            failed.append(tenant)
+            continue
+        rows = drift.rows()
+        summary = {"tenant": newer.tenant, "compared": label, **drift.summary()}
+        if out is not None:
+            target_out = (out.with_name(f"{out.stem}-{tenant}{out.suffix}") if all_tenants
+                          else out)
+            write_report(target_out, f"Permission drift of {newer.tenant}: {label}",
+                         {"snapshot": newer.summary(), "rights": {}, "noise": {},
+                          "since_previous": None, **summary}, rows, columns)
+        if all_tenants:
+            every.extend({"tenant": tenant, **r} for r in rows)
+        else:
+            emit(app, rows, columns, title=label)
+        click.echo(f"{newer.tenant}, {label}: {len(drift.added)} added, "
+                   f"{len(drift.removed)} removed", err=True)
+        if drift.found and notify_webhook:
+            _post_webhook(notify_webhook, {**summary, "changes": rows[:500]})
+        if fix:
+            _fix(app, drift, plan_path, apply_plan)
+        if drift.found:
+            drifted.append(f"{newer.tenant} ({len(drift.added)} added, "
+                           f"{len(drift.removed)} removed)")
+    if all_tenants:
+        emit(app, every, ["tenant", *columns], title="changes in every tenant")
+    if drifted:
+        raise DriftFound(f"drift found: {'; '.join(drifted)}"
+                         + (f"; not compared: {', '.join(failed)}" if failed else ""))
+    if failed:
+        raise PartialFailure(f"{len(failed)} of {len(tenants)} tenant(s) could not be "
+                             f"compared: {', '.join(failed)}")
+
+
+def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant] | None,
+              baseline: Path | None) -> tuple[Drift, Snapshot, str]:
+    """(the drift, the newer snapshot, what was compared) for one tenant."""
+    from toolkit.tasks.drift import compare_baseline, compare_snapshots
+    from toolkit.tasks.snapshots import SnapshotStore
+
     with SnapshotStore() as store:
         if snapshot_ids:
             loaded = [store.load(i) for i in snapshot_ids]
         else:
-            loaded = list(reversed(store.latest(tenant, 1 if baseline else 2)))
+            loaded = list(reversed(store.latest(tenant, 1 if approved is not None else 2)))
     if approved is not None:
         if not loaded:
             raise InputError(f"no permission snapshot of {tenant} yet",
                              hint="Run 'psbridge perms audit --all' first.")
         newer = loaded[-1]
-        drift = compare_baseline(newer, approved)
-        label = f"snapshot {newer.id} against {baseline}"
-    else:
-        if len(loaded) < 2:
-            raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff "
-                             "needs two", hint="Run 'psbridge perms audit --all' again later.")
-        older, newer = loaded
-        drift = compare_snapshots(older, newer)
-        label = f"snapshot {older.id} -> {newer.id}"
-    rows = drift.rows()
-    summary = {"tenant": newer.tenant, "compared": label, **drift.summary()}
-    if out is not None:
-        write_report(out, f"Permission drift of {newer.tenant}: {label}",
-                     {"snapshot": newer.summary(), "rights": {}, "noise": {},
-                      "since_previous": None, **summary}, rows, ["change", *GRANT_COLUMNS])
-    emit(app, rows, ["change", *GRANT_COLUMNS], title=label)
-    click.echo(f"{label}: {len(drift.added)} added, {len(drift.removed)} removed", err=True)
-    if drift.found and notify_webhook:
-        _post_webhook(notify_webhook, {**summary, "changes": rows[:500]})
-    if fix:
-        _fix(app, drift, plan_path, apply_plan)
-    if drift.found:
-        raise DriftFound(f"drift found: {len(drift.added)} added, {len(drift.removed)} "
-                         f"removed ({label})")
+        return compare_baseline(newer, approved), newer, f"snapshot {newer.id} against {baseline}"
+    if len(loaded) < 2:
+        raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff needs two",
+                         hint="Run 'psbridge perms audit --all' again later.")
+    older, newer = loaded
+    return compare_snapshots(older, newer), newer, f"snapshot {older.id} -> {newer.id}"
 
 
 def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool) -> None:
