@@ -139,7 +139,9 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     entries are only counted (kept, marked, with --include-noise). Orphaned SIDs left by
     deleted accounts are kept and reported as findings. SendOnBehalf delegates are shown
     by primary SMTP address. Every audit is saved as a snapshot of the tenant in the job
-    store, which 'perms diff', 'who-can-access' and 'access-of' read.
+    store, which 'perms diff', 'who-can-access' and 'access-of' read. The snapshot is
+    written chunk by chunk: an audit stopped half-way is continued by the next audit with
+    the same mailboxes, which reads only what is missing.
 
     \b
     Examples:
