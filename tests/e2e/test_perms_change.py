@@ -261,3 +261,18 @@ def test_kill_9_mid_apply_then_resume_applies_each_change_once(  # type: ignore[
     assert len(applied) == 300 and set(applied.values()) == {1}
     again = cli(*LAB, "perms", "apply", str(source), check=0)
     assert "nothing to change: 300 unchanged" in again.stderr
+
+
+def test_throttled_reads_and_changes_still_end_right(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    seed = bulk_seed(tmp_path / "seed.json", 30)
+    sandbox = serve("--throttle-rate", "0.1", "--throttle-retry-s", "1", "--fault-rate", "0.03",
+                    "--random-seed", "5",
+                    seed=str(seed))
+    lines = [f"bulk{i:04d}@contoso.com,bulk{(i + 1) % 30:04d}@contoso.com,{right}"
+             for i in range(30) for right in ("FullAccess", "SendAs", "SendOnBehalf")]
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Trustee,Right", lines)
+    cli(*LAB, "perms", "apply", str(source), "--chunk-size", "10", check=0, timeout=300)
+    assert [c for c in sandbox.commands() if not c["ok"]], "the sandbox should have throttled"
+    again = cli(*LAB, "perms", "apply", str(source), check=0, timeout=300)
+    assert "nothing to change: 90 unchanged" in again.stderr

@@ -150,8 +150,8 @@ def automapping_memory(journal: Journal, profile: str, tenant: str | None
                        ) -> dict[Pair, bool]:
     """The AutoMapping psbridge's own jobs last gave each FullAccess grant it touched.
 
-    A revoke recorded later than a grant forgets it. Only rows whose outcome came back
-    (changed or unchanged) count.
+    A revoke recorded later than a grant forgets it. Only rows that came back changed
+    count (an "already so" answer says nothing about the grant's AutoMapping).
     """
     memory: dict[Pair, bool | None] = {}
     for job in journal.jobs(MEMORY_JOBS):  # newest first
@@ -160,7 +160,7 @@ def automapping_memory(journal: Journal, profile: str, tenant: str | None
         changes: Mapping[str, list[Any]] = job.options.get("changes", {})
         if not changes:
             continue
-        done = {o.row for o in journal.outcomes(job.id) if o.status in ("changed", "unchanged")}
+        done = {o.row for o in journal.outcomes(job.id) if o.status == "changed"}
         for line, (op, right, mailbox, trustee, wanted) in sorted(
                 changes.items(), key=lambda item: -int(item[0])):
             if right != "FullAccess" or int(line) not in done:

@@ -8,16 +8,21 @@ SELF, inherited or Deny entries) and returns one compact record per mailbox.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.core.errors import PartialFailure
+from toolkit.core.errors import PartialFailure, TransportFault
 from toolkit.core.jobs import check_role, pipeline_steps
+from toolkit.core.retry import TransientFailure, classify, retrying
+from toolkit.core.session import Connection, ErrorInfo
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 
 READ_TEMPLATE = "exchange/perms-read"
 READ_CHUNK = 50
+READ_ATTEMPTS = 6
+READ_RETRY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,41 @@ def _parse(record: Mapping[str, Any], state: TenantState) -> None:
         _strings(record.get("SendOnBehalf")), message)
 
 
+def _check(records: Sequence[Any], params: Mapping[str, Any]
+           ) -> tuple[list[Mapping[str, Any]], tuple[dict[str, Any], TransientFailure] | None]:
+    """The records read, and the parameters to read again those that were throttled, with
+    why (None when none were). Any other failed read (not "not found") fails the read."""
+    kept: list[Mapping[str, Any]] = []
+    again: dict[str, list[str]] = {"Mailboxes": [], "Trustees": []}
+    reason: TransientFailure | None = None
+    for record in records:
+        if not isinstance(record, Mapping):
+            continue
+        if record.get("Found") or record.get("ErrorId") is None:
+            kept.append(record)
+            continue
+        verdict = classify(str(record["ErrorId"]), record.get("Category"),
+                           record.get("Message"))
+        if verdict.retry:
+            again["Trustees" if record.get("Kind") == "trustee" else "Mailboxes"].append(
+                str(record.get("Input")))
+            reason = TransientFailure(str(record.get("Message")),
+                                      retry_after=verdict.retry_after,
+                                      throttled=verdict.throttled)
+        elif record.get("Kind") == "unreadable":
+            raise PartialFailure(
+                f"reading the permissions of {record.get('Input')} failed: "
+                f"{record.get('Message')}", hint="Nothing was changed; run the command again.")
+        else:
+            kept.append(record)
+    if reason is None:
+        return kept, None
+    retry: dict[str, Any] = {k: v for k, v in again.items() if v}
+    if "Trustee" in params:
+        retry["Trustee"] = params["Trustee"]
+    return kept, (retry, reason)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield list(items[start:start + size])
@@ -97,40 +137,88 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 def current_permissions(target: Target, catalog: TemplateCatalog,
                         mailboxes: Sequence[str] | None, *, trustees: Sequence[str] = (),
-                        holder: str | None = None, chunk_size: int = READ_CHUNK
-                        ) -> TenantState:
+                        holder: str | None = None, chunk_size: int = READ_CHUNK,
+                        concurrency: int | None = None) -> TenantState:
     """The explicit FullAccess, SendAs and SendOnBehalf grants of ``mailboxes``.
 
     ``mailboxes=None`` reads every mailbox of the tenant (in one pipeline). ``trustees``
     are resolved to their UPN and names along the way. With ``holder``, only that
     trustee's grants are returned, and only mailboxes where it holds one.
+
+    Chunks of ``chunk_size`` mailboxes (and trustees) are read by up to ``concurrency``
+    connections at once (default: the profile's ``max_runspaces``); throttled reads are
+    retried with backoff like the runner's.
     """
     rendered = catalog.render(READ_TEMPLATE)
     check_role(rendered.meta, target)
-    batches: list[dict[str, Any]]
     if mailboxes is None:
-        batches = [{"AllMailboxes": True}]
+        boxes: list[dict[str, Any]] = [{"AllMailboxes": True}]
     else:
-        batches = [{"Mailboxes": batch}
-                   for batch in _chunks(list(dict.fromkeys(mailboxes)), chunk_size)]
-    if trustees:
-        batches = batches or [{}]
-        batches[0]["Trustees"] = list(dict.fromkeys(trustees))
+        boxes = [{"Mailboxes": chunk}
+                 for chunk in _chunks(list(dict.fromkeys(mailboxes)), chunk_size)]
+    people = [{"Trustees": chunk}
+              for chunk in _chunks(list(dict.fromkeys(trustees)), chunk_size)]
+    batches: list[dict[str, Any]] = [
+        {**(boxes[i] if i < len(boxes) else {}), **(people[i] if i < len(people) else {})}
+        for i in range(max(len(boxes), len(people)))]
+    for params in batches:
+        if holder:
+            params["Trustee"] = holder
+    workers = max(1, min(concurrency or target.profile.max_runspaces, len(batches)))
+
+    def read(group: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
+        records: list[Mapping[str, Any]] = []
+        # The first connection is opened outside the retries: a host that cannot be
+        # reached at all fails at once (exit 4).
+        connection: Connection | None = target.open_connection()
+        try:
+            for params in group:
+                pending: dict[str, Any] = params
+                for attempt in retrying(attempts=READ_ATTEMPTS,
+                                        max_seconds=READ_RETRY_SECONDS):
+                    with attempt:
+                        try:
+                            if connection is None:
+                                connection = target.open_connection()
+                            result = connection.run(pipeline_steps(
+                                target, catalog, rendered.meta, rendered.script, pending,
+                                connection))
+                        except TransportFault as fault:  # a dropped connection: reopen
+                            if connection is not None:
+                                connection.close()
+                            connection = None
+                            raise TransientFailure(fault.message) from fault
+                        if result.failed:
+                            _failed(result.errors)
+                        found, retry = _check(result.output, pending)
+                        records.extend(found)
+                        if retry is not None:  # read again only what was throttled
+                            pending, reason = retry
+                            raise reason
+        except TransientFailure as exc:
+            raise PartialFailure(f"reading permissions gave up after retries: {exc}",
+                                 hint="Nothing was changed; try again later.") from exc
+        finally:
+            if connection is not None:
+                connection.close()
+        return records
+
     state = TenantState()
-    if not batches:
-        return state
-    with target.open_connection() as connection:
-        for params in batches:
-            if holder:
-                params["Trustee"] = holder
-            result = connection.run(pipeline_steps(target, catalog, rendered.meta,
-                                                   rendered.script, params, connection))
-            if result.failed:
-                error = result.errors[-1] if result.errors else None
-                raise PartialFailure(
-                    f"reading permissions failed: {error.message if error else 'no reason'}",
-                    hint="Nothing was changed; run the command again.")
-            for record in result.output:
-                if isinstance(record, Mapping):
-                    _parse(record, state)
+    groups = [batches[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for records in pool.map(read, groups):
+            for record in records:
+                _parse(record, state)
     return state
+
+
+def _failed(errors: Sequence[ErrorInfo]) -> None:
+    error = errors[-1] if errors else None
+    if error is not None:
+        verdict = classify(error.error_id, error.category, error.message)
+        if verdict.retry:
+            raise TransientFailure(error.message, retry_after=verdict.retry_after,
+                                   throttled=verdict.throttled)
+    raise PartialFailure(
+        f"reading permissions failed: {error.message if error else 'no reason given'}",
+        hint="Nothing was changed; run the command again.")
