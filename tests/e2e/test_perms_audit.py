@@ -86,6 +86,18 @@ def test_include_noise_keeps_self_inherited_and_deny(cli: Cli) -> None:
     cli("perms", "diff", check=0)
 
 
+def test_throttled_mailboxes_are_read_again_and_counted_once(cli: Cli, serve, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                             ) -> None:
+    sandbox = serve("--throttle-rate", "0.15", "--throttle-retry-s", "1", "--random-seed", "11")
+    cli("--profile", "lab", "perms", "audit", "--all", "--chunk-size", "7", "--out",
+        str(tmp_path / "a.json"), check=0)
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["summary"]["noise"] == {"self": 56, "inherited": 224, "deny": 1}
+    assert len(grants(report["rows"])) == 12 and not report["summary"]["failed_mailboxes"]
+    reads = sandbox.commands("Get-MailboxPermission") + sandbox.commands("Get-RecipientPermission")
+    assert len(reads) > 2 * 28  # some mailboxes were throttled and read again
+
+
 def test_unknown_mailbox_fails_the_audit_but_keeps_the_rest(cli: Cli) -> None:
     result = cli("perms", "audit", "--mailbox", "sales@contoso.com", "--mailbox",
                  "nobody@contoso.com", check=1)
