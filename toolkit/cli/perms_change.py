@@ -145,9 +145,9 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
         if not dry_run:
             check_role(catalog.meta(APPLY_TEMPLATE), target)
         if revoke_all is not None:
-            rows, state = _holdings(target, catalog, revoke_all)
+            rows, state = _holdings(target, catalog, revoke_all, concurrency)
         else:
-            state = read_state(target, catalog, rows)
+            state = read_state(target, catalog, rows, concurrency)
         with Journal() as journal:
             memory = automapping_memory(journal, profile.name, target.tenant)
         source = str(csv.path) if csv else ""
@@ -177,8 +177,8 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
                  concurrency=concurrency, chunk_size=chunk_size, results_path=results_path)
 
 
-def _holdings(target: Target, catalog: TemplateCatalog, user: str
-              ) -> tuple[list[PermRow], TenantState]:
+def _holdings(target: Target, catalog: TemplateCatalog, user: str,
+              concurrency: int | None) -> tuple[list[PermRow], TenantState]:
     """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
     from toolkit.tasks.permission_rows import RIGHTS, PermRow
     from toolkit.tasks.permissions_read import current_permissions
@@ -187,7 +187,8 @@ def _holdings(target: Target, catalog: TemplateCatalog, user: str
     if resolved is None or not resolved.found:
         reason = resolved.message if resolved else "not found"
         raise InputError(f"USER {user}: {reason}", hint="Give the user's address (UPN).")
-    state = current_permissions(target, catalog, None, holder=resolved.key)
+    state = current_permissions(target, catalog, None, holder=resolved.key,
+                                concurrency=concurrency)
     state.trustees[user.casefold()] = resolved
     rows = [PermRow(0, box.requested, user, right, "revoke")
             for box in sorted(state.mailboxes.values(), key=lambda b: b.key.casefold())

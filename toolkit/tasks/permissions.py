@@ -170,10 +170,10 @@ def automapping_memory(journal: Journal, profile: str, tenant: str | None
     return {pair: value for pair, value in memory.items() if value is not None}
 
 
-def read_state(target: Target, catalog: TemplateCatalog, rows: Sequence[PermRow]
-               ) -> TenantState:
+def read_state(target: Target, catalog: TemplateCatalog, rows: Sequence[PermRow],
+               concurrency: int | None = None) -> TenantState:
     return current_permissions(target, catalog, [r.mailbox for r in rows],
-                               trustees=[r.trustee for r in rows])
+                               trustees=[r.trustee for r in rows], concurrency=concurrency)
 
 
 def job_plan(task: str, rows: Sequence[PermRow], plan: Plan, *,

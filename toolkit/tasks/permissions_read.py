@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.core.errors import PartialFailure, TransportFault
-from toolkit.core.jobs import check_role, pipeline_steps
+from toolkit.core.jobs import check_role, pipeline_steps, run_once
 from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.session import Connection, ErrorInfo
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 
 READ_TEMPLATE = "exchange/perms-read"
+LIST_TEMPLATE = "exchange/list-mailboxes"
 READ_CHUNK = 50
 READ_ATTEMPTS = 6
 READ_RETRY_SECONDS = 300.0
@@ -141,7 +142,7 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
                         concurrency: int | None = None) -> TenantState:
     """The explicit FullAccess, SendAs and SendOnBehalf grants of ``mailboxes``.
 
-    ``mailboxes=None`` reads every mailbox of the tenant (in one pipeline). ``trustees``
+    ``mailboxes=None`` reads every mailbox of the tenant. ``trustees``
     are resolved to their UPN and names along the way. With ``holder``, only that
     trustee's grants are returned, and only mailboxes where it holds one.
 
@@ -152,10 +153,9 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
     rendered = catalog.render(READ_TEMPLATE)
     check_role(rendered.meta, target)
     if mailboxes is None:
-        boxes: list[dict[str, Any]] = [{"AllMailboxes": True}]
-    else:
-        boxes = [{"Mailboxes": chunk}
-                 for chunk in _chunks(list(dict.fromkeys(mailboxes)), chunk_size)]
+        mailboxes = every_mailbox(target, catalog)
+    boxes = [{"Mailboxes": chunk}
+             for chunk in _chunks(list(dict.fromkeys(mailboxes)), chunk_size)]
     people = [{"Trustees": chunk}
               for chunk in _chunks(list(dict.fromkeys(trustees)), chunk_size)]
     batches: list[dict[str, Any]] = [
@@ -222,3 +222,12 @@ def _failed(errors: Sequence[ErrorInfo]) -> None:
     raise PartialFailure(
         f"reading permissions failed: {error.message if error else 'no reason given'}",
         hint="Nothing was changed; run the command again.")
+
+
+def every_mailbox(target: Target, catalog: TemplateCatalog) -> list[str]:
+    """The primary SMTP address of every mailbox of the tenant."""
+    result = run_once(target, catalog, LIST_TEMPLATE, {})
+    if result.failed:
+        _failed(result.errors)
+    return [str(m["PrimarySmtpAddress"]) for m in result.output
+            if isinstance(m, Mapping) and m.get("PrimarySmtpAddress")]
