@@ -235,6 +235,16 @@ class Audit:
         return retry, hint
 
 
+def _list(audit: Audit, mailboxes: Sequence[str] | None) -> tuple[Connection, Listing]:
+    """A connection and the work list read over it (the connection is closed on failure)."""
+    connection = audit.target.open_connection()
+    try:
+        return connection, audit.list_mailboxes(connection, mailboxes)
+    except BaseException:
+        connection.close()
+        raise
+
+
 def audit_scope(mailboxes: Sequence[str] | None) -> str:
     return "all" if mailboxes is None else ",".join(mailboxes)
 
@@ -251,12 +261,7 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
     audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
                   concurrency=concurrency)
     tenant, scope = home_tenant(target), audit_scope(mailboxes)
-    connection = target.open_connection()
-    try:
-        listing = audit.list_mailboxes(connection, mailboxes)
-    except BaseException:
-        connection.close()
-        raise
+    connection, listing = _list(audit, mailboxes)
     unfinished = store.unfinished(tenant=tenant, profile=target.profile.name, scope=scope,
                                   noise_kept=include_noise)
     if unfinished is None:
@@ -287,12 +292,7 @@ def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str]
               ) -> tuple[list[Grant], list[dict[str, str]]]:
     """Read the access on the mailboxes now, without a snapshot: (grants, failures)."""
     audit = Audit(target, catalog, concurrency=target.profile.max_runspaces)
-    connection = target.open_connection()
-    try:
-        listing = audit.list_mailboxes(connection, mailboxes)
-    except BaseException:
-        connection.close()
-        raise
+    connection, listing = _list(audit, mailboxes)
     grants: list[Grant] = []
     failures = list(listing.missing)
 
