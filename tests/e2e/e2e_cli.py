@@ -102,3 +102,18 @@ def bulk_seed(path: Path, mailboxes: int) -> Path:
 def rows_csv(path: Path, header: str, rows: list[str]) -> Path:
     path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+def rows_done(home: Path) -> int:
+    """Rows of any job in the isolated home's job store that have an outcome."""
+    import sqlite3
+
+    path = home / "data" / "jobs.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("SELECT COUNT(*) FROM rows WHERE status IN "
+                                  "('changed','unchanged','failed')").fetchone()[0])
+    except sqlite3.OperationalError:  # the CLI is still creating the store
+        return 0

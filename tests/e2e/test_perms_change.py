@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import Cli, bulk_seed, rows_csv
+from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
 
 CHANGE_CMDLETS = ("Add-MailboxPermission", "Remove-MailboxPermission", "Add-RecipientPermission",
                   "Remove-RecipientPermission", "Set-Mailbox")
@@ -213,20 +213,6 @@ def test_revoke_all_and_a_partner_tenant(cli: Cli, serve, tmp_path: Path) -> Non
     # the same address does not exist in contoso: the tenant really is fabrikam's
     cli(*LAB, "perms", "grant", "ana.bowman@fabrikam.com", "brian.johnson@fabrikam.com",
         "--right", "SendAs", check=2)
-
-
-def rows_done(home: Path) -> int:
-    import sqlite3
-
-    path = home / "data" / "jobs.sqlite3"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(path) as db:
-            return int(db.execute("SELECT COUNT(*) FROM rows WHERE status IN "
-                                  "('changed','unchanged','failed')").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 def test_kill_9_mid_apply_then_resume_applies_each_change_once(  # type: ignore[no-untyped-def]
