@@ -18,7 +18,7 @@ import termios
 import time
 from pathlib import Path
 
-from conftest import Cli, rows_csv
+from e2e_cli import Cli, rows_csv
 
 # Queued 30 s + provisioning 30 s + about 30 s of copying: some 4 s at 20x, long enough
 # for --watch to see the users move.

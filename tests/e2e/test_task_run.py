@@ -8,30 +8,17 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
 
-from e2e_cli import Cli, bulk_seed, rows_csv
+from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
 
 
 def attributes(cli: Cli, *profile: str) -> dict[str, tuple[str | None, str | None]]:
     shown = cli.json(*profile, "task", "run", "custom/show-attribute")
     return {m["PrimarySmtpAddress"]: (m["CustomAttribute1"] or None, m["CustomAttribute2"] or None)
             for m in shown}
-
-
-def rows_done(home: Path) -> int:
-    path = home / "data" / "jobs.sqlite3"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(path) as db:
-            return int(db.execute("SELECT COUNT(*) FROM rows WHERE status IN "
-                                  "('changed','unchanged','failed')").fetchone()[0])
-    except sqlite3.OperationalError:  # the CLI is still creating the store
-        return 0
 
 
 def wait_for_rows(home: Path, count: int, timeout: float = 60) -> None:
