@@ -33,8 +33,12 @@ def grants(cli: Cli, *mailboxes: str, tenant: tuple[str, ...] = ()) -> dict[str,
 def test_grant_and_revoke_each_right_rerun_is_unchanged(  # type: ignore[no-untyped-def]
         cli: Cli, serve) -> None:
     sandbox = serve()
-    args = ("info@contoso.com", "debra.berger@contoso.com", "--right", "FullAccess",
+    args = ("info@contoso.com", "debra.berger@contoso.com", "--right", "GrantFullAccess",
             "--right", "sendas", "--right", "SendOnBehalf")
+    revoking = ("info@contoso.com", "debra.berger@contoso.com", "--right", "RemoveFullAccess",
+                "--right", "SendAs", "--right", "removesendonbehalfof")
+    wrong = cli(*LAB, "perms", "grant", *revoking, check=2)
+    assert "--right RemoveFullAccess means revoke" in wrong.stderr
     granted = cli(*LAB, "perms", "grant", *args, check=0)
     assert "3 changed" in granted.stdout
     now = grants(cli, "info@contoso.com")["info@contoso.com"]
@@ -52,14 +56,14 @@ def test_grant_and_revoke_each_right_rerun_is_unchanged(  # type: ignore[no-unty
     assert again.stdout.count("already granted") == 3
     assert len(changes(sandbox)) == 3
 
-    cli(*LAB, "perms", "revoke", *args, check=0)
+    cli(*LAB, "perms", "revoke", *revoking, check=0)
     assert grants(cli, "info@contoso.com")["info@contoso.com"]["SendOnBehalf"] == []
     removed = changes(sandbox)[3:]
     assert sorted(c["cmdlet"] for c in removed) == ["Remove-MailboxPermission",
                                                    "Remove-RecipientPermission", "Set-Mailbox"]
     assert next(c for c in removed if c["cmdlet"] == "Set-Mailbox")["parameters"][
         "GrantSendOnBehalfTo"] == {"Remove": "debra.berger@contoso.com"}
-    rerun = cli(*LAB, "perms", "revoke", *args, check=0)
+    rerun = cli(*LAB, "perms", "revoke", *revoking, check=0)
     assert rerun.stdout.count("not granted") == 3 and len(changes(sandbox)) == 6
     cli(*LAB, "perms", "grant", "info@contoso.com", "not-an-address", "--right", "SendAs",
         check=2)

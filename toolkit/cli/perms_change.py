@@ -28,14 +28,15 @@ if TYPE_CHECKING:
     from toolkit.tasks.permissions import Plan
     from toolkit.tasks.permissions_read import TenantState
 
-RIGHT_CHOICE = click.Choice(["FullAccess", "SendAs", "SendOnBehalf"], case_sensitive=False)
 PLAN_SHOWN = 50  # changes listed before a real run; --dry-run lists them all
 VERBS = {"grant": "grant", "revoke": "revoke", "remap": "remove + grant"}
 
 
 def _right_option(function: click.decorators.FC) -> click.decorators.FC:
-    return click.option("--right", "rights", type=RIGHT_CHOICE, multiple=True, required=True,
-                        help="FullAccess, SendAs or SendOnBehalf (repeatable).")(function)
+    return click.option("--right", "rights", multiple=True, required=True, metavar="RIGHT",
+                        help="FullAccess, SendAs or SendOnBehalf, any case (repeatable); "
+                        "legacy words such as GrantSendAs or RemoveFullAccess are accepted "
+                        "when they match the command.")(function)
 
 
 def _dry_run_option(function: click.decorators.FC) -> click.decorators.FC:
@@ -52,9 +53,18 @@ def _address(value: str, what: str) -> str:
         raise InputError(f"{what}: {exc}") from None
 
 
-def _canonical_right(value: str) -> str:
-    return {"fullaccess": "FullAccess", "sendas": "SendAs",
-            "sendonbehalf": "SendOnBehalf"}[value.lower()]
+def _right(value: str, action: str) -> str:
+    """A --right value (legacy words included) for a grant or revoke command."""
+    from toolkit.tasks.permission_rows import parse_right
+
+    try:
+        right, implied = parse_right(value)
+    except ValueError as exc:
+        raise InputError(f"--right: {exc}") from None
+    if implied is not None and implied != action:
+        raise InputError(f"--right {value} means {implied}; this command does {action}s",
+                         hint=f"Use 'psbridge perms {implied}', or --right {right}.")
+    return right
 
 
 def _single_rows(mailbox: str, trustee: str, rights: tuple[str, ...], action: str,
@@ -63,7 +73,7 @@ def _single_rows(mailbox: str, trustee: str, rights: tuple[str, ...], action: st
 
     mailbox = _address(mailbox, "MAILBOX")
     trustee = _address(trustee, "TRUSTEE")
-    wanted = list(dict.fromkeys(_canonical_right(r) for r in rights))
+    wanted = list(dict.fromkeys(_right(r, action) for r in rights))
     if automapping is not None and "FullAccess" not in wanted:
         raise InputError("--automapping/--no-automapping only applies to --right FullAccess")
     return [PermRow(n, mailbox, trustee, right, action,
