@@ -16,8 +16,11 @@ from toolkit.cli.users import users
 from toolkit.core.errors import PartialFailure
 
 if TYPE_CHECKING:
+    from toolkit.core.jobs import JobPlan
     from toolkit.core.journal import Job
     from toolkit.core.runner import RowResult
+    from toolkit.core.target import Target
+    from toolkit.core.templates import TemplateCatalog
     from toolkit.tasks.activation_plan import RowPlan
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
@@ -143,7 +146,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: str,
 class _Run:
     """The job, the wait for mailboxes, the second pass, and the credentials."""
 
-    def __init__(self, app: AppContext, target: Any, catalog: Any,
+    def __init__(self, app: AppContext, target: Target, catalog: TemplateCatalog,
                  credentials_out: Path | None, mailbox_timeout: float,
                  settings: dict[str, Any]):
         self.app = app
@@ -169,7 +172,8 @@ class _Run:
                     and result.fields.get("Enabled") is True):
                 self.credentials.add(plan.target_upn, plan.password)
 
-    def _execute(self, plan: Any, plans: list[RowPlan], **resume: Any) -> PartialFailure | None:
+    def _execute(self, plan: JobPlan, plans: list[RowPlan], **resume: Any
+                 ) -> PartialFailure | None:
         self.plans.update({p.line: p for p in plans})
         try:
             execute(self.app, self.target, self.catalog, plan, **self.settings, **resume,
@@ -178,7 +182,7 @@ class _Run:
             return failure
         return None
 
-    def go(self, plan: Any, plans: list[RowPlan]) -> None:
+    def go(self, plan: JobPlan, plans: list[RowPlan]) -> None:
         from toolkit.core.journal import Journal
         from toolkit.tasks import activation
         from toolkit.tasks.tenant_reads import wait_for_mailboxes

@@ -75,14 +75,22 @@ def read_users(target: Target, catalog: TemplateCatalog, upns: Iterable[str] | N
 def wait_for_mailboxes(target: Target, catalog: TemplateCatalog, upns: Sequence[str],
                        timeout: float) -> set[str]:
     """Poll until every user has its mailbox or ``timeout`` seconds passed; the users
-    (case-folded) whose mailbox exists. Polls back off from 1 s to 30 s."""
-    from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential
+    (case-folded) whose mailbox exists. Polls back off from 1 s to 30 s; a poll that fails
+    (throttled, say) is just tried again."""
+    from tenacity import (
+        retry,
+        retry_if_exception_type,
+        retry_if_result,
+        stop_after_delay,
+        wait_exponential,
+    )
 
     found: set[str] = set()
     wanted = {u.casefold() for u in upns}
 
     @retry(stop=stop_after_delay(timeout), wait=wait_exponential(min=1, max=30),
-           retry=retry_if_result(bool), retry_error_callback=lambda state: None)
+           retry=retry_if_result(bool) | retry_if_exception_type(TenantReadFailed),
+           retry_error_callback=lambda state: None)
     def missing() -> set[str]:
         left = sorted(wanted - found)
         output = _read(target, catalog, "exchange/find-mailboxes", {"Identity": left})
