@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from conftest import Cli, rows_csv
+from e2e_cli import Cli, rows_csv, rows_done
 
 HEADER = "UserPrincipalName,DisplayName,FirstName,LastName,UsageLocation,Licenses,Aliases"
 PASSWORD = re.compile(r"^\s*│?\s*(\S+@\S+)\s+│\s+(\S+)\s+│\s*$")
@@ -300,15 +300,6 @@ def test_invalid_activation_input_changes_nothing(cli: Cli, tmp_path: Path) -> N
     assert state[0]["AccountEnabled"] is False and state[0]["SkuIds"] == []
 
 
-def rows_with_outcome(home: Path) -> int:
-    try:
-        with sqlite3.connect(home / "data" / "jobs.sqlite3") as db:
-            return int(db.execute("SELECT COUNT(*) FROM rows WHERE status IN "
-                                  "('changed','unchanged','failed')").fetchone()[0])
-    except sqlite3.OperationalError:  # the CLI is still creating the store
-        return 0
-
-
 def test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
     sandbox = serve("--cmdlet-ms", "100")
@@ -318,7 +309,7 @@ def test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once(  # t
     job = cli.popen("--profile", "lab", "users", "activate", str(source), "--chunk-size", "1",
                     "--concurrency", "1", "--credentials-out", str(tmp_path / "first.csv"))
     deadline = time.monotonic() + 60
-    while rows_with_outcome(isolated_home) < 2:
+    while rows_done(isolated_home) < 2:
         assert time.monotonic() < deadline and job.poll() is None
         time.sleep(0.05)
     job.send_signal(signal.SIGKILL)
