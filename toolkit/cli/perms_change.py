@@ -159,7 +159,7 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
         else:
             state = read_state(target, catalog, rows, concurrency)
         with Journal() as journal:
-            memory = automapping_memory(journal, profile.name, target.tenant)
+            memory = automapping_memory(journal, profile.name, target.tenant, rows)
         source = str(csv.path) if csv else ""
         plan = plan_changes(rows, state, memory, source=source)
         plan.raise_problems(source or "request")

@@ -146,14 +146,19 @@ def plan_changes(rows: Sequence[PermRow], state: TenantState,
     return plan
 
 
-def automapping_memory(journal: Journal, profile: str, tenant: str | None
-                       ) -> dict[Pair, bool]:
+def automapping_memory(journal: Journal, profile: str, tenant: str | None,
+                       rows: Sequence[PermRow]) -> dict[Pair, bool]:
     """The AutoMapping psbridge's own jobs last gave each FullAccess grant it touched.
+
+    Only looked up when some of ``rows`` asks for an AutoMapping (the job store is not
+    read otherwise).
 
     A revoke recorded later than a grant forgets it. Only rows that came back changed
     count (an "already so" answer says nothing about the grant's AutoMapping).
     """
     memory: dict[Pair, bool | None] = {}
+    if all(r.automapping is None for r in rows):
+        return {}
     for job in journal.jobs(MEMORY_JOBS):  # newest first
         if job.options.get("kind") != KIND or (job.profile, job.tenant) != (profile, tenant):
             continue
@@ -217,7 +222,7 @@ def resume_plan(job: Job, journal: Journal, target: Target, catalog: TemplateCat
     ops = {int(line): change[0] for line, change in recorded.items()}
     remaining = [r for r in rows if r.line in ops and r.line not in done]
     state = read_state(target, catalog, remaining)
-    memory = automapping_memory(journal, job.profile, job.tenant)
+    memory = automapping_memory(journal, job.profile, job.tenant, remaining)
     remaps = [line for line, op in ops.items() if op == "remap"]
     plan = plan_changes(remaining, state, memory, source=job.input_path or "",
                         remap_lines=[line for line in remaps if line not in unknown])
