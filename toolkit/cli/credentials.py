@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -66,5 +67,5 @@ class Credentials:
             click.echo("Temporary passwords, shown once (each must be changed at first "
                        "sign-in):", err=True)
             on_screen = AppContext(output="table")
-            stream = None if app.output == "table" else click.get_text_stream("stderr")
+            stream = None if app.output == "table" else sys.stderr
             emit(on_screen, self._shown, ["user", "temporary password"], stream=stream)
