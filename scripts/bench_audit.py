@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from toolkit.sandbox.process import spawn_sandbox
+
 TENANT = "bench.onmicrosoft.com"
 SELF = "NT AUTHORITY\\SELF"
 
@@ -46,18 +48,6 @@ def write_seed(path: Path, mailboxes: int, grants: int) -> None:
                      "display_name": "psbridge bench", "tenants": [TENANT],
                      "roles": ["Exchange.ManageAsApp"]}]
     path.write_text(json.dumps(seed))
-
-
-def serve(seed: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "sandbox", "serve", "--port", "0", "--https",
-         "--seed", str(seed), "--write-profile", "bench"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Press Ctrl-C"):
-            return process
-    raise SystemExit("the sandbox did not start")
 
 
 def compact(env: dict[str, str], report: Path) -> tuple[float, float, dict[str, Any]]:
@@ -126,13 +116,10 @@ def main() -> int:
                "PSBRIDGE_DATA": str(home / "data")}
         seed = home / "seed.json"
         write_seed(seed, args.mailboxes, args.grants)
-        sandbox = serve(seed, env)
-        try:
+        with spawn_sandbox(["--port", "0", "--https", "--seed", str(seed),
+                            "--write-profile", "bench"], env):
             compact_s, peak_mb, report = compact(env, home / "audit.json")
             listed_s, sample_s, mailboxes, naive_found = naive(env, args.sample)
-        finally:
-            sandbox.terminate()
-            sandbox.wait()
     sampled = len(naive_found)
     naive_s = listed_s + sample_s * mailboxes / max(1, sampled)
     summary = report["summary"]["snapshot"]

@@ -30,33 +30,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from toolkit.sandbox.process import spawn_sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY_MS = 20
 CMDLET_MS = 30
 NAIVE_ROWS = 150
 
 
-def serve(home: Path, seed: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "sandbox", "serve", "--port", "0", "--https",
-         "--seed", str(seed), "--latency-ms", str(LATENCY_MS), "--cmdlet-ms", str(CMDLET_MS),
-         "--write-profile", "bench"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Press Ctrl-C"):
-            return process
-    raise SystemExit("the sandbox did not start")
-
-
 def bulk_seed(path: Path, mailboxes: int) -> None:
     from toolkit.sandbox.tenant import demo
 
-    seed = demo.demo_seed()
-    contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
-    contoso["users"] += [{"upn": f"bulk{i:05d}@contoso.com", "display_name": f"Bulk {i:05d}",
-                          "mailbox": "user"} for i in range(mailboxes)]
-    path.write_text(json.dumps(seed))
+    path.write_text(json.dumps(demo.with_bulk_mailboxes(demo.demo_seed(), mailboxes)))
 
 
 def run_job(env: dict[str, str], csv_path: Path, concurrency: int) -> tuple[float, float]:
@@ -86,7 +71,7 @@ def naive(env: dict[str, str], rows: int) -> float:
             steps = target.connect_steps(["exchange"], catalog)
             steps.append(Step("param($Identity, $Note) Set-Mailbox -Identity $Identity "
                               "-CustomAttribute2 $Note",
-                              {"Identity": f"bulk{i:05d}@contoso.com", "Note": f"naive{i}"}))
+                              {"Identity": f"bulk{i:04d}@contoso.com", "Note": f"naive{i}"}))
             result = conn.run(steps)
             assert not result.errors, result.errors
         return time.perf_counter() - started
@@ -148,16 +133,14 @@ def main() -> int:
         bulk_seed(seed, args.rows)
         csv_path = home / "rows.csv"
         csv_path.write_text("Mailbox,Note\n" + "".join(
-            f"bulk{i:05d}@contoso.com,note{i}\n" for i in range(args.rows)))
-        sandbox = serve(home, seed, env)
-        try:
+            f"bulk{i:04d}@contoso.com,note{i}\n" for i in range(args.rows)))
+        with spawn_sandbox(["--port", "0", "--https", "--seed", str(seed),
+                            "--latency-ms", str(LATENCY_MS), "--cmdlet-ms", str(CMDLET_MS),
+                            "--write-profile", "bench"], env):
             naive_150 = naive(env, NAIVE_ROWS)
             naive_all = naive_150 * args.rows / NAIVE_ROWS
             one = run_job(env, csv_path, 1)
             three = run_job(env, csv_path, 3)
-        finally:
-            sandbox.terminate()
-            sandbox.wait()
         ideal = args.rows * CMDLET_MS / 1000
         print(f"sandbox: --latency-ms {LATENCY_MS} --cmdlet-ms {CMDLET_MS}; {args.rows} rows, "
               "one Set-Mailbox per row; times are the job's own (CLI start-up and sign-in "

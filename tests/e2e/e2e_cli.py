@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from toolkit.sandbox.process import spawn_sandbox
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -65,37 +65,16 @@ def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab",
                   seed: str = "demo") -> ServedSandbox:
     """``psbridge sandbox serve`` in the background, writing profile ``profile``."""
     log = home / "commands.jsonl"
-    process = cli.popen("sandbox", "serve", "--port", "0", "--https", "--seed", seed,
-                        "--command-log", str(log), "--write-profile", profile, *extra)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Press Ctrl-C"):
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not ready.is_set():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("sandbox did not start:\n" + "".join(lines))
-        ready.wait(0.1)
-    return ServedSandbox(process, profile, log, lines)
+    sandbox = spawn_sandbox(["--port", "0", "--https", "--seed", seed, "--command-log",
+                             str(log), "--write-profile", profile, *extra], cli.env)
+    return ServedSandbox(sandbox.process, profile, log, sandbox.output)
 
 
 def bulk_seed(path: Path, mailboxes: int) -> Path:
     """The demo seed with ``mailboxes`` more user mailboxes in contoso (bulkNNNN@contoso.com)."""
     from toolkit.sandbox.tenant import demo
 
-    seed = demo.demo_seed()
-    contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
-    contoso["users"] += [{"upn": f"bulk{i:04d}@contoso.com", "display_name": f"Bulk {i:04d}",
-                          "mailbox": "user"} for i in range(mailboxes)]
-    path.write_text(json.dumps(seed))
+    path.write_text(json.dumps(demo.with_bulk_mailboxes(demo.demo_seed(), mailboxes)))
     return path
 
 

@@ -291,3 +291,12 @@ def large_seed(mailboxes: int = 5000, grants: int = 20000, random_seed: int = 0
             "permissions": permissions,
         }],
     }
+
+
+def with_bulk_mailboxes(seed: dict[str, Any], count: int) -> dict[str, Any]:
+    """``seed`` (a demo seed) with ``count`` more user mailboxes in contoso,
+    ``bulk0000@contoso.com`` upwards: input for bulk-job tests and benchmarks."""
+    contoso = next(t for t in seed["tenants"] if t["name"] == CONTOSO)
+    contoso["users"] += [{"upn": f"bulk{i:04d}@contoso.com", "display_name": f"Bulk {i:04d}",
+                          "mailbox": "user"} for i in range(count)]
+    return seed
