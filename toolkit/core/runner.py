@@ -81,8 +81,8 @@ class RunSummary:
 class RunnerSettings:
     concurrency: int = 3
     chunk_size: int = 25
-    attempts: int = 6
-    max_retry_seconds: float = 300.0
+    attempts: int = 20  # per chunk; 10% throttling plus 5% faults needs headroom
+    max_retry_seconds: float = 600.0
     base_delay: float = 0.5
     max_delay: float = 30.0
     grace_seconds: float = 15.0  # how long Ctrl-C waits for chunks in flight
