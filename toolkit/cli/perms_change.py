@@ -44,11 +44,12 @@ def _dry_run_option(function: click.decorators.FC) -> click.decorators.FC:
                         help="Read the tenant and show the plan; change nothing.")(function)
 
 
-def _address(value: str, what: str) -> str:
-    from toolkit.tasks.permission_rows import parse_address
+def _address(value: str, what: str, *, orphan_ok: bool = False) -> str:
+    """A MAILBOX or TRUSTEE argument; a trustee may be an orphaned SID (to revoke it)."""
+    from toolkit.tasks.permission_rows import parse_address, parse_trustee
 
     try:
-        return parse_address(value)
+        return parse_trustee(value) if orphan_ok else parse_address(value)
     except ValueError as exc:
         raise InputError(f"{what}: {exc}") from None
 
@@ -69,11 +70,15 @@ def _right(value: str, action: str) -> str:
 
 def _single_rows(mailbox: str, trustee: str, rights: tuple[str, ...], action: str,
                  automapping: bool | None) -> list[PermRow]:
-    from toolkit.tasks.permission_rows import PermRow
+    from toolkit.tasks.permission_rows import PermRow, orphan_problem
 
     mailbox = _address(mailbox, "MAILBOX")
-    trustee = _address(trustee, "TRUSTEE")
+    trustee = _address(trustee, "TRUSTEE", orphan_ok=True)
     wanted = list(dict.fromkeys(_right(r, action) for r in rights))
+    for right in wanted:
+        problem = orphan_problem(trustee, right, action)
+        if problem:
+            raise InputError(f"TRUSTEE {trustee}: {problem}")
     if automapping is not None and "FullAccess" not in wanted:
         raise InputError("--automapping/--no-automapping only applies to --right FullAccess")
     return [PermRow(n, mailbox, trustee, right, action,
@@ -308,6 +313,6 @@ def revoke_all(app: AppContext, user: str, dry_run: bool, concurrency: int | Non
       psbridge perms revoke-all debra.berger@contoso.com --dry-run
       psbridge perms revoke-all debra.berger@contoso.com --results offboarding.csv
     """
-    user = _address(user, "USER")
+    user = _address(user, "USER", orphan_ok=True)
     _change(app, "perms revoke-all", [], dry_run=dry_run, concurrency=concurrency,
             chunk_size=chunk_size, results_path=results_path, revoke_all=user)

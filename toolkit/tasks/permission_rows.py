@@ -36,6 +36,8 @@ _RIGHT_WORDS: dict[str, tuple[str, str | None]] = {
 _ACTION_WORDS = {"grant": "grant", "add": "grant", "revoke": "revoke", "remove": "revoke"}
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# An orphaned SID: the ACE a deleted account leaves behind (audits report them).
+_SID = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,20 @@ def parse_address(text: str) -> str:
     return text
 
 
+def is_orphan_sid(text: str) -> bool:
+    return bool(_SID.match(text))
+
+
+def parse_trustee(text: str) -> str:
+    """An address, or an orphaned SID (which can only be revoked)."""
+    if is_orphan_sid(text):
+        return text.upper()
+    if not _ADDRESS.match(text):
+        raise ValueError(f"{text!r} is not an email address (user@domain) or an orphaned "
+                         "SID (S-1-5-21-...)")
+    return text
+
+
 def parse_right(text: str) -> tuple[str, str | None]:
     """A right word -> (right, action implied by a legacy word or None)."""
     found = _RIGHT_WORDS.get(text.replace(" ", "").lower())
@@ -107,7 +123,7 @@ def parse_bool(text: str) -> bool:
 # (name, required, aliases, parser)
 COLUMNS: tuple[tuple[str, bool, tuple[str, ...], Callable[[str], Any]], ...] = (
     ("Mailbox", True, ("Identity", "MailboxIdentity"), parse_address),
-    ("Trustee", True, ("User", "TrustedUser", "Delegate"), parse_address),
+    ("Trustee", True, ("User", "TrustedUser", "Delegate"), parse_trustee),
     ("Right", True, ("AccessRights", "Permission", "Rights"), parse_right),
     ("Action", False, (), parse_action),
     ("AutoMapping", False, (), parse_bool),
@@ -175,11 +191,25 @@ def _row(path: str, line: int, cells: dict[str, Any]) -> PermRow | list[Problem]
                         f"{action} contradicts the right word, which means {implied}")]
     automapping = values["AutoMapping"]
     final_action = implied or action or "grant"
+    problem = orphan_problem(values["Trustee"], right, final_action)
+    if problem:
+        return [Problem(path, line, "Trustee", problem)]
     if automapping is not None and (right != "FullAccess" or final_action != "grant"):
         return [Problem(path, line, "AutoMapping",
                         "only applies to granting FullAccess; leave it empty here")]
     return PermRow(line, values["Mailbox"], values["Trustee"], right, final_action,
                    automapping)
+
+
+def orphan_problem(trustee: str, right: str, action: str) -> str | None:
+    """Why a row naming an orphaned SID cannot be done, if it cannot."""
+    if not is_orphan_sid(trustee):
+        return None
+    if action != "revoke":
+        return "an orphaned SID can only be revoked, not granted"
+    if right == "SendOnBehalf":
+        return "SendOnBehalf holds recipients, never SIDs: revoke FullAccess or SendAs"
+    return None
 
 
 def conflicts(path: str, rows: Iterable[PermRow]) -> list[Problem]:

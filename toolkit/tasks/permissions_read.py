@@ -18,6 +18,7 @@ from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.session import Connection, ErrorInfo
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
+from toolkit.tasks.permission_rows import is_orphan_sid
 
 READ_TEMPLATE = "exchange/perms-read"
 LIST_TEMPLATE = "exchange/list-mailboxes"
@@ -156,8 +157,11 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
         mailboxes = every_mailbox(target, catalog)
     boxes = [{"Mailboxes": chunk}
              for chunk in _chunks(list(dict.fromkeys(mailboxes)), chunk_size)]
+    # Orphaned SIDs resolve to nothing in the tenant: they stand for themselves.
+    orphans = [t for t in dict.fromkeys(trustees) if is_orphan_sid(t)]
     people = [{"Trustees": chunk}
-              for chunk in _chunks(list(dict.fromkeys(trustees)), chunk_size)]
+              for chunk in _chunks([t for t in dict.fromkeys(trustees) if t not in orphans],
+                                   chunk_size)]
     batches: list[dict[str, Any]] = [
         {**(boxes[i] if i < len(boxes) else {}), **(people[i] if i < len(people) else {})}
         for i in range(max(len(boxes), len(people)))]
@@ -204,6 +208,10 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
         return records
 
     state = TenantState()
+    for sid in orphans:
+        state.trustees[sid.casefold()] = Trustee(sid, True, sid, frozenset({sid.casefold()}))
+    if not batches:
+        return state
     groups = [batches[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for records in pool.map(read, groups):
