@@ -66,10 +66,6 @@ class ErrorInfo:
     target: str | None = None
     exception_type: str | None = None
 
-    @property
-    def short_id(self) -> str:
-        return short_error_id(self.error_id)
-
 
 _FAILURE_CATEGORY = re.compile(r"\[FailureCategory=(?:Cmdlet-)?([^\]]+)\]")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -98,7 +98,6 @@ class TemplateMeta:
 class RenderedScript:
     meta: TemplateMeta
     script: str
-    warnings: list[str] = field(default_factory=list)
 
 
 def parse_metadata(source: str, *, name: str, path: str, origin: str) -> TemplateMeta:
