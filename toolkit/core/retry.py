@@ -85,10 +85,17 @@ class WaitRetryAfter(wait_base):
         return min(self.cap, max(delay, hint or 0.0))
 
 
-def retrying(*, attempts: int, max_seconds: float, base_delay: float = 0.5,
-             max_delay: float = 30.0, sleep: Callable[[float], Any] = time.sleep
-             ) -> tenacity.Retrying:
-    """The retry policy of the runner: bounded attempts and total time.
+# One retry budget for every bulk read and write: a unit of work (a chunk of rows, a batch
+# of mailboxes) gets up to ATTEMPTS tries within MAX_SECONDS. Six tries gave up on about
+# one row in 150 with 10% throttling and 5% dropped connections; twenty do not.
+ATTEMPTS = 20
+MAX_SECONDS = 600.0
+
+
+def retrying(*, attempts: int = ATTEMPTS, max_seconds: float = MAX_SECONDS,
+             base_delay: float = 0.5, max_delay: float = 30.0,
+             sleep: Callable[[float], Any] = time.sleep) -> tenacity.Retrying:
+    """The retry policy of bulk work: bounded attempts and total time.
 
     ``sleep`` lets a caller cut a backoff short (an Event's ``wait`` on Ctrl-C).
     """

@@ -33,7 +33,7 @@ from typing import Any
 
 from toolkit.core.errors import Interrupted, TransportFault
 from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
-from toolkit.core.retry import TransientFailure, classify, retrying
+from toolkit.core.retry import ATTEMPTS, MAX_SECONDS, TransientFailure, classify, retrying
 from toolkit.core.session import Connection, PipelineResult, Step
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
@@ -81,8 +81,8 @@ class RunSummary:
 class RunnerSettings:
     concurrency: int = 3
     chunk_size: int = 25
-    attempts: int = 20  # per chunk; 10% throttling plus 5% faults needs headroom
-    max_retry_seconds: float = 600.0
+    attempts: int = ATTEMPTS  # per chunk
+    max_retry_seconds: float = MAX_SECONDS
     base_delay: float = 0.5
     max_delay: float = 30.0
     grace_seconds: float = 15.0  # how long Ctrl-C waits for chunks in flight

@@ -37,7 +37,6 @@ from toolkit.tasks.snapshots import GRANT, Grant, Snapshot, SnapshotStore
 LIST_TEMPLATE = "exchange/perms-mailboxes"
 AUDIT_TEMPLATE = "exchange/perms-audit"
 DEFAULT_CHUNK = 250
-ATTEMPTS = 5
 
 
 @dataclass
@@ -177,7 +176,7 @@ class Audit:
         result = ChunkResult(chunk)
         failures: dict[str, dict[str, str]] = {}
         remaining = chunk
-        policy = retrying(attempts=ATTEMPTS, max_seconds=300.0, sleep=self._stop.wait)
+        policy = retrying(sleep=self._stop.wait)
         try:
             for attempt in policy:
                 with attempt:

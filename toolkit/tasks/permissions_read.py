@@ -23,8 +23,6 @@ from toolkit.tasks.permission_rows import is_orphan_sid
 READ_TEMPLATE = "exchange/perms-read"
 LIST_TEMPLATE = "exchange/list-mailboxes"
 READ_CHUNK = 50
-READ_ATTEMPTS = 6
-READ_RETRY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -178,8 +176,7 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
         try:
             for params in group:
                 pending: dict[str, Any] = params
-                for attempt in retrying(attempts=READ_ATTEMPTS,
-                                        max_seconds=READ_RETRY_SECONDS):
+                for attempt in retrying():
                     with attempt:
                         try:
                             if connection is None:
