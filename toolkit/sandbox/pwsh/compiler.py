@@ -484,16 +484,8 @@ class Compiler:
             items = value if isinstance(value, list | tuple) else ([] if value is None else [value])
             for item in items:
                 ctx.scope.vars[key] = item
-                try:
-                    body(ctx, out)
-                except BreakSignal as signal:
-                    if signal.label in (None, label):
-                        break
-                    raise
-                except ContinueSignal as signal:
-                    if signal.label in (None, label):
-                        continue
-                    raise
+                if not _iteration(ctx, out, body, label):
+                    break
 
         return run
 
@@ -517,17 +509,8 @@ class Compiler:
             if init is not None:
                 init(ctx, out)
             while cond is None or to_bool(cond(ctx)):
-                if ctx.stop.is_set():
-                    raise PipelineStopped()
-                try:
-                    body(ctx, out)
-                except BreakSignal as signal:
-                    if signal.label in (None, label):
-                        break
-                    raise
-                except ContinueSignal as signal:
-                    if signal.label not in (None, label):
-                        raise
+                if not _iteration(ctx, out, body, label):
+                    break
                 if step is not None:
                     step(ctx, discard)
 
@@ -553,17 +536,8 @@ class Compiler:
             if test_first and not to_bool(cond(ctx)):
                 return
             while True:
-                if ctx.stop.is_set():
-                    raise PipelineStopped()
-                try:
-                    body(ctx, out)
-                except BreakSignal as signal:
-                    if signal.label in (None, label):
-                        return
-                    raise
-                except ContinueSignal as signal:
-                    if signal.label not in (None, label):
-                        raise
+                if not _iteration(ctx, out, body, label):
+                    return
                 if to_bool(cond(ctx)) == until:
                     return
 
@@ -1535,6 +1509,26 @@ class Compiler:
             setter = self.assign_target(inner)
             return lambda ctx, value: setter(ctx, convert(value))
         raise unsupported(node, f"assigning to '{kind}'")
+
+
+def _iteration(ctx: Context, out: Out, body: Stmt, label: str | None) -> bool:
+    """Run one loop iteration; False when a ``break`` meant for this loop ends it.
+
+    A labelled break or continue aimed at an outer loop goes on up; a stopped pipeline
+    ends here, between iterations.
+    """
+    if ctx.stop.is_set():
+        raise PipelineStopped()
+    try:
+        body(ctx, out)
+    except BreakSignal as signal:
+        if signal.label in (None, label):
+            return False
+        raise
+    except ContinueSignal as signal:
+        if signal.label not in (None, label):
+            raise
+    return True
 
 
 def _unset(ctx: Context, key: str, text: str) -> None:
