@@ -116,14 +116,8 @@ def to_string(value: Any) -> str:
         return format_timespan(value)
     if isinstance(value, PSObject):
         return psobject_string(value)
-    if isinstance(value, Hashtable):
-        return (
-            "System.Collections.Specialized.OrderedDictionary"
-            if value.ordered
-            else "System.Collections.Hashtable"
-        )
-    if isinstance(value, SecureString):
-        return "System.Security.SecureString"
+    if isinstance(value, Hashtable | SecureString):
+        return type_name_of(value)  # .NET's ToString() of these is the type name
     if isinstance(value, ErrorRecord):
         return value.message
     if isinstance(value, bytes):
