@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
 
@@ -26,6 +28,36 @@ def wait_for_rows(home: Path, count: int, timeout: float = 60) -> None:
     while rows_done(home) < count:
         assert time.monotonic() < deadline, f"only {rows_done(home)} rows done"
         time.sleep(0.05)
+
+
+def statuses(cli: Cli, job_id: str) -> Counter[str]:
+    return Counter(r["status"] for r in cli.json("jobs", "show", job_id))
+
+
+def applied(sandbox: Any) -> Counter[str]:
+    """How many times each mailbox was changed by a successful Set-Mailbox."""
+    return Counter(c["parameters"]["Identity"] for c in sandbox.commands("Set-Mailbox")
+                   if c["ok"])
+
+
+def start_bulk_job(cli: Cli, serve: Any, tmp_path: Path, home: Path, *, rows: int,
+                   template: str, column: str, cmdlet_ms: int, chunk: int,
+                   running_until: int) -> tuple[Any, subprocess.Popen[str]]:
+    """A served sandbox with ``rows`` bulk mailboxes and a job of ``template`` over them,
+    returned once ``running_until`` rows have an outcome."""
+    sandbox = serve("--cmdlet-ms", str(cmdlet_ms),
+                    seed=str(bulk_seed(tmp_path / "seed.json", rows)))
+    source = rows_csv(tmp_path / "rows.csv", f"Mailbox,{column}",
+                      [f"bulk{i:04d}@contoso.com,v{i}" for i in range(rows)])
+    job = cli.popen("--profile", "lab", "task", "run", template, "--csv", str(source),
+                    "--chunk-size", str(chunk))
+    wait_for_rows(home, running_until)
+    return sandbox, job
+
+
+def kill_9(job: subprocess.Popen[str]) -> None:
+    job.send_signal(signal.SIGKILL)
+    job.wait(timeout=30)
 
 
 def only_job_id(cli: Cli) -> str:
@@ -97,22 +129,16 @@ def test_throttling_and_faults_still_end_with_every_row_right(  # type: ignore[n
     assert result.returncode == 0, result.stdout + result.stderr
     throttled = [c for c in sandbox.commands() if not c["ok"]]
     assert throttled, "the sandbox should have throttled some calls"
-    applied = Counter(c["parameters"]["Identity"] for c in sandbox.commands("Set-Mailbox")
-                      if c["ok"])
-    assert len(applied) == 150 and set(applied.values()) == {1}
+    changes = applied(sandbox)
+    assert len(changes) == 150 and set(changes.values()) == {1}
 
 
 def test_kill_9_then_resume_applies_every_change_exactly_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
-    seed = bulk_seed(tmp_path / "seed.json", 2000)
-    sandbox = serve("--cmdlet-ms", "1", seed=str(seed))
-    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
-                      [f"bulk{i:04d}@contoso.com,v{i}" for i in range(2000)])
-    job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
-                    str(source), "--chunk-size", "40")
-    wait_for_rows(isolated_home, 400)
-    job.send_signal(signal.SIGKILL)
-    job.wait(timeout=30)
+    sandbox, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=2000,
+                                  template="custom/set-attribute", column="Value",
+                                  cmdlet_ms=1, chunk=40, running_until=400)
+    kill_9(job)
     job_id = only_job_id(cli)
     partial = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300)
     unknown_note = [line for line in partial.stderr.splitlines() if "unknown" in line]
@@ -124,54 +150,42 @@ def test_kill_9_then_resume_applies_every_change_exactly_once(  # type: ignore[n
             timeout=300)
     else:
         assert partial.returncode == 0
-    final = Counter(r["status"] for r in cli.json("jobs", "show", job_id))
+    final = statuses(cli, job_id)
     assert final["failed"] == 0 and final["changed"] + final["unchanged"] == 2000
-    applied = Counter(c["parameters"]["Identity"] for c in sandbox.commands("Set-Mailbox")
-                      if c["ok"])
-    assert len(applied) == 2000 and set(applied.values()) == {1}
+    changes = applied(sandbox)
+    assert len(changes) == 2000 and set(changes.values()) == {1}
 
 
 def test_unknown_rows_of_a_generic_template_are_reported(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
-    seed = bulk_seed(tmp_path / "seed.json", 600)
-    serve("--cmdlet-ms", "20", seed=str(seed))
-    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Note",
-                      [f"bulk{i:04d}@contoso.com,n{i}" for i in range(600)])
-    job = cli.popen("--profile", "lab", "task", "run", "custom/append-note", "--csv",
-                    str(source), "--chunk-size", "30")
-    wait_for_rows(isolated_home, 60)
-    job.send_signal(signal.SIGKILL)
-    job.wait(timeout=30)
+    _, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=600,
+                            template="custom/append-note", column="Note", cmdlet_ms=20,
+                            chunk=30, running_until=60)
+    kill_9(job)
     job_id = only_job_id(cli)
     in_flight = [r for r in cli.json("jobs", "show", job_id) if r["status"] == "unknown"]
     assert in_flight, "the kill should have caught chunks in flight"
     resumed = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300, check=1)
     assert f"{len(in_flight)} row(s) were in flight" in resumed.stderr
     assert f"psbridge jobs resume {job_id} --rerun-unknown" in resumed.stderr
-    after = Counter(r["status"] for r in cli.json("jobs", "show", job_id))
+    after = statuses(cli, job_id)
     assert after["unknown"] == len(in_flight)
     assert after["changed"] == 600 - len(in_flight)
 
 
 def test_ctrl_c_records_what_came_back_and_resume_finishes(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
-    seed = bulk_seed(tmp_path / "seed.json", 400)
-    serve("--cmdlet-ms", "5", seed=str(seed))
-    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
-                      [f"bulk{i:04d}@contoso.com,v{i}" for i in range(400)])
-    job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
-                    str(source), "--chunk-size", "20")
-    wait_for_rows(isolated_home, 40)
+    _, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=400,
+                            template="custom/set-attribute", column="Value", cmdlet_ms=5,
+                            chunk=20, running_until=40)
     job.send_signal(signal.SIGINT)
     output, _ = job.communicate(timeout=60)
     assert job.returncode == 130, output
     job_id = only_job_id(cli)
     assert f"hint: psbridge jobs resume {job_id}" in output
-    states = Counter(r["status"] for r in cli.json("jobs", "show", job_id))
-    assert states["unknown"] == 0, "Ctrl-C waits for the chunks in flight"
+    assert statuses(cli, job_id)["unknown"] == 0, "Ctrl-C waits for the chunks in flight"
     cli("--profile", "lab", "jobs", "resume", job_id, check=0, timeout=300)
-    final = Counter(r["status"] for r in cli.json("jobs", "show", job_id))
-    assert final["changed"] == 400
+    assert statuses(cli, job_id)["changed"] == 400
 
 
 def test_helpdesk_profile_is_refused_an_admin_template(cli: Cli, tmp_path: Path) -> None:
