@@ -346,22 +346,25 @@ def _connection_info(call: Call, connection: Connection) -> PSObject:
     )
 
 
-def get_connection_information(call: Call) -> list[Any]:
+def _held(call: Call) -> Connection | None:
+    """The Exchange connection this runspace holds, if ``-ConnectionId`` (when given)
+    names it."""
     connection = call.ctx.state.get(EXCHANGE)
     if not isinstance(connection, Connection):
-        return []
+        return None
     wanted = call.strings("ConnectionId")
     if wanted and connection.connection_id not in wanted:
-        return []
-    return [_connection_info(call, connection)]
+        return None
+    return connection
+
+
+def get_connection_information(call: Call) -> list[Any]:
+    connection = _held(call)
+    return [] if connection is None else [_connection_info(call, connection)]
 
 
 def disconnect_exchange(call: Call) -> list[Any]:
-    connection = call.ctx.state.get(EXCHANGE)
-    if not isinstance(connection, Connection):
-        return []
-    wanted = call.strings("ConnectionId")
-    if wanted and connection.connection_id not in wanted:
+    if _held(call) is None:
         return []
     call.services.release(call.ctx.state)
     del call.ctx.state[EXCHANGE]
