@@ -111,18 +111,21 @@ _CATEGORIES = {
 
 def plain(value: Any) -> Any:
     """A deserialized PowerShell value as plain Python: objects become dicts."""
-    from pypsrp.complex_objects import GenericComplexObject
+    from pypsrp.complex_objects import GenericComplexObject  # once per value, not per node
 
-    if isinstance(value, GenericComplexObject):
-        props = {**value.adapted_properties, **value.extended_properties}
-        if not props:
-            return value.to_string if value.to_string is not None else str(value)
-        return {k: plain(v) for k, v in props.items()}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+    def convert(item: Any) -> Any:
+        if isinstance(item, GenericComplexObject):
+            props = {**item.adapted_properties, **item.extended_properties}
+            if not props:
+                return item.to_string if item.to_string is not None else str(item)
+            return {k: convert(v) for k, v in props.items()}
+        if isinstance(item, dict):
+            return {str(k): convert(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [convert(v) for v in item]
+        return item
+
+    return convert(value)
 
 
 def _error_info(record: Any) -> ErrorInfo:
