@@ -101,7 +101,7 @@ def test_throttled_mailboxes_are_read_again_and_counted_once(cli: Cli, serve, tm
 def test_unknown_mailbox_fails_the_audit_but_keeps_the_rest(cli: Cli) -> None:
     result = cli("perms", "audit", "--mailbox", "sales@contoso.com", "--mailbox",
                  "nobody@contoso.com", check=1)
-    assert "nobody@contoso.com: Couldn't find object" in result.stderr
+    assert "nobody@contoso.com: The operation couldn't be performed because object" in result.stderr
     assert "adele.vance@contoso.com" in result.stdout
 
 

@@ -149,7 +149,7 @@ def test_invalid_files_change_nothing(cli: Cli, serve, tmp_path: Path) -> None: 
         "nobody@contoso.com,debra.berger@contoso.com,FullAccess",
         "sales@contoso.com,ghost@contoso.com,SendAs"])
     result = cli(*LAB, "perms", "apply", str(unknown), check=2)
-    assert f"{unknown}:3: Mailbox: nobody@contoso.com: Couldn't find object" in result.stderr
+    assert f"{unknown}:3: Mailbox: nobody@contoso.com: The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found" in result.stderr
     assert f"{unknown}:4: Trustee: ghost@contoso.com" in result.stderr
     assert changes(sandbox) == []
     cli("profile", "add", "desk", "--endpoint", "https://127.0.0.1:9/wsman", "--role",

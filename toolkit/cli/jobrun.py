@@ -100,7 +100,8 @@ def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
     click.echo(f"job {job.id}: {counts or 'no rows'} ({summary.total} row(s) in "
                f"{summary.elapsed:.1f}s)")
     if summary.failures:
-        failures = [{"row": f.row, "key": f.key, "error": short_error_id(f.error_id),
+        failures = [{"row": f.row, "key": f.key,
+                     "error": short_error_id(f.error_id, reason=f.reason),
                      "message": f.message or ""} for f in summary.failures[:FAILURES_SHOWN]]
         emit(app, failures, ["row", "key", "error", "message"], title="failed rows")
         if len(summary.failures) > FAILURES_SHOWN:

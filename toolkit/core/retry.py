@@ -1,9 +1,13 @@
 """Which failures are worth retrying, and how long to wait before the next try.
 
-Only what is transient is retried: throttling (Exchange's REST budget, Graph's 429) and
-transport faults. Classification goes by the error record's category and the short
-FullyQualifiedErrorId, never by wildcard on the message; only the Retry-After interval,
-which Microsoft's modules give in the message alone, is read from the text.
+Only what is transient is retried: throttling (Exchange's budget, Graph's 429 and the Graph
+SDK's "Too many retries performed") and transport faults. An error is classified by its
+stable parts (see :func:`toolkit.core.session.short_error_id`): the exception's short name
+for Exchange (``CategoryInfo.Reason`` or the ``|Type|`` segment of a V3 message), the code
+before the first comma of a Graph id, the HTTP status a Graph message carries, and the
+error category. A fixed phrase is matched only for errors that carry no code at all. The
+Retry-After interval is read from the message (Graph's ``Headers:`` block, Exchange's
+"Retry after N seconds").
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import tenacity
@@ -19,14 +24,51 @@ from tenacity.wait import wait_base
 
 from toolkit.core.session import short_error_id
 
-THROTTLING_CATEGORIES = frozenset({"LimitsExceeded", "QuotaExceeded", "ResourceBusy"})
-THROTTLING_IDS = frozenset({
-    "TooManyRequests",  # Graph
-    "RestClientException",  # REST-backed Exchange cmdlets when the budget is exceeded
-    "ServerBusyException",
-    "MicroDelayException",
-})
-TRANSIENT_CATEGORIES = frozenset({"OperationTimeout", "ConnectionError"})
+
+class Outcome(StrEnum):
+    THROTTLED = "throttled"  # wait (Retry-After if given) and try again
+    TRANSIENT = "transient"  # try again with backoff
+    NOT_FOUND = "not_found"
+    ALREADY = "already"  # the change is already so: unchanged, not failed
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of the classification table: the first rule whose given parts all match wins.
+
+    ``name`` is the stable error name, ``status`` the HTTP status of a Graph error,
+    ``category`` the PowerShell error category, ``phrase`` a fixed text for errors that
+    carry no code (matched case-insensitively anywhere in the message).
+    """
+
+    outcome: Outcome
+    name: str | None = None
+    status: int | None = None
+    category: str | None = None
+    phrase: str | None = None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(Outcome.THROTTLED, status=429),
+    Rule(Outcome.THROTTLED, name="TooManyRequests"),  # Graph's code for a 429
+    Rule(Outcome.THROTTLED, phrase="Too many retries performed"),  # Graph SDK gave up on 429s
+    Rule(Outcome.THROTTLED, phrase="exceeds the throttling budget"),  # Exchange budget
+    Rule(Outcome.THROTTLED, name="ServerBusyException"),
+    Rule(Outcome.THROTTLED, name="MicroDelayException"),
+    Rule(Outcome.THROTTLED, category="LimitsExceeded"),
+    Rule(Outcome.THROTTLED, category="QuotaExceeded"),
+    Rule(Outcome.THROTTLED, category="ResourceBusy"),
+    Rule(Outcome.TRANSIENT, status=503),
+    Rule(Outcome.TRANSIENT, status=504),
+    Rule(Outcome.TRANSIENT, category="OperationTimeout"),
+    Rule(Outcome.TRANSIENT, category="ConnectionError"),
+    Rule(Outcome.NOT_FOUND, name="ManagementObjectNotFoundException"),
+    Rule(Outcome.NOT_FOUND, name="Request_ResourceNotFound"),
+    Rule(Outcome.ALREADY, name="ManagementObjectAlreadyExistsException"),
+)
+_RETRIED = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT})
+
 # Exchange: "... Please retry after 30 seconds." Graph PowerShell prints the response
 # headers under the message: "Retry-After                   : 30" (seconds, no unit).
 _RETRY_AFTER = re.compile(
@@ -34,6 +76,8 @@ _RETRY_AFTER = re.compile(
     r"|^\s*Retry-After\s*:\s*(\d+(?:\.\d+)?)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
+# Graph PowerShell: "Status: 404 (NotFound)" on a line of its own.
+_HTTP_STATUS = re.compile(r"^Status:\s*(\d{3})\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -41,16 +85,33 @@ class Verdict:
     retry: bool
     throttled: bool = False
     retry_after: float | None = None
+    outcome: Outcome = Outcome.FATAL
 
 
-def classify(error_id: str | None, category: str | None, message: str | None) -> Verdict:
-    """Whether a failed row or pipeline should be tried again."""
-    short = short_error_id(error_id)
-    if category in THROTTLING_CATEGORIES or short in THROTTLING_IDS:
-        return Verdict(True, True, retry_after(message))
-    if category in TRANSIENT_CATEGORIES:
-        return Verdict(True, False, retry_after(message))
-    return Verdict(False)
+def classify(error_id: str | None, category: str | None, message: str | None, *,
+             reason: str | None = None) -> Verdict:
+    """What a failed row or pipeline means: retry (throttled or not), not found, already so,
+    or fatal."""
+    name = short_error_id(error_id, message, reason)
+    status = http_status(message)
+    text = (message or "").casefold()
+    for rule in RULES:
+        if ((rule.name is None or rule.name == name)
+                and (rule.status is None or rule.status == status)
+                and (rule.category is None or rule.category == category)
+                and (rule.phrase is None or rule.phrase.casefold() in text)):
+            outcome = rule.outcome
+            break
+    else:
+        outcome = Outcome.FATAL
+    retry = outcome in _RETRIED
+    return Verdict(retry, outcome is Outcome.THROTTLED,
+                   retry_after(message) if retry else None, outcome)
+
+
+def http_status(message: str | None) -> int | None:
+    match = _HTTP_STATUS.search(message or "")
+    return int(match.group(1)) if match else None
 
 
 def retry_after(message: str | None) -> float | None:

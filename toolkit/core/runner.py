@@ -34,7 +34,13 @@ from typing import Any
 from toolkit.core.errors import Interrupted, TransportFault
 from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
 from toolkit.core.retry import ATTEMPTS, MAX_SECONDS, TransientFailure, classify, retrying
-from toolkit.core.session import Connection, PipelineResult, Step
+from toolkit.core.session import (
+    Connection,
+    PipelineResult,
+    Step,
+    exchange_message_parts,
+    short_error_id,
+)
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
 STATUSES = ("changed", "unchanged", "failed", "skipped", WAITING)
@@ -63,6 +69,7 @@ class RowResult:
     category: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
     duration: float | None = None
+    reason: str | None = None  # CategoryInfo.Reason of the error
 
 
 @dataclass
@@ -140,14 +147,18 @@ def parse_results(output: Sequence[Any]) -> dict[int, RowResult]:
             continue
         status = str(item["Status"]).lower()
         extra = {k: v for k, v in item.items()
-                 if k not in ("Row", "Status", "Message", "ErrorId", "Category")}
+                 if k not in ("Row", "Status", "Message", "ErrorId", "Category", "Reason")}
+        named_type, message = exchange_message_parts(
+            None if item.get("Message") is None else str(item["Message"]))
         results[row] = RowResult(
             row=row,
             status=status if status in STATUSES else "failed",
-            message=None if item.get("Message") is None else str(item["Message"]),
+            message=None if item.get("Message") is None else message,
             error_id=None if item.get("ErrorId") is None else str(item["ErrorId"]),
             category=None if item.get("Category") is None else str(item["Category"]),
             fields=extra,
+            reason=(str(item.get("Reason") or "")
+                    or (named_type.rsplit(".", 1)[-1] if named_type else None)),
         )
     return results
 
@@ -343,7 +354,8 @@ class Runner:
         per_row = result.duration / max(1, len(rows))
         terminating = result.errors[-1] if result.failed and result.errors else None
         if terminating is not None and not parsed:
-            verdict = classify(terminating.error_id, terminating.category, terminating.message)
+            verdict = classify(terminating.error_id, terminating.category, terminating.message,
+                               reason=terminating.reason)
             if verdict.retry:
                 if verdict.throttled:
                     self.limit.throttled()
@@ -362,17 +374,20 @@ class Runner:
                 error_id = terminating.error_id if terminating is not None else "NoRowResult"
                 final.append(RowResult(work.row, "failed", work.key, message, error_id,
                                        terminating.category if terminating else None,
-                                       duration=per_row))
+                                       duration=per_row,
+                                       reason=terminating.reason if terminating else None))
                 continue
             if found.status == "failed":
-                verdict = classify(found.error_id, found.category, found.message)
+                verdict = classify(found.error_id, found.category, found.message,
+                                   reason=found.reason)
                 if verdict.retry:
                     retry.append(work)
                     hint = max(hint or 0.0, verdict.retry_after or 0.0) or hint
                     reason = found.message or found.error_id or "throttled"
                     continue
             final.append(RowResult(found.row, found.status, work.key, found.message,
-                                   found.error_id, found.category, found.fields, per_row))
+                                   found.error_id, found.category, found.fields, per_row,
+                                   found.reason))
         self._record(final, journal)
         if retry:
             # Throttled rows were refused, not applied: back to pending, not unknown.
@@ -385,7 +400,10 @@ class Runner:
         if not results:
             return
         journal.record_outcomes(self.job_id, [
-            RowOutcome(r.row, r.status, r.key, r.error_id, r.message, r.duration)
+            RowOutcome(r.row, r.status, r.key,
+                       None if r.error_id is None else short_error_id(r.error_id,
+                                                                      reason=r.reason),
+                       r.message, r.duration)
             for r in results
         ])
         with self._lock:

@@ -60,28 +60,54 @@ class Step:
 class ErrorInfo:
     """A PowerShell error record, reduced to what psbridge reports and classifies."""
 
-    message: str
+    message: str  # the readable text (an Exchange message without its "code|type|" head)
     error_id: str  # FullyQualifiedErrorId
     category: str | None = None
     target: str | None = None
     exception_type: str | None = None
+    reason: str | None = None  # CategoryInfo.Reason: the exception's short type name
 
 
-_FAILURE_CATEGORY = re.compile(r"\[FailureCategory=(?:Cmdlet-)?([^\]]+)\]")
+# ExchangeOnlineManagement 3.x writes every cmdlet error through its Write-ErrorMessage
+# function: the id names that function, the message is "<code>|<exception type>|<text>".
+_EXO_V3_ID_SUFFIX = ",Write-ErrorMessage"
+_EXO_V3_MESSAGE = re.compile(r"^(?P<code>[^|\s]*)\|(?P<type>[\w.]+)\|(?P<text>.*)\Z", re.DOTALL)
+# Remote PowerShell to an on-premises Exchange server (and Exchange Online before 2023):
+# "[Server=...] [FailureCategory=Cmdlet-<exception>] <hex>,<task class>".
+_ON_PREMISES_ID = re.compile(r"\[FailureCategory=(?:Cmdlet-)?(?P<name>[^\]]+)\]")
 
 
-def short_error_id(error_id: str | None) -> str:
-    """The part of a FullyQualifiedErrorId that names the error.
+def exchange_message_parts(message: str | None) -> tuple[str | None, str]:
+    """The exception type named in an Exchange Online message, and its readable text.
 
-    ``ManagementObjectNotFound,Get-Thing`` -> ``ManagementObjectNotFound``; Exchange
-    Online's ``[Server=...] [FailureCategory=Cmdlet-ManagementObjectNotFoundException]
-    74E35B8D,Microsoft.Exchange...`` -> ``ManagementObjectNotFoundException``.
+    ``Ex6F9304|Microsoft.Exchange...ManagementObjectNotFoundException|The operation...``
+    -> (``Microsoft.Exchange...ManagementObjectNotFoundException``, ``The operation...``);
+    any other message comes back whole, with no type.
+    """
+    match = _EXO_V3_MESSAGE.match(message or "")
+    if match is None:
+        return None, message or ""
+    return match.group("type"), match.group("text")
+
+
+def short_error_id(error_id: str | None, message: str | None = None,
+                   reason: str | None = None) -> str:
+    """The stable name of an error: what a script or a person can match on.
+
+    - Exchange Online (V3 module): ``CategoryInfo.Reason`` or the ``|Type|`` segment of the
+      message, e.g. ``ManagementObjectNotFoundException``;
+    - on-premises Exchange: the ``[FailureCategory=Cmdlet-<name>]`` part of the id;
+    - Graph PowerShell and PowerShell itself: the id before its first comma
+      (``Request_ResourceNotFound``, ``NamedParameterNotFound``).
     """
     if not error_id:
-        return ""
-    match = _FAILURE_CATEGORY.search(error_id)
-    if match:
-        return match.group(1)
+        return reason or ""
+    if error_id.endswith(_EXO_V3_ID_SUFFIX):
+        named = reason or exchange_message_parts(message)[0]
+        return named.rsplit(".", 1)[-1] if named else "Write-ErrorMessage"
+    on_premises = _ON_PREMISES_ID.search(error_id)
+    if on_premises:
+        return on_premises.group("name")
     return error_id.split(",", 1)[0]
 
 
@@ -141,13 +167,16 @@ def _error_info(record: Any) -> ErrorInfo:
         exception_type = types[0].removeprefix("Deserialized.") if types else None
     message = (message or getattr(record, "details_message", None)
                or getattr(record, "message", None))
+    named_type, text = exchange_message_parts(str(message or record))
     target = getattr(record, "target_object", None)
     return ErrorInfo(
-        message=str(message or record),
+        message=text,
         error_id=str(getattr(record, "fq_error", "") or ""),
         category=_CATEGORIES.get(getattr(record, "category", 0) or 0),
         target=None if target is None else str(plain(target)),
         exception_type=exception_type,
+        reason=(getattr(record, "reason", None)
+                or (named_type.rsplit(".", 1)[-1] if named_type else None)),
     )
 
 

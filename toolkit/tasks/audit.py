@@ -29,7 +29,12 @@ from typing import Any
 from toolkit.core.errors import ConnectionFailed, Interrupted, TransportFault
 from toolkit.core.jobs import check_role, pipeline_steps
 from toolkit.core.retry import TransientFailure, classify, retrying
-from toolkit.core.session import Connection, PipelineResult
+from toolkit.core.session import (
+    Connection,
+    PipelineResult,
+    exchange_message_parts,
+    short_error_id,
+)
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.snapshots import GRANT, Grant, Snapshot, SnapshotStore
@@ -114,8 +119,9 @@ class Audit:
             delegates=[Grant(str(d["m"]), str(d["t"]), "SendOnBehalf",
                              str(d.get("k") or GRANT), "sendonbehalf")
                        for d in _as_list(data.get("sendonbehalf"))],
-            missing=[{"mailbox": str(m.get("m")), "error": str(m.get("id") or ""),
-                      "message": str(m.get("e") or "")} for m in _as_list(data.get("missing"))],
+            missing=[{"mailbox": str(m.get("m")), "error": short_error_id(m.get("id"), m.get("e")),
+                      "message": exchange_message_parts(m.get("e"))[1]}
+                     for m in _as_list(data.get("missing"))],
         )
 
     def read(self, connection: Connection, addresses: Sequence[str],
@@ -220,8 +226,10 @@ class Audit:
                 retry.append(mailbox)
                 hint = max(hint or 0.0, verdict.retry_after or 0.0) or hint
             else:
-                failures[mailbox] = {"mailbox": mailbox, "error": str(record.get("id") or ""),
-                                     "message": str(record.get("e") or "")}
+                failures[mailbox] = {
+                    "mailbox": mailbox,
+                    "error": short_error_id(record.get("id"), record.get("e")),
+                    "message": exchange_message_parts(record.get("e"))[1]}
         for record in records:
             mailbox = str(record.get("m"))
             if mailbox in failed:

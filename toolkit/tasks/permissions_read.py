@@ -14,8 +14,8 @@ from typing import Any
 
 from toolkit.core.errors import PartialFailure, TransportFault
 from toolkit.core.jobs import check_role, pipeline_steps, run_once
-from toolkit.core.retry import TransientFailure, classify, retrying
-from toolkit.core.session import Connection, ErrorInfo
+from toolkit.core.retry import Outcome, TransientFailure, classify, retrying
+from toolkit.core.session import Connection, ErrorInfo, exchange_message_parts
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.permission_rows import is_orphan_sid
@@ -83,7 +83,8 @@ def _strings(value: Any) -> tuple[str, ...]:
 def _parse(record: Mapping[str, Any], state: TenantState) -> None:
     requested = str(record.get("Input") or "")
     found = bool(record.get("Found"))
-    message = None if record.get("Message") is None else str(record["Message"])
+    message = (None if record.get("Message") is None
+               else exchange_message_parts(str(record["Message"]))[1])
     key = str(record.get("Key") or "")
     if record.get("Kind") == "trustee":
         names = frozenset(n.casefold() for n in (*_strings(record.get("Names")), requested))
@@ -109,17 +110,18 @@ def _check(records: Sequence[Any], params: Mapping[str, Any]
             kept.append(record)
             continue
         verdict = classify(str(record["ErrorId"]), record.get("Category"),
-                           record.get("Message"))
+                           record.get("Message"), reason=record.get("Reason"))
         if verdict.retry:
             again["Trustees" if record.get("Kind") == "trustee" else "Mailboxes"].append(
                 str(record.get("Input")))
             reason = TransientFailure(str(record.get("Message")),
                                       retry_after=verdict.retry_after,
                                       throttled=verdict.throttled)
-        elif record.get("Kind") == "unreadable":
+        elif record.get("Kind") == "unreadable" or verdict.outcome is not Outcome.NOT_FOUND:
             raise PartialFailure(
-                f"reading the permissions of {record.get('Input')} failed: "
-                f"{record.get('Message')}", hint="Nothing was changed; run the command again.")
+                f"reading {record.get('Input')} failed: "
+                f"{exchange_message_parts(str(record.get('Message')))[1]}",
+                hint="Nothing was changed; run the command again.")
         else:
             kept.append(record)
     if reason is None:
@@ -220,7 +222,7 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
 def _failed(errors: Sequence[ErrorInfo]) -> None:
     error = errors[-1] if errors else None
     if error is not None:
-        verdict = classify(error.error_id, error.category, error.message)
+        verdict = classify(error.error_id, error.category, error.message, reason=error.reason)
         if verdict.retry:
             raise TransientFailure(error.message, retry_after=verdict.retry_after,
                                    throttled=verdict.throttled)

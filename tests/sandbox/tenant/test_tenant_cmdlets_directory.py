@@ -60,7 +60,7 @@ def test_activation_and_licensing(admin: PwshRunspace, clock: FakeClock) -> None
     ok(run_script(admin, "Set-MgUserLicense -UserId priya.raman@contoso.com "
                          f"-AddLicenses @(@{{SkuId='{E3}'}}) -RemoveLicenses @()"))
     before = run_script(admin, "Get-Mailbox priya.raman@contoso.com")
-    assert "Couldn't find object" in before.errors[0].message  # provisioning takes a while
+    assert "couldn't be found" in before.errors[0].message  # provisioning takes a while
     clock.advance(61)
     assert ok(run_script(admin, "(Get-Mailbox priya.raman@contoso.com).RecipientTypeDetails")
               ) == ["UserMailbox"]

@@ -24,8 +24,8 @@ def test_not_found_and_ambiguous_texts(store: TenantStore, contoso: Tenant) -> N
     with pytest.raises(TenantError) as caught:
         resolver.mailbox("ghost@contoso.com")
     assert caught.value.message == (
-        'Couldn\'t find object "ghost@contoso.com". Please make sure that it was spelled '
-        "correctly or specify a different object.")
+        "The operation couldn't be performed because object 'ghost@contoso.com' couldn't be "
+        "found on 'SB1PR01A001DC01.NAMPR01A001.prod.outlook.com'.")
     assert caught.value.exception_type == (
         "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException")
     with pytest.raises(TenantError) as caught:

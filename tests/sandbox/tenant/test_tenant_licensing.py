@@ -42,7 +42,7 @@ def test_exchange_licence_brings_the_mailbox_after_the_delay(store: TenantStore,
         before = contoso.consumed_units(e3)
         licensing.set_user_license(store, contoso, user, [E3], [])
         assert contoso.consumed_units(e3) == before + 1
-    with store.read(), pytest.raises(TenantError, match="Couldn't find object"):
+    with store.read(), pytest.raises(TenantError, match="couldn't be found"):
         permissions.add_mailbox_permission(store, contoso, "nora.ahmed@contoso.com",
                                            "megan.bowen@contoso.com", ["FullAccess"])
     clock.advance(61)

@@ -6,8 +6,9 @@ wraps it with what the real services do around every call:
 1. ``--cmdlet-ms``: the time the service takes (slept outside the store lock);
 2. the connection check: a service cmdlet before its ``Connect-*`` fails as the real
    module fails; the tenant comes from the runspace's connection;
-3. ``--throttle-rate``: that share of Exchange and Graph calls fails as throttled (the
-   retired MSOnline service is not throttled);
+3. ``--throttle-rate``: that share of Exchange calls fails as throttled; a throttled Graph
+   call is retried by the emulated SDK, and fails ("Too many retries performed") only when
+   its retries are throttled too;
 4. the store lock (read or write), inside which the output is fully built;
 5. :class:`~toolkit.sandbox.tenant.errors.TenantError` -> an error record;
 6. one command-log line per call, secrets masked.
@@ -50,6 +51,7 @@ GRAPH = "graph"
 MSONLINE = "msonline"
 PRODUCT_EXCHANGE_ONLINE = "Exchange Online"
 MAX_EXCHANGE_CONNECTIONS = 3
+GRAPH_SDK_RETRIES = 3  # the Graph SDK's RetryHandler default (msgraph-sdk-powershell#1106)
 MASK = "********"
 # Accepted everywhere and without effect here (prompts, routing hints, HTTP plumbing).
 IGNORED_PARAMETERS = ("Confirm", "WhatIf", "Force", "Headers", "Proxy", "ProxyCredential",
@@ -134,6 +136,10 @@ class TenantServices:
             return False
         with self._rng_lock:
             return self._rng.random() < self.throttle_rate
+
+    def graph_sdk_gives_up(self) -> bool:
+        """A throttled Graph call the SDK's own retries (three by default) did not rescue."""
+        return self.throttled() and all(self.throttled() for _ in range(GRAPH_SDK_RETRIES))
 
     def retry_after(self) -> int:
         with self._rng_lock:
@@ -245,10 +251,10 @@ def register(
         outcome: str | None = "error"
         try:
             connection = _connection(ctx, service, name) if service else None
-            if service in (EXCHANGE, GRAPH) and services.throttled():
-                seconds = services.retry_after()
-                raise (errors.graph_throttled(seconds) if service == GRAPH
-                       else errors.exchange_throttled(seconds))
+            if service == EXCHANGE and services.throttled():
+                raise errors.exchange_throttled(services.retry_after())
+            if service == GRAPH and services.graph_sdk_gives_up():
+                raise errors.graph_retries_exhausted()
             store = services.store
             with store.write() if writes else store.read() as world:
                 if connection is not None:

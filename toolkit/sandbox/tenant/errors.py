@@ -52,10 +52,15 @@ def _exchange(message: str, exception: str, category: str = "NotSpecified") -> T
     return TenantError(message, "exchange", full, short, category)
 
 
+# The server that answers in Exchange Online's not-found messages (a directory controller).
+DIRECTORY_SERVER = "SB1PR01A001DC01.NAMPR01A001.prod.outlook.com"
+
+
 def not_found(identity: str) -> TenantError:
+    """Exchange Online's not-found text (ExchangeOnlineManagement 3.x transcripts)."""
     return _exchange(
-        f'Couldn\'t find object "{identity}". Please make sure that it was spelled correctly '
-        "or specify a different object.",
+        f"The operation couldn't be performed because object '{identity}' couldn't be found "
+        f"on '{DIRECTORY_SERVER}'.",
         "ManagementObjectNotFoundException",
         "NotSpecified",
     )
@@ -154,7 +159,6 @@ def exchange_throttled(seconds: int) -> TenantError:
         f"'PowerShell'. Suggested backoff time {seconds * 1000} ms. Retry after {seconds} "
         "seconds.",
         "Microsoft.Exchange.Management.RestApiClient.RestClientException",
-        "LimitsExceeded",
     )
     error.http_status = 429
     error.retry_after_s = seconds
@@ -195,8 +199,10 @@ def exchange_auth(message: str) -> TenantError:
 # --------------------------------------------------------------------------- Graph
 
 
-def _graph(message: str, code: str, status: int, category: str) -> TenantError:
-    return TenantError(message, "graph", GRAPH_EXCEPTION, code, category, http_status=status)
+def _graph(message: str, code: str, status: int) -> TenantError:
+    """Graph PowerShell 2.x reports every service error as ``InvalidOperation``."""
+    return TenantError(message, "graph", GRAPH_EXCEPTION, code, "InvalidOperation",
+                       http_status=status)
 
 
 def graph_not_found(identity: str) -> TenantError:
@@ -205,12 +211,11 @@ def graph_not_found(identity: str) -> TenantError:
         "objects are not present.",
         "Request_ResourceNotFound",
         404,
-        "ObjectNotFound",
     )
 
 
 def graph_bad_request(message: str) -> TenantError:
-    return _graph(message, "Request_BadRequest", 400, "InvalidOperation")
+    return _graph(message, "Request_BadRequest", 400)
 
 
 def invalid_usage_location() -> TenantError:
@@ -230,20 +235,14 @@ def graph_forbidden() -> TenantError:
         "Insufficient privileges to complete the operation.",
         "Authorization_RequestDenied",
         403,
-        "AuthenticationError",
     )
 
 
-def graph_throttled(seconds: int) -> TenantError:
-    error = _graph(
-        "This request is throttled. Please try again after the value specified in the "
-        "Retry-After header.",
-        "TooManyRequests",
-        429,
-        "LimitsExceeded",
-    )
-    error.retry_after_s = seconds
-    return error
+def graph_retries_exhausted() -> TenantError:
+    """The Graph SDK retries a 429 itself (three times by default), then gives up with this."""
+    return TenantError("Too many retries performed", "graph",
+                       "System.InvalidOperationException", "InvalidOperationException",
+                       "InvalidOperation")
 
 
 def graph_not_connected() -> TenantError:
@@ -311,27 +310,28 @@ def msol_not_connected() -> TenantError:
 
 # --------------------------------------------------------------------------- records
 
-_EXCHANGE_NAMESPACES = {
-    "MailboxPermission": "Microsoft.Exchange.Management.RecipientTasks",
-    "RecipientPermission": "Microsoft.Exchange.Management.RecipientTasks",
-    "Mailbox": "Microsoft.Exchange.Management.RecipientTasks",
-    "CASMailbox": "Microsoft.Exchange.Management.RecipientTasks",
-    "Recipient": "Microsoft.Exchange.Management.RecipientTasks",
-    "User": "Microsoft.Exchange.Management.RecipientTasks",
-    "AcceptedDomain": "Microsoft.Exchange.Management.SystemConfigurationTasks",
-}
-
-
-def _exchange_task_class(cmdlet: str) -> str:
-    verb, _, noun = cmdlet.partition("-")
-    noun = noun.removeprefix("EXO")
-    namespace = _EXCHANGE_NAMESPACES.get(noun, "Microsoft.Exchange.Management.Migration")
-    return f"{namespace}.{verb}{noun}"
-
-
 def _stable_hex(text: str) -> str:
-    """Exchange's 8-hex-digit error location tag: stable per error site, not per call."""
-    return hashlib.sha1(text.encode()).hexdigest()[:8].upper()
+    """A short error-site tag: stable per error, not per call."""
+    return hashlib.sha1(text.encode()).hexdigest()[:6].upper()
+
+
+# Exceptions of Exchange's task framework carry an "Ex......" site code in a V3 message;
+# those raised elsewhere (RecipientTaskException, REST client errors) come with none.
+_CODED_NAMESPACES = ("Microsoft.Exchange.Configuration.Tasks.", "Microsoft.Exchange.Data.")
+# Errors the module raises before any cmdlet runs, in PowerShell's own shape.
+_EXCHANGE_SESSION_CODES = ("CommandNotFoundException", "PSRemotingTransportException",
+                           "UnauthorizedAccess")
+
+
+def _exchange_v3(error: TenantError) -> tuple[str, str]:
+    """The id and message ExchangeOnlineManagement 3.x's Write-ErrorMessage writes."""
+    stamp = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    fqid = (f"[Server=SB1PR01MB0001,RequestId={uuid.uuid4()},TimeStamp={stamp}],"
+            "Write-ErrorMessage")
+    code = ""
+    if error.exception_type.startswith(_CODED_NAMESPACES):
+        code = f"Ex{_stable_hex(error.exception_type)}"
+    return fqid, f"{code}|{error.exception_type}|{error.message}"
 
 
 _HTTP_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
@@ -360,22 +360,17 @@ def to_error_record(
     error: TenantError, cmdlet: str, parameter_set: str | None = None, target: object = None
 ) -> ErrorRecord:
     message = error.message
-    if error.service == "exchange" and error.code not in (
-        "CommandNotFoundException",
-        "PSRemotingTransportException",
-        "UnauthorizedAccess",
-    ):
-        stamp = datetime.now(UTC).strftime("%-m/%-d/%Y %-I:%M:%S %p")
-        task = _exchange_task_class(cmdlet)
-        fqid = (
-            f"[Server=SB1PR01MB0001,RequestId={uuid.uuid4()},TimeStamp={stamp}] "
-            f"[FailureCategory=Cmdlet-{error.code}] {_stable_hex(task + error.code)},{task}"
-        )
-    elif error.service == "graph" and error.http_status is not None:
-        verb_noun = cmdlet.replace("-", "")
-        cmdlet_class = f"{verb_noun}_{parameter_set or 'Get'}"
-        fqid = f"{error.code},Microsoft.Graph.PowerShell.Cmdlets.{cmdlet_class}"
-        message = _graph_message(error)
+    category = error.category
+    activity = cmdlet
+    if error.service == "exchange" and error.code not in _EXCHANGE_SESSION_CODES:
+        fqid, message = _exchange_v3(error)
+        category = "NotSpecified"
+    elif error.service == "graph" and error.code != "Authentication needed":
+        activity = f"{cmdlet}_{parameter_set or 'Get'}"
+        cmdlet_class = f"Microsoft.Graph.PowerShell.Cmdlets.{activity.replace('-', '')}"
+        fqid = f"{error.code},{cmdlet_class}" if error.http_status else cmdlet_class
+        if error.http_status is not None:
+            message = _graph_message(error)
     elif error.service == "msonline":
         verb, _, noun = cmdlet.partition("-")
         fqid = f"{error.exception_type},{MSOL}.{verb}{noun.removeprefix('Msol')}"
@@ -384,9 +379,9 @@ def to_error_record(
     return ErrorRecord(
         message=message,
         fully_qualified_error_id=fqid,
-        category=error.category,
+        category=category,
         exception_type=error.exception_type,
         target_object=target,
-        command_name=cmdlet,
+        command_name=activity,
         reason=error.exception_type.rsplit(".", 1)[-1],
     )
