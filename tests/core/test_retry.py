@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.core.retry import classify, retry_after
+from toolkit.core import retry
+from toolkit.core.retry import Outcome, Rule, classify, retry_after
+from toolkit.core.session import short_error_id
 
 EXO_THROTTLED_ID = ("[Server=SB1PR01MB0001,RequestId=1,TimeStamp=11/29/2026 10:24:10 AM] "
                     "[FailureCategory=Cmdlet-RestClientException] 74E35B8D,"
@@ -47,3 +49,44 @@ def test_permanent_errors_are_not_retried(error_id: str, category: str) -> None:
 def test_retry_after_needs_a_number() -> None:
     assert retry_after("Retry-After header.") is None
     assert retry_after(None) is None
+
+
+# The same "not found", as Exchange Online's V3 module and on-premises remoting write it
+# (tests/fidelity/records holds the transcripts).
+V3_ID = ("[Server=AM6PR06MB5795,RequestId=7f6f2d5f-726b-5584-2121-922596043d50,"
+         "TimeStamp=Tue, 28 Mar 2023 13:55:04 GMT],Write-ErrorMessage")
+V3_MESSAGE = ("Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|"
+              "The operation couldn't be performed because object 'x' couldn't be found on 'y'.")
+ON_PREMISES_ID = ("[Server=EX01,RequestId=fde5c283-bca6-47f4-839e-d31a84d908ed,TimeStamp=5/25/2019 "
+                  "6:06:56 PM] [FailureCategory=Cmdlet-ManagementObjectNotFoundException] "
+                  "3CD6CA39,Microsoft.Exchange.Management.RecipientTasks.GetMailbox")
+
+
+@pytest.mark.parametrize(
+    ("error_id", "message", "reason"),
+    [
+        (V3_ID, V3_MESSAGE, None),  # the |Type| segment of the message
+        (V3_ID, "The operation couldn't be performed.", "ManagementObjectNotFoundException"),
+        (ON_PREMISES_ID, "The operation couldn't be performed.", None),
+    ],
+)
+def test_both_exchange_shapes_name_the_same_error(error_id: str, message: str,
+                                                  reason: str | None) -> None:
+    assert short_error_id(error_id, message, reason) == "ManagementObjectNotFoundException"
+    verdict = classify(error_id, "NotSpecified", message, reason=reason)
+    assert verdict.outcome is Outcome.NOT_FOUND and not verdict.retry
+
+
+def test_a_new_case_is_one_line_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = ("Fail to create a runspace because you have exceeded the maximum number of "
+               "connections allowed : 3 for the policy party : MaxConcurrency.")
+    assert classify("PSRemotingTransportException", "OpenError", message).outcome is (
+        Outcome.FATAL)
+    monkeypatch.setattr(retry, "RULES", (
+        Rule(Outcome.TRANSIENT, phrase="exceeded the maximum number of connections allowed"),
+        *retry.RULES))
+    assert classify("PSRemotingTransportException", "OpenError", message).retry
+
+
+def test_exchange_budget_back_off_is_in_milliseconds() -> None:
+    assert retry_after("Suggested backoff time 2500 ms.") == 2.5

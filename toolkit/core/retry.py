@@ -65,15 +65,18 @@ RULES: tuple[Rule, ...] = (
     Rule(Outcome.TRANSIENT, category="ConnectionError"),
     Rule(Outcome.NOT_FOUND, name="ManagementObjectNotFoundException"),
     Rule(Outcome.NOT_FOUND, name="Request_ResourceNotFound"),
+    Rule(Outcome.NOT_FOUND, status=404),
     Rule(Outcome.ALREADY, name="ManagementObjectAlreadyExistsException"),
 )
 _RETRIED = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT})
 
-# Exchange: "... Please retry after 30 seconds." Graph PowerShell prints the response
-# headers under the message: "Retry-After                   : 30" (seconds, no unit).
+# "... Please retry after 30 seconds." Graph PowerShell prints the response headers under
+# the message: "Retry-After                   : 30" (seconds, no unit). Exchange's budget
+# message: "Suggested backoff time 30000 ms."
 _RETRY_AFTER = re.compile(
     r"retry[ -]after\D{0,40}?(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)"
-    r"|^\s*Retry-After\s*:\s*(\d+(?:\.\d+)?)\s*$",
+    r"|^\s*Retry-After\s*:\s*(\d+(?:\.\d+)?)\s*$"
+    r"|Suggested backoff time (\d+) ms",
     re.IGNORECASE | re.MULTILINE,
 )
 # Graph PowerShell: "Status: 404 (NotFound)" on a line of its own.
@@ -118,6 +121,8 @@ def retry_after(message: str | None) -> float | None:
     match = _RETRY_AFTER.search(message or "")
     if match is None:
         return None
+    if match.group(3) is not None:
+        return int(match.group(3)) / 1000
     return float(match.group(1) or match.group(2))
 
 

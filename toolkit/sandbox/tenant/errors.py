@@ -152,12 +152,12 @@ def migration(message: str, exception: str = "MigrationPermanentException") -> T
 
 
 def exchange_throttled(seconds: int) -> TenantError:
-    """What a throttled REST-backed Exchange cmdlet reports: the budget and a back-off."""
+    """What a throttled Exchange cmdlet reports: the budget and a back-off in milliseconds
+    (the budget sentence as Exchange writes it, double spaces included)."""
     error = _exchange(
-        "The request was throttled. This operation exceeds the throttling budget for policy "
-        "part 'PowerShellMaxCmdletsTimePeriod', policy value '1800', Budget type: "
-        f"'PowerShell'. Suggested backoff time {seconds * 1000} ms. Retry after {seconds} "
-        "seconds.",
+        "This operation exceeds the throttling budget for policy part "
+        "'PowerShellMaxCmdletsTimePeriod', policy value '1800',  Budget type: 'PowerShell'.  "
+        f"Suggested backoff time {seconds * 1000} ms.",
         "Microsoft.Exchange.Management.RestApiClient.RestClientException",
     )
     error.http_status = 429
@@ -368,7 +368,7 @@ def to_error_record(
     elif error.service == "graph" and error.code != "Authentication needed":
         activity = f"{cmdlet}_{parameter_set or 'Get'}"
         cmdlet_class = f"Microsoft.Graph.PowerShell.Cmdlets.{activity.replace('-', '')}"
-        fqid = f"{error.code},{cmdlet_class}" if error.http_status else cmdlet_class
+        fqid = f"{error.code},{cmdlet_class}"
         if error.http_status is not None:
             message = _graph_message(error)
     elif error.service == "msonline":
