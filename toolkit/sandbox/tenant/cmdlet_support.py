@@ -11,7 +11,8 @@ wraps it with what the real services do around every call:
    its retries are throttled too;
 4. the store lock (read or write), inside which the output is fully built;
 5. :class:`~toolkit.sandbox.tenant.errors.TenantError` -> an error record;
-6. one command-log line per call, secrets masked.
+6. one command-log line per call, secrets masked; ``warned`` marks a call that wrote a
+   warning (for a change, Exchange's "already so": nothing was applied).
 
 RBAC: a helpdesk account sees only read cmdlets and password resets; other cmdlets are
 invisible to it (``CommandNotFoundException``), as Exchange RBAC hides them.
@@ -187,6 +188,7 @@ class Call:
     world: World
     tenant: Tenant  # the connected tenant (the home tenant for connect cmdlets)
     connection: Connection | None
+    warned: bool = False  # a warning was written (for a change: it was already so)
 
     @property
     def store(self) -> TenantStore:
@@ -197,6 +199,7 @@ class Call:
         return self.store.resolver(self.tenant)
 
     def warn(self, message: str) -> None:
+        self.warned = True
         self.ctx.write_warning(message)
 
     def has(self, name: str) -> bool:
@@ -249,6 +252,7 @@ def register(
         _service_delay(services, ctx)
         tenant_name: str | None = None
         outcome: str | None = "error"
+        call: Call | None = None
         try:
             connection = _connection(ctx, service, name) if service else None
             if service == EXCHANGE and services.throttled():
@@ -282,6 +286,7 @@ def register(
                 "parameters": mask_parameters(params),
                 "ok": outcome is None,
                 **({"error": outcome} if outcome else {}),
+                **({"warned": True} if call is not None and call.warned else {}),
             })
 
     registry.register(name, run, product=product, visible=visible)
