@@ -23,6 +23,7 @@ from toolkit.sandbox.tenant.cmdlet_support import (
     multi_value_edit,
     register,
 )
+from toolkit.sandbox.tenant.identity_resolution import ORPHAN_SID
 from toolkit.sandbox.tenant.model import Mailbox, User
 from toolkit.sandbox.values import PSObject
 
@@ -264,8 +265,12 @@ def remove_mailbox_permission(call: Call) -> list[Any]:
 
 
 def get_mailbox_permission(call: Call) -> list[Any]:
+    """Exchange Online's Get-MailboxPermission leaves out the entries whose trustee no longer
+    resolves (orphaned SIDs) unless -IncludeUnresolvedPermissions is given (Microsoft Learn,
+    Get-MailboxPermission; tests/fidelity/records/behaviour-unresolved-permissions.yaml)."""
     call.reject_unsupported({"Identity", "User", "ResultSize", "UserPrincipalName",
-                             "PrimarySmtpAddress", "ExternalDirectoryObjectId"})
+                             "PrimarySmtpAddress", "ExternalDirectoryObjectId",
+                             "IncludeUnresolvedPermissions"})
     exo = call.ctx.cmdlet_name.casefold() == "get-exomailboxpermission"
     identity = _identity(call)
     if identity is None and not exo:
@@ -276,6 +281,8 @@ def get_mailbox_permission(call: Call) -> list[Any]:
     type_names = objects.EXO_ACE_TYPES if exo else None
     rows = [row for box in _mailboxes(call, identity)
             for row in permissions.mailbox_aces(call.tenant, box, trustee)]
+    if not exo and not call.params.get("IncludeUnresolvedPermissions"):
+        rows = [row for row in rows if not ORPHAN_SID.match(str(row.user))]
     built = [objects.mailbox_ace(r, type_names) if type_names else objects.mailbox_ace(r)
              for r in rows]
     return limit_results(call, built) if exo else built
