@@ -189,7 +189,7 @@ def contoso_with_ems_seats(path: Path, seats: int) -> Path:
     return path
 
 
-def test_ems_extension_and_the_msonline_dialect(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ems_extension_and_the_retired_msonline_dialect(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sandbox = serve(seed=str(contoso_with_ems_seats(tmp_path / "seed.json", 15)))
     dry = cli.json("--profile", "lab", "users", "license", "add", "--sku", "EMS",
                    "--where-license", "ENTERPRISEPACK", "--dry-run")
@@ -210,19 +210,20 @@ def test_ems_extension_and_the_msonline_dialect(cli: Cli, serve, tmp_path: Path)
     assert "1 changed, 1 failed" in run.stdout and "no user nobody@contoso.com" in run.stdout
     assert skus(cli)["EMS"]["free"] == 1
 
-    source = rows_csv(tmp_path / "msol.csv", HEADER, [
+    source = rows_csv(tmp_path / "new.csv", HEADER, [
         "priya.raman@contoso.com,,,,IN,ENTERPRISEPACK;EMS,",
-        "msol.user@contoso.com,Msol User,Msol,User,US,ENTERPRISEPACK,"])
-    run = cli("--profile", "lab", "users", "activate", str(source), "--dialect", "msonline",
-              check=0)
-    assert "Microsoft retired the MSOnline module" in run.stderr
+        "new.user@contoso.com,New User,New,User,US,ENTERPRISEPACK,"])
+    calls = len(sandbox.commands())
+    retired = cli("--profile", "lab", "users", "activate", str(source), "--dialect", "msonline",
+                  check=2)
+    assert "Microsoft retired the MSOnline module" in retired.stderr
+    assert len(sandbox.commands()) == calls  # refused before anything was read or sent
+    run = cli("--profile", "lab", "users", "activate", str(source), check=0)
     assert "2 changed" in run.stdout
-    licensing = sandbox.commands("Set-MsolUserLicense")
-    assert [e["parameters"]["AddLicenses"] for e in licensing] == [
-        ["contoso:ENTERPRISEPACK", "contoso:EMS"], ["contoso:ENTERPRISEPACK"]]
-    assert [e["cmdlet"] for e in sandbox.commands() if e["cmdlet"].endswith("MsolUser")] == [
-        "Set-MsolUser", "Set-MsolUser", "New-MsolUser", "Set-MsolUser"]
-    state = users(cli, "priya.raman@contoso.com", "msol.user@contoso.com")
+    licensing = sandbox.commands("Set-MgUserLicense")[-2:]
+    assert [e["parameters"]["UserId"] for e in licensing] == [
+        "priya.raman@contoso.com", "new.user@contoso.com"]
+    state = users(cli, "priya.raman@contoso.com", "new.user@contoso.com")
     assert all(u["AccountEnabled"] for u in state.values())
     assert state["priya.raman@contoso.com"]["UsageLocation"] == "IN"
 

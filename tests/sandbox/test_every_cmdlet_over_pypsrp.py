@@ -26,7 +26,6 @@ PASSWORD = "Every-Cmdlet-1!"
 STEPS: list[tuple[str, dict[str, object]] | tuple[str, dict[str, object], str]] = [
     ("Connect-ExchangeOnline -ShowBanner:$false", {}),
     ("Connect-MgGraph -NoWelcome", {}),
-    ("Connect-MsolService", {}),
     ("Get-ConnectionInformation", {}),
     ("Get-OrganizationConfig", {}),
     ("Get-AcceptedDomain", {}),
@@ -100,21 +99,6 @@ STEPS: list[tuple[str, dict[str, object]] | tuple[str, dict[str, object], str]] 
     ("param($u) Remove-MgUser -UserId $u -Confirm:$false", {"u": "temp.user@contoso.com"}),
     ("param($e) New-MgInvitation -InvitedUserEmailAddress $e "
      "-InviteRedirectUrl 'https://myapps.microsoft.com'", {"e": "guest@example.org"}),
-    ("Get-MsolAccountSku", {}),
-    ("Get-MsolCompanyInformation", {}),
-    ("Get-MsolDomain", {}),
-    ("param($u) Get-MsolUser -UserPrincipalName $u", {"u": "omar.haddad@contoso.com"}),
-    ("param($u) Set-MsolUser -UserPrincipalName $u -UsageLocation US",
-     {"u": "omar.haddad@contoso.com"}),
-    ("param($u) Set-MsolUserLicense -UserPrincipalName $u "
-     "-AddLicenses 'contoso:ENTERPRISEPACK'", {"u": "omar.haddad@contoso.com"}),
-    ("param($u) Set-MsolUserPassword -UserPrincipalName $u -ForceChangePassword $true",
-     {"u": "omar.haddad@contoso.com"}),
-    ("param($u) New-MsolUser -UserPrincipalName $u -DisplayName 'Msol Temp'",
-     {"u": "msol.temp@contoso.com"}),
-    ("param($u, $n) Set-MsolUserPrincipalName -UserPrincipalName $u -NewUserPrincipalName $n",
-     {"u": "msol.temp@contoso.com", "n": "msol.renamed@contoso.com"}),
-    ("param($u) Remove-MsolUser -UserPrincipalName $u -Force", {"u": "msol.renamed@contoso.com"}),
     ("Disconnect-ExchangeOnline -Confirm:$false", {}),
 ]
 
@@ -145,4 +129,6 @@ def test_every_emulated_cmdlet_works_through_pypsrp(sandbox: RunningSandbox) -> 
     log = sandbox.options.command_log
     assert log is not None
     called = {json.loads(line)["cmdlet"] for line in log.read_text().splitlines()}
-    assert sorted(set(spec.cmdlets()) - called) == []
+    # MSOnline, retired by Microsoft in 2025, is in the spec but not emulated.
+    emulated = {name for name, info in spec.cmdlets().items() if info["module"] != "MSOnline"}
+    assert sorted(emulated - called) == []

@@ -18,9 +18,9 @@ from toolkit.tasks.activation_plan import (
 from toolkit.tasks.activation_skus import Sku, friendly_name
 from toolkit.tasks.license_change import LicenseRow, plan_changes
 
-E3 = Sku("e3", "ENTERPRISEPACK", enabled=10, consumed=8, account="contoso")
-EMS = Sku("ems", "EMS", enabled=5, consumed=5, account="contoso")
-E5 = Sku("e5", "ENTERPRISEPREMIUM", enabled=2, consumed=1, account="contoso")
+E3 = Sku("e3", "ENTERPRISEPACK", enabled=10, consumed=8)
+EMS = Sku("ems", "EMS", enabled=5, consumed=5)
+E5 = Sku("e5", "ENTERPRISEPREMIUM", enabled=2, consumed=1)
 
 
 def view(*users: DirectoryUser) -> TenantView:
@@ -70,8 +70,8 @@ def test_link_existing_user_adds_only_missing_licences_location_first() -> None:
     assert plan.steps == ["link", "usage location GB", "add ENTERPRISEPREMIUM", "enable",
                           "temporary password (generated)",
                           "aliases after the mailbox: n@contoso.com"]
-    data = plan.row_data("msonline")
-    assert data["AddLicenses"] == ["contoso:ENTERPRISEPREMIUM"]
+    data = plan.row_data()
+    assert data["AddLicenses"] == [plan.add[0].sku_id]
     assert data["Password"] == "Temp-Passw0rd!"
 
 

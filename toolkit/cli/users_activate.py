@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "m": 60, "h": 3600}
-MSONLINE_RETIRED = ("warning: Microsoft retired the MSOnline module in 2025; this dialect "
-                    "is for runbooks that still use it. The default dialect, graph, is the "
-                    "supported one.")
 
 
 class Duration(click.ParamType):
@@ -57,6 +54,14 @@ def _usage_location(ctx: click.Context, param: click.Parameter, value: str | Non
         raise click.BadParameter(str(exc)) from None
 
 
+def _retired_dialect(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Old runbooks pass --dialect msonline: say why it is gone instead of "no such option"."""
+    if value is not None and value != "graph":
+        raise click.BadParameter(
+            "Microsoft retired the MSOnline module (and Azure AD Graph) in 2025; psbridge "
+            "activates users through Microsoft Graph only. Drop --dialect.")
+
+
 def _plan_rows(plans: list[RowPlan]) -> list[dict[str, Any]]:
     return [{"row": p.line, "user": p.upn, "account": p.target_upn,
              "plan": "; ".join(p.steps), "notes": "; ".join(p.notes),
@@ -68,9 +73,8 @@ def _plan_rows(plans: list[RowPlan]) -> list[dict[str, Any]]:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True,
               help="Read the tenant and print every row's plan; change nothing.")
-@click.option("--dialect", type=click.Choice(["graph", "msonline"]), default="graph",
-              show_default=True,
-              help="Graph PowerShell, or the retired MSOnline module (for runbooks).")
+@click.option("--dialect", hidden=True, callback=_retired_dialect,
+              help="Retired: users are activated through Microsoft Graph only.")
 @click.option("--usage-location", metavar="XX", callback=_usage_location,
               help="ISO 3166 country code for rows without a UsageLocation.")
 @click.option("--license", "licenses", metavar="SKU", multiple=True,
@@ -83,7 +87,7 @@ def _plan_rows(plans: list[RowPlan]) -> list[dict[str, Any]]:
               "rows still waiting are finished with 'psbridge jobs resume'.")
 @concurrency_option
 @click.pass_obj
-def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: str,
+def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
              usage_location: str | None, licenses: tuple[str, ...],
              credentials_out: Path | None, mailbox_timeout: float, concurrency: int | None,
              chunk_size: int, results_path: Path | None) -> None:
@@ -110,7 +114,6 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: str,
       psbridge users activate new-hires.csv --dry-run
       psbridge users activate new-hires.csv --usage-location US --license ENTERPRISEPACK
       psbridge users activate new-hires.csv --credentials-out creds.csv --mailbox-timeout 1h
-      psbridge users activate new-hires.csv --dialect msonline
     """
     from toolkit.core.config import resolve_profile
     from toolkit.core.jobs import check_role
@@ -120,13 +123,11 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: str,
 
     data = activation.read_input(csv_path)
     refuse_existing(credentials_out)
-    if dialect == "msonline":
-        click.echo(MSONLINE_RETIRED, err=True)
     defaults = activation.Defaults(usage_location, tuple(licenses))
     catalog = TemplateCatalog()
     with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        check_role(catalog.meta(f"{dialect}/activate-users"), target)
-        plan, plans = activation.plan_job(target, catalog, data, dialect, defaults)
+        check_role(catalog.meta(activation.TEMPLATE), target)
+        plan, plans = activation.plan_job(target, catalog, data, defaults)
         if dry_run:
             emit(app, _plan_rows(plans), ["row", "user", "account", "plan", "notes", "status"],
                  title=f"Plan for {len(plans)} row(s); nothing was changed")

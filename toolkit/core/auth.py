@@ -23,7 +23,6 @@ from toolkit.core.errors import ConfigError, ConnectionFailed
 SCOPES = {
     "exchange": "https://outlook.office365.com/.default",
     "graph": "https://graph.microsoft.com/.default",
-    "msonline": "https://graph.microsoft.com/.default",
 }
 
 
@@ -100,7 +99,7 @@ class TokenProvider:
         self._cache: Any = None
 
     def _connection(self, service: str) -> ServiceConnection:
-        key = "graph" if service == "msonline" else service
+        key = service
         conn = self.profile.services.get(key)
         if conn is None:
             raise ConfigError(

@@ -25,7 +25,6 @@ from toolkit.core.templates import TemplateCatalog
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
     "graph": "_lib/connect-graph",
-    "msonline": "_lib/connect-msonline",
 }
 
 

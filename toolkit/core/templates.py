@@ -9,7 +9,7 @@ holding YAML::
     summary: Switch POP and IMAP client access per mailbox
     role: admin            # helpdesk | admin
     mutates: true
-    services: [exchange]   # exchange, graph, msonline
+    services: [exchange]   # exchange, graph
     params:
       Rows: {type: rows, required: true, description: One row per mailbox}
     row_columns: [Mailbox, Pop, Imap]
@@ -41,7 +41,7 @@ from toolkit.core.quoting import PSLiteral, UnquotableValue, ps_quote
 SUFFIX = ".ps1.j2"
 LIBRARY_PREFIX = "_lib/"
 ROLES = ("helpdesk", "admin")
-SERVICES = ("exchange", "graph", "msonline")
+SERVICES = ("exchange", "graph")
 PARAM_TYPES = (
     "string",
     "string[]",

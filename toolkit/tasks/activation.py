@@ -33,7 +33,7 @@ from toolkit.tasks.activation_plan import (
 from toolkit.tasks.tenant_reads import read_domains, read_skus, read_users
 
 KIND = "activation"  # jobs resume imports toolkit.tasks.<kind>
-DIALECTS = ("graph", "msonline")
+TEMPLATE = "graph/activate-users"
 NEEDS_PASSWORD_ON_RESUME = (
     "this account still needs its temporary password, which only 'psbridge users "
     "activate' shows: run it again with the same file (rows already done stay unchanged)")
@@ -151,35 +151,33 @@ def defaults_of(options: dict[str, Any]) -> Defaults:
     return Defaults(options.get("usage_location"), tuple(options.get("licenses", ())))
 
 
-def job_plan(data: ActivationInput, plans: Sequence[RowPlan], dialect: str,
-             defaults: Defaults) -> JobPlan:
+def job_plan(data: ActivationInput, plans: Sequence[RowPlan], defaults: Defaults) -> JobPlan:
     by_line = {p.line: p for p in plans}
 
     def rows() -> Iterator[WorkRow]:
         for row in data.rows:
             plan = by_line.get(row.line)
             if plan is not None:
-                yield WorkRow(row.line, row.upn, plan.row_data(dialect))
+                yield WorkRow(row.line, row.upn, plan.row_data())
 
     return JobPlan(
         task="users activate",
-        template=f"{dialect}/activate-users",
+        template=TEMPLATE,
         rows=rows,
         total=len(data.rows),
         input_path=str(data.path.resolve()),
         input_sha256=data.sha256,
-        options={"kind": KIND, "dialect": dialect,
-                 "usage_location": defaults.usage_location,
+        options={"kind": KIND, "usage_location": defaults.usage_location,
                  "licenses": list(defaults.licenses)},
     )
 
 
-def plan_job(target: Target, catalog: TemplateCatalog, data: ActivationInput, dialect: str,
+def plan_job(target: Target, catalog: TemplateCatalog, data: ActivationInput,
              defaults: Defaults) -> tuple[JobPlan, list[RowPlan]]:
     view = read_view(target, catalog, data.rows)
     check_against_tenant(data, view, defaults)
     plans = plan_activation(data.rows, view, defaults)
-    return job_plan(data, plans, dialect, defaults), plans
+    return job_plan(data, plans, defaults), plans
 
 
 def replan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog, *,
@@ -210,7 +208,7 @@ def replan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog,
               and row_plan.steps == ["link", "nothing to change"]):
             # Its result (and so its password) never came back: say so, do not guess.
             row_plan.error = APPLIED_IN_FLIGHT.format(upn=row_plan.target_upn)
-    job_run = job_plan(data, plans, str(options.get("dialect", "graph")), defaults)
+    job_run = job_plan(data, plans, defaults)
     return Resumption(job_run, done), plans
 
 

@@ -135,9 +135,9 @@ class RowPlan:
             steps.append("nothing to change")
         return steps
 
-    def row_data(self, dialect: str) -> dict[str, Any]:
+    def row_data(self) -> dict[str, Any]:
         """The row as the activation template receives it (Password is a secret column)."""
-        licenses = [s.msol_id if dialect == "msonline" else s.sku_id for s in self.add]
+        licenses = [s.sku_id for s in self.add]
         return {
             "UserPrincipalName": self.target_upn,
             "Create": self.create,

@@ -55,7 +55,6 @@ class Sku:
     part_number: str
     enabled: int
     consumed: int
-    account: str = ""  # the tenant's short name, for MSOnline's ``account:PART`` form
 
     @property
     def free(self) -> int:
@@ -65,16 +64,11 @@ class Sku:
     def friendly_name(self) -> str:
         return friendly_name(self.part_number)
 
-    @property
-    def msol_id(self) -> str:
-        return f"{self.account}:{self.part_number}"
-
 
 def skus_from_output(output: Iterable[Any]) -> list[Sku]:
     """The rows of the ``graph/list-skus`` template."""
     return [Sku(sku_id=str(o["SkuId"]).lower(), part_number=str(o["SkuPartNumber"]),
-                enabled=int(o.get("Enabled") or 0), consumed=int(o.get("ConsumedUnits") or 0),
-                account=str(o.get("AccountName") or ""))
+                enabled=int(o.get("Enabled") or 0), consumed=int(o.get("ConsumedUnits") or 0))
             for o in output if isinstance(o, Mapping) and o.get("SkuId")]
 
 

@@ -48,10 +48,10 @@ def engine(services: TenantServices) -> Engine:
 
 @pytest.fixture
 def admin(engine: Engine) -> PwshRunspace:
-    """A runspace of the demo's admin account, connected to all three services."""
+    """A runspace of the demo's admin account, connected to both services."""
     runspace = engine.open_runspace(SessionContext("admin", "admin"))
     result = run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false; "
-                                  "Connect-MgGraph -NoWelcome; Connect-MsolService")
+                                  "Connect-MgGraph -NoWelcome")
     assert not result.errors and result.failed is None
     return runspace
 
@@ -60,6 +60,6 @@ def admin(engine: Engine) -> PwshRunspace:
 def helpdesk(engine: Engine) -> PwshRunspace:
     runspace = engine.open_runspace(SessionContext("helpdesk", "helpdesk"))
     result = run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false; "
-                                  "Connect-MgGraph -NoWelcome; Connect-MsolService")
+                                  "Connect-MgGraph -NoWelcome")
     assert not result.errors and result.failed is None
     return runspace

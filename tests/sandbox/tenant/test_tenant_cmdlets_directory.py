@@ -1,4 +1,4 @@
-"""Graph and MSOnline cmdlets through the engine: users, licences, SKUs, domains."""
+"""Graph cmdlets through the engine: users, licences, SKUs, domains."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from tenant_helpers import FakeClock, ok
 
 from toolkit.sandbox.pwsh.cmdlets import run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
-from toolkit.sandbox.tenant.demo import FABRIKAM_ID
 
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"
@@ -98,37 +97,5 @@ def test_helpdesk_resets_passwords_only(helpdesk: PwshRunspace) -> None:
                                   "-AddLicenses @() -RemoveLicenses @()")
     assert "CommandNotFoundException" in (hidden.failed or hidden.errors[0]
                                           ).fully_qualified_error_id
-    (password,) = ok(run_script(helpdesk, "Set-MsolUserPassword -UserPrincipalName "
-                                          "lee.gu@contoso.com -ForceChangePassword $true"))
-    assert isinstance(password, str) and len(password) >= 8
 
 
-def test_msonline_dialect(admin: PwshRunspace) -> None:
-    skus = ok(run_script(admin, "Get-MsolAccountSku | ForEach-Object { $_.AccountSkuId }"))
-    assert skus == ["contoso:ENTERPRISEPACK", "contoso:ENTERPRISEPREMIUM", "contoso:EMS"]
-    ok(run_script(admin, "Set-MsolUser -UserPrincipalName rosa.delgado@contoso.com "
-                         "-UsageLocation ES -BlockCredential $false"))
-    ok(run_script(admin, "Set-MsolUserLicense -UserPrincipalName rosa.delgado@contoso.com "
-                         "-AddLicenses 'contoso:ENTERPRISEPACK'"))
-    (rosa,) = ok(run_script(admin, "Get-MsolUser -UserPrincipalName rosa.delgado@contoso.com"))
-    assert rosa["IsLicensed"] is True and rosa["BlockCredential"] is False
-    quota = run_script(admin, "Set-MsolUserLicense -UserPrincipalName rosa.delgado@contoso.com "
-                              "-AddLicenses 'contoso:EMS'")
-    assert quota.errors[0].fully_qualified_error_id.startswith(
-        "Microsoft.Online.Administration.Automation.LicenseQuotaExceededException,")
-    unlicensed = ok(run_script(admin, "Get-MsolUser -UnlicensedUsersOnly -All | "
-                                      "ForEach-Object { $_.UserPrincipalName }"))
-    assert "nora.ahmed@contoso.com" in unlicensed
-    assert "rosa.delgado@contoso.com" not in unlicensed
-    missing = run_script(admin, "Get-MsolUser -UserPrincipalName ghost@contoso.com")
-    assert missing.errors[0].message == "User Not Found.  User: ghost@contoso.com."
-    customer = ok(run_script(admin, f"Get-MsolUser -TenantId {FABRIKAM_ID} -All | "
-                                    "ForEach-Object { $_.UserPrincipalName }"))
-    assert "ana.bowman@fabrikam.com" in customer
-    domains = ok(run_script(admin, "Get-MsolDomain | ForEach-Object { \"$($_.Name) "
-                                   "$($_.Status)\" }"))
-    assert "contoso.net Unverified" in domains
-    ok(run_script(admin, "Set-MsolUserPrincipalName -UserPrincipalName lee.gu@contoso.com "
-                         "-NewUserPrincipalName lee@contoso.com"))
-    assert ok(run_script(admin, "(Get-MsolUser -UserPrincipalName lee@contoso.com)"
-                                ".DisplayName")) == ["Lee Gu"]

@@ -1,4 +1,4 @@
-"""Graph and MSOnline user changes."""
+"""Graph user changes."""
 
 from __future__ import annotations
 
@@ -35,18 +35,6 @@ def test_update_user_password_profile_and_usage_location(store: TenantStore,
     assert user.password_profile.password == "Temp-Pass-9"
     with pytest.raises(TenantError, match="usageLocation"):
         directory.update_user(store, contoso, user, {"UsageLocation": "Germany"})
-
-
-def test_msonline_password_reset_and_upn_change(store: TenantStore, contoso: Tenant) -> None:
-    user = store.resolver(contoso).msol_user("joni.sherman@contoso.com")
-    password = directory.reset_password(store, contoso, user, None)
-    assert directory.password_is_complex(password)
-    assert user.password_profile.force_change_next_sign_in
-    directory.change_upn(contoso, user, "joni@contoso.com")
-    assert store.resolver(contoso).msol_user("joni@contoso.com") is user
-    with pytest.raises(TenantError) as caught:
-        store.resolver(contoso).msol_user("nobody@contoso.com")
-    assert caught.value.message == "User Not Found.  User: nobody@contoso.com."
 
 
 def test_guest_invitation(store: TenantStore, contoso: Tenant) -> None:

@@ -13,7 +13,7 @@ from toolkit.sandbox.interface import SessionContext
 from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
-from toolkit.sandbox.tenant import cmdlets_exchange, cmdlets_graph, cmdlets_msonline
+from toolkit.sandbox.tenant import cmdlets_exchange, cmdlets_graph
 from toolkit.sandbox.tenant.cmdlet_support import IGNORED_PARAMETERS, TenantServices
 from toolkit.sandbox.tenant.demo import demo_imap_csv
 from toolkit.sandbox.tenant.registration import tenant_registry
@@ -23,7 +23,7 @@ from toolkit.sandbox.tenant.store import TenantStore
 def _runspace(services: TenantServices) -> PwshRunspace:
     runspace = Engine(tenant_registry(services)).open_runspace(SessionContext("admin", "admin"))
     ok(run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false; "
-                            "Connect-MgGraph -NoWelcome; Connect-MsolService"))
+                            "Connect-MgGraph -NoWelcome"))
     return runspace
 
 
@@ -70,8 +70,8 @@ def test_command_log_masks_secrets(store: TenantStore, tmp_path: Path) -> None:
                             "imap.gmail.com -Port 993 -Security Ssl"))
     ok(run_script(runspace, "param($csv) New-MigrationBatch -Name B -SourceEndpoint G "
                             "-CSVData $csv", {"csv": demo_imap_csv()}))
-    ok(run_script(runspace, "Set-MsolUserPassword -UserPrincipalName lee.gu@contoso.com "
-                            "-NewPassword 'Secret-Pass-99'"))
+    ok(run_script(runspace, "Update-MgUser -UserId lee.gu@contoso.com -PasswordProfile "
+                            "@{Password='Secret-Pass-99'; ForceChangePasswordNextSignIn=$true}"))
     run_script(runspace, "Get-Mailbox ghost")
     text = log.read_text()
     assert "Secret-Pass-99" not in text and "app-pw" not in text and "lynne-old" not in text
@@ -117,8 +117,7 @@ def test_adapters_only_use_parameters_from_the_spec() -> None:
     specs = cmdlet_specs()
     problems: list[str] = []
     for module, table_function in ((cmdlets_exchange, "register_exchange"),
-                                   (cmdlets_graph, "register_graph"),
-                                   (cmdlets_msonline, "register_msonline")):
+                                   (cmdlets_graph, "register_graph")):
         used = _parameters_used(module)
         source = ast.parse(Path(str(module.__file__)).read_text())
         register = next(n for n in source.body if isinstance(n, ast.FunctionDef)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tenant_helpers import FakeClock
 
-from toolkit.sandbox.tenant import directory, licensing, permissions
+from toolkit.sandbox.tenant import licensing, permissions
 from toolkit.sandbox.tenant.demo import demo_world
 from toolkit.sandbox.tenant.errors import TenantError
 from toolkit.sandbox.tenant.model import Tenant
@@ -59,26 +59,3 @@ def test_zero_delay_creates_the_mailbox_at_once(clock: FakeClock) -> None:
     assert contoso.mailbox_of(user.id) is not None
 
 
-def test_msonline_license_strings(store: TenantStore, contoso: Tenant) -> None:
-    user = store.resolver(contoso).msol_user("quinn.baker@contoso.com")
-    licensing.msol_set_user_license(store, contoso, user, ["contoso:ENTERPRISEPACK"], [])
-    assert user.licenses == [E3]
-    with pytest.raises(TenantError) as caught:
-        licensing.msol_set_user_license(store, contoso, user, ["contoso:EMS"], [])
-    assert caught.value.code == "LicenseQuotaExceededException"
-    with pytest.raises(TenantError, match="not a valid license"):
-        licensing.msol_set_user_license(store, contoso, user, ["fabrikam:ENTERPRISEPACK"], [])
-    rosa = store.resolver(contoso).msol_user("rosa.delgado@contoso.com")
-    with pytest.raises(TenantError) as caught:
-        licensing.msol_set_user_license(store, contoso, rosa, ["contoso:ENTERPRISEPACK"], [])
-    assert caught.value.code == "PropertyNotSetException"
-
-
-def test_remove_licence(store: TenantStore, contoso: Tenant) -> None:
-    user = store.resolver(contoso).graph_user("lee.gu@contoso.com")
-    licensing.set_user_license(store, contoso, user, [], [E3])
-    assert user.licenses == []
-    with pytest.raises(TenantError):
-        licensing.set_user_license(store, contoso, user, [], [E3])
-    directory.update_user(store, contoso, user, {"AccountEnabled": False})
-    assert not user.enabled

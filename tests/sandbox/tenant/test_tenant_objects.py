@@ -47,15 +47,11 @@ def test_graph_user_fills_only_selected_properties(store: TenantStore, contoso: 
     assert chosen["AssignedLicenses"][0]["SkuId"] == "c7df2760-2c81-4ef7-b578-5b5392b571df"
 
 
-def test_skus_msonline_and_migration_objects(store: TenantStore, contoso: Tenant) -> None:
+def test_skus_and_migration_objects(store: TenantStore, contoso: Tenant) -> None:
     ems = contoso.sku_by_part_number("EMS")
     assert ems is not None
     sku = objects.subscribed_sku(contoso, ems)
     assert sku["PrepaidUnits"]["Enabled"] == sku["ConsumedUnits"] == 10
-    assert objects.msol_account_sku(contoso, ems)["AccountSkuId"] == "contoso:EMS"
-    user = store.resolver(contoso).msol_user("adele.vance@contoso.com")
-    msol = objects.msol_user(contoso, user)
-    assert msol["IsLicensed"] and msol["Licenses"][0]["AccountSkuId"] == "contoso:ENTERPRISEPACK"
     migration.new_endpoint(store, contoso, "Gmail", "imap.gmail.com", 993)
     batch = migration.new_batch(store, contoso, "B1", "Gmail", demo_imap_csv())
     shown = objects.migration_batch(contoso, batch)

@@ -49,15 +49,12 @@ def test_guarded_connect_block_and_list_mailboxes(engine: Engine, services: Tena
     assert "accept the partner relationship" in record.message
 
 
-def test_graph_and_msonline_connect_blocks(engine: Engine, services: TenantServices,
-                                           store: TenantStore, tmp_path: Path) -> None:
+def test_graph_connect_block(engine: Engine, services: TenantServices,
+                             store: TenantStore, tmp_path: Path) -> None:
     services.identity = identity_platform(store.world, tmp_path)
     catalog = TemplateCatalog(include_builtin=True)
     runspace = engine.open_runspace(SessionContext("admin", "admin"))
     token = _user_token(services.identity, MICROSOFT_GRAPH)
     ok(run_script(runspace, catalog.render("_lib/connect-graph").script, {"AccessToken": token}))
-    ok(run_script(runspace, catalog.render("_lib/connect-msonline").script,
-                  {"AccessToken": token}))
-    assert ok(run_script(runspace, "(Get-MgUser -UserId lee.gu@contoso.com).DisplayName; "
-                                   "(Get-MsolUser -UserPrincipalName lee.gu@contoso.com)"
-                                   ".DisplayName")) == ["Lee Gu", "Lee Gu"]
+    assert ok(run_script(runspace, "(Get-MgUser -UserId lee.gu@contoso.com).DisplayName")
+              ) == ["Lee Gu"]

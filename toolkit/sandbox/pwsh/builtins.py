@@ -1081,7 +1081,6 @@ _MODULES = (
     "ExchangeOnlineManagement",
     "Microsoft.Graph",
     "Microsoft.Graph.*",
-    "MSOnline",
     "Microsoft.PowerShell.*",
 )
 

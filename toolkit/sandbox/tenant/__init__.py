@@ -1,5 +1,5 @@
-"""The emulated Microsoft 365 tenant behind the sandbox's Exchange Online, Graph and
-MSOnline cmdlets.
+"""The emulated Microsoft 365 tenant behind the sandbox's Exchange Online and Graph cmdlets
+(MSOnline, retired by Microsoft in 2025, is not emulated).
 
 Layers, bottom up:
 
@@ -12,7 +12,7 @@ Layers, bottom up:
 - :mod:`.objects` — model -> the PowerShell objects clients deserialize;
 - :mod:`.seed` / :mod:`.demo` — seed files, the built-in demo, large benchmark tenants;
 - the cmdlet adapters (:mod:`.cmdlets_connect`, :mod:`.cmdlets_exchange`,
-  :mod:`.cmdlets_graph`, :mod:`.cmdlets_msonline`) over :mod:`.cmdlet_support`, all
+  :mod:`.cmdlets_graph`) over :mod:`.cmdlet_support`, all
   registered by :func:`.registration.tenant_registry`.
 
 ``toolkit.sandbox.app.build_backend`` puts it together with the PowerShell engine.

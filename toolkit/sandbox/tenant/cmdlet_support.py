@@ -49,7 +49,6 @@ from toolkit.sandbox.values import Hashtable, PSObject, SecureString
 
 EXCHANGE = "exchange"
 GRAPH = "graph"
-MSONLINE = "msonline"
 PRODUCT_EXCHANGE_ONLINE = "Exchange Online"
 MAX_EXCHANGE_CONNECTIONS = 3
 GRAPH_SDK_RETRIES = 3  # the Graph SDK's RetryHandler default (msgraph-sdk-powershell#1106)
@@ -307,9 +306,7 @@ def _connection(ctx: CmdletContext, service: str, name: str) -> Connection:
         return connection
     if service == EXCHANGE:
         raise errors.not_connected_exchange(name)
-    if service == GRAPH:
-        raise errors.graph_not_connected()
-    raise errors.msol_not_connected()
+    raise errors.graph_not_connected()
 
 
 # ---------------------------------------------------------------------- values

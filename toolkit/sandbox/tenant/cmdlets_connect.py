@@ -1,5 +1,5 @@
 """Connect-ExchangeOnline, Get-ConnectionInformation, Disconnect-ExchangeOnline,
-Connect-MgGraph and Connect-MsolService.
+Connect-MgGraph.
 
 How a connect call signs in, most specific first:
 
@@ -34,7 +34,6 @@ from toolkit.sandbox.tenant import errors
 from toolkit.sandbox.tenant.cmdlet_support import (
     EXCHANGE,
     GRAPH,
-    MSONLINE,
     Call,
     Connection,
     TenantServices,
@@ -78,7 +77,6 @@ def register_connect(registry: CmdletRegistry, services: TenantServices) -> None
         ("Get-ConnectionInformation", get_connection_information),
         ("Disconnect-ExchangeOnline", disconnect_exchange),
         ("Connect-MgGraph", connect_graph),
-        ("Connect-MsolService", connect_msol),
     ):
         register(registry, services, name, impl, service=None, writes=False, helpdesk=True)
 
@@ -438,21 +436,3 @@ def connect_graph(call: Call) -> list[Any]:
     return []
 
 
-# ---------------------------------------------------------------------- MSOnline
-
-
-def connect_msol(call: Call) -> list[Any]:
-    world = call.world
-    account = account_of(world, call.ctx.session)
-    token = call.text("MsGraphAccessToken") or call.text("AdGraphAccessToken")
-    if token:
-        tenant = _token_tenant(world, token)
-        claims = _verify(call, token, GRAPH_AUDIENCE, tenant)
-        principal = str(claims.get("upn") or claims.get("appid"))
-    else:
-        if call.has("Credential"):
-            account = _credential_account(world, call.params["Credential"])
-        tenant = home_tenant(world, account)
-        principal = account.username
-    call.ctx.state[MSONLINE] = Connection(MSONLINE, tenant.name, principal, "Delegated")
-    return []

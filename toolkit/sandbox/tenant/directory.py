@@ -1,9 +1,8 @@
-"""Directory users (Entra ID) as Graph and MSOnline change them."""
+"""Directory users (Entra ID) as Graph changes them."""
 
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,15 +35,6 @@ COMPLEXITY_ERROR = (
     "The specified password does not comply with password complexity requirements. "
     "Please provide a different password."
 )
-
-
-def generate_password(store: TenantStore) -> str:
-    """A temporary password in the style MSOnline generates (``Xyz12345``-like)."""
-    rng = store.random()
-    letters = "".join(rng.choice("bcdfghjkmnpqrstvwxz") for _ in range(2))
-    return rng.choice("BCDFGHJKLMNPQRSTVWXZ") + letters + "".join(
-        rng.choice(string.digits) for _ in range(5)
-    ) + rng.choice("!#$%")
 
 
 def _check_upn(tenant: Tenant, upn: str, bad: BadRequest, *, ignore: str | None = None) -> str:
@@ -165,31 +155,6 @@ def remove_user(tenant: Tenant, user: User) -> None:
     if mailbox is not None:
         tenant.remove_mailbox(mailbox)
     tenant.remove_user(user)
-
-
-def reset_password(
-    store: TenantStore, tenant: Tenant, user: User, new_password: str | None,
-    force_change: bool = True,
-) -> str:
-    """MSOnline ``Set-MsolUserPassword``: returns the password (generated when absent)."""
-    password = new_password or generate_password(store)
-    if not password_is_complex(password):
-        raise errors.msol_bad_request(
-            "The password does not comply with the password complexity requirements.",
-            "InvalidPasswordException",
-        )
-    user.password_profile = PasswordProfile(password, force_change)
-    return password
-
-
-def change_upn(tenant: Tenant, user: User, new_upn: str) -> None:
-    """MSOnline ``Set-MsolUserPrincipalName``."""
-    user.upn = _check_upn(tenant, new_upn, _msol_bad, ignore=user.id)
-    tenant.directory_revision += 1
-
-
-def _msol_bad(message: str) -> errors.TenantError:
-    return errors.msol_bad_request(message)
 
 
 def invite_guest(store: TenantStore, tenant: Tenant, email: str, display_name: str | None,

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from toolkit.sandbox.values import ErrorRecord
 
 EXCHANGE_TASKS = "Microsoft.Exchange.Configuration.Tasks"
-MSOL = "Microsoft.Online.Administration.Automation"
 GRAPH_EXCEPTION = "System.Exception"
 
 
@@ -25,11 +24,11 @@ class TenantError(Exception):
     """A failed service operation.
 
     ``code`` is the short error code a script can test: the exception's short name for
-    Exchange and MSOnline, the Graph ``ErrorCode`` (``Request_BadRequest``) for Graph.
+    Exchange, the Graph ``ErrorCode`` (``Request_BadRequest``) for Graph.
     """
 
     message: str
-    service: str  # "exchange" | "graph" | "msonline"
+    service: str  # "exchange" | "graph"
     exception_type: str
     code: str
     category: str = "NotSpecified"
@@ -266,48 +265,6 @@ def graph_auth(message: str) -> TenantError:
     )
 
 
-# --------------------------------------------------------------------------- MSOnline
-
-
-def _msol(message: str, exception: str, category: str = "OperationStopped") -> TenantError:
-    return TenantError(message, "msonline", f"{MSOL}.{exception}", exception, category)
-
-
-def msol_user_not_found(identity: str) -> TenantError:
-    return _msol(f"User Not Found.  User: {identity}.", "UserNotFoundException")
-
-
-def msol_usage_location_missing() -> TenantError:
-    return _msol(
-        "You must provide a required property: Parameter name: UsageLocation",
-        "PropertyNotSetException",
-    )
-
-
-def msol_quota_exceeded() -> TenantError:
-    return _msol(
-        "Unable to assign this license because the number of allowed licenses has been "
-        "exceeded. Please purchase additional licenses.",
-        "LicenseQuotaExceededException",
-    )
-
-
-def msol_invalid_license(value: str) -> TenantError:
-    return _msol(f"Unable to assign this license. {value} is not a valid license.",
-                 "InvalidLicenseConfigurationException")
-
-
-def msol_bad_request(message: str, exception: str = "InvalidValueException") -> TenantError:
-    return _msol(message, exception)
-
-
-def msol_not_connected() -> TenantError:
-    return _msol(
-        "You must call the Connect-MsolService cmdlet before calling any other cmdlets.",
-        "MicrosoftOnlineException",
-    )
-
-
 # --------------------------------------------------------------------------- records
 
 def _stable_hex(text: str) -> str:
@@ -371,9 +328,6 @@ def to_error_record(
         fqid = f"{error.code},{cmdlet_class}"
         if error.http_status is not None:
             message = _graph_message(error)
-    elif error.service == "msonline":
-        verb, _, noun = cmdlet.partition("-")
-        fqid = f"{error.exception_type},{MSOL}.{verb}{noun.removeprefix('Msol')}"
     else:
         fqid = f"{error.code},{cmdlet}"
     return ErrorRecord(

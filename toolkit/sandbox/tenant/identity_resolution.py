@@ -6,7 +6,7 @@ name, any SMTP address, UPN, GUID, ExchangeGuid, ExternalDirectoryObjectId or
 distinguished name. One match resolves; several distinct objects give the "matches
 multiple entries" error; none gives ``ManagementObjectNotFoundException``.
 
-Graph's ``-UserId`` takes the object id or the UPN only. MSOnline takes a UPN or ObjectId.
+Graph's ``-UserId`` takes the object id or the UPN only.
 """
 
 from __future__ import annotations
@@ -89,14 +89,6 @@ class Resolver:
             if user.id == folded or user.upn.casefold() == folded:
                 return user
         raise errors.graph_not_found(user_id)
-
-    def msol_user(self, upn: str | None = None, object_id: str | None = None) -> User:
-        for user in self.tenant.users.values():
-            if upn is not None and user.upn.casefold() == upn.strip().casefold():
-                return user
-            if object_id is not None and user.id == object_id.strip().casefold():
-                return user
-        raise errors.msol_user_not_found(upn or object_id or "")
 
     def user(self, identity: str) -> User:
         """Exchange ``Get-User -Identity``: any identifier of the user or its mailbox."""

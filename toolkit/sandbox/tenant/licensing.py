@@ -1,4 +1,4 @@
-"""Licence assignment (Graph and MSOnline dialects) and the mailboxes licences bring.
+"""Licence assignment (Graph) and the mailboxes licences bring.
 
 Assigning a SKU that includes Exchange Online schedules the user's mailbox
 ``mailbox_delay_s`` seconds later; until then Exchange cmdlets do not find it, as in a
@@ -52,39 +52,6 @@ def set_user_license(
         if free_units(tenant, sku) <= 0:
             raise errors.no_available_licenses(sku.sku_id)
     _apply(store, tenant, user, new, to_remove)
-
-
-def msol_set_user_license(
-    store: TenantStore,
-    tenant: Tenant,
-    user: User,
-    add: Iterable[str],
-    remove: Iterable[str],
-) -> None:
-    """MSOnline ``Set-MsolUserLicense`` with ``tenant:SKUPARTNUMBER`` strings."""
-    to_add = [_msol_sku(tenant, value) for value in add]
-    to_remove = [_msol_sku(tenant, value) for value in remove]
-    for sku in to_remove:
-        if sku.sku_id not in user.licenses:
-            raise errors.msol_bad_request(
-                f"Unable to remove this license because the user doesn't have it: "
-                f"{tenant.short_name}:{sku.part_number}.",
-                "InvalidLicenseConfigurationException",
-            )
-    new = [sku for sku in to_add if sku.sku_id not in user.licenses]
-    if new and not user.usage_location:
-        raise errors.msol_usage_location_missing()
-    if any(free_units(tenant, sku) <= 0 for sku in new):
-        raise errors.msol_quota_exceeded()
-    _apply(store, tenant, user, new, to_remove)
-
-
-def _msol_sku(tenant: Tenant, value: str) -> Sku:
-    account, _, part_number = str(value).partition(":")
-    sku = tenant.sku_by_part_number(part_number) if part_number else None
-    if sku is None or account.casefold() != tenant.short_name.casefold():
-        raise errors.msol_invalid_license(str(value))
-    return sku
 
 
 def _apply(store: TenantStore, tenant: Tenant, user: User, add: list[Sku],

@@ -4,7 +4,7 @@ Identifiers are GUID strings (lower case) so the whole model serializes to JSON 
 (see :mod:`toolkit.sandbox.tenant.codec`). Times are POSIX seconds from the store's clock.
 Secrets (passwords, client secrets) are kept out of ``repr`` so they never reach a log.
 
-One directory object per person: a :class:`User` (Entra ID / MSOnline / Graph view). An
+One directory object per person: a :class:`User` (Entra ID / Graph view). An
 Exchange :class:`Mailbox` always belongs to a user (a shared mailbox has a disabled user
 behind it, as in Exchange Online), so trustees and recipients resolve through one table.
 """
@@ -223,7 +223,7 @@ class Tenant:
 
     @property
     def short_name(self) -> str:
-        """``contoso`` for ``contoso.onmicrosoft.com`` (MSOnline's AccountName)."""
+        """``contoso`` for ``contoso.onmicrosoft.com`` (Graph's subscribedSku accountName)."""
         return self.name.split(".", 1)[0]
 
     def domain(self, name: str) -> Domain | None:

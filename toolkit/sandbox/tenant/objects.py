@@ -29,7 +29,6 @@ from toolkit.sandbox.values import PSObject
 
 EXCHANGE_DATA = "Microsoft.Exchange.Data.Directory"
 GRAPH_MODELS = "Microsoft.Graph.PowerShell.Models"
-MSOL = "Microsoft.Online.Administration"
 
 
 def _types(*names: str) -> list[str]:
@@ -497,75 +496,4 @@ def graph_invitation(user: User, email: str, redirect_url: str, invitation_id: s
             ("Status", "PendingAcceptance"),
         ],
         _types(f"{GRAPH_MODELS}.MicrosoftGraphInvitation"),
-    )
-
-
-# ---------------------------------------------------------------------- MSOnline
-
-
-def msol_user(tenant: Tenant, user: User) -> PSObject:
-    licenses = []
-    for sku_id in user.licenses:
-        sku = tenant.sku_by_id(sku_id)
-        if sku is not None:
-            licenses.append(PSObject(
-                [("AccountSkuId", f"{tenant.short_name}:{sku.part_number}"),
-                 ("ServiceStatus", [plan.name for plan in sku.service_plans])],
-                _types(f"{MSOL}.UserLicense"),
-            ))
-    box = tenant.mailbox_of(user.id)
-    return PSObject(
-        [
-            ("UserPrincipalName", user.upn),
-            ("DisplayName", user.display_name),
-            ("FirstName", user.given_name or None),
-            ("LastName", user.surname or None),
-            ("ObjectId", _guid(user.id)),
-            ("IsLicensed", bool(user.licenses)),
-            ("Licenses", licenses),
-            ("UsageLocation", user.usage_location),
-            ("BlockCredential", not user.enabled),
-            ("Title", user.job_title),
-            ("Department", user.department),
-            ("UserType", user.user_type),
-            ("ProxyAddresses", list(box.email_addresses) if box else []),
-            ("StrongPasswordRequired", True),
-            ("WhenCreated", _time(user.created)),
-        ],
-        _types(f"{MSOL}.User"),
-    )
-
-
-def msol_account_sku(tenant: Tenant, sku: Sku) -> PSObject:
-    return PSObject(
-        [
-            ("AccountName", tenant.short_name),
-            ("AccountObjectId", _guid(tenant.id)),
-            ("AccountSkuId", f"{tenant.short_name}:{sku.part_number}"),
-            ("ActiveUnits", sku.enabled),
-            ("ConsumedUnits", tenant.consumed_units(sku)),
-            ("LockedOutUnits", 0),
-            ("SkuId", _guid(sku.sku_id)),
-            ("SkuPartNumber", sku.part_number),
-            ("SuspendedUnits", sku.suspended),
-            ("TargetClass", "User"),
-            ("WarningUnits", sku.warning),
-        ],
-        _types(f"{MSOL}.AccountSku"),
-    )
-
-
-def msol_domain(domain: Domain) -> PSObject:
-    return PSObject(
-        [
-            ("Authentication", "Managed"),
-            ("Capabilities", "Email, OfficeCommunicationsOnline" if domain.verified else "None"),
-            ("IsDefault", domain.default),
-            ("IsInitial", domain.initial),
-            ("Name", domain.name),
-            ("RootDomain", None),
-            ("Status", "Verified" if domain.verified else "Unverified"),
-            ("VerificationMethod", "DnsRecord" if domain.verified else None),
-        ],
-        _types(f"{MSOL}.Domain"),
     )

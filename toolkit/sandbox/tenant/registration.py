@@ -7,7 +7,6 @@ from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.cmdlets_connect import register_connect
 from toolkit.sandbox.tenant.cmdlets_exchange import register_exchange
 from toolkit.sandbox.tenant.cmdlets_graph import register_graph
-from toolkit.sandbox.tenant.cmdlets_msonline import register_msonline
 
 
 def tenant_registry(services: TenantServices) -> CmdletRegistry:
@@ -15,5 +14,4 @@ def tenant_registry(services: TenantServices) -> CmdletRegistry:
     register_connect(registry, services)
     register_exchange(registry, services)
     register_graph(registry, services)
-    register_msonline(registry, services)
     return registry
