@@ -342,3 +342,20 @@ def test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once(  # t
             handed.update({r["UserPrincipalName"]: r["TemporaryPassword"]
                            for r in csv.DictReader(handle)})
     assert set(handed) == set(upns) - applied  # and the others were told to reset theirs
+
+
+def test_synced_users_are_refused_before_any_change_and_licensed_where_allowed(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    sandbox = serve()
+    source = rows_csv(tmp_path / "synced.csv", HEADER, [
+        "sam.onprem@contoso.com,,,,US,ENTERPRISEPACK,",   # switched off in AD
+        "kim.onprem@contoso.com,,,,US,ENTERPRISEPACK,"])  # in use: only a licence to add
+    run = cli("--profile", "lab", "users", "activate", str(source), check=1)
+    output = run.stdout + run.stderr
+    assert ("synced from on-premises AD: enable the account and set its password there"
+            in " ".join(output.split()))
+    assert calls_for(sandbox, "sam.onprem@contoso.com") == []
+    assert calls_for(sandbox, "kim.onprem@contoso.com") == ["Set-MgUserLicense"]
+    state = users(cli, "sam.onprem@contoso.com", "kim.onprem@contoso.com")
+    assert state["sam.onprem@contoso.com"]["AccountEnabled"] is False
+    assert state["kim.onprem@contoso.com"]["SkuIds"] and state["kim.onprem@contoso.com"]["Synced"]

@@ -140,3 +140,27 @@ def test_licence_changes_check_seats_in_order() -> None:
         "no user x@c.com in the tenant"]
     removals = plan_changes(rows[:2], users, "remove", E5, (E3, EMS, E5))
     assert [p.remove for p in removals] == [(), ("e5",)]
+
+
+def synced(upn: str, enabled: bool, *skus: str) -> DirectoryUser:
+    return DirectoryUser(upn, enabled, "US", frozenset(skus), synced=True)
+
+
+def test_synced_users_get_only_what_the_cloud_owns() -> None:
+    rows = [ActivationRow(2, "off@contoso.com", licenses=("ENTERPRISEPACK",)),
+            ActivationRow(3, "on@contoso.com", licenses=("ENTERPRISEPACK",)),
+            ActivationRow(4, "alias@contoso.com", aliases=("a2@contoso.com",)),
+            ActivationRow(5, "next@contoso.com", usage_location="US",
+                          licenses=("ENTERPRISEPACK",))]
+    plans = plan_activation(rows, view(synced("off@contoso.com", False),
+                                       synced("on@contoso.com", True),
+                                       synced("alias@contoso.com", True)),
+                            Defaults(), fixed_password)
+    assert plans[0].error == ("synced from on-premises AD: enable the account and set its "
+                              "password there (Entra ID refuses it in the cloud)")
+    assert plans[0].steps == [] and plans[0].password is None
+    # Licences are cloud-owned: the enabled synced user gets one, no password, no enable.
+    assert plans[1].steps == ["link", "add ENTERPRISEPACK"] and plans[1].password is None
+    assert "add the aliases (proxyAddresses) there" in str(plans[2].error)
+    # The refused row took no seat: the next row gets the second free E3 seat.
+    assert not plans[3].error and [s.part_number for s in plans[3].add] == ["ENTERPRISEPACK"]

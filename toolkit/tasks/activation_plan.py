@@ -60,6 +60,7 @@ class DirectoryUser:
     usage_location: str | None
     sku_ids: frozenset[str]
     addresses: frozenset[str] = frozenset()
+    synced: bool = False  # OnPremisesSyncEnabled: AD owns enabled, password and addresses
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,19 @@ def _missing_aliases(wanted: Iterable[str], user: DirectoryUser | None) -> tuple
     return tuple(out)
 
 
+SYNCED = "synced from on-premises AD: {what} there (Entra ID refuses it in the cloud)"
+
+
+def _synced_refusal(row: ActivationRow, user: DirectoryUser) -> str | None:
+    """Why a row cannot be done for a user directory sync owns, before any change; None
+    when what it asks is cloud-owned (usage location, licences)."""
+    if row.enabled and not user.enabled:
+        return SYNCED.format(what="enable the account and set its password")
+    if _missing_aliases(row.aliases, user):
+        return SYNCED.format(what="add the aliases (proxyAddresses)")
+    return None
+
+
 def plan_row(row: ActivationRow, view: TenantView, defaults: Defaults, ledger: SeatLedger,
              new_password: Callable[[], str]) -> RowPlan:
     """Plan one row; seats it needs are taken from ``ledger`` (all or none)."""
@@ -179,6 +193,11 @@ def plan_row(row: ActivationRow, view: TenantView, defaults: Defaults, ledger: S
         plan.notes.append(f"linked to {user.upn} (the domain of {row.upn} is not verified)")
     named = " ".join(p for p in (row.first_name, row.last_name) if p)
     plan.display_name = row.display_name or named or row.upn.split("@")[0]
+    if user is not None and user.synced:
+        refused = _synced_refusal(row, user)
+        if refused:
+            plan.error = refused
+            return plan
 
     location = row.usage_location or defaults.usage_location
     current_location = user.usage_location if user else None

@@ -68,6 +68,7 @@ def read_users(target: Target, catalog: TemplateCatalog, upns: Iterable[str] | N
             sku_ids=frozenset(str(s).lower() for s in item.get("SkuIds") or []),
             addresses=frozenset(_address(str(p)).casefold()
                                 for p in item.get("ProxyAddresses") or []),
+            synced=bool(item.get("Synced")),
         )
     return users
 

@@ -122,6 +122,13 @@ def _contoso() -> dict[str, Any]:
         users.append({"upn": _upn(first, last, "contoso.com"), "display_name": f"{first} {last}",
                       "given_name": first, "surname": last, "enabled": False,
                       "usage_location": country, "licenses": [], "mailbox": None})
+    # Synced from on-premises AD by Entra Connect: one still switched off there, one in use
+    # and waiting for a licence.
+    for first, enabled in (("Sam", False), ("Kim", True)):
+        users.append({"upn": _upn(first, "Onprem", "contoso.com"),
+                      "display_name": f"{first} Onprem", "given_name": first,
+                      "surname": "Onprem", "enabled": enabled, "usage_location": "US",
+                      "licenses": [], "mailbox": None, "synced": True})
     for alias, name in (("sales", "Sales"), ("support", "Support"), ("info", "Info"),
                         ("finance", "Finance")):
         users.append({"upn": f"{alias}@contoso.com", "display_name": name, "mailbox": "shared",

@@ -100,6 +100,7 @@ def create_user(
     return user
 
 
+CLOUD_OWNED = frozenset({"UsageLocation"})  # writable in the cloud on a synced user
 USER_FIELDS = {
     "DisplayName": "display_name",
     "GivenName": "given_name",
@@ -115,7 +116,12 @@ def update_user(
     store: TenantStore, tenant: Tenant, user: User, changes: dict[str, Any],
     bad: BadRequest = errors.graph_bad_request,
 ) -> None:
-    """Graph ``Update-MgUser`` properties (keys are the Graph parameter names)."""
+    """Graph ``Update-MgUser`` properties (keys are the Graph parameter names).
+
+    A user synced from on-premises AD takes only cloud-owned properties (the usage
+    location); anything else fails as Graph fails it."""
+    if user.synced and set(changes) - CLOUD_OWNED:
+        raise errors.synced_object()
     updates: dict[str, Any] = {}
     for key, value in changes.items():
         if key in USER_FIELDS:

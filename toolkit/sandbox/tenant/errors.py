@@ -217,6 +217,14 @@ def graph_bad_request(message: str) -> TenantError:
     return _graph(message, "Request_BadRequest", 400)
 
 
+def synced_object() -> TenantError:
+    """A cloud-side change to what on-premises AD owns (microsoft-graph-docs#7301)."""
+    return graph_bad_request(
+        "Unable to update the specified properties for on-premises mastered Directory Sync "
+        "objects or objects currently undergoing migration."
+    )
+
+
 def invalid_usage_location() -> TenantError:
     return graph_bad_request(
         "License assignment cannot be done for user with invalid usage location."

@@ -69,6 +69,9 @@ class User:
     department: str | None = None
     user_type: str = "Member"
     created: float = 0.0
+    # OnPremisesSyncEnabled: mastered in on-premises AD (directory sync); the cloud refuses
+    # changes to what AD owns (enabled, password, names, addresses).
+    synced: bool = False
     # When an Exchange-including licence was assigned and the mailbox is on its way.
     mailbox_due: float | None = None
 

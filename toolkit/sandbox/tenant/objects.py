@@ -411,6 +411,7 @@ def graph_user(tenant: Tenant, user: User, properties: Iterable[str] = ()) -> PS
         "CreatedDateTime": _time(user.created),
         "ProxyAddresses": list(box.email_addresses) if box else [],
         "PasswordProfile": None,
+        "OnPremisesSyncEnabled": True if user.synced else None,  # null for cloud users
     }
     wanted = {p.casefold() for p in properties}
     everything = "*" in wanted

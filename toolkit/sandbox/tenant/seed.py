@@ -16,7 +16,8 @@ Format (keys marked ? are optional)::
                   [{"name", "id"?, "exchange"?}]}],
        "users"?: [{"upn", "display_name", "given_name"?, "surname"?, "enabled"?,
                   "usage_location"?, "licenses"?: [part_number], "mailbox"?: "user"|"shared"|null,
-                  "alias"?, "password"?, "job_title"?, "department"?, "id"?}],
+                  "alias"?, "password"?, "job_title"?, "department"?, "id"?,
+                  "synced"?: false}],
        "permissions"?: [{"mailbox", "trustee", "right": "FullAccess"|"SendAs"|"SendOnBehalf",
                         "automapping"?, "deny"?}],
        "imap_sources"?: [{"host", "port"?, "security"?: "ssl"|"tls"|"none",
@@ -260,6 +261,7 @@ def _user(tenant: Tenant, item: dict[str, Any], path: str, taken: set[str]) -> N
         job_title=_get(item, "job_title", str, path, None),
         department=_get(item, "department", str, path, None),
         created=SEED_CREATED,
+        synced=_get(item, "synced", bool, path, False),
     )
     tenant.users[user.id] = user
     if kind:
