@@ -20,6 +20,8 @@ from pathlib import Path
 
 from e2e_cli import Cli, rows_csv
 
+from toolkit.tasks.migration_hosts import GMAIL_EXCLUDED_FOLDERS
+
 # Queued 30 s + provisioning 30 s + about 30 s of copying: some 4 s at 20x, long enough
 # for --watch to see the users move.
 SPEED = ("--migration-speed", "20")
@@ -61,7 +63,8 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     assert "pop.gmail.com is a POP server" in planned.stderr
     assert "using imap.gmail.com" in planned.stderr
     assert "legacy" in planned.stdout and "wave1" in planned.stdout
-    assert "[Gmail]/*" in planned.stdout
+    assert "[Gmail]/All Mail" in planned.stdout and "[Gmail]/*" not in planned.stdout
+    assert "only archived (no label left)" in " ".join(planned.stderr.split())
     assert created(sandbox) == []
 
     started = run("-v", "migrate", "imap", "start", str(source), "--gmail", "--batch", "wave1",
@@ -71,7 +74,8 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     assert created(sandbox) == ["New-MigrationEndpoint", "New-MigrationBatch"]
     (batch_call,) = sandbox.commands("New-MigrationBatch")
     assert batch_call["parameters"]["CSVData"] == "********"  # the command log masks it
-    assert batch_call["parameters"]["ExcludeFolders"] == ["[Gmail]/*"]
+    # Only the folders that repeat labelled mail: Sent Mail and Drafts are moved.
+    assert batch_call["parameters"]["ExcludeFolders"] == list(GMAIL_EXCLUDED_FOLDERS)
 
     watched = run("migrate", "imap", "status", "wave1", "--watch", "--interval", "0.3",
                   check=1)
@@ -89,6 +93,8 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     assert rows[0].startswith("batch,email,status,items_synced,items_skipped")
     assert any("lynne.robbins" in r and "Failed" in r and "credentials" in r for r in rows)
     assert sum(",Synced," in r for r in rows) == 3
+    adele = next(r for r in rows if "adele.vance" in r).split(",")
+    assert adele[3] == "40"  # each of her 40 messages once (tests/fidelity: Gmail folders)
 
     again = run("migrate", "imap", "start", str(source), "--gmail", "--batch", "wave1", check=0)
     assert "batch wave1 exists" in again.stdout and "nothing changed" in again.stdout

@@ -21,7 +21,12 @@ from toolkit.tasks.migration import (
     raise_problems,
 )
 from toolkit.tasks.migration_csv import csv_data, read_migration_csv
-from toolkit.tasks.migration_hosts import Server, UnknownPopHost, imap_host_for
+from toolkit.tasks.migration_hosts import (
+    GMAIL_ARCHIVE_NOTE,
+    Server,
+    UnknownPopHost,
+    imap_host_for,
+)
 
 LEGACY = "SourceIdentity;SourceServer;SourceLoginID;SourcePassword;TargetIdentity"
 
@@ -108,7 +113,7 @@ def test_batches_stay_under_the_size_limit(tmp_path: Path, monkeypatch: pytest.M
                       facts_for(*(f"u{i}@contoso.com" for i in range(6))))
     assert [len(b.rows) for b in plan.batches] == [2, 2, 2]
     assert all(b.size <= 400 for b in plan.batches)
-    assert plan.warnings == []
+    assert plan.warnings == [GMAIL_ARCHIVE_NOTE]  # the plan says what --gmail leaves behind
 
 
 def test_preflight_and_rules_problems(tmp_path: Path) -> None:
@@ -155,3 +160,14 @@ def test_todays_format_needs_a_server(tmp_path: Path) -> None:
 def test_family_names() -> None:
     assert in_family("wave", "WAVE") and in_family("wave", "wave-12")
     assert not in_family("wave", "wave-old") and not in_family("wave", "wave2")
+
+
+def test_gmail_excludes_only_the_folders_that_repeat_mail() -> None:
+    excluded = MigrationOptions(gmail=True).folders_excluded
+    for root in ("[Gmail]", "[Google Mail]"):
+        assert {f"{root}/All Mail", f"{root}/Important", f"{root}/Starred", f"{root}/Spam",
+                f"{root}/Trash"} <= set(excluded)
+        assert f"{root}/Sent Mail" not in excluded and f"{root}/Drafts" not in excluded
+    assert not any(f.endswith("/*") for f in excluded)  # "[Gmail]/*" drops Sent Mail too
+    with_all_mail = MigrationOptions(gmail=True, gmail_all_mail=True).folders_excluded
+    assert "[Gmail]/All Mail" not in with_all_mail and "[Gmail]/Starred" in with_all_mail

@@ -76,8 +76,13 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--security", type=click.Choice(SECURITY_CHOICES), default="ssl",
                      show_default=True, help="IMAP security, for servers not in the table."),
         click.option("--gmail", is_flag=True,
-                     help="Gmail: imap.gmail.com, port 993, SSL, and exclude the [Gmail] "
-                     "system folders (else every message arrives twice)."),
+                     help="Gmail: imap.gmail.com, port 993, SSL, and exclude the system "
+                     "folders that only repeat labelled mail (All Mail, Important, Starred, "
+                     "Spam, Trash, under [Gmail] or [Google Mail]); Sent Mail and Drafts "
+                     "are moved. Archived mail with no label is not."),
+        click.option("--gmail-all-mail", is_flag=True,
+                     help="With --gmail: also move [Gmail]/All Mail, so archived mail "
+                     "arrives too, and every labelled message twice."),
         click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_USERS),
                      default=DEFAULT_BATCH_SIZE, show_default=True,
                      help="Users per batch (batches also stay under 10 MB of CSV data)."),
@@ -92,12 +97,15 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _options(server: str | None, port: int, security: str, gmail: bool, batch_size: int,
-             exclude_folders: tuple[str, ...], add_users: bool, notify: tuple[str, ...] = (),
-             auto_start: bool = True) -> MigrationOptions:
+def _options(server: str | None, port: int, security: str, gmail: bool, gmail_all_mail: bool,
+             batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
+             notify: tuple[str, ...] = (), auto_start: bool = True) -> MigrationOptions:
     from toolkit.tasks.migration import MigrationOptions
 
+    if gmail_all_mail and not gmail:
+        raise click.BadParameter("needs --gmail", param_hint="--gmail-all-mail")
     return MigrationOptions(server=server, port=port, security=security, gmail=gmail,
+                            gmail_all_mail=gmail_all_mail,
                             batch_size=batch_size, exclude_folders=exclude_folders,
                             notify=notify, auto_start=auto_start, add_users=add_users)
 
@@ -255,8 +263,8 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
               help="Batch name (default: from the file name).")
 @click.pass_obj
 def plan(app: AppContext, csv_path: Path, server: str | None, port: int, security: str,
-         gmail: bool, batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
-         batch: str | None) -> None:
+         gmail: bool, gmail_all_mail: bool, batch_size: int, exclude_folders: tuple[str, ...],
+         add_users: bool, batch: str | None) -> None:
     """Check a migration CSV against the tenant and show the batches; create nothing.
 
     Pre-flight: every target mailbox exists and is licensed, no address appears twice or
@@ -272,7 +280,8 @@ def plan(app: AppContext, csv_path: Path, server: str | None, port: int, securit
     from toolkit.tasks.migration import default_batch_name, raise_problems
 
     source = _read(csv_path)
-    options = _options(server, port, security, gmail, batch_size, exclude_folders, add_users)
+    options = _options(server, port, security, gmail, gmail_all_mail, batch_size,
+                       exclude_folders, add_users)
     with _session(app) as (target, catalog, connection):
         planned = _plan(app, source, options, batch or default_batch_name(csv_path), target,
                         catalog, connection)
@@ -294,8 +303,9 @@ def plan(app: AppContext, csv_path: Path, server: str | None, port: int, securit
               help="Who receives the batch reports (repeatable).")
 @click.pass_obj
 def start(app: AppContext, csv_path: Path, server: str | None, port: int, security: str,
-          gmail: bool, batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
-          batch: str, auto_start: bool, notify: tuple[str, ...]) -> None:
+          gmail: bool, gmail_all_mail: bool, batch_size: int,
+          exclude_folders: tuple[str, ...], add_users: bool, batch: str, auto_start: bool,
+          notify: tuple[str, ...]) -> None:
     """Plan, then create the endpoint(s) and batches and start them.
 
     The CSV goes to Exchange as the -CSVData byte array of New-MigrationBatch; passwords
@@ -313,8 +323,8 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
     from toolkit.tasks.migration import job_plan, raise_problems
 
     source = _read(csv_path)
-    options = _options(server, port, security, gmail, batch_size, exclude_folders, add_users,
-                       notify, auto_start)
+    options = _options(server, port, security, gmail, gmail_all_mail, batch_size,
+                       exclude_folders, add_users, notify, auto_start)
     with _target(app) as (target, catalog):
         with target.open_connection() as connection:
             planned = _plan(app, source, options, batch, target, catalog, connection)

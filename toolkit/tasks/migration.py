@@ -38,6 +38,9 @@ from toolkit.tasks.migration_csv import (
     read_migration_csv,
 )
 from toolkit.tasks.migration_hosts import (
+    GMAIL_ALL_MAIL,
+    GMAIL_ALL_MAIL_NOTE,
+    GMAIL_ARCHIVE_NOTE,
     GMAIL_EXCLUDED_FOLDERS,
     GMAIL_IMAP,
     Server,
@@ -61,6 +64,7 @@ class MigrationOptions:
     port: int = 993
     security: str = "ssl"
     gmail: bool = False
+    gmail_all_mail: bool = False  # Gmail: keep [Gmail]/All Mail (duplicates labelled mail)
     batch_size: int = DEFAULT_BATCH_SIZE
     exclude_folders: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
@@ -69,12 +73,16 @@ class MigrationOptions:
 
     @property
     def folders_excluded(self) -> tuple[str, ...]:
-        extra = tuple(f for f in GMAIL_EXCLUDED_FOLDERS if f not in self.exclude_folders)
-        return (*self.exclude_folders, *(extra if self.gmail else ()))
+        gmail = GMAIL_EXCLUDED_FOLDERS if self.gmail else ()
+        if self.gmail_all_mail:
+            gmail = tuple(f for f in gmail if f not in GMAIL_ALL_MAIL)
+        extra = tuple(f for f in gmail if f not in self.exclude_folders)
+        return (*self.exclude_folders, *extra)
 
     def to_json(self) -> dict[str, Any]:
         return {"server": self.server, "port": self.port, "security": self.security,
-                "gmail": self.gmail, "batch_size": self.batch_size,
+                "gmail": self.gmail, "gmail_all_mail": self.gmail_all_mail,
+                "batch_size": self.batch_size,
                 "exclude_folders": list(self.exclude_folders), "notify": list(self.notify),
                 "auto_start": self.auto_start, "add_users": self.add_users}
 
@@ -267,9 +275,12 @@ def build_plan(source: MigrationInput, options: MigrationOptions, base_name: str
     endpoints, endpoint_problems = _endpoints({servers[r.line] for r in rows
                                                if r.line in servers}, facts)
     conflicts.extend(endpoint_problems)
-    if options.gmail is False and any(s.is_gmail for s in servers.values()):
+    from_gmail = any(s.is_gmail for s in servers.values())
+    if options.gmail is False and from_gmail:
         warnings.append("the source is Gmail but its [Gmail] system folders are not excluded: "
-                        "every message would arrive twice; add --gmail")
+                        "labelled mail would arrive two or more times; add --gmail")
+    elif from_gmail:
+        warnings.append(GMAIL_ALL_MAIL_NOTE if options.gmail_all_mail else GMAIL_ARCHIVE_NOTE)
     taken = {n.casefold() for n in facts.batches}
     batches = _split([r for r in rows if r.line in servers], servers, endpoints, base_name,
                      options.batch_size, taken)

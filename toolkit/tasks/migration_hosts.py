@@ -12,7 +12,21 @@ from dataclasses import dataclass
 
 SECURITY_CHOICES = ("ssl", "tls", "none")
 GMAIL_IMAP = "imap.gmail.com"
-GMAIL_EXCLUDED_FOLDERS = ("[Gmail]/*",)
+# Gmail shows labels as folders. These system folders only repeat mail that is in a label
+# folder already (All Mail, Important, Starred) or is not worth moving (Spam, Trash); Sent
+# Mail and Drafts are kept: they are the only copies. Older accounts in some countries use
+# "[Google Mail]". Not "[Gmail]/*": in -ExcludeFolders that drops Sent Mail and Drafts too.
+GMAIL_ROOTS = ("[Gmail]", "[Google Mail]")
+GMAIL_REPEATS = ("Important", "Starred", "Spam", "Trash")
+GMAIL_ALL_MAIL = tuple(f"{root}/All Mail" for root in GMAIL_ROOTS)
+GMAIL_EXCLUDED_FOLDERS = (*GMAIL_ALL_MAIL,
+                          *(f"{root}/{name}" for root in GMAIL_ROOTS for name in GMAIL_REPEATS))
+GMAIL_ARCHIVE_NOTE = (
+    "Gmail: mail that is only archived (no label left) is in [Gmail]/All Mail alone and is "
+    "not moved; --gmail-all-mail includes All Mail instead (labelled mail then arrives twice)")
+GMAIL_ALL_MAIL_NOTE = (
+    "Gmail: [Gmail]/All Mail is included (--gmail-all-mail): archived mail is moved, and "
+    "every labelled message arrives twice (from its label and from All Mail)")
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,8 @@ def test_imap_migration_through_cmdlets(admin: PwshRunspace, clock: FakeClock) -
                          "-Port 993 -Security Ssl"))
     (batch,) = ok(run_script(admin, "param($csv) New-MigrationBatch -Name Wave1 "
                                     "-SourceEndpoint Gmail -CSVData $csv "
-                                    "-ExcludeFolders '[Gmail]/All Mail' -AutoStart",
+                                    "-ExcludeFolders '[Gmail]/All Mail','[Gmail]/Important','[Gmail]/Starred' "
+                                    "-AutoStart",
                              {"csv": demo_imap_csv()}))
     assert batch["Status"] == "Syncing" and batch["TotalCount"] == 3
     clock.advance(2 * 3600)

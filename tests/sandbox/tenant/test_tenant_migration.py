@@ -8,12 +8,15 @@ from tenant_helpers import FakeClock
 from toolkit.sandbox.tenant import licensing, migration
 from toolkit.sandbox.tenant.demo import demo_imap_csv
 from toolkit.sandbox.tenant.errors import TenantError
+from toolkit.sandbox.tenant.imap_folders import gmail_folders
 from toolkit.sandbox.tenant.migration import QUEUED_S
 from toolkit.sandbox.tenant.model import Tenant
 from toolkit.sandbox.tenant.store import TenantStore
 
 HOUR = 3600.0
-GMAIL_SYSTEM = ["[Gmail]/All Mail", "[Gmail]/Important"]
+# What psbridge's --gmail excludes: the folders that only repeat labelled mail.
+GMAIL_SYSTEM = ["[Gmail]/All Mail", "[Gmail]/Important", "[Gmail]/Starred", "[Gmail]/Spam",
+                "[Gmail]/Trash"]
 
 
 @pytest.fixture
@@ -194,8 +197,9 @@ def test_gmail_duplicates_and_skipped_items(store: TenantStore, contoso: Tenant,
     with store.read():
         adele = migration.find_users(contoso, "adele.vance@contoso.com")[0]
         alex = migration.find_users(contoso, "alex.wilber@contoso.com")[0]
-    assert adele.items_synced == 80  # every message once from its label, once from All Mail
-    assert alex.items_skipped == 2 and alex.items_synced == 2 * (77 - 2)
+    # Every folder is imported: labelled mail arrives from its label, All Mail, Important...
+    assert adele.items_synced == sum(gmail_folders(40).values()) == 91
+    assert alex.items_skipped == 2 and alex.items_synced == sum(gmail_folders(77 - 2).values())
     box = store.resolver(contoso).mailbox("adele.vance@contoso.com")
     assert sum(box.imported_items.values()) == 40
 
@@ -228,3 +232,17 @@ def test_max_concurrent_migrations_queues_the_rest(store: TenantStore, contoso: 
         with store.read():
             pass
     assert set(_statuses(contoso, "Serial").values()) == {"Synced", "Failed"}
+
+
+def test_gmail_folder_rules() -> None:
+    from toolkit.sandbox.tenant.imap_folders import copied, excluded
+    folders = gmail_folders(100, archived=10)
+    assert folders["[Gmail]/All Mail"] == 100
+    # "[Gmail]/*" is the folder and every subfolder: Sent Mail and Drafts are lost with it.
+    assert excluded("[Gmail]/Sent Mail", ["[Gmail]/*"])
+    assert copied(folders, ["[Gmail]/*"]) == folders["INBOX"]
+    # psbridge's --gmail set: each message once, except the archived ones (All Mail only).
+    assert copied(folders, GMAIL_SYSTEM) == 100 - 10
+    legacy = gmail_folders(100, root="[Google Mail]")
+    assert copied(legacy, GMAIL_SYSTEM) > 100  # [Gmail] names miss a [Google Mail] account
+    assert copied(legacy, [f.replace("[Gmail]", "[Google Mail]") for f in GMAIL_SYSTEM]) == 100

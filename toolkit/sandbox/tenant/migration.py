@@ -7,8 +7,8 @@ second. A started user goes Queued -> Provisioning (target mailbox checked) -> S
 about once a day (IncrementalSyncing -> Synced) until its batch is removed. IMAP batches
 have no completion step. Items already imported into the mailbox from the same source
 account are not copied again, so a re-run only moves new mail. Items over 35 MB and beyond
-500,000 per mailbox are skipped; from Gmail, a batch that does not exclude the ``[Gmail]``
-folders copies every message twice.
+500,000 per mailbox are skipped. Items are counted per source folder
+(:mod:`.imap_folders`): from Gmail, a message in two included folders is copied twice.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toolkit.sandbox.tenant import errors
+from toolkit.sandbox.tenant.imap_folders import copied, source_folders
 from toolkit.sandbox.tenant.licensing import has_exchange_licence
 from toolkit.sandbox.tenant.model import (
     ImapSource,
@@ -640,21 +641,14 @@ def _begin_sync(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint 
     user.mailbox_guid = mailbox.guid
     already = mailbox.imported_items.get(_source_key(endpoint, user), 0)
     movable = max(0, min(account.items - account.large_items, MAX_ITEMS_PER_MAILBOX) - already)
-    user.copies = 2 if _gmail_system_folders_included(endpoint,
-                                                      tenant.batches.get(user.batch)) else 1
-    user.items_total = movable * user.copies
+    batch = tenant.batches.get(user.batch)
+    folders = source_folders(endpoint.remote_server, movable, account.folder_root,
+                             account.archived)
+    user.items_total = copied(folders, batch.exclude_folders if batch else ())
+    user.distinct_items = movable
     user.items_skipped = account.large_items + max(0, account.items - MAX_ITEMS_PER_MAILBOX)
     user.items_synced = 0
     _enter(user, "Syncing")
-
-
-def _gmail_system_folders_included(endpoint: MigrationEndpoint,
-                                   batch: MigrationBatch | None) -> bool:
-    """Gmail exposes labels as folders: without excluding the ``[Gmail]`` folders, every
-    message arrives twice (once from its label, once from All Mail)."""
-    if not endpoint.remote_server.casefold().endswith("gmail.com") or batch is None:
-        return False
-    return not any(f.strip().casefold().startswith("[gmail]") for f in batch.exclude_folders)
 
 
 def _sync(tenant: Tenant, endpoint: MigrationEndpoint | None, user: MigrationUser,
@@ -684,7 +678,9 @@ def _record_imported(tenant: Tenant, endpoint: MigrationEndpoint | None,
     mailbox = tenant.mailboxes.get(user.mailbox_guid or "")
     if mailbox is not None and endpoint is not None:
         key = _source_key(endpoint, user)
-        imported = user.items_synced // user.copies
+        # Folders repeat messages: the distinct share of what was copied so far.
+        imported = (user.items_synced * user.distinct_items // user.items_total
+                    if user.items_total else 0)
         mailbox.imported_items[key] = mailbox.imported_items.get(key, 0) + imported
 
 

@@ -141,6 +141,8 @@ class ImapAccount:
     password: str = field(repr=False)
     items: int = 0
     large_items: int = 0
+    folder_root: str = "[Gmail]"  # Gmail's system folders; "[Google Mail]" on older accounts
+    archived: int = 0  # Gmail: messages with no label left (only in All Mail)
 
 
 @dataclass
@@ -184,7 +186,7 @@ class MigrationUser:
     items_total: int = 0
     items_synced: int = 0
     items_skipped: int = 0
-    copies: int = 1  # 2 when Gmail's [Gmail] folders were not excluded
+    distinct_items: int = 0  # distinct messages among items_total (folders repeat mail)
     error: str = ""
     mailbox_guid: str | None = None
     last_successful_sync: float | None = None

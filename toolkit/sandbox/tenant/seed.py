@@ -21,7 +21,9 @@ Format (keys marked ? are optional)::
        "permissions"?: [{"mailbox", "trustee", "right": "FullAccess"|"SendAs"|"SendOnBehalf",
                         "automapping"?, "deny"?}],
        "imap_sources"?: [{"host", "port"?, "security"?: "ssl"|"tls"|"none",
-                          "accounts": [{"user", "password", "items"?, "large_items"?}]}]}]}
+                          "accounts": [{"user", "password", "items"?, "large_items"?,
+                                        "folder_root"?: "[Gmail]"|"[Google Mail]",
+                                        "archived"?}]}]}]}
 
 A permission trustee may be an orphaned SID (``S-1-5-21-...``): audit noise as left by a
 deleted account.
@@ -338,7 +340,9 @@ def _imap_source(item: dict[str, Any], path: str) -> ImapSource:
         security=canonical,
         accounts=[
             ImapAccount(_get(a, "user", str, apath), _get(a, "password", str, apath),
-                        _get(a, "items", int, apath, 0), _get(a, "large_items", int, apath, 0))
+                        _get(a, "items", int, apath, 0), _get(a, "large_items", int, apath, 0),
+                        _get(a, "folder_root", str, apath, "[Gmail]"),
+                        _get(a, "archived", int, apath, 0))
             for apath, a in _objects(item, "accounts", path)
         ],
     )
