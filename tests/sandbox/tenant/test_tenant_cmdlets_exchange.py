@@ -241,3 +241,22 @@ def test_parallel_runspaces_share_one_consistent_tenant(engine: object) -> None:
                                       "Where-Object { $_.Trustee -eq 'lee.gu@contoso.com' } | "
                                       "ForEach-Object { $_.Identity }"))
     assert sorted(granted) == ["Finance", "Info", "Sales", "Support"]
+
+
+def test_a_mail_enabled_security_group_is_a_trustee(admin: PwshRunspace) -> None:
+    (group,) = ok(run_script(admin, "Get-Recipient -Identity sales.team@contoso.com"))
+    assert group["RecipientTypeDetails"] == "MailUniversalSecurityGroup"
+    ok(run_script(admin, "Add-MailboxPermission -Identity info -User 'Sales Team' "
+                         "-AccessRights FullAccess; "
+                         "Add-RecipientPermission -Identity info -Trustee sales.team@contoso.com "
+                         "-AccessRights SendAs -Confirm:$false; "
+                         "Set-Mailbox -Identity info -GrantSendOnBehalfTo @{Add='sales.team'}"))
+    assert "sales.team@contoso.com" in ok(run_script(
+        admin, "Get-MailboxPermission -Identity info | ForEach-Object { $_.User }"))
+    assert ok(run_script(admin, "Get-RecipientPermission -Identity info -Trustee "
+                                "sales.team@contoso.com | ForEach-Object { $_.Trustee }")
+              ) == ["sales.team@contoso.com"]
+    (box,) = ok(run_script(admin, "Get-Mailbox -Identity info"))
+    assert "sales.team" in box["GrantSendOnBehalfTo"]
+    user = run_script(admin, "Get-User -Identity sales.team@contoso.com")
+    assert user.errors  # a group is a recipient, not a user

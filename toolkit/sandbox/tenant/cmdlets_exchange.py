@@ -155,7 +155,11 @@ def get_recipient(call: Call) -> list[Any]:
                              "RecipientType", "ResultSize", "Properties", "PropertySet",
                              "PropertySets", "UserPrincipalName", "PrimarySmtpAddress",
                              "ExternalDirectoryObjectId", "SortBy"})
-    boxes = _anr(call, _mailboxes(call, _identity(call)))
+    identity = _identity(call)
+    group = call.resolver.group(identity) if identity and "*" not in identity else None
+    if group is not None:
+        return _select(call, [group], lambda g: objects.group_recipient(call.tenant, g))
+    boxes = _anr(call, _mailboxes(call, identity))
     built = _select(call, boxes, lambda m: objects.recipient(call.tenant, m))
     kinds = {k.casefold() for k in call.strings("RecipientType")}
     return [b for b in built if not kinds or str(b["RecipientType"]).casefold() in kinds]
@@ -277,7 +281,7 @@ def get_mailbox_permission(call: Call) -> list[Any]:
         raise errors.invalid_argument("Get-MailboxPermission needs -Identity.")
     trustee = call.text("User")
     if trustee and not trustee.upper().startswith("S-1-5-21") and "\\" not in trustee:
-        trustee = call.resolver.principal(trustee).upn
+        trustee = call.resolver.security_principal(trustee).upn
     type_names = objects.EXO_ACE_TYPES if exo else None
     rows = [row for box in _mailboxes(call, identity)
             for row in permissions.mailbox_aces(call.tenant, box, trustee)]
@@ -311,7 +315,7 @@ def get_recipient_permission(call: Call) -> list[Any]:
     exo = call.ctx.cmdlet_name.casefold() == "get-exorecipientpermission"
     trustee = call.text("Trustee")
     if trustee and not trustee.upper().startswith("S-1-5-21") and "\\" not in trustee:
-        trustee = call.resolver.principal(trustee).upn
+        trustee = call.resolver.security_principal(trustee).upn
     rights = call.strings("AccessRights") or None
     rows = [row for box in _mailboxes(call, _identity(call))
             for row in permissions.recipient_aces(call.tenant, box, trustee, rights)]

@@ -183,6 +183,9 @@ def _contoso() -> dict[str, Any]:
                  {"part_number": "ENTERPRISEPREMIUM", "enabled": 2},
                  {"part_number": "EMS", "enabled": 10}],
         "users": users,
+        # A mail-enabled security group: the usual trustee for a team's access.
+        "groups": [{"email": "sales.team@contoso.com", "display_name": "Sales Team",
+                    "members": ["adele.vance@contoso.com", "alex.wilber@contoso.com"]}],
         "permissions": permissions,
         "imap_sources": [
             {"host": "imap.gmail.com", "port": 993, "security": "ssl",

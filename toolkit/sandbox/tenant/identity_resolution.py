@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 
 from toolkit.sandbox.tenant import errors
-from toolkit.sandbox.tenant.model import Mailbox, Tenant, User
+from toolkit.sandbox.tenant.model import Group, Mailbox, Tenant, User
 
 ORPHAN_SID = re.compile(r"^S-1-5-21(-\d+){3,4}$", re.IGNORECASE)
 
@@ -46,6 +46,10 @@ class Resolver:
             for key in (user.id, user.upn, user.display_name, user.mail_nickname):
                 if key:
                     self._users[key.casefold()].add(user.id)
+        self._groups: dict[str, set[str]] = defaultdict(set)
+        for group in tenant.groups.values():
+            for key in (group.id, group.email, group.display_name, group.alias):
+                self._groups[key.casefold()].add(group.id)
 
     def _mailbox_keys(self, mailbox: Mailbox) -> list[str]:
         user = self.tenant.users.get(mailbox.user_id)
@@ -81,6 +85,23 @@ class Resolver:
         if len(matches) > 1:
             raise errors.ambiguous(identity)
         return self.tenant.users[next(iter(matches))]
+
+    def group(self, identity: str) -> Group | None:
+        """The mail-enabled security group ``identity`` names, if one does."""
+        matches = self._groups.get(_strip_smtp(identity).strip().casefold(), set())
+        if len(matches) > 1:
+            raise errors.ambiguous(identity)
+        return self.tenant.groups[next(iter(matches))] if matches else None
+
+    def security_principal(self, identity: str) -> User | Group:
+        """``-User`` / ``-Trustee`` of the permission cmdlets: a user or a mail-enabled
+        security group."""
+        key = _strip_smtp(identity).strip().casefold()
+        if key in self._groups and key not in self._users:
+            group = self.group(identity)
+            assert group is not None
+            return group
+        return self.principal(identity)
 
     def graph_user(self, user_id: str) -> User:
         """Graph's ``-UserId``: the object id or the userPrincipalName."""

@@ -207,7 +207,9 @@ def _edit_recipient_list(
     resolver = store.resolver(tenant)
 
     def ids(values: list[str]) -> list[str]:
-        return [resolver.mailbox(v).user_id for v in values]
+        # A delegate is a mailbox's owner or a mail-enabled security group.
+        return [group.id if (group := resolver.group(v)) is not None
+                else resolver.mailbox(v).user_id for v in values]
 
     if edit.replace is not None:
         return list(dict.fromkeys(ids(edit.replace)))

@@ -77,6 +77,23 @@ class User:
 
 
 @dataclass
+class Group:
+    """A mail-enabled security group (``MailUniversalSecurityGroup``): the usual trustee
+    for a team's FullAccess or SendAs."""
+
+    id: str
+    email: str
+    display_name: str
+    alias: str
+    members: list[str] = field(default_factory=list)  # user ids
+
+    @property
+    def upn(self) -> str:
+        """How an ACL names the group (its primary SMTP address)."""
+        return self.email
+
+
+@dataclass
 class MailboxAce:
     """One entry of a mailbox's ACL as Get-MailboxPermission shows it.
 
@@ -215,6 +232,7 @@ class Tenant:
     domains: list[Domain] = field(default_factory=list)
     skus: list[Sku] = field(default_factory=list)
     users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)  # by id
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)  # by mailbox guid
     mailbox_by_user: dict[str, str] = field(default_factory=dict)  # user id -> mailbox guid
     imap_sources: list[ImapSource] = field(default_factory=list)

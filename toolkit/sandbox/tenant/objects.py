@@ -16,6 +16,7 @@ from toolkit.sandbox.tenant import migration
 from toolkit.sandbox.tenant.identity_resolution import distinguished_name
 from toolkit.sandbox.tenant.model import (
     Domain,
+    Group,
     Mailbox,
     MigrationBatch,
     MigrationEndpoint,
@@ -76,10 +77,13 @@ def _trustee_names(tenant: Tenant, user_ids: Iterable[str]) -> list[str]:
     for user_id in user_ids:
         mailbox = tenant.mailbox_of(user_id)
         user = tenant.users.get(user_id)
+        group = tenant.groups.get(user_id)
         if mailbox is not None:
             names.append(mailbox.name)
         elif user is not None:
             names.append(user.display_name)
+        elif group is not None:
+            names.append(group.alias)
     return names
 
 
@@ -150,6 +154,28 @@ def recipient(tenant: Tenant, box: Mailbox) -> PSObject:
                     _types(f"{EXCHANGE_DATA}.Management.ReducedRecipient",
                            f"{EXCHANGE_DATA}.ADPresentationObject",
                            f"{EXCHANGE_DATA}.ConfigurableObject"))
+
+
+def group_recipient(tenant: Tenant, group: Group) -> PSObject:
+    """Get-Recipient of a mail-enabled security group."""
+    return PSObject(
+        [
+            ("Name", group.alias),
+            ("Alias", group.alias),
+            ("DisplayName", group.display_name),
+            ("PrimarySmtpAddress", group.email),
+            ("RecipientType", "MailUniversalSecurityGroup"),
+            ("RecipientTypeDetails", "MailUniversalSecurityGroup"),
+            ("EmailAddresses", [f"SMTP:{group.email}"]),
+            ("ExternalDirectoryObjectId", group.id),
+            ("Guid", group.id),
+            ("DistinguishedName", distinguished_name(tenant, group.alias)),
+            ("Identity", group.alias),
+        ],
+        _types(f"{EXCHANGE_DATA}.Management.ReducedRecipient",
+               f"{EXCHANGE_DATA}.ADPresentationObject",
+               f"{EXCHANGE_DATA}.ConfigurableObject"),
+    )
 
 
 def exchange_user(tenant: Tenant, user: User) -> PSObject:

@@ -88,7 +88,7 @@ def principal_name(tenant: Tenant, trustee_id: str | None, principal: str) -> st
     """How Exchange Online prints a trustee: its UPN, or the raw principal / SID."""
     if trustee_id is None:
         return principal
-    user = tenant.users.get(trustee_id)
+    user = tenant.users.get(trustee_id) or tenant.groups.get(trustee_id)
     return user.upn if user is not None else orphan_sid(trustee_id)
 
 
@@ -155,7 +155,7 @@ def add_mailbox_permission(
                                     "System.DirectoryServices.ActiveDirectorySecurityInheritance")
     resolver = store.resolver(tenant)
     mailbox = resolver.mailbox(identity)
-    trustee = resolver.principal(user)
+    trustee = resolver.security_principal(user)
     existing = next((a for a in mailbox.aces
                      if a.trustee_id == trustee.id and a.deny == deny and not a.inherited), None)
     if existing is not None and all(r in existing.rights for r in wanted):
@@ -200,7 +200,7 @@ def _principal_for_removal(store: TenantStore, tenant: Tenant, user: str) -> tup
     """A removal may name a live user, SELF, or an orphaned SID left by a deleted user."""
     if ORPHAN_SID.match(user) or user.casefold() == SELF_PRINCIPAL.casefold():
         return None, user
-    return store.resolver(tenant).principal(user).id, ""
+    return store.resolver(tenant).security_principal(user).id, ""
 
 
 # ---------------------------------------------------------------------- SendAs
@@ -234,7 +234,7 @@ def add_recipient_permission(
                        "Microsoft.Exchange.Management.RecipientTasks.RecipientAccessRight")
     resolver = store.resolver(tenant)
     mailbox = resolver.mailbox(identity)
-    trustee = resolver.principal(trustee_name)
+    trustee = resolver.security_principal(trustee_name)
     existing = next((a for a in mailbox.recipient_aces
                      if a.trustee_id == trustee.id and a.access_control_type == "Allow"), None)
     if existing is not None and all(r in existing.rights for r in wanted):

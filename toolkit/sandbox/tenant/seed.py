@@ -18,6 +18,7 @@ Format (keys marked ? are optional)::
                   "usage_location"?, "licenses"?: [part_number], "mailbox"?: "user"|"shared"|null,
                   "alias"?, "password"?, "job_title"?, "department"?, "id"?,
                   "synced"?: false}],
+       "groups"?: [{"email", "display_name", "members": [upn]}],  # mail-enabled security
        "permissions"?: [{"mailbox", "trustee", "right": "FullAccess"|"SendAs"|"SendOnBehalf",
                         "automapping"?, "deny"?}],
        "imap_sources"?: [{"host", "port"?, "security"?: "ssl"|"tls"|"none",
@@ -42,6 +43,7 @@ from toolkit.sandbox.tenant.model import (
     Account,
     AppRegistration,
     Domain,
+    Group,
     ImapAccount,
     ImapSource,
     MailboxAce,
@@ -210,6 +212,8 @@ def _tenant(item: dict[str, Any], path: str) -> Tenant:
     for upath, user in _objects(item, "users", path):
         _user(tenant, user, upath, taken)
     index = _name_index(tenant)
+    for gpath, group in _objects(item, "groups", path):
+        _group(tenant, index, group, gpath)
     for ppath, permission in _objects(item, "permissions", path):
         _permission(tenant, index, permission, ppath)
     for ipath, source in _objects(item, "imap_sources", path):
@@ -301,6 +305,15 @@ def _lookup(tenant: Tenant, index: dict[str, User], identity: str, path: str) ->
     return user
 
 
+def _group(tenant: Tenant, index: dict[str, User], item: dict[str, Any], path: str) -> None:
+    email = _get(item, "email", str, path).casefold()
+    members = [_lookup(tenant, index, upn, f"{path}.members").id
+               for upn in _strings(item, "members", path)]
+    group = Group(seed_guid(tenant.name, "group", email), email,
+                  _get(item, "display_name", str, path), make_alias(email), members)
+    tenant.groups[group.id] = group
+
+
 def _permission(tenant: Tenant, index: dict[str, User], item: dict[str, Any], path: str) -> None:
     owner = _lookup(tenant, index, _get(item, "mailbox", str, path), f"{path}.mailbox")
     mailbox = tenant.mailbox_of(owner.id)
@@ -311,7 +324,10 @@ def _permission(tenant: Tenant, index: dict[str, User], item: dict[str, Any], pa
     if ORPHAN_SID.match(trustee_name):
         trustee_id, principal = None, trustee_name.upper()
     else:
-        trustee_id = _lookup(tenant, index, trustee_name, f"{path}.trustee").id
+        group = next((g for g in tenant.groups.values()
+                      if trustee_name.casefold() in (g.email, g.alias.casefold())), None)
+        trustee_id = (group.id if group is not None
+                      else _lookup(tenant, index, trustee_name, f"{path}.trustee").id)
         principal = ""
     deny = _get(item, "deny", bool, path, False)
     if right == "FullAccess":
