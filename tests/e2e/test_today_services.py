@@ -53,3 +53,21 @@ def test_a_throttled_audit_reads_every_mailbox(  # type: ignore[no-untyped-def]
     read = {c["parameters"]["Identity"] for c in reads if c["ok"]}
     listed = {c["parameters"]["Identity"] for c in reads}
     assert read == listed and len(read) == 28 + 40
+
+
+def test_a_mail_enabled_security_group_is_a_trustee(cli: Cli) -> None:
+    """Teams get access through a group (demo: sales.team@contoso.com); before, the read of
+    the trustee used Get-User only, so a group was "unknown" and the change refused."""
+    rights = ("--right", "FullAccess", "--right", "SendAs", "--right", "SendOnBehalf")
+    granted = cli("perms", "grant", "info@contoso.com", "sales.team@contoso.com", *rights)
+    assert granted.returncode == 0, granted.stdout + granted.stderr
+    assert "3 changed" in granted.stdout
+    again = cli("perms", "grant", "info@contoso.com", "sales.team@contoso.com", *rights,
+                check=0)
+    assert "nothing to change: 3 unchanged" in again.stderr
+    live = cli.json("perms", "who-can-access", "info@contoso.com", "--live")
+    assert {r["right"] for r in live if r["trustee"] == "sales.team@contoso.com"} == {
+        "FullAccess", "SendAs", "SendOnBehalf"}
+    revoked = cli("perms", "revoke", "info@contoso.com", "sales.team@contoso.com", *rights,
+                  check=0)
+    assert "3 changed" in revoked.stdout
