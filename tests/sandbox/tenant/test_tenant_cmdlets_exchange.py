@@ -260,3 +260,23 @@ def test_a_mail_enabled_security_group_is_a_trustee(admin: PwshRunspace) -> None
     assert "sales.team" in box["GrantSendOnBehalfTo"]
     user = run_script(admin, "Get-User -Identity sales.team@contoso.com")
     assert user.errors  # a group is a recipient, not a user
+
+
+def test_get_recipient_filters_by_group_membership(admin: PwshRunspace) -> None:
+    """``MemberOfGroup`` and ``Members`` take a distinguished name, as Microsoft documents
+    (tests/fidelity/records/behaviour-filter-memberofgroup.yaml); the value is a parameter,
+    quoted inside the filter with single quotes doubled."""
+    (group,) = ok(run_script(admin, "Get-Recipient -Identity sales.team@contoso.com"))
+    members = ok(run_script(
+        admin, "param($dn) Get-Recipient -Filter \"MemberOfGroup -eq '$dn'\" -ResultSize "
+               "Unlimited | ForEach-Object { $_.PrimarySmtpAddress }",
+        {"dn": group["DistinguishedName"]}))
+    assert sorted(members) == ["adele.vance@contoso.com", "alex.wilber@contoso.com"]
+    (adele,) = ok(run_script(admin, "Get-Recipient -Identity adele.vance@contoso.com"))
+    groups = ok(run_script(
+        admin, "param($dn) Get-Recipient -Filter \"Members -eq '$dn'\" | "
+               "ForEach-Object { $_.PrimarySmtpAddress }", {"dn": adele["DistinguishedName"]}))
+    assert groups == ["sales.team@contoso.com"]
+    assert "MailUniversalSecurityGroup" in ok(run_script(
+        admin, "Get-Recipient -ResultSize Unlimited | ForEach-Object { $_.RecipientTypeDetails }"))
+    assert "DistinguishedName" in group.properties and "MemberOfGroup" not in group.properties

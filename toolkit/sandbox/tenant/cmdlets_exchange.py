@@ -24,7 +24,7 @@ from toolkit.sandbox.tenant.cmdlet_support import (
     register,
 )
 from toolkit.sandbox.tenant.identity_resolution import ORPHAN_SID
-from toolkit.sandbox.tenant.model import Mailbox, User
+from toolkit.sandbox.tenant.model import Group, Mailbox, User
 from toolkit.sandbox.values import PSObject
 
 READ_ONLY = "read"
@@ -114,7 +114,8 @@ def _anr(call: Call, boxes: list[Mailbox]) -> list[Mailbox]:
 
 
 def _select(call: Call, items: list[Any], build: Callable[[Any], PSObject],
-            type_filter: str = "RecipientTypeDetails") -> list[PSObject]:
+            type_filter: str = "RecipientTypeDetails",
+            computed: filters.Computed | None = None) -> list[PSObject]:
     """Build, then apply -RecipientTypeDetails, -Filter and -ResultSize."""
     built = [build(item) for item in items]
     kinds = {k.casefold() for k in call.strings(type_filter)}
@@ -122,7 +123,7 @@ def _select(call: Call, items: list[Any], build: Callable[[Any], PSObject],
         built = [b for b in built if str(b.get(type_filter, "")).casefold() in kinds]
     text = call.text("Filter")
     if text:
-        predicate = filters.opath(text)
+        predicate = filters.opath(text, computed)
         built = [b for b in built if predicate(b)]
     return limit_results(call, built)
 
@@ -156,11 +157,18 @@ def get_recipient(call: Call) -> list[Any]:
                              "PropertySets", "UserPrincipalName", "PrimarySmtpAddress",
                              "ExternalDirectoryObjectId", "SortBy"})
     identity = _identity(call)
+    tenant = call.tenant
     group = call.resolver.group(identity) if identity and "*" not in identity else None
     if group is not None:
-        return _select(call, [group], lambda g: objects.group_recipient(call.tenant, g))
-    boxes = _anr(call, _mailboxes(call, identity))
-    built = _select(call, boxes, lambda m: objects.recipient(call.tenant, m))
+        return _select(call, [group], lambda g: objects.group_recipient(tenant, g),
+                       computed=objects.group_filters(tenant))
+    boxes: list[Mailbox | Group] = [*_anr(call, _mailboxes(call, identity))]
+    if identity is None and not call.text("Anr"):
+        boxes += tenant.groups.values()  # groups are recipients too
+    built = _select(call, boxes, lambda r: (objects.group_recipient(tenant, r)
+                                            if isinstance(r, Group)
+                                            else objects.recipient(tenant, r)),
+                    computed=objects.group_filters(tenant))
     kinds = {k.casefold() for k in call.strings("RecipientType")}
     return [b for b in built if not kinds or str(b["RecipientType"]).casefold() in kinds]
 
@@ -336,7 +344,7 @@ def get_cas_mailbox(call: Call) -> list[Any]:
     built = [objects.cas_mailbox(call.tenant, m) for m in boxes]
     text = call.text("Filter")
     if text:
-        predicate = filters.opath(text)
+        predicate = filters.opath(text, computed)
         built = [b for b in built if predicate(b)]
     return limit_results(call, built)
 

@@ -3,7 +3,9 @@
 - Exchange OPATH (``-Filter "RecipientTypeDetails -eq 'SharedMailbox'"``): comparisons
   ``-eq -ne -like -notlike`` against quoted strings, numbers, ``$true``, ``$false`` and
   ``$null``, combined with ``-and``, ``-or``, ``-not`` and parentheses. Surrounding braces
-  (a script block) are accepted.
+  (a script block) are accepted. A cmdlet may add filterable properties its output objects
+  do not show (``MemberOfGroup`` and ``Members`` of Get-Recipient, which take a group's or a
+  member's distinguished name).
 - Graph OData (``-Filter "accountEnabled eq false"``): ``eq``/``ne`` against strings,
   booleans and ``null``, ``startswith(prop,'x')``, ``assignedLicenses/$count eq 0``,
   ``assignedLicenses/any(x:x/skuId eq <guid>)``, ``and``, ``or``, parentheses.
@@ -15,13 +17,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from toolkit.sandbox.tenant import errors
 from toolkit.sandbox.values import PSObject
 
 Predicate = Callable[[PSObject], bool]
+# Filterable properties an output object does not carry, by case-folded name.
+Computed = Mapping[str, Callable[[PSObject], Any]]
 
 _OPATH_TOKEN = re.compile(
     r"\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<op>-(?:eq|ne|like|notlike|and|or|not)\b)"
@@ -78,8 +82,8 @@ def _opath_error(text: str) -> errors.TenantError:
     )
 
 
-def opath(text: str) -> Predicate:
-    """Compile an OPATH filter against output objects' properties."""
+def opath(text: str, computed: Computed | None = None) -> Predicate:
+    """Compile an OPATH filter against output objects' properties and ``computed`` ones."""
     body = text.strip()
     if body.startswith("{") and body.endswith("}"):
         body = body[1:-1]
@@ -138,7 +142,7 @@ def opath(text: str) -> Predicate:
         literal: Any = raw
         if kind == "var":
             literal = {"$true": True, "$false": False, "$null": None}[raw.casefold()]
-        return _comparison(name, operator[1].casefold(), literal, text)
+        return _comparison(name, operator[1].casefold(), literal, text, computed or {})
 
     predicate = expression()
     if position != len(tokens):
@@ -146,7 +150,8 @@ def opath(text: str) -> Predicate:
     return predicate
 
 
-def _comparison(name: str, operator: str, literal: Any, text: str) -> Predicate:
+def _comparison(name: str, operator: str, literal: Any, text: str, computed: Computed
+                ) -> Predicate:
     def matches_one(value: Any) -> bool:
         if operator in ("-like", "-notlike"):
             return fnmatch.fnmatchcase(_as_text(value).casefold(), _as_text(literal).casefold())
@@ -158,7 +163,8 @@ def _comparison(name: str, operator: str, literal: Any, text: str) -> Predicate:
 
     def check(obj: PSObject) -> bool:
         try:
-            value = _property(obj, name)
+            value = (computed[name.casefold()](obj) if name.casefold() in computed
+                     else _property(obj, name))
         except KeyError:
             raise errors.invalid_argument(
                 f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": "

@@ -8,7 +8,7 @@ names and GUID-typed properties as ``uuid.UUID``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,6 +176,28 @@ def group_recipient(tenant: Tenant, group: Group) -> PSObject:
                f"{EXCHANGE_DATA}.ADPresentationObject",
                f"{EXCHANGE_DATA}.ConfigurableObject"),
     )
+
+
+def group_filters(tenant: Tenant) -> dict[str, Callable[[PSObject], list[str]]]:
+    """Get-Recipient's filterable group properties, which its output does not show:
+    ``MemberOfGroup`` (the distinguished names of the groups a recipient is a direct member
+    of) and ``Members`` (a group's direct members, by distinguished name)."""
+
+    def recipient_dn(user_id: str) -> str | None:
+        box = tenant.mailbox_of(user_id)
+        return distinguished_name(tenant, box.name) if box is not None else None
+
+    def member_of(obj: PSObject) -> list[str]:
+        user_id = str(obj.get("ExternalDirectoryObjectId", ""))
+        return [distinguished_name(tenant, g.alias) for g in tenant.groups.values()
+                if user_id in g.members]
+
+    def members(obj: PSObject) -> list[str]:
+        group = tenant.groups.get(str(obj.get("ExternalDirectoryObjectId", "")))
+        found = [recipient_dn(m) for m in group.members] if group is not None else []
+        return [dn for dn in found if dn is not None]
+
+    return {"memberofgroup": member_of, "members": members}
 
 
 def exchange_user(tenant: Tenant, user: User) -> PSObject:
