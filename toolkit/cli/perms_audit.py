@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
 
 GRANT_COLUMNS = ["mailbox", "trustee", "right", "kind", "source"]
+LOOKUP_COLUMNS = [*GRANT_COLUMNS, "via"]  # via: the group a right is held through
 SHOWN_ON_SCREEN = 200  # more rows than this go to --out or --output json|csv
 
 
@@ -395,9 +396,10 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
     return compare_snapshots(older, newer), newer, f"snapshot {older.id} -> {newer.id}"
 
 
-def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool) -> None:
-    from toolkit.tasks.audit import filter_trustee
-    from toolkit.tasks.snapshots import SnapshotStore
+def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool,
+            expand_groups: bool = False) -> None:
+    from toolkit.tasks.group_access import access_of
+    from toolkit.tasks.group_access import expand_groups as expanded
 
     if live:
         from toolkit.core.config import resolve_profile
@@ -405,38 +407,55 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
         from toolkit.tasks.audit import read_live
 
         with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-            grants, failures = read_live(target, _catalog(), [mailbox] if mailbox else None)
+            grants, failures, groups = read_live(target, _catalog(),
+                                                 [mailbox] if mailbox else None)
         if failures:
             raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
         source = "live"
     else:
+        from toolkit.tasks.snapshots import SnapshotStore
+
         tenant = _tenant_of(app)
         with SnapshotStore() as store:
             latest = store.latest(tenant, 1)
         if not latest:
             raise InputError(f"no permission snapshot of {tenant} yet",
                              hint="Run 'psbridge perms audit --all' first, or add --live.")
-        grants = latest[0].grants
+        grants, groups = latest[0].grants, latest[0].groups
         source = f"snapshot {latest[0].id} ({latest[0].taken_text})"
-    found = [g for g in filter_trustee(grants, trustee) if g.is_access
-             and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
-    emit(app, [g.as_dict() for g in found], GRANT_COLUMNS, title=source)
-    click.echo(f"{len(found)} right(s), from {source}", err=True)
+    held = [g for g in grants if g.is_access
+            and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
+    if trustee is not None:
+        rows = access_of(held, groups, trustee)
+    else:
+        rows = (expanded(held, groups) if expand_groups
+                else [{**g.as_dict(), "via": ""} for g in held])
+    emit(app, rows, LOOKUP_COLUMNS, title=source)
+    through = sum(1 for r in rows if r["via"])
+    click.echo(f"{len(rows)} right(s)" + (f", {through} through a group" if through else "")
+               + f", from {source}", err=True)
 
 
 @perms.command("who-can-access")
 @click.argument("mailbox")
 @click.option("--live", is_flag=True, help="Read the tenant now instead of the latest snapshot.")
+@click.option("--expand-groups", is_flag=True,
+              help="List the members of each group that holds a right instead of the group "
+              "(the 'via' column names the group; direct members only).")
 @click.pass_obj
-def who_can_access(app: AppContext, mailbox: str, live: bool) -> None:
+def who_can_access(app: AppContext, mailbox: str, live: bool, expand_groups: bool) -> None:
     """Everyone who can open, send as, or send on behalf of MAILBOX.
+
+    A right held by a mail-enabled security group shows as one row of kind 'group';
+    --expand-groups shows its members instead.
 
     \b
     Examples:
       psbridge perms who-can-access sales@contoso.com
+      psbridge perms who-can-access sales@contoso.com --expand-groups
       psbridge perms who-can-access sales@contoso.com --live
     """
-    _lookup(app, mailbox=mailbox, trustee=None, live=live)
+    _lookup(app, mailbox=mailbox, trustee=None, live=live, expand_groups=expand_groups)
 
 
 @perms.command("access-of")
@@ -446,6 +465,9 @@ def who_can_access(app: AppContext, mailbox: str, live: bool) -> None:
 @click.pass_obj
 def access_of(app: AppContext, user: str, live: bool) -> None:
     """Every mailbox USER can open, send as, or send on behalf of.
+
+    Rights USER holds through a mail-enabled security group it is a direct member of are
+    listed too, with the group in the 'via' column.
 
     \b
     Examples:

@@ -37,6 +37,7 @@ from toolkit.core.session import (
 )
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
+from toolkit.tasks.group_access import mark_groups, read_groups
 from toolkit.tasks.snapshots import GRANT, Grant, Snapshot, SnapshotStore
 
 LIST_TEMPLATE = "exchange/perms-mailboxes"
@@ -292,12 +293,15 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
     except KeyboardInterrupt:
         raise Interrupted(f"audit interrupted; snapshot {snapshot_id} holds the chunks read",
                           hint="Run the same audit again to continue it.") from None
+    # Until the groups are read the snapshot stays unfinished: the next audit reads them.
+    store.add_groups(snapshot_id, read_groups(target, catalog, store.trustees(snapshot_id)))
     return store.finish(snapshot_id, len(listing.addresses))
 
 
 def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str] | None
-              ) -> tuple[list[Grant], list[dict[str, str]]]:
-    """Read the access on the mailboxes now, without a snapshot: (grants, failures)."""
+              ) -> tuple[list[Grant], list[dict[str, str]], dict[str, list[str]]]:
+    """Read the access on the mailboxes now, without a snapshot: (grants, failures, the
+    members of the groups that hold rights)."""
     audit = Audit(target, catalog, concurrency=target.profile.max_runspaces)
     connection, listing = _list(audit, mailboxes)
     grants: list[Grant] = []
@@ -308,7 +312,8 @@ def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str]
         failures.extend(chunk.failures)
 
     audit.read(connection, listing.addresses, listing.delegates, collect)
-    return sorted(grants), failures
+    groups = read_groups(target, catalog, {g.trustee for g in grants if g.kind == GRANT})
+    return sorted(mark_groups(grants, groups)), failures, groups
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

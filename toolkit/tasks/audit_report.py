@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.tasks.drift import Drift
-from toolkit.tasks.snapshots import GRANT, NOISE_KINDS, ORPHAN, UNRESOLVED, Grant, Snapshot
+from toolkit.tasks.snapshots import GRANT, GROUP, NOISE_KINDS, ORPHAN, UNRESOLVED, Grant, Snapshot
 
 TOP = 10
 COLUMNS = ("mailbox", "trustee", "right", "kind", "source")
@@ -31,7 +31,7 @@ class AuditReport:
         return [g.as_dict() for g in self.grants]
 
     def summary(self) -> dict[str, Any]:
-        access = [g for g in self.grants if g.kind == GRANT]
+        access = [g for g in self.grants if g.kind in (GRANT, GROUP)]
         delegates: Counter[str] = Counter()
         reach: Counter[str] = Counter()
         for mailbox, trustee in {(g.mailbox.casefold(), g.trustee.casefold()) for g in access}:

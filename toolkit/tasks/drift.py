@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.tasks.snapshots import GRANT, Grant, Snapshot
+from toolkit.tasks.snapshots import GRANT, GROUP, Grant, Snapshot
 
 BASELINE_RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
 
@@ -100,8 +100,9 @@ class FixRow:
 
 def fix_plan(drift: Drift) -> tuple[list[FixRow], list[Grant]]:
     """(rows that make the tenant match the baseline, grants no row can address)."""
+    by_address = (GRANT, GROUP)  # a group is named by its address, as a user is
     rows = [FixRow(g.mailbox, g.trustee, g.right, "revoke") for g in drift.added
-            if g.kind == GRANT]
+            if g.kind in by_address]
     rows += [FixRow(g.mailbox, g.trustee, g.right, "grant") for g in drift.removed]
-    unfixable = [g for g in drift.added if g.kind != GRANT]
+    unfixable = [g for g in drift.added if g.kind not in by_address]
     return rows, unfixable

@@ -8,8 +8,10 @@ reads the tenant (the mailboxes of each chunk are recorded with their rows, in o
 transaction), so an audit stopped half-way (Ctrl-C, a crash, a lost connection) leaves a
 *running* snapshot that the next audit with the same scope continues instead of starting
 over. Only *complete* snapshots are compared and looked up. A grant is the key (mailbox, trustee,
-right); ``kind`` says whether it is a plain grant, an orphaned SID, an unresolved
-SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry.
+right); ``kind`` says whether it is a plain grant, a grant to a mail-enabled security group,
+an orphaned SID, an unresolved SendOnBehalf name, or (with ``--include-noise``) a SELF,
+inherited or Deny entry. The snapshot also keeps the direct members of each group that holds
+a right, read once the mailboxes are (see :mod:`toolkit.tasks.group_access`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from toolkit.core.errors import InputError
 from toolkit.core.journal import Journal
 
 GRANT = "grant"
+GROUP = "group"  # granted to a mail-enabled security group: every member holds it
 ORPHAN = "orphan"
 UNRESOLVED = "unresolved"
 NOISE_KINDS = ("self", "inherited", "deny")
 # Kinds that are real access, compared by diff and lookups; noise is kept only for show.
-ACCESS_KINDS = (GRANT, ORPHAN, UNRESOLVED)
+ACCESS_KINDS = (GRANT, GROUP, ORPHAN, UNRESOLVED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS perm_snapshots (
@@ -58,6 +61,11 @@ CREATE TABLE IF NOT EXISTS perm_snapshot_rows (
     access_right TEXT NOT NULL,
     kind TEXT NOT NULL,
     source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS perm_snapshot_groups (
+    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
+    trustee TEXT NOT NULL,  -- the group as the rows name it
+    member TEXT  -- a direct member's primary SMTP address; NULL for a group without any
 );
 CREATE INDEX IF NOT EXISTS perm_rows_by_snapshot ON perm_snapshot_rows(snapshot_id);
 CREATE INDEX IF NOT EXISTS perm_snapshots_by_tenant ON perm_snapshots(tenant, taken);
@@ -101,6 +109,7 @@ class Snapshot:
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group trustee -> members
 
     @property
     def taken_text(self) -> str:
@@ -112,7 +121,7 @@ class Snapshot:
     def summary(self) -> dict[str, Any]:
         return {"snapshot": self.id, "tenant": self.tenant, "taken": self.taken_text,
                 "scope": self.scope, "mailboxes": self.mailboxes,
-                "grants": sum(1 for g in self.grants if g.kind == GRANT),
+                "grants": sum(1 for g in self.grants if g.kind in (GRANT, GROUP)),
                 "orphans": sum(1 for g in self.grants if g.kind == ORPHAN),
                 "unresolved": sum(1 for g in self.grants if g.kind == UNRESOLVED),
                 "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
@@ -174,6 +183,26 @@ class SnapshotStore(Journal):
                 ((snapshot_id, g.mailbox, g.trustee, g.right, g.kind, g.source)
                  for g in grants))
 
+    def add_groups(self, snapshot_id: int, groups: Mapping[str, Iterable[str]]) -> None:
+        """Record which trustees are groups (their rows become kind ``group``) and their
+        members; replaces what an interrupted earlier attempt recorded."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM perm_snapshot_groups WHERE snapshot_id = ?", (snapshot_id,))
+            for trustee, members in groups.items():
+                db.execute("UPDATE perm_snapshot_rows SET kind = ? WHERE snapshot_id = ? AND "
+                           "kind = ? AND trustee = ? COLLATE NOCASE",
+                           (GROUP, snapshot_id, GRANT, trustee))
+                db.executemany(
+                    "INSERT INTO perm_snapshot_groups (snapshot_id, trustee, member) "
+                    "VALUES (?, ?, ?)",
+                    [(snapshot_id, trustee, m) for m in members] or [(snapshot_id, trustee, None)])
+
+    def trustees(self, snapshot_id: int) -> list[str]:
+        """The trustees of a snapshot's plain grants (the ones that may be groups)."""
+        return [r[0] for r in self._db.execute(
+            "SELECT DISTINCT trustee FROM perm_snapshot_rows WHERE snapshot_id = ? AND kind = ?",
+            (snapshot_id, GRANT))]
+
     def finish(self, snapshot_id: int, mailboxes: int) -> Snapshot:
         """Mark a snapshot complete: from now on diffs and lookups read it."""
         with self._transaction() as db:
@@ -202,6 +231,10 @@ class SnapshotStore(Journal):
                              hint="'psbridge perms snapshots' lists them.")
         snapshot = _snapshot(row)
         snapshot.grants = list(self._grants(snapshot_id))
+        for trustee, member in self._db.execute(
+                "SELECT trustee, member FROM perm_snapshot_groups WHERE snapshot_id = ? "
+                "ORDER BY trustee, member", (snapshot_id,)):
+            snapshot.groups.setdefault(trustee, []).extend([member] if member else [])
         return snapshot
 
     def latest(self, tenant: str, count: int = 1) -> list[Snapshot]:

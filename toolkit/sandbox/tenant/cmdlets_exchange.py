@@ -344,7 +344,7 @@ def get_cas_mailbox(call: Call) -> list[Any]:
     built = [objects.cas_mailbox(call.tenant, m) for m in boxes]
     text = call.text("Filter")
     if text:
-        predicate = filters.opath(text, computed)
+        predicate = filters.opath(text)
         built = [b for b in built if predicate(b)]
     return limit_results(call, built)
 
