@@ -72,3 +72,37 @@ def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> 
     assert summary["top_trustees"][0] == {"trustee": "a@contoso.com", "mailboxes": 2}
     assert [o["trustee"] for o in summary["orphans"]] == [ORPHAN]
     assert summary["since_previous"]["previous_snapshot"] == 7
+
+
+def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
+        tmp_path: Path) -> None:
+    """An audit that stopped after reading the mailboxes reads the groups again on the next
+    run: the second recording replaces the first, and rows of groups become kind 'group'."""
+    from toolkit.tasks.group_access import access_of, expand_groups
+
+    team = "Sales.Team@contoso.com"
+    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",
+                                  noise_kept=False)
+        store.add_chunk(snapshot_id, [SALES, INFO],
+                        [Grant(SALES, team, "FullAccess"), Grant(INFO, "adele@contoso.com",
+                                                                 "SendAs", "grant", "recipient"),
+                         Grant(INFO, "empty.team@contoso.com", "FullAccess")], {}, [])
+        assert sorted(store.trustees(snapshot_id)) == [
+            "Sales.Team@contoso.com", "adele@contoso.com", "empty.team@contoso.com"]
+        store.add_groups(snapshot_id, {"sales.team@contoso.com": ["x@contoso.com"]})
+        store.add_groups(snapshot_id, {"sales.team@contoso.com": ["adele@contoso.com",
+                                                                   "alex@contoso.com"],
+                                       "empty.team@contoso.com": []})
+        snapshot = store.finish(snapshot_id, 2)
+    assert [g.kind for g in snapshot.grants] == ["grant", "group", "group"]
+    assert snapshot.groups == {"empty.team@contoso.com": [],
+                               "sales.team@contoso.com": ["adele@contoso.com",
+                                                          "alex@contoso.com"]}
+    assert snapshot.summary()["grants"] == 3
+    assert [(r["mailbox"], r["right"], r["via"]) for r in
+            access_of(snapshot.grants, snapshot.groups, "ADELE@contoso.com")] == [
+        (INFO, "SendAs", ""), (SALES, "FullAccess", team)]
+    assert [(r["trustee"], r["via"]) for r in expand_groups(snapshot.grants, snapshot.groups)
+            ] == [("adele@contoso.com", ""), ("empty.team@contoso.com", ""),
+                  ("adele@contoso.com", team), ("alex@contoso.com", team)]
