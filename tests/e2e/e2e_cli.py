@@ -8,6 +8,7 @@ its PowerShell engine against the emulated tenant.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from typing import Any
 from toolkit.sandbox.process import spawn_sandbox
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -41,9 +46,11 @@ class Cli:
         return json.loads(result.stdout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI in the background, with Ctrl-C (SIGINT) handled as in a terminal even when
+        the tests themselves were started with SIGINT ignored (a CI job in the background)."""
         return subprocess.Popen([sys.executable, "-m", "toolkit", *args], env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, preexec_fn=_default_sigint)
 
 
 @dataclass
