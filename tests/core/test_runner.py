@@ -33,7 +33,7 @@ class FakeHost:
     finds it done and reports it unchanged.
     """
 
-    def __init__(self, *, throttle: float = 0.0, fault: float = 0.0, seed: int = 1,
+    def __init__(self, *, throttle: float = 0.0, fault_every: int = 0, seed: int = 1,
                  behaviour: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None):
         self.state: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
@@ -41,7 +41,8 @@ class FakeHost:
         self.faults = 0
         self.random = random.Random(seed)
         self.throttle = throttle
-        self.fault = fault
+        self.fault_every = fault_every  # every Nth pipeline loses its connection
+        self.pipelines = 0
         self.behaviour = behaviour
         self.in_flight = 0
         self.peak = 0
@@ -63,7 +64,8 @@ class FakeConnection:
         with host.lock:
             host.in_flight += 1
             host.peak = max(host.peak, host.in_flight)
-            fault = host.random.random() < host.fault
+            host.pipelines += 1
+            fault = bool(host.fault_every) and host.pipelines % host.fault_every == 0
             host.faults += fault
         try:
             if fault:
@@ -125,7 +127,7 @@ def test_every_row_gets_exactly_one_outcome(tmp_path: Path) -> None:
 
 
 def test_throttling_and_faults_are_retried_until_every_row_is_right(tmp_path: Path) -> None:
-    host = FakeHost(throttle=0.1, fault=0.05, seed=7)
+    host = FakeHost(throttle=0.1, fault_every=7, seed=7)
     runner, journal, job = make_runner(tmp_path, host, concurrency=3, chunk_size=10,
                                        attempts=20)
     summary = runner.run(rows(300))
