@@ -228,3 +228,16 @@ def test_jobs_show_and_results_as_json(cli: Cli, tmp_path: Path) -> None:
     job_id = only_job_id(cli)
     (row,) = cli.json("jobs", "show", job_id)
     assert row["key"] == "info@contoso.com" and row["status"] == "changed"
+
+
+def test_resume_refuses_an_input_file_that_changed(cli: Cli, tmp_path: Path) -> None:
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
+                      ["info@contoso.com,R-1", "nobody@contoso.com,R-2"])
+    cli("task", "run", "custom/set-attribute", "--csv", str(source), check=1)
+    job_id = only_job_id(cli)
+    before = cli.json("jobs", "show", job_id)
+    rows_csv(source, "Mailbox,Value", ["info@contoso.com,R-1", "sales@contoso.com,R-2"])
+    refused = cli("jobs", "resume", job_id, check=2)
+    assert f"{source}: the file changed since job {job_id} started" in refused.stderr
+    assert cli.json("jobs", "show", job_id) == before
+    assert attributes(cli)["sales@contoso.com"][0] is None
