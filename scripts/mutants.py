@@ -11,6 +11,7 @@ as "no longer applies" and counts as a failure too: update the mutant with the c
     .venv/bin/python scripts/mutants.py --list       # names, areas and tests
     .venv/bin/python scripts/mutants.py --only quote-curly-dropped --only runner-double-send
     .venv/bin/python scripts/mutants.py --check      # only check that every snippet applies
+    .venv/bin/python scripts/mutants.py --every-test --only resume-resends-done-rows
 
 Before the mutants, the tests they name run once on the unchanged copy (``--no-baseline``
 skips this): a test that already fails would "kill" every mutant and prove nothing.
@@ -220,7 +221,7 @@ def run_tests(root: Path, tests: Sequence[str], *, stop_first: bool = True
                               timeout=TEST_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return -1, f"no result after {TEST_TIMEOUT_S} s"
-    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.MULTILINE)
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", done.stdout, re.MULTILINE)
     summary = done.stdout.strip().splitlines()[-1:] if done.stdout.strip() else [done.stderr]
     return done.returncode, ", ".join(failed) or summary[0]
 
@@ -242,14 +243,15 @@ def make_copy(target: Path) -> Path:
     return copy
 
 
-def mutate_and_test(mutant: Mutant, copy: Path) -> Outcome:
+def mutate_and_test(mutant: Mutant, copy: Path, *, every_test: bool = False) -> Outcome:
     started = time.monotonic()
     original = apply(mutant, copy)
     if original is None:
         return Outcome(mutant, "no longer applies", 0.0,
-                       f"snippet not found exactly once in {mutant.path}")
+                       f"mutation no longer applies: snippet not found exactly once in "
+                       f"{mutant.path}")
     try:
-        status, failures = run_tests(copy, mutant.tests)
+        status, failures = run_tests(copy, mutant.tests, stop_first=not every_test)
     finally:
         (copy / mutant.path).write_text(original, encoding="utf-8")
     elapsed = time.monotonic() - started
@@ -280,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run this mutant (repeatable)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the run of the claimed tests on the unchanged copy")
+    parser.add_argument("--every-test", action="store_true",
+                        help="run every claimed test of a mutant, not only up to the first "
+                             "failure, to see each test that catches it (slower)")
     args = parser.parse_args(argv)
     known = {m.name: m for m in MUTANTS}
     unknown = [name for name in args.only if name not in known]
@@ -313,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcomes = []
         for mutant in chosen:
             print(f"{mutant.name} ...", end=" ", flush=True)
-            outcome = mutate_and_test(mutant, copy)
+            outcome = mutate_and_test(mutant, copy, every_test=args.every_test)
             print(f"{outcome.verdict} ({outcome.seconds:.0f} s)", flush=True)
             outcomes.append(outcome)
     print()
