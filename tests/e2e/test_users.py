@@ -328,8 +328,15 @@ def test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once(  # t
 
     # jobs resume cannot hand out passwords: rows that still need one say how to finish,
     # and a row applied while in flight says its password may be lost.
+    calls_before_resume = len(sandbox.commands())
     cli("--profile", "lab", "jobs", "resume", listed["id"], check=1)
-    after = {r["key"]: r["message"] for r in cli.json("jobs", "show", listed["id"])}
+    # Rows done before the kill were neither read nor sent again, and keep their outcome.
+    resumed = json.dumps([c["parameters"] for c in sandbox.commands()[calls_before_resume:]])
+    assert done_before and not [upn for upn in done_before if upn in resumed]
+    shown = cli.json("jobs", "show", listed["id"])
+    assert {r["key"]: r["status"] for r in shown if r["key"] in done_before} == dict.fromkeys(
+        done_before, "changed")
+    after = {r["key"]: r["message"] for r in shown}
     applied = {k for k, message in after.items() if "reset-password" in message}
     assert applied <= in_flight
     assert {k for k, message in after.items() if "run it again with the same file" in message
