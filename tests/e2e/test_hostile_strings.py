@@ -95,6 +95,22 @@ def test_every_cli_argument_arrives_verbatim(  # type: ignore[no-untyped-def]
     assert cmdlets(sandbox) == CONNECT | {"Add-MailboxPermission", "Get-Mailbox"}
 
 
+# Validated columns of each bulk command, with a valid row for the others to go in.
+VALIDATED = {
+    ("perms", "apply"): {"Mailbox": "sales@contoso.com", "Trustee": "adele.vance@contoso.com",
+                         "Right": "FullAccess", "Action": "grant", "AutoMapping": "true"},
+    ("users", "activate"): {"UserPrincipalName": "new.hire@contoso.com", "UsageLocation": "US",
+                            "Aliases": "nh@contoso.com", "Enabled": "true"},
+    ("migrate", "imap", "start", "--gmail", "--batch", "w1"): {
+        "EmailAddress": "adele.vance@contoso.com", "UserName": "a", "Password": "p"},
+    ("mailbox", "protocols"): {"Mailbox": "sales@contoso.com", "Pop": "on", "Imap": "off"},
+}
+CHECKED = {("perms", "apply"): ["Mailbox", "Trustee", "Right", "Action", "AutoMapping"],
+           ("users", "activate"): ["UserPrincipalName", "UsageLocation", "Aliases", "Enabled"],
+           ("migrate", "imap", "start", "--gmail", "--batch", "w1"): ["EmailAddress"],
+           ("mailbox", "protocols"): ["Pop", "Imap"]}
+
+
 def test_validated_arguments_and_cells_are_refused_before_anything_is_sent(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path) -> None:
     sandbox = serve()
@@ -102,15 +118,38 @@ def test_validated_arguments_and_cells_are_refused_before_anything_is_sent(  # t
         refused = cli("--profile", "lab", "perms", "grant", value, "adele.vance@contoso.com",
                       "--right", "FullAccess", check=2)
         assert "MAILBOX:" in refused.stderr and "is not an email address" in refused.stderr, name
-    source = write_csv(tmp_path / "grants.csv", ["Mailbox", "Trustee", "Right"],
-                       [["sales@contoso.com", value, "FullAccess"] for value in HOSTILE.values()])
-    refused = cli("--profile", "lab", "perms", "apply", str(source), check=2)
-    assert refused.stderr.count(": Trustee:") == len(HOSTILE)
-    hires = write_csv(tmp_path / "hires.csv", ["UserPrincipalName", "Licenses"],
-                      [[value, "ENTERPRISEPACK"] for value in HOSTILE.values()])
-    refused = cli("--profile", "lab", "users", "activate", str(hires), check=2)
-    assert refused.stderr.count(": UserPrincipalName:") == len(HOSTILE)
+        refused = cli("--profile", "lab", "perms", "grant", "sales@contoso.com", value,
+                      "--right", "FullAccess", check=2)
+        assert "TRUSTEE:" in refused.stderr, name
+    for command, valid in VALIDATED.items():
+        rows = [[*{**valid, column: value}.values()]
+                for column in CHECKED[command] for value in HOSTILE.values()]
+        source = write_csv(tmp_path / f"{command[0]}.csv", list(valid), rows)
+        refused = cli("--profile", "lab", *command, str(source), check=2)
+        assert "nothing was changed" in refused.stderr
+        for column in CHECKED[command]:  # one problem per hostile cell, named by line
+            assert refused.stderr.count(f": {column}: ") == len(HOSTILE), (command, column)
     assert sandbox.commands() == []
+
+
+def test_identity_cells_of_other_bulk_commands_arrive_verbatim(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    sandbox = serve()
+    clients = write_csv(tmp_path / "clients.csv", ["Mailbox", "Pop", "Imap"],
+                        [[value, "on", "off"] for value in HOSTILE.values()])
+    cli("--profile", "lab", "mailbox", "protocols", str(clients), check=1)
+    reads = sorted(c["parameters"]["Identity"] for c in sandbox.commands("Get-CASMailbox"))
+    assert reads == sorted(HOSTILE.values())
+    assert not [c for c in sandbox.commands("Set-CASMailbox") if c["ok"]]
+    licensed = write_csv(tmp_path / "users.csv", ["UserPrincipalName"],
+                         [[value] for value in HOSTILE.values()])
+    cli("--profile", "lab", "users", "license", "add", "--sku", "EMS", "--users",
+        str(licensed), check=1)
+    # A UPN is case-insensitive and psbridge folds it; otherwise it arrives unchanged.
+    looked_up = sorted(c["parameters"]["UserId"] for c in sandbox.commands("Get-MgUser"))
+    assert looked_up == sorted(value.lower() for value in HOSTILE.values())
+    assert cmdlets(sandbox) == CONNECT | {"Get-CASMailbox", "Set-CASMailbox", "Connect-MgGraph",
+                                          "Get-MgSubscribedSku", "Get-MgUser"}
 
 
 def test_activation_names_arrive_verbatim(  # type: ignore[no-untyped-def]
