@@ -95,6 +95,23 @@ def test_every_cli_argument_arrives_verbatim(  # type: ignore[no-untyped-def]
     assert cmdlets(sandbox) == CONNECT | {"Add-MailboxPermission", "Get-Mailbox"}
 
 
+def test_identity_arguments_of_other_commands_arrive_verbatim(  # type: ignore[no-untyped-def]
+        cli: Cli, serve) -> None:
+    """One value with every danger at once (no NUL: it cannot stand in an argument)."""
+    value = "".join(ARGUMENT_SAFE.values()) + LONG
+    sandbox = serve()
+    cli("--profile", "lab", "users", "reset-password", value, check=1)
+    (reset,) = sandbox.commands("Update-MgUser")
+    assert not reset["ok"] and reset["parameters"]["UserId"] == value
+    cli("--profile", "lab", "mailbox", "protocols", "--mailbox", value, "--pop", "on", check=1)
+    assert [c["parameters"]["Identity"] for c in sandbox.commands("Get-CASMailbox")] == [value]
+    cli("--profile", "lab", "perms", "who-can-access", value, "--live")
+    assert [c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox")] == [value]
+    assert not [c for c in sandbox.commands() if c["ok"] and c["cmdlet"].startswith("Set-")]
+    assert cmdlets(sandbox) == CONNECT | {"Connect-MgGraph", "Update-MgUser", "Get-CASMailbox",
+                                          "Set-CASMailbox", "Get-Mailbox"}
+
+
 # Validated columns of each bulk command, with a valid row for the others to go in.
 VALIDATED = {
     ("perms", "apply"): {"Mailbox": "sales@contoso.com", "Trustee": "adele.vance@contoso.com",
