@@ -174,6 +174,27 @@ MUTANTS: tuple[Mutant, ...] = (
        "        if spec is not None and spec.secret:\n",
        "        if False:\n",
        "tests/core/test_templates.py::test_export_writes_literals_and_prompts_for_secrets"),
+    _m("connect-parameters-unmasked", "secret masking", "toolkit/core/target.py",
+       "connect.meta.shown(parameters))",
+       "parameters)",
+       SECRETS),
+    # -- hostile strings -------------------------------------------------------------------
+    _m("csv-newlines-translated", "CSV validation", "toolkit/io/csvfile.py",
+       "newline=\"\", errors=\"strict\")",
+       "newline=None, errors=\"strict\")",
+       "tests/e2e/test_hostile_strings.py::"
+       "test_every_csv_cell_of_a_template_job_arrives_verbatim"),
+    # -- runner faults and Ctrl-C ----------------------------------------------------------
+    _m("runner-fault-is-fatal", "retry classification", "toolkit/core/runner.py",
+       "                            last_failure = TransientFailure(fault.message)\n"
+       "                            raise last_failure from fault\n",
+       "                            raise\n",
+       f"{RUNNER}::test_throttling_and_faults_are_retried_until_every_row_is_right",
+       f"{TASK_RUN}::test_throttling_and_faults_still_end_with_every_row_right"),
+    _m("ctrl-c-not-reported", "resume", "toolkit/core/runner.py",
+       "        if interrupted:\n            raise Interrupted(",
+       "        if False:\n            raise Interrupted(",
+       f"{TASK_RUN}::test_ctrl_c_records_what_came_back_and_resume_finishes"),
     # -- resume ----------------------------------------------------------------------------
     _m("resume-reruns-unknown-unasked", "resume", "toolkit/tasks/generic.py",
        "    return Resumption(plan, done | unknown, unknown)\n",
