@@ -103,3 +103,22 @@ def rows_done(home: Path) -> int:
                                   "('changed','unchanged','failed')").fetchone()[0])
     except sqlite3.OperationalError:  # the CLI is still creating the store
         return 0
+
+
+def helpdesk_profile(home: Path) -> str:
+    """A copy of the admin profile ``lab`` signed in as the sandbox's helpdesk account."""
+    import os
+    import tomllib
+
+    from toolkit.core.config import write_profile
+    from toolkit.sandbox.tenant.demo import HELPDESK_ACCOUNT
+
+    config = home / "config.toml"
+    settings = tomllib.loads(config.read_text())["profiles"]["lab"]
+    password_file = home / "helpdesk.password"
+    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(HELPDESK_ACCOUNT[1])
+    write_profile("helpdesk", {**settings, "username": HELPDESK_ACCOUNT[0], "role": "helpdesk",
+                               "password_file": str(password_file)}, config)
+    return "helpdesk"

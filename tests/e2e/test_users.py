@@ -15,11 +15,10 @@ import signal
 import sqlite3
 import stat
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli, rows_csv, rows_done
+from e2e_cli import Cli, helpdesk_profile, rows_csv, rows_done
 
 HEADER = "UserPrincipalName,DisplayName,FirstName,LastName,UsageLocation,Licenses,Aliases"
 PASSWORD = re.compile(r"^\s*│?\s*(\S+@\S+)\s+│\s+(\S+)\s+│\s*$")
@@ -232,24 +231,6 @@ def test_ems_extension_and_the_msonline_dialect(cli: Cli, serve, tmp_path: Path)
     state = users(cli, "priya.raman@contoso.com", "msol.user@contoso.com")
     assert all(u["AccountEnabled"] for u in state.values())
     assert state["priya.raman@contoso.com"]["UsageLocation"] == "IN"
-
-
-def helpdesk_profile(home: Path) -> str:
-    """A copy of the admin profile ``lab`` signed in as the sandbox's helpdesk account."""
-    import os
-
-    from toolkit.core.config import write_profile
-    from toolkit.sandbox.tenant.demo import HELPDESK_ACCOUNT
-
-    config = home / "config.toml"
-    settings = tomllib.loads(config.read_text())["profiles"]["lab"]
-    password_file = home / "helpdesk.password"
-    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(HELPDESK_ACCOUNT[1])
-    write_profile("helpdesk", {**settings, "username": HELPDESK_ACCOUNT[0], "role": "helpdesk",
-                               "password_file": str(password_file)}, config)
-    return "helpdesk"
 
 
 def test_helpdesk_resets_passwords_but_cannot_activate(cli: Cli, serve,  # type: ignore[no-untyped-def]
