@@ -159,7 +159,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("role-check-skipped-for-jobs", "role checks", "toolkit/core/jobs.py",
        "    meta = rendered.meta\n    check_role(meta, target)\n",
        "    meta = rendered.meta\n",
-       f"{TASK_RUN}::test_helpdesk_profile_is_refused_an_admin_template"),
+       f"{TASK_RUN}::test_helpdesk_profile_is_refused_an_admin_template",
+       f"{TASK_RUN}::test_a_helpdesk_profile_cannot_resume_an_admin_job"),
     # -- secret masking --------------------------------------------------------------------
     _m("log-mask-ignores-type", "secret masking", "toolkit/core/templates.py",
        "        hidden = {p.name.casefold() for p in self.params.values() if p.secret}\n",
