@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -22,3 +23,14 @@ def test_mypy_is_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr
+
+
+def test_no_test_has_an_upper_wall_time_bound() -> None:
+    """A test that must finish within N seconds fails on a loaded machine, not on a bug.
+    Wait for events with a generous deadline instead (``while ...: assert now < deadline``)."""
+    bound = re.compile(r"(?:(?:monotonic|perf_counter|time)\(\)\s*-\s*\w+|elapsed\w*)\s*<")
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for path in sorted((ROOT / "tests").rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if bound.search(line)]
+    assert found == []

@@ -10,17 +10,35 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.core.lint import parse
-from toolkit.core.quoting import SINGLE_QUOTES, UnquotableValue, ps_quote
+from toolkit.core.quoting import UnquotableValue, ps_quote
+
+# Written out here, not imported from the module under test. Sources: the PowerShell
+# language specification 3.0, section 2.3.5.2 "String literals"
+# (https://learn.microsoft.com/powershell/scripting/lang-spec/chapter-02), PowerShell's
+# tokenizer (SpecialChars.QuoteSingleLeft/Right/Base, QuoteReversed: U+2018-U+201B, in
+# https://github.com/PowerShell/PowerShell/blob/master/src/System.Management.Automation/engine/parser/CharTraits.cs)
+# and about_Quoting_Rules ("PowerShell treats smart quotation marks ... as normal quotation
+# marks", https://github.com/MicrosoftDocs/PowerShell-Docs/pull/11405). The spec's grammar:
+#     single-quote-character:
+#         ' (U+0027)
+#         Left single quotation mark (U+2018)
+#         Right single quotation mark (U+2019)
+#         Single low-9 quotation mark (U+201A)
+#         Single high-reversed-9 quotation mark (U+201B)
+# and in a verbatim string, "a single-quote-character followed by another one" stands for
+# one of them (single-quoted-string-part: "single-quote-character single-quote-character").
+POWERSHELL_SINGLE_QUOTES = frozenset("\u0027\u2018\u2019\u201a\u201b")
 
 
 def read_back_verbatim(token: str) -> str:
     """PowerShell's rule for a single-quoted literal: a quote followed by a quote is one
-    quote character, the second of the pair."""
-    assert token[0] in SINGLE_QUOTES and token[-1] in SINGLE_QUOTES
+    quote character, the second of the pair; any other quote character ends the string."""
+    quotes = POWERSHELL_SINGLE_QUOTES
+    assert token[0] in quotes and token[-1] in quotes
     body, out, i = token[1:-1], [], 0
     while i < len(body):
-        if body[i] in SINGLE_QUOTES:
-            assert i + 1 < len(body) and body[i + 1] in SINGLE_QUOTES, "lone quote inside"
+        if body[i] in quotes:
+            assert i + 1 < len(body) and body[i + 1] in quotes, "lone quote inside"
             out.append(body[i + 1])
             i += 2
         else:
@@ -43,8 +61,8 @@ def string_tokens(script: str) -> list[str]:
     return tokens
 
 
-tricky = st.text(
-    alphabet=st.sampled_from(list(SINGLE_QUOTES) + list('"$()`;\n\r{}@#|&<>-') + ["a", "é", "😀"])
+tricky = st.text(alphabet=st.sampled_from(
+    sorted(POWERSHELL_SINGLE_QUOTES) + list('"$()`;\n\r{}@#|&<>-') + ["a", "é", "😀"])
 ) | st.text()
 
 

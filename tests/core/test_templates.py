@@ -130,3 +130,16 @@ def test_cli_values_are_typed_by_metadata(user_dir: Path) -> None:
     with pytest.raises(TemplateError, match="has no parameter 'Nope'"):
         coerce_param_values(meta, {"Nope": "x"})
     assert missing_required(meta, {"Limit": 1}) == ["Rows"]
+
+
+def test_log_lines_mask_what_the_metadata_declares_secret(user_dir: Path) -> None:
+    """Masking goes by declared type, so a secret under any name is masked."""
+    write(user_dir, "logged", "param($Rows, $Passphrase)\n", header=HEADER.replace(
+        "  Password: {type: secret, required: true}", "  Passphrase: {type: secret}").replace(
+        "[Mailbox, Secret]", "[Mailbox, Pin]").replace("secret_columns: [Secret]",
+                                                        "secret_columns: [Pin]"))
+    meta = TemplateCatalog(user_dir).meta("logged")
+    assert meta.shown({"Passphrase": "open sesame", "Limit": 3}) == {
+        "Passphrase": "<secret, not shown>", "Limit": 3}
+    assert meta.shown({"Mailbox": "sales@contoso.com", "pin": "1234"}) == {
+        "Mailbox": "sales@contoso.com", "pin": "<secret, not shown>"}

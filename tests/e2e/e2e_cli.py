@@ -8,6 +8,7 @@ its PowerShell engine against the emulated tenant.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from typing import Any
 from toolkit.sandbox.process import spawn_sandbox
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -41,9 +46,11 @@ class Cli:
         return json.loads(result.stdout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI in the background, with Ctrl-C (SIGINT) handled as in a terminal even when
+        the tests themselves were started with SIGINT ignored (a CI job in the background)."""
         return subprocess.Popen([sys.executable, "-m", "toolkit", *args], env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, preexec_fn=_default_sigint)
 
 
 @dataclass
@@ -96,3 +103,22 @@ def rows_done(home: Path) -> int:
                                   "('changed','unchanged','failed')").fetchone()[0])
     except sqlite3.OperationalError:  # the CLI is still creating the store
         return 0
+
+
+def helpdesk_profile(home: Path) -> str:
+    """A copy of the admin profile ``lab`` signed in as the sandbox's helpdesk account."""
+    import os
+    import tomllib
+
+    from toolkit.core.config import write_profile
+    from toolkit.sandbox.tenant.demo import HELPDESK_ACCOUNT
+
+    config = home / "config.toml"
+    settings = tomllib.loads(config.read_text())["profiles"]["lab"]
+    password_file = home / "helpdesk.password"
+    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(HELPDESK_ACCOUNT[1])
+    write_profile("helpdesk", {**settings, "username": HELPDESK_ACCOUNT[0], "role": "helpdesk",
+                               "password_file": str(password_file)}, config)
+    return "helpdesk"

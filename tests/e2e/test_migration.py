@@ -70,7 +70,7 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     started = run("-v", "migrate", "imap", "start", str(source), "--gmail", "--batch", "wave1",
                   check=0)
     assert "1 changed" in started.stdout
-    assert "bytes, not shown" in started.stderr  # -v shows the rows, never the CSV data
+    assert "'CSVData': '<secret, not shown>'" in started.stderr  # -v: rows, never CSV data
     assert created(sandbox) == ["New-MigrationEndpoint", "New-MigrationBatch"]
     (batch_call,) = sandbox.commands("New-MigrationBatch")
     assert batch_call["parameters"]["CSVData"] == "********"  # the command log masks it

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli
+from e2e_cli import Cli, rows_csv
 
 from toolkit.core import config
 
@@ -113,5 +113,9 @@ def test_app_only_sign_in_with_a_certificate(  # type: ignore[no-untyped-def]
     # The access token went to Connect-ExchangeOnline as a parameter; nothing kept it.
     (connect,) = sandbox.commands("Connect-ExchangeOnline")
     assert connect["ok"] and "eyJ" not in json.dumps(connect)
-    journal = isolated_home / "data" / "jobs.sqlite3"
-    assert not journal.exists() or b"eyJ" not in journal.read_bytes()
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value", ["info@contoso.com,nightly"])
+    cli("--profile", "nightly", "task", "run", "custom/set-attribute", "--csv", str(source),
+        check=0)
+    stores = list((isolated_home / "data").glob("jobs.sqlite3*"))  # with its WAL, if any
+    assert isolated_home / "data" / "jobs.sqlite3" in stores
+    assert not [store for store in stores if b"eyJ" in store.read_bytes()]

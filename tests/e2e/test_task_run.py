@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
+from e2e_cli import Cli, bulk_seed, helpdesk_profile, rows_csv, rows_done
 
 
 def attributes(cli: Cli, *profile: str) -> dict[str, tuple[str | None, str | None]]:
@@ -34,10 +34,15 @@ def statuses(cli: Cli, job_id: str) -> Counter[str]:
     return Counter(r["status"] for r in cli.json("jobs", "show", job_id))
 
 
-def applied(sandbox: Any) -> Counter[str]:
-    """How many times each mailbox was changed by a successful Set-Mailbox."""
-    return Counter(c["parameters"]["Identity"] for c in sandbox.commands("Set-Mailbox")
-                   if c["ok"])
+def applied(sandbox: Any, cmdlet: str = "Set-Mailbox") -> Counter[str]:
+    """How many times each mailbox met a successful ``cmdlet`` call (by default: was
+    changed). ``Get-Mailbox`` counts how many times each row reached the host at all."""
+    return Counter(c["parameters"]["Identity"] for c in sandbox.commands(cmdlet) if c["ok"])
+
+
+def in_flight_keys(cli: Cli, job_id: str) -> set[str]:
+    """The mailboxes of the rows a kill left unknown (sent, no answer recorded)."""
+    return {r["key"] for r in cli.json("jobs", "show", job_id) if r["status"] == "unknown"}
 
 
 def start_bulk_job(cli: Cli, serve: Any, tmp_path: Path, home: Path, *, rows: int,
@@ -124,11 +129,15 @@ def test_throttling_and_faults_still_end_with_every_row_right(  # type: ignore[n
                     "--throttle-retry-s", "2", seed=str(seed))
     source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
                       [f"bulk{i:04d}@contoso.com,v{i}" for i in range(150)])
-    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+    result = cli("-v", "--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
                  str(source), "--chunk-size", "10", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     throttled = [c for c in sandbox.commands() if not c["ok"]]
     assert throttled, "the sandbox should have throttled some calls"
+    assert "row(s) throttled" in result.stderr, "the runner should have seen the throttling"
+    assert [line for line in sandbox.output if line.startswith("injected fault")], \
+        "the sandbox should have failed some requests"
+    assert "(150 row(s) in" in result.stdout and "failed" not in result.stdout
     changes = applied(sandbox)
     assert len(changes) == 150 and set(changes.values()) == {1}
 
@@ -140,30 +149,33 @@ def test_kill_9_then_resume_applies_every_change_exactly_once(  # type: ignore[n
                                   cmdlet_ms=1, chunk=40, running_until=400)
     kill_9(job)
     job_id = only_job_id(cli)
-    partial = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300)
-    unknown_note = [line for line in partial.stderr.splitlines() if "unknown" in line]
-    shown = cli.json("jobs", "show", job_id)
-    unknown = [r for r in shown if r["status"] == "unknown"]
-    if unknown:  # rows in flight at the kill: reported, left alone until asked
-        assert partial.returncode == 1 and unknown_note
-        cli("--profile", "lab", "jobs", "resume", job_id, "--rerun-unknown", check=0,
-            timeout=300)
-    else:
-        assert partial.returncode == 0
+    partial = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300, check=1)
+    unknown = in_flight_keys(cli, job_id)
+    assert unknown, "the kill should have caught chunks in flight"
+    assert f"{len(unknown)} row(s) were in flight" in partial.stderr
+    # Rows the first run finished were not sent again: each reached the host once.
+    reads = applied(sandbox, "Get-Mailbox")
+    assert {key: n for key, n in reads.items() if key not in unknown and n != 1} == {}
+    cli("--profile", "lab", "jobs", "resume", job_id, "--rerun-unknown", check=0, timeout=300)
     final = statuses(cli, job_id)
     assert final["failed"] == 0 and final["changed"] + final["unchanged"] == 2000
+    assert final["unchanged"] <= len(unknown)  # only rows applied just before the kill
+    reads = applied(sandbox, "Get-Mailbox")
+    assert len(reads) == 2000
+    assert {key: n for key, n in reads.items() if key not in unknown and n != 1} == {}
+    assert max(reads[key] for key in unknown) <= 2
     changes = applied(sandbox)
     assert len(changes) == 2000 and set(changes.values()) == {1}
 
 
 def test_unknown_rows_of_a_generic_template_are_reported(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
-    _, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=600,
-                            template="custom/append-note", column="Note", cmdlet_ms=20,
-                            chunk=30, running_until=60)
+    sandbox, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=600,
+                                  template="custom/append-note", column="Note", cmdlet_ms=20,
+                                  chunk=30, running_until=60)
     kill_9(job)
     job_id = only_job_id(cli)
-    in_flight = [r for r in cli.json("jobs", "show", job_id) if r["status"] == "unknown"]
+    in_flight = in_flight_keys(cli, job_id)
     assert in_flight, "the kill should have caught chunks in flight"
     resumed = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300, check=1)
     assert f"{len(in_flight)} row(s) were in flight" in resumed.stderr
@@ -171,21 +183,31 @@ def test_unknown_rows_of_a_generic_template_are_reported(  # type: ignore[no-unt
     after = statuses(cli, job_id)
     assert after["unknown"] == len(in_flight)
     assert after["changed"] == 600 - len(in_flight)
+    # This template is not idempotent: a row sent twice would be appended twice. Every
+    # row with an outcome was applied exactly once; the unknown ones at most once.
+    changes = applied(sandbox)
+    done = {f"bulk{i:04d}@contoso.com" for i in range(600)} - in_flight
+    assert {key: changes[key] for key in done if changes[key] != 1} == {}
+    assert max(changes[key] for key in in_flight) <= 1
 
 
 def test_ctrl_c_records_what_came_back_and_resume_finishes(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
-    _, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=400,
-                            template="custom/set-attribute", column="Value", cmdlet_ms=5,
-                            chunk=20, running_until=40)
+    sandbox, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=400,
+                                  template="custom/set-attribute", column="Value",
+                                  cmdlet_ms=5, chunk=20, running_until=40)
     job.send_signal(signal.SIGINT)
-    output, _ = job.communicate(timeout=60)
+    output, _ = job.communicate(timeout=120)
     assert job.returncode == 130, output
     job_id = only_job_id(cli)
     assert f"hint: psbridge jobs resume {job_id}" in output
     assert statuses(cli, job_id)["unknown"] == 0, "Ctrl-C waits for the chunks in flight"
     cli("--profile", "lab", "jobs", "resume", job_id, check=0, timeout=300)
     assert statuses(cli, job_id)["changed"] == 400
+    reads = applied(sandbox, "Get-Mailbox")
+    assert len(reads) == 400 and set(reads.values()) == {1}, "a row was sent twice"
+    changes = applied(sandbox)
+    assert len(changes) == 400 and set(changes.values()) == {1}
 
 
 def test_helpdesk_profile_is_refused_an_admin_template(cli: Cli, tmp_path: Path) -> None:
@@ -198,6 +220,25 @@ def test_helpdesk_profile_is_refused_an_admin_template(cli: Cli, tmp_path: Path)
     assert "helpdesk profile" in refused.stderr
 
 
+def test_a_helpdesk_profile_cannot_resume_an_admin_job(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    sandbox, job = start_bulk_job(cli, serve, tmp_path, isolated_home, rows=300,
+                                  template="custom/set-attribute", column="Value",
+                                  cmdlet_ms=5, chunk=20, running_until=40)
+    kill_9(job)
+    job_id = only_job_id(cli)
+    left = statuses(cli, job_id)
+    assert left["pending"], "the kill should have left rows to do"
+    calls = len(sandbox.commands())
+    desk = helpdesk_profile(isolated_home)
+    refused = cli("--profile", desk, "jobs", "resume", job_id, check=2)
+    assert "needs the admin role" in refused.stderr
+    assert statuses(cli, job_id) == left
+    in_flight = in_flight_keys(cli, job_id)  # the host may still be finishing these
+    assert not [c for c in sandbox.commands()[calls:] if c["cmdlet"] == "Set-Mailbox"
+                and c["parameters"]["Identity"] not in in_flight]
+
+
 def test_jobs_show_and_results_as_json(cli: Cli, tmp_path: Path) -> None:
     source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value", ["info@contoso.com,I-1"])
     cli("task", "run", "custom/set-attribute", "--csv", str(source), "--results",
@@ -207,3 +248,16 @@ def test_jobs_show_and_results_as_json(cli: Cli, tmp_path: Path) -> None:
     job_id = only_job_id(cli)
     (row,) = cli.json("jobs", "show", job_id)
     assert row["key"] == "info@contoso.com" and row["status"] == "changed"
+
+
+def test_resume_refuses_an_input_file_that_changed(cli: Cli, tmp_path: Path) -> None:
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
+                      ["info@contoso.com,R-1", "nobody@contoso.com,R-2"])
+    cli("task", "run", "custom/set-attribute", "--csv", str(source), check=1)
+    job_id = only_job_id(cli)
+    before = cli.json("jobs", "show", job_id)
+    rows_csv(source, "Mailbox,Value", ["info@contoso.com,R-1", "sales@contoso.com,R-2"])
+    refused = cli("jobs", "resume", job_id, check=2)
+    assert f"{source}: the file changed since job {job_id} started" in refused.stderr
+    assert cli.json("jobs", "show", job_id) == before
+    assert attributes(cli)["sales@contoso.com"][0] is None

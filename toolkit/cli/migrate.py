@@ -335,11 +335,10 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
         work = job_plan(source, options, planned)
         if app.verbose:
             click.echo(f"template {work.template}:", err=True)
-            click.echo(catalog.render(work.template).script, err=True, nl=False)
+            rendered = catalog.render(work.template)
+            click.echo(rendered.script, err=True, nl=False)
             for row in work.rows():
-                shown = {k: (f"<{len(v)} bytes, not shown>" if k == "CSVData" else v)
-                         for k, v in row.data.items()}
-                click.echo(f"row {row.row}: {shown}", err=True)
+                click.echo(f"row {row.row}: {rendered.meta.shown(row.data)}", err=True)
         execute(app, target, catalog, work, concurrency=1, chunk_size=1, results_path=None)
     if app.output == "table":
         click.echo(f"follow it with: psbridge migrate imap status {planned.base_name} --watch")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from toolkit.core.auth import TokenProvider
 from toolkit.core.config import SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
-from toolkit.core.templates import TemplateCatalog
+from toolkit.core.templates import RenderedScript, TemplateCatalog
 
+log = logging.getLogger(__name__)
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
     "graph": "_lib/connect-graph",
@@ -38,7 +40,7 @@ class Target:
     tokens: TokenProvider | None = None
     ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
     _closers: list[Any] = field(default_factory=list, repr=False)
-    _connect_scripts: dict[str, str] = field(default_factory=dict, repr=False)
+    _connect_scripts: dict[str, RenderedScript] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def open_connection(self) -> Connection:
@@ -57,14 +59,15 @@ class Target:
             if held:
                 continue
             with self._lock:
-                script = self._connect_scripts.get(service)
-                if script is None:
-                    script = catalog.render(CONNECT_TEMPLATES[service]).script
-                    self._connect_scripts[service] = script
+                connect = self._connect_scripts.get(service)
+                if connect is None:
+                    connect = catalog.render(CONNECT_TEMPLATES[service])
+                    self._connect_scripts[service] = connect
             parameters, expires_on = self._connect_parameters(service)
             if held is False and service == "exchange":
                 parameters["Renew"] = True
-            steps.append(Step(script, parameters, connects=(service, expires_on)))
+            log.debug("connect %s with %s", service, connect.meta.shown(parameters))
+            steps.append(Step(connect.script, parameters, connects=(service, expires_on)))
         return steps
 
     def _connect_parameters(self, service: str) -> tuple[dict[str, Any], float]:

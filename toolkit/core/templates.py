@@ -58,6 +58,7 @@ _META_RE = re.compile(r"\A\{#-?\s*psbridge[ \t]*\r?\n(?P<body>.*?)-?#\}", re.DOT
 _META_KEYS = {"name", "summary", "role", "mutates", "services", "params", "row_columns",
               "secret_columns"}
 _PARAM_KEYS = {"type", "required", "description", "default"}
+NOT_SHOWN = "<secret, not shown>"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,14 @@ class TemplateMeta:
     def row_param(self) -> ParamSpec | None:
         """The parameter of type ``rows``, for row-driven templates."""
         return next((p for p in self.params.values() if p.type == "rows"), None)
+
+    def shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` (the parameters of one run, or one row) fit for a log line: what the
+        template declares secret (parameters of type ``secret``, ``secret_columns``) is
+        masked. Declared by type, so a new secret parameter is masked without a name list."""
+        hidden = {p.name.casefold() for p in self.params.values() if p.secret}
+        hidden |= {c.casefold() for c in self.secret_columns}
+        return {k: NOT_SHOWN if k.casefold() in hidden else v for k, v in values.items()}
 
 
 @dataclass(frozen=True)

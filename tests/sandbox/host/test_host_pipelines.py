@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from echo_backend import ITEM_TYPES, EchoBackend
@@ -183,19 +182,16 @@ def test_stop_ends_a_running_pipeline(wsman: WSMan, backend: EchoBackend) -> Non
 def test_pool_of_three_runs_pipelines_in_parallel(wsman: WSMan) -> None:
     with RunspacePool(wsman, max_runspaces=3) as pool:
         shells = []
-        started = time.monotonic()
         for _ in range(3):
             ps = PowerShell(pool)
             ps.add_cmdlet("Sleep").add_parameter("Milliseconds", 400)
             ps.begin_invoke()
             shells.append(ps)
         results = [ps.end_invoke()[0].extended_properties for ps in shells]
-        elapsed = time.monotonic() - started
         for ps in shells:
             ps.close()
     assert sorted(r["Runspace"] for r in results) == [0, 1, 2]
     assert max(r["Started"] for r in results) < min(r["Ended"] for r in results)  # overlap
-    assert elapsed < 1.1
 
 
 def test_default_pool_runs_one_pipeline_at_a_time(wsman: WSMan) -> None:

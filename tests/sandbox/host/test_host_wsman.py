@@ -33,7 +33,7 @@ def test_receive_with_nothing_ready_answers_the_timeout_fault(
         with pytest.raises(WSManFaultError) as caught:
             pool.shell.receive("stdout", command_id=ps._command_id, timeout=1)
         assert caught.value.code == OPERATION_TIMEOUT
-        assert 0.9 <= time.monotonic() - started < 3
+        assert time.monotonic() - started >= 0.9  # the server held it for the timeout
         ps.stop()
 
 

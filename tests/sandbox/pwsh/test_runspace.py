@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -67,10 +66,8 @@ def test_stop_ends_a_running_loop(runspace: PwshRunspace) -> None:
     spec = PipelineSpec([Command("$i = 0; while ($true) { $i++ }", True)])
     timer = threading.Timer(0.2, stop.set)
     timer.start()
-    started = time.monotonic()
-    with pytest.raises(PipelineStopped):
+    with pytest.raises(PipelineStopped):  # the loop never ends: returning at all is the stop
         runspace.invoke(spec, sink, stop)
-    assert time.monotonic() - started < 5
 
 
 def test_stop_interrupts_start_sleep(runspace: PwshRunspace) -> None:

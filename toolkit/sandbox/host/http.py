@@ -163,8 +163,14 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self._send(status, list(headers.items()), payload)
 
     def _inject_fault(self) -> bool:
-        """Fail this request as ``--fault-rate`` says; True when it was failed."""
+        """Fail this request as ``--fault-rate`` says; True when it was failed.
+
+        Each injected fault is announced on the console, so whoever set the rate (a test
+        that claims to survive faults) can see that faults happened."""
         fault = self.server.conditions.draw_fault()
+        if fault is not None:
+            print(f"injected fault ({fault.value}): {self.command} {self.path}",
+                  file=sys.stderr, flush=True)
         if fault is InjectedFault.DROP_CONNECTION:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
