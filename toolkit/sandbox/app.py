@@ -132,7 +132,8 @@ def identity_platform(world: World, state_dir: Path) -> Any:
     from toolkit.sandbox.identity import Tenant as IdTenant
 
     tenants = [IdTenant(t.name, t.id, tuple(d.name for d in t.domains
-                                             if d.verified and not d.initial))
+                                             if d.verified and not d.initial),
+                        tuple(t.active_partners()))
                for t in world.tenants.values()]
     apps = [IdApp(a.client_id, a.client_secret, a.certificate_pem, tuple(a.tenants),
                   tuple(a.roles), a.display_name) for a in world.apps]

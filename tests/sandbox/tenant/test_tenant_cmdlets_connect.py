@@ -124,6 +124,16 @@ def test_access_tokens(engine: Engine, identity: object, store: TenantStore,
     expired = _app_token(past, CONTOSO_ID, EXCHANGE_ONLINE)
     result = run_script(runspace, connect, {"t": expired, "o": "contoso.onmicrosoft.com"})
     assert "token is expired" in result.errors[0].message
+    # A home token with -DelegatedOrganization lands in the token's tenant, whatever
+    # Get-ConnectionInformation says (office-docs-powershell issue 10378).
+    ok(run_script(runspace, "param($t) Connect-ExchangeOnline -AccessToken $t -Organization "
+                  "contoso.onmicrosoft.com -DelegatedOrganization fabrikam.onmicrosoft.com "
+                  "-ShowBanner:$false", {"t": good}))
+    assert ok(run_script(runspace, "(Get-ConnectionInformation).DelegatedOrganization")) == [
+        "fabrikam.onmicrosoft.com"]
+    assert ok(run_script(runspace, "(Get-OrganizationConfig).Name")) == [
+        "contoso.onmicrosoft.com"]
+    assert ok(run_script(runspace, "(Get-Mailbox sales).Name")) == ["Sales"]
     from toolkit.sandbox.values import SecureString
     ok(run_script(runspace, "param($t) Connect-MgGraph -AccessToken $t -NoWelcome",
                   {"t": SecureString(graph_token)}))

@@ -78,6 +78,8 @@ class Connection:
     app_id: str | None = None
     certificate_thumbprint: str | None = None
     delegated: bool = False
+    # -DelegatedOrganization as given with -AccessToken: shown, but not acted on.
+    delegated_as: str | None = None
     token_expiry: float | None = None
     scopes: list[str] = field(default_factory=list)
     counted_as: str | None = None  # the limiter key of an Exchange connection

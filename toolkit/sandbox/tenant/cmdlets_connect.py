@@ -15,7 +15,10 @@ How a connect call signs in, most specific first:
   has no browser).
 
 ``-DelegatedOrganization`` (Exchange), ``-TenantId`` (Graph) reach a customer tenant; the
-customer must have accepted the account's partner relationship.
+customer must have accepted the account's partner relationship. With ``-AccessToken``,
+``-DelegatedOrganization`` is shown by Get-ConnectionInformation but the cmdlets act on
+the token's own tenant, as the real module does (MicrosoftDocs/office-docs-powershell
+issue 10378): a partner reaches a customer with a token issued by the customer's tenant.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def may_manage(account: Account, tenant: Tenant, world: World) -> bool:
         return True
     if tenant.name == home_tenant(world, account).name:
         return True
-    return tenant.name in account.tenants and account.username in tenant.partners
+    return account.username.casefold() in {p.casefold() for p in tenant.active_partners()}
 
 
 def _partner_error(account: Account, tenant: Tenant) -> errors.TenantError:
@@ -284,7 +287,10 @@ def connect_exchange(call: Call) -> list[Any]:
         signed_in = home_tenant(world, account)
         connection = Connection(EXCHANGE, signed_in.name, account.username, "Delegated",
                                 app_id=EXO_PUBLIC_CLIENT)
-    if delegated:
+    if delegated and token:
+        _tenant_named(world, delegated)  # an unknown organization is still refused
+        connection.delegated_as = delegated
+    elif delegated:
         target = _tenant_named(world, delegated)
         if target.name != signed_in.name:
             if app is not None or connection.auth_type == "AppOnly":
@@ -333,7 +339,8 @@ def _connection_info(call: Call, connection: Connection) -> PSObject:
             ("ModuleName", "tmpEXO_sandbox"),
             ("ModulePrefix", ""),
             ("Organization", connection.organization or tenant.name),
-            ("DelegatedOrganization", tenant.name if connection.delegated else None),
+            ("DelegatedOrganization", connection.delegated_as
+             or (tenant.name if connection.delegated else None)),
             ("AppId", connection.app_id),
             ("PageSize", 1000),
             ("TenantID", tenant.id),
