@@ -137,8 +137,10 @@ def test(app: AppContext, name: str | None) -> None:
     """Check a profile end to end: reach the host, sign in, open a pool, connect services.
 
     Reports the host's PowerShell and protocol versions, the round-trip time of a tiny
-    pipeline, and for each configured service whether its connect block succeeds. Exit
-    code 4 when the host cannot be reached or refuses the credentials.
+    pipeline, and for each configured service whether its connect block succeeds and
+    which tenant it reached (it must be --tenant, or the profile's own). Exit code 4 when
+    the host cannot be reached or refuses the credentials, or a service reaches another
+    tenant.
     """
     import statistics
     import time
@@ -169,20 +171,18 @@ def test(app: AppContext, name: str | None) -> None:
             for service in ("exchange", "graph"):
                 if service not in target.profile.services:
                     continue
-                try:
-                    steps = target.connect_steps([service], catalog)
-                    outcome = connection.run(steps)
+                started = time.monotonic()
+                try:  # each service in a runspace of its own, as the commands use them
+                    with target.open_connection() as service_connection:
+                        reached = target.connect(service_connection, [service], catalog)
                 except PsbridgeError as exc:
                     rows.append({"check": service, "result": "failed", "detail": exc.message})
                     failed = True
                     continue
-                if outcome.errors:
-                    failed = True
-                    rows.append({"check": service, "result": "failed",
-                                 "detail": outcome.errors[0].message})
-                else:
-                    rows.append({"check": service, "result": "ok",
-                                 "detail": f"connected in {outcome.duration * 1000:.0f} ms"})
+                took = (time.monotonic() - started) * 1000
+                rows.append({"check": service, "result": "ok",
+                             "detail": f"tenant {target.expected or reached.get(service)}, "
+                                       f"connected in {took:.0f} ms"})
     emit(app, rows, ["check", "result", "detail"], title=f"profile {chosen.name}")
     if failed:
         raise ConnectionFailed(f"profile {chosen.name}: a service connection failed")

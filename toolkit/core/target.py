@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core import paths
-from toolkit.core.auth import TokenProvider
+from toolkit.core.auth import TokenProvider, token_tenant_id
 from toolkit.core.config import SANDBOX, Profile, parse_profile
-from toolkit.core.errors import ConfigError, ConnectionFailed
+from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
+from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
+from toolkit.core.tenants import TenantRef, TenantResolver
 from toolkit.core.templates import TemplateCatalog
 
 CONNECT_TEMPLATES = {
@@ -27,6 +29,12 @@ CONNECT_TEMPLATES = {
     "graph": "_lib/connect-graph",
     "msonline": "_lib/connect-msonline",
 }
+# Reads back, from the service itself, which tenant a connected runspace acts on.
+REACHED_TENANT_TEMPLATE = "_lib/reached-tenant-exchange"
+
+
+class WrongTenant(ConnectionFailed):
+    """A connection reached another tenant than the one asked for: nothing is sent."""
 
 
 @dataclass
@@ -37,6 +45,9 @@ class Target:
     endpoint: Endpoint
     tenant: str | None = None
     tokens: TokenProvider | None = None
+    # The tenant every connection must reach: --tenant, else the profile's own, resolved.
+    expected: TenantRef | None = None
+    resolver: TenantResolver | None = None
     ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
     _closers: list[Any] = field(default_factory=list, repr=False)
     _connect_scripts: dict[str, str] = field(default_factory=dict, repr=False)
@@ -44,6 +55,64 @@ class Target:
 
     def open_connection(self) -> Connection:
         return Connection(self.endpoint, self.ledger)
+
+    def connect(self, connection: Connection, services: Sequence[str],
+                catalog: TemplateCatalog) -> dict[str, str]:
+        """Connect the runspace to the services it does not hold yet, then check the tenant.
+
+        The connect blocks run as a pipeline of their own, before any template: each
+        reports the tenant it reached, and a connection to any other tenant than
+        :attr:`expected` raises :class:`WrongTenant` (exit 4) before a row is sent.
+        Returns the tenant id each newly connected service reached.
+        """
+        steps = self.connect_steps(services, catalog, connection)
+        if not steps:
+            return {}
+        # The token names the tenant it was issued in: Graph acts on exactly that one.
+        reached = {step.connects[0]: token_tenant_id(str(step.parameters.get("AccessToken")))
+                   for step in steps if step.connects}
+        for service, tenant_id in reached.items():
+            self._check_reached(service, tenant_id)
+        exchange = "exchange" in reached
+        report = [Step(catalog.render(REACHED_TENANT_TEMPLATE).script)] if exchange else []
+        result = connection.run([*steps, *report])
+        if result.failed or result.errors:
+            error = (result.errors[-1] if result.errors else None)
+            message = error.message if error else "the connect block failed"
+            verdict = classify(error.error_id if error else None,
+                               error.category if error else None, message)
+            failure = TransportFault if verdict.retry else ConnectionFailed
+            raise failure(f"connecting to {', '.join(s.connects[0] for s in steps if s.connects)}"
+                          f" failed: {message}",
+                          hint="Run 'psbridge profile test' to check the host and sign-in.")
+        if exchange:
+            answer = result.output[-1] if result.output else {}
+            reported = answer if isinstance(answer, dict) else {}
+            reached["exchange"] = str(reported.get("TenantId") or "").lower()
+            # What the cmdlets act on, read from the service: Get-ConnectionInformation
+            # can name a tenant the cmdlets do not act on (a token of another tenant).
+            organization = str(reported.get("Organization") or "")
+            if self.resolver is not None and organization:
+                acted_on = self.resolver.resolve(organization).id
+                if acted_on != reached["exchange"]:
+                    reached["exchange"] = f"{organization} ({acted_on})"
+            try:
+                self._check_reached("exchange", reached["exchange"])
+            except WrongTenant:
+                connection.services.pop("exchange", None)  # never reuse it
+                raise
+        return reached
+
+    def _check_reached(self, service: str, tenant_id: str) -> None:
+        expected = self.expected
+        if expected is not None and tenant_id != expected.id:
+            raise WrongTenant(
+                f"the {service} connection reached tenant {tenant_id or '(not reported)'}, "
+                f"not {expected}: nothing was sent or changed",
+                hint="Check --tenant and the profile's organization/tenant_id; a partner's "
+                     "sign-in needs an active delegated admin (GDAP) relationship with the "
+                     "customer.",
+            )
 
     def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
                       connection: Connection | None = None) -> list[Step]:
@@ -71,21 +140,20 @@ class Target:
     def _connect_parameters(self, service: str) -> tuple[dict[str, Any], float]:
         """Token (and organization) for one service.
 
-        With ``--tenant``, an app-only connection signs in to the customer tenant itself
-        (the app is consented there); a delegated sign-in uses the partner's own token and
-        names the customer as ``-DelegatedOrganization``.
+        With ``--tenant``, app-only and delegated sign-ins alike get their token from the
+        customer tenant's authority (the app is consented there; the partner's user is a
+        GDAP admin there) and Exchange connects with ``-Organization`` set to the customer.
+        ``-DelegatedOrganization`` is not used: with ``-AccessToken`` the module acts on
+        the token's own tenant whatever it names (office-docs-powershell issue 10378).
         """
         if self.tokens is None:
             raise ConfigError(f"profile {self.profile.name} has no sign-in settings for "
                               f"{service}")
-        delegated = self.tokens.is_delegated(service)
-        token = self.tokens.token(service, None if delegated else self.tenant)
+        organization = self.expected.organization if self.expected else self.tenant
+        token = self.tokens.token(service, organization)
         if service != "exchange":
             return {"AccessToken": token.token}, token.expires_on
-        parameters = {"AccessToken": token.token, "Organization": token.tenant}
-        if delegated and self.tenant:
-            parameters["DelegatedOrganization"] = self.tenant
-        return parameters, token.expires_on
+        return {"AccessToken": token.token, "Organization": token.tenant}, token.expires_on
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -102,14 +170,48 @@ class Target:
 
 def open_target(profile: Profile, tenant: str | None = None) -> Target:
     if profile.is_sandbox:
-        return _embedded_sandbox(tenant)
+        target = _embedded_sandbox(tenant)
+    else:
+        target = _remote_target(profile, tenant)
+    try:
+        _resolve_tenant(target)
+    except BaseException:
+        target.close()
+        raise
+    return target
+
+
+def _resolve_tenant(target: Target) -> None:
+    """Name the tenant every connection must reach, and check ``--tenant`` is allowed.
+
+    ``--tenant`` may be the profile's own tenant or one of its ``tenants``, each written as
+    a ``.onmicrosoft.com`` name, a tenant id or a verified domain: they are compared by id.
+    """
+    if target.tokens is None or not target.profile.services:
+        return
+    from toolkit.core.auth import http_session
+
+    profile = target.profile
+    resolver = TenantResolver(target.tokens.authority(), http_session(profile),
+                              persist=not profile.is_sandbox)
+    target.resolver = resolver
+    home = resolver.resolve(target.tokens.home_tenant())
+    if not target.tenant:
+        target.expected = home
+        return
+    asked = resolver.resolve(target.tenant)
+    allowed = {home.id} | {resolver.resolve(name).id for name in profile.tenants}
+    if profile.tenants and asked.id not in allowed:
+        raise ConfigError(
+            f"tenant {asked} is not one of profile {profile.name}'s tenants",
+            hint=f"Its tenants: {', '.join([home.name, *profile.tenants])}.",
+        )
+    target.expected = asked
+
+
+def _remote_target(profile: Profile, tenant: str | None) -> Target:
     if profile.endpoint is None:  # pragma: no cover - only the sandbox profile lacks one
         raise ConfigError(f"profile {profile.name} has no endpoint")
-    if tenant and profile.tenants and tenant not in profile.tenants:
-        raise ConfigError(
-            f"tenant {tenant} is not one of profile {profile.name}'s tenants",
-            hint=f"Its tenants: {', '.join(profile.tenants)}.",
-        )
     endpoint = Endpoint(
         url=profile.endpoint,
         auth=profile.auth,
