@@ -70,6 +70,24 @@ def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab",
     return ServedSandbox(sandbox.process, profile, log, sandbox.output)
 
 
+EXCHANGE_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"  # the Exchange module's app
+
+
+def delegated_copy(config_path: Path, source: str, name: str) -> None:
+    """Profile ``name``: ``source`` with a device-code sign-in to Exchange."""
+    import tomllib
+
+    from toolkit.core import config
+
+    settings: dict[str, Any] = tomllib.loads(config_path.read_text())["profiles"][source]
+    exchange = settings["exchange"]
+    settings["exchange"] = {"organization": exchange["organization"],
+                            "authority": exchange["authority"],
+                            "app_id": EXCHANGE_PUBLIC_CLIENT, "delegated": True}
+    settings.pop("graph", None)
+    config.write_profile(name, settings, config_path)
+
+
 def bulk_seed(path: Path, mailboxes: int) -> Path:
     """The demo seed with ``mailboxes`` more user mailboxes in contoso (bulkNNNN@contoso.com)."""
     from toolkit.sandbox.tenant import demo

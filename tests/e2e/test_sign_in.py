@@ -9,22 +9,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli
+from e2e_cli import Cli, delegated_copy
 
 from toolkit.core import config
-
-EXCHANGE_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"  # the Exchange module's app
-
-
-def delegated_copy(config_path: Path, source: str, name: str) -> None:
-    """Profile ``name``: ``source`` with a device-code sign-in to Exchange."""
-    settings: dict[str, Any] = tomllib.loads(config_path.read_text())["profiles"][source]
-    exchange = settings["exchange"]
-    settings["exchange"] = {"organization": exchange["organization"],
-                            "authority": exchange["authority"],
-                            "app_id": EXCHANGE_PUBLIC_CLIENT, "delegated": True}
-    settings.pop("graph", None)
-    config.write_profile(name, settings, config_path)
 
 
 def test_device_code_sign_in_approved_from_another_terminal(  # type: ignore[no-untyped-def]

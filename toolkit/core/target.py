@@ -92,22 +92,27 @@ class Target:
             # What the cmdlets act on, read from the service: Get-ConnectionInformation
             # can name a tenant the cmdlets do not act on (a token of another tenant).
             organization = str(reported.get("Organization") or "")
+            named: TenantRef | None = None
             if self.resolver is not None and organization:
-                acted_on = self.resolver.resolve(organization).id
-                if acted_on != reached["exchange"]:
-                    reached["exchange"] = f"{organization} ({acted_on})"
+                named = self.resolver.resolve(organization)
+                if named.id != reached["exchange"]:
+                    named = TenantRef(f"{organization}, signed in to {reached['exchange']}",
+                                      named.id)
+                reached["exchange"] = named.id
             try:
-                self._check_reached("exchange", reached["exchange"])
+                self._check_reached("exchange", reached["exchange"], named)
             except WrongTenant:
                 connection.services.pop("exchange", None)  # never reuse it
                 raise
         return reached
 
-    def _check_reached(self, service: str, tenant_id: str) -> None:
+    def _check_reached(self, service: str, tenant_id: str,
+                       named: TenantRef | None = None) -> None:
         expected = self.expected
         if expected is not None and tenant_id != expected.id:
             raise WrongTenant(
-                f"the {service} connection reached tenant {tenant_id or '(not reported)'}, "
+                f"the {service} connection reached tenant "
+                f"{named or tenant_id or '(not reported)'}, "
                 f"not {expected}: nothing was sent or changed",
                 hint="Check --tenant and the profile's organization/tenant_id; a partner's "
                      "sign-in needs an active delegated admin (GDAP) relationship with the "
