@@ -21,8 +21,8 @@ from toolkit.core.config import SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
 from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
-from toolkit.core.tenants import TenantRef, TenantResolver
 from toolkit.core.templates import TemplateCatalog
+from toolkit.core.tenants import TenantRef, TenantResolver
 
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
@@ -45,10 +45,10 @@ class Target:
     endpoint: Endpoint
     tenant: str | None = None
     tokens: TokenProvider | None = None
+    ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
     # The tenant every connection must reach: --tenant, else the profile's own, resolved.
     expected: TenantRef | None = None
     resolver: TenantResolver | None = None
-    ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
     _closers: list[Any] = field(default_factory=list, repr=False)
     _connect_scripts: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -174,10 +174,7 @@ class Target:
 
 
 def open_target(profile: Profile, tenant: str | None = None) -> Target:
-    if profile.is_sandbox:
-        target = _embedded_sandbox(tenant)
-    else:
-        target = _remote_target(profile, tenant)
+    target = _embedded_sandbox(tenant) if profile.is_sandbox else _remote_target(profile, tenant)
     try:
         _resolve_tenant(target)
     except BaseException:
