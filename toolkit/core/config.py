@@ -6,6 +6,7 @@ The file is TOML (``PSBRIDGE_CONFIG``, else ``config.toml`` in the user config f
 
     [profiles.lab]
     endpoint = "https://mgmt.contoso.com:5986/wsman"
+    configuration_name = "PowerShell.7"   # default Microsoft.PowerShell (Windows PowerShell 5.1)
     auth = "negotiate"            # basic, ntlm, negotiate, kerberos, credssp, certificate
     username = "CONTOSO\\svc-psbridge"
     password_env = "PSBRIDGE_LAB_PASSWORD"   # or password_file, or password_keyring = true
@@ -42,8 +43,13 @@ SANDBOX = "sandbox"
 ENV_PROFILE = "env"
 _FORBIDDEN_SECRETS = ("password", "client_secret", "token", "access_token")
 
+DEFAULT_CONFIGURATION = "Microsoft.PowerShell"
+# What each auth method needs beyond pypsrp, as (module to import, pip extra).
+AUTH_EXTRAS = {"kerberos": ("gssapi", "kerberos"), "credssp": ("requests_credssp", "credssp")}
+
 _PROFILE_KEYS = {
     "endpoint": str,
+    "configuration_name": str,
     "auth": str,
     "username": str,
     "password_env": str,
@@ -96,6 +102,7 @@ class ServiceConnection:
 class Profile:
     name: str
     endpoint: str | None = None  # None only for the sandbox profile
+    configuration_name: str = DEFAULT_CONFIGURATION  # the host's session configuration
     auth: str = "negotiate"
     username: str | None = None
     password_env: str | None = None
@@ -130,6 +137,7 @@ class Profile:
         data: dict[str, Any] = {
             "name": self.name,
             "endpoint": self.endpoint or "(embedded sandbox, started in-process)",
+            "configuration_name": self.configuration_name,
             "auth": self.auth,
             "username": self.username,
             "password": (
@@ -251,6 +259,16 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
     auth = settings.get("auth", "negotiate")
     if auth not in AUTH_METHODS:
         raise fail("auth", f"must be one of {', '.join(AUTH_METHODS)}, not {auth!r}")
+    if auth == "basic" and parsed.scheme == "http":
+        raise fail("auth", "basic over http:// sends the password in clear text (Basic "
+                   "authentication has no message encryption)",
+                   hint="Use an https:// endpoint, or auth = \"negotiate\" (NTLM or Kerberos "
+                        "encrypt every message over http://).")
+    configuration = settings.get("configuration_name", DEFAULT_CONFIGURATION)
+    if not configuration or any(c in configuration for c in "/\\?#& "):
+        raise fail("configuration_name", f"{configuration!r} is not a session configuration "
+                   "name", hint="For example Microsoft.PowerShell, PowerShell.7 or the name "
+                   "of a JEA endpoint.")
     encryption = settings.get("encryption", "auto")
     if encryption not in ENCRYPTION:
         raise fail("encryption", f"must be one of {', '.join(ENCRYPTION)}, not {encryption!r}")
@@ -287,6 +305,7 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
     return Profile(
         name=name,
         endpoint=endpoint,
+        configuration_name=configuration,
         auth=auth,
         username=settings.get("username"),
         password_env=settings.get("password_env"),

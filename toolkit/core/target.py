@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 
 from toolkit.core import paths
 from toolkit.core.auth import TokenProvider, token_tenant_id
-from toolkit.core.config import SANDBOX, Profile, parse_profile
+from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
 from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
@@ -214,8 +216,12 @@ def _resolve_tenant(target: Target) -> None:
 def _remote_target(profile: Profile, tenant: str | None) -> Target:
     if profile.endpoint is None:  # pragma: no cover - only the sandbox profile lacks one
         raise ConfigError(f"profile {profile.name} has no endpoint")
+    _check_auth_extra(profile)
+    if not profile.verify_tls:
+        _warn_no_tls_verification(profile)
     endpoint = Endpoint(
         url=profile.endpoint,
+        configuration_name=profile.configuration_name,
         auth=profile.auth,
         username=profile.username,
         password=profile.password(),
@@ -230,6 +236,35 @@ def _remote_target(profile: Profile, tenant: str | None) -> Target:
     with contextlib.suppress(ConnectionFailed):  # an unreachable host fails at first use
         ledger.reap(endpoint)
     return Target(profile, endpoint, tenant, tokens, ledger)
+
+
+def _check_auth_extra(profile: Profile) -> None:
+    """Kerberos and CredSSP need libraries psbridge installs only as extras."""
+    needed = AUTH_EXTRAS.get(profile.auth)
+    if needed is None or (profile.auth == "kerberos" and sys.platform == "win32"):
+        return  # Windows signs in with Kerberos through SSPI, nothing to install
+    module, extra = needed
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"profile {profile.name}: auth = {profile.auth} needs the {module} package, "
+            "which is not installed",
+            hint=f"pip install 'psbridge[{extra}]'"
+                 + (" (and the system's Kerberos library, e.g. libkrb5-dev, to build it)"
+                    if extra == "kerberos" else ""),
+        ) from None
+
+
+def _warn_no_tls_verification(profile: Profile) -> None:
+    """Said on every run: the setting exposes the host's password and the cloud tokens."""
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, here
+    print(f"warning: profile {profile.name} has verify_tls = false: the certificates of the "
+          "management host and of the identity platform are not checked, so anyone on the "
+          "network path can read the password and the access tokens. Set ca_bundle to the "
+          "CA that signed them instead.", file=sys.stderr, flush=True)
 
 
 def sandbox_dir() -> Path:
