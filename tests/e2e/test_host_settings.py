@@ -10,6 +10,7 @@ WinRM's Basic authentication sends the password base64-encoded, and only NTLM/Ke
 from __future__ import annotations
 
 import importlib.util
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,36 @@ def test_an_auth_method_without_its_extra_names_the_extra(  # type: ignore[no-un
     lab_copy(isolated_home, auth, auth=auth)
     refused = cli("--profile", auth, *LIST_SHARED, check=2)
     assert f"pip install 'psbridge[{auth}]'" in refused.stderr
+
+
+def test_profile_test_reports_the_host_and_the_tenants(  # type: ignore[no-untyped-def]
+        cli: Cli, serve) -> None:
+    serve()
+    report = {r["check"]: r for r in cli.json("--profile", "lab", "--tenant", "fabrikam.com",
+                                              "profile", "test")}
+    assert report["powershell"]["detail"] == "PowerShell 7.4.0 (Core)"
+    assert report["language mode"]["detail"] == "FullLanguage"
+    assert report["ExchangeOnlineManagement"]["result"] == "ok"
+    assert report["Microsoft.Graph.Authentication"]["result"] == "ok"
+    for service in ("exchange", "graph"):
+        assert report[service]["result"] == "ok"
+        assert "tenant fabrikam.com (7b2e9d4c-1a3f-4e8b-8d6c-5f0a2c9e3b72)" in (
+            report[service]["detail"])
+
+
+def test_profile_test_prints_the_fix_for_each_missing_module(  # type: ignore[no-untyped-def]
+        cli: Cli, serve) -> None:
+    """The Exchange module missing, the Graph one from before 2.0 (String -AccessToken)."""
+    serve("--without-module", "ExchangeOnlineManagement",
+          "--host-module", "Microsoft.Graph.Authentication=1.28.0")
+    failed = cli("--profile", "lab", "profile", "test", check=4)
+    out = " ".join(failed.stdout.split())  # the table may wrap a long cell
+    assert ("Install-Module -Name ExchangeOnlineManagement -MinimumVersion 3.1.0 -Scope "
+            "AllUsers -Force") in out
+    assert "1.28.0 is older than 2.0.0" in out
+    assert "Update-Module -Name Microsoft.Graph.Authentication" in out
+    assert "a check failed" in failed.stderr
+    report = {r["check"]: r["result"] for r in json.loads(cli(
+        "--output", "json", "--profile", "lab", "profile", "test", check=4).stdout)}
+    assert report["exchange"] == report["graph"] == "skipped"
+    assert report["Microsoft.Graph.Users"] == "ok"

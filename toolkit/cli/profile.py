@@ -130,6 +130,9 @@ def remove(name: str) -> None:
     click.echo(f"profile {name} removed from {path}")
 
 
+HOST_INVENTORY = "_lib/host-inventory"
+
+
 @profile.command()
 @click.argument("name", required=False)
 @click.pass_obj
@@ -137,7 +140,10 @@ def test(app: AppContext, name: str | None) -> None:
     """Check a profile end to end: reach the host, sign in, open a pool, connect services.
 
     Reports the host's PowerShell and protocol versions, the round-trip time of a tiny
-    pipeline, and for each configured service whether its connect block succeeds and
+    pipeline, the host's PowerShell edition, version and language mode, the versions of
+    the modules psbridge needs (ExchangeOnlineManagement 3.1.0 or later, Microsoft.Graph
+    2.x), each failure with the PowerShell line that fixes it on the host, and for each
+    configured service whether its connect block succeeds and
     which tenant it reached (it must be --tenant, or the profile's own). Exit code 4 when
     the host cannot be reached or refuses the credentials, or a service reaches another
     tenant.
@@ -146,6 +152,7 @@ def test(app: AppContext, name: str | None) -> None:
     import time
 
     from toolkit.core.errors import ConnectionFailed, PsbridgeError
+    from toolkit.core.host_check import HostCheck, check_host, needed_modules
     from toolkit.core.session import Step
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
@@ -167,9 +174,23 @@ def test(app: AppContext, name: str | None) -> None:
             rows.append({"check": "round trip", "result": "ok",
                          "detail": f"median {statistics.median(trips) * 1000:.0f} ms over 3"})
             catalog = TemplateCatalog()
-            failed = False
-            for service in ("exchange", "graph"):
-                if service not in target.profile.services:
+            services = [s for s in ("exchange", "graph") if s in target.profile.services]
+            inventory = connection.run([Step(
+                catalog.render(HOST_INVENTORY).script,
+                {"Modules": needed_modules(services) or ["ExchangeOnlineManagement"]})])
+            if inventory.errors or not inventory.output:
+                message = inventory.errors[0].message if inventory.errors else "no answer"
+                checks = [HostCheck("host inventory", False, message,
+                                    "use an endpoint whose LanguageMode is FullLanguage")]
+            else:
+                checks = check_host(inventory.output[0], services)
+            rows.extend(check.row() for check in checks)
+            failed = not all(check.ok for check in checks)
+            missing = {c.check for c in checks if not c.ok}
+            for service in services:
+                if missing & set(needed_modules([service])):
+                    rows.append({"check": service, "result": "skipped",
+                                 "detail": "its modules are missing or too old"})
                     continue
                 started = time.monotonic()
                 try:  # each service in a runspace of its own, as the commands use them
@@ -185,4 +206,5 @@ def test(app: AppContext, name: str | None) -> None:
                                        f"connected in {took:.0f} ms"})
     emit(app, rows, ["check", "result", "detail"], title=f"profile {chosen.name}")
     if failed:
-        raise ConnectionFailed(f"profile {chosen.name}: a service connection failed")
+        raise ConnectionFailed(f"profile {chosen.name}: a check failed",
+                               hint="Each failed check says what to run on the host.")

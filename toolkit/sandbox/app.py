@@ -171,4 +171,5 @@ def build_backend(options: SandboxOptions) -> SandboxBackend:
         command_log=options.command_log,
     )
     secret_dir = options.tls_dir.parent if options.tls_dir is not None else None
-    return SandboxBackend(services, Engine(tenant_registry(services)), secret_dir)
+    return SandboxBackend(services, Engine(tenant_registry(services), options.host_modules),
+                          secret_dir)
