@@ -106,3 +106,18 @@ def test_profile_test_prints_the_fix_for_each_missing_module(  # type: ignore[no
         "--output", "json", "--profile", "lab", "profile", "test", check=4).stdout)}
     assert report["exchange"] == report["graph"] == "skipped"
     assert report["Microsoft.Graph.Users"] == "ok"
+
+
+def test_a_national_cloud_profile_uses_that_clouds_audiences(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path) -> None:
+    """cloud = usgovhigh: tokens for outlook.office365.us and graph.microsoft.us, and the
+    connect blocks name the GCC High environment (the sandbox checks they match)."""
+    sandbox = serve()
+    lab_copy(isolated_home, "gcchigh", cloud="usgovhigh")
+    assert cli.json("--profile", "gcchigh", *LIST_SHARED)
+    cli("--profile", "gcchigh", "profile", "test", check=0)
+    (exchange, *_) = sandbox.commands("Connect-ExchangeOnline")
+    assert exchange["ok"] and exchange["parameters"]["ExchangeEnvironmentName"] == (
+        "O365USGovGCCHigh")
+    graph = sandbox.commands("Connect-MgGraph")
+    assert graph and all(c["ok"] and c["parameters"]["Environment"] == "USGov" for c in graph)

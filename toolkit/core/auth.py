@@ -17,14 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core import paths
+from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import Profile, ServiceConnection
 from toolkit.core.errors import ConfigError, ConnectionFailed
-
-SCOPES = {
-    "exchange": "https://outlook.office365.com/.default",
-    "graph": "https://graph.microsoft.com/.default",
-    "msonline": "https://graph.microsoft.com/.default",
-}
 
 
 @dataclass(frozen=True)
@@ -199,7 +194,8 @@ class TokenProvider:
         conn = self._connection(service)
         tenant_name = self.tenant_for(service, tenant)
         app = self._app(conn, tenant_name)
-        scopes = [SCOPES[service]]
+        cloud = CLOUDS[self.profile.cloud]
+        scopes = [f"{cloud.resource(service)}/.default"]
         try:
             if conn.delegated:
                 result = self._delegated(app, scopes)

@@ -19,6 +19,7 @@ from typing import Any
 
 from toolkit.core import paths
 from toolkit.core.auth import TokenProvider, token_tenant_id
+from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
 from toolkit.core.retry import classify
@@ -158,9 +159,14 @@ class Target:
                               f"{service}")
         organization = self.expected.organization if self.expected else self.tenant
         token = self.tokens.token(service, organization)
+        cloud = CLOUDS[self.profile.cloud]
+        if service == "graph":
+            return ({"AccessToken": token.token, "Environment": cloud.graph_environment},
+                    token.expires_on)
         if service != "exchange":
             return {"AccessToken": token.token}, token.expires_on
-        return {"AccessToken": token.token, "Organization": token.tenant}, token.expires_on
+        return ({"AccessToken": token.token, "Organization": token.tenant,
+                 "ExchangeEnvironmentName": cloud.exchange_environment}, token.expires_on)
 
     def close(self) -> None:
         for closer in reversed(self._closers):

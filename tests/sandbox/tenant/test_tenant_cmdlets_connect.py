@@ -124,6 +124,11 @@ def test_access_tokens(engine: Engine, identity: object, store: TenantStore,
     expired = _app_token(past, CONTOSO_ID, EXCHANGE_ONLINE)
     result = run_script(runspace, connect, {"t": expired, "o": "contoso.onmicrosoft.com"})
     assert "token is expired" in result.errors[0].message
+    # A token is for one cloud: the global one is refused by GCC High's endpoint.
+    gcc_high = run_script(runspace, "param($t) Connect-ExchangeOnline -AccessToken $t "
+                          "-Organization contoso.onmicrosoft.com -ExchangeEnvironmentName "
+                          "O365USGovGCCHigh -ShowBanner:$false", {"t": good})
+    assert "Invalid audience" in gcc_high.errors[0].message
     # A home token with -DelegatedOrganization lands in the token's tenant, whatever
     # Get-ConnectionInformation says (office-docs-powershell issue 10378).
     ok(run_script(runspace, "param($t) Connect-ExchangeOnline -AccessToken $t -Organization "

@@ -50,6 +50,21 @@ from toolkit.sandbox.values import PSObject, SecureString
 
 EXCHANGE_AUDIENCE = "https://outlook.office365.com"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
+# Each cloud's endpoint, by -ExchangeEnvironmentName / -Environment: an access token is
+# accepted only by the cloud it was issued for (learn.microsoft.com/graph/deployments,
+# app-only-auth-powershell-v2 for the Exchange environment names).
+EXCHANGE_AUDIENCES = {
+    "o365default": EXCHANGE_AUDIENCE,
+    "o365usgovgcchigh": "https://outlook.office365.us",
+    "o365usgovdod": "https://webmail.apps.mil",
+    "o365china": "https://partner.outlook.cn",
+}
+GRAPH_AUDIENCES = {
+    "global": GRAPH_AUDIENCE,
+    "usgov": "https://graph.microsoft.us",
+    "usgovdod": "https://dod-graph.microsoft.us",
+    "china": "https://microsoftgraph.chinacloudapi.cn",
+}
 EXO_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 GRAPH_PUBLIC_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
@@ -140,7 +155,7 @@ def _verify(call: Call, token: str, audience: str, tenant: Tenant) -> dict[str, 
         claims: dict[str, Any] = identity.verify_access_token(token, audience=audience,
                                                               tenant_id=tenant.id)
     except TokenError as error:
-        raise (errors.graph_auth(str(error)) if audience == GRAPH_AUDIENCE
+        raise (errors.graph_auth(str(error)) if audience in GRAPH_AUDIENCES.values()
                else errors.exchange_auth(f"UnAuthorized: {error}")) from None
     return claims
 
@@ -233,10 +248,15 @@ def connect_exchange(call: Call) -> list[Any]:
     # -Prefix, managed identity, RPS sessions and custom endpoints change what a real
     # connection is; the sandbox refuses them rather than pretend.
     call.reject_unsupported(EXO_CONNECT_PARAMETERS)
-    environment = call.text("ExchangeEnvironmentName")
-    if environment and environment.casefold() != "o365default":
+    environment = call.text("ExchangeEnvironmentName") or "O365Default"
+    audience = EXCHANGE_AUDIENCES.get(environment.casefold())
+    if audience is None:
         raise errors.invalid_argument(
-            f"The sandbox emulates the O365Default environment only, not {environment}.")
+            f"Cannot validate argument on parameter 'ExchangeEnvironmentName'. The sandbox "
+            f"knows {', '.join(EXCHANGE_AUDIENCES)}, not {environment}.")
+    if audience != EXCHANGE_AUDIENCE and not call.has("AccessToken"):
+        raise errors.invalid_argument(
+            f"The sandbox signs in to {environment} with -AccessToken only.")
     world, session = call.world, call.ctx.session
     account = account_of(world, session)
     organization = call.text("Organization")
@@ -250,7 +270,7 @@ def connect_exchange(call: Call) -> list[Any]:
             raise errors.invalid_argument(
                 "Organization parameter is mandatory when AccessToken is used.")
         signed_in = _tenant_named(world, organization)
-        claims = _verify(call, token, EXCHANGE_AUDIENCE, signed_in)
+        claims = _verify(call, token, audience, signed_in)
         app_only = claims.get("idtyp") == "app"
         if app_only and "Exchange.ManageAsApp" not in claims.get("roles", []):
             raise errors.exchange_auth(
@@ -383,9 +403,13 @@ def disconnect_exchange(call: Call) -> list[Any]:
 
 def connect_graph(call: Call) -> list[Any]:
     call.reject_unsupported(GRAPH_CONNECT_PARAMETERS)
-    environment = call.text("Environment")
-    if environment and environment.casefold() != "global":
-        raise errors.graph_auth(f"The sandbox emulates the Global cloud only, not {environment}.")
+    environment = call.text("Environment") or "Global"
+    audience = GRAPH_AUDIENCES.get(environment.casefold())
+    if audience is None:
+        raise errors.graph_auth(f"Unknown environment {environment}: the sandbox knows "
+                                f"{', '.join(GRAPH_AUDIENCES)}.")
+    if audience != GRAPH_AUDIENCE and call.params.get("AccessToken") is None:
+        raise errors.graph_auth(f"The sandbox signs in to {environment} with -AccessToken only.")
     world = call.world
     account = account_of(world, call.ctx.session)
     token = call.params.get("AccessToken")
@@ -397,7 +421,7 @@ def connect_graph(call: Call) -> list[Any]:
     if token is not None:
         raw = token.reveal() if isinstance(token, SecureString) else str(token)
         tenant = _token_tenant(world, raw)
-        claims = _verify(call, raw, GRAPH_AUDIENCE, tenant)
+        claims = _verify(call, raw, audience, tenant)
         app_only = claims.get("idtyp") == "app"
         connection = Connection(GRAPH, tenant.name,
                                 str(claims.get("appid") if app_only else claims.get("upn")),
