@@ -23,15 +23,13 @@ Evidence for what the sandbox does here (kept with the tests that hold it to it)
 
 from __future__ import annotations
 
-import re
 import shutil
-import threading
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import requests
-from e2e_cli import TEMPLATES, Cli, delegated_copy
+from e2e_cli import TEMPLATES, Cli, delegated_copy, start_device_code_sign_in
 
 from toolkit.core import config
 from toolkit.sandbox.tenant import demo
@@ -60,28 +58,10 @@ def approve_as(isolated_home: Path, code: str, account: tuple[str, str]) -> requ
 def run_with_device_code(cli: Cli, isolated_home: Path, args: tuple[str, ...],
                          account: tuple[str, str]) -> tuple[int, str, requests.Response]:
     """Run a delegated command, approve its code as ``account``; exit code and output."""
-    waiting = cli.popen(*args)
-    assert waiting.stdout is not None
-    lines: list[str] = []
-    code: list[str] = []
-    found = threading.Event()
-
-    def read() -> None:
-        assert waiting.stdout is not None
-        for line in waiting.stdout:
-            lines.append(line)
-            match = re.search(r"sandbox approve (\S+?)'", line)
-            if match:
-                code.append(match.group(1))
-                found.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    assert found.wait(60), "".join(lines)
-    approval = approve_as(isolated_home, code[0], account)
-    exit_code = waiting.wait(timeout=120)
-    reader.join(timeout=10)
-    return exit_code, "".join(lines), approval
+    sign_in = start_device_code_sign_in(cli, *args)
+    approval = approve_as(isolated_home, sign_in.code, account)
+    exit_code, output = sign_in.finish()
+    return exit_code, output, approval
 
 
 def test_a_partner_agent_acts_on_the_customer_tenant(  # type: ignore[no-untyped-def]
