@@ -159,14 +159,16 @@ class Target:
                               f"{service}")
         organization = self.expected.organization if self.expected else self.tenant
         token = self.tokens.token(service, organization)
+        parameters: dict[str, Any] = {"AccessToken": token.token}
+        if service == "exchange":
+            parameters["Organization"] = token.tenant
         cloud = CLOUDS[self.profile.cloud]
-        if service == "graph":
-            return ({"AccessToken": token.token, "Environment": cloud.graph_environment},
-                    token.expires_on)
-        if service != "exchange":
-            return {"AccessToken": token.token}, token.expires_on
-        return ({"AccessToken": token.token, "Organization": token.tenant,
-                 "ExchangeEnvironmentName": cloud.exchange_environment}, token.expires_on)
+        if cloud != CLOUDS["global"]:  # named only outside it: older overrides keep working
+            if service == "exchange":
+                parameters["ExchangeEnvironmentName"] = cloud.exchange_environment
+            elif service == "graph":
+                parameters["Environment"] = cloud.graph_environment
+        return parameters, token.expires_on
 
     def close(self) -> None:
         for closer in reversed(self._closers):
