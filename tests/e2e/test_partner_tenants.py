@@ -84,6 +84,14 @@ def test_a_partner_agent_acts_on_the_customer_tenant(  # type: ignore[no-untyped
     assert "DelegatedOrganization" not in connect["parameters"]
     listed = sandbox.commands("Get-Mailbox")
     assert listed and {c["tenant"] for c in listed} == {demo.FABRIKAM}
+    # Tokens are cached per tenant: the customer again, then the partner's own tenant
+    # (through the same sign-in's refresh token), without a new device code.
+    for tenant, domain in ((demo.FABRIKAM, "fabrikam.com"), (demo.CONTOSO, "contoso.com")):
+        again = cli("--profile", "agent", "--tenant", tenant, "task", "run",
+                    "exchange/list-mailboxes", "--param", "RecipientTypeDetails=SharedMailbox",
+                    check=0)
+        assert "sandbox approve" not in again.stderr
+        assert domain in again.stdout
 
 
 def test_a_customer_that_has_not_accepted_gives_no_token(  # type: ignore[no-untyped-def]
