@@ -76,6 +76,24 @@ def test_partner_reaches_customers_that_accepted(engine: Engine) -> None:
     assert ok(run_script(runspace, "(Get-MgDomain -DomainId fabrikam.com).IsVerified")) == [True]
 
 
+def test_a_partners_role_in_the_customer_limits_its_cmdlets(engine: Engine,
+                                                             store: TenantStore) -> None:
+    """A GDAP relationship with a helpdesk role reads, but cannot change, the customer."""
+    fabrikam = store.world.tenants["fabrikam.onmicrosoft.com"]
+    for partner in fabrikam.partners:
+        partner.role = "helpdesk" if partner.account == "admin" else partner.role
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    ok(run_script(runspace, "Connect-ExchangeOnline -DelegatedOrganization "
+                            "fabrikam.onmicrosoft.com -ShowBanner:$false"))
+    assert ok(run_script(runspace, "(Get-Mailbox office).Name")) == ["Office"]
+    denied = run_script(runspace, "Add-MailboxPermission office -User ana.bowman@fabrikam.com "
+                                  "-AccessRights FullAccess")
+    assert "is not recognized" in (denied.failed or denied.errors[0]).message
+    ok(run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false"))  # home: admin
+    ok(run_script(runspace, "Add-MailboxPermission info -User debra.berger@contoso.com "
+                            "-AccessRights FullAccess"))
+
+
 def test_credential_connect(engine: Engine) -> None:
     runspace = engine.open_runspace(SessionContext("someone", "admin"))
     good = ("$c = New-Object System.Management.Automation.PSCredential('helpdesk', "

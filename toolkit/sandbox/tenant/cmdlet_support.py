@@ -80,6 +80,9 @@ class Connection:
     delegated: bool = False
     # -DelegatedOrganization as given with -AccessToken: shown, but not acted on.
     delegated_as: str | None = None
+    # A partner's role in this (customer) tenant, from its GDAP relationship: "helpdesk"
+    # keeps the admin cmdlets from it, as the customer's RBAC would.
+    partner_role: str | None = None
     token_expiry: float | None = None
     scopes: list[str] = field(default_factory=list)
     counted_as: str | None = None  # the limiter key of an Exchange connection
@@ -258,6 +261,10 @@ def register(
                 else:
                     tenant = home_tenant(world, account_of(world, ctx.session))
                 tenant_name = tenant.name
+                if connection is not None and connection.partner_role == "helpdesk" and (
+                        not helpdesk):
+                    raise (errors.graph_forbidden() if service == GRAPH
+                           else errors.not_connected_exchange(name))
                 call = Call(ctx, params, services, world, tenant, connection)
                 result = list(impl(call) or [])
             outcome = None

@@ -122,6 +122,16 @@ def may_manage(account: Account, tenant: Tenant, world: World) -> bool:
     return account.username.casefold() in {p.casefold() for p in tenant.active_partners()}
 
 
+def partner_role(account: Account, tenant: Tenant, world: World) -> str | None:
+    """The role a partner's accepted relationship grants in a customer tenant (None at
+    home, and for accounts that are not its partners)."""
+    if tenant.name == home_tenant(world, account).name:
+        return None
+    folded = account.username.casefold()
+    return next((p.role for p in tenant.partners
+                 if p.accepted and p.account.casefold() == folded), None)
+
+
 def _partner_error(account: Account, tenant: Tenant) -> errors.TenantError:
     return errors.exchange_auth(
         f"UnAuthorized: '{account.username}' has no accepted delegated admin relationship "
@@ -283,6 +293,8 @@ def connect_exchange(call: Call) -> list[Any]:
                                 str(claims.get("appid") if app_only else claims.get("upn")),
                                 "AppOnly" if app_only else "UserProvidedAccessToken",
                                 app_id=str(claims.get("appid")))
+        if not app_only:
+            connection.partner_role = partner_role(account, signed_in, world)
         expiry = float(claims["exp"])
     elif app_id:
         if not organization:
@@ -319,6 +331,8 @@ def connect_exchange(call: Call) -> list[Any]:
                         f"UnAuthorized: the app is not consented in '{target.name}'.")
             elif not may_manage(account, target, world):
                 raise _partner_error(account, target)
+            else:
+                connection.partner_role = partner_role(account, target, world)
         connection.tenant, connection.delegated = target.name, True
     connection.organization = signed_in.name
     connection.token_expiry = expiry
@@ -428,6 +442,9 @@ def connect_graph(call: Call) -> list[Any]:
                                 "UserProvidedAccessToken", app_id=str(claims.get("appid")),
                                 scopes=list(claims.get("roles", []))
                                 or str(claims.get("scp", "")).split())
+        if not app_only:
+            connection.partner_role = partner_role(
+                _named_account(world, str(claims.get("upn"))), tenant, world)
         expiry = float(claims["exp"])
         how = "user provided access token"
     elif client_id and (call.has("ClientSecretCredential") or call.has("CertificateThumbprint")
@@ -460,7 +477,8 @@ def connect_graph(call: Call) -> list[Any]:
             raise _partner_error(account, tenant)
         connection = Connection(GRAPH, tenant.name, account.username, "Delegated",
                                 app_id=client_id or GRAPH_PUBLIC_CLIENT,
-                                scopes=call.strings("Scopes"))
+                                scopes=call.strings("Scopes"),
+                                partner_role=partner_role(account, tenant, world))
         how = "delegated"
     connection.token_expiry = expiry
     call.ctx.state[GRAPH] = connection
