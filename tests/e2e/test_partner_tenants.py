@@ -154,7 +154,7 @@ def test_a_connection_that_lands_in_another_tenant_changes_nothing(  # type: ign
 
 
 def test_tenant_names_resolve_and_a_typo_is_bad_input(  # type: ignore[no-untyped-def]
-        cli: Cli, serve) -> None:
+        cli: Cli, serve, isolated_home: Path) -> None:
     """--tenant as the home tenant, a tenant id or a verified domain; a typo exits 2."""
     serve()
     for name in (demo.CONTOSO, demo.FABRIKAM, FABRIKAM_ID, "fabrikam.com"):
@@ -170,3 +170,8 @@ def test_tenant_names_resolve_and_a_typo_is_bad_input(  # type: ignore[no-untype
     outside = cli("--profile", "lab", "--tenant", demo.TAILSPIN, "task", "run",
                   "exchange/list-mailboxes", check=2)
     assert "is not one of profile lab's tenants" in outside.stderr
+    lab = _lab(isolated_home)
+    lab["exchange"]["organization"] = "contosso.onmicrosoft.com"
+    config.write_profile("typo", lab, isolated_home / "config.toml")
+    bad = cli("--profile", "typo", "task", "run", "exchange/list-mailboxes", check=2)
+    assert "profile typo: tenant 'contosso.onmicrosoft.com' does not exist" in bad.stderr

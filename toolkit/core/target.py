@@ -25,7 +25,7 @@ from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
 from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
 from toolkit.core.templates import TemplateCatalog
-from toolkit.core.tenants import TenantRef, TenantResolver
+from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
@@ -207,7 +207,12 @@ def _resolve_tenant(target: Target) -> None:
     resolver = TenantResolver(target.tokens.authority(), http_session(profile),
                               persist=not profile.is_sandbox)
     target.resolver = resolver
-    home = resolver.resolve(target.tokens.home_tenant())
+    try:
+        home = resolver.resolve(target.tokens.home_tenant())
+    except UnknownTenant as exc:
+        raise ConfigError(f"profile {profile.name}: {exc.message}",
+                          hint="Fix the organization (or tenant_id) of its [exchange] or "
+                               "[graph] settings.") from None
     if not target.tenant:
         target.expected = home
         return
