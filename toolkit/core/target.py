@@ -68,7 +68,7 @@ class Target:
         :attr:`expected` raises :class:`WrongTenant` (exit 4) before a row is sent.
         Returns the tenant id each newly connected service reached.
         """
-        steps = self.connect_steps(services, catalog, connection)
+        steps = self._connect_steps(services, catalog, connection)
         if not steps:
             return {}
         # The token names the tenant it was issued in: Graph acts on exactly that one.
@@ -85,6 +85,8 @@ class Target:
             verdict = classify(error.error_id if error else None,
                                error.category if error else None, message)
             failure = TransportFault if verdict.retry else ConnectionFailed
+            for service in reached:  # a connect that wrote an error holds nothing usable
+                connection.services.pop(service, None)
             raise failure(f"connecting to {', '.join(s.connects[0] for s in steps if s.connects)}"
                           f" failed: {message}",
                           hint="Run 'psbridge profile test' to check the host and sign-in.")
@@ -122,16 +124,16 @@ class Target:
                      "customer.",
             )
 
-    def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
-                      connection: Connection | None = None) -> list[Step]:
+    def _connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
+                       connection: Connection) -> list[Step]:
         """The guarded connect block of each service, with fresh tokens as parameters.
 
-        Given the connection the pipeline will run on, services its runspace already holds
-        are skipped, and a connection whose token is about to expire is renewed.
+        Services the connection's runspace already holds are skipped, and a connection
+        whose token is about to expire is renewed.
         """
         steps = []
         for service in services:
-            held = connection.holds(service) if connection is not None else None
+            held = connection.holds(service)
             if held:
                 continue
             with self._lock:
