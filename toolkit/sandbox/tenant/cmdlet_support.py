@@ -281,6 +281,8 @@ def register(
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                 "tenant": tenant_name,
                 "account": ctx.session.account,
+                # Which runspace ran it: Exchange and Graph must not share one.
+                "runspace": ctx.state.setdefault("runspace", str(uuid.uuid4())),
                 "cmdlet": name,
                 "parameters": mask_parameters(params),
                 "ok": outcome is None,
