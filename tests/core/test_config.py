@@ -75,13 +75,17 @@ def test_invalid_profiles_name_file_profile_and_key(tmp_path: Path, body: str, k
 
 
 def test_environment_profile_for_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PSBRIDGE_ENDPOINT", "http://10.0.0.5:5985/wsman")
+    monkeypatch.setenv("PSBRIDGE_ENDPOINT", "https://10.0.0.5:5986/wsman")
     monkeypatch.setenv("PSBRIDGE_USERNAME", "admin")
     monkeypatch.setenv("PSBRIDGE_PASSWORD", "pw")
     monkeypatch.setenv("PSBRIDGE_AUTH", "basic")
     profile = cfg.resolve_profile(None, cfg.load(tmp_path / "none.toml"))
     assert (profile.name, profile.auth, profile.username, profile.password()) == (
         "env", "basic", "admin", "pw")
+    # Basic over plain http would send the password in clear: refused, with the reason.
+    monkeypatch.setenv("PSBRIDGE_ENDPOINT", "http://10.0.0.5:5985/wsman")
+    with pytest.raises(ConfigError, match="basic over http:// sends the password in clear"):
+        cfg.resolve_profile(None, cfg.load(tmp_path / "none.toml"))
 
 
 def test_missing_password_variable_is_a_clear_error(tmp_path: Path) -> None:

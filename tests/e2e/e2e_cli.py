@@ -8,9 +8,11 @@ its PowerShell engine against the emulated tenant.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,61 @@ def serve_sandbox(cli: Cli, home: Path, *extra: str, profile: str = "lab",
     sandbox = spawn_sandbox(["--port", "0", "--https", "--seed", seed, "--command-log",
                              str(log), "--write-profile", profile, *extra], cli.env)
     return ServedSandbox(sandbox.process, profile, log, sandbox.output)
+
+
+@dataclass
+class DeviceCodeSignIn:
+    """A CLI run waiting for its device code to be approved; ``output`` keeps growing."""
+
+    process: subprocess.Popen[str]
+    code: str
+    output: list[str]
+    reader: threading.Thread
+
+    def finish(self, timeout: float = 120) -> tuple[int, str]:
+        exit_code = self.process.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        return exit_code, "".join(self.output)
+
+
+def start_device_code_sign_in(cli: Cli, *args: str) -> DeviceCodeSignIn:
+    """Start a delegated CLI command and wait until it prints its device code."""
+    process = cli.popen(*args)
+    lines: list[str] = []
+    code: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            match = re.search(r"sandbox approve (\S+?)'", line)
+            if match:
+                code.append(match.group(1))
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert found.wait(60), "".join(lines)
+    return DeviceCodeSignIn(process, code[0], lines, reader)
+
+
+EXCHANGE_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"  # the Exchange module's app
+
+
+def delegated_copy(config_path: Path, source: str, name: str) -> None:
+    """Profile ``name``: ``source`` with a device-code sign-in to Exchange."""
+    import tomllib
+
+    from toolkit.core import config
+
+    settings: dict[str, Any] = tomllib.loads(config_path.read_text())["profiles"][source]
+    exchange = settings["exchange"]
+    settings["exchange"] = {"organization": exchange["organization"],
+                            "authority": exchange["authority"],
+                            "app_id": EXCHANGE_PUBLIC_CLIENT, "delegated": True}
+    settings.pop("graph", None)
+    config.write_profile(name, settings, config_path)
 
 
 def bulk_seed(path: Path, mailboxes: int) -> Path:

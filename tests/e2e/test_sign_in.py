@@ -2,59 +2,28 @@
 
 from __future__ import annotations
 
-import re
 import stat
-import threading
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli, rows_csv
+from e2e_cli import Cli, delegated_copy, rows_csv, start_device_code_sign_in
 
 from toolkit.core import config
-
-EXCHANGE_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"  # the Exchange module's app
-
-
-def delegated_copy(config_path: Path, source: str, name: str) -> None:
-    """Profile ``name``: ``source`` with a device-code sign-in to Exchange."""
-    settings: dict[str, Any] = tomllib.loads(config_path.read_text())["profiles"][source]
-    exchange = settings["exchange"]
-    settings["exchange"] = {"organization": exchange["organization"],
-                            "authority": exchange["authority"],
-                            "app_id": EXCHANGE_PUBLIC_CLIENT, "delegated": True}
-    settings.pop("graph", None)
-    config.write_profile(name, settings, config_path)
 
 
 def test_device_code_sign_in_approved_from_another_terminal(  # type: ignore[no-untyped-def]
         cli: Cli, serve, isolated_home: Path) -> None:
     serve()
     delegated_copy(isolated_home / "config.toml", "lab", "agent")
-    waiting = cli.popen("--profile", "agent", "task", "run", "exchange/list-mailboxes",
-                        "--param", "RecipientTypeDetails=SharedMailbox")
-    assert waiting.stdout is not None
-    lines: list[str] = []
-    code: list[str] = []
-    found = threading.Event()
-
-    def read() -> None:
-        assert waiting.stdout is not None
-        for line in waiting.stdout:
-            lines.append(line)
-            match = re.search(r"sandbox approve (\S+?)'", line)
-            if match:
-                code.append(match.group(1))
-                found.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    assert found.wait(60), "".join(lines)
-    approved = cli("--profile", "lab", "sandbox", "approve", code[0], check=0)
-    assert f"approved {code[0]}" in approved.stdout
-    assert waiting.wait(timeout=120) == 0, "".join(lines)
-    reader.join(timeout=10)
-    assert "sales@contoso.com" in "".join(lines)
+    sign_in = start_device_code_sign_in(cli, "--profile", "agent", "task", "run",
+                                        "exchange/list-mailboxes", "--param",
+                                        "RecipientTypeDetails=SharedMailbox")
+    approved = cli("--profile", "lab", "sandbox", "approve", sign_in.code, check=0)
+    assert f"approved {sign_in.code}" in approved.stdout
+    exit_code, output = sign_in.finish()
+    assert exit_code == 0, output
+    assert "sales@contoso.com" in output
     cache = isolated_home / "data" / "token-cache.bin"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     # The next command reuses the cached sign-in: no code this time.

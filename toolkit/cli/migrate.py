@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from toolkit.tasks.migration_status import BatchState
 
 TENANT_TEMPLATE = "exchange/migration-tenant"
+LICENCE_TEMPLATE = "graph/licensed-users"
 STATUS_TEMPLATE = "exchange/migration-status"
 ACTION_TEMPLATE = "exchange/migration-batch-action"
 TEST_TEMPLATE = "exchange/migration-server-test"
@@ -141,13 +142,28 @@ def _run(target: Target, catalog: TemplateCatalog, connection: Connection, templ
     return result
 
 
+def _tenant_read(target: Target, catalog: TemplateCatalog, connection: Connection,
+                 addresses: list[str]) -> list[Any]:
+    """Migration state and target mailboxes from Exchange; the licences of user mailboxes
+    from Graph, on a connection of its own (the two modules never share a runspace)."""
+    output = _run(target, catalog, connection, TENANT_TEMPLATE, {"Addresses": addresses}
+                  if addresses else {}).output
+    unknown = [str(item["UserId"]) for item in output if isinstance(item, dict)
+               and item.get("Kind") == "target" and item.get("Found")
+               and not item.get("Licensed") and item.get("UserId")]
+    if unknown:
+        with target.open_connection() as graph:
+            output += _run(target, catalog, graph, LICENCE_TEMPLATE, {"UserIds": unknown}).output
+    return output
+
+
 def _plan(app: AppContext, source: MigrationInput, options: MigrationOptions, base: str,
           target: Target, catalog: TemplateCatalog, connection: Connection
           ) -> MigrationPlan:
     from toolkit.tasks.migration import TenantFacts, build_plan
 
-    facts = TenantFacts.from_output(_run(target, catalog, connection, TENANT_TEMPLATE,
-                                         {"Addresses": [r.email for r in source.rows]}).output)
+    facts = TenantFacts.from_output(_tenant_read(target, catalog, connection,
+                                                 [r.email for r in source.rows]))
     plan = build_plan(source, options, base, facts)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -463,8 +479,7 @@ def _act(app: AppContext, name: str, action: str) -> None:
     from toolkit.tasks.migration import TenantFacts, in_family
 
     with _session(app) as (target, catalog, connection):
-        facts = TenantFacts.from_output(_run(target, catalog, connection, TENANT_TEMPLATE,
-                                             {}).output)
+        facts = TenantFacts.from_output(_tenant_read(target, catalog, connection, []))
         family = [n for n in facts.batches if in_family(name, n)]
         if not family:
             raise InputError(f"no migration batch named {name}",

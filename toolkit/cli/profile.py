@@ -9,6 +9,7 @@ import click
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.core import config as cfg
+from toolkit.core.clouds import CLOUDS
 
 
 @click.group()
@@ -62,14 +63,21 @@ def show(app: AppContext, name: str | None) -> None:
 @click.argument("name")
 @click.option("--endpoint", required=True, metavar="URL",
               help="WSMan URL of the management host, e.g. https://mgmt:5986/wsman.")
+@click.option("--configuration-name", metavar="NAME",
+              help="The host's session configuration: Microsoft.PowerShell (default, Windows "
+              "PowerShell 5.1), PowerShell.7, or a JEA endpoint's name.")
 @click.option("--auth", type=click.Choice(cfg.AUTH_METHODS), default="negotiate",
-              show_default=True, help="WinRM authentication.")
+              show_default=True, help="WinRM authentication (kerberos and credssp need "
+              "pip install 'psbridge[kerberos]' or 'psbridge[credssp]').")
+@click.option("--cloud", type=click.Choice(list(CLOUDS)), default=None,
+              help="Microsoft cloud of the tenants (default global).")
 @click.option("--username", help="WinRM account, e.g. CONTOSO\\svc-psbridge.")
 @click.option("--password-env", metavar="VAR",
               help="Environment variable that holds the WinRM password.")
 @click.option("--password-keyring", is_flag=True,
               help="Read the password from the OS keyring (service 'psbridge', user NAME).")
-@click.option("--no-verify-tls", is_flag=True, help="Do not verify the host's certificate.")
+@click.option("--no-verify-tls", is_flag=True,
+              help="Do not verify certificates (warned on every run; prefer --ca-bundle).")
 @click.option("--ca-bundle", type=click.Path(dir_okay=False), help="CA bundle to verify TLS.")
 @click.option("--encryption", type=click.Choice(cfg.ENCRYPTION), default="auto",
               show_default=True, help="WinRM message encryption.")
@@ -82,14 +90,20 @@ def show(app: AppContext, name: str | None) -> None:
 @click.option("--app-id", help="App registration (client) id for app-only connections.")
 @click.option("--certificate-path", type=click.Path(dir_okay=False),
               help="App certificate (PEM) for app-only connections.")
+@click.option("--delegated", is_flag=True,
+              help="Device-code sign-in of a person (an agent, a partner's GDAP admin) "
+              "instead of an app; --app-id defaults to the Exchange module's public client.")
+@click.option("--graph", "with_graph", is_flag=True,
+              help="Also connect Microsoft Graph (users, licences) with the same sign-in.")
 @click.option("--tenant", "tenants", multiple=True,
               help="Customer tenant a partner profile manages (repeatable).")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default profile.")
-def add(name: str, endpoint: str, auth: str, username: str | None, password_env: str | None,
+def add(name: str, endpoint: str, configuration_name: str | None, auth: str,
+        cloud: str | None, username: str | None, password_env: str | None,
         password_keyring: bool, no_verify_tls: bool, ca_bundle: str | None, encryption: str,
         max_runspaces: int, role: str, exchange_organization: str | None,
-        app_id: str | None, certificate_path: str | None, tenants: tuple[str, ...],
-        make_default: bool) -> None:
+        app_id: str | None, certificate_path: str | None, delegated: bool, with_graph: bool,
+        tenants: tuple[str, ...], make_default: bool) -> None:
     """Add or replace profile NAME.
 
     \b
@@ -99,7 +113,9 @@ def add(name: str, endpoint: str, auth: str, username: str | None, password_env:
     """
     settings: dict[str, Any] = {
         "endpoint": endpoint,
+        "configuration_name": configuration_name,
         "auth": auth,
+        "cloud": cloud,
         "username": username,
         "password_env": password_env,
         "password_keyring": password_keyring or None,
@@ -111,12 +127,24 @@ def add(name: str, endpoint: str, auth: str, username: str | None, password_env:
         "tenants": list(tenants) or None,
     }
     services: dict[str, Any] = {}
+    graph_app = app_id
+    if delegated:
+        services["delegated"] = True
+        graph_app = app_id or GRAPH_MODULE_CLIENT
+        app_id = app_id or EXCHANGE_MODULE_CLIENT
     for key, value in (("organization", exchange_organization), ("app_id", app_id),
                        ("certificate_path", certificate_path)):
         if value:
             services[key] = value
     if services:
         settings["exchange"] = services
+    if with_graph:
+        graph = {k: v for k, v in services.items() if k != "organization"}
+        if graph_app:
+            graph["app_id"] = graph_app
+        if exchange_organization:
+            graph["tenant_id"] = exchange_organization
+        settings["graph"] = graph
     settings = {k: v for k, v in settings.items() if v is not None}
     path = cfg.write_profile(name, settings, make_default=make_default)
     click.echo(f"profile {name} saved in {path}")
@@ -130,6 +158,12 @@ def remove(name: str) -> None:
     click.echo(f"profile {name} removed from {path}")
 
 
+HOST_INVENTORY = "_lib/host-inventory"
+# Microsoft's public client of the ExchangeOnlineManagement module, present in every tenant.
+EXCHANGE_MODULE_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
+GRAPH_MODULE_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"  # Microsoft Graph PowerShell
+
+
 @profile.command()
 @click.argument("name", required=False)
 @click.pass_obj
@@ -137,13 +171,19 @@ def test(app: AppContext, name: str | None) -> None:
     """Check a profile end to end: reach the host, sign in, open a pool, connect services.
 
     Reports the host's PowerShell and protocol versions, the round-trip time of a tiny
-    pipeline, and for each configured service whether its connect block succeeds. Exit
-    code 4 when the host cannot be reached or refuses the credentials.
+    pipeline, the host's PowerShell edition, version and language mode, the versions of
+    the modules psbridge needs (ExchangeOnlineManagement 3.1.0 or later, Microsoft.Graph
+    2.x), each failure with the PowerShell line that fixes it on the host, and for each
+    configured service whether its connect block succeeds and
+    which tenant it reached (it must be --tenant, or the profile's own). Exit code 4 when
+    the host cannot be reached or refuses the credentials, or a service reaches another
+    tenant.
     """
     import statistics
     import time
 
     from toolkit.core.errors import ConnectionFailed, PsbridgeError
+    from toolkit.core.host_check import HostCheck, check_host, needed_modules
     from toolkit.core.session import Step
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
@@ -165,24 +205,37 @@ def test(app: AppContext, name: str | None) -> None:
             rows.append({"check": "round trip", "result": "ok",
                          "detail": f"median {statistics.median(trips) * 1000:.0f} ms over 3"})
             catalog = TemplateCatalog()
-            failed = False
-            for service in ("exchange", "graph"):
-                if service not in target.profile.services:
+            services = [s for s in ("exchange", "graph") if s in target.profile.services]
+            inventory = connection.run([Step(
+                catalog.render(HOST_INVENTORY).script,
+                {"Modules": needed_modules(services) or ["ExchangeOnlineManagement"]})])
+            if inventory.errors or not inventory.output:
+                message = inventory.errors[0].message if inventory.errors else "no answer"
+                checks = [HostCheck("host inventory", False, message,
+                                    "use an endpoint whose LanguageMode is FullLanguage")]
+            else:
+                checks = check_host(inventory.output[0], services)
+            rows.extend(check.row() for check in checks)
+            failed = not all(check.ok for check in checks)
+            missing = {c.check for c in checks if not c.ok}
+            for service in services:
+                if missing & set(needed_modules([service])):
+                    rows.append({"check": service, "result": "skipped",
+                                 "detail": "its modules are missing or too old"})
                     continue
-                try:
-                    steps = target.connect_steps([service], catalog)
-                    outcome = connection.run(steps)
+                started = time.monotonic()
+                try:  # each service in a runspace of its own, as the commands use them
+                    with target.open_connection() as service_connection:
+                        reached = target.connect(service_connection, [service], catalog)
                 except PsbridgeError as exc:
                     rows.append({"check": service, "result": "failed", "detail": exc.message})
                     failed = True
                     continue
-                if outcome.errors:
-                    failed = True
-                    rows.append({"check": service, "result": "failed",
-                                 "detail": outcome.errors[0].message})
-                else:
-                    rows.append({"check": service, "result": "ok",
-                                 "detail": f"connected in {outcome.duration * 1000:.0f} ms"})
+                took = (time.monotonic() - started) * 1000
+                rows.append({"check": service, "result": "ok",
+                             "detail": f"tenant {target.expected or reached.get(service)}, "
+                                       f"connected in {took:.0f} ms"})
     emit(app, rows, ["check", "result", "detail"], title=f"profile {chosen.name}")
     if failed:
-        raise ConnectionFailed(f"profile {chosen.name}: a service connection failed")
+        raise ConnectionFailed(f"profile {chosen.name}: a check failed",
+                               hint="Each failed check says what to run on the host.")

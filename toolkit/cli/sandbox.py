@@ -66,6 +66,11 @@ def sandbox() -> None:
 @click.option("--migration-speed", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Emulated service seconds per real second in IMAP migrations "
               "(default 1; 60 makes an hour of syncing take a minute).")
+@click.option("--host-module", "host_modules", multiple=True, metavar="NAME=VERSION",
+              help="Emulate a host with this version of a module installed (repeatable), "
+              "for trying 'psbridge profile test'.")
+@click.option("--without-module", "without_modules", multiple=True, metavar="NAME",
+              help="Emulate a host that lacks this module (repeatable).")
 @click.option("--write-profile", metavar="NAME",
               help="Add or replace psbridge profile NAME in the config file, pointing at this "
               "sandbox (implies --https).")
@@ -74,7 +79,8 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
           fault_rate: float, throttle_rate: float, throttle_retry_s: int,
           random_seed: int | None,
           command_log: Path | None, mailbox_delay_s: float | None,
-          migration_speed: float | None, write_profile: str | None) -> None:
+          migration_speed: float | None, host_modules: tuple[str, ...],
+          without_modules: tuple[str, ...], write_profile: str | None) -> None:
     """Serve the sandbox until interrupted (Ctrl-C)."""
     use_https = use_https or write_profile is not None
     if port is None:
@@ -86,6 +92,7 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
         fault_rate=fault_rate, throttle_rate=throttle_rate, throttle_retry_s=throttle_retry_s,
         random_seed=random_seed, command_log=command_log, mailbox_delay_s=mailbox_delay_s,
         migration_speed=migration_speed,
+        host_modules=_module_inventory(host_modules, without_modules),
     )
     if not _is_loopback(host):
         click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",
@@ -164,6 +171,25 @@ def _print_banner(running: RunningSandbox, profile: str | None, profile_path: Pa
     click.echo("Press Ctrl-C to stop.")
 
 
+def _module_inventory(versions: tuple[str, ...], missing: tuple[str, ...]
+                      ) -> dict[str, str] | None:
+    """The emulated host's modules: the default set, changed by the options."""
+    if not versions and not missing:
+        return None
+    from toolkit.sandbox.pwsh.runspace import DEFAULT_HOST_MODULES
+
+    modules = dict(DEFAULT_HOST_MODULES)
+    for item in versions:
+        name, sep, version = item.partition("=")
+        if not sep or not name or not version:
+            raise click.BadParameter(f"{item!r}: expected NAME=VERSION",
+                                     param_hint="--host-module")
+        modules[name] = version
+    for name in missing:
+        modules.pop(name, None)
+    return modules
+
+
 @sandbox.command()
 @click.argument("code")
 @click.pass_obj
@@ -210,6 +236,7 @@ def approve(app: Any, code: str) -> None:
     except json.JSONDecodeError:
         answer = {}
     if response.status_code != 200:
-        reason = answer.get("error_description") or answer.get("error") or response.text
+        reason = (answer.get("error_description") or answer.get("message")
+                  or answer.get("error") or response.text)
         raise InputError(f"the sandbox refused to approve {code}: {reason}")
     click.echo(f"approved {answer.get('user_code', code)} as {answer.get('account')}")

@@ -17,13 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core import paths
+from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import Profile, ServiceConnection
 from toolkit.core.errors import ConfigError, ConnectionFailed
-
-SCOPES = {
-    "exchange": "https://outlook.office365.com/.default",
-    "graph": "https://graph.microsoft.com/.default",
-}
 
 
 @dataclass(frozen=True)
@@ -36,19 +32,40 @@ class AccessToken:
         return "AccessToken(****)"
 
 
-def _http_client(ca_bundle: str | None) -> Any:
-    """A requests session that honours our CA bundle, whatever the environment says.
+def http_session(profile: Profile) -> Any:
+    """A requests session for the identity platform, with the profile's TLS settings.
 
     requests lets REQUESTS_CA_BUNDLE override a session's ``verify``; with trust_env off
     the profile's CA bundle is used as configured (and no proxy sees loopback traffic).
+    ``verify_tls = false`` applies here as it does to the management host (the CLI warns
+    about it on every run), so sign-in does not fail where the host connection works.
     """
     import requests
 
     session = requests.Session()
-    if ca_bundle:
-        session.verify = ca_bundle
+    if not profile.verify_tls:
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        session.verify = False
+        session.trust_env = False
+    elif profile.ca_bundle:
+        session.verify = profile.ca_bundle
         session.trust_env = False
     return session
+
+
+def token_tenant_id(token: str) -> str:
+    """The ``tid`` claim of an access token (read, not verified: the service verifies)."""
+    import base64
+    import json
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return ""
+    return str(claims.get("tid", "")).lower() if isinstance(claims, dict) else ""
 
 
 def _token_cache(location: Path) -> Any:
@@ -111,6 +128,18 @@ class TokenProvider:
     def is_delegated(self, service: str) -> bool:
         return self._connection(service).delegated
 
+    def home_tenant(self) -> str:
+        """The profile's own tenant: the first service's organization or tenant id."""
+        for service in self.profile.services:
+            return self.tenant_for(service, None)
+        raise ConfigError(f"profile {self.profile.name} has no [exchange] or [graph] settings")
+
+    def authority(self) -> str:
+        """The identity platform the profile signs in with."""
+        for conn in self.profile.services.values():
+            return conn.authority
+        return ServiceConnection().authority
+
     def tenant_for(self, service: str, tenant: str | None) -> str:
         conn = self._connection(service)
         chosen = tenant or conn.tenant_id or conn.organization
@@ -133,7 +162,7 @@ class TokenProvider:
         common: dict[str, Any] = {
             "authority": authority,
             "token_cache": self._cache,
-            "http_client": _http_client(self.profile.ca_bundle),
+            "http_client": http_session(self.profile),
             # Sovereign or test authorities are not in Microsoft's instance list.
             "instance_discovery": conn.authority.startswith("https://login.microsoftonline"),
         }
@@ -156,11 +185,17 @@ class TokenProvider:
         return app
 
     def token(self, service: str, tenant: str | None = None) -> AccessToken:
-        """A valid access token for ``service`` in ``tenant`` (cached until near expiry)."""
+        """A valid access token for ``service`` in ``tenant`` (cached until near expiry).
+
+        The token comes from ``tenant``'s own authority, app-only and delegated alike: a
+        partner's user (a GDAP admin of the customer) gets a token of the customer tenant,
+        which is the only token the customer's services act on.
+        """
         conn = self._connection(service)
         tenant_name = self.tenant_for(service, tenant)
         app = self._app(conn, tenant_name)
-        scopes = [SCOPES[service]]
+        cloud = CLOUDS[self.profile.cloud]
+        scopes = [f"{cloud.resource(service)}/.default"]
         try:
             if conn.delegated:
                 result = self._delegated(app, scopes)

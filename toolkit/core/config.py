@@ -6,10 +6,12 @@ The file is TOML (``PSBRIDGE_CONFIG``, else ``config.toml`` in the user config f
 
     [profiles.lab]
     endpoint = "https://mgmt.contoso.com:5986/wsman"
+    configuration_name = "PowerShell.7"   # default Microsoft.PowerShell (Windows PowerShell 5.1)
     auth = "negotiate"            # basic, ntlm, negotiate, kerberos, credssp, certificate
     username = "CONTOSO\\svc-psbridge"
     password_env = "PSBRIDGE_LAB_PASSWORD"   # or password_file, or password_keyring = true
     role = "admin"                # helpdesk | admin
+    cloud = "global"              # usgov (GCC), usgovhigh, dod, china: sign-in and services
 
     [profiles.lab.exchange]
     organization = "contoso.onmicrosoft.com"
@@ -33,6 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from toolkit.core import paths
+from toolkit.core.clouds import CLOUDS
 from toolkit.core.errors import ConfigError
 
 AUTH_METHODS = ("basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate")
@@ -42,8 +45,14 @@ SANDBOX = "sandbox"
 ENV_PROFILE = "env"
 _FORBIDDEN_SECRETS = ("password", "client_secret", "token", "access_token")
 
+DEFAULT_CONFIGURATION = "Microsoft.PowerShell"
+# What each auth method needs beyond pypsrp, as (module to import, pip extra).
+AUTH_EXTRAS = {"kerberos": ("gssapi", "kerberos"), "credssp": ("requests_credssp", "credssp")}
+
 _PROFILE_KEYS = {
     "endpoint": str,
+    "configuration_name": str,
+    "cloud": str,
     "auth": str,
     "username": str,
     "password_env": str,
@@ -96,6 +105,8 @@ class ServiceConnection:
 class Profile:
     name: str
     endpoint: str | None = None  # None only for the sandbox profile
+    configuration_name: str = DEFAULT_CONFIGURATION  # the host's session configuration
+    cloud: str = "global"  # global | usgov | usgovhigh | dod | china (toolkit.core.clouds)
     auth: str = "negotiate"
     username: str | None = None
     password_env: str | None = None
@@ -130,6 +141,8 @@ class Profile:
         data: dict[str, Any] = {
             "name": self.name,
             "endpoint": self.endpoint or "(embedded sandbox, started in-process)",
+            "configuration_name": self.configuration_name,
+            "cloud": self.cloud,
             "auth": self.auth,
             "username": self.username,
             "password": (
@@ -251,6 +264,19 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
     auth = settings.get("auth", "negotiate")
     if auth not in AUTH_METHODS:
         raise fail("auth", f"must be one of {', '.join(AUTH_METHODS)}, not {auth!r}")
+    if auth == "basic" and parsed.scheme == "http":
+        raise fail("auth", "basic over http:// sends the password in clear text (Basic "
+                   "authentication has no message encryption)",
+                   hint="Use an https:// endpoint, or auth = \"negotiate\" (NTLM or Kerberos "
+                        "encrypt every message over http://).")
+    cloud = settings.get("cloud", "global")
+    if cloud not in CLOUDS:
+        raise fail("cloud", f"must be one of {', '.join(CLOUDS)}, not {cloud!r}")
+    configuration = settings.get("configuration_name", DEFAULT_CONFIGURATION)
+    if not configuration or any(c in configuration for c in "/\\?#& "):
+        raise fail("configuration_name", f"{configuration!r} is not a session configuration "
+                   "name", hint="For example Microsoft.PowerShell, PowerShell.7 or the name "
+                   "of a JEA endpoint.")
     encryption = settings.get("encryption", "auto")
     if encryption not in ENCRYPTION:
         raise fail("encryption", f"must be one of {', '.join(ENCRYPTION)}, not {encryption!r}")
@@ -283,10 +309,13 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
                     raise sub_fail(secret, "secrets are never stored in the configuration file",
                                    hint="Use client_secret_env = \"VAR\".")
             _check_types(sub, _SERVICE_KEYS, sub_fail)
-            services[service] = ServiceConnection(**sub)
+            services[service] = ServiceConnection(
+                **{"authority": CLOUDS[cloud].authority, **sub})
     return Profile(
         name=name,
         endpoint=endpoint,
+        configuration_name=configuration,
+        cloud=cloud,
         auth=auth,
         username=settings.get("username"),
         password_env=settings.get("password_env"),

@@ -59,11 +59,15 @@ def check_role(meta: TemplateMeta, target: Target) -> None:
 
 
 def pipeline_steps(target: Target, catalog: TemplateCatalog, meta: TemplateMeta,
-                   script: str, params: Mapping[str, Any],
-                   connection: Connection | None = None) -> list[Step]:
-    """Connect blocks for the services the runspace lacks, then the template itself."""
-    return [*target.connect_steps(meta.services, catalog, connection),
-            Step(script, dict(params))]
+                   script: str, params: Mapping[str, Any], connection: Connection
+                   ) -> list[Step]:
+    """The template's step, once ``connection`` holds the services the template needs.
+
+    Connecting is a pipeline of its own that checks the tenant reached (see
+    `Target.connect`), so no row is sent to a connection of the wrong tenant.
+    """
+    target.connect(connection, meta.services, catalog)
+    return [Step(script, dict(params))]
 
 
 def run_once(target: Target, catalog: TemplateCatalog, template: str,
@@ -97,8 +101,36 @@ def run_plan(
     if row_param is None:
         raise TemplateError(f"template {meta.name} takes no rows",
                             hint="Run it without --csv.")
-    # Sign in before the job exists: a profile that cannot sign in changes nothing.
-    target.connect_steps(meta.services, catalog)
+    # Connect, and check the tenant reached, before the job exists: a profile that cannot
+    # sign in, or whose connection lands in another tenant, changes nothing.
+    checked = target.open_connection()
+    try:
+        target.connect(checked, meta.services, catalog)
+    except BaseException:
+        checked.close()
+        raise
+    unused = [checked]  # the runner's first connection
+
+    def open_connection() -> Connection:
+        return unused.pop() if unused else target.open_connection()
+
+    try:
+        return _run_job(target, catalog, plan, journal, settings, rendered.script, meta,
+                        open_connection, on_results=on_results, on_start=on_start,
+                        resume=resume, skip_rows=skip_rows)
+    finally:
+        for connection in unused:
+            connection.close()
+
+
+def _run_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, journal: Journal,
+             settings: RunnerSettings, script: str, meta: TemplateMeta,
+             open_connection: Callable[[], Connection], *,
+             on_results: Callable[[list[RowResult]], None] | None,
+             on_start: Callable[[Job], None] | None, resume: Job | None,
+             skip_rows: Sequence[int]) -> tuple[Job, RunSummary]:
+    row_param = meta.row_param
+    assert row_param is not None  # checked by run_plan
     if resume is None:
         job = journal.start_job(
             task=plan.task, profile=target.profile.name, tenant=target.tenant,
@@ -113,11 +145,11 @@ def run_plan(
     skipped = set(skip_rows)
 
     def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
-        return pipeline_steps(target, catalog, meta, rendered.script,
+        return pipeline_steps(target, catalog, meta, script,
                               {**plan.params, row_param.name: rows}, connection)
 
     runner = Runner(
-        open_connection=target.open_connection,
+        open_connection=open_connection,
         make_steps=make_steps,
         journal_path=journal.path,
         job_id=job.id,

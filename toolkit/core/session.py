@@ -45,6 +45,12 @@ class Endpoint:
     certificate_key_pem: str | None = None
     operation_timeout: int = 20
     read_timeout: int = 30
+    configuration_name: str = "Microsoft.PowerShell"
+
+    @property
+    def resource_uri(self) -> str:
+        """The WSMan resource of the host's session configuration (its endpoint)."""
+        return f"{POWERSHELL_URI_PREFIX}{self.configuration_name}"
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
 
 
 log = logging.getLogger(__name__)
-POWERSHELL_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+POWERSHELL_URI_PREFIX = "http://schemas.microsoft.com/powershell/"
 # The WSMan fault for a shell the host no longer has (0x8033805B): reconnecting cures it.
 SHELL_GONE_FAULTS = frozenset({2150858843})
 
@@ -279,7 +285,7 @@ class ShellLedger:
             selectors = SelectorSet()
             selectors.add_option("ShellId", shell_id)
             with contextlib.suppress(Exception):  # already gone on the host: fine
-                wsman.delete(POWERSHELL_RESOURCE_URI, selector_set=selectors)
+                wsman.delete(endpoint.resource_uri, selector_set=selectors)
             record.unlink(missing_ok=True)
             log.info("closed shell %s left on %s by a process that is gone", shell_id,
                      endpoint.url)
@@ -340,7 +346,8 @@ class Connection:
         self._record: Path | None = None
         try:
             self._wsman = _wsman(endpoint)
-            self._pool = RunspacePool(self._wsman, min_runspaces=1, max_runspaces=1)
+            self._pool = RunspacePool(self._wsman, min_runspaces=1, max_runspaces=1,
+                                      configuration_name=endpoint.configuration_name)
             self._pool.open()
         except transport_errors() as exc:
             raise _translate(exc, endpoint) from exc

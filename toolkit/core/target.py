@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import logging
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,17 +19,26 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core import paths
-from toolkit.core.auth import TokenProvider
-from toolkit.core.config import SANDBOX, Profile, parse_profile
-from toolkit.core.errors import ConfigError, ConnectionFailed
+from toolkit.core.auth import TokenProvider, token_tenant_id
+from toolkit.core.clouds import CLOUDS
+from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
+from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
+from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
 from toolkit.core.templates import RenderedScript, TemplateCatalog
+from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
 log = logging.getLogger(__name__)
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
     "graph": "_lib/connect-graph",
 }
+# Reads back, from the service itself, which tenant a connected runspace acts on.
+REACHED_TENANT_TEMPLATE = "_lib/reached-tenant-exchange"
+
+
+class WrongTenant(ConnectionFailed):
+    """A connection reached another tenant than the one asked for: nothing is sent."""
 
 
 @dataclass
@@ -39,6 +50,9 @@ class Target:
     tenant: str | None = None
     tokens: TokenProvider | None = None
     ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
+    # The tenant every connection must reach: --tenant, else the profile's own, resolved.
+    expected: TenantRef | None = None
+    resolver: TenantResolver | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
     _connect_scripts: dict[str, RenderedScript] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -46,16 +60,81 @@ class Target:
     def open_connection(self) -> Connection:
         return Connection(self.endpoint, self.ledger)
 
-    def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
-                      connection: Connection | None = None) -> list[Step]:
+    def connect(self, connection: Connection, services: Sequence[str],
+                catalog: TemplateCatalog) -> dict[str, str]:
+        """Connect the runspace to the services it does not hold yet, then check the tenant.
+
+        The connect blocks run as a pipeline of their own, before any template: each
+        reports the tenant it reached, and a connection to any other tenant than
+        :attr:`expected` raises :class:`WrongTenant` (exit 4) before a row is sent.
+        Returns the tenant id each newly connected service reached.
+        """
+        steps = self._connect_steps(services, catalog, connection)
+        if not steps:
+            return {}
+        # The token names the tenant it was issued in: Graph acts on exactly that one.
+        reached = {step.connects[0]: token_tenant_id(str(step.parameters.get("AccessToken")))
+                   for step in steps if step.connects}
+        for service, tenant_id in reached.items():
+            self._check_reached(service, tenant_id)
+        exchange = "exchange" in reached
+        report = [Step(catalog.render(REACHED_TENANT_TEMPLATE).script)] if exchange else []
+        result = connection.run([*steps, *report])
+        if result.failed or result.errors:
+            error = (result.errors[-1] if result.errors else None)
+            message = error.message if error else "the connect block failed"
+            verdict = classify(error.error_id if error else None,
+                               error.category if error else None, message)
+            failure = TransportFault if verdict.retry else ConnectionFailed
+            for service in reached:  # a connect that wrote an error holds nothing usable
+                connection.services.pop(service, None)
+            raise failure(f"connecting to {', '.join(s.connects[0] for s in steps if s.connects)}"
+                          f" failed: {message}",
+                          hint="Run 'psbridge profile test' to check the host and sign-in.")
+        if exchange:
+            answer = result.output[-1] if result.output else {}
+            reported = answer if isinstance(answer, dict) else {}
+            reached["exchange"] = str(reported.get("TenantId") or "").lower()
+            # What the cmdlets act on, read from the service: Get-ConnectionInformation
+            # can name a tenant the cmdlets do not act on (a token of another tenant).
+            organization = str(reported.get("Organization") or "")
+            named: TenantRef | None = None
+            if self.resolver is not None and organization:
+                named = self.resolver.resolve(organization)
+                if named.id != reached["exchange"]:
+                    named = TenantRef(f"{organization}, signed in to {reached['exchange']}",
+                                      named.id)
+                reached["exchange"] = named.id
+            try:
+                self._check_reached("exchange", reached["exchange"], named)
+            except WrongTenant:
+                connection.services.pop("exchange", None)  # never reuse it
+                raise
+        return reached
+
+    def _check_reached(self, service: str, tenant_id: str,
+                       named: TenantRef | None = None) -> None:
+        expected = self.expected
+        if expected is not None and tenant_id != expected.id:
+            raise WrongTenant(
+                f"the {service} connection reached tenant "
+                f"{named or tenant_id or '(not reported)'}, "
+                f"not {expected}: nothing was sent or changed",
+                hint="Check --tenant and the profile's organization/tenant_id; a partner's "
+                     "sign-in needs an active delegated admin (GDAP) relationship with the "
+                     "customer.",
+            )
+
+    def _connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
+                       connection: Connection) -> list[Step]:
         """The guarded connect block of each service, with fresh tokens as parameters.
 
-        Given the connection the pipeline will run on, services its runspace already holds
-        are skipped, and a connection whose token is about to expire is renewed.
+        Services the connection's runspace already holds are skipped, and a connection
+        whose token is about to expire is renewed.
         """
         steps = []
         for service in services:
-            held = connection.holds(service) if connection is not None else None
+            held = connection.holds(service)
             if held:
                 continue
             with self._lock:
@@ -73,20 +152,26 @@ class Target:
     def _connect_parameters(self, service: str) -> tuple[dict[str, Any], float]:
         """Token (and organization) for one service.
 
-        With ``--tenant``, an app-only connection signs in to the customer tenant itself
-        (the app is consented there); a delegated sign-in uses the partner's own token and
-        names the customer as ``-DelegatedOrganization``.
+        With ``--tenant``, app-only and delegated sign-ins alike get their token from the
+        customer tenant's authority (the app is consented there; the partner's user is a
+        GDAP admin there) and Exchange connects with ``-Organization`` set to the customer.
+        ``-DelegatedOrganization`` is not used: with ``-AccessToken`` the module acts on
+        the token's own tenant whatever it names (office-docs-powershell issue 10378).
         """
         if self.tokens is None:
             raise ConfigError(f"profile {self.profile.name} has no sign-in settings for "
                               f"{service}")
-        delegated = self.tokens.is_delegated(service)
-        token = self.tokens.token(service, None if delegated else self.tenant)
-        if service != "exchange":
-            return {"AccessToken": token.token}, token.expires_on
-        parameters = {"AccessToken": token.token, "Organization": token.tenant}
-        if delegated and self.tenant:
-            parameters["DelegatedOrganization"] = self.tenant
+        organization = self.expected.organization if self.expected else self.tenant
+        token = self.tokens.token(service, organization)
+        parameters: dict[str, Any] = {"AccessToken": token.token}
+        if service == "exchange":
+            parameters["Organization"] = token.tenant
+        cloud = CLOUDS[self.profile.cloud]
+        if cloud != CLOUDS["global"]:  # named only outside it: older overrides keep working
+            if service == "exchange":
+                parameters["ExchangeEnvironmentName"] = cloud.exchange_environment
+            elif service == "graph":
+                parameters["Environment"] = cloud.graph_environment
         return parameters, token.expires_on
 
     def close(self) -> None:
@@ -103,17 +188,57 @@ class Target:
 
 
 def open_target(profile: Profile, tenant: str | None = None) -> Target:
-    if profile.is_sandbox:
-        return _embedded_sandbox(tenant)
+    target = _embedded_sandbox(tenant) if profile.is_sandbox else _remote_target(profile, tenant)
+    try:
+        _resolve_tenant(target)
+    except BaseException:
+        target.close()
+        raise
+    return target
+
+
+def _resolve_tenant(target: Target) -> None:
+    """Name the tenant every connection must reach, and check ``--tenant`` is allowed.
+
+    ``--tenant`` may be the profile's own tenant or one of its ``tenants``, each written as
+    a ``.onmicrosoft.com`` name, a tenant id or a verified domain: they are compared by id.
+    """
+    if target.tokens is None or not target.profile.services:
+        return
+    from toolkit.core.auth import http_session
+
+    profile = target.profile
+    resolver = TenantResolver(target.tokens.authority(), http_session(profile),
+                              persist=not profile.is_sandbox)
+    target.resolver = resolver
+    try:
+        home = resolver.resolve(target.tokens.home_tenant())
+    except UnknownTenant as exc:
+        raise ConfigError(f"profile {profile.name}: {exc.message}",
+                          hint="Fix the organization (or tenant_id) of its [exchange] or "
+                               "[graph] settings.") from None
+    if not target.tenant:
+        target.expected = home
+        return
+    asked = resolver.resolve(target.tenant)
+    allowed = {home.id} | {resolver.resolve(name).id for name in profile.tenants}
+    if profile.tenants and asked.id not in allowed:
+        raise ConfigError(
+            f"tenant {asked} is not one of profile {profile.name}'s tenants",
+            hint=f"Its tenants: {', '.join([home.name, *profile.tenants])}.",
+        )
+    target.expected = asked
+
+
+def _remote_target(profile: Profile, tenant: str | None) -> Target:
     if profile.endpoint is None:  # pragma: no cover - only the sandbox profile lacks one
         raise ConfigError(f"profile {profile.name} has no endpoint")
-    if tenant and profile.tenants and tenant not in profile.tenants:
-        raise ConfigError(
-            f"tenant {tenant} is not one of profile {profile.name}'s tenants",
-            hint=f"Its tenants: {', '.join(profile.tenants)}.",
-        )
+    _check_auth_extra(profile)
+    if not profile.verify_tls:
+        _warn_no_tls_verification(profile)
     endpoint = Endpoint(
         url=profile.endpoint,
+        configuration_name=profile.configuration_name,
         auth=profile.auth,
         username=profile.username,
         password=profile.password(),
@@ -128,6 +253,35 @@ def open_target(profile: Profile, tenant: str | None = None) -> Target:
     with contextlib.suppress(ConnectionFailed):  # an unreachable host fails at first use
         ledger.reap(endpoint)
     return Target(profile, endpoint, tenant, tokens, ledger)
+
+
+def _check_auth_extra(profile: Profile) -> None:
+    """Kerberos and CredSSP need libraries psbridge installs only as extras."""
+    needed = AUTH_EXTRAS.get(profile.auth)
+    if needed is None or (profile.auth == "kerberos" and sys.platform == "win32"):
+        return  # Windows signs in with Kerberos through SSPI, nothing to install
+    module, extra = needed
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"profile {profile.name}: auth = {profile.auth} needs the {module} package, "
+            "which is not installed",
+            hint=f"pip install 'psbridge[{extra}]'"
+                 + (" (and the system's Kerberos library, e.g. libkrb5-dev, to build it)"
+                    if extra == "kerberos" else ""),
+        ) from None
+
+
+def _warn_no_tls_verification(profile: Profile) -> None:
+    """Said on every run: the setting exposes the host's password and the cloud tokens."""
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, here
+    print(f"warning: profile {profile.name} has verify_tls = false: the certificates of the "
+          "management host and of the identity platform are not checked, so anyone on the "
+          "network path can read the password and the access tokens. Set ca_bundle to the "
+          "CA that signed them instead.", file=sys.stderr, flush=True)
 
 
 def sandbox_dir() -> Path:

@@ -132,7 +132,8 @@ def identity_platform(world: World, state_dir: Path) -> Any:
     from toolkit.sandbox.identity import Tenant as IdTenant
 
     tenants = [IdTenant(t.name, t.id, tuple(d.name for d in t.domains
-                                             if d.verified and not d.initial))
+                                             if d.verified and not d.initial),
+                        tuple(t.active_partners()))
                for t in world.tenants.values()]
     apps = [IdApp(a.client_id, a.client_secret, a.certificate_pem, tuple(a.tenants),
                   tuple(a.roles), a.display_name) for a in world.apps]
@@ -170,4 +171,5 @@ def build_backend(options: SandboxOptions) -> SandboxBackend:
         command_log=options.command_log,
     )
     secret_dir = options.tls_dir.parent if options.tls_dir is not None else None
-    return SandboxBackend(services, Engine(tenant_registry(services)), secret_dir)
+    return SandboxBackend(services, Engine(tenant_registry(services), options.host_modules),
+                          secret_dir)

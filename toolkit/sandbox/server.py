@@ -63,6 +63,7 @@ class SandboxOptions:
     mailbox_delay_s: float | None = None
     migration_speed: float | None = None  # emulated service seconds per real second
     tls_dir: Path | None = None  # None: <data dir>/sandbox/tls
+    host_modules: dict[str, str] | None = None  # installed modules; None: the default set
 
 
 def default_tls_dir() -> Path:

@@ -51,6 +51,7 @@ ALLOWED_BUILTINS: dict[str, tuple[str, ...]] = {
     "New-Object": (),
     "ConvertTo-SecureString": (),
     "Out-Null": (),
+    "Get-Module": ("gmo",),  # -ListAvailable: the host inventory of 'profile test'
 }
 
 

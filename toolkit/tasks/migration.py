@@ -107,7 +107,7 @@ class EndpointFact:
 
 @dataclass
 class TenantFacts:
-    """What the ``exchange/migration-tenant`` template reported."""
+    """What ``exchange/migration-tenant`` and ``graph/licensed-users`` reported."""
 
     targets: dict[str, TargetMailbox] = field(default_factory=dict)  # casefolded address
     migration_users: dict[str, str] = field(default_factory=dict)  # address -> batch
@@ -117,12 +117,14 @@ class TenantFacts:
     @classmethod
     def from_output(cls, objects: Sequence[Mapping[str, Any]]) -> TenantFacts:
         facts = cls()
+        licensed = {str(item["UserId"]) for item in objects
+                    if item.get("Kind") == "licence" and item.get("Licensed")}
         for item in objects:
             kind = item.get("Kind")
             if kind == "target":
                 facts.targets[str(item["Email"]).casefold()] = TargetMailbox(
                     bool(item.get("Found")), str(item.get("Type") or ""),
-                    bool(item.get("Licensed")))
+                    bool(item.get("Licensed")) or str(item.get("UserId")) in licensed)
             elif kind == "user":
                 facts.migration_users[str(item["Email"]).casefold()] = str(item["Batch"])
             elif kind == "batch":

@@ -19,6 +19,7 @@ from toolkit.sandbox.identity import (
 CONTOSO_ID = "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
 FABRIKAM_ID = "0a1b2c3d-4e5f-4061-9273-8495a6b7c8d9"
 PARTNER_ID = "f0e1d2c3-b4a5-4697-8879-6a5b4c3d2e1f"
+TAILSPIN_ID = "1d2c3b4a-5f6e-4a7b-8c9d-0e1f2a3b4c5d"
 APP_ID = "3c9a1f7e-5d2b-4e8c-9a61-2b7f4e0d8c15"
 APP_SECRET = "sandbox-app-secret-value"
 AGENT_PASSWORD = "agent1-Passw0rd!"
@@ -37,7 +38,10 @@ def seed_document(app_cert: AppCertificate) -> dict[str, Any]:
             {"name": "contoso.onmicrosoft.com", "id": CONTOSO_ID,
              "domains": [{"name": "contoso.com", "verified": True},
                          {"name": "contoso.net", "verified": False}]},
-            {"name": "fabrikam.onmicrosoft.com", "id": FABRIKAM_ID, "domains": []},
+            {"name": "fabrikam.onmicrosoft.com", "id": FABRIKAM_ID, "domains": [],
+             "partners": ["admin1"]},
+            {"name": "tailspin.onmicrosoft.com", "id": TAILSPIN_ID, "domains": [],
+             "partners": [{"account": "admin1", "role": "admin", "accepted": False}]},
             {"name": "partner.onmicrosoft.com", "id": PARTNER_ID, "domains": []},
         ],
         "apps": [

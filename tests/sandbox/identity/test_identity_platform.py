@@ -18,6 +18,7 @@ from identity_seed import (
     APP_ID,
     APP_SECRET,
     CONTOSO_ID,
+    FABRIKAM_ID,
     build_platform,
 )
 
@@ -215,6 +216,54 @@ def test_approve_api(platform: IdentityPlatform) -> None:
                                           audience="https://outlook.office365.com",
                                           tenant_id=CONTOSO_ID)
     assert claims["upn"] == "agent1"
+
+
+def partner_flow(platform: IdentityPlatform, tenant: str) -> dict[str, Any]:
+    status, _, flow = call(platform, "POST", f"/{tenant}/oauth2/v2.0/devicecode",
+                           {"client_id": EXO_PS_CLIENT, "scope": f"{EXO_DEFAULT} offline_access"})
+    assert status == 200, flow
+    return flow
+
+
+def test_a_partner_signs_in_to_a_customer_only_with_an_accepted_relationship(
+        platform: IdentityPlatform) -> None:
+    """GDAP: admin1 (home: partner) reaches fabrikam, which accepted it, and gets a token
+    of fabrikam; tailspin has not accepted yet and contoso has no relationship at all."""
+    flow = partner_flow(platform, "fabrikam.onmicrosoft.com")
+    platform.approve(flow["user_code"], "admin1")
+    status, answer = redeem(platform, flow)
+    assert status == 200, answer
+    claims = platform.verify_access_token(answer["access_token"],
+                                          audience="https://outlook.office365.com",
+                                          tenant_id=FABRIKAM_ID)
+    assert claims["upn"] == "admin1"
+    for customer in ("tailspin.onmicrosoft.com", "contoso.onmicrosoft.com"):
+        flow = partner_flow(platform, customer)
+        with pytest.raises(DeviceCodeError, match=f"AADSTS50020: User account 'admin1' .* "
+                           f"does not exist in tenant '{customer}'") as refused:
+            platform.approve(flow["user_code"], "admin1")
+        assert refused.value.status == 403
+        status, answer = redeem(platform, flow)  # the polling client hears the same
+        assert (status, answer["error"], answer["error_codes"]) == (400, "invalid_grant",
+                                                                     [50020])
+
+
+def test_a_refresh_token_reaches_a_customer_tenant_through_its_authority(
+        platform: IdentityPlatform) -> None:
+    """msal redeems the home sign-in's refresh token at the customer's authority."""
+    flow = partner_flow(platform, "partner.onmicrosoft.com")
+    platform.approve(flow["user_code"], "admin1")
+    refresh = redeem(platform, flow)[1]["refresh_token"]
+    form = {"grant_type": "refresh_token", "client_id": EXO_PS_CLIENT,
+            "refresh_token": refresh, "scope": EXO_DEFAULT}
+    status, _, answer = call(platform, "POST", "/fabrikam.onmicrosoft.com/oauth2/v2.0/token",
+                             form)
+    assert status == 200, answer
+    platform.verify_access_token(answer["access_token"], audience="https://outlook.office365.com",
+                                 tenant_id=FABRIKAM_ID)
+    status, _, answer = call(platform, "POST", "/tailspin.onmicrosoft.com/oauth2/v2.0/token",
+                             form)
+    assert (status, answer["error_codes"]) == (400, [50020])
 
 
 def test_approve_endpoint_needs_a_user_code(platform: IdentityPlatform) -> None:

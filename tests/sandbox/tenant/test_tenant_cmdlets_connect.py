@@ -77,6 +77,24 @@ def test_partner_reaches_customers_that_accepted(engine: Engine) -> None:
     assert ok(run_script(runspace, "(Get-MgDomain -DomainId fabrikam.com).IsVerified")) == [True]
 
 
+def test_a_partners_role_in_the_customer_limits_its_cmdlets(engine: Engine,
+                                                             store: TenantStore) -> None:
+    """A GDAP relationship with a helpdesk role reads, but cannot change, the customer."""
+    fabrikam = store.world.tenants["fabrikam.onmicrosoft.com"]
+    for partner in fabrikam.partners:
+        partner.role = "helpdesk" if partner.account == "admin" else partner.role
+    runspace = engine.open_runspace(SessionContext("admin", "admin"))
+    ok(run_script(runspace, "Connect-ExchangeOnline -DelegatedOrganization "
+                            "fabrikam.onmicrosoft.com -ShowBanner:$false"))
+    assert ok(run_script(runspace, "(Get-Mailbox office).Name")) == ["Office"]
+    denied = run_script(runspace, "Add-MailboxPermission office -User ana.bowman@fabrikam.com "
+                                  "-AccessRights FullAccess")
+    assert "is not recognized" in (denied.failed or denied.errors[0]).message
+    ok(run_script(runspace, "Connect-ExchangeOnline -ShowBanner:$false"))  # home: admin
+    ok(run_script(runspace, "Add-MailboxPermission info -User debra.berger@contoso.com "
+                            "-AccessRights FullAccess"))
+
+
 def test_credential_connect(engine: Engine) -> None:
     runspace = engine.open_runspace(SessionContext("someone", "admin"))
     good = ("$c = New-Object System.Management.Automation.PSCredential('helpdesk', "
@@ -125,6 +143,21 @@ def test_access_tokens(engine: Engine, identity: object, store: TenantStore,
     expired = _app_token(past, CONTOSO_ID, EXCHANGE_ONLINE)
     result = run_script(runspace, connect, {"t": expired, "o": "contoso.onmicrosoft.com"})
     assert "token is expired" in result.errors[0].message
+    # A token is for one cloud: the global one is refused by GCC High's endpoint.
+    gcc_high = run_script(runspace, "param($t) Connect-ExchangeOnline -AccessToken $t "
+                          "-Organization contoso.onmicrosoft.com -ExchangeEnvironmentName "
+                          "O365USGovGCCHigh -ShowBanner:$false", {"t": good})
+    assert "Invalid audience" in gcc_high.errors[0].message
+    # A home token with -DelegatedOrganization lands in the token's tenant, whatever
+    # Get-ConnectionInformation says (office-docs-powershell issue 10378).
+    ok(run_script(runspace, "param($t) Connect-ExchangeOnline -AccessToken $t -Organization "
+                  "contoso.onmicrosoft.com -DelegatedOrganization fabrikam.onmicrosoft.com "
+                  "-ShowBanner:$false", {"t": good}))
+    assert ok(run_script(runspace, "(Get-ConnectionInformation).DelegatedOrganization")) == [
+        "fabrikam.onmicrosoft.com"]
+    assert ok(run_script(runspace, "(Get-OrganizationConfig).Name")) == [
+        "contoso.onmicrosoft.com"]
+    assert ok(run_script(runspace, "(Get-Mailbox sales).Name")) == ["Sales"]
     from toolkit.sandbox.values import SecureString
     ok(run_script(runspace, "param($t) Connect-MgGraph -AccessToken $t -NoWelcome",
                   {"t": SecureString(graph_token)}))

@@ -76,7 +76,7 @@ def test_demo_world_shape() -> None:
     seats = {s.part_number: s.enabled - contoso.consumed_units(s) for s in contoso.skus}
     assert seats["ENTERPRISEPACK"] > 10 and seats["EMS"] == 0
     assert sum(1 for u in contoso.users.values() if not u.enabled and not u.licenses) >= 6
-    assert {"admin", "helpdesk"} <= set(fabrikam.partners)
+    assert {"admin", "helpdesk"} <= set(fabrikam.active_partners())
     assert [a.role for a in world.accounts] == ["admin", "helpdesk"]
     assert set(world.apps[0].tenants) == {CONTOSO, FABRIKAM}
     assert json.loads(json.dumps(demo_seed())) == demo_seed()  # plain JSON, deterministic

@@ -12,41 +12,44 @@ from toolkit.sandbox.identity import EXCHANGE_ONLINE, MICROSOFT_GRAPH
 from toolkit.sandbox.interface import SessionContext
 from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
-from toolkit.sandbox.tenant.demo import CONTOSO_ID
+from toolkit.sandbox.tenant.demo import CONTOSO_ID, FABRIKAM_ID
 from toolkit.sandbox.tenant.store import TenantStore
 
 
-def _user_token(identity: object, resource: object) -> str:
+def _user_token(identity: object, resource: object, tenant_id: str = CONTOSO_ID) -> str:
     token: str = identity.tokens.issue_user_token(  # type: ignore[attr-defined]
-        tenant_id=CONTOSO_ID, resource=resource, client_id="fb78d390-0c51-40cd-8e17-fdbfab77341b",
+        tenant_id=tenant_id, resource=resource,
+        client_id="fb78d390-0c51-40cd-8e17-fdbfab77341b",
         app_display_name="psbridge", username="admin", scopes=["Exchange.Manage"])
     return token
 
 
 def test_guarded_connect_block_and_list_mailboxes(engine: Engine, services: TenantServices,
                                                   store: TenantStore, tmp_path: Path) -> None:
+    """A partner's token issued by the customer's tenant, -Organization the customer: the
+    connection acts on the customer, and the reached-tenant report says so."""
     services.identity = identity_platform(store.world, tmp_path)
     catalog = TemplateCatalog(include_builtin=True)
     connect = catalog.render("_lib/connect-exchange").script
     listing = catalog.render("exchange/list-mailboxes").script
     runspace = engine.open_runspace(SessionContext("admin", "admin"))
-    token = _user_token(services.identity, EXCHANGE_ONLINE)
+    token = _user_token(services.identity, EXCHANGE_ONLINE, FABRIKAM_ID)
     for _ in range(2):  # the second run finds the connection and keeps it
         ok(run_script(runspace, connect, {"AccessToken": token,
-                                          "Organization": "contoso.onmicrosoft.com",
-                                          "DelegatedOrganization": "fabrikam.onmicrosoft.com"}))
+                                          "Organization": "fabrikam.onmicrosoft.com"}))
     assert services.limiter.count("admin") == 1
     rows = ok(run_script(runspace, listing, {"RecipientTypeDetails": "SharedMailbox"}))
     assert [r["PrimarySmtpAddress"] for r in rows] == ["office@fabrikam.com"]
-    (info,) = ok(run_script(runspace, "Get-ConnectionInformation"))
-    assert info["Organization"] == "contoso.onmicrosoft.com"
-    assert info["DelegatedOrganization"] == "fabrikam.onmicrosoft.com"
-    refused = run_script(runspace, connect, {"AccessToken": token,
-                                             "Organization": "contoso.onmicrosoft.com",
-                                             "DelegatedOrganization":
-                                                 "tailspintoys.onmicrosoft.com"})
+    (reached,) = ok(run_script(runspace,
+                               catalog.render("_lib/reached-tenant-exchange").script))
+    assert (reached["TenantId"], reached["Organization"]) == (
+        FABRIKAM_ID, "fabrikam.onmicrosoft.com")
+    home = _user_token(services.identity, EXCHANGE_ONLINE)  # the partner's own tenant
+    refused = run_script(runspace, connect, {"AccessToken": home,
+                                             "Organization": "fabrikam.onmicrosoft.com",
+                                             "Renew": True})
     record = refused.failed or refused.errors[0]
-    assert "accept the partner relationship" in record.message
+    assert "was issued for tenant" in record.message
 
 
 def test_graph_connect_block(engine: Engine, services: TenantServices,

@@ -21,7 +21,9 @@ from toolkit.sandbox.host.soap import NS, WSManRequest, element
 from toolkit.sandbox.interface import Backend, SessionContext
 
 POWERSHELL_URI_PREFIX = "http://schemas.microsoft.com/powershell/"
-SUPPORTED_CONFIGURATIONS = {"microsoft.powershell"}
+# Windows PowerShell's default endpoint and the one PowerShell 7 registers
+# (Enable-PSRemoting in PowerShell 7 creates "PowerShell.7"); the sandbox serves both alike.
+SUPPORTED_CONFIGURATIONS = {"microsoft.powershell", "powershell.7"}
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 COMMAND_URI = SHELL_URI + "/Command"
 CONFIG_URI = "http://schemas.microsoft.com/wbem/wsman/1/config"
@@ -136,7 +138,7 @@ class WSManService:
                 faults.INVALID_RESOURCE_URI,
                 f"The WS-Management service cannot process the request. Cannot find the "
                 f"{configuration or resource_uri} session configuration; the sandbox serves "
-                "Microsoft.PowerShell only.",
+                "Microsoft.PowerShell and PowerShell.7 only.",
                 "w:InvalidResourceURI",
             )
         shell = request.find("rsp:Shell")

@@ -17,6 +17,10 @@ Choices worth knowing:
   AADSTS700023 (wrong ``aud``), AADSTS700024 (outside its time range);
 - scopes: AADSTS1002012 (client credentials without ``/.default``), AADSTS70011,
   AADSTS500011 (unknown resource), AADSTS28000 (scopes of two resources at once);
+- a user signing in to a tenant where they are neither a member nor a partner with an
+  accepted (active) delegated admin relationship: AADSTS50020 ``invalid_grant``. A GDAP
+  request the customer has not approved yet grants nothing, so Entra sees a user who
+  does not exist in that tenant (Entra has no separate code for "pending");
 - device code: AADSTS70016 ``authorization_pending``, AADSTS70019 ``expired_token``,
   AADSTS70000 ``invalid_grant`` (unknown or already redeemed code, bad refresh token).
 
@@ -72,6 +76,20 @@ def tenant_not_found(tenant: str) -> OAuthError:
         f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
         "are signing into the correct cloud. Check with your subscription administrator, "
         "this may happen if there are no active subscriptions for the tenant.",
+    )
+
+
+def user_not_in_tenant(username: str, tenant: str, client_id: str,
+                       client_name: str) -> OAuthError:
+    return OAuthError(
+        400,
+        "invalid_grant",
+        50020,
+        f"User account '{username}' from identity provider 'https://sts.windows.net/' does "
+        f"not exist in tenant '{tenant}' and cannot access the application "
+        f"'{client_id}'({client_name}) in that tenant. The account needs to be added as an "
+        "external user in the tenant first. Sign out and sign in again with a different "
+        "Microsoft Entra user account.",
     )
 
 

@@ -8,7 +8,11 @@ Grants served at ``/{tenant}/oauth2/v2.0/token``:
   to that resource. Needs a specific tenant in which the app is consented.
 - ``urn:ietf:params:oauth:grant-type:device_code``: redeems an approved device code.
 - ``refresh_token``: a delegated token for any of the two resources, as Entra's
-  multi-resource refresh tokens allow.
+  multi-resource refresh tokens allow, in the tenant of the authority it is redeemed at.
+
+A user gets delegated tokens only in a tenant they belong to, or in a customer tenant
+whose delegated admin relationship with them is active (``Tenant.partners``); elsewhere
+Entra answers AADSTS50020.
 
 Delegated sign-ins accept Microsoft's first-party public clients (see
 `model.FIRST_PARTY_PUBLIC_CLIENTS`) in every tenant, and seeded apps where consented.
@@ -219,8 +223,16 @@ class TokenEndpoint:
         if tenant is None:
             raise errors.no_tenant_information()
         client_name = self._public_client_name(client_id, tenant, tenant.name)
+        self._check_member(account, tenant, client_id, client_name)
         scopes = parse_delegated_scopes(" ".join(flow.scopes), tenant.name)
         return self._user_token_response(request, tenant, client_id, client_name, account, scopes)
+
+    def _check_member(self, account: Account, tenant: Tenant, client_id: str,
+                      client_name: str) -> None:
+        """A user gets tokens only where they are a member or an active partner (GDAP)."""
+        if not self._directory.may_sign_in(account, tenant):
+            raise errors.user_not_in_tenant(account.username, tenant.name, client_id,
+                                            client_name)
 
     def _refresh(self, request: EndpointRequest) -> dict[str, Any]:
         client_id = _required(request.form, "client_id")
@@ -229,13 +241,15 @@ class TokenEndpoint:
         )
         if claims is None:
             raise errors.invalid_grant()
-        tenant = self._directory.tenant(str(claims.get("tid", "")))
+        issued_in = self._directory.tenant(str(claims.get("tid", "")))
         account = self._directory.account(str(claims.get("upn", "")))
-        if tenant is None or account is None:
+        if issued_in is None or account is None:
             raise errors.invalid_grant()
-        if request.tenant is not None and request.tenant != tenant:
-            raise errors.invalid_grant()
+        # A user's refresh token is redeemed at another tenant's authority for a token of
+        # that tenant (a partner reaching a customer), if the user may sign in there.
+        tenant = request.tenant or issued_in
         client_name = self._public_client_name(client_id, tenant, tenant.name)
+        self._check_member(account, tenant, client_id, client_name)
         scope = request.form.get("scope") or str(claims.get("scp", ""))
         scopes = parse_delegated_scopes(scope, tenant.name)
         return self._user_token_response(request, tenant, client_id, client_name, account, scopes)

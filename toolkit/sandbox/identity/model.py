@@ -18,21 +18,34 @@ from toolkit.sandbox.identity.certs import certificate_thumbprint
 
 @dataclass(frozen=True)
 class Tenant:
-    """A directory: its ``.onmicrosoft.com`` name, its id (a GUID) and other domains."""
+    """A directory: its ``.onmicrosoft.com`` name, its id (a GUID) and other domains.
+
+    ``partners`` are the sandbox accounts of partners (CSP/MSP) whose delegated admin
+    relationship with this tenant is active: they may sign in here. A relationship the
+    customer has not accepted yet is not listed.
+    """
 
     name: str
     id: str
     domains: tuple[str, ...] = ()
+    partners: tuple[str, ...] = ()
 
     @classmethod
     def from_seed(cls, entry: Mapping[str, Any]) -> Tenant:
-        """Build from a seed ``tenants[]`` entry; only verified domains resolve an authority."""
+        """Build from a seed ``tenants[]`` entry; only verified domains resolve an authority,
+        only accepted partner relationships let a partner sign in."""
         domains = tuple(
             d["name"] if isinstance(d, Mapping) else str(d)
             for d in entry.get("domains", ())
             if not isinstance(d, Mapping) or d.get("verified", True)
         )
-        return cls(name=str(entry["name"]), id=str(entry["id"]).lower(), domains=domains)
+        partners = tuple(
+            str(p["account"]) if isinstance(p, Mapping) else str(p)
+            for p in entry.get("partners", ())
+            if not isinstance(p, Mapping) or p.get("accepted", True)
+        )
+        return cls(name=str(entry["name"]), id=str(entry["id"]).lower(), domains=domains,
+                   partners=partners)
 
     def aliases(self) -> tuple[str, ...]:
         """Every string that names this tenant in an authority URL (compared lowercased)."""
@@ -78,7 +91,8 @@ class Account:
     """A sandbox sign-in account (username, password, RBAC role: admin or helpdesk).
 
     ``home_tenant`` (name or id) is the tenant a device-code sign-in through the
-    ``organizations`` or ``common`` authority lands in; by default the first tenant.
+    ``organizations`` or ``common`` authority lands in; by default the first tenant. An
+    account without one (the sandbox's command-line admin) may sign in to every tenant.
     """
 
     username: str
@@ -144,6 +158,14 @@ class Directory:
         if account.home_tenant:
             return self.tenant(account.home_tenant)
         return self.tenants[0] if self.tenants else None
+
+    def may_sign_in(self, account: Account, tenant: Tenant) -> bool:
+        """A member of *tenant*, or a partner with an active relationship with it."""
+        if account.home_tenant is None:
+            return True
+        home = self.tenant(account.home_tenant)
+        return home == tenant or account.username.lower() in {
+            p.lower() for p in tenant.partners}
 
     def is_consented(self, app: AppRegistration, tenant: Tenant) -> bool:
         """Whether *app* has a service principal (admin consent) in *tenant*."""

@@ -21,7 +21,9 @@ and ``common`` where Entra allows them):
   username becomes the token's ``upn``. Answers 200 ``{"status": "approved",
   "user_code": ..., "account": ...}``; 400 without a user code; 401 (with
   ``WWW-Authenticate: Basic``) for bad credentials; 403 when ``account`` names someone
-  else; 404 unknown code; 409 already approved; 410 expired.
+  else or when the account may not sign in to the flow's tenant (AADSTS50020: not a
+  member, and no active partner relationship); 404 unknown code; 409 already approved;
+  410 expired.
 - ``GET /_sandbox/devicelogin`` — the ``verification_uri``: plain text saying how to
   approve.
 
@@ -252,6 +254,11 @@ class IdentityPlatform:
     def _approve(self, user_code: str, account: Account) -> DeviceFlow:
         flow = self._device_codes.approve(user_code, account)
         log.info("identity: device code %s approved by %s", flow.user_code, account.username)
+        if flow.tenant is not None and not self.directory.may_sign_in(account, flow.tenant):
+            # The sign-in page refuses; the polling client gets the same error on redeem.
+            error = errors.user_not_in_tenant(account.username, flow.tenant.name,
+                                              flow.client_id, flow.client_id)
+            raise DeviceCodeError(str(error), status=403, reason="user_not_in_tenant")
         return flow
 
 

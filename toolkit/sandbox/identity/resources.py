@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,21 @@ MICROSOFT_GRAPH = Resource(
     ),
 )
 
-RESOURCES: tuple[Resource, ...] = (EXCHANGE_ONLINE, MICROSOFT_GRAPH)
+# The same APIs in the national clouds (GCC High, DoD, 21Vianet): a token is for one cloud's
+# endpoint only. Sources: learn.microsoft.com/graph/deployments (Graph); the Exchange Online
+# module's environments (outlook.office365.us, webmail.apps.mil, partner.outlook.cn).
+NATIONAL_RESOURCES: tuple[Resource, ...] = tuple(
+    replace(base, uri=uri) for base, uri in (
+        (EXCHANGE_ONLINE, "https://outlook.office365.us"),
+        (EXCHANGE_ONLINE, "https://webmail.apps.mil"),
+        (EXCHANGE_ONLINE, "https://partner.outlook.cn"),
+        (MICROSOFT_GRAPH, "https://graph.microsoft.us"),
+        (MICROSOFT_GRAPH, "https://dod-graph.microsoft.us"),
+        (MICROSOFT_GRAPH, "https://microsoftgraph.chinacloudapi.cn"),
+    )
+)
+
+RESOURCES: tuple[Resource, ...] = (EXCHANGE_ONLINE, MICROSOFT_GRAPH, *NATIONAL_RESOURCES)
 
 # Scopes OpenID Connect adds to user sign-ins (msal adds them to every delegated request).
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})

@@ -1220,3 +1220,33 @@ def convert_from_csv(
             continue
         values = row + [None] * (len(header) - len(row))
         yield PSObject(zip(header, values, strict=False))
+
+
+# ---- modules ---------------------------------------------------------------------------
+
+
+@native(
+    "Get-Module",
+    ("gmo",),
+    _param("Name", "String[]", 0),
+    _param("ListAvailable", switch=True),
+)
+def get_module(
+    ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
+) -> Iterator[Any]:
+    """The host's installed modules (``-ListAvailable``), by name or wildcard."""
+    import fnmatch
+
+    if not params.get("ListAvailable"):
+        raise runtime_error(
+            "The sandbox lists installed modules only: use Get-Module -ListAvailable.",
+            "NotSupported")
+    patterns = [str(n).casefold() for n in params.get("Name") or ["*"]]
+    for name, version in sorted(ctx.runspace.modules.items()):
+        if any(fnmatch.fnmatchcase(name.casefold(), p) for p in patterns):
+            yield PSObject(
+                [("Name", name), ("Version", version), ("ModuleType", "Script"),
+                 ("Path", f"C:\\Program Files\\PowerShell\\Modules\\{name}\\{version}\\"
+                          f"{name}.psd1")],
+                type_names=("System.Management.Automation.PSModuleInfo", "System.Object"),
+            )

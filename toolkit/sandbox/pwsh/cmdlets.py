@@ -44,7 +44,7 @@ tests of the tenant and of the templates.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,13 +157,14 @@ class CmdletRegistry:
 class Engine:
     """Opens runspaces that run scripts against the registered cmdlets."""
 
-    def __init__(self, registry: CmdletRegistry):
+    def __init__(self, registry: CmdletRegistry, modules: Mapping[str, str] | None = None):
         self.registry = registry
+        self.modules = modules  # the host's installed modules; None: the default set
 
     def open_runspace(self, context: SessionContext) -> PwshRunspace:
         from toolkit.sandbox.pwsh.runspace import PwshRunspace
 
-        return PwshRunspace(self.registry, context)
+        return PwshRunspace(self.registry, context, self.modules)
 
 
 @dataclass

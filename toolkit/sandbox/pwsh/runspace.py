@@ -21,7 +21,7 @@ for later pipelines) unless ``use_local_scope`` asks for a child scope.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from toolkit.sandbox.interface import (
@@ -42,13 +42,26 @@ from toolkit.sandbox.pwsh.errors import FlowControl, ParseException, PSError, re
 from toolkit.sandbox.pwsh.runtime import Context, Scope
 from toolkit.sandbox.values import Hashtable, PSObject
 
+# The modules a management host has installed (Get-Module -ListAvailable), name -> version:
+# the ones psbridge needs, at versions current when this was written.
+DEFAULT_HOST_MODULES: Mapping[str, str] = {
+    "ExchangeOnlineManagement": "3.7.1",
+    "Microsoft.Graph.Authentication": "2.25.0",
+    "Microsoft.Graph.Identity.DirectoryManagement": "2.25.0",
+    "Microsoft.Graph.Users": "2.25.0",
+    "Microsoft.Graph.Users.Actions": "2.25.0",
+    "PowerShellGet": "2.2.5",
+}
+
 
 class PwshRunspace:
     """Implements :class:`toolkit.sandbox.interface.Runspace`."""
 
-    def __init__(self, registry: CmdletRegistry, context: SessionContext):
+    def __init__(self, registry: CmdletRegistry, context: SessionContext,
+                 modules: Mapping[str, str] | None = None):
         self.registry = registry
         self.context = context
+        self.modules = dict(DEFAULT_HOST_MODULES if modules is None else modules)
         self.state: dict[str, Any] = {}
         self.environment: dict[str, str] = {"computername": "SANDBOX", "username": context.account}
         self.global_scope = Scope()
@@ -63,6 +76,8 @@ class PwshRunspace:
                 "confirmpreference": "High",
                 "whatifpreference": False,
                 "psversiontable": Hashtable([("PSVersion", "7.4.0"), ("PSEdition", "Core")]),
+                "executioncontext": PSObject([("SessionState", PSObject(
+                    [("LanguageMode", "FullLanguage")]))]),
                 # Automatic variables a remote script can see (strict mode reads them).
                 "psscriptroot": "",
                 "pscommandpath": "",

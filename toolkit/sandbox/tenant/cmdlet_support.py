@@ -80,6 +80,11 @@ class Connection:
     app_id: str | None = None
     certificate_thumbprint: str | None = None
     delegated: bool = False
+    # -DelegatedOrganization as given with -AccessToken: shown, but not acted on.
+    delegated_as: str | None = None
+    # A partner's role in this (customer) tenant, from its GDAP relationship: "helpdesk"
+    # keeps the admin cmdlets from it, as the customer's RBAC would.
+    partner_role: str | None = None
     token_expiry: float | None = None
     scopes: list[str] = field(default_factory=list)
     counted_as: str | None = None  # the limiter key of an Exchange connection
@@ -265,6 +270,10 @@ def register(
                 else:
                     tenant = home_tenant(world, account_of(world, ctx.session))
                 tenant_name = tenant.name
+                if connection is not None and connection.partner_role == "helpdesk" and (
+                        not helpdesk):
+                    raise (errors.graph_forbidden() if service == GRAPH
+                           else errors.not_connected_exchange(name))
                 call = Call(ctx, params, services, world, tenant, connection)
                 result = list(impl(call) or [])
             outcome = None
@@ -281,6 +290,8 @@ def register(
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                 "tenant": tenant_name,
                 "account": ctx.session.account,
+                # Which runspace ran it: Exchange and Graph must not share one.
+                "runspace": ctx.state.setdefault("runspace", str(uuid.uuid4())),
                 "cmdlet": name,
                 "parameters": mask_parameters(params),
                 "ok": outcome is None,

@@ -15,7 +15,10 @@ How a connect call signs in, most specific first:
   has no browser).
 
 ``-DelegatedOrganization`` (Exchange), ``-TenantId`` (Graph) reach a customer tenant; the
-customer must have accepted the account's partner relationship.
+customer must have accepted the account's partner relationship. With ``-AccessToken``,
+``-DelegatedOrganization`` is shown by Get-ConnectionInformation but the cmdlets act on
+the token's own tenant, as the real module does (MicrosoftDocs/office-docs-powershell
+issue 10378): a partner reaches a customer with a token issued by the customer's tenant.
 """
 
 from __future__ import annotations
@@ -46,6 +49,21 @@ from toolkit.sandbox.values import PSObject, SecureString
 
 EXCHANGE_AUDIENCE = "https://outlook.office365.com"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
+# Each cloud's endpoint, by -ExchangeEnvironmentName / -Environment: an access token is
+# accepted only by the cloud it was issued for (learn.microsoft.com/graph/deployments,
+# app-only-auth-powershell-v2 for the Exchange environment names).
+EXCHANGE_AUDIENCES = {
+    "o365default": EXCHANGE_AUDIENCE,
+    "o365usgovgcchigh": "https://outlook.office365.us",
+    "o365usgovdod": "https://webmail.apps.mil",
+    "o365china": "https://partner.outlook.cn",
+}
+GRAPH_AUDIENCES = {
+    "global": GRAPH_AUDIENCE,
+    "usgov": "https://graph.microsoft.us",
+    "usgovdod": "https://dod-graph.microsoft.us",
+    "china": "https://microsoftgraph.chinacloudapi.cn",
+}
 EXO_PUBLIC_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 GRAPH_PUBLIC_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
@@ -99,7 +117,17 @@ def may_manage(account: Account, tenant: Tenant, world: World) -> bool:
         return True
     if tenant.name == home_tenant(world, account).name:
         return True
-    return tenant.name in account.tenants and account.username in tenant.partners
+    return account.username.casefold() in {p.casefold() for p in tenant.active_partners()}
+
+
+def partner_role(account: Account, tenant: Tenant, world: World) -> str | None:
+    """The role a partner's accepted relationship grants in a customer tenant (None at
+    home, and for accounts that are not its partners)."""
+    if tenant.name == home_tenant(world, account).name:
+        return None
+    folded = account.username.casefold()
+    return next((p.role for p in tenant.partners
+                 if p.accepted and p.account.casefold() == folded), None)
 
 
 def _partner_error(account: Account, tenant: Tenant) -> errors.TenantError:
@@ -135,7 +163,7 @@ def _verify(call: Call, token: str, audience: str, tenant: Tenant) -> dict[str, 
         claims: dict[str, Any] = identity.verify_access_token(token, audience=audience,
                                                               tenant_id=tenant.id)
     except TokenError as error:
-        raise (errors.graph_auth(str(error)) if audience == GRAPH_AUDIENCE
+        raise (errors.graph_auth(str(error)) if audience in GRAPH_AUDIENCES.values()
                else errors.exchange_auth(f"UnAuthorized: {error}")) from None
     return claims
 
@@ -228,10 +256,15 @@ def connect_exchange(call: Call) -> list[Any]:
     # -Prefix, managed identity, RPS sessions and custom endpoints change what a real
     # connection is; the sandbox refuses them rather than pretend.
     call.reject_unsupported(EXO_CONNECT_PARAMETERS)
-    environment = call.text("ExchangeEnvironmentName")
-    if environment and environment.casefold() != "o365default":
+    environment = call.text("ExchangeEnvironmentName") or "O365Default"
+    audience = EXCHANGE_AUDIENCES.get(environment.casefold())
+    if audience is None:
         raise errors.invalid_argument(
-            f"The sandbox emulates the O365Default environment only, not {environment}.")
+            f"Cannot validate argument on parameter 'ExchangeEnvironmentName'. The sandbox "
+            f"knows {', '.join(EXCHANGE_AUDIENCES)}, not {environment}.")
+    if audience != EXCHANGE_AUDIENCE and not call.has("AccessToken"):
+        raise errors.invalid_argument(
+            f"The sandbox signs in to {environment} with -AccessToken only.")
     world, session = call.world, call.ctx.session
     account = account_of(world, session)
     organization = call.text("Organization")
@@ -245,7 +278,7 @@ def connect_exchange(call: Call) -> list[Any]:
             raise errors.invalid_argument(
                 "Organization parameter is mandatory when AccessToken is used.")
         signed_in = _tenant_named(world, organization)
-        claims = _verify(call, token, EXCHANGE_AUDIENCE, signed_in)
+        claims = _verify(call, token, audience, signed_in)
         app_only = claims.get("idtyp") == "app"
         if app_only and "Exchange.ManageAsApp" not in claims.get("roles", []):
             raise errors.exchange_auth(
@@ -258,6 +291,8 @@ def connect_exchange(call: Call) -> list[Any]:
                                 str(claims.get("appid") if app_only else claims.get("upn")),
                                 "AppOnly" if app_only else "UserProvidedAccessToken",
                                 app_id=str(claims.get("appid")))
+        if not app_only:
+            connection.partner_role = partner_role(account, signed_in, world)
         expiry = float(claims["exp"])
     elif app_id:
         if not organization:
@@ -282,7 +317,10 @@ def connect_exchange(call: Call) -> list[Any]:
         signed_in = home_tenant(world, account)
         connection = Connection(EXCHANGE, signed_in.name, account.username, "Delegated",
                                 app_id=EXO_PUBLIC_CLIENT)
-    if delegated:
+    if delegated and token:
+        _tenant_named(world, delegated)  # an unknown organization is still refused
+        connection.delegated_as = delegated
+    elif delegated:
         target = _tenant_named(world, delegated)
         if target.name != signed_in.name:
             if app is not None or connection.auth_type == "AppOnly":
@@ -291,6 +329,8 @@ def connect_exchange(call: Call) -> list[Any]:
                         f"UnAuthorized: the app is not consented in '{target.name}'.")
             elif not may_manage(account, target, world):
                 raise _partner_error(account, target)
+            else:
+                connection.partner_role = partner_role(account, target, world)
         connection.tenant, connection.delegated = target.name, True
     connection.organization = signed_in.name
     connection.token_expiry = expiry
@@ -331,7 +371,8 @@ def _connection_info(call: Call, connection: Connection) -> PSObject:
             ("ModuleName", "tmpEXO_sandbox"),
             ("ModulePrefix", ""),
             ("Organization", connection.organization or tenant.name),
-            ("DelegatedOrganization", tenant.name if connection.delegated else None),
+            ("DelegatedOrganization", connection.delegated_as
+             or (tenant.name if connection.delegated else None)),
             ("AppId", connection.app_id),
             ("PageSize", 1000),
             ("TenantID", tenant.id),
@@ -374,9 +415,13 @@ def disconnect_exchange(call: Call) -> list[Any]:
 
 def connect_graph(call: Call) -> list[Any]:
     call.reject_unsupported(GRAPH_CONNECT_PARAMETERS)
-    environment = call.text("Environment")
-    if environment and environment.casefold() != "global":
-        raise errors.graph_auth(f"The sandbox emulates the Global cloud only, not {environment}.")
+    environment = call.text("Environment") or "Global"
+    audience = GRAPH_AUDIENCES.get(environment.casefold())
+    if audience is None:
+        raise errors.graph_auth(f"Unknown environment {environment}: the sandbox knows "
+                                f"{', '.join(GRAPH_AUDIENCES)}.")
+    if audience != GRAPH_AUDIENCE and call.params.get("AccessToken") is None:
+        raise errors.graph_auth(f"The sandbox signs in to {environment} with -AccessToken only.")
     world = call.world
     account = account_of(world, call.ctx.session)
     token = call.params.get("AccessToken")
@@ -388,13 +433,16 @@ def connect_graph(call: Call) -> list[Any]:
     if token is not None:
         raw = token.reveal() if isinstance(token, SecureString) else str(token)
         tenant = _token_tenant(world, raw)
-        claims = _verify(call, raw, GRAPH_AUDIENCE, tenant)
+        claims = _verify(call, raw, audience, tenant)
         app_only = claims.get("idtyp") == "app"
         connection = Connection(GRAPH, tenant.name,
                                 str(claims.get("appid") if app_only else claims.get("upn")),
                                 "UserProvidedAccessToken", app_id=str(claims.get("appid")),
                                 scopes=list(claims.get("roles", []))
                                 or str(claims.get("scp", "")).split())
+        if not app_only:
+            connection.partner_role = partner_role(
+                _named_account(world, str(claims.get("upn"))), tenant, world)
         expiry = float(claims["exp"])
         how = "user provided access token"
     elif client_id and (call.has("ClientSecretCredential") or call.has("CertificateThumbprint")
@@ -427,7 +475,8 @@ def connect_graph(call: Call) -> list[Any]:
             raise _partner_error(account, tenant)
         connection = Connection(GRAPH, tenant.name, account.username, "Delegated",
                                 app_id=client_id or GRAPH_PUBLIC_CLIENT,
-                                scopes=call.strings("Scopes"))
+                                scopes=call.strings("Scopes"),
+                                partner_role=partner_role(account, tenant, world))
         how = "delegated"
     connection.token_expiry = expiry
     call.ctx.state[GRAPH] = connection

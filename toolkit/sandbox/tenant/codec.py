@@ -55,6 +55,8 @@ def _decode(tp: Any, data: Any) -> Any:
         _, item = typing.get_args(tp)
         return {key: _decode(item, value) for key, value in data.items()}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if isinstance(data, str):  # a state saved when this was a plain string (partners)
+            return typing.cast(Any, tp)(data)
         hints = _hints(tp)
         known = {f.name for f in dataclasses.fields(tp) if f.init}
         return tp(**{k: _decode(hints[k], v) for k, v in data.items() if k in known})

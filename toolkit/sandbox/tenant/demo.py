@@ -230,7 +230,8 @@ def _fabrikam() -> dict[str, Any]:
 def _tailspin() -> dict[str, Any]:
     return {
         "name": TAILSPIN, "id": TAILSPIN_ID, "display_name": "Tailspin Toys",
-        "partners": [],  # the customer has not accepted the partner relationship yet
+        # The partner asked for a relationship; the customer has not accepted it yet.
+        "partners": [{"account": "admin", "role": "admin", "accepted": False}],
         "skus": [{"part_number": "ENTERPRISEPACK", "enabled": 5}],
         "users": [{"upn": f"owner@{TAILSPIN}", "display_name": "Tailspin Owner",
                    "usage_location": "US", "licenses": ["ENTERPRISEPACK"], "mailbox": "user"}],

@@ -225,6 +225,20 @@ class MigrationBatch:
 
 
 @dataclass
+class Partner:
+    """A partner's (CSP/MSP) delegated admin relationship (GDAP) with a customer tenant.
+
+    ``account`` is the partner's sandbox account, ``role`` what the relationship lets it
+    do there (``admin`` or ``helpdesk``); until the customer has ``accepted`` the request,
+    it grants nothing.
+    """
+
+    account: str
+    role: str = "admin"
+    accepted: bool = True
+
+
+@dataclass
 class Tenant:
     id: str
     name: str  # the initial domain, e.g. contoso.onmicrosoft.com
@@ -239,8 +253,8 @@ class Tenant:
     endpoints: dict[str, MigrationEndpoint] = field(default_factory=dict)  # by name
     batches: dict[str, MigrationBatch] = field(default_factory=dict)  # by name
     migration_users: dict[str, MigrationUser] = field(default_factory=dict)  # by guid
-    # Partners (sandbox account names) whose delegated admin relationship is accepted.
-    partners: list[str] = field(default_factory=list)
+    # Partners' delegated admin relationships with this tenant, accepted or pending.
+    partners: list[Partner] = field(default_factory=list)
     # Bumped whenever a name, address or UPN changes: identity lookup tables follow it.
     directory_revision: int = 0
 
@@ -248,6 +262,10 @@ class Tenant:
     def short_name(self) -> str:
         """``contoso`` for ``contoso.onmicrosoft.com`` (Graph's subscribedSku accountName)."""
         return self.name.split(".", 1)[0]
+
+    def active_partners(self) -> list[str]:
+        """Accounts whose relationship the customer has accepted."""
+        return [p.account for p in self.partners if p.accepted]
 
     def domain(self, name: str) -> Domain | None:
         folded = name.casefold()

@@ -10,7 +10,8 @@ Format (keys marked ? are optional)::
     {"accounts": [{"username", "password", "role"?: "admin"|"helpdesk", "tenants"?: [name]}],
      "apps"?: [{"client_id", "client_secret"?, "certificate_pem"?, "tenants", "roles"?}],
      "tenants": [{
-       "name": "contoso.onmicrosoft.com", "id"?, "display_name"?, "partners"?: [username],
+       "name": "contoso.onmicrosoft.com", "id"?, "display_name"?,
+       "partners"?: [username | {"account", "role"?: "admin"|"helpdesk", "accepted"?: true}],
        "domains"?: [{"name", "verified"?: true, "default"?: false}],
        "skus"?: [{"part_number", "sku_id"?, "enabled", "service_plans"?:
                   [{"name", "id"?, "exchange"?}]}],
@@ -47,6 +48,7 @@ from toolkit.sandbox.tenant.model import (
     ImapAccount,
     ImapSource,
     MailboxAce,
+    Partner,
     PasswordProfile,
     RecipientAce,
     ServicePlan,
@@ -186,6 +188,24 @@ def load_seed(data: Any) -> World:
     return world
 
 
+def _partners(item: dict[str, Any], path: str) -> list[Partner]:
+    """A tenant's partner relationships: an account name is an accepted admin relationship."""
+    found: list[Partner] = []
+    for index, entry in enumerate(item.get("partners", [])):
+        where = f"{path}.partners[{index}]"
+        if isinstance(entry, str):
+            found.append(Partner(entry))
+            continue
+        if not isinstance(entry, dict):
+            raise SeedError(f"{where}: expected an account name or an object")
+        role = _get(entry, "role", str, where, "admin")
+        if role not in ("admin", "helpdesk"):
+            raise SeedError(f"{where}.role: expected \"admin\" or \"helpdesk\", got {role!r}")
+        found.append(Partner(_get(entry, "account", str, where), role,
+                             _get(entry, "accepted", bool, where, True)))
+    return found
+
+
 def _tenant(item: dict[str, Any], path: str) -> Tenant:
     name = _get(item, "name", str, path).casefold()
     if not name.endswith(".onmicrosoft.com"):
@@ -196,7 +216,7 @@ def _tenant(item: dict[str, Any], path: str) -> Tenant:
         name=name,
         display_name=_get(item, "display_name", str, path, name.split(".")[0].title()),
         domains=[Domain(name, verified=True, initial=True)],
-        partners=_strings(item, "partners", path),
+        partners=_partners(item, path),
     )
     for dpath, domain in _objects(item, "domains", path):
         domain_name = _get(domain, "name", str, dpath).casefold()
