@@ -109,6 +109,10 @@ class RunningSandbox:
     def backend(self) -> Backend:
         return self._server.backend
 
+    def idle_for(self) -> float:
+        """Seconds without any client connection (0 while one is open)."""
+        return self._server.idle_for()
+
     def stop(self) -> None:
         """Stop serving and close every runspace pool; idempotent."""
         if self._thread.is_alive():
