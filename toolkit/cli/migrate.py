@@ -56,7 +56,7 @@ def imap() -> None:
       psbridge migrate imap start users.csv --gmail --batch gmail-wave1
       psbridge migrate imap status gmail-wave1 --watch
       psbridge migrate imap report gmail-wave1 --out wave1.html
-      psbridge migrate imap remove gmail-wave1      # when users have switched over
+      psbridge migrate imap remove gmail-wave1 --yes   # when users have switched over
     """
 
 

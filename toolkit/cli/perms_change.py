@@ -254,7 +254,7 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
     Examples:
       psbridge perms revoke sales@contoso.com adele.vance@contoso.com --right FullAccess
       psbridge --tenant fabrikam.onmicrosoft.com perms revoke \\
-          info@fabrikam.com ana.bowman@fabrikam.com --right SendAs
+          office@fabrikam.com ana.bowman@fabrikam.com --right SendAs
     """
     rows = _single_rows(mailbox, trustee, rights, "revoke", None)
     _change(app, "perms revoke", rows, dry_run=dry_run, concurrency=1, chunk_size=25,
