@@ -35,6 +35,18 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -
     assert [(g.trustee, g.kind) for g in drift.removed] == [(ORPHAN, "orphan")]
 
 
+
+def test_the_snapshot_list_counts_each_snapshots_grants_and_orphans(tmp_path: Path) -> None:
+    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        first = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
+                                     Grant(SALES, "b@contoso.com", "SendAs"),
+                                     Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
+        second = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess")])
+        listed = {s.id: s.summary() for s in store.recent("contoso.onmicrosoft.com")}
+    assert (listed[first.id]["grants"], listed[first.id]["orphans"]) == (2, 1)
+    assert (listed[second.id]["grants"], listed[second.id]["orphans"]) == (1, 0)
+    assert listed[first.id] == first.summary()
+
 def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) -> None:
     with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
         whole = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),

@@ -101,6 +101,7 @@ class Snapshot:
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)  # rows per kind, rows not loaded
 
     @property
     def taken_text(self) -> str:
@@ -110,11 +111,11 @@ class Snapshot:
         return [g for g in self.grants if g.is_access]
 
     def summary(self) -> dict[str, Any]:
+        kinds = Counter(g.kind for g in self.grants) if self.grants else self.kinds
         return {"snapshot": self.id, "tenant": self.tenant, "taken": self.taken_text,
                 "scope": self.scope, "mailboxes": self.mailboxes,
-                "grants": sum(1 for g in self.grants if g.kind == GRANT),
-                "orphans": sum(1 for g in self.grants if g.kind == ORPHAN),
-                "unresolved": sum(1 for g in self.grants if g.kind == UNRESOLVED),
+                "grants": kinds.get(GRANT, 0), "orphans": kinds.get(ORPHAN, 0),
+                "unresolved": kinds.get(UNRESOLVED, 0),
                 "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
 
 
@@ -192,7 +193,13 @@ class SnapshotStore(Journal):
         rows = self._db.execute(
             f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
             (*(value for _, value in conditions), limit)).fetchall()
-        return [_snapshot(r) for r in rows]
+        found = {r["id"]: _snapshot(r) for r in rows}
+        marks = ",".join("?" * len(found))
+        for snapshot_id, kind, count in self._db.execute(
+                f"SELECT snapshot_id, kind, COUNT(*) FROM perm_snapshot_rows "
+                f"WHERE snapshot_id IN ({marks}) GROUP BY snapshot_id, kind", tuple(found)):
+            found[snapshot_id].kinds[kind] = count
+        return list(found.values())
 
     def load(self, snapshot_id: int) -> Snapshot:
         row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
