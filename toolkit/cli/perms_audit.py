@@ -396,32 +396,78 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
 
 
 def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool) -> None:
+    """Answer from the latest snapshot (or the tenant now, with ``live``); an address the
+    tenant, or the snapshot, does not know is an error (exit 2), never "0 right(s)"."""
     from toolkit.tasks.audit import filter_trustee
     from toolkit.tasks.snapshots import SnapshotStore
 
+    tenant = _tenant_of(app)
+    with SnapshotStore() as store:
+        latest = store.latest(tenant, 1)
+        read = store.mailboxes_read(latest[0].id) if latest else set()
+    known = {*read, *(g.trustee for g in latest[0].grants)} if latest else set()
     if live:
         from toolkit.core.config import resolve_profile
         from toolkit.core.target import open_target
         from toolkit.tasks.audit import read_live
 
         with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+            if trustee:
+                _require_trustee(target, trustee, tenant, known)
             grants, failures = read_live(target, _catalog(), [mailbox] if mailbox else None)
+        if failures and mailbox and "ManagementObjectNotFound" in failures[0].get("error", ""):
+            from toolkit.tasks.lookups import unknown_address
+
+            raise unknown_address("mailbox", mailbox, tenant, read)
         if failures:
             raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
         source = "live"
     else:
-        tenant = _tenant_of(app)
-        with SnapshotStore() as store:
-            latest = store.latest(tenant, 1)
         if not latest:
             raise InputError(f"no permission snapshot of {tenant} yet",
                              hint="Run 'psbridge perms audit --all' first, or add --live.")
-        grants = latest[0].grants
-        source = f"snapshot {latest[0].id} ({latest[0].taken_text})"
+        snapshot = latest[0]
+        grants = snapshot.grants
+        source = f"snapshot {snapshot.id} ({snapshot.taken_text})"
+        if mailbox and mailbox.casefold() not in read:
+            _not_in_snapshot(snapshot, mailbox, read)
+        if trustee and not filter_trustee(grants, trustee):
+            from toolkit.core.config import resolve_profile
+            from toolkit.core.target import open_target
+
+            # Nothing held in the snapshot: a user without access, or a misspelt address.
+            with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+                _require_trustee(target, trustee, tenant, known)
     found = [g for g in filter_trustee(grants, trustee) if g.is_access
              and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
     emit(app, [g.as_dict() for g in found], GRANT_COLUMNS, title=source)
     click.echo(f"{len(found)} right(s), from {source}", err=True)
+
+
+def _not_in_snapshot(snapshot: Snapshot, mailbox: str, read: set[str]) -> None:
+    """A mailbox the snapshot did not read: unknown (it read every one) or not covered."""
+    from toolkit.tasks.lookups import unknown_address
+
+    if snapshot.scope == "all":
+        raise unknown_address(
+            "mailbox", mailbox, f"snapshot {snapshot.id} of {snapshot.tenant}, which read "
+            "every mailbox", read,
+            hint="A mailbox created since then: add --live, or run 'psbridge perms audit "
+            "--all' again.")
+    raise InputError(
+        f"mailbox {mailbox} is not in snapshot {snapshot.id} of {snapshot.tenant}: it read "
+        f"only {snapshot.scope}",
+        hint=f"Add --live, or run 'psbridge perms audit --mailbox {mailbox}' (or --all).")
+
+
+def _require_trustee(target: Target, trustee: str, tenant: str, known: set[str]) -> None:
+    """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
+    from toolkit.tasks.lookups import unknown_address
+    from toolkit.tasks.permissions_read import current_permissions
+
+    resolved = current_permissions(target, _catalog(), [], trustees=[trustee]).trustee(trustee)
+    if resolved is None or not resolved.found:
+        raise unknown_address("user", trustee, tenant, known)
 
 
 @perms.command("who-can-access")

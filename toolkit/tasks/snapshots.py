@@ -211,6 +211,12 @@ class SnapshotStore(Journal):
         snapshot.grants = list(self._grants(snapshot_id))
         return snapshot
 
+    def mailboxes_read(self, snapshot_id: int) -> set[str]:
+        """The mailboxes a snapshot read (case-folded primary addresses)."""
+        rows = self._db.execute("SELECT mailbox FROM perm_snapshot_read WHERE snapshot_id = ?",
+                                (snapshot_id,)).fetchall()
+        return {r["mailbox"] for r in rows}
+
     def latest(self, tenant: str, count: int = 1) -> list[Snapshot]:
         """The tenant's newest ``count`` snapshots with their rows, newest first."""
         return [self.load(s.id) for s in self.recent(tenant, limit=count)]
