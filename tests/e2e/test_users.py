@@ -206,8 +206,13 @@ def test_ems_extension_and_the_msonline_dialect(cli: Cli, serve, tmp_path: Path)
     removals = rows_csv(tmp_path / "leavers.csv", "UPN,Note",
                         ["adele.vance@contoso.com,left", "nobody@contoso.com,typo"])
     run = cli("--profile", "lab", "users", "license", "remove", "--sku", "EMS", "--users",
-              str(removals), check=1)
-    assert "1 changed, 1 failed" in run.stdout and "no user nobody@contoso.com" in run.stdout
+              str(removals), check=2)  # every row is checked before any change
+    assert "line 3: UserPrincipalName: no user nobody@contoso.com" in run.stderr
+    assert skus(cli)["EMS"]["free"] == 0
+    removals = rows_csv(tmp_path / "leavers.csv", "UPN,Note", ["adele.vance@contoso.com,left"])
+    run = cli("--profile", "lab", "users", "license", "remove", "--sku", "EMS", "--users",
+              str(removals), check=0)
+    assert "1 changed" in run.stdout
     assert skus(cli)["EMS"]["free"] == 1
 
     source = rows_csv(tmp_path / "msol.csv", HEADER, [
@@ -260,8 +265,8 @@ def test_helpdesk_resets_passwords_but_cannot_activate(cli: Cli, serve,  # type:
     assert password not in json.dumps(reset)  # the sandbox masks the whole profile
 
     missing = cli("--profile", helpdesk, "users", "reset-password", "nobody@contoso.com",
-                  check=1)
-    assert "nobody@contoso.com" in missing.stderr
+                  check=2)  # bad input: exit 2, nothing changed
+    assert "no user nobody@contoso.com" in missing.stderr
 
     source = rows_csv(tmp_path / "hires.csv", HEADER,
                       ["nora.ahmed@contoso.com,,,,,ENTERPRISEPACK,"])

@@ -9,11 +9,12 @@ closest known address when one is close.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from toolkit.core.errors import InputError
 
 SIMILARITY = 0.8  # difflib ratio: one or two letters off in an address
+MAX_SHOWN = 50
 
 
 def _likeness(name: str, known: str) -> float:
@@ -39,3 +40,28 @@ def unknown_address(what: str, name: str, where: str, known: Iterable[str], *,
     guess = closest(name, known)
     message = f"no {what} {name} in {where}" + (f"; did you mean {guess}?" if guess else "")
     return InputError(message, hint=hint or f"Check the {what}'s address.")
+
+
+def tenant_problems(source: str, problems: Sequence[str], *,
+                    hint: str = "Fix the addresses listed and run again.") -> InputError:
+    """Rows the tenant refuses (unknown addresses): the whole input is refused, exit 2."""
+    shown = "\n".join(f"  {p}" for p in problems[:MAX_SHOWN])
+    more = f"\n  ... and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
+    return InputError(f"{source}: {len(problems)} problem(s) in the tenant, nothing was "
+                      f"changed:\n{shown}{more}", hint=hint)
+
+
+def refuse_unknown(source: str, what: str, column: str, rows: Sequence[tuple[int, str]],
+                   exists: set[str], known: Callable[[], Iterable[str]]) -> None:
+    """Refuse the input when any row's address (``(line, address)``) is not in ``exists``
+    (case-folded); ``known`` lists the tenant's addresses for the suggestions."""
+    missing = [(line, name) for line, name in rows if name.casefold() not in exists]
+    if not missing:
+        return
+    candidates = list(known())
+    problems = []
+    for line, name in missing:
+        guess = closest(name, candidates)
+        problems.append(f"line {line}: {column}: no {what} {name}"
+                        + (f"; did you mean {guess}?" if guess else ""))
+    raise tenant_problems(source, problems)
