@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,19 @@ def test_a_commands_own_option_wins_over_a_global_of_the_same_name(
     assert code == 0
     assert json.loads(out)["tenants"] == ["fabrikam.onmicrosoft.com",
                                           "tailspintoys.onmicrosoft.com"]
+
+
+def test_version_option_and_shell_completion_as_the_readme_turns_it_on() -> None:
+    version = subprocess.run([sys.executable, "-m", "toolkit", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("psbridge ")
+    for shell, marker in (("bash", "complete -o"), ("zsh", "compdef"), ("fish", "complete")):
+        script = subprocess.run([sys.executable, "-m", "toolkit"], capture_output=True,
+                                text=True, check=True,
+                                env={**os.environ, "_PSBRIDGE_COMPLETE": f"{shell}_source"})
+        assert marker in script.stdout, shell
+    words = subprocess.run([sys.executable, "-m", "toolkit"], capture_output=True, text=True,
+                           check=True,
+                           env={**os.environ, "_PSBRIDGE_COMPLETE": "bash_complete",
+                                "COMP_WORDS": "psbridge perms who", "COMP_CWORD": "2"})
+    assert "who-can-access" in words.stdout

@@ -155,6 +155,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
               show_default=True, help="How results are printed.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
 @click.option("--traceback", is_flag=True, help="Show the Python stack trace on errors.")
+@click.version_option(package_name="psbridge", prog_name="psbridge",
+                      message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, profile_name: str | None, tenant: str | None, output: str,
         verbose: int, traceback: bool) -> None:

@@ -17,6 +17,7 @@ from toolkit.cli.perms import perms
 from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
 
 if TYPE_CHECKING:
+    from toolkit.core.config import Profile
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
     from toolkit.tasks.drift import Drift
@@ -167,7 +168,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     catalog = _catalog()
     tenants: list[str | None] = [app.tenant]
     if all_tenants:
-        tenants = [None, *profile.tenants]
+        tenants = [None, *_customer_tenants(profile)]
     failed: list[str] = []
     for tenant in tenants:
         target_out = out
@@ -198,6 +199,21 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
         raise PartialFailure(f"the audit failed for {len(failed)} of {len(tenants)} "
                              f"tenant(s): {', '.join(failed)}",
                              hint="The other tenants' snapshots were saved.")
+
+
+def _customer_tenants(profile: Profile) -> list[str]:
+    """The customer tenants --all-tenants covers besides the home tenant; the embedded
+    sandbox knows its own (its demo partner relationships) only once it runs."""
+    tenants = list(profile.tenants)
+    if profile.is_sandbox:
+        from toolkit.core.target import open_target
+
+        with open_target(profile) as target:
+            tenants = list(target.profile.tenants)
+    if not tenants:
+        click.echo(f"note: profile {profile.name} lists no customer tenants ('tenants' in its "
+                   "settings): only its home tenant is covered", err=True)
+    return tenants
 
 
 def _tenant_of(app: AppContext) -> str:
@@ -326,7 +342,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
     approved = read_baseline(baseline) if baseline else None
     tenants = [_tenant_of(app)]
     if all_tenants:
-        tenants += list(resolve_profile(app.profile_name).tenants)
+        tenants += _customer_tenants(resolve_profile(app.profile_name))
     columns = ["change", *GRANT_COLUMNS]
     drifted: list[str] = []
     failed: list[str] = []

@@ -100,7 +100,7 @@ def _show_plan(app: AppContext, plan: Plan, *, dry_run: bool, single: bool) -> N
     if dry_run:
         emit(app, rows, columns, title="Plan")
     elif app.output == "table" and rows:
-        emit(app, rows[:PLAN_SHOWN], columns, title="Changes")
+        emit(app, rows[:PLAN_SHOWN], columns, title="Plan")
         if len(rows) > PLAN_SHOWN:
             click.echo(f"... and {len(rows) - PLAN_SHOWN} more (--dry-run lists them all)")
 

@@ -1,0 +1,21 @@
+"""Smaller things a user notices (issue 15, item 10), on the embedded sandbox."""
+
+from __future__ import annotations
+
+from e2e_cli import Cli
+
+
+def test_all_tenants_on_the_embedded_sandbox_covers_its_customer_tenants(cli: Cli) -> None:
+    audited = cli("perms", "audit", "--all", "--all-tenants", check=0)
+    assert "snapshot 1 of contoso.onmicrosoft.com" in audited.stderr
+    assert "of fabrikam.onmicrosoft.com" in audited.stderr
+    tenants = {s["tenant"] for s in cli.json("--tenant", "fabrikam.onmicrosoft.com", "perms",
+                                             "snapshots")}
+    assert tenants == {"fabrikam.onmicrosoft.com"}
+
+
+def test_the_plan_before_a_run_is_called_a_plan(cli: Cli) -> None:
+    granted = cli("perms", "grant", "info@contoso.com", "megan.bowen@contoso.com", "--right",
+                  "SendAs", check=0)
+    assert "Plan" in granted.stdout and "Changes" not in granted.stdout
+    assert "1 changed" in granted.stdout
