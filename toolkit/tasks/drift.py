@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.tasks.snapshots import GRANT, Grant, Snapshot
+from toolkit.tasks.snapshots import GRANT, ORPHAN, Grant, Snapshot
 
 BASELINE_RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
 
@@ -99,9 +99,13 @@ class FixRow:
 
 
 def fix_plan(drift: Drift) -> tuple[list[FixRow], list[Grant]]:
-    """(rows that make the tenant match the baseline, grants no row can address)."""
+    """(rows that make the tenant match the baseline, grants no row can address).
+
+    An orphaned SID is revoked by its SID, as ``perms revoke MAILBOX S-1-5-21-...`` does; a
+    delegate Exchange could not resolve has no identity a row could name.
+    """
     rows = [FixRow(g.mailbox, g.trustee, g.right, "revoke") for g in drift.added
-            if g.kind == GRANT]
+            if g.kind in (GRANT, ORPHAN)]
     rows += [FixRow(g.mailbox, g.trustee, g.right, "grant") for g in drift.removed]
-    unfixable = [g for g in drift.added if g.kind != GRANT]
+    unfixable = [g for g in drift.added if g.kind not in (GRANT, ORPHAN)]
     return rows, unfixable
