@@ -140,6 +140,7 @@ def test_kill_9_then_resume_applies_every_change_exactly_once(  # type: ignore[n
                                   cmdlet_ms=1, chunk=40, running_until=400)
     kill_9(job)
     job_id = only_job_id(cli)
+    assert cli.json("jobs", "list")[0]["status"] == "interrupted"  # its process is gone
     partial = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300)
     unknown_note = [line for line in partial.stderr.splitlines() if "unknown" in line]
     shown = cli.json("jobs", "show", job_id)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from toolkit.core.processes import process_alive
 from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable
 
 SERVER_FILE = "server.json"
@@ -79,14 +80,14 @@ def stop_shared(root: Path) -> SharedSandbox | None:
     with _locked(root):
         current = read_record(root)
         (root / SERVER_FILE).unlink(missing_ok=True)
-        if current is None or not _process_alive(current.pid):
+        if current is None or not process_alive(current.pid):
             return None
         with contextlib.suppress(ProcessLookupError):
             os.kill(current.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _process_alive(current.pid) and time.monotonic() < deadline:
+        while process_alive(current.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _process_alive(current.pid):
+        if process_alive(current.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(current.pid, signal.SIGKILL)
         return current
@@ -116,28 +117,13 @@ def _locked(root: Path, *, blocking: bool = True) -> Iterator[bool]:
 
 
 def _answers(record: SharedSandbox) -> bool:
-    if not _process_alive(record.pid):
+    if not process_alive(record.pid):
         return False
     try:
         with socket.create_connection(record.address, timeout=5):
             return True
     except OSError:
         return False
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):  # our own child that exited: reap it
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    return True
 
 
 def _start(root: Path) -> SharedSandbox:
