@@ -55,6 +55,7 @@ EXPECTED_EXIT = {
     "psbridge perms diff --all-tenants --notify-webhook https://hooks.example.com/psbridge": 3,
     # the demo tenant's EMS seats run out: the users beyond them are refused
     "psbridge users license add --sku EMS --where-license ENTERPRISEPACK": 1,
+    "psbridge users license add --sku EMS --where-license ENTERPRISEPACK --dry-run": 1,
     "psbridge migrate imap status wave1 --watch": 1,  # the demo's Lynne has a wrong password
     "psbridge migrate imap status gmail-wave1 --watch": 1,
     "psbridge migrate imap test --server mail.example.com --port 143 --security tls": 1,

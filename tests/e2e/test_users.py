@@ -72,7 +72,8 @@ def test_activation_plan_seats_fallback_and_credentials(cli: Cli, serve, isolate
         "ext.user@contoso.net,Ext User,Ext,User,US,ENTERPRISEPACK,",  # unverified domain
     ])
     dry = cli("--profile", "lab", "--output", "json", "users", "activate", str(source),
-              "--dry-run", check=0)
+              "--dry-run", check=1)  # rows that would fail: exit 1, as the run would
+    assert "dry run: 2 of 7 row(s) would fail" in dry.stderr
     plan = {p["user"]: p for p in json.loads(dry.stdout)}
     assert plan["nora.ahmed@contoso.com"]["plan"].startswith("link; add ENTERPRISEPACK; "
                                                              "enable; temporary password")
@@ -191,9 +192,10 @@ def contoso_with_ems_seats(path: Path, seats: int) -> Path:
 
 def test_ems_extension_and_the_msonline_dialect(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sandbox = serve(seed=str(contoso_with_ems_seats(tmp_path / "seed.json", 15)))
-    dry = cli.json("--profile", "lab", "users", "license", "add", "--sku", "EMS",
-                   "--where-license", "ENTERPRISEPACK", "--dry-run")
-    plans = [p["plan"] for p in dry]
+    dry_run = cli("--profile", "lab", "-o", "json", "users", "license", "add", "--sku", "EMS",
+                  "--where-license", "ENTERPRISEPACK", "--dry-run", check=1)
+    assert "dry run: 8 of 23 user(s) would fail" in dry_run.stderr
+    plans = [p["plan"] for p in json.loads(dry_run.stdout)]
     assert plans.count("nothing to change") == 10  # the ten E3 users who have EMS
     assert plans.count("add") == 5
     assert len([p for p in plans if p.startswith("failed: no free seats: EMS")]) == 8
