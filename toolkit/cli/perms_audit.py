@@ -362,8 +362,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
             target_out = (out.with_name(f"{out.stem}-{tenant}{out.suffix}") if all_tenants
                           else out)
             write_report(target_out, f"Permission drift of {newer.tenant}: {label}",
-                         {"snapshot": newer.summary(), "rights": {}, "noise": {},
-                          "since_previous": None, **summary}, rows, columns)
+                         {"snapshot": newer.summary(), **summary}, rows, columns)
         if all_tenants:
             every.extend({"tenant": tenant, **r} for r in rows)
         else:
