@@ -51,3 +51,14 @@ def test_a_snapshot_that_did_not_read_the_mailbox_does_not_answer_for_it(cli: Cl
     live = cli.json("perms", "who-can-access", "info@contoso.com", "--live")
     assert {r["trustee"] for r in live} >= {"patti.fernandez@contoso.com"}
     assert cli.json("perms", "who-can-access", "sales@contoso.com")
+
+
+def test_lookups_answer_from_the_newest_snapshot_that_covers_them(cli: Cli) -> None:
+    cli("perms", "audit", "--all", check=0)  # snapshot 1: every mailbox
+    cli("perms", "audit", "--mailbox", "finance@contoso.com", check=0)  # snapshot 2
+    sales = cli("perms", "who-can-access", "sales@contoso.com", check=0)
+    assert "from snapshot 1 " in sales.stderr and "adele.vance@contoso.com" in sales.stdout
+    finance = cli("perms", "who-can-access", "finance@contoso.com", check=0)
+    assert "from snapshot 2 " in finance.stderr
+    adele = cli("perms", "access-of", "adele.vance@contoso.com", check=0)
+    assert "from snapshot 1 " in adele.stderr and "sales@contoso.com" in adele.stdout

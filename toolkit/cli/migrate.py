@@ -435,15 +435,27 @@ def report(app: AppContext, name: str, out: Path) -> None:
       psbridge migrate imap report gmail-wave1 --out wave1.csv
       psbridge migrate imap report gmail-wave1 --out wave1.html
     """
+    import time
+
     from toolkit.io.perm_reports import report_format
-    from toolkit.io.report_files import write_report
-    from toolkit.tasks.migration_status import REPORT_COLUMNS
+    from toolkit.io.report_files import Section, Summary, write_report
+    from toolkit.tasks.migration_status import REPORT_COLUMNS, report_summary
 
     report_format(out)  # a bad suffix fails before connecting
     with _session(app) as (target, catalog, connection):
         batches = _fetch(target, catalog, connection, [name])
     rows = [u.report_row() for b in batches for u in b.users]
-    write_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}")
+    found = report_summary(batches)
+    summary = Summary(
+        meta=f"Batches {', '.join(b.name for b in batches) or name} · reported "
+             f"{time.strftime('%Y-%m-%d %H:%M %Z')}",
+        cards=found["cards"],
+        sections=[Section("Users per state", found["states"], ["state", "users"]),
+                  Section("Batches", found["batches"],
+                          ["batch", "status", "users", "items moved", "items found"]),
+                  Section("Failed users and why", found["failures"],
+                          ["email", "status", "reason"], "No user failed.")])
+    write_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}", summary=summary)
     click.echo(f"wrote {len(rows)} user(s) of {len(batches)} batch(es) to {out}")
 
 

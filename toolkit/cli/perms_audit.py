@@ -411,15 +411,15 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
 
 
 def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool) -> None:
-    """Answer from the latest snapshot (or the tenant now, with ``live``); an address the
-    tenant, or the snapshot, does not know is an error (exit 2), never "0 right(s)"."""
+    """Answer from the newest snapshot that covers the question (or the tenant now, with
+    ``live``); an address the tenant, or the snapshot, does not know is an error (exit 2),
+    never "0 right(s)"."""
     from toolkit.tasks.audit import filter_trustee
     from toolkit.tasks.snapshots import SnapshotStore
 
     tenant = _tenant_of(app)
     with SnapshotStore() as store:
-        latest = store.latest(tenant, 1)
-        read = store.mailboxes_read(latest[0].id) if latest else set()
+        latest, read = _answering_snapshot(store, tenant, mailbox)
     known = {*read, *(g.trustee for g in latest[0].grants)} if latest else set()
     if live:
         from toolkit.core.config import resolve_profile
@@ -446,6 +446,10 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
         source = f"snapshot {snapshot.id} ({snapshot.taken_text})"
         if mailbox and mailbox.casefold() not in read:
             _not_in_snapshot(snapshot, mailbox, read)
+        if trustee and snapshot.scope != "all":
+            raise InputError(f"no snapshot of every mailbox of {tenant}: the latest, snapshot "
+                             f"{snapshot.id}, read only {snapshot.scope}",
+                             hint="Run 'psbridge perms audit --all', or add --live.")
         if trustee and not filter_trustee(grants, trustee):
             from toolkit.core.config import resolve_profile
             from toolkit.core.target import open_target
@@ -457,6 +461,23 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
              and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
     emit(app, [g.as_dict() for g in found], GRANT_COLUMNS, title=source)
     click.echo(f"{len(found)} right(s), from {source}", err=True)
+
+
+def _answering_snapshot(store: SnapshotStore, tenant: str, mailbox: str | None
+                        ) -> tuple[list[Snapshot], set[str]]:
+    """The snapshot a lookup answers from (none, or one) and the mailboxes it read: for a
+    mailbox, the newest that read it; else (and when none did) the newest of every
+    mailbox, or the newest at all."""
+    recent = store.recent(tenant)
+    if mailbox:
+        for snapshot in recent:
+            read = store.mailboxes_read(snapshot.id)
+            if mailbox.casefold() in read:
+                return [store.load(snapshot.id)], read
+    chosen = next((s for s in recent if s.scope == "all"), recent[0] if recent else None)
+    if chosen is None:
+        return [], set()
+    return [store.load(chosen.id)], store.mailboxes_read(chosen.id)
 
 
 def _not_in_snapshot(snapshot: Snapshot, mailbox: str, read: set[str]) -> None:

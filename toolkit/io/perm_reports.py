@@ -75,12 +75,18 @@ _JS = """
       for(var h=0;h<heads.length;h++)heads[h].className='';
       this.className=asc?'sorted-asc':'sorted-desc';
       var rows=Array.prototype.slice.call(body.rows);
-      rows.sort(function(a,b){var x=a.cells[col].textContent,y=b.cells[col].textContent,
+      function key(r){var cell=r.cells[col];
+        return cell.getAttribute('data-sort')||cell.textContent;}
+      rows.sort(function(a,b){var x=key(a),y=key(b),
         nx=parseFloat(x),ny=parseFloat(y);
         if(!isNaN(nx)&&!isNaN(ny)&&String(nx)===x&&String(ny)===y){x=nx;y=ny;}
         return (x<y?-1:x>y?1:0)*(asc?1:-1);});
       rows.forEach(function(r){body.appendChild(r);});});})(c);
   }
+  var cells=document.querySelectorAll('td'),iso=/^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d/;
+  for(var i=0;i<cells.length;i++){var text=cells[i].textContent,when=new Date(text);
+    if(iso.test(text)&&!isNaN(when)){cells[i].setAttribute('data-sort',text);
+      cells[i].title=text;cells[i].textContent=when.toLocaleString();}}
   var tables=document.querySelectorAll('table');
   for(var t=0;t<tables.length;t++)sortable(tables[t]);
   var table=document.getElementById('grants');if(!table)return;
@@ -120,7 +126,7 @@ def _bar_chart(counts: Mapping[str, int]) -> str:
     return "".join(parts)
 
 
-def _small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+def small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
                  empty: str) -> str:
     if not rows:
         return f"<p>{_e(empty)}</p>"
@@ -150,26 +156,26 @@ def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[s
         changes = "<p>No earlier snapshot of this tenant to compare with.</p>"
     else:
         changes = (f"<p>Compared with snapshot {_e(since['previous_snapshot'])}.</p>"
-                   + _small_table(since["changes"], ["change", *columns],
+                   + small_table(since["changes"], ["change", *columns],
                                   "No changes since the previous snapshot."))
     findings = [*summary.get("orphans", []), *summary.get("unresolved", [])]
     meta = (f"Tenant {_e(snap.get('tenant'))} · snapshot {_e(snap.get('snapshot'))} · "
             f"taken {_e(snap.get('taken'))} · scope {_e(snap.get('scope'))}")
     sections = f"""<div class="grid">
 <div><h2>Grants per right</h2>{_bar_chart(summary.get("rights", {}))}</div>
-<div><h2>Mailboxes with the most delegates</h2>{_small_table(
+<div><h2>Mailboxes with the most delegates</h2>{small_table(
         summary.get("top_mailboxes", []), ["mailbox", "delegates"], "None.")}</div>
-<div><h2>Trustees with the widest access</h2>{_small_table(
+<div><h2>Trustees with the widest access</h2>{small_table(
         summary.get("top_trustees", []), ["trustee", "mailboxes"], "None.")}</div>
 </div>
-<h2>Orphaned SIDs and unresolved delegates</h2>{_small_table(
+<h2>Orphaned SIDs and unresolved delegates</h2>{small_table(
         findings, list(columns), "None found.")}
-<h2>Noise filtered</h2>{_small_table(
+<h2>Noise filtered</h2>{small_table(
         [{"entry": k, "count": v} for k, v in noise.items()], ["entry", "count"], "None.")}
-<h2>Mailboxes that could not be read</h2>{_small_table(
+<h2>Mailboxes that could not be read</h2>{small_table(
         summary.get("failed_mailboxes", []), ["mailbox", "error", "message"], "None.")}
 <h2>Changes since the previous snapshot</h2>{changes}"""
-    return _page(title, meta, cards, sections, rows, columns, "All entries")
+    return html_page(title, meta, cards, sections, rows, columns, "All entries")
 
 
 def _drift_page(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
@@ -189,12 +195,16 @@ def _drift_page(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     meta = (f"Tenant {_e(summary.get('tenant'))} · {_e(summary.get('compared'))} · newer "
             f"snapshot taken {_e(snap.get('taken'))}")
     sections = (f"<h2>Changes per right</h2>"
-                f"{_small_table(per_right, ['right', 'added', 'removed'], 'No changes.')}")
-    return _page(title, meta, cards, sections, rows, columns, "All changes")
+                f"{small_table(per_right, ['right', 'added', 'removed'], 'No changes.')}")
+    return html_page(title, meta, cards, sections, rows, columns, "All changes")
 
 
-def _page(title: str, meta: str, cards: Sequence[tuple[str, Any]], sections: str,
-          rows: Sequence[Mapping[str, Any]], columns: Sequence[str], table_title: str) -> str:
+def html_page(title: str, meta: str, cards: Sequence[tuple[str, Any]], sections: str,
+              rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+              table_title: str) -> str:
+    """One self-contained page: title, meta line (HTML), cards, summary sections (HTML),
+    then every row in a table that sorts and filters. Timestamps (ISO 8601) are shown in
+    the reader's local time."""
     card_html = "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
     body = "".join(
