@@ -79,6 +79,7 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     assert len(progress) >= 2, watched.stderr  # plain lines, not a terminal
     assert "3 synced, 1 failed" in progress[-1]
     assert "3 synced, 1 failed" in watched.stderr
+    assert "'psbridge migrate imap resume wave1' to retry failed users" in watched.stderr
     lynne = next(line for line in watched.stdout.splitlines() if "lynne.robbins" in line)
     assert "Failed" in lynne and "ImapAuthenticationException" in lynne
 

@@ -416,8 +416,10 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
         raise PartialFailure(f"still migrating after {timeout:.0f}s: {summary}",
                              hint="Watch again later; the migration goes on without you.")
     if not ok:
-        raise PartialFailure(summary, hint="The error column says why; fix the cause and run "
-                             "'psbridge migrate imap resume NAME' to retry failed users.")
+        failed = [b.name for b in batches if b.counts["failed"]] or [b.name for b in batches]
+        resume = " and ".join(f"'psbridge migrate imap resume {name}'" for name in failed)
+        raise PartialFailure(summary, hint=f"The error column says why; fix the cause and run "
+                             f"{resume} to retry failed users.")
     click.echo(f"all synced: {summary}")
 
 
