@@ -174,11 +174,17 @@ def cli(ctx: click.Context, profile_name: str | None, tenant: str | None, output
 
 
 @click.command()
-def version() -> None:
-    """Print psbridge's version."""
+@click.pass_obj
+def version(app: AppContext) -> None:
+    """Print psbridge's version (also: psbridge --version)."""
     from importlib.metadata import version as dist_version
 
-    click.echo(f"psbridge {dist_version('psbridge')}")
+    if app.output == "table":
+        click.echo(f"psbridge {dist_version('psbridge')}")
+        return
+    from toolkit.cli.output import emit
+
+    emit(app, [{"name": "psbridge", "version": dist_version("psbridge")}], ["name", "version"])
 
 
 def main(argv: list[str] | None = None) -> int:

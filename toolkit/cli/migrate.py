@@ -233,7 +233,7 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         raise PartialFailure(f"{checked}: Exchange Online cannot reach it: {detail}",
                              hint="Check the host name, port and security (993/SSL or "
                              "143/TLS).")
-    click.echo(f"{checked}: reachable from Exchange Online")
+    checks = [{"server": str(checked), "check": "reachable from Exchange Online", "ok": True}]
     if user is not None and password is not None:
         from toolkit.core.imap_probe import ImapLoginFailed, imap_login
 
@@ -242,7 +242,12 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         except ImapLoginFailed as exc:
             raise PartialFailure(str(exc), hint="For Gmail, use an app password (2-step "
                                  "verification on).") from None
-        click.echo(f"{user}: signed in to {checked.host} from this machine")
+        checks.append({"server": str(checked), "check": f"{user} signed in from this machine",
+                       "ok": True})
+    if app.output != "table":
+        emit(app, checks, ["server", "check", "ok"])
+    for check in checks if app.output == "table" else []:
+        click.echo(f"{check['server']}: {check['check']}")
 
 
 # ---------------------------------------------------------------------- plan, start

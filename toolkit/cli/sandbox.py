@@ -216,7 +216,8 @@ def approve(app: Any, code: str) -> None:
 
 
 @sandbox.command()
-def stop() -> None:
+@click.pass_obj
+def stop(app: Any) -> None:
     """Stop the embedded sandbox that commands on the `sandbox` profile share.
 
     The first command on the default `sandbox` profile starts one sandbox server for the data
@@ -229,7 +230,12 @@ def stop() -> None:
     from toolkit.sandbox.shared import stop_shared
 
     stopped = stop_shared(sandbox_dir())
-    if stopped is None:
+    if app is not None and app.output != "table":
+        from toolkit.cli.output import emit
+
+        emit(app, [{"stopped": stopped is not None, "url": stopped.url if stopped else None,
+                    "pid": stopped.pid if stopped else None}], ["stopped", "url", "pid"])
+    elif stopped is None:
         click.echo("no embedded sandbox is running for this data folder")
     else:
         click.echo(f"stopped the embedded sandbox at {stopped.url} (pid {stopped.pid})")
