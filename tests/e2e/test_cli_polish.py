@@ -12,6 +12,8 @@ def test_all_tenants_on_the_embedded_sandbox_covers_its_customer_tenants(cli: Cl
     tenants = {s["tenant"] for s in cli.json("--tenant", "fabrikam.onmicrosoft.com", "perms",
                                              "snapshots")}
     assert tenants == {"fabrikam.onmicrosoft.com"}
+    home = {s["tenant"] for s in cli.json("perms", "snapshots")}  # not the customer's
+    assert home == {"contoso.onmicrosoft.com"}
 
 
 def test_the_plan_before_a_run_is_called_a_plan(cli: Cli) -> None:

@@ -23,6 +23,8 @@ def test_an_unknown_address_is_an_error_with_a_suggestion_from_snapshot_and_live
         refused = cli(*args, check=2)
         assert "no mailbox sale@contoso.com in" in refused.stderr
         assert "did you mean sales@contoso.com?" in refused.stderr
+    offboarding = cli("perms", "revoke-all", TYPO, "--dry-run", check=2)
+    assert "did you mean adele.vance@contoso.com?" in offboarding.stderr
     nothing_close = cli("perms", "who-can-access", "nosuch@contoso.com", check=2)
     assert "did you mean" not in nothing_close.stderr
 

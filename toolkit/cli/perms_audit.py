@@ -229,6 +229,15 @@ def _tenant_of(app: AppContext) -> str:
     exchange = profile.services.get("exchange")
     if exchange and exchange.organization:
         return exchange.organization
+    if profile.is_sandbox:  # the shared sandbox's record names it (customer snapshots don't)
+        from toolkit.core.target import sandbox_dir
+        from toolkit.sandbox.shared import read_record
+
+        running = read_record(sandbox_dir())
+        organization = running.profile_settings.get("exchange", {}).get("organization") \
+            if running else None
+        if organization:
+            return str(organization)
     with SnapshotStore() as store:
         latest = store.recent(profile=profile.name, limit=1)
     return latest[0].tenant if latest else profile.name

@@ -200,8 +200,16 @@ def _holdings(target: Target, catalog: TemplateCatalog, user: str,
 
     resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
     if resolved is None or not resolved.found:
-        reason = resolved.message if resolved else "not found"
-        raise InputError(f"USER {user}: {reason}", hint="Give the user's address (UPN).")
+        from toolkit.tasks.lookups import unknown_address
+        from toolkit.tasks.snapshots import SnapshotStore
+
+        exchange = target.profile.services.get("exchange")
+        tenant = target.tenant or (exchange.organization if exchange else None)
+        with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
+            latest = store.latest(tenant, 1) if tenant else []
+        raise unknown_address("user", user, tenant or "the tenant",
+                              {g.trustee for s in latest for g in s.grants},
+                              hint="Give the user's address (UPN).")
     state = current_permissions(target, catalog, None, holder=resolved.key,
                                 concurrency=concurrency)
     state.trustees[user.casefold()] = resolved
