@@ -227,6 +227,7 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         result = _run(target, catalog, connection, TEST_TEMPLATE,
                       {"RemoteServer": checked.host, "Port": checked.port,
                        "Security": checked.exchange_security})
+        on_sandbox = target.profile.is_sandbox
     answer = result.output[0] if result.output else {}
     if str(answer.get("Result")) != "Success":
         detail = answer.get("ErrorDetail") or answer.get("Message") or "no answer"
@@ -237,12 +238,24 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
     if user is not None and password is not None:
         from toolkit.core.imap_probe import ImapLoginFailed, imap_login
 
+        where = "from this machine"
+        address: tuple[str, int, str | None] = (checked.host, checked.port, None)
+        if on_sandbox:  # the sandbox plays the source: sign in where Exchange Online would
+            from toolkit.core.target import sandbox_dir
+            from toolkit.sandbox.shared import read_record
+
+            record = read_record(sandbox_dir())
+            if record is not None and checked.security in record.imap_ports:
+                address = ("127.0.0.1", record.imap_ports[checked.security], record.ca_cert)
+                where = "from Exchange Online (the sandbox's IMAP listener)"
         try:
-            imap_login(checked.host, checked.port, checked.security, user, password)
+            imap_login(address[0], address[1], checked.security, user, password,
+                       ca_file=address[2])
         except ImapLoginFailed as exc:
-            raise PartialFailure(str(exc), hint="For Gmail, use an app password (2-step "
-                                 "verification on).") from None
-        checks.append({"server": str(checked), "check": f"{user} signed in from this machine",
+            raise PartialFailure(str(exc).replace(str(address[0]), checked.host),
+                                 hint="For Gmail, use an app password (2-step verification "
+                                 "on).") from None
+        checks.append({"server": str(checked), "check": f"{user} signed in {where}",
                        "ok": True})
     if app.output != "table":
         emit(app, checks, ["server", "check", "ok"])

@@ -132,7 +132,7 @@ class RunningSandbox:
         self.stop()
 
 
-def _tls_context(tls_dir: Path) -> tuple[ssl.SSLContext, Path, bytes]:
+def tls_context(tls_dir: Path) -> tuple[ssl.SSLContext, Path, bytes]:
     from toolkit.sandbox.identity.certs import ensure_tls_material
 
     material = ensure_tls_material(tls_dir)
@@ -175,7 +175,7 @@ def start_sandbox(
     certificate_der = b""
     if options.https:
         assert options.tls_dir is not None
-        ssl_context, ca_cert, certificate_der = _tls_context(options.tls_dir)
+        ssl_context, ca_cert, certificate_der = tls_context(options.tls_dir)
 
     backend = backend if backend is not None else build_backend(options)
     if options.https and identity_handler is None:

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +55,7 @@ class SharedSandbox:
     password: str
     ca_cert: str
     profile_settings: dict[str, Any]
+    imap_ports: dict[str, int] = field(default_factory=dict)  # by security: ssl, tls, none
 
     @property
     def address(self) -> tuple[str, int]:
@@ -167,18 +168,23 @@ def _idle_limit() -> float:
 
 def serve(root: Path) -> None:
     """The server process: serve until SIGTERM/SIGINT or until idle, then remove the record."""
-    from toolkit.sandbox.server import start_sandbox
+    from toolkit.sandbox.imap_listener import seeded_accounts, start_imap_listeners
+    from toolkit.sandbox.server import start_sandbox, tls_context
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     running = start_sandbox(SandboxOptions(https=True, seed="demo", state=root / "state.json",
                                            tls_dir=root / "tls"))
+    backend: Any = running.backend
+    imap = start_imap_listeners(seeded_accounts(backend.services.store),
+                                tls_context(root / "tls")[0])
     try:
         authority = running.url.removesuffix("/wsman")
-        settings = running.backend.profile_settings(authority)  # type: ignore[attr-defined]
+        settings = backend.profile_settings(authority)
         _write_record(root, SharedSandbox(os.getpid(), running.url, running.username,
-                                          running.password, str(running.ca_cert), settings))
+                                          running.password, str(running.ca_cert), settings,
+                                          imap.ports))
         idle_limit = _idle_limit()
         while not stop.wait(min(5.0, idle_limit)):
             if running.idle_for() < idle_limit:
@@ -190,6 +196,7 @@ def serve(root: Path) -> None:
                     _forget(root)
                     break
     finally:
+        imap.stop()
         running.stop()
         _forget(root)
 
