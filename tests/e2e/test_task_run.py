@@ -203,7 +203,7 @@ def test_jobs_show_and_results_as_json(cli: Cli, tmp_path: Path) -> None:
     source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value", ["info@contoso.com,I-1"])
     cli("task", "run", "custom/set-attribute", "--csv", str(source), "--results",
         str(tmp_path / "out.json"), check=0)
-    record = json.loads((tmp_path / "out.json").read_text().splitlines()[0])
+    (record,) = json.loads((tmp_path / "out.json").read_text())  # .json: one JSON array
     assert record["row"] == 2 and record["status"] == "changed"
     job_id = only_job_id(cli)
     (row,) = cli.json("jobs", "show", job_id)
