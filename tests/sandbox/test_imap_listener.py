@@ -1,5 +1,17 @@
 """The sandbox's IMAP listeners: psbridge's own IMAP sign-in (core/imap_probe) over SSL,
-STARTTLS and plain against the seeded source accounts (issue 15, item 9)."""
+STARTTLS and plain against the seeded source accounts (issue 15, item 9).
+
+Evidence for what the listeners say:
+- STARTTLS, and LOGINDISABLED until it (a server "MUST NOT" accept LOGIN on a connection
+  it only accepts after TLS): RFC 3501 sections 6.2.1 and 6.2.3,
+  https://www.rfc-editor.org/rfc/rfc3501 ; PRIVACYREQUIRED and AUTHENTICATIONFAILED
+  response codes: RFC 5530, https://www.rfc-editor.org/rfc/rfc5530
+- Gmail's answer to a wrong password, "[AUTHENTICATIONFAILED] Invalid credentials
+  (Failure)", as clients log it: https://github.com/andreiaugustin/gmail_extractor/issues/4,
+  https://github.com/pulb/mailnag/issues/190, https://github.com/smiley22/S22.Imap/issues/168
+- The INBOX size as "* N EXISTS" after SELECT: RFC 3501 section 6.3.1.
+Assumed: one listener per security serves every seeded source (a real source is one host).
+"""
 
 from __future__ import annotations
 
