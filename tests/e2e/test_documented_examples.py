@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import pytest
 from e2e_cli import TEMPLATES, Cli, serve_sandbox
 from test_users import helpdesk_profile
 
@@ -221,10 +222,12 @@ def _run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPr
     return result
 
 
-def test_every_documented_example_runs(cli: Cli, isolated_home: Path, tmp_path: Path) -> None:
+def test_every_documented_example_runs(cli: Cli, isolated_home: Path, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     served = serve_sandbox(cli, isolated_home, "--migration-speed", "40")
     work = tmp_path / "work"
     work.mkdir()
+    monkeypatch.chdir(work)  # the files examples write (lab.json, reports) land here
     for name, content in FILES.items():
         (work / name).write_text(content, encoding="utf-8")
     env = {**cli.env, "PSBRIDGE_PROFILE": "lab", "PSBRIDGE_TEMPLATES": str(TEMPLATES),
