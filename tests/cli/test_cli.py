@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,44 @@ def test_bad_config_file_exits_2_naming_it(capsys: pytest.CaptureFixture[str],
     code, _, err = run(capsys, "profile", "list")
     assert code == 2
     assert "config.toml: profile 'x', key 'auth'" in err
+
+
+def test_global_options_work_after_the_command_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "task", "list", "-o", "json")
+    assert code == 0 and json.loads(out)
+    code, out, _ = run(capsys, "task", "list", "--output=csv")
+    assert code == 0 and out.splitlines()[0] == "name,summary,role,mutates,origin"
+    code, out, _ = run(capsys, "-o", "json", "task", "list", "-o", "csv")  # the later one wins
+    assert code == 0 and out.startswith("name,summary")
+    code, _, err = run(capsys, "task", "list", "--profile", "nosuch", "-v")
+    assert code == 0  # task list reads no profile
+    code, _, err = run(capsys, "task", "list", "-o", "yaml")
+    assert code == 2 and "'yaml' is not one of" in err
+
+
+def test_a_commands_own_option_wins_over_a_global_of_the_same_name(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "profile", "add", "partner", "--endpoint",
+                     "https://mgmt.example.com:5986/wsman", "--tenant", "fabrikam.onmicrosoft.com",
+                     "--tenant", "tailspintoys.onmicrosoft.com")
+    assert code == 0
+    code, out, _ = run(capsys, "profile", "show", "partner", "-o", "json")
+    assert code == 0
+    assert json.loads(out)["tenants"] == ["fabrikam.onmicrosoft.com",
+                                          "tailspintoys.onmicrosoft.com"]
+
+
+def test_version_option_and_shell_completion_as_the_readme_turns_it_on() -> None:
+    version = subprocess.run([sys.executable, "-m", "toolkit", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("psbridge ")
+    for shell, marker in (("bash", "complete -o"), ("zsh", "compdef"), ("fish", "complete")):
+        script = subprocess.run([sys.executable, "-m", "toolkit"], capture_output=True,
+                                text=True, check=True,
+                                env={**os.environ, "_PSBRIDGE_COMPLETE": f"{shell}_source"})
+        assert marker in script.stdout, shell
+    words = subprocess.run([sys.executable, "-m", "toolkit"], capture_output=True, text=True,
+                           check=True,
+                           env={**os.environ, "_PSBRIDGE_COMPLETE": "bash_complete",
+                                "COMP_WORDS": "psbridge perms who", "COMP_CWORD": "2"})
+    assert "who-can-access" in words.stdout

@@ -75,7 +75,21 @@ def test_kill_9_loses_nothing_that_was_recorded(tmp_path: Path) -> None:
     assert result.returncode == -9
     job_id = result.stdout.strip()
     with Journal(path) as journal:
-        assert journal.job(job_id).status == "running"
+        assert journal.job(job_id).status == "interrupted"  # its process is gone
         assert journal.rows_in(job_id, ["changed"]) == {2, 3, 4}
         assert journal.rows_in(job_id, [SENT]) == {5, 6}
         assert journal.rows_in(job_id, [PENDING]) == set(range(7, 12))
+
+
+def test_a_running_job_whose_process_is_gone_shows_as_interrupted(tmp_path: Path) -> None:
+    script = ("import sys\nfrom pathlib import Path\nfrom toolkit.core.journal import Journal\n"
+              "with Journal(Path(sys.argv[1])) as j:\n"
+              "    print(j.start_job(task='t', profile='p').id)\n")
+    gone = subprocess.run([sys.executable, "-c", script, str(tmp_path / "jobs.sqlite3")],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with Journal(tmp_path / "jobs.sqlite3") as journal:
+        mine = journal.start_job(task="t", profile="p").id
+        assert journal.job(gone).status == "interrupted"  # killed before it could say so
+        assert journal.job(mine).status == "running"
+        journal.reopen_job(gone)  # a resume in this process owns it now
+        assert journal.job(gone).status == "running"

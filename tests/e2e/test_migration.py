@@ -83,6 +83,7 @@ def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-unty
     assert len(progress) >= 2, watched.stderr  # plain lines, not a terminal
     assert "3 synced, 1 failed" in progress[-1]
     assert "3 synced, 1 failed" in watched.stderr
+    assert "'psbridge migrate imap resume wave1' to retry failed users" in watched.stderr
     lynne = next(line for line in watched.stdout.splitlines() if "lynne.robbins" in line)
     assert "Failed" in lynne and "ImapAuthenticationException" in lynne
 
@@ -201,20 +202,25 @@ def test_mailbox_protocols_in_bulk(cli: Cli, serve, tmp_path: Path) -> None:  # 
     assert "bad.csv:2: Pop: 'maybe': expected on or off" in result.stderr
     assert sandbox.commands() == []
 
-    source = rows_csv(tmp_path / "clients.csv", "Mailbox;Pop;Imap",
-                      ["adele.vance@contoso.com;off;off", "alex.wilber@contoso.com;;off",
-                       "sales@contoso.com;off;", "nobody@contoso.com;on;on"])
+    rows = ["adele.vance@contoso.com;off;off", "alex.wilber@contoso.com;;off",
+            "sales@contoso.com;off;"]
+    typo = rows_csv(tmp_path / "typo.csv", "Mailbox;Pop;Imap", [*rows, "alex.wilbr@contoso.com;on;on"])
+    refused = cli(*lab, "mailbox", "protocols", str(typo), check=2)  # every row checked first
+    assert "line 5: Mailbox: no mailbox alex.wilbr@contoso.com; did you mean " \
+        "alex.wilber@contoso.com?" in refused.stderr
+    assert sandbox.commands("Set-CASMailbox") == []
+
+    source = rows_csv(tmp_path / "clients.csv", "Mailbox;Pop;Imap", rows)
     first = cli(*lab, "mailbox", "protocols", str(source), "--results",
-                str(tmp_path / "out.csv"), check=1)
-    assert "3 changed, 1 failed" in first.stdout
-    assert "ManagementObjectNotFoundException" in first.stdout
+                str(tmp_path / "out.csv"), check=0)
+    assert "3 changed" in first.stdout
     sets = {c["parameters"]["Identity"]: c["parameters"] for c in sandbox.commands("Set-CASMailbox")}
     assert sets["adele.vance@contoso.com"] == {"Identity": "adele.vance@contoso.com",
                                                "PopEnabled": False, "ImapEnabled": False}
     assert sets["alex.wilber@contoso.com"] == {"Identity": "alex.wilber@contoso.com",
                                                "ImapEnabled": False}
-    second = cli(*lab, "mailbox", "protocols", str(source), check=1)
-    assert "3 unchanged, 1 failed" in second.stdout
+    second = cli(*lab, "mailbox", "protocols", str(source), check=0)
+    assert "3 unchanged" in second.stdout
     assert len(sandbox.commands("Set-CASMailbox")) == 3
 
     single = cli(*lab, "mailbox", "protocols", "--mailbox", "adele.vance@contoso.com",

@@ -184,20 +184,20 @@ def test_baseline_compare_and_fix_plan(cli: Cli, tmp_path: Path) -> None:
     plan = tmp_path / "fix.csv"
     fixed = cli("perms", "diff", "--baseline", str(approved), "--fix", "--plan", str(plan),
                 check=3)
-    assert "dry run: 2 change(s) planned" in fixed.stderr
-    assert "cannot be planned" in fixed.stderr  # the orphan
+    assert "dry run: 3 change(s) planned" in fixed.stderr
+    assert "cannot be planned" not in fixed.stderr  # the orphan is revoked by its SID
     with open(plan, encoding="utf-8-sig", newline="") as handle:
         planned = {(r["Trustee"], r["Right"], r["Action"]) for r in csv.DictReader(handle)}
     assert planned == {("alex.wilber@contoso.com", "FullAccess", "revoke"),
+                       ("S-1-5-21-3623811015-3361044348-30300820-1013", "FullAccess", "revoke"),
                        ("megan.bowen@contoso.com", "FullAccess", "grant")}
-    # --apply hands the plan to 'perms apply' (a resumable job); then only the orphan,
-    # which no CSV row can address, is left.
+    # --apply hands the plan to 'perms apply' (a resumable job); then nothing is left.
     applied = cli("perms", "diff", "--baseline", str(approved), "--fix", "--plan", str(plan),
                   "--apply", check=3)
-    assert "1 changed" in applied.stdout or "2 changed" in applied.stdout, applied.stdout
+    assert "3 changed" in applied.stdout, applied.stdout
     cli("perms", "audit", "--mailbox", "sales@contoso.com", check=0)
-    after = cli("--output", "json", "perms", "diff", "--baseline", str(approved), check=3)
-    assert [(r["change"], r["kind"]) for r in json.loads(after.stdout)] == [("added", "orphan")]
+    after = cli("--output", "json", "perms", "diff", "--baseline", str(approved), check=0)
+    assert json.loads(after.stdout) == []
     bad = rows_csv(tmp_path / "bad.csv", "Mailbox,Trustee,Right",
                    ["sales@contoso.com,adele.vance@contoso.com,ReadMail"])
     invalid = cli("perms", "diff", "--baseline", str(bad), check=2)

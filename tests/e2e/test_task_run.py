@@ -149,6 +149,7 @@ def test_kill_9_then_resume_applies_every_change_exactly_once(  # type: ignore[n
                                   cmdlet_ms=1, chunk=40, running_until=400)
     kill_9(job)
     job_id = only_job_id(cli)
+    assert cli.json("jobs", "list")[0]["status"] == "interrupted"  # its process is gone
     partial = cli("--profile", "lab", "jobs", "resume", job_id, timeout=300, check=1)
     unknown = in_flight_keys(cli, job_id)
     assert unknown, "the kill should have caught chunks in flight"
@@ -243,7 +244,7 @@ def test_jobs_show_and_results_as_json(cli: Cli, tmp_path: Path) -> None:
     source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value", ["info@contoso.com,I-1"])
     cli("task", "run", "custom/set-attribute", "--csv", str(source), "--results",
         str(tmp_path / "out.json"), check=0)
-    record = json.loads((tmp_path / "out.json").read_text().splitlines()[0])
+    (record,) = json.loads((tmp_path / "out.json").read_text())  # .json: one JSON array
     assert record["row"] == 2 and record["status"] == "changed"
     job_id = only_job_id(cli)
     (row,) = cli.json("jobs", "show", job_id)

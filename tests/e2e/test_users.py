@@ -80,7 +80,8 @@ def test_activation_plan_seats_fallback_and_credentials(cli: Cli, serve, isolate
         "ext.user@contoso.net,Ext User,Ext,User,US,ENTERPRISEPACK,",  # unverified domain
     ])
     dry = cli("--profile", "lab", "--output", "json", "users", "activate", str(source),
-              "--dry-run", check=0)
+              "--dry-run", check=1)  # rows that would fail: exit 1, as the run would
+    assert "dry run: 2 of 7 row(s) would fail" in dry.stderr
     plan = {p["user"]: p for p in json.loads(dry.stdout)}
     assert plan["nora.ahmed@contoso.com"]["plan"].startswith("link; add ENTERPRISEPACK; "
                                                              "enable; temporary password")
@@ -197,9 +198,10 @@ def contoso_with_ems_seats(path: Path, seats: int) -> Path:
 
 def test_ems_extension_and_the_retired_msonline_dialect(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sandbox = serve(seed=str(contoso_with_ems_seats(tmp_path / "seed.json", 15)))
-    dry = cli.json("--profile", "lab", "users", "license", "add", "--sku", "EMS",
-                   "--where-license", "ENTERPRISEPACK", "--dry-run")
-    plans = [p["plan"] for p in dry]
+    dry_run = cli("--profile", "lab", "-o", "json", "users", "license", "add", "--sku", "EMS",
+                  "--where-license", "ENTERPRISEPACK", "--dry-run", check=1)
+    assert "dry run: 8 of 23 user(s) would fail" in dry_run.stderr
+    plans = [p["plan"] for p in json.loads(dry_run.stdout)]
     assert plans.count("nothing to change") == 10  # the ten E3 users who have EMS
     assert plans.count("add") == 5
     assert len([p for p in plans if p.startswith("failed: no free seats: EMS")]) == 8
@@ -212,8 +214,13 @@ def test_ems_extension_and_the_retired_msonline_dialect(cli: Cli, serve, tmp_pat
     removals = rows_csv(tmp_path / "leavers.csv", "UPN,Note",
                         ["adele.vance@contoso.com,left", "nobody@contoso.com,typo"])
     run = cli("--profile", "lab", "users", "license", "remove", "--sku", "EMS", "--users",
-              str(removals), check=1)
-    assert "1 changed, 1 failed" in run.stdout and "no user nobody@contoso.com" in run.stdout
+              str(removals), check=2)  # every row is checked before any change
+    assert "line 3: UserPrincipalName: no user nobody@contoso.com" in run.stderr
+    assert skus(cli)["EMS"]["free"] == 0
+    removals = rows_csv(tmp_path / "leavers.csv", "UPN,Note", ["adele.vance@contoso.com,left"])
+    run = cli("--profile", "lab", "users", "license", "remove", "--sku", "EMS", "--users",
+              str(removals), check=0)
+    assert "1 changed" in run.stdout
     assert skus(cli)["EMS"]["free"] == 1
 
     source = rows_csv(tmp_path / "new.csv", HEADER, [
@@ -249,8 +256,8 @@ def test_helpdesk_resets_passwords_but_cannot_activate(cli: Cli, serve,  # type:
     assert password not in json.dumps(reset)  # the sandbox masks the whole profile
 
     missing = cli("--profile", helpdesk, "users", "reset-password", "nobody@contoso.com",
-                  check=1)
-    assert "nobody@contoso.com" in missing.stderr
+                  check=2)  # bad input: exit 2, nothing changed
+    assert "no user nobody@contoso.com" in missing.stderr
 
     source = rows_csv(tmp_path / "hires.csv", HEADER,
                       ["nora.ahmed@contoso.com,,,,,ENTERPRISEPACK,"])

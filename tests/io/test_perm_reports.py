@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,33 @@ def test_html_escapes_values_and_fetches_nothing() -> None:
     assert "Permissions &lt;of&gt; contoso" in page
     assert "src=" not in page and "href=" not in page and "http" not in page
     assert page.count("<tr class=") == 2 and "<svg" in page
+
+
+def test_a_diff_page_says_only_what_the_comparison_found() -> None:
+    changes = [{"change": "added", "mailbox": "sales@contoso.com", "trustee": "a@contoso.com",
+                "right": "FullAccess", "kind": "grant"},
+               {"change": "added", "mailbox": "info@contoso.com", "trustee": "S-1-5-21-1-2-3",
+                "right": "SendAs", "kind": "orphan"},
+               {"change": "removed", "mailbox": "sales@contoso.com", "trustee": "b@contoso.com",
+                "right": "FullAccess", "kind": "grant"}]
+    summary = {"snapshot": {"tenant": "contoso", "snapshot": 5, "grants": 17, "orphans": 3},
+               "tenant": "contoso", "compared": "snapshot 1 -> 5", "added": 2, "removed": 1}
+    page = render_html("Permission drift of contoso: snapshot 1 -> 5", summary, changes,
+                       ["change", *COLUMNS])
+    cards = dict((label, int(value)) for value, label in
+                 re.findall(r'<div class="card"><b>(\d+)</b>([^<]+)</div>', page))
+    assert cards == {"added": 2, "removed": 1, "orphaned SIDs among them": 1,
+                     "mailboxes affected": 2, "trustees affected": 3}
+    for contradiction in ("No grants", "None found", "No earlier snapshot", "noise",
+                          "17", "grants per right"):
+        assert contradiction not in page, contradiction
+    per_right = re.search(r"<h2>Changes per right</h2><table>.*?</table>", page)
+    assert per_right is not None and "<td>FullAccess</td><td>1</td><td>1</td>" in per_right[0]
+
+
+def test_every_table_of_a_page_is_sortable() -> None:
+    page = render_html("Permissions", {**SUMMARY, "top_mailboxes": [
+        {"mailbox": "sales@contoso.com", "delegates": 3}]}, ROWS, COLUMNS)
+    assert page.count("<thead>") >= 2
+    script = page.split("<script>", 1)[1]
+    assert "querySelectorAll('table')" in script  # the small tables too, not only #grants

@@ -117,6 +117,12 @@ def test_generated_passwords_are_strong_and_different() -> None:
         assert any(not c.isalnum() for c in password)
 
 
+def test_generated_passwords_never_start_like_an_excel_formula() -> None:
+    firsts = {generate_password()[0] for _ in range(3000)}
+    assert not firsts & set("=+-@"), firsts
+    assert len(firsts) > 40  # still drawn from letters and digits alike
+
+
 def test_usage_locations_are_iso_codes() -> None:
     assert usage_location(" de ") == "DE"
     with pytest.raises(ValueError, match="did you mean GB"):

@@ -35,6 +35,18 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -
     assert [(g.trustee, g.kind) for g in drift.removed] == [(ORPHAN, "orphan")]
 
 
+
+def test_the_snapshot_list_counts_each_snapshots_grants_and_orphans(tmp_path: Path) -> None:
+    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        first = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
+                                     Grant(SALES, "b@contoso.com", "SendAs"),
+                                     Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
+        second = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess")])
+        listed = {s.id: s.summary() for s in store.recent("contoso.onmicrosoft.com")}
+    assert (listed[first.id]["grants"], listed[first.id]["orphans"]) == (2, 1)
+    assert (listed[second.id]["grants"], listed[second.id]["orphans"]) == (1, 0)
+    assert listed[first.id] == first.summary()
+
 def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) -> None:
     with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
         whole = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
@@ -45,17 +57,20 @@ def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) 
     assert not compare_baseline(sales, approved).found
 
 
-def test_baseline_fix_plan_leaves_orphans_and_other_rights_out(tmp_path: Path) -> None:
+def test_baseline_fix_plan_revokes_orphans_by_sid_and_leaves_other_rights_out(
+        tmp_path: Path) -> None:
     with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
         snapshot = _save(store, "all", [
             Grant(SALES, "a@contoso.com", "FullAccess"),
             Grant(SALES, "a@contoso.com", "ReadPermission"),
-            Grant(SALES, ORPHAN, "FullAccess", "orphan")])
+            Grant(SALES, ORPHAN, "FullAccess", "orphan"),
+            Grant(SALES, "Old Delegate", "SendOnBehalf", "unresolved", "sendonbehalf")])
     drift = compare_baseline(snapshot, [Grant(SALES, "b@contoso.com", "SendOnBehalf")])
     rows, unfixable = fix_plan(drift)
-    assert [(r.trustee, r.right, r.action) for r in rows] == [
-        ("a@contoso.com", "FullAccess", "revoke"), ("b@contoso.com", "SendOnBehalf", "grant")]
-    assert [g.trustee for g in unfixable] == [ORPHAN]
+    assert sorted((r.trustee, r.right, r.action) for r in rows) == [
+        (ORPHAN, "FullAccess", "revoke"), ("a@contoso.com", "FullAccess", "revoke"),
+        ("b@contoso.com", "SendOnBehalf", "grant")]
+    assert [g.trustee for g in unfixable] == ["Old Delegate"]
 
 
 def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> None:

@@ -106,3 +106,12 @@ def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
         emit(app, failures, ["row", "key", "error", "message"], title="failed rows")
         if len(summary.failures) > FAILURES_SHOWN:
             click.echo(f"... and {len(summary.failures) - FAILURES_SHOWN} more")
+
+
+def end_dry_run(rows: int, failing: int, what: str = "row(s)") -> None:
+    """Close a dry run with its count; exit 1 when rows would fail, as the run would."""
+    if failing:
+        raise PartialFailure(f"dry run: {failing} of {rows} {what} would fail (see the "
+                             "plan above); nothing was changed",
+                             hint="Fix them, or run without --dry-run to apply the rest.")
+    click.echo(f"dry run: {rows} {what} planned; nothing was changed", err=True)

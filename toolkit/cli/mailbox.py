@@ -47,7 +47,11 @@ def protocols(app: AppContext, csv_path: Path | None, mailboxes: tuple[str, ...]
     from toolkit.core.config import resolve_profile
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.mailbox_protocols import plan_for_mailboxes, plan_from_csv
+    from toolkit.tasks.mailbox_protocols import (
+        plan_for_mailboxes,
+        plan_from_csv,
+        refuse_unknown_mailboxes,
+    )
 
     pop_value = None if pop is None else pop == "on"
     imap_value = None if imap is None else imap == "on"
@@ -58,6 +62,9 @@ def protocols(app: AppContext, csv_path: Path | None, mailboxes: tuple[str, ...]
         raise InputError("nothing to change: give --pop on|off and/or --imap on|off")
     plan = (plan_from_csv(csv_path, pop_value, imap_value) if csv_path is not None
             else plan_for_mailboxes(mailboxes, pop_value, imap_value))
+    catalog = TemplateCatalog()
     with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        execute(app, target, TemplateCatalog(), plan, concurrency=concurrency,
+        refuse_unknown_mailboxes(target, catalog, plan,
+                                 str(csv_path) if csv_path is not None else "--mailbox")
+        execute(app, target, catalog, plan, concurrency=concurrency,
                 chunk_size=chunk_size, results_path=results_path)

@@ -62,6 +62,7 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{module_name}:{attribute} is not a click command")
+        _accept_global_options(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -69,6 +70,69 @@ class LazyGroup(click.Group):
         rows = [(name, self._lazy[name][1]) for name in self._available()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the command: it overrides the one given before."""
+    app = ctx.find_object(AppContext)
+    if app is None or value in (None, 0, False):
+        return
+    if param.name == "verbose":
+        app.verbose += value
+        configure_logging(app.verbose)
+    else:
+        setattr(app, str(param.name), value)
+
+
+def _global_options() -> list[click.Option]:
+    """Fresh copies of the global options (each command needs its own objects)."""
+    common: dict[str, Any] = {"expose_value": False, "callback": _set_global}
+    return [
+        click.Option(["--profile", "profile_name"], metavar="NAME", default=None,
+                     help="Global option: connection profile to use.", **common),
+        click.Option(["--tenant"], metavar="TENANT", default=None,
+                     help="Global option: customer tenant to act on (partner profiles).",
+                     **common),
+        click.Option(["--output", "-o"], type=click.Choice(["table", "json", "csv"]),
+                     default=None, help="Global option: how results are printed.", **common),
+        click.Option(["-v", "--verbose"], count=True,
+                     help="Global option: more detail on stderr (-vv for debug).", **common),
+        click.Option(["--traceback"], is_flag=True,
+                     help="Global option: show the Python stack trace on errors.", **common),
+    ]
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Let ``psbridge perms audit --all -o csv`` mean ``psbridge -o csv perms audit --all``.
+
+    Each global option is added to the command and to every subcommand below it, unless the
+    command has an option of that name itself (``profile add --tenant`` is its own).
+    """
+    if getattr(command, "_psbridge_globals", False):
+        return
+    command._psbridge_globals = True  # type: ignore[attr-defined]
+    taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    for option in _global_options():
+        if not taken.intersection(option.opts):
+            command.params.append(option)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub)
+
+
+def configure_logging(verbose: int) -> None:
+    """psbridge's own log lines on stderr: INFO with -v, DEBUG with -vv."""
+    import logging
+
+    root = logging.getLogger("toolkit")
+    if not any(getattr(h, "_psbridge", False) for h in root.handlers):
+        # psbridge's own loggers only: libraries' debug output can hold request bodies.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s",
+                                               "%H:%M:%S"))
+        handler._psbridge = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -91,6 +155,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
               show_default=True, help="How results are printed.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
 @click.option("--traceback", is_flag=True, help="Show the Python stack trace on errors.")
+@click.version_option(package_name="psbridge", prog_name="psbridge",
+                      message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, profile_name: str | None, tenant: str | None, output: str,
         verbose: int, traceback: bool) -> None:
@@ -104,23 +170,21 @@ def cli(ctx: click.Context, profile_name: str | None, tenant: str | None, output
     """
     ctx.obj = AppContext(profile_name, tenant, output, verbose, traceback)
     if verbose:
-        import logging
-
-        # psbridge's own loggers only: libraries' debug output can hold request bodies.
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s",
-                                               "%H:%M:%S"))
-        root = logging.getLogger("toolkit")
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        configure_logging(verbose)
 
 
 @click.command()
-def version() -> None:
-    """Print psbridge's version."""
+@click.pass_obj
+def version(app: AppContext) -> None:
+    """Print psbridge's version (also: psbridge --version)."""
     from importlib.metadata import version as dist_version
 
-    click.echo(f"psbridge {dist_version('psbridge')}")
+    if app.output == "table":
+        click.echo(f"psbridge {dist_version('psbridge')}")
+        return
+    from toolkit.cli.output import emit
+
+    emit(app, [{"name": "psbridge", "version": dist_version("psbridge")}], ["name", "version"])
 
 
 def main(argv: list[str] | None = None) -> int:

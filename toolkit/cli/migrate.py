@@ -57,7 +57,7 @@ def imap() -> None:
       psbridge migrate imap start users.csv --gmail --batch gmail-wave1
       psbridge migrate imap status gmail-wave1 --watch
       psbridge migrate imap report gmail-wave1 --out wave1.html
-      psbridge migrate imap remove gmail-wave1      # when users have switched over
+      psbridge migrate imap remove gmail-wave1 --yes   # when users have switched over
     """
 
 
@@ -251,22 +251,40 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         result = _run(target, catalog, connection, TEST_TEMPLATE,
                       {"RemoteServer": checked.host, "Port": checked.port,
                        "Security": checked.exchange_security})
+        on_sandbox = target.profile.is_sandbox
     answer = result.output[0] if result.output else {}
     if str(answer.get("Result")) != "Success":
         detail = answer.get("ErrorDetail") or answer.get("Message") or "no answer"
         raise PartialFailure(f"{checked}: Exchange Online cannot reach it: {detail}",
                              hint="Check the host name, port and security (993/SSL or "
                              "143/TLS).")
-    click.echo(f"{checked}: reachable from Exchange Online")
+    checks = [{"server": str(checked), "check": "reachable from Exchange Online", "ok": True}]
     if user is not None and password is not None:
         from toolkit.core.imap_probe import ImapLoginFailed, imap_login
 
+        where = "from this machine"
+        address: tuple[str, int, str | None] = (checked.host, checked.port, None)
+        if on_sandbox:  # the sandbox plays the source: sign in where Exchange Online would
+            from toolkit.core.target import sandbox_dir
+            from toolkit.sandbox.shared import read_record
+
+            record = read_record(sandbox_dir())
+            if record is not None and checked.security in record.imap_ports:
+                address = ("127.0.0.1", record.imap_ports[checked.security], record.ca_cert)
+                where = "from Exchange Online (the sandbox's IMAP listener)"
         try:
-            imap_login(checked.host, checked.port, checked.security, user, password)
+            imap_login(address[0], address[1], checked.security, user, password,
+                       ca_file=address[2])
         except ImapLoginFailed as exc:
-            raise PartialFailure(str(exc), hint="For Gmail, use an app password (2-step "
-                                 "verification on).") from None
-        click.echo(f"{user}: signed in to {checked.host} from this machine")
+            raise PartialFailure(str(exc).replace(str(address[0]), checked.host),
+                                 hint="For Gmail, use an app password (2-step verification "
+                                 "on).") from None
+        checks.append({"server": str(checked), "check": f"{user} signed in {where}",
+                       "ok": True})
+    if app.output != "table":
+        emit(app, checks, ["server", "check", "ok"])
+    for check in checks if app.output == "table" else []:
+        click.echo(f"{check['server']}: {check['check']}")
 
 
 # ---------------------------------------------------------------------- plan, start
@@ -441,8 +459,10 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
         raise PartialFailure(f"still migrating after {timeout:.0f}s: {summary}",
                              hint="Watch again later; the migration goes on without you.")
     if not ok:
-        raise PartialFailure(summary, hint="The error column says why; fix the cause and run "
-                             "'psbridge migrate imap resume NAME' to retry failed users.")
+        failed = [b.name for b in batches if b.counts["failed"]] or [b.name for b in batches]
+        resume = " and ".join(f"'psbridge migrate imap resume {name}'" for name in failed)
+        raise PartialFailure(summary, hint=f"The error column says why; fix the cause and run "
+                             f"{resume} to retry failed users.")
     click.echo(f"all synced: {summary}")
 
 
@@ -460,15 +480,27 @@ def report(app: AppContext, name: str, out: Path) -> None:
       psbridge migrate imap report gmail-wave1 --out wave1.csv
       psbridge migrate imap report gmail-wave1 --out wave1.html
     """
+    import time
+
     from toolkit.io.perm_reports import report_format
-    from toolkit.io.report_files import write_report
-    from toolkit.tasks.migration_status import REPORT_COLUMNS
+    from toolkit.io.report_files import Section, Summary, write_report
+    from toolkit.tasks.migration_status import REPORT_COLUMNS, report_summary
 
     report_format(out)  # a bad suffix fails before connecting
     with _session(app) as (target, catalog, connection):
         batches = _fetch(target, catalog, connection, [name])
     rows = [u.report_row() for b in batches for u in b.users]
-    write_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}")
+    found = report_summary(batches)
+    summary = Summary(
+        meta=f"Batches {', '.join(b.name for b in batches) or name} · reported "
+             f"{time.strftime('%Y-%m-%d %H:%M %Z')}",
+        cards=found["cards"],
+        sections=[Section("Users per state", found["states"], ["state", "users"]),
+                  Section("Batches", found["batches"],
+                          ["batch", "status", "users", "items moved", "items found"]),
+                  Section("Failed users and why", found["failures"],
+                          ["email", "status", "reason"], "No user failed.")])
+    write_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}", summary=summary)
     click.echo(f"wrote {len(rows)} user(s) of {len(batches)} batch(es) to {out}")
 
 

@@ -17,6 +17,7 @@ from toolkit.cli.perms import perms
 from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
 
 if TYPE_CHECKING:
+    from toolkit.core.config import Profile
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
     from toolkit.tasks.drift import Drift
@@ -168,7 +169,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     catalog = _catalog()
     tenants: list[str | None] = [app.tenant]
     if all_tenants:
-        tenants = [None, *profile.tenants]
+        tenants = [None, *_customer_tenants(profile)]
     failed: list[str] = []
     for tenant in tenants:
         target_out = out
@@ -201,6 +202,21 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                              hint="The other tenants' snapshots were saved.")
 
 
+def _customer_tenants(profile: Profile) -> list[str]:
+    """The customer tenants --all-tenants covers besides the home tenant; the embedded
+    sandbox knows its own (its demo partner relationships) only once it runs."""
+    tenants = list(profile.tenants)
+    if profile.is_sandbox:
+        from toolkit.core.target import open_target
+
+        with open_target(profile) as target:
+            tenants = list(target.profile.tenants)
+    if not tenants:
+        click.echo(f"note: profile {profile.name} lists no customer tenants ('tenants' in its "
+                   "settings): only its home tenant is covered", err=True)
+    return tenants
+
+
 def _tenant_of(app: AppContext) -> str:
     """The tenant snapshots are kept under, without connecting anywhere: --tenant, else the
     profile's Exchange organization, else (the embedded sandbox names it only once started)
@@ -214,6 +230,15 @@ def _tenant_of(app: AppContext) -> str:
     exchange = profile.services.get("exchange")
     if exchange and exchange.organization:
         return exchange.organization
+    if profile.is_sandbox:  # the shared sandbox's record names it (customer snapshots don't)
+        from toolkit.core.target import sandbox_dir
+        from toolkit.sandbox.shared import read_record
+
+        running = read_record(sandbox_dir())
+        organization = running.profile_settings.get("exchange", {}).get("organization") \
+            if running else None
+        if organization:
+            return str(organization)
     with SnapshotStore() as store:
         latest = store.recent(profile=profile.name, limit=1)
     return latest[0].tenant if latest else profile.name
@@ -327,7 +352,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
     approved = read_baseline(baseline) if baseline else None
     tenants = [_tenant_of(app)]
     if all_tenants:
-        tenants += list(resolve_profile(app.profile_name).tenants)
+        tenants += _customer_tenants(resolve_profile(app.profile_name))
     columns = ["change", *GRANT_COLUMNS]
     drifted: list[str] = []
     failed: list[str] = []
@@ -347,8 +372,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
             target_out = (out.with_name(f"{out.stem}-{tenant}{out.suffix}") if all_tenants
                           else out)
             write_report(target_out, f"Permission drift of {newer.tenant}: {label}",
-                         {"snapshot": newer.summary(), "rights": {}, "noise": {},
-                          "since_previous": None, **summary}, rows, columns)
+                         {"snapshot": newer.summary(), **summary}, rows, columns)
         if all_tenants:
             every.extend({"tenant": tenant, **r} for r in rows)
         else:
@@ -398,35 +422,58 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
 
 def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool,
             expand_groups: bool = False) -> None:
+    """Answer from the newest snapshot that covers the question (or the tenant now, with
+    ``live``); an address the tenant, or the snapshot, does not know is an error (exit 2),
+    never "0 right(s)"."""
     from toolkit.tasks.group_access import access_of
     from toolkit.tasks.group_access import expand_groups as expanded
+    from toolkit.tasks.snapshots import SnapshotStore
 
+    tenant = _tenant_of(app)
+    with SnapshotStore() as store:
+        latest, read = _answering_snapshot(store, tenant, mailbox)
+    known = {*read, *(g.trustee for g in latest[0].grants)} if latest else set()
     if live:
         from toolkit.core.config import resolve_profile
         from toolkit.core.target import open_target
         from toolkit.tasks.audit import read_live
 
         with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+            if trustee:
+                _require_trustee(target, trustee, tenant, known)
             grants, failures, groups = read_live(target, _catalog(),
                                                  [mailbox] if mailbox else None)
+        if failures and mailbox and "ManagementObjectNotFound" in failures[0].get("error", ""):
+            from toolkit.tasks.lookups import unknown_address
+
+            raise unknown_address("mailbox", mailbox, tenant, read)
         if failures:
             raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
         source = "live"
     else:
-        from toolkit.tasks.snapshots import SnapshotStore
-
-        tenant = _tenant_of(app)
-        with SnapshotStore() as store:
-            latest = store.latest(tenant, 1)
         if not latest:
             raise InputError(f"no permission snapshot of {tenant} yet",
                              hint="Run 'psbridge perms audit --all' first, or add --live.")
-        grants, groups = latest[0].grants, latest[0].groups
-        source = f"snapshot {latest[0].id} ({latest[0].taken_text})"
+        snapshot = latest[0]
+        grants, groups = snapshot.grants, snapshot.groups
+        source = f"snapshot {snapshot.id} ({snapshot.taken_text})"
+        if mailbox and mailbox.casefold() not in read:
+            _not_in_snapshot(snapshot, mailbox, read)
+        if trustee and snapshot.scope != "all":
+            raise InputError(f"no snapshot of every mailbox of {tenant}: the latest, snapshot "
+                             f"{snapshot.id}, read only {snapshot.scope}",
+                             hint="Run 'psbridge perms audit --all', or add --live.")
     held = [g for g in grants if g.is_access
             and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
     if trustee is not None:
         rows = access_of(held, groups, trustee)
+        if not rows and not live:
+            from toolkit.core.config import resolve_profile
+            from toolkit.core.target import open_target
+
+            # Nothing held in the snapshot: a user without access, or a misspelt address.
+            with open_target(resolve_profile(app.profile_name), app.tenant) as target:
+                _require_trustee(target, trustee, tenant, known)
     else:
         rows = (expanded(held, groups) if expand_groups
                 else [{**g.as_dict(), "via": ""} for g in held])
@@ -434,6 +481,49 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
     through = sum(1 for r in rows if r["via"])
     click.echo(f"{len(rows)} right(s)" + (f", {through} through a group" if through else "")
                + f", from {source}", err=True)
+
+
+def _answering_snapshot(store: SnapshotStore, tenant: str, mailbox: str | None
+                        ) -> tuple[list[Snapshot], set[str]]:
+    """The snapshot a lookup answers from (none, or one) and the mailboxes it read: for a
+    mailbox, the newest that read it; else (and when none did) the newest of every
+    mailbox, or the newest at all."""
+    recent = store.recent(tenant)
+    if mailbox:
+        for snapshot in recent:
+            read = store.mailboxes_read(snapshot.id)
+            if mailbox.casefold() in read:
+                return [store.load(snapshot.id)], read
+    chosen = next((s for s in recent if s.scope == "all"), recent[0] if recent else None)
+    if chosen is None:
+        return [], set()
+    return [store.load(chosen.id)], store.mailboxes_read(chosen.id)
+
+
+def _not_in_snapshot(snapshot: Snapshot, mailbox: str, read: set[str]) -> None:
+    """A mailbox the snapshot did not read: unknown (it read every one) or not covered."""
+    from toolkit.tasks.lookups import unknown_address
+
+    if snapshot.scope == "all":
+        raise unknown_address(
+            "mailbox", mailbox, f"snapshot {snapshot.id} of {snapshot.tenant}, which read "
+            "every mailbox", read,
+            hint="A mailbox created since then: add --live, or run 'psbridge perms audit "
+            "--all' again.")
+    raise InputError(
+        f"mailbox {mailbox} is not in snapshot {snapshot.id} of {snapshot.tenant}: it read "
+        f"only {snapshot.scope}",
+        hint=f"Add --live, or run 'psbridge perms audit --mailbox {mailbox}' (or --all).")
+
+
+def _require_trustee(target: Target, trustee: str, tenant: str, known: set[str]) -> None:
+    """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
+    from toolkit.tasks.lookups import unknown_address
+    from toolkit.tasks.permissions_read import current_permissions
+
+    resolved = current_permissions(target, _catalog(), [], trustees=[trustee]).trustee(trustee)
+    if resolved is None or not resolved.found:
+        raise unknown_address("user", trustee, tenant, known)
 
 
 @perms.command("who-can-access")

@@ -100,7 +100,7 @@ def _show_plan(app: AppContext, plan: Plan, *, dry_run: bool, single: bool) -> N
     if dry_run:
         emit(app, rows, columns, title="Plan")
     elif app.output == "table" and rows:
-        emit(app, rows[:PLAN_SHOWN], columns, title="Changes")
+        emit(app, rows[:PLAN_SHOWN], columns, title="Plan")
         if len(rows) > PLAN_SHOWN:
             click.echo(f"... and {len(rows) - PLAN_SHOWN} more (--dry-run lists them all)")
 
@@ -200,8 +200,16 @@ def _holdings(target: Target, catalog: TemplateCatalog, user: str,
 
     resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
     if resolved is None or not resolved.found:
-        reason = resolved.message if resolved else "not found"
-        raise InputError(f"USER {user}: {reason}", hint="Give the user's address (UPN).")
+        from toolkit.tasks.lookups import unknown_address
+        from toolkit.tasks.snapshots import SnapshotStore
+
+        exchange = target.profile.services.get("exchange")
+        tenant = target.tenant or (exchange.organization if exchange else None)
+        with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
+            latest = store.latest(tenant, 1) if tenant else []
+        raise unknown_address("user", user, tenant or "the tenant",
+                              {g.trustee for s in latest for g in s.grants},
+                              hint="Give the user's address (UPN).")
     state = current_permissions(target, catalog, None, holder=resolved.key,
                                 concurrency=concurrency)
     state.trustees[user.casefold()] = resolved
@@ -254,7 +262,7 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
     Examples:
       psbridge perms revoke sales@contoso.com adele.vance@contoso.com --right FullAccess
       psbridge --tenant fabrikam.onmicrosoft.com perms revoke \\
-          info@fabrikam.com ana.bowman@fabrikam.com --right SendAs
+          office@fabrikam.com ana.bowman@fabrikam.com --right SendAs
     """
     rows = _single_rows(mailbox, trustee, rights, "revoke", None)
     _change(app, "perms revoke", rows, dry_run=dry_run, concurrency=1, chunk_size=25,

@@ -240,3 +240,29 @@ def approve(app: Any, code: str) -> None:
                   or answer.get("error") or response.text)
         raise InputError(f"the sandbox refused to approve {code}: {reason}")
     click.echo(f"approved {answer.get('user_code', code)} as {answer.get('account')}")
+
+
+@sandbox.command()
+@click.pass_obj
+def stop(app: Any) -> None:
+    """Stop the embedded sandbox that commands on the `sandbox` profile share.
+
+    The first command on the default `sandbox` profile starts one sandbox server for the data
+    folder and later commands reuse it, so commands running at the same time see each
+    other's changes. It ends by itself after 15 minutes without a request
+    (PSBRIDGE_SANDBOX_IDLE_S sets the seconds); this ends it now. The tenant is kept
+    (under the data folder's sandbox/state.json) and the next command starts it again.
+    """
+    from toolkit.core.target import sandbox_dir
+    from toolkit.sandbox.shared import stop_shared
+
+    stopped = stop_shared(sandbox_dir())
+    if app is not None and app.output != "table":
+        from toolkit.cli.output import emit
+
+        emit(app, [{"stopped": stopped is not None, "url": stopped.url if stopped else None,
+                    "pid": stopped.pid if stopped else None}], ["stopped", "url", "pid"])
+    elif stopped is None:
+        click.echo("no embedded sandbox is running for this data folder")
+    else:
+        click.echo(f"stopped the embedded sandbox at {stopped.url} (pid {stopped.pid})")

@@ -71,14 +71,25 @@ def reset_password(app: AppContext, user: str, temporary: bool) -> None:
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
     from toolkit.tasks.activation_plan import generate_password
+    from toolkit.tasks.lookups import unknown_address
+    from toolkit.tasks.tenant_reads import read_users
 
     password = generate_password()
+    catalog = TemplateCatalog()
     with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        result = run_once(target, TemplateCatalog(), "graph/reset-password",
+        if not read_users(target, catalog, [user]):
+            known = [u.upn for u in read_users(target, catalog).values()]
+            raise unknown_address("user", user, target.tenant or "the tenant", known,
+                                  hint="Nothing was changed. Give the user's UPN.")
+        result = run_once(target, catalog, "graph/reset-password",
                           {"UserId": user, "Password": password, "ForceChange": temporary})
     if result.errors:
         raise PartialFailure(f"{user}: {result.errors[0].message}",
                              hint="Nothing was changed. Check the user name.")
+    if app.output != "table":
+        emit(app, [{"user": user, "password": password, "must_change": temporary}],
+             ["user", "password", "must_change"])
+        return
     must = " (must be changed at the next sign-in)" if temporary else ""
     click.echo(f"New password for {user}{must}, shown once:")
     click.echo(f"  {password}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from toolkit.cli.credentials import Credentials, refuse_existing
-from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.jobrun import concurrency_option, end_dry_run, execute
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.users import users
@@ -131,6 +131,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
         if dry_run:
             emit(app, _plan_rows(plans), ["row", "user", "account", "plan", "notes", "status"],
                  title=f"Plan for {len(plans)} row(s); nothing was changed")
+            end_dry_run(len(plans), sum(1 for p in plans if p.error))
             return
         for row_plan in plans:
             for note in row_plan.notes:

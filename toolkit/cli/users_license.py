@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.jobrun import concurrency_option, end_dry_run, execute
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.users import users
@@ -60,6 +60,7 @@ def _command(action: str) -> click.Command:
                         for p in plans]
                 emit(app, rows, ["row", "user", "plan"],
                      title=f"Plan for {len(plans)} user(s); nothing was changed")
+                end_dry_run(len(plans), sum(1 for p in plans if p.error), "user(s)")
                 return
             refused = sum(1 for p in plans if p.error)
             if refused:

@@ -14,6 +14,7 @@ which drops the columns the template declares secret.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -25,6 +26,7 @@ from typing import Any
 
 from toolkit.core import paths
 from toolkit.core.errors import InputError
+from toolkit.core.processes import process_alive
 
 # Row states: the final outcomes a template reports, plus the runner's own bookkeeping.
 OUTCOMES = ("changed", "unchanged", "failed", "skipped")
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     options TEXT NOT NULL DEFAULT '{}',
     started REAL NOT NULL,
     ended REAL,
-    status TEXT NOT NULL
+    status TEXT NOT NULL,
+    pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS rows (
     job_id TEXT NOT NULL REFERENCES jobs(id),
@@ -100,6 +103,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        if "pid" not in columns:  # a store from before jobs recorded their process
+            self._db.execute("ALTER TABLE jobs ADD COLUMN pid INTEGER")
         self.path.chmod(0o600)
 
     def close(self) -> None:
@@ -130,9 +136,9 @@ class Journal:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO jobs (id, task, profile, tenant, input_path, input_sha256, "
-                "options, started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                "options, started, status, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
                 (job_id, task, profile, tenant, input_path, input_sha256,
-                 json.dumps(dict(options or {}), default=str), time.time()),
+                 json.dumps(dict(options or {}), default=str), time.time(), os.getpid()),
             )
         return self.job(job_id)
 
@@ -160,8 +166,8 @@ class Journal:
 
     def reopen_job(self, job_id: str) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE jobs SET status = 'running', ended = NULL WHERE id = ?",
-                       (job_id,))
+            db.execute("UPDATE jobs SET status = 'running', ended = NULL, pid = ? WHERE id = ?",
+                       (os.getpid(), job_id))
 
     # rows -----------------------------------------------------------------------------
 
@@ -228,9 +234,12 @@ class Journal:
 
 
 def _job(row: sqlite3.Row) -> Job:
+    status = row["status"]
+    if status == "running" and row["pid"] is not None and not process_alive(row["pid"]):
+        status = "interrupted"  # its process is gone (kill -9, a crash, a reboot)
     return Job(
         id=row["id"], task=row["task"], profile=row["profile"], tenant=row["tenant"],
         input_path=row["input_path"], input_sha256=row["input_sha256"],
         options=json.loads(row["options"]), started=row["started"], ended=row["ended"],
-        status=row["status"],
+        status=status,
     )

@@ -1,8 +1,9 @@
 """What a command acts on: a profile resolved into a live endpoint, tokens and connect steps.
 
-For the ``sandbox`` profile this is the one place the toolkit starts the embedded sandbox:
-in-process, on an ephemeral loopback port, with HTTPS, the demo tenant and its state kept
-under the data folder so that one command sees what the previous one changed.
+For the ``sandbox`` profile this is the one place the toolkit reaches the embedded sandbox:
+one server process per data folder (``toolkit.sandbox.shared``), started on first use on an
+ephemeral loopback port, with HTTPS and the demo tenant, and shared by every command, so each
+sees and keeps what the others changed, even when they run at the same time.
 """
 
 from __future__ import annotations
@@ -49,11 +50,10 @@ class Target:
     endpoint: Endpoint
     tenant: str | None = None
     tokens: TokenProvider | None = None
-    ledger: ShellLedger | None = None  # None for the embedded sandbox: it dies with us
+    ledger: ShellLedger | None = None
     # The tenant every connection must reach: --tenant, else the profile's own, resolved.
     expected: TenantRef | None = None
     resolver: TenantResolver | None = None
-    _closers: list[Any] = field(default_factory=list, repr=False)
     _connect_scripts: dict[str, RenderedScript] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -174,26 +174,16 @@ class Target:
                 parameters["Environment"] = cloud.graph_environment
         return parameters, token.expires_on
 
-    def close(self) -> None:
-        for closer in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                closer()
-        self._closers.clear()
-
     def __enter__(self) -> Target:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        """Nothing to release: connections close with their runs, the sandbox outlives us."""
 
 
 def open_target(profile: Profile, tenant: str | None = None) -> Target:
     target = _embedded_sandbox(tenant) if profile.is_sandbox else _remote_target(profile, tenant)
-    try:
-        _resolve_tenant(target)
-    except BaseException:
-        target.close()
-        raise
+    _resolve_tenant(target)
     return target
 
 
@@ -289,27 +279,25 @@ def sandbox_dir() -> Path:
 
 
 def _embedded_sandbox(tenant: str | None) -> Target:
-    from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable, start_sandbox
+    from toolkit.sandbox.server import SandboxUnavailable
+    from toolkit.sandbox.shared import connect_shared
 
     root = sandbox_dir()
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    options = SandboxOptions(https=True, seed="demo", state=root / "state.json",
-                             tls_dir=root / "tls")
     try:
-        running = start_sandbox(options)
+        running = connect_shared(root)
     except SandboxUnavailable as exc:
-        raise ConnectionFailed(f"the embedded sandbox cannot start: {exc}") from None
-    authority = running.url.removesuffix("/wsman")
+        raise ConnectionFailed(f"the embedded sandbox cannot start: {exc}",
+                               hint=exc.hint) from None
     settings: dict[str, Any] = {
         "endpoint": running.url, "auth": "basic", "username": running.username,
-        "ca_bundle": str(running.ca_cert), "role": "admin",
-        **running.backend.profile_settings(authority),  # type: ignore[attr-defined]
+        "ca_bundle": running.ca_cert, "role": "admin", **running.profile_settings,
     }
     profile = dataclasses.replace(parse_profile(SANDBOX, settings, source="built-in"),
                                   endpoint=None)
     endpoint = Endpoint(url=running.url, auth="basic", username=running.username,
-                        password=running.password, ca_bundle=str(running.ca_cert))
-    target = Target(profile, endpoint, tenant,
-                    TokenProvider(profile, cache_path=root / "token-cache.bin"))
-    target._closers.append(running.stop)
-    return target
+                        password=running.password, ca_bundle=running.ca_cert)
+    ledger = ShellLedger()  # the server outlives us: close what a killed command left open
+    with contextlib.suppress(ConnectionFailed):
+        ledger.reap(endpoint)
+    return Target(profile, endpoint, tenant,
+                  TokenProvider(profile, cache_path=root / "token-cache.bin"), ledger)

@@ -68,6 +68,27 @@ tr.removed td{background:#ffebe9}input{padding:6px;width:320px;margin:8px 0}
 
 _JS = """
 (function(){
+  function sortable(table){
+    var body=table.tBodies[0],heads=table.tHead.rows[0].cells;
+    for(var c=0;c<heads.length;c++)(function(col){heads[col].addEventListener('click',function(){
+      var asc=!this.classList.contains('sorted-asc');
+      for(var h=0;h<heads.length;h++)heads[h].className='';
+      this.className=asc?'sorted-asc':'sorted-desc';
+      var rows=Array.prototype.slice.call(body.rows);
+      function key(r){var cell=r.cells[col];
+        return cell.getAttribute('data-sort')||cell.textContent;}
+      rows.sort(function(a,b){var x=key(a),y=key(b),
+        nx=parseFloat(x),ny=parseFloat(y);
+        if(!isNaN(nx)&&!isNaN(ny)&&String(nx)===x&&String(ny)===y){x=nx;y=ny;}
+        return (x<y?-1:x>y?1:0)*(asc?1:-1);});
+      rows.forEach(function(r){body.appendChild(r);});});})(c);
+  }
+  var cells=document.querySelectorAll('td'),iso=/^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d/;
+  for(var i=0;i<cells.length;i++){var text=cells[i].textContent,when=new Date(text);
+    if(iso.test(text)&&!isNaN(when)){cells[i].setAttribute('data-sort',text);
+      cells[i].title=text;cells[i].textContent=when.toLocaleString();}}
+  var tables=document.querySelectorAll('table');
+  for(var t=0;t<tables.length;t++)sortable(tables[t]);
   var table=document.getElementById('grants');if(!table)return;
   var body=table.tBodies[0],filter=document.getElementById('filter'),
       count=document.getElementById('shown');
@@ -76,15 +97,6 @@ _JS = """
       hit=r.textContent.toLowerCase().indexOf(q)>=0;
       r.style.display=hit?'':'none';if(hit)n++;}count.textContent=n;}
   filter.addEventListener('input',apply);
-  var heads=table.tHead.rows[0].cells;
-  for(var c=0;c<heads.length;c++)(function(col){heads[col].addEventListener('click',function(){
-    var asc=!this.classList.contains('sorted-asc');
-    for(var h=0;h<heads.length;h++)heads[h].className='';
-    this.className=asc?'sorted-asc':'sorted-desc';
-    var rows=Array.prototype.slice.call(body.rows);
-    rows.sort(function(a,b){var x=a.cells[col].textContent,y=b.cells[col].textContent;
-      return (x<y?-1:x>y?1:0)*(asc?1:-1);});
-    rows.forEach(function(r){body.appendChild(r);});});})(c);
   apply();
 })();
 """
@@ -114,7 +126,7 @@ def _bar_chart(counts: Mapping[str, int]) -> str:
     return "".join(parts)
 
 
-def _small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+def small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
                  empty: str) -> str:
     if not rows:
         return f"<p>{_e(empty)}</p>"
@@ -126,6 +138,9 @@ def _small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
 
 def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
                 columns: Sequence[str]) -> str:
+    """An audit's page, or a diff's (its summary has ``compared``): summary, then the table."""
+    if "compared" in summary:
+        return _drift_page(title, summary, rows, columns)
     snap = summary.get("snapshot", {})
     noise = summary.get("noise", {})
     since = summary.get("since_previous")
@@ -137,17 +152,63 @@ def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     if since is not None:
         cards += [("added since previous", since["added"]),
                   ("removed since previous", since["removed"])]
-    card_html = "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
     if since is None:
         changes = "<p>No earlier snapshot of this tenant to compare with.</p>"
     else:
         changes = (f"<p>Compared with snapshot {_e(since['previous_snapshot'])}.</p>"
-                   + _small_table(since["changes"], ["change", *columns],
+                   + small_table(since["changes"], ["change", *columns],
                                   "No changes since the previous snapshot."))
     findings = [*summary.get("orphans", []), *summary.get("unresolved", [])]
+    meta = (f"Tenant {_e(snap.get('tenant'))} · snapshot {_e(snap.get('snapshot'))} · "
+            f"taken {_e(snap.get('taken'))} · scope {_e(snap.get('scope'))}")
+    sections = f"""<div class="grid">
+<div><h2>Grants per right</h2>{_bar_chart(summary.get("rights", {}))}</div>
+<div><h2>Mailboxes with the most delegates</h2>{small_table(
+        summary.get("top_mailboxes", []), ["mailbox", "delegates"], "None.")}</div>
+<div><h2>Trustees with the widest access</h2>{small_table(
+        summary.get("top_trustees", []), ["trustee", "mailboxes"], "None.")}</div>
+</div>
+<h2>Orphaned SIDs and unresolved delegates</h2>{small_table(
+        findings, list(columns), "None found.")}
+<h2>Noise filtered</h2>{small_table(
+        [{"entry": k, "count": v} for k, v in noise.items()], ["entry", "count"], "None.")}
+<h2>Mailboxes that could not be read</h2>{small_table(
+        summary.get("failed_mailboxes", []), ["mailbox", "error", "message"], "None.")}
+<h2>Changes since the previous snapshot</h2>{changes}"""
+    return html_page(title, meta, cards, sections, rows, columns, "All entries")
+
+
+def _drift_page(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+                columns: Sequence[str]) -> str:
+    """A diff's page: only what the comparison found, counted from its own rows."""
+    snap = summary.get("snapshot", {})
+    added = [r for r in rows if r.get("change") == "added"]
+    removed = [r for r in rows if r.get("change") == "removed"]
+    cards = [("added", len(added)), ("removed", len(removed)),
+             ("orphaned SIDs among them", sum(1 for r in rows if r.get("kind") == "orphan")),
+             ("mailboxes affected", len({str(r.get("mailbox")).casefold() for r in rows})),
+             ("trustees affected", len({str(r.get("trustee")).casefold() for r in rows}))]
+    per_right = [{"right": right,
+                  "added": sum(1 for r in added if r.get("right") == right),
+                  "removed": sum(1 for r in removed if r.get("right") == right)}
+                 for right in sorted({str(r.get("right")) for r in rows})]
+    meta = (f"Tenant {_e(summary.get('tenant'))} · {_e(summary.get('compared'))} · newer "
+            f"snapshot taken {_e(snap.get('taken'))}")
+    sections = (f"<h2>Changes per right</h2>"
+                f"{small_table(per_right, ['right', 'added', 'removed'], 'No changes.')}")
+    return html_page(title, meta, cards, sections, rows, columns, "All changes")
+
+
+def html_page(title: str, meta: str, cards: Sequence[tuple[str, Any]], sections: str,
+              rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+              table_title: str) -> str:
+    """One self-contained page: title, meta line (HTML), cards, summary sections (HTML),
+    then every row in a table that sorts and filters. Timestamps (ISO 8601) are shown in
+    the reader's local time."""
+    card_html = "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
     body = "".join(
-        f'<tr class="{_e(r.get("kind"))}">'
+        f'<tr class="{_e(r.get("change") or r.get("kind"))}">'
         + "".join(f"<td>{_e(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -155,25 +216,11 @@ def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[s
 <title>{_e(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
-<p class="meta">Tenant {_e(snap.get('tenant'))} · snapshot {_e(snap.get('snapshot'))} ·
-taken {_e(snap.get('taken'))} · scope {_e(snap.get('scope'))}</p>
+<p class="meta">{meta}</p>
 <section id="summary"><h2>Summary</h2><div class="cards">{card_html}</div>
-<div class="grid">
-<div><h2>Grants per right</h2>{_bar_chart(summary.get("rights", {}))}</div>
-<div><h2>Mailboxes with the most delegates</h2>{_small_table(
-        summary.get("top_mailboxes", []), ["mailbox", "delegates"], "None.")}</div>
-<div><h2>Trustees with the widest access</h2>{_small_table(
-        summary.get("top_trustees", []), ["trustee", "mailboxes"], "None.")}</div>
-</div>
-<h2>Orphaned SIDs and unresolved delegates</h2>{_small_table(
-        findings, list(columns), "None found.")}
-<h2>Noise filtered</h2>{_small_table(
-        [{"entry": k, "count": v} for k, v in noise.items()], ["entry", "count"], "None.")}
-<h2>Mailboxes that could not be read</h2>{_small_table(
-        summary.get("failed_mailboxes", []), ["mailbox", "error", "message"], "None.")}
-<h2>Changes since the previous snapshot</h2>{changes}
+{sections}
 </section>
-<section><h2>All entries (<span id="shown">{len(rows)}</span> shown)</h2>
+<section><h2>{_e(table_title)} (<span id="shown">{len(rows)}</span> shown)</h2>
 <input id="filter" type="search" placeholder="Filter: mailbox, trustee, right..."
  aria-label="filter the table">
 <table id="grants"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>

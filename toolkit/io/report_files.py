@@ -1,31 +1,42 @@
 """Report files of plain rows: CSV (Excel-safe, shared with the permission reports), JSON
-or a self-contained HTML table, chosen by the file name's suffix."""
+or a self-contained HTML page (a summary, then a table that sorts and filters), chosen by
+the file name's suffix."""
 
 from __future__ import annotations
 
 import html
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.io.perm_reports import report_format, write_csv
-
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-          "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-          "th{background:#f3f3f3}")
+from toolkit.io.perm_reports import html_page, report_format, small_table, write_csv
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+@dataclass(frozen=True)
+class Section:
+    """A small summary table: a heading, its rows and columns, what to say when empty."""
+
+    heading: str
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[str]
+    empty: str = "None."
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the top of an HTML report says: a meta line, cards, small tables."""
+
+    meta: str = ""
+    cards: Sequence[tuple[str, Any]] = ()
+    sections: Sequence[Section] = ()
 
 
 def write_report(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
-                 *, title: str) -> None:
+                 *, title: str, summary: Summary | None = None) -> None:
+    """Rows as CSV or JSON; as HTML, the summary and a table that sorts and filters (the
+    permission reports' page)."""
     suffix = report_format(path)
     if suffix == ".csv":
         write_csv(path, rows, columns)
@@ -33,12 +44,9 @@ def write_report(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequenc
         path.write_text(json.dumps([{c: row.get(c) for c in columns} for row in rows],
                                    indent=2, default=str) + "\n", encoding="utf-8")
     else:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "\n".join(
-            "<tr>" + "".join(f"<td>{html.escape(_text(row.get(c)))}</td>" for c in columns)
-            + "</tr>" for row in rows)
-        path.write_text(
-            f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
-            f"</title><style>{_STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>\n"
-            f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
-            "</body></html>\n", encoding="utf-8")
+        summary = summary or Summary()
+        sections = "\n".join(f"<h2>{html.escape(s.heading)}</h2>"
+                             + small_table(s.rows, s.columns, s.empty)
+                             for s in summary.sections)
+        path.write_text(html_page(title, html.escape(summary.meta), summary.cards, sections,
+                                  rows, columns, "Every row"), encoding="utf-8")

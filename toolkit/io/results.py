@@ -1,4 +1,8 @@
-"""Per-row results files (``--results FILE``): CSV or JSON Lines, written as rows arrive."""
+"""Per-row results files (``--results FILE``): CSV, JSON or JSON Lines, written as rows arrive.
+
+``.json`` is one JSON array (closed when the job ends, even when it fails or is
+interrupted); ``.jsonl`` is one JSON object per line, for tools that read as rows arrive.
+"""
 
 from __future__ import annotations
 
@@ -23,22 +27,25 @@ def excel_safe(value: Any) -> Any:
 
 
 class ResultsWriter:
-    """Streams :class:`RowResult` to a ``.csv`` or ``.json``/``.jsonl`` file."""
+    """Streams :class:`RowResult` to a ``.csv``, ``.json`` (an array) or ``.jsonl`` file."""
 
     def __init__(self, path: Path):
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".json", ".jsonl"):
             raise InputError(f"--results {path}: use a .csv, .json or .jsonl file name")
         self.path = path
-        self.kind = "csv" if suffix == ".csv" else "json"
+        self.kind = suffix.lstrip(".")
         self._handle: IO[str] | None = None
         self._csv: Any = None
+        self._written = 0
 
     def __enter__(self) -> ResultsWriter:
         self._handle = open(self.path, "w", encoding="utf-8", newline="")
         if self.kind == "csv":
             self._csv = csv.writer(self._handle)
             self._csv.writerow(COLUMNS)
+        elif self.kind == "json":
+            self._handle.write("[")
         return self
 
     def write(self, results: list[RowResult]) -> None:
@@ -48,12 +55,19 @@ class ResultsWriter:
                       "message": result.message, "error_id": result.error_id}
             if self.kind == "csv":
                 self._csv.writerow([excel_safe(record[c]) for c in COLUMNS])
+                continue
+            line = json.dumps({**record, **dict(result.fields)}, default=str)
+            if self.kind == "json":
+                line = ("," if self._written else "") + "\n  " + line
             else:
-                self._handle.write(json.dumps({**record, **dict(result.fields)}, default=str)
-                                   + "\n")
+                line += "\n"
+            self._handle.write(line)
+            self._written += 1
         self._handle.flush()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._handle is not None:
+            if self.kind == "json":
+                self._handle.write("\n]\n")
             self._handle.close()

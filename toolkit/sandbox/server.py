@@ -110,6 +110,10 @@ class RunningSandbox:
     def backend(self) -> Backend:
         return self._server.backend
 
+    def idle_for(self) -> float:
+        """Seconds without any client connection (0 while one is open)."""
+        return self._server.idle_for()
+
     def stop(self) -> None:
         """Stop serving and close every runspace pool; idempotent."""
         if self._thread.is_alive():
@@ -129,7 +133,7 @@ class RunningSandbox:
         self.stop()
 
 
-def _tls_context(tls_dir: Path) -> tuple[ssl.SSLContext, Path, bytes]:
+def tls_context(tls_dir: Path) -> tuple[ssl.SSLContext, Path, bytes]:
     from toolkit.sandbox.identity.certs import ensure_tls_material
 
     material = ensure_tls_material(tls_dir)
@@ -172,7 +176,7 @@ def start_sandbox(
     certificate_der = b""
     if options.https:
         assert options.tls_dir is not None
-        ssl_context, ca_cert, certificate_der = _tls_context(options.tls_dir)
+        ssl_context, ca_cert, certificate_der = tls_context(options.tls_dir)
 
     backend = backend if backend is not None else build_backend(options)
     if options.https and identity_handler is None:

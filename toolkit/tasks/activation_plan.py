@@ -26,12 +26,18 @@ _SYMBOLS = "!#$%&*+-=?@^_"
 
 
 def generate_password(length: int = PASSWORD_LENGTH) -> str:
-    """A strong temporary password: every character class, drawn with ``secrets``."""
+    """A strong temporary password: every character class, drawn with ``secrets``.
+
+    It starts with a letter or digit: Excel runs a cell starting with ``=``, ``+``, ``-`` or
+    ``@`` as a formula, and people open credentials CSVs in Excel.
+    """
     classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, _SYMBOLS)
     everything = "".join(classes)
     chars = [secrets.choice(c) for c in classes]
     chars += [secrets.choice(everything) for _ in range(length - len(classes))]
     secrets.SystemRandom().shuffle(chars)
+    first = next(i for i, c in enumerate(chars) if c.isalnum())
+    chars[0], chars[first] = chars[first], chars[0]
     return "".join(chars)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.tasks.snapshots import GRANT, GROUP, Grant, Snapshot
+from toolkit.tasks.snapshots import GRANT, GROUP, ORPHAN, Grant, Snapshot
 
 BASELINE_RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
 
@@ -99,10 +99,15 @@ class FixRow:
 
 
 def fix_plan(drift: Drift) -> tuple[list[FixRow], list[Grant]]:
-    """(rows that make the tenant match the baseline, grants no row can address)."""
-    by_address = (GRANT, GROUP)  # a group is named by its address, as a user is
+    """(rows that make the tenant match the baseline, grants no row can address).
+
+    A group is named by its address, as a user is; an orphaned SID is revoked by its SID, as
+    ``perms revoke MAILBOX S-1-5-21-...`` does; a delegate Exchange could not resolve has no
+    identity a row could name.
+    """
+    addressable = (GRANT, GROUP, ORPHAN)
     rows = [FixRow(g.mailbox, g.trustee, g.right, "revoke") for g in drift.added
-            if g.kind in by_address]
+            if g.kind in addressable]
     rows += [FixRow(g.mailbox, g.trustee, g.right, "grant") for g in drift.removed]
-    unfixable = [g for g in drift.added if g.kind not in by_address]
+    unfixable = [g for g in drift.added if g.kind not in addressable]
     return rows, unfixable

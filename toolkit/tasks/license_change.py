@@ -22,6 +22,7 @@ from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Column, CsvFile
 from toolkit.tasks.activation_plan import DirectoryUser
 from toolkit.tasks.activation_skus import SeatLedger, Sku, find_sku
+from toolkit.tasks.lookups import refuse_unknown
 from toolkit.tasks.tenant_reads import read_skus, read_users
 
 KIND = "license_change"  # jobs resume imports toolkit.tasks.<kind>
@@ -128,6 +129,10 @@ def plan_job(target: Target, catalog: TemplateCatalog, request: Request,
         rows = [LicenseRow(i + 1, upn) for i, upn in enumerate(users)]
     todo = [r for r in rows if r.row not in (done or set())]
     directory = read_users(target, catalog, [r.upn for r in todo])
+    if request.users_file is not None:
+        refuse_unknown(str(request.users_file), "user", "UserPrincipalName",
+                       [(r.row, r.upn) for r in todo], set(directory),
+                       lambda: (u.upn for u in read_users(target, catalog).values()))
     plans = plan_changes(todo, directory, request.action, sku, skus)
 
     def work() -> Iterator[WorkRow]:

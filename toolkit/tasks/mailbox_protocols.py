@@ -17,6 +17,9 @@ from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Column, CsvFile
+from toolkit.tasks.lookups import refuse_unknown
+from toolkit.tasks.permissions_read import every_mailbox
+from toolkit.tasks.tenant_reads import read_mailboxes
 
 KIND = "mailbox_protocols"  # jobs resume imports toolkit.tasks.<kind>
 TEMPLATE = "exchange/mailbox-protocols"
@@ -83,3 +86,12 @@ def resume_plan(job: Job, journal: Journal, target: Target, catalog: TemplateCat
     else:
         raise InputError(f"job {job.id} has no rows to resume")
     return Resumption(plan, done)
+
+
+def refuse_unknown_mailboxes(target: Target, catalog: TemplateCatalog, plan: JobPlan,
+                             source: str) -> None:
+    """Refuse the whole input (exit 2, nothing changed) when a row names no mailbox."""
+    rows = [(row.row, str(row.data["Mailbox"])) for row in plan.rows()]
+    refuse_unknown(source, "mailbox", "Mailbox", rows,
+                   read_mailboxes(target, catalog, [name for _, name in rows]),
+                   lambda: every_mailbox(target, catalog))

@@ -17,7 +17,7 @@ STOPPED = frozenset({"Stopped"})
 IDLE_BATCH = frozenset({"Created", "Stopped"})  # nothing moves until it is started
 STATE_ORDER = ("Queued", "Provisioning", "Syncing", "Synced", "Failed", "Stopped", "Removing")
 REPORT_COLUMNS = ("batch", "email", "status", "items_synced", "items_skipped", "items_total",
-                  "percent", "last_sync", "error")
+                  "percent", "service_percent", "last_sync", "error")
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,22 @@ class UserState:
             return "stopped"
         return "active"
 
+    @property
+    def items_percent(self) -> int:
+        """Items copied of the items found. Exchange's own PercentageComplete stays at 95
+        for a synced IMAP user until the batch is completed, which reads as unfinished."""
+        if self.category == "synced":
+            return 100
+        if self.total <= 0:
+            return self.percent
+        return min(100, 100 * self.synced // self.total)
+
     def report_row(self) -> dict[str, Any]:
         return {"batch": self.batch, "email": self.email, "status": self.status,
                 "items_synced": self.synced, "items_skipped": self.skipped,
-                "items_total": self.total, "percent": self.percent,
-                "last_sync": self.last_sync, "error": self.error}
+                "items_total": self.total, "percent": self.items_percent,
+                "service_percent": self.percent, "last_sync": self.last_sync,
+                "error": self.error}
 
 
 @dataclass
@@ -122,3 +133,24 @@ def outcome(batches: Sequence[BatchState]) -> tuple[bool, str]:
         summary += f"; not running: {', '.join(idle)}"
     ok = total > 0 and counts["synced"] == total and not idle
     return ok, summary
+
+
+def report_summary(batches: Sequence[BatchState]) -> dict[str, Any]:
+    """A migration report's summary: users per state, items moved, failures and why."""
+    users = [u for b in batches for u in b.users]
+    states = Counter(u.status for b in batches for u in b.users)
+    return {
+        "cards": [("users", len(users)),
+                  ("synced", sum(1 for u in users if u.category == "synced")),
+                  ("failed", sum(1 for u in users if u.category == "failed")),
+                  ("items moved", sum(b.items_synced for b in batches)),
+                  ("items found", sum(b.items_total for b in batches))],
+        "states": [{"state": s, "users": n} for s, n in sorted(
+            states.items(), key=lambda item: (STATE_ORDER.index(item[0])
+                                              if item[0] in STATE_ORDER else 99, item[0]))],
+        "batches": [{"batch": b.name, "status": b.status, "users": len(b.users),
+                     "items moved": b.items_synced, "items found": b.items_total}
+                    for b in batches],
+        "failures": [{"email": u.email, "status": u.status, "reason": u.error}
+                     for u in users if u.category == "failed"],
+    }

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.core.errors import InputError
 from toolkit.core.jobs import JobPlan, Resumption, resume_state
 from toolkit.core.journal import Job, Journal, RowOutcome
 from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
+from toolkit.tasks.lookups import tenant_problems
 from toolkit.tasks.permission_rows import PermissionCsv, PermRow
 from toolkit.tasks.permissions_read import TenantState, current_permissions
 
@@ -67,11 +67,8 @@ class Plan:
 
     def raise_problems(self, source: str) -> None:
         if self.problems:
-            shown = "\n".join(f"  {p}" for p in self.problems[:50])
-            more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
-            raise InputError(
-                f"{source}: {len(self.problems)} problem(s) in the tenant, nothing was "
-                f"changed:\n{shown}{more}",
+            raise tenant_problems(
+                source, self.problems,
                 hint="Fix the mailbox and trustee addresses listed and run again.")
 
 

@@ -110,6 +110,7 @@ class Snapshot:
     failures: list[dict[str, str]] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)  # group trustee -> members
+    kinds: dict[str, int] = field(default_factory=dict)  # rows per kind, rows not loaded
 
     @property
     def taken_text(self) -> str:
@@ -119,11 +120,11 @@ class Snapshot:
         return [g for g in self.grants if g.is_access]
 
     def summary(self) -> dict[str, Any]:
+        kinds = Counter(g.kind for g in self.grants) if self.grants else self.kinds
         return {"snapshot": self.id, "tenant": self.tenant, "taken": self.taken_text,
                 "scope": self.scope, "mailboxes": self.mailboxes,
-                "grants": sum(1 for g in self.grants if g.kind in (GRANT, GROUP)),
-                "orphans": sum(1 for g in self.grants if g.kind == ORPHAN),
-                "unresolved": sum(1 for g in self.grants if g.kind == UNRESOLVED),
+                "grants": kinds.get(GRANT, 0) + kinds.get(GROUP, 0),
+                "orphans": kinds.get(ORPHAN, 0), "unresolved": kinds.get(UNRESOLVED, 0),
                 "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
 
 
@@ -221,7 +222,13 @@ class SnapshotStore(Journal):
         rows = self._db.execute(
             f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
             (*(value for _, value in conditions), limit)).fetchall()
-        return [_snapshot(r) for r in rows]
+        found = {r["id"]: _snapshot(r) for r in rows}
+        marks = ",".join("?" * len(found))
+        for snapshot_id, kind, count in self._db.execute(
+                f"SELECT snapshot_id, kind, COUNT(*) FROM perm_snapshot_rows "
+                f"WHERE snapshot_id IN ({marks}) GROUP BY snapshot_id, kind", tuple(found)):
+            found[snapshot_id].kinds[kind] = count
+        return list(found.values())
 
     def load(self, snapshot_id: int) -> Snapshot:
         row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
@@ -236,6 +243,12 @@ class SnapshotStore(Journal):
                 "ORDER BY trustee, member", (snapshot_id,)):
             snapshot.groups.setdefault(trustee, []).extend([member] if member else [])
         return snapshot
+
+    def mailboxes_read(self, snapshot_id: int) -> set[str]:
+        """The mailboxes a snapshot read (case-folded primary addresses)."""
+        rows = self._db.execute("SELECT mailbox FROM perm_snapshot_read WHERE snapshot_id = ?",
+                                (snapshot_id,)).fetchall()
+        return {r["mailbox"] for r in rows}
 
     def latest(self, tenant: str, count: int = 1) -> list[Snapshot]:
         """The tenant's newest ``count`` snapshots with their rows, newest first."""

@@ -73,6 +73,18 @@ def read_users(target: Target, catalog: TemplateCatalog, upns: Iterable[str] | N
     return users
 
 
+def read_mailboxes(target: Target, catalog: TemplateCatalog, identities: Sequence[str],
+                   chunk: int = 500) -> set[str]:
+    """Which of ``identities`` (returned case-folded) have a mailbox."""
+    unique = sorted({i.casefold() for i in identities})
+    found: set[str] = set()
+    for start in range(0, len(unique), chunk):
+        output = _read(target, catalog, "exchange/find-mailboxes",
+                       {"Identity": unique[start:start + chunk]})
+        found.update(str(o["Identity"]).casefold() for o in output if isinstance(o, Mapping))
+    return found
+
+
 def wait_for_mailboxes(target: Target, catalog: TemplateCatalog, upns: Sequence[str],
                        timeout: float) -> set[str]:
     """Poll until every user has its mailbox or ``timeout`` seconds passed; the users

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import ssl
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from echo_backend import EchoBackend
-from host_testing import ADMIN, AGENT
+from host_testing import ADMIN, AGENT, StartSandbox
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
@@ -90,3 +95,22 @@ def test_many_clients_at_once(sandbox: RunningSandbox) -> None:
     for thread in threads:
         thread.join(60)
     assert failures == []
+
+
+def test_a_client_that_drops_its_tls_connection_is_no_error(
+        start: StartSandbox, tls_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A killed psbridge leaves a TLS connection without close_notify (SSLEOFError on the
+    server): normal, logged at debug level, never a traceback on the sandbox's console."""
+    running = start(https=True, tls_dir=tls_dir)
+    context = ssl.create_default_context(cafile=str(running.ca_cert))
+    caplog.set_level(logging.DEBUG, logger="toolkit.sandbox")
+    for _ in range(3):
+        raw = socket.create_connection(("127.0.0.1", running.port))
+        tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+        tls.sendall(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npart")
+        raw_fd = socket.socket(fileno=tls.detach())  # the bare socket: no TLS goodbye
+        raw_fd.shutdown(socket.SHUT_RDWR)
+        raw_fd.close()
+    while running.idle_for() == 0:  # the server has seen every connection end
+        time.sleep(0.05)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

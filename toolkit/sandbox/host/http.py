@@ -15,6 +15,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +65,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.channel_bindings: GssChannelBindings | None = None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._last_activity = time.monotonic()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, SandboxRequestHandler)
@@ -74,6 +76,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.channel_bindings = GssChannelBindings(
             application_data=b"tls-server-end-point:" + digest
         )
+
+    def idle_for(self) -> float:
+        """Seconds since the last client connection closed; 0 while one is open."""
+        with self._connections_lock:
+            return 0.0 if self._connections else time.monotonic() - self._last_activity
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         raw = request
@@ -92,11 +99,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.discard(raw)
+                self._last_activity = time.monotonic()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away mid-request is normal (a killed job); anything else is a bug."""
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
+        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)):
             log.debug("connection from %s lost: %s", client_address, error)
         else:
             log.exception("request from %s failed", client_address)
