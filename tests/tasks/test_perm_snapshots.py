@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from toolkit.core.errors import InputError
 from toolkit.tasks.audit_report import AuditReport
 from toolkit.tasks.drift import Drift, compare_baseline, compare_snapshots, fix_plan
 from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
@@ -16,7 +19,7 @@ ORPHAN = "S-1-5-21-1-2-3-1013"
 def _save(store: SnapshotStore, scope: str, grants: list[Grant]) -> Snapshot:
     snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope=scope,
                               noise_kept=False)
-    store.add_chunk(snapshot_id, {g.mailbox for g in grants}, grants, {"self": 2}, [])
+    store.add_chunk(snapshot_id, [SALES, INFO], grants, {"self": 2}, [])
     return store.finish(snapshot_id, 2)
 
 
@@ -72,3 +75,34 @@ def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> 
     assert summary["top_trustees"][0] == {"trustee": "a@contoso.com", "mailboxes": 2}
     assert [o["trustee"] for o in summary["orphans"]] == [ORPHAN]
     assert summary["since_previous"]["previous_snapshot"] == 7
+
+
+def test_a_snapshot_with_a_failed_mailbox_is_incomplete_and_never_compared(
+        tmp_path: Path) -> None:
+    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        complete = _save(store, "all", [Grant(SALES, "adele@contoso.com", "FullAccess"),
+                                        Grant(INFO, "alex@contoso.com", "FullAccess")])
+        started = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",
+                              noise_kept=False)
+        store.add_chunk(started, [SALES, INFO], [Grant(SALES, "adele@contoso.com",
+                                                       "FullAccess")], {},
+                        [{"mailbox": INFO, "error": "RetriesExhausted", "message": "throttled"}])
+        incomplete = store.finish(started, 2)
+        assert incomplete.status == "incomplete"
+        # Diffs and lookups read the latest complete snapshot, not the incomplete one...
+        assert [s.id for s in store.latest("contoso.onmicrosoft.com", 2)] == [complete.id]
+        # ...which is listed, marked, and refused when asked for by id.
+        listed = store.recent("contoso.onmicrosoft.com", incomplete=True)
+        assert [(s.id, s.status) for s in listed] == [(incomplete.id, "incomplete"),
+                                                      (complete.id, "complete")]
+        with pytest.raises(InputError, match="is incomplete"):
+            store.load(incomplete.id).require_complete()
+        # The next audit of the same scope continues it: only the failed mailbox is read.
+        continued = store.unfinished(tenant="contoso.onmicrosoft.com", profile="lab",
+                                     scope="all", noise_kept=False)
+        assert continued == (incomplete.id, {SALES})
+        store.add_chunk(incomplete.id, [INFO], [Grant(INFO, "alex@contoso.com", "FullAccess")],
+                        {}, [])
+        finished = store.finish(incomplete.id, 2)
+        assert finished.status == "complete" and not finished.failures
+        assert len(finished.access()) == 2

@@ -93,7 +93,9 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     from toolkit.tasks.audit import filter_trustee
     from toolkit.tasks.audit_report import COLUMNS, AuditReport
 
-    drift, previous_id = _previous(store, snapshot)
+    # An incomplete snapshot is not compared: the mailboxes it lacks would show as removed.
+    drift, previous_id = (_previous(store, snapshot) if snapshot.status == "complete"
+                          else (None, None))
     shown = filter_trustee(snapshot.grants, trustee)
     report = AuditReport(snapshot, shown, drift, previous_id)
     if out is not None:
@@ -192,7 +194,10 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
             if not all_tenants:
                 raise PartialFailure(
                     f"{len(snapshot.failures)} mailbox(es) could not be read "
-                    f"(snapshot {snapshot.id} holds the rest)")
+                    f"(snapshot {snapshot.id} holds the rest"
+                    + (", and is saved as incomplete: diffs and lookups skip it)"
+                       if snapshot.status != "complete" else ")"),
+                    hint="Run the same audit again to read the mailboxes that failed.")
             failed.append(snapshot.tenant)
     if failed:
         raise PartialFailure(f"the audit failed for {len(failed)} of {len(tenants)} "
@@ -225,8 +230,8 @@ def snapshots(app: AppContext) -> None:
     from toolkit.tasks.snapshots import SnapshotStore
 
     with SnapshotStore() as store:
-        rows = [s.summary() for s in store.recent(_tenant_of(app))]
-    emit(app, rows, ["snapshot", "tenant", "taken", "scope", "mailboxes", "grants",
+        rows = [s.summary() for s in store.recent(_tenant_of(app), incomplete=True)]
+    emit(app, rows, ["snapshot", "tenant", "taken", "scope", "status", "mailboxes", "grants",
                      "orphans", "failed_mailboxes"], title="Permission snapshots")
 
 
@@ -380,6 +385,8 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
     with SnapshotStore() as store:
         if snapshot_ids:
             loaded = [store.load(i) for i in snapshot_ids]
+            for snapshot in loaded:
+                snapshot.require_complete()
         else:
             loaded = list(reversed(store.latest(tenant, 1 if approved is not None else 2)))
     if approved is not None:

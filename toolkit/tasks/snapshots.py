@@ -7,9 +7,11 @@ or a selection), its noise counts, and its rows. It is written chunk by chunk as
 reads the tenant (the mailboxes of each chunk are recorded with their rows, in one
 transaction), so an audit stopped half-way (Ctrl-C, a crash, a lost connection) leaves a
 *running* snapshot that the next audit with the same scope continues instead of starting
-over. Only *complete* snapshots are compared and looked up. A grant is the key (mailbox, trustee,
-right); ``kind`` says whether it is a plain grant, an orphaned SID, an unresolved
-SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry.
+over. A mailbox whose read failed is not recorded as read: the snapshot then ends
+*incomplete* (the next audit with the same scope reads what is missing). Only *complete*
+snapshots are compared and looked up; asking for an incomplete one by id is refused.
+A grant is the key (mailbox, trustee, right); ``kind`` says whether it is a plain grant,
+an orphaned SID, an unresolved SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class Snapshot:
     taken: float
     scope: str  # "all" or the mailboxes named, comma separated
     mailboxes: int
-    status: str = "complete"  # running (unfinished: the next audit continues it) | complete
+    # running | incomplete (unfinished: the next audit continues it) | complete
+    status: str = "complete"
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
@@ -115,7 +118,17 @@ class Snapshot:
                 "grants": sum(1 for g in self.grants if g.kind == GRANT),
                 "orphans": sum(1 for g in self.grants if g.kind == ORPHAN),
                 "unresolved": sum(1 for g in self.grants if g.kind == UNRESOLVED),
-                "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
+                "noise": dict(self.noise), "failed_mailboxes": len(self.failures),
+                "status": self.status}
+
+    def require_complete(self) -> None:
+        """Refuse a snapshot that does not hold every mailbox of its scope: comparing or
+        looking up in it would report rights as gone that were only not read."""
+        if self.status != "complete":
+            raise InputError(
+                f"permission snapshot {self.id} is {self.status}: "
+                f"{len(self.failures)} mailbox(es) of its scope were not read",
+                hint="Run the same audit again: it reads the missing mailboxes.")
 
 
 class SnapshotStore(Journal):
@@ -140,34 +153,44 @@ class SnapshotStore(Journal):
                  json.dumps([dict(f) for f in failures])))
             return int(cursor.lastrowid or 0)
 
-    def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool
-                   ) -> tuple[int, set[str]] | None:
-        """The latest running snapshot of the same audit, with the mailboxes it has read
-        (case-folded), or None."""
+    def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool,
+                   failures: Iterable[Mapping[str, str]] = ()) -> tuple[int, set[str]] | None:
+        """The latest running or incomplete snapshot of the same audit, with the mailboxes
+        it has read (case-folded), or None. A snapshot continued is running again, its
+        failures replaced by ``failures`` (those of the listing just read): the mailboxes
+        that failed before are read again."""
         found = self._db.execute(
             "SELECT id FROM perm_snapshots WHERE tenant = ? AND profile = ? AND scope = ? "
-            "AND noise_kept = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+            "AND noise_kept = ? AND status IN ('running', 'incomplete') "
+            "ORDER BY id DESC LIMIT 1",
             (tenant, profile, scope, int(noise_kept))).fetchone()
         if found is None:
             return None
+        with self._transaction() as db:
+            db.execute("UPDATE perm_snapshots SET status = 'running', failures = ? "
+                       "WHERE id = ?", (json.dumps([dict(f) for f in failures]), found["id"]))
         read = self._db.execute("SELECT mailbox FROM perm_snapshot_read WHERE snapshot_id = ?",
                                 (found["id"],)).fetchall()
         return int(found["id"]), {r["mailbox"] for r in read}
 
     def add_chunk(self, snapshot_id: int, mailboxes: Iterable[str], grants: Iterable[Grant],
                   noise: Mapping[str, int], failures: Iterable[Mapping[str, str]]) -> None:
-        """Record one chunk: its mailboxes as read, their rows, noise and failures."""
+        """Record one chunk: its mailboxes as read (not those that failed), their rows,
+        noise and failures."""
+        failures = [dict(f) for f in failures]
+        failed = {f["mailbox"].casefold() for f in failures}
         with self._transaction() as db:
             row = db.execute("SELECT noise, failures FROM perm_snapshots WHERE id = ?",
                              (snapshot_id,)).fetchone()
             total = Counter({k: int(v) for k, v in json.loads(row["noise"]).items()})
             total.update(noise)
-            failed = [*json.loads(row["failures"]), *(dict(f) for f in failures)]
             db.execute("UPDATE perm_snapshots SET noise = ?, failures = ? WHERE id = ?",
-                       (json.dumps(dict(total)), json.dumps(failed), snapshot_id))
+                       (json.dumps(dict(total)),
+                        json.dumps([*json.loads(row["failures"]), *failures]), snapshot_id))
             db.executemany(
                 "INSERT OR IGNORE INTO perm_snapshot_read (snapshot_id, mailbox) VALUES (?, ?)",
-                ((snapshot_id, m.casefold()) for m in mailboxes))
+                ((snapshot_id, m.casefold()) for m in mailboxes
+                 if m.casefold() not in failed))
             db.executemany(
                 "INSERT INTO perm_snapshot_rows (snapshot_id, mailbox, trustee, access_right, "
                 "kind, source) VALUES (?, ?, ?, ?, ?, ?)",
@@ -175,20 +198,25 @@ class SnapshotStore(Journal):
                  for g in grants))
 
     def finish(self, snapshot_id: int, mailboxes: int) -> Snapshot:
-        """Mark a snapshot complete: from now on diffs and lookups read it."""
+        """End a snapshot of ``mailboxes`` mailboxes: complete (from now on diffs and
+        lookups read it) when every one of them was read, else incomplete."""
         with self._transaction() as db:
-            db.execute("UPDATE perm_snapshots SET status = 'complete', mailboxes = ?, "
-                       "taken = ? WHERE id = ?", (mailboxes, time.time(), snapshot_id))
+            read = db.execute("SELECT COUNT(*) FROM perm_snapshot_read WHERE snapshot_id = ?",
+                              (snapshot_id,)).fetchone()[0]
+            status = "complete" if read >= mailboxes else "incomplete"
+            db.execute("UPDATE perm_snapshots SET status = ?, mailboxes = ?, taken = ? "
+                       "WHERE id = ?", (status, mailboxes, time.time(), snapshot_id))
         return self.load(snapshot_id)
 
     def recent(self, tenant: str | None = None, limit: int = 50, *,
-               profile: str | None = None) -> list[Snapshot]:
-        """Complete snapshots, newest first, without their rows; of one tenant and/or
-        taken with one profile."""
+               profile: str | None = None, incomplete: bool = False) -> list[Snapshot]:
+        """Complete snapshots (and incomplete ones too, with ``incomplete``), newest first,
+        without their rows; of one tenant and/or taken with one profile."""
         conditions = [(column, value) for column, value in (("tenant", tenant),
                                                             ("profile", profile)) if value]
+        statuses = "('complete', 'incomplete')" if incomplete else "('complete')"
         where = " AND ".join([*(f"{column} = ?" for column, _ in conditions),
-                              "status = 'complete'"])
+                              f"status IN {statuses}"])
         rows = self._db.execute(
             f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
             (*(value for _, value in conditions), limit)).fetchall()
