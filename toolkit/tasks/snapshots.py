@@ -11,7 +11,8 @@ over. A mailbox whose read failed is not recorded as read: the snapshot then end
 *incomplete* (the next audit with the same scope reads what is missing). Only *complete*
 snapshots are compared and looked up; asking for an incomplete one by id is refused.
 A grant is the key (mailbox, trustee, right); ``kind`` says whether it is a plain grant,
-an orphaned SID, an unresolved SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry.
+an orphaned SID, an unresolved SendOnBehalf name, or (with ``--include-noise``) a SELF,
+inherited or Deny entry.
 """
 
 from __future__ import annotations
