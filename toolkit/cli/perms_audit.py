@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +32,12 @@ def _catalog() -> TemplateCatalog:
     return TemplateCatalog()
 
 
-def _show_grants(app: AppContext, grants: Sequence[Grant], title: str) -> None:
-    rows = [g.as_dict() for g in grants]
-    if app.output == "table" and len(rows) > SHOWN_ON_SCREEN:
-        click.echo(f"{len(rows)} entries: too many for the screen; use --out FILE or "
+def _show_grants(app: AppContext, grants: Iterable[Grant], count: int, title: str) -> None:
+    if app.output == "table" and count > SHOWN_ON_SCREEN:
+        click.echo(f"{count} entries: too many for the screen; use --out FILE or "
                    "--output json|csv")
         return
-    emit(app, rows, GRANT_COLUMNS, title=title)
+    emit(app, [g.as_dict() for g in grants], GRANT_COLUMNS, title=title)
 
 
 def _audit_one(target: Target, catalog: TemplateCatalog, store: SnapshotStore,
@@ -80,24 +79,22 @@ def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, i
     earlier = [s for s in store.recent(snapshot.tenant, limit=2) if s.id != snapshot.id]
     if not earlier:
         return None, None
-    old = store.load(earlier[0].id)
-    return compare_snapshots(old, snapshot), old.id
+    return compare_snapshots(store, earlier[0], snapshot), earlier[0].id
 
 
 def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
-            out: Path | None) -> list[Grant]:
-    """Summarise a new snapshot (and write --out); return the rows to show. A --trustee
-    filter narrows what is shown and reported, never what the snapshot holds, so later
-    diffs compare like with like."""
+            out: Path | None) -> int:
+    """Summarise a new snapshot (and write --out); return how many rows there are to
+    show. A --trustee filter narrows what is shown and reported, never what the snapshot
+    holds, so later diffs compare like with like. Rows are streamed from the store."""
     from toolkit.io.perm_reports import write_report
-    from toolkit.tasks.audit import filter_trustee
     from toolkit.tasks.audit_report import COLUMNS, AuditReport
 
     # An incomplete snapshot is not compared: the mailboxes it lacks would show as removed.
     drift, previous_id = (_previous(store, snapshot) if snapshot.status == "complete"
                           else (None, None))
-    shown = filter_trustee(snapshot.grants, trustee)
-    report = AuditReport(snapshot, shown, drift, previous_id)
+    report = AuditReport(snapshot, lambda: store.rows(snapshot.id, trustee), drift,
+                         previous_id)
     if out is not None:
         write_report(out, f"Mailbox permissions of {snapshot.tenant}", report.summary(),
                      report.rows(), COLUMNS)
@@ -110,7 +107,7 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     if drift is not None:
         click.echo(f"since snapshot {previous_id}: {len(drift.added)} added, "
                    f"{len(drift.removed)} removed", err=True)
-    return shown
+    return store.count_rows(snapshot.id, trustee)
 
 
 @perms.command()
@@ -180,14 +177,15 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                 snapshot = _audit_one(target, catalog, store, wanted, include_noise,
                                       concurrency, chunk_size)
                 shown = _report(store, snapshot, trustee, target_out)
+                if not all_tenants:
+                    _show_grants(app, store.rows(snapshot.id, trustee), shown,
+                                 f"snapshot {snapshot.id}")
         except PsbridgeError as exc:
             if not all_tenants or exc.exit_code == 130:
                 raise
             click.echo(f"error: tenant {tenant or 'home'}: {exc.message}", err=True)
             failed.append(tenant or "home")
             continue
-        if not all_tenants:
-            _show_grants(app, shown, f"snapshot {snapshot.id}")
         if snapshot.failures:
             for failure in snapshot.failures:
                 click.echo(f"error: {failure['mailbox']}: {failure['message']}", err=True)
@@ -351,7 +349,8 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
             target_out = (out.with_name(f"{out.stem}-{tenant}{out.suffix}") if all_tenants
                           else out)
             write_report(target_out, f"Permission drift of {newer.tenant}: {label}",
-                         {"snapshot": newer.summary(), "rights": {}, "noise": {},
+                         {"snapshot": newer.summary(), "rows": len(rows), "rights": {},
+                          "noise": {},
                           "since_previous": None, **summary}, rows, columns)
         if all_tenants:
             every.extend({"tenant": tenant, **r} for r in rows)
@@ -384,22 +383,24 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
 
     with SnapshotStore() as store:
         if snapshot_ids:
-            loaded = [store.load(i) for i in snapshot_ids]
+            loaded = [store.load(i, rows=False) for i in snapshot_ids]
             for snapshot in loaded:
                 snapshot.require_complete()
         else:
-            loaded = list(reversed(store.latest(tenant, 1 if approved is not None else 2)))
-    if approved is not None:
-        if not loaded:
-            raise InputError(f"no permission snapshot of {tenant} yet",
-                             hint="Run 'psbridge perms audit --all' first.")
-        newer = loaded[-1]
-        return compare_baseline(newer, approved), newer, f"snapshot {newer.id} against {baseline}"
-    if len(loaded) < 2:
-        raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff needs two",
-                         hint="Run 'psbridge perms audit --all' again later.")
-    older, newer = loaded
-    return compare_snapshots(older, newer), newer, f"snapshot {older.id} -> {newer.id}"
+            loaded = list(reversed(store.recent(tenant, 1 if approved is not None else 2)))
+        if approved is not None:
+            if not loaded:
+                raise InputError(f"no permission snapshot of {tenant} yet",
+                                 hint="Run 'psbridge perms audit --all' first.")
+            newer = store.load(loaded[-1].id)
+            return (compare_baseline(newer, approved), newer,
+                    f"snapshot {newer.id} against {baseline}")
+        if len(loaded) < 2:
+            raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff needs "
+                             "two", hint="Run 'psbridge perms audit --all' again later.")
+        older, newer = loaded
+        return (compare_snapshots(store, older, newer), newer,
+                f"snapshot {older.id} -> {newer.id}")
 
 
 def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool) -> None:

@@ -104,7 +104,8 @@ class Snapshot:
     status: str = "complete"
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
-    grants: list[Grant] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)  # empty unless loaded with its rows
+    kinds: dict[str, int] = field(default_factory=dict)  # rows per kind, from the store
 
     @property
     def taken_text(self) -> str:
@@ -116,9 +117,9 @@ class Snapshot:
     def summary(self) -> dict[str, Any]:
         return {"snapshot": self.id, "tenant": self.tenant, "taken": self.taken_text,
                 "scope": self.scope, "mailboxes": self.mailboxes,
-                "grants": sum(1 for g in self.grants if g.kind == GRANT),
-                "orphans": sum(1 for g in self.grants if g.kind == ORPHAN),
-                "unresolved": sum(1 for g in self.grants if g.kind == UNRESOLVED),
+                "grants": self.kinds.get(GRANT, 0),
+                "orphans": self.kinds.get(ORPHAN, 0),
+                "unresolved": self.kinds.get(UNRESOLVED, 0),
                 "noise": dict(self.noise), "failed_mailboxes": len(self.failures),
                 "status": self.status}
 
@@ -137,6 +138,9 @@ class SnapshotStore(Journal):
 
     def __init__(self, path: Path | None = None):
         super().__init__(path)
+        # Addresses are compared case-insensitively, as Exchange does; SQLite's lower()
+        # folds ASCII only.
+        self._db.create_function("fold", 1, _fold, deterministic=True)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
 
@@ -207,7 +211,7 @@ class SnapshotStore(Journal):
             status = "complete" if read >= mailboxes else "incomplete"
             db.execute("UPDATE perm_snapshots SET status = ?, mailboxes = ?, taken = ? "
                        "WHERE id = ?", (status, mailboxes, time.time(), snapshot_id))
-        return self.load(snapshot_id)
+        return self.load(snapshot_id, rows=False)
 
     def recent(self, tenant: str | None = None, limit: int = 50, *,
                profile: str | None = None, incomplete: bool = False) -> list[Snapshot]:
@@ -221,28 +225,71 @@ class SnapshotStore(Journal):
         rows = self._db.execute(
             f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
             (*(value for _, value in conditions), limit)).fetchall()
-        return [_snapshot(r) for r in rows]
+        return [self._counted(_snapshot(r)) for r in rows]
 
-    def load(self, snapshot_id: int) -> Snapshot:
+    def load(self, snapshot_id: int, *, rows: bool = True) -> Snapshot:
+        """A snapshot, with its rows in memory (``rows=False``: read them with
+        :meth:`rows` as they are used; a whole tenant's rows are never needed at once)."""
         row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
                                (snapshot_id,)).fetchone()
         if row is None:
             raise InputError(f"no permission snapshot {snapshot_id} in {self.path}",
                              hint="'psbridge perms snapshots' lists them.")
-        snapshot = _snapshot(row)
-        snapshot.grants = list(self._grants(snapshot_id))
+        snapshot = self._counted(_snapshot(row))
+        if rows:
+            snapshot.grants = list(self.rows(snapshot_id))
+        return snapshot
+
+    def _counted(self, snapshot: Snapshot) -> Snapshot:
+        snapshot.kinds = {kind: count for kind, count in self._db.execute(
+            "SELECT kind, COUNT(*) FROM perm_snapshot_rows WHERE snapshot_id = ? "
+            "GROUP BY kind", (snapshot.id,))}
         return snapshot
 
     def latest(self, tenant: str, count: int = 1) -> list[Snapshot]:
         """The tenant's newest ``count`` snapshots with their rows, newest first."""
         return [self.load(s.id) for s in self.recent(tenant, limit=count)]
 
-    def _grants(self, snapshot_id: int) -> Iterator[Grant]:
+    def rows(self, snapshot_id: int, trustee: str | None = None) -> Iterator[Grant]:
+        """The snapshot's rows in order, read from the store as they are used; only those
+        of ``trustee`` (case-insensitive) with one."""
+        where, params = _rows_of(snapshot_id, trustee)
         for row in self._db.execute(
                 "SELECT mailbox, trustee, access_right, kind, source FROM perm_snapshot_rows "
-                "WHERE snapshot_id = ? ORDER BY mailbox, trustee, access_right",
-                (snapshot_id,)):
+                f"WHERE {where} ORDER BY mailbox, trustee, access_right, kind, source",
+                params):
             yield Grant(row[0], row[1], row[2], row[3], row[4])
+
+    def count_rows(self, snapshot_id: int, trustee: str | None = None) -> int:
+        """How many rows :meth:`rows` gives."""
+        where, params = _rows_of(snapshot_id, trustee)
+        return int(self._db.execute(f"SELECT COUNT(*) FROM perm_snapshot_rows WHERE {where}",
+                                    params).fetchone()[0])
+
+    def access_only_in(self, snapshot_id: int, other_id: int) -> list[Grant]:
+        """The access rows (grants, orphans, unresolved names) of one snapshot whose
+        (mailbox, trustee, right), compared case-insensitively, the other lacks; one per
+        key, in order. SQLite compares the two sides, so neither is held in memory."""
+        kinds = ", ".join(f"'{k}'" for k in ACCESS_KINDS)
+        key = "fold(mailbox) || char(10) || fold(trustee) || char(10) || fold(access_right)"
+        # With one MIN(), SQLite takes the other columns from that row: the first of a key.
+        return [Grant(*row[:5]) for row in self._db.execute(
+            f"SELECT mailbox, trustee, access_right, kind, source, MIN(rowid) "
+            f"FROM perm_snapshot_rows WHERE snapshot_id = ? AND kind IN ({kinds}) "
+            f"AND {key} NOT IN (SELECT {key} FROM perm_snapshot_rows "
+            f"WHERE snapshot_id = ? AND kind IN ({kinds})) "
+            f"GROUP BY {key} ORDER BY 1, 2, 3, 4, 5", (snapshot_id, other_id))]
+
+
+def _rows_of(snapshot_id: int, trustee: str | None) -> tuple[str, list[int | str]]:
+    """The WHERE clause and parameters of a snapshot's rows (of one trustee)."""
+    if trustee:
+        return "snapshot_id = ? AND fold(trustee) = ?", [snapshot_id, trustee.casefold()]
+    return "snapshot_id = ?", [snapshot_id]
+
+
+def _fold(value: str | None) -> str | None:
+    return None if value is None else str(value).casefold()
 
 
 def _snapshot(row: sqlite3.Row) -> Snapshot:
