@@ -339,12 +339,19 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
 
 
 def _fetch(target: Target, catalog: TemplateCatalog, connection: Connection,
-           names: Sequence[str]) -> list[BatchState]:
-    from toolkit.tasks.migration_status import parse_status
+           names: Sequence[str], previous: Sequence[BatchState] | None = None
+           ) -> list[BatchState]:
+    """The batches and their users. With ``previous`` (a --watch poll), the per-user
+    statistics are read only for users whose state changed since, or who failed."""
+    from toolkit.tasks.migration_status import known_states, parse_status
 
-    result = _run(target, catalog, connection, STATUS_TEMPLATE,
-                  {"Names": list(names)} if names else {})
-    batches = parse_status(result.output, names)
+    params: dict[str, Any] = {"Names": list(names)} if names else {}
+    if previous is not None:
+        params.update({**known_states(previous), "ChangedOnly": True})
+    result = _run(target, catalog, connection, STATUS_TEMPLATE, params)
+    records = json.loads(str(result.output[-1])) if result.output else []
+    batches = parse_status(records if isinstance(records, list) else [records], names,
+                           previous or ())
     if names and not batches:
         raise InputError(f"no migration batch named {', '.join(names)}",
                          hint="'psbridge migrate imap status' lists every batch.")
@@ -397,7 +404,7 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
     from toolkit.tasks.migration_status import outcome
 
     with _session(app) as (target, catalog, connection):
-        batches = _fetch(target, catalog, connection, names)
+        batches = _fetch(target, catalog, connection, names, [] if watch else None)
         if watch:
             deadline = None if timeout is None else time.monotonic() + timeout
             with BatchWatch() as display:
@@ -406,7 +413,7 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
                     if deadline is not None and time.monotonic() >= deadline:
                         break
                     time.sleep(interval)
-                    batches = _fetch(target, catalog, connection, names)
+                    batches = _fetch(target, catalog, connection, names, batches)
                     display.show(batches)
     _print_status(app, batches, as_json)
     if not watch:

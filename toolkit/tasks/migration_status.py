@@ -1,5 +1,11 @@
 """Migration batches and their users as the ``exchange/migration-status`` template reports
-them, summarised for status tables, progress bars, reports and exit codes."""
+them, summarised for status tables, progress bars, reports and exit codes.
+
+A ``--watch`` poll reads every user's state and item counts in one ``Get-MigrationUser``
+per batch and the per-user statistics only of users whose state changed (or who failed):
+:func:`known_states` says what the last poll saw, and :func:`parse_status` carries what only
+the statistics give (the source's item total, the percentage) over from the last poll.
+"""
 
 from __future__ import annotations
 
@@ -88,25 +94,36 @@ class BatchState:
         return ", ".join(f"{n} {s.lower()}" for s, n in self.states.items()) or "no users"
 
 
-def parse_status(objects: Sequence[Mapping[str, Any]], names: Sequence[str] = ()
-                 ) -> list[BatchState]:
-    """Batches (filtered to the named families) with their users, in report order."""
+def parse_status(records: Sequence[Mapping[str, Any]], names: Sequence[str] = (),
+                 previous: Sequence[BatchState] = ()) -> list[BatchState]:
+    """Batches (filtered to the named families) with their users, in report order; a user
+    whose statistics were not read this time keeps the total and percentage of
+    ``previous``."""
+    before = {(u.batch, u.email): u for b in previous for u in b.users}
     batches: dict[str, BatchState] = {}
-    for item in objects:
-        batch = str(item.get("Batch") or "")
+    for item in records:
+        batch = str(item.get("b") or "")
         if names and not any(in_family(n, batch) for n in names):
             continue
-        if item.get("Kind") == "batch":
-            batches[batch] = BatchState(batch, str(item.get("Status") or ""),
-                                        str(item.get("Endpoint") or ""))
-        elif item.get("Kind") == "user" and batch in batches:
+        if item.get("k") == "batch":
+            batches[batch] = BatchState(batch, str(item.get("s") or ""), str(item.get("e") or ""))
+        elif item.get("k") == "user" and batch in batches:
+            email = str(item.get("m") or "")
+            last = before.get((batch, email))
             batches[batch].users.append(UserState(
-                batch, str(item.get("Email") or ""), str(item.get("Status") or ""),
-                int(item.get("Synced") or 0), int(item.get("Skipped") or 0),
-                int(item.get("Total") or 0), int(item.get("Percent") or 0),
-                str(item["LastSync"]) if item.get("LastSync") else None,
-                str(item.get("Error") or "")))
+                batch, email, str(item.get("s") or ""),
+                int(item.get("y") or 0), int(item.get("x") or 0),
+                int(item["t"] or 0) if "t" in item else (last.total if last else 0),
+                int(item["p"] or 0) if "p" in item else (last.percent if last else 0),
+                str(item["l"]) if item.get("l") else None,
+                str(item.get("r") or "")))
     return list(batches.values())
+
+
+def known_states(batches: Sequence[BatchState]) -> dict[str, list[str]]:
+    """The template parameters that say what a poll saw: users and their states."""
+    users = [u for b in batches for u in b.users]
+    return {"KnownUsers": [u.email for u in users], "KnownStates": [u.status for u in users]}
 
 
 def outcome(batches: Sequence[BatchState]) -> tuple[bool, str]:
