@@ -15,7 +15,8 @@ wall time (start-up and sign-in included). Targets with 3 runspaces: efficiency 
 (wall time) and speed-up >= 4x. The machine's load is printed with the figures: on a
 shared machine, run it more than once. Then it streams a 100,000-row CSV through
 validation and the journal (the host replaced by an instant stand-in, so only psbridge's
-own memory is measured) and prints the peak RSS. Target: under 200 MB. Exit status 1 when a target is missed.
+own memory is measured) and prints the peak RSS. Target: under 200 MB. Exit status 1 when
+a target is missed.
 
     python scripts/bench_runner.py [--rows 1800]
 """
