@@ -103,6 +103,9 @@ def serve_and_audit(home: Path, env: dict[str, str], mailboxes: int, grants: int
     """Serve a tenant, audit it; with ``sample``, also the naive way."""
     seed = home / f"seed-{mailboxes}.json"
     write_seed(seed, mailboxes, grants)
+    # A data folder per tenant size: the audit must not compare with the other size's
+    # snapshot (its drift would be the whole difference).
+    env = {**env, "PSBRIDGE_DATA": str(home / f"data-{mailboxes}")}
     service = ["--cmdlet-ms", str(args.cmdlet_ms), "--latency-ms", str(args.latency_ms)]
     with spawn_sandbox(["--port", "0", "--https", "--seed", str(seed), *service,
                         "--write-profile", "bench"], env) as sandbox:

@@ -341,21 +341,30 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
 def _fetch(target: Target, catalog: TemplateCatalog, connection: Connection,
            names: Sequence[str], previous: Sequence[BatchState] | None = None
            ) -> list[BatchState]:
-    """The batches and their users. With ``previous`` (a --watch poll), the per-user
-    statistics are read only for users whose state changed since, or who failed."""
-    from toolkit.tasks.migration_status import known_states, parse_status
+    """The batches and their users, with every user's statistics; with ``previous`` (a
+    --watch poll), the statistics only of users whose state changed since, or who failed:
+    a second, small call."""
+    from toolkit.tasks.migration_status import parse_status, to_read, with_statistics
 
     params: dict[str, Any] = {"Names": list(names)} if names else {}
-    if previous is not None:
-        params.update({**known_states(previous), "ChangedOnly": True})
-    result = _run(target, catalog, connection, STATUS_TEMPLATE, params)
-    records = json.loads(str(result.output[-1])) if result.output else []
-    batches = parse_status(records if isinstance(records, list) else [records], names,
-                           previous or ())
+    if previous is None:
+        params["WithStatistics"] = True
+    batches = parse_status(_json_records(_run(target, catalog, connection, STATUS_TEMPLATE,
+                                              params)), names, previous or ())
     if names and not batches:
         raise InputError(f"no migration batch named {', '.join(names)}",
                          hint="'psbridge migrate imap status' lists every batch.")
+    changed = to_read(batches, previous) if previous is not None else []
+    if changed:
+        batches = with_statistics(batches, _json_records(_run(
+            target, catalog, connection, STATUS_TEMPLATE, {"Statistics": changed})))
     return batches
+
+
+def _json_records(result: PipelineResult) -> list[Any]:
+    """The records a compact template returns as one JSON string."""
+    records = json.loads(str(result.output[-1])) if result.output else []
+    return records if isinstance(records, list) else [records]
 
 
 def _print_status(app: AppContext, batches: Sequence[BatchState], as_json: bool) -> None:
