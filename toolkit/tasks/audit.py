@@ -28,6 +28,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,36 @@ class Audit:
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
         self._skip_sendas = False
+        self._warming: list[Future[Connection]] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def warm_up(self) -> None:
+        """Start opening the other connections now, while the listing is read: with
+        service time, the chunks then start together instead of after a sign-in each."""
+        if self.concurrency > 1:
+            self._pool = ThreadPoolExecutor(self.concurrency - 1,
+                                            thread_name_prefix="psbridge-audit-open")
+            self._warming = [self._pool.submit(self.target.open_connection)
+                             for _ in range(self.concurrency - 1)]
+            self._pool.shutdown(wait=False)
+
+    def _warmed(self, index: int) -> Connection | None:
+        """Worker ``index``'s connection opened by :meth:`warm_up` (None when it failed:
+        the worker opens one itself, with retries)."""
+        if not 0 <= index - 1 < len(self._warming):
+            return None
+        try:
+            return self._warming[index - 1].result()
+        except Exception:
+            return None
+
+    def close_unused(self, used: int) -> None:
+        """Close the connections :meth:`warm_up` opened for workers beyond the first
+        ``used`` (fewer chunks than connections, or no read at all)."""
+        for index in range(max(1, used), len(self._warming) + 1):
+            connection = self._warmed(index)
+            if connection is not None:
+                connection.close()
 
     def list_mailboxes(self, connection: Connection, mailboxes: Sequence[str] | None
                        ) -> Listing:
@@ -182,9 +213,10 @@ class Audit:
         count = max(1, min(self.concurrency, chunks.qsize()))
         for _ in range(count):
             chunks.put(None)
+        self.close_unused(count)
         workers = [threading.Thread(target=self._worker,
-                                    args=(chunks, connection if i == 0 else None, results,
-                                          by_mailbox, listing.noise),
+                                    args=(i, chunks, connection if i == 0 else None,
+                                          results, by_mailbox, listing.noise),
                                     name=f"psbridge-audit-{i}", daemon=True)
                    for i in range(count)]
         for worker in workers:
@@ -201,10 +233,12 @@ class Audit:
         if self._fatal is not None:
             raise self._fatal
 
-    def _worker(self, chunks: queue.Queue[list[str] | None], connection: Connection | None,
-                results: queue.Queue[ChunkResult], listed: dict[str, list[Grant]],
-                noise: dict[str, Counter[str]]) -> None:
+    def _worker(self, index: int, chunks: queue.Queue[list[str] | None],
+                connection: Connection | None, results: queue.Queue[ChunkResult],
+                listed: dict[str, list[Grant]], noise: dict[str, Counter[str]]) -> None:
         try:
+            if connection is None:
+                connection = self._warmed(index)
             while not self._stop.is_set():
                 chunk = chunks.get()
                 if chunk is None:
@@ -333,7 +367,12 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
     audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
                   concurrency=concurrency)
     tenant, scope = home_tenant(target), audit_scope(mailboxes)
-    connection, listing = _list(audit, mailboxes)
+    audit.warm_up()
+    try:
+        connection, listing = _list(audit, mailboxes)
+    except BaseException:
+        audit.close_unused(0)
+        raise
     unfinished = store.unfinished(tenant=tenant, profile=target.profile.name, scope=scope,
                                   noise_kept=include_noise, failures=listing.missing)
     if unfinished is None:
