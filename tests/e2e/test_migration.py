@@ -202,7 +202,7 @@ def test_watch_reads_each_users_statistics_only_when_its_state_changes(  # type:
                   "--interval", "0.2", check=1)
     assert "3 synced, 1 failed" in watched.stderr
     polls = len(sandbox.commands("Get-MigrationBatch")) - before["Get-MigrationBatch"]
-    assert polls >= 8  # the users moved while being watched: enough polls to compare
+    assert polls >= 5  # the users moved while being watched: enough polls to compare
     assert len(sandbox.commands("Get-MigrationUser")) - before["Get-MigrationUser"] == polls
     statistics = [c["parameters"]["Identity"]
                   for c in sandbox.commands("Get-MigrationUserStatistics")]

@@ -21,6 +21,7 @@ SYNCED = frozenset({"Synced", "IncrementalSyncing", "IncrementalSynced", "Comple
 FAILED = frozenset({"Failed", "IncrementalFailed"})
 STOPPED = frozenset({"Stopped"})
 IDLE_BATCH = frozenset({"Created", "Stopped"})  # nothing moves until it is started
+NOT_COPYING = frozenset({"Queued", "Provisioning"})  # no item copied yet
 STATE_ORDER = ("Queued", "Provisioning", "Syncing", "Synced", "Failed", "Stopped", "Removing")
 REPORT_COLUMNS = ("batch", "email", "status", "items_synced", "items_skipped", "items_total",
                   "percent", "last_sync", "error")
@@ -142,10 +143,12 @@ def _updated(user: UserState, item: Mapping[str, Any]) -> UserState:
 
 def to_read(batches: Sequence[BatchState], previous: Sequence[BatchState]) -> list[str]:
     """The users whose statistics a --watch poll reads: those whose state changed since
-    ``previous``, and failed users seen for the first time."""
+    ``previous`` (unless to a state before any copying, where the statistics say nothing
+    new), and failed users seen for the first time."""
     before = {(u.batch, u.email): u.status for b in previous for u in b.users}
     return [u.email for b in batches for u in b.users
-            if ((b.name, u.email) in before and before[(b.name, u.email)] != u.status)
+            if ((b.name, u.email) in before and before[(b.name, u.email)] != u.status
+                and u.status not in NOT_COPYING)
             or ((b.name, u.email) not in before and u.category == "failed")]
 
 
