@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,14 @@ def test_html_escapes_values_and_fetches_nothing() -> None:
     assert "Permissions &lt;of&gt; contoso" in page
     assert "src=" not in page and "href=" not in page and "http" not in page
     assert page.count("<tr class=") == 2 and "<svg" in page
+
+
+def test_an_incomplete_snapshot_is_marked_in_every_format(tmp_path: Path) -> None:
+    incomplete = {**SUMMARY, "snapshot": {**SUMMARY["snapshot"], "status": "incomplete",
+                                          "failed_mailboxes": 1}}
+    assert "Incomplete snapshot" in render_html("t", incomplete, ROWS, COLUMNS)
+    assert "Incomplete snapshot" not in render_html("t", SUMMARY, ROWS, COLUMNS)
+    write_report(tmp_path / "r.json", "t", incomplete, iter(ROWS), COLUMNS)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["snapshot"]["status"] == "incomplete"
+    assert report["rows"] == ROWS  # rows streamed from an iterator

@@ -169,6 +169,10 @@ def html_parts(title: str, summary: Mapping[str, Any], rows: Iterable[Mapping[st
                                   "No changes since the previous snapshot."))
     findings = [*summary.get("orphans", []), *summary.get("unresolved", [])]
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    incomplete = ("" if snap.get("status", "complete") == "complete" else
+                  f'<p class="meta"><b>Incomplete snapshot</b>: '
+                  f'{_e(snap.get("failed_mailboxes"))} mailbox(es) of its scope could not be '
+                  "read (listed below); their rights are missing from this report.</p>")
     yield f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -176,7 +180,7 @@ def html_parts(title: str, summary: Mapping[str, Any], rows: Iterable[Mapping[st
 <body>
 <h1>{_e(title)}</h1>
 <p class="meta">Tenant {_e(snap.get('tenant'))} · snapshot {_e(snap.get('snapshot'))} ·
-taken {_e(snap.get('taken'))} · scope {_e(snap.get('scope'))}</p>
+taken {_e(snap.get('taken'))} · scope {_e(snap.get('scope'))}</p>{incomplete}
 <section id="summary"><h2>Summary</h2><div class="cards">{card_html}</div>
 <div class="grid">
 <div><h2>Grants per right</h2>{_bar_chart(summary.get("rights", {}))}</div>
