@@ -58,6 +58,7 @@ def polls(env: dict[str, str], count: int, interval: float) -> list[tuple[float,
     from toolkit.core.config import resolve_profile
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks.migration_status import to_read
 
     catalog = TemplateCatalog()
     measured: list[tuple[float, int]] = []
@@ -66,14 +67,11 @@ def polls(env: dict[str, str], count: int, interval: float) -> list[tuple[float,
         for index in range(count + 1):
             if index:
                 time.sleep(interval)
-            before = {(u.email, u.status) for b in batches or [] for u in b.users}
+            previous = batches or []
             started = time.perf_counter()
-            batches = _fetch(target, catalog, conn, ["bench"], batches or [])
+            batches = _fetch(target, catalog, conn, ["bench"], previous)
             seconds = time.perf_counter() - started
-            changed = sum(1 for b in batches for u in b.users
-                          if (u.email, u.status) not in before
-                          and (before or u.category == "failed"))
-            measured.append((seconds, changed))
+            measured.append((seconds, len(to_read(batches, previous))))
     return measured
 
 
