@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The bulk runner against a sandbox with WAN latency and slow cmdlets, three ways.
 
-A 900-row job whose template calls exactly one emulated cmdlet per row, against
+A 1,800-row job whose template calls exactly one emulated cmdlet per row, against
 ``psbridge sandbox serve --latency-ms 20 --cmdlet-ms 30`` (a separate process):
 
 1. naive: one pipeline per row, one at a time, as a hand-written loop of remote calls
@@ -10,12 +10,15 @@ A 900-row job whose template calls exactly one emulated cmdlet per row, against
 3. the runner with 3 runspaces.
 
 It prints each time, the speed-up over naive, and the runner's efficiency =
-(rows x cmdlet time / runspaces) / elapsed. Targets with 3 runspaces: efficiency >= 0.85
-and speed-up >= 4x. Then it streams a 100,000-row CSV through validation and the journal
-(the host replaced by an instant stand-in, so only psbridge's own memory is measured) and
-prints the peak RSS. Target: under 200 MB. Exit status 1 when a target is missed.
+(rows x cmdlet time / runspaces) / elapsed, both for the job's own time and for the CLI's
+wall time (start-up and sign-in included). Targets with 3 runspaces: efficiency >= 0.92
+(wall time) and speed-up >= 4x. The machine's load is printed with the figures: on a
+shared machine, run it more than once. Then it streams a 100,000-row CSV through
+validation and the journal (the host replaced by an instant stand-in, so only psbridge's
+own memory is measured) and prints the peak RSS. Target: under 200 MB. Exit status 1 when
+a target is missed.
 
-    python scripts/bench_runner.py [--rows 900]
+    python scripts/bench_runner.py [--rows 1800]
 """
 
 from __future__ import annotations
@@ -121,8 +124,9 @@ def memory(home: Path) -> tuple[int, int, float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=900)
+    parser.add_argument("--rows", type=int, default=1800)
     args = parser.parse_args()
+    print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     ok = True
     with tempfile.TemporaryDirectory(prefix="psbridge-bench-") as tmp:
         home = Path(tmp)
@@ -149,14 +153,15 @@ def main() -> int:
               f"{naive_all:.1f}s for {args.rows}")
         for label, (elapsed, wall), runspaces in (("runner, 1 runspace", one, 1),
                                                    ("runner, 3 runspaces", three, 3)):
-            efficiency = ideal / runspaces / elapsed
             print(f"{label}: {elapsed:.1f}s [{wall:.1f}s], speed-up "
-                  f"{naive_all / elapsed:.1f}x, efficiency {efficiency:.2f}")
-        efficiency3 = ideal / 3 / three[0]
+                  f"{naive_all / elapsed:.1f}x, efficiency {ideal / runspaces / elapsed:.2f} "
+                  f"[{ideal / runspaces / wall:.2f} with start-up and sign-in]")
+        efficiency3 = ideal / 3 / three[1]
         speedup3 = naive_all / three[0]
-        print(f"targets with 3 runspaces: efficiency {efficiency3:.2f} (>= 0.85), "
-              f"speed-up {speedup3:.1f}x (>= 4x)")
-        ok = efficiency3 >= 0.85 and speedup3 >= 4
+        print(f"targets with 3 runspaces: efficiency {efficiency3:.2f} with start-up and "
+              f"sign-in (>= 0.92), speed-up {speedup3:.1f}x (>= 4x); load now "
+              f"{os.getloadavg()[0]:.2f}")
+        ok = efficiency3 >= 0.92 and speedup3 >= 4
         rows, done, seconds, peak = memory(home)
         print(f"100,000-row CSV: {rows} rows validated, {done} journaled in {seconds:.1f}s, "
               f"peak RSS {peak:.0f} MB (target < 200 MB)")

@@ -194,6 +194,33 @@ def test_watch_draws_progress_bars_on_a_terminal(cli: Cli, serve, tmp_path: Path
     assert "all synced: 3 user(s): 3 synced" in screen
 
 
+def test_watch_reads_each_users_statistics_only_when_its_state_changes(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    """A poll is one Get-MigrationUser per batch (states and item counts of every user);
+    Get-MigrationUserStatistics only for a user whose state changed or who failed."""
+    sandbox = serve(*SPEED)
+    users = {**GOOD, WRONG[0]: WRONG[1]}
+    source = rows_csv(tmp_path / "wave.csv", "EmailAddress,UserName,Password",
+                      [f"{n}@contoso.com,{n}.contoso@gmail.com,{p}" for n, p in users.items()])
+    cli("--profile", "lab", "migrate", "imap", "start", str(source), "--gmail", "--batch",
+        "poll", check=0)
+    before = {c: len(sandbox.commands(c)) for c in ("Get-MigrationBatch", "Get-MigrationUser")}
+    watched = cli("--profile", "lab", "migrate", "imap", "status", "poll", "--watch",
+                  "--interval", "0.2", check=1)
+    assert "3 synced, 1 failed" in watched.stderr
+    polls = len(sandbox.commands("Get-MigrationBatch")) - before["Get-MigrationBatch"]
+    assert polls >= 5  # the users moved while being watched: enough polls to compare
+    assert len(sandbox.commands("Get-MigrationUser")) - before["Get-MigrationUser"] == polls
+    statistics = [c["parameters"]["Identity"]
+                  for c in sandbox.commands("Get-MigrationUserStatistics")]
+    # Queued -> Provisioning -> Syncing -> Synced (or Failed): at most one read per change.
+    assert max(statistics.count(f"{n}@contoso.com") for n in users) <= 4
+    assert len(statistics) < polls * len(users) / 2
+    # What only the statistics say is still shown: the failed user's error, the item totals.
+    lynne = next(line for line in watched.stdout.splitlines() if "lynne.robbins" in line)
+    assert "ImapAuthenticationException" in lynne
+
+
 def test_mailbox_protocols_in_bulk(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sandbox = serve()
     lab = ("--profile", "lab")

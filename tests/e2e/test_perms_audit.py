@@ -94,8 +94,29 @@ def test_throttled_mailboxes_are_read_again_and_counted_once(cli: Cli, serve, tm
     report = json.loads((tmp_path / "a.json").read_text())
     assert report["summary"]["noise"] == {"self": 56, "inherited": 224, "deny": 1}
     assert len(grants(report["rows"])) == 12 and not report["summary"]["failed_mailboxes"]
-    reads = sandbox.commands("Get-MailboxPermission") + sandbox.commands("Get-RecipientPermission")
-    assert len(reads) > 2 * 28  # some mailboxes were throttled and read again
+    # SendAs of the whole tenant in one read (the listing's), FullAccess once per mailbox.
+    send_as = sandbox.commands("Get-RecipientPermission")
+    assert send_as and all("Identity" not in c["parameters"] for c in send_as)
+    assert all(c["parameters"].get("ResultSize") == "Unlimited" for c in send_as)
+    reads = sandbox.commands("Get-MailboxPermission")
+    assert len(reads) > 28  # some mailboxes were throttled and read again
+
+
+def test_a_throttled_listing_is_read_again_never_saved_as_an_empty_audit(
+        cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A throttled Get-Mailbox -ResultSize Unlimited once gave an empty snapshot, exit 0,
+    and a false drift alert: the listing is read again until it succeeds."""
+    sandbox = serve("--throttle-rate", "0.2", "--throttle-retry-s", "1", "--random-seed", "1")
+    for name in ("a.json", "b.json"):
+        cli("--profile", "lab", "perms", "audit", "--all", "--out", str(tmp_path / name),
+            check=0)
+        report = json.loads((tmp_path / name).read_text())
+        assert report["summary"]["snapshot"]["mailboxes"] == 28
+        assert len(grants(report["rows"])) == 12
+    listings = [c for c in sandbox.commands("Get-Mailbox")
+                if c["parameters"].get("ResultSize") == "Unlimited"]
+    assert not listings[0]["ok"]  # the seed makes the first listing throttled
+    cli("--profile", "lab", "perms", "diff", check=0)  # no drift between the two
 
 
 def test_unknown_mailbox_fails_the_audit_but_keeps_the_rest(cli: Cli) -> None:

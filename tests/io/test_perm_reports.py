@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -67,3 +68,12 @@ def test_every_table_of_a_page_is_sortable() -> None:
     assert page.count("<thead>") >= 2
     script = page.split("<script>", 1)[1]
     assert "querySelectorAll('table')" in script  # the small tables too, not only #grants
+def test_an_incomplete_snapshot_is_marked_in_every_format(tmp_path: Path) -> None:
+    incomplete = {**SUMMARY, "snapshot": {**SUMMARY["snapshot"], "status": "incomplete",
+                                          "failed_mailboxes": 1}}
+    assert "Incomplete snapshot" in render_html("t", incomplete, ROWS, COLUMNS)
+    assert "Incomplete snapshot" not in render_html("t", SUMMARY, ROWS, COLUMNS)
+    write_report(tmp_path / "r.json", "t", incomplete, iter(ROWS), COLUMNS)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["snapshot"]["status"] == "incomplete"
+    assert report["rows"] == ROWS  # rows streamed from an iterator

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from toolkit.core.errors import InputError
 from toolkit.tasks.audit_report import AuditReport
 from toolkit.tasks.drift import Drift, compare_baseline, compare_snapshots, fix_plan
 from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
@@ -16,8 +19,9 @@ ORPHAN = "S-1-5-21-1-2-3-1013"
 def _save(store: SnapshotStore, scope: str, grants: list[Grant]) -> Snapshot:
     snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope=scope,
                               noise_kept=False)
-    store.add_chunk(snapshot_id, {g.mailbox for g in grants}, grants, {"self": 2}, [])
-    return store.finish(snapshot_id, 2)
+    store.add_chunk(snapshot_id, [SALES, INFO], grants, {"self": 2}, [])
+    store.finish(snapshot_id, 2)
+    return store.load(snapshot_id)
 
 
 def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -> None:
@@ -30,7 +34,7 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -
                                          "recipient")])
         assert [s.id for s in store.latest("contoso.onmicrosoft.com", 2)] == [new.id, old.id]
         assert store.load(old.id).grants == sorted(old.grants)
-    drift = compare_snapshots(old, new)
+        drift = compare_snapshots(store, old, new)
     assert [(g.trustee, g.right) for g in drift.added] == [("alex@contoso.com", "SendAs")]
     assert [(g.trustee, g.kind) for g in drift.removed] == [(ORPHAN, "orphan")]
 
@@ -52,7 +56,7 @@ def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) 
         whole = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
                                      Grant(INFO, "b@contoso.com", "FullAccess")])
         sales = _save(store, SALES.upper(), [Grant(SALES, "a@contoso.com", "FullAccess")])
-    assert not compare_snapshots(whole, sales).found
+        assert not compare_snapshots(store, whole, sales).found
     approved = [Grant(SALES, "A@contoso.com", "FullAccess"), Grant(INFO, "x@contoso.com", "SendAs")]
     assert not compare_baseline(sales, approved).found
 
@@ -81,7 +85,7 @@ def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> 
             Grant(SALES, "b@contoso.com", "FullAccess"),
             Grant(INFO, "a@contoso.com", "SendOnBehalf", "grant", "sendonbehalf"),
             Grant(INFO, ORPHAN, "FullAccess", "orphan")])
-    summary = AuditReport(snapshot, snapshot.grants, Drift(), 7).summary()
+    summary = AuditReport(snapshot, lambda: snapshot.grants, Drift(), 7).summary()
     assert summary["rights"] == {"FullAccess": 2, "SendAs": 1, "SendOnBehalf": 1}
     assert summary["top_mailboxes"][0] == {"mailbox": SALES, "delegates": 2}
     assert summary["top_trustees"][0] == {"trustee": "a@contoso.com", "mailboxes": 2}
@@ -121,3 +125,34 @@ def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
     assert [(r["trustee"], r["via"]) for r in expand_groups(snapshot.grants, snapshot.groups)
             ] == [("adele@contoso.com", ""), ("empty.team@contoso.com", ""),
                   ("adele@contoso.com", team), ("alex@contoso.com", team)]
+
+
+def test_a_snapshot_with_a_failed_mailbox_is_incomplete_and_never_compared(
+        tmp_path: Path) -> None:
+    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        complete = _save(store, "all", [Grant(SALES, "adele@contoso.com", "FullAccess"),
+                                        Grant(INFO, "alex@contoso.com", "FullAccess")])
+        started = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",
+                              noise_kept=False)
+        store.add_chunk(started, [SALES, INFO], [Grant(SALES, "adele@contoso.com",
+                                                       "FullAccess")], {},
+                        [{"mailbox": INFO, "error": "RetriesExhausted", "message": "throttled"}])
+        incomplete = store.finish(started, 2)
+        assert incomplete.status == "incomplete"
+        # Diffs and lookups read the latest complete snapshot, not the incomplete one...
+        assert [s.id for s in store.latest("contoso.onmicrosoft.com", 2)] == [complete.id]
+        # ...which is listed, marked, and refused when asked for by id.
+        listed = store.recent("contoso.onmicrosoft.com", incomplete=True)
+        assert [(s.id, s.status) for s in listed] == [(incomplete.id, "incomplete"),
+                                                      (complete.id, "complete")]
+        with pytest.raises(InputError, match="is incomplete"):
+            store.load(incomplete.id).require_complete()
+        # The next audit of the same scope continues it: only the failed mailbox is read.
+        continued = store.unfinished(tenant="contoso.onmicrosoft.com", profile="lab",
+                                     scope="all", noise_kept=False)
+        assert continued == (incomplete.id, {SALES})
+        store.add_chunk(incomplete.id, [INFO], [Grant(INFO, "alex@contoso.com", "FullAccess")],
+                        {}, [])
+        finished = store.finish(incomplete.id, 2)
+        assert finished.status == "complete" and not finished.failures
+        assert finished.summary()["grants"] == 2

@@ -382,16 +382,32 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
 
 
 def _fetch(target: Target, catalog: TemplateCatalog, connection: Connection,
-           names: Sequence[str]) -> list[BatchState]:
-    from toolkit.tasks.migration_status import parse_status
+           names: Sequence[str], previous: Sequence[BatchState] | None = None
+           ) -> list[BatchState]:
+    """The batches and their users, with every user's statistics; with ``previous`` (a
+    --watch poll), the statistics only of users whose state changed since, or who failed:
+    a second, small call."""
+    from toolkit.tasks.migration_status import parse_status, to_read, with_statistics
 
-    result = _run(target, catalog, connection, STATUS_TEMPLATE,
-                  {"Names": list(names)} if names else {})
-    batches = parse_status(result.output, names)
+    params: dict[str, Any] = {"Names": list(names)} if names else {}
+    if previous is None:
+        params["WithStatistics"] = True
+    batches = parse_status(_json_records(_run(target, catalog, connection, STATUS_TEMPLATE,
+                                              params)), names, previous or ())
     if names and not batches:
         raise InputError(f"no migration batch named {', '.join(names)}",
                          hint="'psbridge migrate imap status' lists every batch.")
+    changed = to_read(batches, previous) if previous is not None else []
+    if changed:
+        batches = with_statistics(batches, _json_records(_run(
+            target, catalog, connection, STATUS_TEMPLATE, {"Statistics": changed})))
     return batches
+
+
+def _json_records(result: PipelineResult) -> list[Any]:
+    """The records a compact template returns as one JSON string."""
+    records = json.loads(str(result.output[-1])) if result.output else []
+    return records if isinstance(records, list) else [records]
 
 
 def _print_status(app: AppContext, batches: Sequence[BatchState], as_json: bool) -> None:
@@ -440,7 +456,7 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
     from toolkit.tasks.migration_status import outcome
 
     with _session(app) as (target, catalog, connection):
-        batches = _fetch(target, catalog, connection, names)
+        batches = _fetch(target, catalog, connection, names, [] if watch else None)
         if watch:
             deadline = None if timeout is None else time.monotonic() + timeout
             with BatchWatch() as display:
@@ -449,7 +465,7 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
                     if deadline is not None and time.monotonic() >= deadline:
                         break
                     time.sleep(interval)
-                    batches = _fetch(target, catalog, connection, names)
+                    batches = _fetch(target, catalog, connection, names, batches)
                     display.show(batches)
     _print_status(app, batches, as_json)
     if not watch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +34,12 @@ def _catalog() -> TemplateCatalog:
     return TemplateCatalog()
 
 
-def _show_grants(app: AppContext, grants: Sequence[Grant], title: str) -> None:
-    rows = [g.as_dict() for g in grants]
-    if app.output == "table" and len(rows) > SHOWN_ON_SCREEN:
-        click.echo(f"{len(rows)} entries: too many for the screen; use --out FILE or "
+def _show_grants(app: AppContext, grants: Iterable[Grant], count: int, title: str) -> None:
+    if app.output == "table" and count > SHOWN_ON_SCREEN:
+        click.echo(f"{count} entries: too many for the screen; use --out FILE or "
                    "--output json|csv")
         return
-    emit(app, rows, GRANT_COLUMNS, title=title)
+    emit(app, [g.as_dict() for g in grants], GRANT_COLUMNS, title=title)
 
 
 def _audit_one(target: Target, catalog: TemplateCatalog, store: SnapshotStore,
@@ -82,22 +81,22 @@ def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, i
     earlier = [s for s in store.recent(snapshot.tenant, limit=2) if s.id != snapshot.id]
     if not earlier:
         return None, None
-    old = store.load(earlier[0].id)
-    return compare_snapshots(old, snapshot), old.id
+    return compare_snapshots(store, earlier[0], snapshot), earlier[0].id
 
 
 def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
-            out: Path | None) -> list[Grant]:
-    """Summarise a new snapshot (and write --out); return the rows to show. A --trustee
-    filter narrows what is shown and reported, never what the snapshot holds, so later
-    diffs compare like with like."""
+            out: Path | None) -> int:
+    """Summarise a new snapshot (and write --out); return how many rows there are to
+    show. A --trustee filter narrows what is shown and reported, never what the snapshot
+    holds, so later diffs compare like with like. Rows are streamed from the store."""
     from toolkit.io.perm_reports import write_report
-    from toolkit.tasks.audit import filter_trustee
     from toolkit.tasks.audit_report import COLUMNS, AuditReport
 
-    drift, previous_id = _previous(store, snapshot)
-    shown = filter_trustee(snapshot.grants, trustee)
-    report = AuditReport(snapshot, shown, drift, previous_id)
+    # An incomplete snapshot is not compared: the mailboxes it lacks would show as removed.
+    drift, previous_id = (_previous(store, snapshot) if snapshot.status == "complete"
+                          else (None, None))
+    report = AuditReport(snapshot, lambda: store.rows(snapshot.id, trustee), drift,
+                         previous_id)
     if out is not None:
         write_report(out, f"Mailbox permissions of {snapshot.tenant}", report.summary(),
                      report.rows(), COLUMNS)
@@ -110,7 +109,7 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     if drift is not None:
         click.echo(f"since snapshot {previous_id}: {len(drift.added)} added, "
                    f"{len(drift.removed)} removed", err=True)
-    return shown
+    return store.count_rows(snapshot.id, trustee)
 
 
 @perms.command()
@@ -180,21 +179,25 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                 snapshot = _audit_one(target, catalog, store, wanted, include_noise,
                                       concurrency, chunk_size)
                 shown = _report(store, snapshot, trustee, target_out)
+                if not all_tenants:
+                    _show_grants(app, store.rows(snapshot.id, trustee), shown,
+                                 f"snapshot {snapshot.id}")
         except PsbridgeError as exc:
             if not all_tenants or exc.exit_code == 130:
                 raise
             click.echo(f"error: tenant {tenant or 'home'}: {exc.message}", err=True)
             failed.append(tenant or "home")
             continue
-        if not all_tenants:
-            _show_grants(app, shown, f"snapshot {snapshot.id}")
         if snapshot.failures:
             for failure in snapshot.failures:
                 click.echo(f"error: {failure['mailbox']}: {failure['message']}", err=True)
             if not all_tenants:
                 raise PartialFailure(
                     f"{len(snapshot.failures)} mailbox(es) could not be read "
-                    f"(snapshot {snapshot.id} holds the rest)")
+                    f"(snapshot {snapshot.id} holds the rest"
+                    + (", and is saved as incomplete: diffs and lookups skip it)"
+                       if snapshot.status != "complete" else ")"),
+                    hint="Run the same audit again to read the mailboxes that failed.")
             failed.append(snapshot.tenant)
     if failed:
         raise PartialFailure(f"the audit failed for {len(failed)} of {len(tenants)} "
@@ -251,8 +254,8 @@ def snapshots(app: AppContext) -> None:
     from toolkit.tasks.snapshots import SnapshotStore
 
     with SnapshotStore() as store:
-        rows = [s.summary() for s in store.recent(_tenant_of(app))]
-    emit(app, rows, ["snapshot", "tenant", "taken", "scope", "mailboxes", "grants",
+        rows = [s.summary() for s in store.recent(_tenant_of(app), incomplete=True)]
+    emit(app, rows, ["snapshot", "tenant", "taken", "scope", "status", "mailboxes", "grants",
                      "orphans", "failed_mailboxes"], title="Permission snapshots")
 
 
@@ -404,20 +407,24 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
 
     with SnapshotStore() as store:
         if snapshot_ids:
-            loaded = [store.load(i) for i in snapshot_ids]
+            loaded = [store.load(i, rows=False) for i in snapshot_ids]
+            for snapshot in loaded:
+                snapshot.require_complete()
         else:
-            loaded = list(reversed(store.latest(tenant, 1 if approved is not None else 2)))
-    if approved is not None:
-        if not loaded:
-            raise InputError(f"no permission snapshot of {tenant} yet",
-                             hint="Run 'psbridge perms audit --all' first.")
-        newer = loaded[-1]
-        return compare_baseline(newer, approved), newer, f"snapshot {newer.id} against {baseline}"
-    if len(loaded) < 2:
-        raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff needs two",
-                         hint="Run 'psbridge perms audit --all' again later.")
-    older, newer = loaded
-    return compare_snapshots(older, newer), newer, f"snapshot {older.id} -> {newer.id}"
+            loaded = list(reversed(store.recent(tenant, 1 if approved is not None else 2)))
+        if approved is not None:
+            if not loaded:
+                raise InputError(f"no permission snapshot of {tenant} yet",
+                                 hint="Run 'psbridge perms audit --all' first.")
+            newer = store.load(loaded[-1].id)
+            return (compare_baseline(newer, approved), newer,
+                    f"snapshot {newer.id} against {baseline}")
+        if len(loaded) < 2:
+            raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff needs "
+                             "two", hint="Run 'psbridge perms audit --all' again later.")
+        older, newer = loaded
+        return (compare_snapshots(store, older, newer), newer,
+                f"snapshot {older.id} -> {newer.id}")
 
 
 def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +31,36 @@ def report_format(path: Path) -> str:
 
 
 def write_report(path: Path, title: str, summary: Mapping[str, Any],
-                 rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """Write ``rows`` (and for JSON and HTML the summary) in the format the name says."""
+                 rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Write ``rows`` (and for JSON and HTML the summary) in the format the name says.
+
+    Rows are written as they come: a whole tenant's rows (an iterator over the snapshot)
+    are never held in memory, neither as objects nor as one big string.
+    """
     kind = report_format(path)
-    if kind == ".json":
-        text = json.dumps({"summary": summary, "rows": list(rows)}, indent=2, default=str)
-        path.write_text(text + "\n", encoding="utf-8")
-    elif kind == ".csv":
+    if kind == ".csv":
         write_csv(path, rows, columns)
-    else:
-        path.write_text(render_html(title, summary, rows, columns), encoding="utf-8")
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        parts = (_json_parts(summary, rows) if kind == ".json"
+                 else html_parts(title, summary, rows, columns))
+        for part in parts:
+            handle.write(part)
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+def _json_parts(summary: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]
+                ) -> Iterator[str]:
+    """One JSON document ``{"summary": ..., "rows": [...]}``, one row per line."""
+    yield '{\n  "summary": ' + json.dumps(summary, indent=2, default=str).replace(
+        "\n", "\n  ") + ',\n  "rows": ['
+    separator = "\n    "
+    for row in rows:
+        yield separator + json.dumps(dict(row), default=str)
+        separator = ",\n    "
+    yield "\n  ]\n}\n"
+
+
+def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """UTF-8 with a BOM (Excel then reads the accents right), formulas neutralised."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
@@ -136,11 +153,18 @@ def small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+def render_html(title: str, summary: Mapping[str, Any], rows: Iterable[Mapping[str, Any]],
                 columns: Sequence[str]) -> str:
-    """An audit's page, or a diff's (its summary has ``compared``): summary, then the table."""
+    return "".join(html_parts(title, summary, rows, columns))
+
+
+def html_parts(title: str, summary: Mapping[str, Any], rows: Iterable[Mapping[str, Any]],
+               columns: Sequence[str]) -> Iterator[str]:
+    """An audit's page, or a diff's (its summary has ``compared``), in pieces: the table's
+    rows one at a time (see :func:`write_report`)."""
     if "compared" in summary:
-        return _drift_page(title, summary, rows, columns)
+        yield from _drift_page(title, summary, list(rows), columns)
+        return
     snap = summary.get("snapshot", {})
     noise = summary.get("noise", {})
     since = summary.get("since_previous")
@@ -175,11 +199,16 @@ def render_html(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[s
 <h2>Mailboxes that could not be read</h2>{small_table(
         summary.get("failed_mailboxes", []), ["mailbox", "error", "message"], "None.")}
 <h2>Changes since the previous snapshot</h2>{changes}"""
-    return html_page(title, meta, cards, sections, rows, columns, "All entries")
+    if snap.get("status", "complete") != "complete":
+        meta += (f'</p><p class="meta"><b>Incomplete snapshot</b>: '
+                 f'{_e(snap.get("failed_mailboxes"))} mailbox(es) of its scope could not be '
+                 "read (listed below); their rights are missing from this report.")
+    yield from html_page(title, meta, cards, sections, rows, columns, "All entries",
+                         shown=summary.get("rows", ""))
 
 
 def _drift_page(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                columns: Sequence[str]) -> str:
+                columns: Sequence[str]) -> Iterator[str]:
     """A diff's page: only what the comparison found, counted from its own rows."""
     snap = summary.get("snapshot", {})
     added = [r for r in rows if r.get("change") == "added"]
@@ -196,21 +225,19 @@ def _drift_page(title: str, summary: Mapping[str, Any], rows: Sequence[Mapping[s
             f"snapshot taken {_e(snap.get('taken'))}")
     sections = (f"<h2>Changes per right</h2>"
                 f"{small_table(per_right, ['right', 'added', 'removed'], 'No changes.')}")
-    return html_page(title, meta, cards, sections, rows, columns, "All changes")
+    yield from html_page(title, meta, cards, sections, rows, columns, "All changes",
+                         shown=len(rows))
 
 
 def html_page(title: str, meta: str, cards: Sequence[tuple[str, Any]], sections: str,
-              rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
-              table_title: str) -> str:
-    """One self-contained page: title, meta line (HTML), cards, summary sections (HTML),
-    then every row in a table that sorts and filters. Timestamps (ISO 8601) are shown in
-    the reader's local time."""
+              rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
+              table_title: str, *, shown: Any = "") -> Iterator[str]:
+    """One self-contained page in pieces: title, meta line (HTML), cards, summary sections
+    (HTML), then every row (one piece each) in a table that sorts and filters. Timestamps
+    (ISO 8601) are shown in the reader's local time. ``shown``: the number of rows."""
     card_html = "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join(
-        f'<tr class="{_e(r.get("change") or r.get("kind"))}">'
-        + "".join(f"<td>{_e(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"""<!DOCTYPE html>
+    yield f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{_CSS}</style></head>
@@ -220,10 +247,14 @@ def html_page(title: str, meta: str, cards: Sequence[tuple[str, Any]], sections:
 <section id="summary"><h2>Summary</h2><div class="cards">{card_html}</div>
 {sections}
 </section>
-<section><h2>{_e(table_title)} (<span id="shown">{len(rows)}</span> shown)</h2>
+<section><h2>{_e(table_title)} (<span id="shown">{_e(shown)}</span> shown)</h2>
 <input id="filter" type="search" placeholder="Filter: mailbox, trustee, right..."
  aria-label="filter the table">
-<table id="grants"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>
+<table id="grants"><thead><tr>{head}</tr></thead><tbody>"""
+    for row in rows:
+        yield (f'<tr class="{_e(row.get("change") or row.get("kind"))}">'
+               + "".join(f"<td>{_e(row.get(c))}</td>" for c in columns) + "</tr>")
+    yield f"""</tbody></table></section>
 <script>{_JS}</script>
 </body></html>
 """

@@ -48,5 +48,6 @@ def write_report(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequenc
         sections = "\n".join(f"<h2>{html.escape(s.heading)}</h2>"
                              + small_table(s.rows, s.columns, s.empty)
                              for s in summary.sections)
-        path.write_text(html_page(title, html.escape(summary.meta), summary.cards, sections,
-                                  rows, columns, "Every row"), encoding="utf-8")
+        path.write_text("".join(html_page(title, html.escape(summary.meta), summary.cards,
+                                          sections, rows, columns, "Every row",
+                                          shown=len(rows))), encoding="utf-8")

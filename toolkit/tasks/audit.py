@@ -2,14 +2,19 @@
 
 Two templates do the reading. ``exchange/perms-mailboxes`` lists the mailboxes (all of them,
 or the ones named) with their SendOnBehalf delegates already resolved to primary SMTP
-addresses, in one JSON string. ``exchange/perms-audit`` then reads FullAccess (and the other
-mailbox rights) and SendAs of one chunk of mailboxes per pipeline, several pipelines at
-once, and returns one JSON string per chunk: the management host drops the noise (SELF,
-inherited and Deny entries, only counted unless asked for) so a 5,000-mailbox tenant comes
-back as a few hundred kilobytes of text instead of ~70,000 deserialized objects.
+addresses and, for a whole-tenant audit, every SendAs entry of the tenant (one
+``Get-RecipientPermission -ResultSize Unlimited`` instead of one call per mailbox), in one
+JSON string. ``exchange/perms-audit`` then reads FullAccess (and the other mailbox rights;
+SendAs too when the listing did not) of one chunk of mailboxes per pipeline, several
+pipelines at once, and returns one JSON string per chunk: the management host drops the
+noise (SELF, inherited and Deny entries, only counted unless asked for) so a 5,000-mailbox
+tenant comes back as a few hundred kilobytes of text instead of ~70,000 deserialized objects.
 
-A mailbox whose read is throttled is tried again (with backoff, honouring Retry-After); one
-that cannot be read at all is reported as a failure of the audit, not dropped silently.
+Any error in a read is either retried to success or fails the read: a throttled listing
+is read again (with backoff, honouring Retry-After), never taken for an empty tenant. A
+mailbox whose read is throttled is tried again; one that cannot be read at all is reported
+as a failure of the audit, and the snapshot is saved as *incomplete* (the next audit with
+the same scope reads it again), never as a complete one that diffs and lookups would trust.
 
 :func:`run_audit` writes each chunk to the snapshot as it arrives: an audit stopped
 half-way is continued by the next one with the same scope, which reads only the mailboxes
@@ -23,10 +28,11 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.core.errors import ConnectionFailed, Interrupted, TransportFault
+from toolkit.core.errors import ConnectionFailed, Interrupted, PartialFailure, TransportFault
 from toolkit.core.jobs import check_role, pipeline_steps
 from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.session import (
@@ -38,7 +44,7 @@ from toolkit.core.session import (
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.group_access import mark_groups, read_groups
-from toolkit.tasks.snapshots import GRANT, Grant, Snapshot, SnapshotStore
+from toolkit.tasks.snapshots import GRANT, NOISE_KINDS, Grant, Snapshot, SnapshotStore
 
 LIST_TEMPLATE = "exchange/perms-mailboxes"
 AUDIT_TEMPLATE = "exchange/perms-audit"
@@ -47,12 +53,16 @@ DEFAULT_CHUNK = 250
 
 @dataclass
 class Listing:
-    """The audit's work list: mailboxes to read, their SendOnBehalf delegates (resolved on
-    the host), and the mailboxes named that do not exist."""
+    """The audit's work list: mailboxes to read, the rights the listing already read
+    (SendOnBehalf delegates resolved on the host; SendAs entries for the whole tenant, with
+    ``sendas_read``), the noise among those SendAs entries per mailbox, and the mailboxes
+    named that do not exist."""
 
     addresses: list[str]
     delegates: list[Grant]
     missing: list[dict[str, str]]
+    sendas_read: bool = False
+    noise: dict[str, Counter[str]] = field(default_factory=dict)  # by case-folded mailbox
 
 
 @dataclass
@@ -73,13 +83,35 @@ def home_tenant(target: Target) -> str:
 
 
 def _json_output(result: PipelineResult, what: str) -> Any:
-    """The single JSON string a compact template returns, parsed."""
+    """The single JSON string a compact template returns, parsed.
+
+    Any error in the pipeline fails the read, even when there is output (a listing whose
+    ``Get-Mailbox`` was throttled still prints an empty list): a transient one as
+    :class:`TransientFailure`, for the caller to read again; any other as a failure.
+    """
+    if result.errors:
+        error = result.errors[-1]
+        verdict = classify(error.error_id, error.category, error.message)
+        if verdict.retry:
+            raise TransientFailure(error.message, retry_after=verdict.retry_after,
+                                   throttled=verdict.throttled)
+        raise PartialFailure(f"{what} failed: {error.message}",
+                             hint="No complete snapshot was saved; run the audit again.")
     if result.failed or not result.output:
-        error = result.errors[-1] if result.errors else None
-        message = error.message if error else "the template returned nothing"
-        raise ConnectionFailed(f"{what}: {message}",
+        raise ConnectionFailed(f"{what}: the template returned nothing",
                                hint="Check the profile's sign-in and the tenant name.")
     return json.loads(str(result.output[-1]))
+
+
+def _transient(record: dict[str, Any]) -> TransientFailure | None:
+    """A record's error, when it is worth reading again."""
+    if "id" not in record and "e" not in record:
+        return None
+    verdict = classify(record.get("id"), record.get("c"), record.get("e"))
+    if not verdict.retry:
+        return None
+    return TransientFailure(str(record.get("e")), retry_after=verdict.retry_after,
+                            throttled=verdict.throttled)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -108,14 +140,50 @@ class Audit:
         check_role(self._audit.meta, target)
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
+        self._skip_sendas = False
+        self._warming: list[Future[Connection]] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def warm_up(self) -> None:
+        """Start opening the other connections now, while the listing is read: with
+        service time, the chunks then start together instead of after a sign-in each."""
+        if self.concurrency > 1:
+            self._pool = ThreadPoolExecutor(self.concurrency - 1,
+                                            thread_name_prefix="psbridge-audit-open")
+            self._warming = [self._pool.submit(self.target.open_connection)
+                             for _ in range(self.concurrency - 1)]
+            self._pool.shutdown(wait=False)
+
+    def _warmed(self, index: int) -> Connection | None:
+        """Worker ``index``'s connection opened by :meth:`warm_up` (None when it failed:
+        the worker opens one itself, with retries)."""
+        if not 0 <= index - 1 < len(self._warming):
+            return None
+        try:
+            return self._warming[index - 1].result()
+        except Exception:
+            return None
+
+    def close_unused(self, used: int) -> None:
+        """Close the connections :meth:`warm_up` opened for workers beyond the first
+        ``used`` (fewer chunks than connections, or no read at all)."""
+        for index in range(max(1, used), len(self._warming) + 1):
+            connection = self._warmed(index)
+            if connection is not None:
+                connection.close()
 
     def list_mailboxes(self, connection: Connection, mailboxes: Sequence[str] | None
                        ) -> Listing:
+        """Read the work list; a transient error anywhere in it raises TransientFailure."""
         params = {"Mailboxes": list(mailboxes)} if mailboxes else {}
         result = connection.run(pipeline_steps(self.target, self.catalog, self._list.meta,
                                                self._list.script, params, connection))
         data = _json_output(result, f"listing the mailboxes of {home_tenant(self.target)}")
-        return Listing(
+        for record in [*_as_list(data.get("missing")), *_as_list(data.get("sendonbehalf"))]:
+            failure = _transient(record)
+            if failure is not None:
+                raise failure
+        listing = Listing(
             addresses=[str(a) for a in _as_list(data.get("mailboxes"))],
             delegates=[Grant(str(d["m"]), str(d["t"]), "SendOnBehalf",
                              str(d.get("k") or GRANT), "sendonbehalf")
@@ -123,15 +191,27 @@ class Audit:
             missing=[{"mailbox": str(m.get("m")), "error": short_error_id(m.get("id"), m.get("e")),
                       "message": exchange_message_parts(m.get("e"))[1]}
                      for m in _as_list(data.get("missing"))],
+            sendas_read=data.get("sendas") is not None,
         )
+        for entry in _as_list(data.get("sendas")):
+            mailbox, kind = str(entry.get("m")), str(entry.get("k"))
+            if self.include_noise or kind not in NOISE_KINDS:
+                listing.delegates.extend(
+                    Grant(mailbox, str(entry.get("t")), right, kind, "recipient")
+                    for right in _rights(entry.get("r", "")))
+            else:
+                listing.noise.setdefault(mailbox.casefold(), Counter())[kind] += 1
+        return listing
 
-    def read(self, connection: Connection, addresses: Sequence[str],
-             delegates: Sequence[Grant], on_chunk: Callable[[ChunkResult], None]) -> None:
+    def read(self, connection: Connection, addresses: Sequence[str], listing: Listing,
+             on_chunk: Callable[[ChunkResult], None]) -> None:
         """Read the mailboxes chunk by chunk, several chunks at once; ``on_chunk`` gets each
-        chunk's result (its mailboxes' SendOnBehalf delegates included) on this thread.
-        The connection is taken over (closed at the end)."""
+        chunk's result (with what the listing read of its mailboxes: SendOnBehalf delegates,
+        SendAs entries and their noise) on this thread. The connection is taken over
+        (closed at the end)."""
+        self._skip_sendas = listing.sendas_read
         by_mailbox: dict[str, list[Grant]] = {}
-        for grant in delegates:
+        for grant in listing.delegates:
             by_mailbox.setdefault(grant.mailbox.casefold(), []).append(grant)
         chunks: queue.Queue[list[str] | None] = queue.Queue()
         for chunk in _chunks(addresses, self.chunk_size):
@@ -140,9 +220,10 @@ class Audit:
         count = max(1, min(self.concurrency, chunks.qsize()))
         for _ in range(count):
             chunks.put(None)
+        self.close_unused(count)
         workers = [threading.Thread(target=self._worker,
-                                    args=(chunks, connection if i == 0 else None, results,
-                                          by_mailbox),
+                                    args=(i, chunks, connection if i == 0 else None,
+                                          results, by_mailbox, listing.noise),
                                     name=f"psbridge-audit-{i}", daemon=True)
                    for i in range(count)]
         for worker in workers:
@@ -159,16 +240,22 @@ class Audit:
         if self._fatal is not None:
             raise self._fatal
 
-    def _worker(self, chunks: queue.Queue[list[str] | None], connection: Connection | None,
-                results: queue.Queue[ChunkResult], delegates: dict[str, list[Grant]]) -> None:
+    def _worker(self, index: int, chunks: queue.Queue[list[str] | None],
+                connection: Connection | None, results: queue.Queue[ChunkResult],
+                listed: dict[str, list[Grant]], noise: dict[str, Counter[str]]) -> None:
         try:
+            if connection is None:
+                connection = self._warmed(index)
             while not self._stop.is_set():
                 chunk = chunks.get()
                 if chunk is None:
                     return
                 connection, result = self._read_chunk(chunk, connection)
+                failed = {f["mailbox"].casefold() for f in result.failures}
                 for mailbox in chunk:
-                    result.grants.extend(delegates.get(mailbox.casefold(), ()))
+                    if mailbox.casefold() not in failed:
+                        result.grants.extend(listed.get(mailbox.casefold(), ()))
+                        result.noise.update(noise.get(mailbox.casefold(), Counter()))
                 results.put(result)
         except BaseException as exc:  # a fatal connection error ends the audit
             self._fatal = exc
@@ -195,7 +282,8 @@ class Audit:
                     try:
                         output = connection.run(pipeline_steps(
                             self.target, self.catalog, self._audit.meta, self._audit.script,
-                            {"Mailboxes": remaining, "IncludeNoise": self.include_noise},
+                            {"Mailboxes": remaining, "IncludeNoise": self.include_noise,
+                             "SkipSendAs": self._skip_sendas},
                             connection))
                     except TransportFault as fault:
                         connection.close()
@@ -244,13 +332,32 @@ class Audit:
 
 
 def _list(audit: Audit, mailboxes: Sequence[str] | None) -> tuple[Connection, Listing]:
-    """A connection and the work list read over it (the connection is closed on failure)."""
-    connection = audit.target.open_connection()
+    """A connection and the work list read over it, a throttled or dropped read tried
+    again; the connection is closed on failure. The first connection is opened outside the
+    retries: a host that cannot be reached at all fails at once (exit 4)."""
+    connection: Connection | None = audit.target.open_connection()
     try:
-        return connection, audit.list_mailboxes(connection, mailboxes)
+        for attempt in retrying(sleep=audit._stop.wait):
+            with attempt:
+                try:
+                    if connection is None:
+                        connection = audit.target.open_connection()
+                    return connection, audit.list_mailboxes(connection, mailboxes)
+                except TransportFault as fault:  # a dropped connection: reopen
+                    if connection is not None:
+                        connection.close()
+                    connection = None
+                    raise TransientFailure(fault.message) from fault
+    except TransientFailure as exc:
+        if connection is not None:
+            connection.close()
+        raise PartialFailure(f"listing the mailboxes gave up after retries: {exc}",
+                             hint="No snapshot was saved; run the audit again later.") from exc
     except BaseException:
-        connection.close()
+        if connection is not None:
+            connection.close()
         raise
+    raise AssertionError("unreachable: retrying() returns or raises")
 
 
 def audit_scope(mailboxes: Sequence[str] | None) -> str:
@@ -269,9 +376,14 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
     audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
                   concurrency=concurrency)
     tenant, scope = home_tenant(target), audit_scope(mailboxes)
-    connection, listing = _list(audit, mailboxes)
+    audit.warm_up()
+    try:
+        connection, listing = _list(audit, mailboxes)
+    except BaseException:
+        audit.close_unused(0)
+        raise
     unfinished = store.unfinished(tenant=tenant, profile=target.profile.name, scope=scope,
-                                  noise_kept=include_noise)
+                                  noise_kept=include_noise, failures=listing.missing)
     if unfinished is None:
         snapshot_id = store.begin(tenant=tenant, profile=target.profile.name, scope=scope,
                                   noise_kept=include_noise, failures=listing.missing)
@@ -289,7 +401,7 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
             on_chunk(chunk)
 
     try:
-        audit.read(connection, remaining, listing.delegates, record)
+        audit.read(connection, remaining, listing, record)
     except KeyboardInterrupt:
         raise Interrupted(f"audit interrupted; snapshot {snapshot_id} holds the chunks read",
                           hint="Run the same audit again to continue it.") from None
@@ -311,7 +423,7 @@ def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str]
         grants.extend(chunk.grants)
         failures.extend(chunk.failures)
 
-    audit.read(connection, listing.addresses, listing.delegates, collect)
+    audit.read(connection, listing.addresses, listing, collect)
     groups = read_groups(target, catalog, {g.trustee for g in grants if g.kind == GRANT})
     return sorted(mark_groups(grants, groups)), failures, groups
 

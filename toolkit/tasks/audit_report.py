@@ -10,6 +10,7 @@ HTML.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,31 +24,50 @@ COLUMNS = ("mailbox", "trustee", "right", "kind", "source")
 @dataclass
 class AuditReport:
     snapshot: Snapshot
-    grants: list[Grant]  # the rows shown (a --trustee filter may narrow them)
+    # The rows shown (a --trustee filter may narrow them), read afresh at each call: the
+    # summary and the report each stream them from the store instead of holding them.
+    grants: Callable[[], Iterable[Grant]]
     since_previous: Drift | None  # None: no earlier snapshot of this tenant
     previous_id: int | None = None
 
-    def rows(self) -> list[dict[str, str]]:
-        return [g.as_dict() for g in self.grants]
+    def rows(self) -> Iterator[dict[str, str]]:
+        return (g.as_dict() for g in self.grants())
 
     def summary(self) -> dict[str, Any]:
-        access = [g for g in self.grants if g.kind in (GRANT, GROUP)]
+        rights: Counter[str] = Counter()
         delegates: Counter[str] = Counter()
         reach: Counter[str] = Counter()
-        for mailbox, trustee in {(g.mailbox.casefold(), g.trustee.casefold()) for g in access}:
-            delegates[mailbox] += 1
-            reach[trustee] += 1
-        names = {g.mailbox.casefold(): g.mailbox for g in access}
-        names.update({g.trustee.casefold(): g.trustee for g in access})
+        names: dict[str, str] = {}
+        findings: dict[str, list[dict[str, str]]] = {ORPHAN: [], UNRESOLVED: []}
+        counted: set[tuple[str, str]] = set()  # (mailbox, trustee) pairs of one mailbox
+        mailbox_now = ""
+        shown = 0
+        for grant in self.grants():
+            shown += 1
+            if grant.kind in findings:
+                findings[grant.kind].append(grant.as_dict())
+            if grant.kind not in (GRANT, GROUP):
+                continue
+            rights[grant.right] += 1
+            mailbox, trustee = grant.mailbox.casefold(), grant.trustee.casefold()
+            if mailbox != mailbox_now:  # rows come by mailbox: one mailbox's pairs at a time
+                mailbox_now, counted = mailbox, set()
+            if (mailbox, trustee) not in counted:
+                counted.add((mailbox, trustee))
+                delegates[mailbox] += 1
+                reach[trustee] += 1
+                names.setdefault(mailbox, grant.mailbox)
+                names.setdefault(trustee, grant.trustee)
         drift = self.since_previous
         return {
             "snapshot": self.snapshot.summary(),
-            "rights": dict(sorted(Counter(g.right for g in access).items())),
+            "rows": shown,
+            "rights": dict(sorted(rights.items())),
             "top_mailboxes": [{"mailbox": names[m], "delegates": n}
                               for m, n in _top(delegates)],
             "top_trustees": [{"trustee": names[t], "mailboxes": n} for t, n in _top(reach)],
-            "orphans": [g.as_dict() for g in self.grants if g.kind == ORPHAN],
-            "unresolved": [g.as_dict() for g in self.grants if g.kind == UNRESOLVED],
+            "orphans": findings[ORPHAN],
+            "unresolved": findings[UNRESOLVED],
             "noise": {k: int(self.snapshot.noise.get(k, 0)) for k in NOISE_KINDS},
             "failed_mailboxes": list(self.snapshot.failures),
             "since_previous": None if drift is None else {

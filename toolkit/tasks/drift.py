@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.tasks.snapshots import GRANT, GROUP, ORPHAN, Grant, Snapshot
+from toolkit.tasks.snapshots import GRANT, GROUP, ORPHAN, Grant, Snapshot, SnapshotStore
 
 BASELINE_RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
 
@@ -48,16 +48,18 @@ def compare(old: Iterable[Grant], new: Iterable[Grant]) -> Drift:
                  removed=sorted(g for k, g in before.items() if k not in after))
 
 
-def compare_snapshots(old: Snapshot, new: Snapshot) -> Drift:
+def compare_snapshots(store: SnapshotStore, old: Snapshot, new: Snapshot) -> Drift:
     """Drift between two audits, over the mailboxes both covered (a partial audit says
-    nothing about the mailboxes it did not read)."""
+    nothing about the mailboxes it did not read). The store compares the rows: two
+    30,000-mailbox snapshots are never held in memory."""
     scopes = [s for s in (in_scope(old), in_scope(new)) if s is not None]
     common = set.intersection(*scopes) if scopes else None
 
     def covered(grants: Iterable[Grant]) -> list[Grant]:
         return [g for g in grants if common is None or g.mailbox.casefold() in common]
 
-    return compare(covered(old.grants), covered(new.grants))
+    return Drift(added=covered(store.access_only_in(new.id, old.id)),
+                 removed=covered(store.access_only_in(old.id, new.id)))
 
 
 def in_scope(snapshot: Snapshot) -> set[str] | None:

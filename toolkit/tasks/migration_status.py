@@ -1,5 +1,11 @@
 """Migration batches and their users as the ``exchange/migration-status`` template reports
-them, summarised for status tables, progress bars, reports and exit codes."""
+them, summarised for status tables, progress bars, reports and exit codes.
+
+A ``--watch`` poll reads every user's state and item counts in one ``Get-MigrationUser``
+per batch, then the per-user statistics only of the users :func:`to_read` picks (whose
+state changed, or who failed); :func:`parse_status` carries what only the statistics give
+(the source's item total, the percentage) over from the last poll.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ SYNCED = frozenset({"Synced", "IncrementalSyncing", "IncrementalSynced", "Comple
 FAILED = frozenset({"Failed", "IncrementalFailed"})
 STOPPED = frozenset({"Stopped"})
 IDLE_BATCH = frozenset({"Created", "Stopped"})  # nothing moves until it is started
+NOT_COPYING = frozenset({"Queued", "Provisioning"})  # no item copied yet
 STATE_ORDER = ("Queued", "Provisioning", "Syncing", "Synced", "Failed", "Stopped", "Removing")
 REPORT_COLUMNS = ("batch", "email", "status", "items_synced", "items_skipped", "items_total",
                   "percent", "service_percent", "last_sync", "error")
@@ -99,25 +106,67 @@ class BatchState:
         return ", ".join(f"{n} {s.lower()}" for s, n in self.states.items()) or "no users"
 
 
-def parse_status(objects: Sequence[Mapping[str, Any]], names: Sequence[str] = ()
-                 ) -> list[BatchState]:
-    """Batches (filtered to the named families) with their users, in report order."""
+def parse_status(records: Sequence[Mapping[str, Any]], names: Sequence[str] = (),
+                 previous: Sequence[BatchState] = ()) -> list[BatchState]:
+    """Batches (filtered to the named families) with their users, in report order, with
+    the statistics among ``records`` applied. A user without statistics this time keeps
+    the item total and percentage of ``previous``."""
+    before = {(u.batch, u.email): u for b in previous for u in b.users}
     batches: dict[str, BatchState] = {}
-    for item in objects:
-        batch = str(item.get("Batch") or "")
+    for item in records:
+        batch = str(item.get("b") or "")
         if names and not any(in_family(n, batch) for n in names):
             continue
-        if item.get("Kind") == "batch":
-            batches[batch] = BatchState(batch, str(item.get("Status") or ""),
-                                        str(item.get("Endpoint") or ""))
-        elif item.get("Kind") == "user" and batch in batches:
-            batches[batch].users.append(UserState(
-                batch, str(item.get("Email") or ""), str(item.get("Status") or ""),
-                int(item.get("Synced") or 0), int(item.get("Skipped") or 0),
-                int(item.get("Total") or 0), int(item.get("Percent") or 0),
-                str(item["LastSync"]) if item.get("LastSync") else None,
-                str(item.get("Error") or "")))
-    return list(batches.values())
+        if item.get("k") == "batch":
+            batches[batch] = BatchState(batch, str(item.get("s") or ""), str(item.get("e") or ""))
+        elif item.get("k") == "users" and batch in batches:
+            for user in _as_list(item.get("u")):
+                email = str(user.get("Identity") or "")
+                last = before.get((batch, email))
+                batches[batch].users.append(UserState(
+                    batch, email, str(user.get("Status") or ""),
+                    int(user.get("SyncedItemCount") or 0),
+                    int(user.get("SkippedItemCount") or 0),
+                    last.total if last else 0, last.percent if last else 0,
+                    str(user["LastSuccessfulSyncTime"])
+                    if user.get("LastSuccessfulSyncTime") else None,
+                    str(user.get("ErrorSummary") or "")))
+    found = list(batches.values())
+    return with_statistics(found, [r for r in records if r.get("k") == "stats"])
+
+
+def with_statistics(batches: Sequence[BatchState], records: Sequence[Mapping[str, Any]]
+                    ) -> list[BatchState]:
+    """The batches with the users' statistics records (``k`` stats) applied."""
+    stats = {str(r.get("m") or "").casefold(): r for r in records}
+    for batch in batches:
+        batch.users = [_updated(u, stats[u.email.casefold()])
+                       if u.email.casefold() in stats else u for u in batch.users]
+    return list(batches)
+
+
+def _updated(user: UserState, item: Mapping[str, Any]) -> UserState:
+    return UserState(user.batch, user.email, str(item.get("s") or user.status),
+                     int(item.get("y") or 0), int(item.get("x") or 0), int(item.get("t") or 0),
+                     int(item.get("p") or 0), str(item["l"]) if item.get("l") else None,
+                     str(item.get("r") or ""))
+
+
+def to_read(batches: Sequence[BatchState], previous: Sequence[BatchState]) -> list[str]:
+    """The users whose statistics a --watch poll reads: those whose state changed since
+    ``previous`` (unless to a state before any copying, where the statistics say nothing
+    new), and failed users seen for the first time."""
+    before = {(u.batch, u.email): u.status for b in previous for u in b.users}
+    return [u.email for b in batches for u in b.users
+            if ((b.name, u.email) in before and before[(b.name, u.email)] != u.status
+                and u.status not in NOT_COPYING)
+            or ((b.name, u.email) not in before and u.category == "failed")]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def outcome(batches: Sequence[BatchState]) -> tuple[bool, str]:

@@ -232,9 +232,22 @@ def _failed(errors: Sequence[ErrorInfo]) -> None:
 
 
 def every_mailbox(target: Target, catalog: TemplateCatalog) -> list[str]:
-    """The primary SMTP address of every mailbox of the tenant."""
-    result = run_once(target, catalog, LIST_TEMPLATE, {})
-    if result.failed:
-        _failed(result.errors)
-    return [str(m["PrimarySmtpAddress"]) for m in result.output
+    """The primary SMTP address of every mailbox of the tenant.
+
+    Any error in the listing (even a non-terminating one, next to some output) is retried
+    when transient and fails the read otherwise: a throttled ``Get-Mailbox`` must never
+    pass for a tenant without mailboxes.
+    """
+    output: list[Any] = []
+    try:
+        for attempt in retrying():
+            with attempt:
+                result = run_once(target, catalog, LIST_TEMPLATE, {})
+                if result.failed or result.errors:
+                    _failed(result.errors)
+                output = result.output
+    except TransientFailure as exc:
+        raise PartialFailure(f"listing the mailboxes gave up after retries: {exc}",
+                             hint="Nothing was changed; try again later.") from exc
+    return [str(m["PrimarySmtpAddress"]) for m in output
             if isinstance(m, Mapping) and m.get("PrimarySmtpAddress")]

@@ -7,11 +7,14 @@ or a selection), its noise counts, and its rows. It is written chunk by chunk as
 reads the tenant (the mailboxes of each chunk are recorded with their rows, in one
 transaction), so an audit stopped half-way (Ctrl-C, a crash, a lost connection) leaves a
 *running* snapshot that the next audit with the same scope continues instead of starting
-over. Only *complete* snapshots are compared and looked up. A grant is the key (mailbox, trustee,
-right); ``kind`` says whether it is a plain grant, a grant to a mail-enabled security group,
-an orphaned SID, an unresolved SendOnBehalf name, or (with ``--include-noise``) a SELF,
-inherited or Deny entry. The snapshot also keeps the direct members of each group that holds
-a right, read once the mailboxes are (see :mod:`toolkit.tasks.group_access`).
+over. A mailbox whose read failed is not recorded as read: the snapshot then ends
+*incomplete* (the next audit with the same scope reads what is missing). Only *complete*
+snapshots are compared and looked up; asking for an incomplete one by id is refused.
+A grant is the key (mailbox, trustee, right); ``kind`` says whether it is a plain grant, a
+grant to a mail-enabled security group, an orphaned SID, an unresolved SendOnBehalf name, or
+(with ``--include-noise``) a SELF, inherited or Deny entry. The snapshot also keeps the direct
+members of each group that holds a right, read once the mailboxes are (see
+:mod:`toolkit.tasks.group_access`).
 """
 
 from __future__ import annotations
@@ -105,12 +108,13 @@ class Snapshot:
     taken: float
     scope: str  # "all" or the mailboxes named, comma separated
     mailboxes: int
-    status: str = "complete"  # running (unfinished: the next audit continues it) | complete
+    # running | incomplete (unfinished: the next audit continues it) | complete
+    status: str = "complete"
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
-    grants: list[Grant] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)  # empty unless loaded with its rows
     groups: dict[str, list[str]] = field(default_factory=dict)  # group trustee -> members
-    kinds: dict[str, int] = field(default_factory=dict)  # rows per kind, rows not loaded
+    kinds: dict[str, int] = field(default_factory=dict)  # rows per kind, from the store
 
     @property
     def taken_text(self) -> str:
@@ -120,12 +124,22 @@ class Snapshot:
         return [g for g in self.grants if g.is_access]
 
     def summary(self) -> dict[str, Any]:
-        kinds = Counter(g.kind for g in self.grants) if self.grants else self.kinds
         return {"snapshot": self.id, "tenant": self.tenant, "taken": self.taken_text,
                 "scope": self.scope, "mailboxes": self.mailboxes,
-                "grants": kinds.get(GRANT, 0) + kinds.get(GROUP, 0),
-                "orphans": kinds.get(ORPHAN, 0), "unresolved": kinds.get(UNRESOLVED, 0),
-                "noise": dict(self.noise), "failed_mailboxes": len(self.failures)}
+                "grants": self.kinds.get(GRANT, 0) + self.kinds.get(GROUP, 0),
+                "orphans": self.kinds.get(ORPHAN, 0),
+                "unresolved": self.kinds.get(UNRESOLVED, 0),
+                "noise": dict(self.noise), "failed_mailboxes": len(self.failures),
+                "status": self.status}
+
+    def require_complete(self) -> None:
+        """Refuse a snapshot that does not hold every mailbox of its scope: comparing or
+        looking up in it would report rights as gone that were only not read."""
+        if self.status != "complete":
+            raise InputError(
+                f"permission snapshot {self.id} is {self.status}: "
+                f"{len(self.failures)} mailbox(es) of its scope were not read",
+                hint="Run the same audit again: it reads the missing mailboxes.")
 
 
 class SnapshotStore(Journal):
@@ -133,6 +147,9 @@ class SnapshotStore(Journal):
 
     def __init__(self, path: Path | None = None):
         super().__init__(path)
+        # Addresses are compared case-insensitively, as Exchange does; SQLite's lower()
+        # folds ASCII only.
+        self._db.create_function("fold", 1, _fold, deterministic=True)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
 
@@ -150,34 +167,44 @@ class SnapshotStore(Journal):
                  json.dumps([dict(f) for f in failures])))
             return int(cursor.lastrowid or 0)
 
-    def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool
-                   ) -> tuple[int, set[str]] | None:
-        """The latest running snapshot of the same audit, with the mailboxes it has read
-        (case-folded), or None."""
+    def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool,
+                   failures: Iterable[Mapping[str, str]] = ()) -> tuple[int, set[str]] | None:
+        """The latest running or incomplete snapshot of the same audit, with the mailboxes
+        it has read (case-folded), or None. A snapshot continued is running again, its
+        failures replaced by ``failures`` (those of the listing just read): the mailboxes
+        that failed before are read again."""
         found = self._db.execute(
             "SELECT id FROM perm_snapshots WHERE tenant = ? AND profile = ? AND scope = ? "
-            "AND noise_kept = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+            "AND noise_kept = ? AND status IN ('running', 'incomplete') "
+            "ORDER BY id DESC LIMIT 1",
             (tenant, profile, scope, int(noise_kept))).fetchone()
         if found is None:
             return None
+        with self._transaction() as db:
+            db.execute("UPDATE perm_snapshots SET status = 'running', failures = ? "
+                       "WHERE id = ?", (json.dumps([dict(f) for f in failures]), found["id"]))
         read = self._db.execute("SELECT mailbox FROM perm_snapshot_read WHERE snapshot_id = ?",
                                 (found["id"],)).fetchall()
         return int(found["id"]), {r["mailbox"] for r in read}
 
     def add_chunk(self, snapshot_id: int, mailboxes: Iterable[str], grants: Iterable[Grant],
                   noise: Mapping[str, int], failures: Iterable[Mapping[str, str]]) -> None:
-        """Record one chunk: its mailboxes as read, their rows, noise and failures."""
+        """Record one chunk: its mailboxes as read (not those that failed), their rows,
+        noise and failures."""
+        failures = [dict(f) for f in failures]
+        failed = {f["mailbox"].casefold() for f in failures}
         with self._transaction() as db:
             row = db.execute("SELECT noise, failures FROM perm_snapshots WHERE id = ?",
                              (snapshot_id,)).fetchone()
             total = Counter({k: int(v) for k, v in json.loads(row["noise"]).items()})
             total.update(noise)
-            failed = [*json.loads(row["failures"]), *(dict(f) for f in failures)]
             db.execute("UPDATE perm_snapshots SET noise = ?, failures = ? WHERE id = ?",
-                       (json.dumps(dict(total)), json.dumps(failed), snapshot_id))
+                       (json.dumps(dict(total)),
+                        json.dumps([*json.loads(row["failures"]), *failures]), snapshot_id))
             db.executemany(
                 "INSERT OR IGNORE INTO perm_snapshot_read (snapshot_id, mailbox) VALUES (?, ?)",
-                ((snapshot_id, m.casefold()) for m in mailboxes))
+                ((snapshot_id, m.casefold()) for m in mailboxes
+                 if m.casefold() not in failed))
             db.executemany(
                 "INSERT INTO perm_snapshot_rows (snapshot_id, mailbox, trustee, access_right, "
                 "kind, source) VALUES (?, ?, ?, ?, ?, ?)",
@@ -205,43 +232,51 @@ class SnapshotStore(Journal):
             (snapshot_id, GRANT))]
 
     def finish(self, snapshot_id: int, mailboxes: int) -> Snapshot:
-        """Mark a snapshot complete: from now on diffs and lookups read it."""
+        """End a snapshot of ``mailboxes`` mailboxes: complete (from now on diffs and
+        lookups read it) when every one of them was read, else incomplete."""
         with self._transaction() as db:
-            db.execute("UPDATE perm_snapshots SET status = 'complete', mailboxes = ?, "
-                       "taken = ? WHERE id = ?", (mailboxes, time.time(), snapshot_id))
-        return self.load(snapshot_id)
+            read = db.execute("SELECT COUNT(*) FROM perm_snapshot_read WHERE snapshot_id = ?",
+                              (snapshot_id,)).fetchone()[0]
+            status = "complete" if read >= mailboxes else "incomplete"
+            db.execute("UPDATE perm_snapshots SET status = ?, mailboxes = ?, taken = ? "
+                       "WHERE id = ?", (status, mailboxes, time.time(), snapshot_id))
+        return self.load(snapshot_id, rows=False)
 
     def recent(self, tenant: str | None = None, limit: int = 50, *,
-               profile: str | None = None) -> list[Snapshot]:
-        """Complete snapshots, newest first, without their rows; of one tenant and/or
-        taken with one profile."""
+               profile: str | None = None, incomplete: bool = False) -> list[Snapshot]:
+        """Complete snapshots (and incomplete ones too, with ``incomplete``), newest first,
+        without their rows; of one tenant and/or taken with one profile."""
         conditions = [(column, value) for column, value in (("tenant", tenant),
                                                             ("profile", profile)) if value]
+        statuses = "('complete', 'incomplete')" if incomplete else "('complete')"
         where = " AND ".join([*(f"{column} = ?" for column, _ in conditions),
-                              "status = 'complete'"])
+                              f"status IN {statuses}"])
         rows = self._db.execute(
             f"SELECT * FROM perm_snapshots WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?",
             (*(value for _, value in conditions), limit)).fetchall()
-        found = {r["id"]: _snapshot(r) for r in rows}
-        marks = ",".join("?" * len(found))
-        for snapshot_id, kind, count in self._db.execute(
-                f"SELECT snapshot_id, kind, COUNT(*) FROM perm_snapshot_rows "
-                f"WHERE snapshot_id IN ({marks}) GROUP BY snapshot_id, kind", tuple(found)):
-            found[snapshot_id].kinds[kind] = count
-        return list(found.values())
+        return [self._counted(_snapshot(r)) for r in rows]
 
-    def load(self, snapshot_id: int) -> Snapshot:
+    def load(self, snapshot_id: int, *, rows: bool = True) -> Snapshot:
+        """A snapshot, with its rows in memory (``rows=False``: read them with
+        :meth:`rows` as they are used; a whole tenant's rows are never needed at once)."""
         row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
                                (snapshot_id,)).fetchone()
         if row is None:
             raise InputError(f"no permission snapshot {snapshot_id} in {self.path}",
                              hint="'psbridge perms snapshots' lists them.")
-        snapshot = _snapshot(row)
-        snapshot.grants = list(self._grants(snapshot_id))
+        snapshot = self._counted(_snapshot(row))
+        if rows:
+            snapshot.grants = list(self.rows(snapshot_id))
         for trustee, member in self._db.execute(
                 "SELECT trustee, member FROM perm_snapshot_groups WHERE snapshot_id = ? "
                 "ORDER BY trustee, member", (snapshot_id,)):
             snapshot.groups.setdefault(trustee, []).extend([member] if member else [])
+        return snapshot
+
+    def _counted(self, snapshot: Snapshot) -> Snapshot:
+        snapshot.kinds = {kind: count for kind, count in self._db.execute(
+            "SELECT kind, COUNT(*) FROM perm_snapshot_rows WHERE snapshot_id = ? "
+            "GROUP BY kind", (snapshot.id,))}
         return snapshot
 
     def mailboxes_read(self, snapshot_id: int) -> set[str]:
@@ -254,12 +289,46 @@ class SnapshotStore(Journal):
         """The tenant's newest ``count`` snapshots with their rows, newest first."""
         return [self.load(s.id) for s in self.recent(tenant, limit=count)]
 
-    def _grants(self, snapshot_id: int) -> Iterator[Grant]:
+    def rows(self, snapshot_id: int, trustee: str | None = None) -> Iterator[Grant]:
+        """The snapshot's rows in order, read from the store as they are used; only those
+        of ``trustee`` (case-insensitive) with one."""
+        where, params = _rows_of(snapshot_id, trustee)
         for row in self._db.execute(
                 "SELECT mailbox, trustee, access_right, kind, source FROM perm_snapshot_rows "
-                "WHERE snapshot_id = ? ORDER BY mailbox, trustee, access_right",
-                (snapshot_id,)):
+                f"WHERE {where} ORDER BY mailbox, trustee, access_right, kind, source",
+                params):
             yield Grant(row[0], row[1], row[2], row[3], row[4])
+
+    def count_rows(self, snapshot_id: int, trustee: str | None = None) -> int:
+        """How many rows :meth:`rows` gives."""
+        where, params = _rows_of(snapshot_id, trustee)
+        return int(self._db.execute(f"SELECT COUNT(*) FROM perm_snapshot_rows WHERE {where}",
+                                    params).fetchone()[0])
+
+    def access_only_in(self, snapshot_id: int, other_id: int) -> list[Grant]:
+        """The access rows (grants, orphans, unresolved names) of one snapshot whose
+        (mailbox, trustee, right), compared case-insensitively, the other lacks; one per
+        key, in order. SQLite compares the two sides, so neither is held in memory."""
+        kinds = ", ".join(f"'{k}'" for k in ACCESS_KINDS)
+        key = "fold(mailbox) || char(10) || fold(trustee) || char(10) || fold(access_right)"
+        # With one MIN(), SQLite takes the other columns from that row: the first of a key.
+        return [Grant(*row[:5]) for row in self._db.execute(
+            f"SELECT mailbox, trustee, access_right, kind, source, MIN(rowid) "
+            f"FROM perm_snapshot_rows WHERE snapshot_id = ? AND kind IN ({kinds}) "
+            f"AND {key} NOT IN (SELECT {key} FROM perm_snapshot_rows "
+            f"WHERE snapshot_id = ? AND kind IN ({kinds})) "
+            f"GROUP BY {key} ORDER BY 1, 2, 3, 4, 5", (snapshot_id, other_id))]
+
+
+def _rows_of(snapshot_id: int, trustee: str | None) -> tuple[str, list[int | str]]:
+    """The WHERE clause and parameters of a snapshot's rows (of one trustee)."""
+    if trustee:
+        return "snapshot_id = ? AND fold(trustee) = ?", [snapshot_id, trustee.casefold()]
+    return "snapshot_id = ?", [snapshot_id]
+
+
+def _fold(value: str | None) -> str | None:
+    return None if value is None else str(value).casefold()
 
 
 def _snapshot(row: sqlite3.Row) -> Snapshot:

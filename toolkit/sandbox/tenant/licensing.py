@@ -72,6 +72,7 @@ def schedule_mailbox(store: TenantStore, tenant: Tenant, user: User) -> None:
     if tenant.mailbox_of(user.id) is not None or user.mailbox_due is not None:
         return
     user.mailbox_due = store.now() + store.settings.mailbox_delay_s
+    store.due_mailboxes(tenant).add(user.id)
     if store.settings.mailbox_delay_s <= 0:
         mailboxes.provision_mailbox(store, tenant, user)
 
@@ -79,10 +80,15 @@ def schedule_mailbox(store: TenantStore, tenant: Tenant, user: User) -> None:
 def provision_due_mailboxes(store: TenantStore, tenant: Tenant, now: float) -> bool:
     """Create the mailboxes whose time has come; True when any was created."""
     created = False
-    for user in tenant.users.values():
-        if user.mailbox_due is not None and user.mailbox_due <= now:
+    due = store.due_mailboxes(tenant)
+    for user_id in list(due):
+        user = tenant.users.get(user_id)
+        if user is None or user.mailbox_due is None:
+            due.discard(user_id)
+        elif user.mailbox_due <= now:
             if tenant.mailbox_of(user.id) is None:
                 mailboxes.provision_mailbox(store, tenant, user)
                 created = True
             user.mailbox_due = None
+            due.discard(user_id)
     return created

@@ -66,6 +66,7 @@ class TenantStore:
         self._rng = random.Random(random_seed)
         self._lock = threading.RLock()
         self._resolvers: dict[str, tuple[int, int, Resolver]] = {}
+        self._due_mailboxes: dict[str, tuple[int, set[str]]] = {}
         self._pipeline = threading.local()  # per-thread deferral of saves
         if self.world.last_tick is None:
             self.world.last_tick = clock()
@@ -134,6 +135,22 @@ class TenantStore:
                 cached = (id(tenant), tenant.directory_revision, Resolver(tenant))
                 self._resolvers[tenant.name] = cached
             return cached[2]
+
+    def due_mailboxes(self, tenant: Tenant) -> set[str]:
+        """The ids of ``tenant``'s users waiting for a mailbox (``User.mailbox_due`` set).
+
+        Built by one scan of the users, then kept up to date by
+        :func:`licensing.schedule_mailbox` and :func:`licensing.provision_due_mailboxes`:
+        the store is entered for every cmdlet call, and scanning every user each time made
+        a whole-tenant audit quadratic in the number of users.
+        """
+        with self._lock:
+            cached = self._due_mailboxes.get(tenant.name)
+            if cached is None or cached[0] != id(tenant):
+                cached = (id(tenant), {u.id for u in tenant.users.values()
+                                       if u.mailbox_due is not None})
+                self._due_mailboxes[tenant.name] = cached
+            return cached[1]
 
     # ------------------------------------------------------------------ services for operations
 
