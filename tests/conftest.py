@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,21 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
                 "PSBRIDGE_PASSWORD", "PSBRIDGE_AUTH"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """The job store a store test runs on: each test runs once per kind of store."""
+    if request.param == "sqlite":
+        yield tmp_path / "jobs.sqlite3"
+        return
+    from services import postgres_database
+
+    from toolkit.core.database import Database
+    from toolkit.core.migrations import migrate
+
+    with postgres_database() as url:
+        db = Database(url)
+        migrate(db)
+        db.close()
+        yield url

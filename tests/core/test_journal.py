@@ -12,8 +12,8 @@ from toolkit.core.errors import InputError
 from toolkit.core.journal import PENDING, SENT, Journal, RowOutcome
 
 
-def test_job_life_cycle(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.db") as journal:
+def test_job_life_cycle(store_location: Path | str) -> None:
+    with Journal(store_location) as journal:
         job = journal.start_job(task="exchange/x", profile="sandbox", input_path="in.csv",
                                 input_sha256="ab" * 32, options={"concurrency": 3})
         assert journal.record_rows(job.id, [(2, "a", {"Mailbox": "a"}),
@@ -27,8 +27,8 @@ def test_job_life_cycle(tmp_path: Path) -> None:
         assert again.status == "interrupted" and again.options == {"concurrency": 3}
 
 
-def test_registering_again_keeps_outcomes(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.db") as journal:
+def test_registering_again_keeps_outcomes(store_location: Path | str) -> None:
+    with Journal(store_location) as journal:
         job = journal.start_job(task="t", profile="p")
         journal.record_rows(job.id, [(2, "a", {}), (3, "b", {})])
         journal.record_outcomes(job.id, [RowOutcome(2, "failed", error_id="X", message="no")])
@@ -36,20 +36,31 @@ def test_registering_again_keeps_outcomes(tmp_path: Path) -> None:
         assert journal.counts(job.id) == {"failed": 1, PENDING: 2}
 
 
-def test_secret_columns_are_never_stored(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    with Journal(path) as journal:
+def test_secret_columns_are_never_stored(store_location: Path | str, tmp_path: Path) -> None:
+    with Journal(store_location) as journal:
         job = journal.start_job(task="t", profile="p")
         journal.record_rows(job.id, [(2, "u@x.com", {"EmailAddress": "u@x.com",
                                                       "Password": "Hunter2!secret"})],
                             secret_columns=["password"])
+        stored = [tuple(r) for table in ("jobs", "rows")
+                  for r in journal._db.execute(f"SELECT * FROM {table}").fetchall()]
+    assert "u@x.com" in repr(stored) and "Hunter2!secret" not in repr(stored)
     for file in tmp_path.iterdir():
         assert b"Hunter2!secret" not in file.read_bytes()
-    assert (path.stat().st_mode & 0o777) == 0o600
+    if isinstance(store_location, Path):
+        assert (store_location.stat().st_mode & 0o777) == 0o600
 
 
-def test_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.db") as journal, pytest.raises(InputError) as info:
+def test_jobs_record_who_started_them_and_list_by_agent(store_location: Path | str) -> None:
+    with Journal(store_location) as journal:
+        mine = journal.start_job(task="t", profile="p", agent="alice")
+        journal.start_job(task="t", profile="p", agent="bob")
+        assert [j.id for j in journal.jobs(agent="alice")] == [mine.id]
+        assert {j.agent for j in journal.jobs()} == {"alice", "bob"}
+
+
+def test_unknown_job_is_a_clear_error(store_location: Path | str) -> None:
+    with Journal(store_location) as journal, pytest.raises(InputError) as info:
         journal.job("nope")
     assert "jobs list" in (info.value.hint or "")
 

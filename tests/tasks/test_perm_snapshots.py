@@ -20,8 +20,8 @@ def _save(store: SnapshotStore, scope: str, grants: list[Grant]) -> Snapshot:
     return store.finish(snapshot_id, 2)
 
 
-def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_snapshots_round_trip_and_drift_ignores_noise_and_case(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         old = _save(store, "all", [Grant(SALES, "Adele@contoso.com", "FullAccess"),
                                    Grant(SALES, "NT AUTHORITY\\SELF", "FullAccess", "self"),
                                    Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
@@ -35,8 +35,8 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -
     assert [(g.trustee, g.kind) for g in drift.removed] == [(ORPHAN, "orphan")]
 
 
-def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         whole = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
                                      Grant(INFO, "b@contoso.com", "FullAccess")])
         sales = _save(store, SALES.upper(), [Grant(SALES, "a@contoso.com", "FullAccess")])
@@ -45,8 +45,8 @@ def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) 
     assert not compare_baseline(sales, approved).found
 
 
-def test_baseline_fix_plan_leaves_orphans_and_other_rights_out(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_baseline_fix_plan_leaves_orphans_and_other_rights_out(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         snapshot = _save(store, "all", [
             Grant(SALES, "a@contoso.com", "FullAccess"),
             Grant(SALES, "a@contoso.com", "ReadPermission"),
@@ -58,8 +58,8 @@ def test_baseline_fix_plan_leaves_orphans_and_other_rights_out(tmp_path: Path) -
     assert [g.trustee for g in unfixable] == [ORPHAN]
 
 
-def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_report_summary_counts_rights_delegates_and_findings(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         snapshot = _save(store, "all", [
             Grant(SALES, "a@contoso.com", "FullAccess"),
             Grant(SALES, "a@contoso.com", "SendAs", "grant", "recipient"),

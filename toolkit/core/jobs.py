@@ -104,6 +104,7 @@ def run_plan(
             task=plan.task, profile=target.profile.name, tenant=target.tenant,
             input_path=plan.input_path, input_sha256=plan.input_sha256,
             options={**plan.options, "template": plan.template},
+            agent=target.profile.agent_name,
         )
     else:
         job = resume

@@ -1,6 +1,7 @@
 """The job store: every job and every row's outcome, committed as it arrives.
 
-SQLite in WAL mode under the data folder (``jobs.sqlite3``). A row is marked ``sent``
+SQLite in WAL mode under the data folder (``jobs.sqlite3``), or the shared PostgreSQL
+store of ``[store] url`` (:mod:`toolkit.core.database`). A row is marked ``sent``
 before its chunk leaves for the management host and gets its outcome when the result
 comes back, so after a crash (even ``kill -9`` while a chunk is in flight) a resume knows
 exactly which rows are done, which were never sent, and which are *unknown* (sent, no
@@ -14,7 +15,6 @@ which drops the columns the template declares secret.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.core import paths
+from toolkit.core import migrations
+from toolkit.core.database import Database, configured_location, shown
 from toolkit.core.errors import InputError
 
 # Row states: the final outcomes a template reports, plus the runner's own bookkeeping.
@@ -31,35 +32,6 @@ OUTCOMES = ("changed", "unchanged", "failed", "skipped")
 PENDING = "pending"  # known, not sent yet
 SENT = "sent"  # in flight: no outcome came back (yet)
 WAITING = "waiting"  # done for now, must be finished later (e.g. "pending mailbox")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    tenant TEXT,
-    input_path TEXT,
-    input_sha256 TEXT,
-    options TEXT NOT NULL DEFAULT '{}',
-    started REAL NOT NULL,
-    ended REAL,
-    status TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rows (
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    row INTEGER NOT NULL,
-    key TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    error_id TEXT,
-    message TEXT,
-    duration REAL,
-    data TEXT,
-    updated REAL NOT NULL,
-    PRIMARY KEY (job_id, row)
-);
-CREATE INDEX IF NOT EXISTS rows_by_status ON rows(job_id, status);
-"""
-
 
 @dataclass(frozen=True)
 class Job:
@@ -73,6 +45,7 @@ class Job:
     started: float
     ended: float | None
     status: str  # running | completed | partial | failed | interrupted
+    agent: str = ""  # who started it: the profile's agent name, else the OS user
 
 
 @dataclass(frozen=True)
@@ -85,22 +58,20 @@ class RowOutcome:
     duration: float | None = None
 
 
-def default_path() -> Path:
-    return paths.data_dir() / "jobs.sqlite3"
-
-
 class Journal:
-    """One connection to the job store. Not shared between threads."""
+    """One connection to the job store. Not shared between threads.
 
-    def __init__(self, path: Path | None = None):
-        self.path = path or default_path()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self.path.chmod(0o600)
+    ``path`` is the SQLite file or the PostgreSQL URL (default: the configured store).
+    """
+
+    def __init__(self, path: Path | str | None = None):
+        self.path: Path | str = path or configured_location()
+        self._db = Database(self.path)
+        try:
+            migrations.check(self._db)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -112,27 +83,22 @@ class Journal:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> Iterator[Database]:
+        with self._db.transaction() as db:
+            yield db
 
     # jobs -----------------------------------------------------------------------------
 
     def start_job(self, *, task: str, profile: str, tenant: str | None = None,
                   input_path: str | None = None, input_sha256: str | None = None,
-                  options: Mapping[str, Any] | None = None) -> Job:
+                  options: Mapping[str, Any] | None = None, agent: str = "") -> Job:
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO jobs (id, task, profile, tenant, input_path, input_sha256, "
-                "options, started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                "options, started, status, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
                 (job_id, task, profile, tenant, input_path, input_sha256,
-                 json.dumps(dict(options or {}), default=str), time.time()),
+                 json.dumps(dict(options or {}), default=str), time.time(), agent),
             )
         return self.job(job_id)
 
@@ -143,14 +109,17 @@ class Journal:
                 "SELECT * FROM jobs WHERE id LIKE ? ORDER BY started DESC", (f"%{job_id}%",)
             ).fetchall()
             if len(matches) != 1:
-                raise InputError(f"no job {job_id!r} in {self.path}",
+                raise InputError(f"no job {job_id!r} in {shown(self.path)}",
                                  hint="'psbridge jobs list' shows the jobs there are.")
             found = matches[0]
         return _job(found)
 
-    def jobs(self, limit: int = 50) -> list[Job]:
+    def jobs(self, limit: int = 50, *, agent: str | None = None) -> list[Job]:
+        """The newest jobs; only those ``agent`` started when given."""
+        where, params = ("WHERE agent = ? ", (agent,)) if agent is not None else ("", ())
         rows = self._db.execute(
-            "SELECT * FROM jobs ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+            f"SELECT * FROM jobs {where}ORDER BY started DESC LIMIT ?",
+            (*params, limit)).fetchall()
         return [_job(r) for r in rows]
 
     def finish_job(self, job_id: str, status: str) -> None:
@@ -227,10 +196,10 @@ class Journal:
         return {r["status"]: r["n"] for r in found}
 
 
-def _job(row: sqlite3.Row) -> Job:
+def _job(row: Any) -> Job:
     return Job(
         id=row["id"], task=row["task"], profile=row["profile"], tenant=row["tenant"],
         input_path=row["input_path"], input_sha256=row["input_sha256"],
         options=json.loads(row["options"]), started=row["started"], ended=row["ended"],
-        status=row["status"],
+        status=row["status"], agent=row["agent"],
     )

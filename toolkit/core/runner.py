@@ -160,7 +160,7 @@ class Runner:
         *,
         open_connection: Callable[[], Connection],
         make_steps: Callable[[list[dict[str, Any]], Connection], list[Step]],
-        journal_path: Path,
+        journal_path: Path | str,
         job_id: str,
         settings: RunnerSettings | None = None,
         secret_columns: Sequence[str] = (),

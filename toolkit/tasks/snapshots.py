@@ -1,7 +1,8 @@
 """Permission snapshots: each audit's grants, kept in the job store for drift and lookups.
 
-The tables live in the same SQLite file as the journal (``jobs.sqlite3`` under the data
-folder) so one backup holds both; this module owns them and creates them on first use.
+The tables live in the same store as the journal (``jobs.sqlite3`` under the data folder,
+or the shared PostgreSQL store) so one backup holds both; their schema is in
+:mod:`toolkit.core.migrations`.
 A snapshot is one audit of one tenant: when it was taken, what it covered (every mailbox
 or a selection), its noise counts, and its rows. It is written chunk by chunk as the audit
 reads the tenant (the mailboxes of each chunk are recorded with their rows, in one
@@ -15,14 +16,13 @@ SendOnBehalf name, or (with ``--include-noise``) a SELF, inherited or Deny entry
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from toolkit.core.database import shown
 from toolkit.core.errors import InputError
 from toolkit.core.journal import Journal
 
@@ -32,37 +32,6 @@ UNRESOLVED = "unresolved"
 NOISE_KINDS = ("self", "inherited", "deny")
 # Kinds that are real access, compared by diff and lookups; noise is kept only for show.
 ACCESS_KINDS = (GRANT, ORPHAN, UNRESOLVED)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS perm_snapshots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    taken REAL NOT NULL,
-    scope TEXT NOT NULL,
-    noise_kept INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'running',
-    mailboxes INTEGER NOT NULL DEFAULT 0,
-    noise TEXT NOT NULL DEFAULT '{}',
-    failures TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS perm_snapshot_read (
-    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
-    mailbox TEXT NOT NULL,
-    PRIMARY KEY (snapshot_id, mailbox)
-);
-CREATE TABLE IF NOT EXISTS perm_snapshot_rows (
-    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
-    mailbox TEXT NOT NULL,
-    trustee TEXT NOT NULL,
-    access_right TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS perm_rows_by_snapshot ON perm_snapshot_rows(snapshot_id);
-CREATE INDEX IF NOT EXISTS perm_snapshots_by_tenant ON perm_snapshots(tenant, taken);
-"""
-
 
 @dataclass(frozen=True, order=True)
 class Grant:
@@ -121,11 +90,6 @@ class Snapshot:
 class SnapshotStore(Journal):
     """The job store, with the snapshot tables. Not shared between threads."""
 
-    def __init__(self, path: Path | None = None):
-        super().__init__(path)
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-
     def __enter__(self) -> SnapshotStore:
         return self
 
@@ -133,12 +97,12 @@ class SnapshotStore(Journal):
               failures: Iterable[Mapping[str, str]] = ()) -> int:
         """Start a snapshot (status running); returns its id."""
         with self._transaction() as db:
-            cursor = db.execute(
+            created = db.execute(
                 "INSERT INTO perm_snapshots (tenant, profile, taken, scope, noise_kept, "
-                "failures) VALUES (?, ?, ?, ?, ?, ?)",
+                "failures) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (tenant, profile, time.time(), scope, int(noise_kept),
-                 json.dumps([dict(f) for f in failures])))
-            return int(cursor.lastrowid or 0)
+                 json.dumps([dict(f) for f in failures]))).fetchone()
+            return int(created["id"])
 
     def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool
                    ) -> tuple[int, set[str]] | None:
@@ -198,7 +162,7 @@ class SnapshotStore(Journal):
         row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
                                (snapshot_id,)).fetchone()
         if row is None:
-            raise InputError(f"no permission snapshot {snapshot_id} in {self.path}",
+            raise InputError(f"no permission snapshot {snapshot_id} in {shown(self.path)}",
                              hint="'psbridge perms snapshots' lists them.")
         snapshot = _snapshot(row)
         snapshot.grants = list(self._grants(snapshot_id))
@@ -216,7 +180,7 @@ class SnapshotStore(Journal):
             yield Grant(row[0], row[1], row[2], row[3], row[4])
 
 
-def _snapshot(row: sqlite3.Row) -> Snapshot:
+def _snapshot(row: Any) -> Snapshot:
     return Snapshot(id=row["id"], tenant=row["tenant"], profile=row["profile"],
                     taken=row["taken"], scope=row["scope"], mailboxes=row["mailboxes"],
                     status=row["status"],
