@@ -90,3 +90,13 @@ def test_kill_9_loses_nothing_that_was_recorded(tmp_path: Path) -> None:
         assert journal.rows_in(job_id, ["changed"]) == {2, 3, 4}
         assert journal.rows_in(job_id, [SENT]) == {5, 6}
         assert journal.rows_in(job_id, [PENDING]) == set(range(7, 12))
+
+
+def test_a_row_is_claimed_once_even_by_two_workers(store_location: Path | str) -> None:
+    with Journal(store_location) as first, Journal(store_location) as second:
+        job = first.start_job(task="t", profile="p")
+        first.record_rows(job.id, [(r, str(r), {}) for r in range(2, 12)])
+        first.record_outcomes(job.id, [RowOutcome(2, "changed")])
+        assert first.claim(job.id, range(2, 8)) == {3, 4, 5, 6, 7}
+        assert second.claim(job.id, range(2, 12)) == {8, 9, 10, 11}
+        assert second.claim(job.id, range(2, 12)) == set()

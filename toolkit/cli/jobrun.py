@@ -40,15 +40,25 @@ def concurrency_option(function: click.decorators.FC) -> click.decorators.FC:
     return function
 
 
+def distributed_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--distributed", is_flag=True,
+        help="Send the work to the Celery workers ('psbridge worker') as one task per "
+        "chunk, and follow it from the shared store. Needs [store] url and [queue] broker.",
+    )(function)
+
+
 def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: JobPlan,
             *, concurrency: int | None, chunk_size: int, results_path: Path | None,
             resume: Job | None = None, skip_rows: tuple[int, ...] = (),
             on_results: Callable[[list[RowResult]], None] | None = None,
-            on_start: Callable[[Job], None] | None = None) -> RunSummary:
+            on_start: Callable[[Job], None] | None = None,
+            distributed: bool = False) -> RunSummary:
     """Run the plan with a progress display; print the summary; exit 1 if rows failed.
 
     ``on_results`` and ``on_start`` let a command see each row's outcome and the job as
-    they come (e.g. to hand out credentials only for rows that were applied).
+    they come (e.g. to hand out credentials only for rows that were applied). With
+    ``distributed``, the workers run it (a resume always runs here).
     """
     extra_results, extra_start = on_results, on_start
     settings = RunnerSettings(concurrency=concurrency or target.profile.max_runspaces,
@@ -75,9 +85,16 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
             progress.begin()
 
         with progress:
-            job, summary = run_plan(target, catalog, plan, journal, settings,
-                                    on_results=on_results, on_start=on_start,
-                                    resume=resume, skip_rows=skip_rows)
+            if distributed:
+                from toolkit.distributed.submit import run_plan_distributed
+
+                job, summary = run_plan_distributed(target, catalog, plan,
+                                                    chunk_size=chunk_size,
+                                                    on_results=on_results, on_start=on_start)
+            else:
+                job, summary = run_plan(target, catalog, plan, journal, settings,
+                                        on_results=on_results, on_start=on_start,
+                                        resume=resume, skip_rows=skip_rows)
     print_summary(app, job, summary)
     if summary.counts["failed"]:
         raise PartialFailure(

@@ -15,10 +15,17 @@ from typing import Any
 
 from toolkit.core.errors import InputError, PsbridgeError, TemplateError
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
-from toolkit.core.runner import RowResult, Runner, RunnerSettings, RunSummary, WorkRow
+from toolkit.core.runner import (
+    AdaptiveLimit,
+    RowResult,
+    Runner,
+    RunnerSettings,
+    RunSummary,
+    WorkRow,
+)
 from toolkit.core.session import Connection, PipelineResult, Step
 from toolkit.core.target import Target
-from toolkit.core.templates import TemplateCatalog, TemplateMeta
+from toolkit.core.templates import RenderedScript, TemplateCatalog, TemplateMeta
 
 
 @dataclass
@@ -77,6 +84,69 @@ def run_once(target: Target, catalog: TemplateCatalog, template: str,
                                              params, connection))
 
 
+def rendered_rows_template(target: Target, catalog: TemplateCatalog, plan: JobPlan
+                           ) -> RenderedScript:
+    """The plan's template, rendered and checked: the profile's role, and that it takes rows."""
+    rendered = catalog.render(plan.template, plan.context)
+    check_role(rendered.meta, target)
+    if rendered.meta.row_param is None:
+        raise TemplateError(f"template {rendered.meta.name} takes no rows",
+                            hint="Run it without --csv.")
+    return rendered
+
+
+def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: TemplateMeta,
+              journal: Journal, resume: Job | None) -> Job:
+    """Sign in, then record the job (or reopen the one being resumed)."""
+    # Sign in before the job exists: a profile that cannot sign in changes nothing.
+    target.connect_steps(meta.services, catalog)
+    if resume is not None:
+        journal.reopen_job(resume.id)
+        return resume
+    return journal.start_job(
+        task=plan.task, profile=target.profile.name, tenant=target.tenant,
+        input_path=plan.input_path, input_sha256=plan.input_sha256,
+        options={**plan.options, "template": plan.template},
+        agent=target.profile.agent_name,
+    )
+
+
+def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
+                rendered: RenderedScript, journal_path: Path | str, job_id: str,
+                settings: RunnerSettings, *,
+                on_results: Callable[[list[RowResult]], None] | None = None,
+                limit: AdaptiveLimit | None = None,
+                open_connection: Callable[[], Connection] | None = None) -> Runner:
+    """The runner that sends a plan's rows to the target through the rendered template
+    (a worker passes its leased ``open_connection`` and shared ``limit``)."""
+    meta = rendered.meta
+    row_param = meta.row_param
+    assert row_param is not None  # checked by rendered_rows_template
+
+    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
+        return pipeline_steps(target, catalog, meta, rendered.script,
+                              {**plan.params, row_param.name: rows}, connection)
+
+    return Runner(
+        open_connection=open_connection or target.open_connection,
+        make_steps=make_steps,
+        journal_path=journal_path,
+        job_id=job_id,
+        settings=settings,
+        secret_columns=meta.secret_columns,
+        on_results=on_results,
+        limit=limit,
+    )
+
+
+def final_status(journal: Journal, job_id: str) -> str:
+    """What a job that ran to its end is: completed, partial (rows failed) or incomplete."""
+    left = journal.counts(job_id)
+    if left.get(SENT) or left.get(PENDING) or left.get(WAITING):
+        return "incomplete"  # rows skipped as unknown, or waiting: resume again
+    return "partial" if left.get("failed") else "completed"
+
+
 def run_plan(
     target: Target,
     catalog: TemplateCatalog,
@@ -90,50 +160,17 @@ def run_plan(
     skip_rows: Sequence[int] = (),
 ) -> tuple[Job, RunSummary]:
     """Run (or resume) a plan through the runner; the job's final state is recorded."""
-    rendered = catalog.render(plan.template, plan.context)
-    meta = rendered.meta
-    check_role(meta, target)
-    row_param = meta.row_param
-    if row_param is None:
-        raise TemplateError(f"template {meta.name} takes no rows",
-                            hint="Run it without --csv.")
-    # Sign in before the job exists: a profile that cannot sign in changes nothing.
-    target.connect_steps(meta.services, catalog)
-    if resume is None:
-        job = journal.start_job(
-            task=plan.task, profile=target.profile.name, tenant=target.tenant,
-            input_path=plan.input_path, input_sha256=plan.input_sha256,
-            options={**plan.options, "template": plan.template},
-            agent=target.profile.agent_name,
-        )
-    else:
-        job = resume
-        journal.reopen_job(job.id)
+    rendered = rendered_rows_template(target, catalog, plan)
+    job = begin_job(target, catalog, plan, rendered.meta, journal, resume)
     if on_start is not None:
         on_start(job)
     skipped = set(skip_rows)
-
-    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
-        return pipeline_steps(target, catalog, meta, rendered.script,
-                              {**plan.params, row_param.name: rows}, connection)
-
-    runner = Runner(
-        open_connection=target.open_connection,
-        make_steps=make_steps,
-        journal_path=journal.path,
-        job_id=job.id,
-        settings=settings,
-        secret_columns=meta.secret_columns,
-        on_results=on_results,
-    )
+    runner = plan_runner(target, catalog, plan, rendered, journal.path, job.id, settings,
+                         on_results=on_results)
     status = "failed"
     try:
         summary = runner.run(w for w in plan.rows() if w.row not in skipped)
-        left = journal.counts(job.id)
-        if left.get(SENT) or left.get(PENDING) or left.get(WAITING):
-            status = "incomplete"  # rows skipped as unknown, or waiting: resume again
-        else:
-            status = "partial" if left.get("failed") else "completed"
+        status = final_status(journal, job.id)
         return job, summary
     except PsbridgeError as exc:
         status = "interrupted" if exc.exit_code == 130 else "failed"

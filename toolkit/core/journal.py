@@ -164,6 +164,25 @@ class Journal:
                 [(status, now, job_id, r) for r in rows],
             )
 
+    def claim(self, job_id: str, rows: Iterable[int]) -> set[int]:
+        """Mark the rows that are still pending as sent, atomically; returns those rows.
+
+        Two workers handed the same chunk (a redelivered task) claim disjoint rows, so no
+        row is sent twice: rows already sent or done are left to the journal's states.
+        """
+        wanted = list(rows)
+        claimed: set[int] = set()
+        with self._transaction() as db:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                marks = ",".join("?" for _ in part)
+                found = db.execute(
+                    f"UPDATE rows SET status = ?, updated = ? WHERE job_id = ? AND status = ? "
+                    f"AND row IN ({marks}) RETURNING row",
+                    (SENT, time.time(), job_id, PENDING, *part)).fetchall()
+                claimed.update(int(r[0]) for r in found)
+        return claimed
+
     def record_outcomes(self, job_id: str, outcomes: Iterable[RowOutcome]) -> None:
         now = time.time()
         with self._transaction() as db:

@@ -114,7 +114,8 @@ class AdaptiveLimit:
                 self._active -= 1
                 self._cond.notify_all()
 
-    def throttled(self) -> None:
+    def throttled(self, retry_after: float | None = None) -> None:
+        """The service throttled a chunk (asking to wait ``retry_after`` seconds, if it said)."""
         with self._cond:
             self.limit = max(1, self.limit // 2)
             self._calm = 0
@@ -165,7 +166,10 @@ class Runner:
         settings: RunnerSettings | None = None,
         secret_columns: Sequence[str] = (),
         on_results: Callable[[list[RowResult]], None] | None = None,
+        limit: AdaptiveLimit | None = None,
     ):
+        """``limit`` replaces the runner's own pipelines-in-flight limit (a worker's is
+        shared with every worker acting on the same tenant)."""
         self.open_connection = open_connection
         self.make_steps = make_steps
         self.journal_path = journal_path
@@ -173,7 +177,7 @@ class Runner:
         self.settings = settings or RunnerSettings()
         self.secret_columns = tuple(secret_columns)
         self.on_results = on_results
-        self.limit = AdaptiveLimit(self.settings.concurrency)
+        self.limit = limit or AdaptiveLimit(self.settings.concurrency)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -346,7 +350,7 @@ class Runner:
             verdict = classify(terminating.error_id, terminating.category, terminating.message)
             if verdict.retry:
                 if verdict.throttled:
-                    self.limit.throttled()
+                    self.limit.throttled(verdict.retry_after)
                 return rows, TransientFailure(terminating.message,
                                               retry_after=verdict.retry_after,
                                               throttled=verdict.throttled)
@@ -377,7 +381,7 @@ class Runner:
         if retry:
             # Throttled rows were refused, not applied: back to pending, not unknown.
             journal.mark(self.job_id, [w.row for w in retry], PENDING)
-            self.limit.throttled()
+            self.limit.throttled(hint)
             return retry, TransientFailure(reason, retry_after=hint, throttled=True)
         return [], None
 

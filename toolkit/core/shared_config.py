@@ -8,6 +8,7 @@
     [queue]
     broker = "redis://queue.example.net:6379/0"             # or amqp://user@host//
     connections = 3      # per (management host, account, tenant, service), all workers
+    redelivery_seconds = 3600   # Redis: a dead worker's task is delivered again after this
 
     [[schedule]]
     name = "nightly-audit"
@@ -34,6 +35,7 @@ BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 STORE_SCHEMES = ("postgresql", "postgres")
 SCHEDULE_COMMANDS = ("audit", "diff")
 DEFAULT_CONNECTIONS = 3
+DEFAULT_REDELIVERY_SECONDS = 3600
 _SCHEDULE_KEYS = {"name": str, "cron": str, "command": str, "profile": str, "tenants": list,
                   "webhook": str}
 
@@ -62,12 +64,13 @@ def parse_store(value: Any, path: Path) -> str | None:
 class QueueSettings:
     broker: str
     connections: int = DEFAULT_CONNECTIONS
+    redelivery_seconds: int = DEFAULT_REDELIVERY_SECONDS
 
 
 def parse_queue(value: Any, path: Path) -> QueueSettings | None:
     if value is None:
         return None
-    table = _table(value, "queue", path, {"broker", "connections"})
+    table = _table(value, "queue", path, {"broker", "connections", "redelivery_seconds"})
     broker = table.get("broker")
     if not isinstance(broker, str) or urlsplit(broker).scheme not in BROKER_SCHEMES:
         raise ConfigError(f"{path}: [queue] broker must be a redis:// or amqp:// URL, "
@@ -76,7 +79,11 @@ def parse_queue(value: Any, path: Path) -> QueueSettings | None:
     if not isinstance(connections, int) or isinstance(connections, bool) \
             or not 1 <= connections <= 64:
         raise ConfigError(f"{path}: [queue] connections must be a number from 1 to 64")
-    return QueueSettings(broker, connections)
+    redelivery = table.get("redelivery_seconds", DEFAULT_REDELIVERY_SECONDS)
+    if not isinstance(redelivery, int) or isinstance(redelivery, bool) or redelivery < 5:
+        raise ConfigError(f"{path}: [queue] redelivery_seconds must be a number, 5 or more",
+                          hint="Longer than your longest chunk or tenant audit.")
+    return QueueSettings(broker, connections, redelivery)
 
 
 def parse_schedules(value: Any, path: Path) -> tuple[Mapping[str, Any], ...]:
