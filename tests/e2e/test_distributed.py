@@ -95,15 +95,104 @@ def bulk_job(tmp_path: Path, serve: Any, rows: int, cmdlet_ms: int) -> tuple[Ser
 
 def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
-    sandbox, source = bulk_job(tmp_path, serve, 60, cmdlet_ms=1)
+    sandbox, source = bulk_job(tmp_path, serve, 500, cmdlet_ms=5)
     first, second = workers("one"), workers("two")
     result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
-                 str(source), "--chunk-size", "5", "--distributed", "--results",
+                 str(source), "--chunk-size", "10", "--distributed", "--results",
                  str(tmp_path / "out.csv"), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "60 changed" in result.stdout
-    assert len((tmp_path / "out.csv").read_text().splitlines()) == 61
+    assert "500 changed" in result.stdout
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 501
     changes = applied(sandbox)
-    assert len(changes) == 60 and set(changes.values()) == {1}
+    assert len(changes) == 500 and set(changes.values()) == {1}
     (job,) = cli.json("jobs", "list")
     assert job["status"] == "completed"
+    assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
+
+
+def row_states() -> Counter[str]:
+    """The rows' states of every job in the test's shared store."""
+    from toolkit.core.journal import Journal
+
+    with Journal() as journal:
+        return sum((Counter(journal.counts(job.id)) for job in journal.jobs()), Counter())
+
+
+def test_kill_9_of_a_worker_mid_job_applies_every_change_exactly_once(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 500, cmdlet_ms=10)
+    doomed, survivor = workers("doomed"), workers("survivor")
+    job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                    str(source), "--chunk-size", "10", "--distributed")
+    # Kill once a fifth is done and both workers have a chunk in flight.
+    while (states := row_states())["changed"] < 100 or states["sent"] < 20:
+        assert job.poll() is None, job.communicate()[0]
+        time.sleep(0.02)
+    doomed.process.send_signal(signal.SIGKILL)
+    output, _ = job.communicate(timeout=300)
+    assert "job " in output and job.returncode in (0, 1), output
+    assert " ready." in survivor.text()
+    (listed,) = cli.json("jobs", "list")
+    shown = cli.json("jobs", "show", listed["id"])
+    # The rows the doomed worker had claimed stay unknown: its task, delivered again to the
+    # survivor, does not send them a second time. They are reported, and resumed locally.
+    unknown = [r for r in shown if r["status"] == "unknown"]
+    assert unknown, "the doomed worker's chunk in flight was sent again"
+    assert job.returncode == 1 and f"psbridge jobs resume {listed['id']}" in output
+    cli("--profile", "lab", "jobs", "resume", listed["id"], "--rerun-unknown", check=0,
+        timeout=300)
+    final = Counter(r["status"] for r in cli.json("jobs", "show", listed["id"]))
+    assert final["changed"] + final["unchanged"] == 500 and final["failed"] == 0
+    changes = applied(sandbox)
+    assert len(changes) == 500 and set(changes.values()) == {1}
+    # No row was sent twice, but those in flight at the kill (re-read by the resume).
+    reads = Counter(c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox"))
+    in_flight = {r["key"] for r in unknown}
+    assert {m for m, n in reads.items() if n > 1} <= in_flight
+
+
+def test_the_connection_cap_holds_across_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 240, cmdlet_ms=5)
+    workers("left", concurrency=3), workers("right", concurrency=3)
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "10", "--distributed", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    connects = sandbox.commands("Connect-ExchangeOnline")
+    assert len(connects) >= 4, "six worker threads should have connected more than 3 times"
+    refused = [c for c in connects if not c["ok"]]
+    assert refused == [], "the sandbox refused a connection over Exchange's limit of 3"
+    assert len(applied(sandbox)) == 240
+
+
+def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import json
+
+    import tomlkit
+
+    from toolkit.sandbox.tenant import demo
+
+    seed = tmp_path / "msp.json"
+    seed.write_text(json.dumps(demo.msp_seed(tenants=4, mailboxes=40, grants=60)))
+    sandbox = serve("--cmdlet-ms", "20", seed=str(seed))
+    config = isolated_home / "config.toml"
+    document = tomlkit.parse(config.read_text())
+    document["profiles"]["lab"]["tenants"] = [  # type: ignore[index]
+        f"customer{n:02d}.onmicrosoft.com" for n in (1, 2, 3)]
+    config.write_text(tomlkit.dumps(document))
+    first, second = workers("first"), workers("second")
+    result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants",
+                 "--distributed", "--chunk-size", "10", "--out",
+                 str(tmp_path / "audit.json"), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    audited = {c["tenant"] for c in sandbox.commands("Get-MailboxPermission")}
+    assert audited == {f"customer{n:02d}.onmicrosoft.com" for n in range(4)}
+    for n in range(4):  # one snapshot and one report per tenant, read back from the store
+        tenant = f"customer{n:02d}.onmicrosoft.com"
+        (snapshot,) = cli.json("--profile", "lab", "--tenant", tenant, "perms", "snapshots")
+        assert snapshot["mailboxes"] == 40
+        report = json.loads((tmp_path / f"audit-{tenant if n else 'home'}.json").read_text())
+        assert report["summary"]["snapshot"]["grants"] == 60, report["summary"]
+    ran = [w for w in (first, second) if "psbridge.audit_tenant" in w.text()]
+    assert len(ran) == 2, "both workers should have taken tenants"

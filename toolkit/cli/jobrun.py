@@ -13,7 +13,7 @@ from toolkit.cli.output import emit
 from toolkit.cli.progress import JobProgress
 from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import JobPlan, run_plan
-from toolkit.core.journal import Job, Journal
+from toolkit.core.journal import SENT, Job, Journal
 from toolkit.core.runner import RowResult, RunnerSettings, RunSummary
 from toolkit.core.session import short_error_id
 from toolkit.core.target import Target
@@ -96,6 +96,15 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
                                         on_results=on_results, on_start=on_start,
                                         resume=resume, skip_rows=skip_rows)
     print_summary(app, job, summary)
+    if distributed:
+        with Journal() as journal:
+            unknown = journal.rows_in(job.id, [SENT])
+        if unknown:  # a worker died with these rows in flight
+            raise PartialFailure(
+                f"{len(unknown)} row(s) of job {job.id} were in flight on a worker that "
+                "stopped; their outcome is unknown",
+                hint=f"psbridge jobs resume {job.id} (add --rerun-unknown for templates "
+                "that are safe to run twice)")
     if summary.counts["failed"]:
         raise PartialFailure(
             f"{summary.counts['failed']} of {summary.total} row(s) failed (job {job.id})",

@@ -115,10 +115,9 @@ def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
                 rendered: RenderedScript, journal_path: Path | str, job_id: str,
                 settings: RunnerSettings, *,
                 on_results: Callable[[list[RowResult]], None] | None = None,
-                limit: AdaptiveLimit | None = None,
-                open_connection: Callable[[], Connection] | None = None) -> Runner:
+                limit: AdaptiveLimit | None = None) -> Runner:
     """The runner that sends a plan's rows to the target through the rendered template
-    (a worker passes its leased ``open_connection`` and shared ``limit``)."""
+    (a worker passes the ``limit`` it shares with the other workers)."""
     meta = rendered.meta
     row_param = meta.row_param
     assert row_param is not None  # checked by rendered_rows_template
@@ -128,7 +127,7 @@ def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
                               {**plan.params, row_param.name: rows}, connection)
 
     return Runner(
-        open_connection=open_connection or target.open_connection,
+        open_connection=target.open_connection,
         make_steps=make_steps,
         journal_path=journal_path,
         job_id=job_id,

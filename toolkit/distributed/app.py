@@ -52,7 +52,11 @@ def celery_app() -> Any:
         result_serializer="json",
         accept_content=["json"],
         result_expires=7 * 24 * 3600,
-        broker_transport_options={"visibility_timeout": redelivery},
+        # Redis: a task unacknowledged for `redelivery` seconds goes back to the queue; look
+        # for such tasks every few seconds (kombu's default looks every ~100s).
+        broker_transport_options={"visibility_timeout": redelivery,
+                                  "unacked_restore_interval": min(60, max(1, redelivery // 5)),
+                                  "unacked_restore_throttle": 1},
         result_backend_transport_options={"visibility_timeout": redelivery},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,

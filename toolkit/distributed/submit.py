@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from toolkit.core.config import Profile
 from toolkit.core.database import configured_location, is_postgres
 from toolkit.core.errors import ConfigError, InputError, Interrupted, PartialFailure
 from toolkit.core.jobs import JobPlan, begin_job, final_status, rendered_rows_template
@@ -21,19 +22,19 @@ from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
 from toolkit.core.runner import RowResult, RunSummary, WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.distributed.app import CHUNK_TASK, QUEUE, celery_app
+from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, QUEUE, celery_app
 
 POLL_SECONDS = 0.5
 GRACE_SECONDS = 60.0  # how long Ctrl-C waits for chunks in flight
 
 
-def check_distributable(target: Target) -> None:
+def check_distributable(profile: Profile) -> None:
     """Workers need a store and a management host they can all reach."""
     if not is_postgres(configured_location()):
         raise ConfigError("--distributed needs a shared job store the workers can reach",
                           hint='Add [store] url = "postgresql://..." and run '
                           "'psbridge store migrate' (see README, Teams and MSPs).")
-    if target.profile.is_sandbox:
+    if profile.is_sandbox:
         raise ConfigError("--distributed cannot use the embedded sandbox (it lives in this "
                           "process)", hint="Use a profile with an endpoint, e.g. one "
                           "written by 'psbridge sandbox serve --write-profile NAME'.")
@@ -57,7 +58,7 @@ def run_plan_distributed(
     on_start: Callable[[Job], None] | None = None,
 ) -> tuple[Job, RunSummary]:
     """Run a plan on the workers; returns like :func:`toolkit.core.jobs.run_plan`."""
-    check_distributable(target)
+    check_distributable(target.profile)
     rendered = rendered_rows_template(target, catalog, plan)
     meta = rendered.meta
     if meta.secret_columns or any(p.secret for p in meta.params.values()):
@@ -128,3 +129,44 @@ def _follow(journal: Journal, job: Job, results: list[Any], seen: set[int],
                                  f"{result.result!r}",
                                  hint=f"See the worker's log; psbridge jobs resume {job.id}")
     return RunSummary(counts, failures, time.monotonic() - started)
+
+
+def audit_tenants_distributed(
+    profile: Profile, tenants: Sequence[str | None], *, mailboxes: Sequence[str] | None,
+    include_noise: bool, concurrency: int | None, chunk_size: int,
+    on_done: Callable[[Mapping[str, Any]], None], queue: str = QUEUE,
+) -> dict[str | None, Mapping[str, Any]]:
+    """Audit each tenant on the workers (one task per tenant, snapshots in the shared store).
+
+    Returns each tenant's outcome, ``{"snapshot": id}`` or ``{"error": message}``, and hands
+    each to ``on_done`` as it arrives. Ctrl-C stops following; audits already running finish
+    their snapshot, and the next audit of a tenant continues an unfinished one.
+    """
+    check_distributable(profile)
+    app = celery_app()
+    pending = {
+        tenant: app.send_task(AUDIT_TASK, queue=queue, args=[{
+            "profile": profile.name, "tenant": tenant, "mailboxes": mailboxes,
+            "include_noise": include_noise, "chunk_size": chunk_size,
+            "concurrency": concurrency or profile.max_runspaces}])
+        for tenant in tenants
+    }
+    outcomes: dict[str | None, Mapping[str, Any]] = {}
+    try:
+        while pending:
+            for tenant, result in list(pending.items()):
+                if not result.ready():
+                    continue
+                del pending[tenant]
+                failure = {"tenant": tenant, "error": f"the worker failed: {result.result!r}"}
+                outcome = (result.result if result.successful()
+                           and isinstance(result.result, Mapping) else failure)
+                outcomes[tenant] = outcome
+                on_done(outcome)
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped following {len(pending)} tenant audit(s); they finish on "
+                          "the workers", hint="'psbridge perms snapshots' lists the "
+                          "snapshots; run the audit again to continue an unfinished one."
+                          ) from None
+    return outcomes

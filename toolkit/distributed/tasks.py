@@ -15,9 +15,11 @@ its scope (see :mod:`toolkit.distributed.leases`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from toolkit.core.config import resolve_profile
@@ -33,14 +35,6 @@ log = logging.getLogger(__name__)
 _local = threading.local()
 
 
-def _target(profile_name: str, tenant: str | None) -> Target:
-    targets: dict[tuple[str, str | None], Target] = _local.__dict__.setdefault("targets", {})
-    key = (profile_name, tenant)
-    if key not in targets:
-        targets[key] = open_target(resolve_profile(profile_name), tenant)
-    return targets[key]
-
-
 def _limits() -> SharedLimits | None:
     """The shared leases, in the broker's Redis (None with an AMQP broker: no shared cap)."""
     if "limits" not in _local.__dict__:
@@ -51,6 +45,49 @@ def _limits() -> SharedLimits | None:
                          else None)
     limits: SharedLimits | None = _local.limits
     return limits
+
+
+@dataclass
+class LeasedTarget(Target):
+    """A worker's target: every connection it opens holds a lease of its scope."""
+
+    limits: SharedLimits | None = None
+    cap: int = 3
+    services: tuple[str, ...] = ("exchange",)  # what the current task connects to
+
+    @property
+    def scope(self) -> str:
+        """Whom the service counts connections against: the app (app-only sign-in), else
+        the account, in the tenant acted on."""
+        exchange = self.profile.services.get("exchange")
+        principal = (exchange.app_id if exchange and exchange.app_id and not exchange.delegated
+                     else self.profile.username)
+        return scope_of(self.endpoint.url, principal, self.tenant, self.services)
+
+    def open_connection(self) -> Connection:
+        if self.limits is None:
+            return super().open_connection()
+        return LeasedConnection(self, self.limits, self.scope, self.cap)
+
+    def shared_limit(self) -> SharedThrottleLimit | None:
+        """The pipelines-in-flight limit of one chunk, throttled with every worker's."""
+        return None if self.limits is None else SharedThrottleLimit(1, self.limits, self.scope)
+
+
+def _target(profile_name: str, tenant: str | None, services: Sequence[str]) -> LeasedTarget:
+    """This thread's target for (profile, tenant), opened (signed in) once."""
+    from toolkit.distributed.app import broker_settings
+
+    targets: dict[tuple[str, str | None], LeasedTarget] = _local.__dict__.setdefault(
+        "targets", {})
+    key = (profile_name, tenant)
+    if key not in targets:
+        opened = open_target(resolve_profile(profile_name), tenant)
+        fields = {f.name: getattr(opened, f.name) for f in dataclasses.fields(opened)}
+        targets[key] = LeasedTarget(**fields, limits=_limits(), cap=broker_settings()[1])
+    target = targets[key]
+    target.services = tuple(services)
+    return target
 
 
 class LeasedConnection(Connection):
@@ -77,20 +114,6 @@ class LeasedConnection(Connection):
             self._release()
 
 
-def leased_opener(target: Target, services: Sequence[str]
-                  ) -> tuple[Callable[[], Connection], SharedThrottleLimit | None]:
-    """How a worker opens connections to a target, and its shared throttling limit."""
-    from toolkit.distributed.app import broker_settings
-
-    limits = _limits()
-    if limits is None:
-        return target.open_connection, None
-    cap = broker_settings()[1]
-    scope = scope_of(target.endpoint.url, target.profile.username, target.tenant, services)
-    return (lambda: LeasedConnection(target, limits, scope, cap),
-            SharedThrottleLimit(1, limits, scope))
-
-
 def run_chunk(payload: Mapping[str, Any]) -> dict[str, int]:
     """Run the rows of one chunk that are still pending; returns their statuses' counts."""
     job_id = str(payload["job"])
@@ -107,22 +130,36 @@ def run_chunk(payload: Mapping[str, Any]) -> dict[str, int]:
                  len(rows) - len(work), len(rows))
     if not work:
         return {}
-    target = _target(str(payload["profile"]), payload.get("tenant"))
     catalog = TemplateCatalog()
     plan = JobPlan(task=str(payload["task"]), template=str(payload["template"]),
                    rows=lambda: work, total=len(work), params=payload.get("params", {}),
                    context=payload.get("context", {}))
+    services = catalog.meta(plan.template).services
+    target = _target(str(payload["profile"]), payload.get("tenant"), services)
     rendered = rendered_rows_template(target, catalog, plan)
-    open_connection, limit = leased_opener(target, rendered.meta.services)
     runner = plan_runner(target, catalog, plan, rendered, store, job_id,
                          RunnerSettings(concurrency=1, chunk_size=len(work)),
-                         limit=limit, open_connection=open_connection)
+                         limit=target.shared_limit())
     summary = runner.run(work)
     return dict(summary.counts)
 
 
 def audit_tenant(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """One tenant's permission audit, into the shared store (see toolkit.cli.perms_audit)."""
-    from toolkit.distributed.audits import audit_one_tenant
+    """One tenant's permission audit into a snapshot in the shared store: its id, or the
+    error that stopped it (the CLI reports it as a failed tenant, as a local run does)."""
+    from toolkit.core.errors import PsbridgeError
+    from toolkit.tasks.audit import run_audit
+    from toolkit.tasks.snapshots import SnapshotStore
 
-    return audit_one_tenant(payload)
+    tenant = payload.get("tenant")
+    try:
+        target = _target(str(payload["profile"]), tenant, ("exchange",))
+        with SnapshotStore() as store:
+            snapshot = run_audit(target, TemplateCatalog(), store,
+                                 mailboxes=payload.get("mailboxes"),
+                                 include_noise=bool(payload.get("include_noise")),
+                                 chunk_size=int(payload["chunk_size"]),
+                                 concurrency=int(payload["concurrency"]))
+    except PsbridgeError as exc:
+        return {"tenant": tenant, "error": exc.message}
+    return {"tenant": tenant, "snapshot": snapshot.id}
