@@ -38,9 +38,13 @@ def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
       psbridge worker --beat
     """
     from toolkit.core.database import Database, configured_location
+    from toolkit.core.errors import InputError
     from toolkit.core.migrations import check
     from toolkit.distributed.app import celery_app
 
+    if beat and concurrency < 2:
+        raise InputError("--beat needs --concurrency 2 or more: a scheduled audit waits for "
+                         "the tenant audits it sends to the workers")
     db = Database(configured_location())  # a store that is behind is refused now, not later
     try:
         check(db)

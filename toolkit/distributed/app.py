@@ -38,7 +38,7 @@ def celery_app() -> Any:
     """The process's Celery app, with psbridge's tasks registered."""
     from celery import Celery
 
-    from toolkit.distributed import tasks
+    from toolkit.distributed import schedule, tasks
 
     broker, _, redelivery = broker_settings()
     backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
@@ -64,4 +64,6 @@ def celery_app() -> Any:
     )
     app.task(name=CHUNK_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.run_chunk)
     app.task(name=AUDIT_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.audit_tenant)
+    # A schedule that fired is not run again when its worker dies: the next one comes.
+    app.task(name=schedule.SCHEDULE_TASK, acks_late=False)(schedule.run_scheduled)
     return app
