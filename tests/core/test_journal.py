@@ -100,3 +100,27 @@ def test_a_row_is_claimed_once_even_by_two_workers(store_location: Path | str) -
         assert first.claim(job.id, range(2, 8)) == {3, 4, 5, 6, 7}
         assert second.claim(job.id, range(2, 12)) == {8, 9, 10, 11}
         assert second.claim(job.id, range(2, 12)) == set()
+
+
+def test_a_store_from_before_schema_versions_is_brought_up_to_date(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema SQLite stores had before versions
+        db.executescript("""
+            CREATE TABLE jobs (id TEXT PRIMARY KEY, task TEXT NOT NULL, profile TEXT NOT NULL,
+                tenant TEXT, input_path TEXT, input_sha256 TEXT,
+                options TEXT NOT NULL DEFAULT '{}', started REAL NOT NULL, ended REAL,
+                status TEXT NOT NULL);
+            CREATE TABLE rows (job_id TEXT NOT NULL REFERENCES jobs(id), row INTEGER NOT NULL,
+                key TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error_id TEXT,
+                message TEXT, duration REAL, data TEXT, updated REAL NOT NULL,
+                PRIMARY KEY (job_id, row));
+            INSERT INTO jobs (id, task, profile, started, status)
+                VALUES ('20260101-000000-abcdef', 'old', 'lab', 1.0, 'completed');
+        """)
+    with Journal(path) as journal:
+        old = journal.job("abcdef")
+        assert (old.task, old.agent) == ("old", "")
+        journal.start_job(task="new", profile="lab", agent="alice")
+        assert [j.agent for j in journal.jobs()] == ["alice", ""]
