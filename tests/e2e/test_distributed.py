@@ -196,3 +196,30 @@ def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyp
         assert report["summary"]["snapshot"]["grants"] == 60, report["summary"]
     ran = [w for w in (first, second) if "psbridge.audit_tenant" in w.text()]
     assert len(ran) == 2, "both workers should have taken tenants"
+
+
+def test_ctrl_c_stops_the_workers_chunks_and_resume_finishes_locally(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 300, cmdlet_ms=10)
+    workers("only")
+    job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                    str(source), "--chunk-size", "10", "--distributed")
+    while row_states()["changed"] < 30:
+        assert job.poll() is None, job.communicate()[0]
+        time.sleep(0.02)
+    job.send_signal(signal.SIGINT)
+    output, _ = job.communicate(timeout=120)
+    assert job.returncode == 130, output
+    (listed,) = cli.json("jobs", "list")
+    assert listed["status"] == "interrupted"
+    assert f"hint: psbridge jobs resume {listed['id']}" in output
+    stopped = row_states()
+    assert stopped["sent"] == 0, "Ctrl-C waits for the chunks in flight"
+    assert stopped["pending"] > 0, "chunks not started were not run"
+    time.sleep(2)
+    assert row_states() == stopped, "no worker went on with the job"
+    cli("--profile", "lab", "jobs", "resume", listed["id"], check=0, timeout=300)
+    final = Counter(r["status"] for r in cli.json("jobs", "show", listed["id"]))
+    assert final == {"changed": 300}
+    changes = applied(sandbox)
+    assert len(changes) == 300 and set(changes.values()) == {1}
