@@ -223,3 +223,18 @@ def test_ctrl_c_stops_the_workers_chunks_and_resume_finishes_locally(  # type: i
     assert final == {"changed": 300}
     changes = applied(sandbox)
     assert len(changes) == 300 and set(changes.values()) == {1}
+
+
+def test_distributed_without_a_shared_store_or_broker_changes_nothing(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 5, cmdlet_ms=0)
+    run = ("--profile", "lab", "task", "run", "custom/set-attribute", "--csv", str(source),
+           "--distributed")
+    no_queue = cli(*run, check=2)
+    assert "need a [queue] broker" in no_queue.stderr
+    config = isolated_home / "config.toml"
+    config.write_text('[queue]\nbroker = "redis://127.0.0.1:6379/0"\n' + config.read_text())
+    no_store = cli(*run, check=2)
+    assert "--distributed needs a shared job store" in no_store.stderr
+    assert "[store] url" in no_store.stderr
+    assert sandbox.commands("Set-Mailbox") == []

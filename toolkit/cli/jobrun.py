@@ -64,6 +64,10 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
     settings = RunnerSettings(concurrency=concurrency or target.profile.max_runspaces,
                               chunk_size=chunk_size)
     total = plan.total - len(skip_rows)
+    if distributed:
+        from toolkit.distributed.submit import check_distributable
+
+        check_distributable(target.profile)
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(Journal())
         writer = stack.enter_context(ResultsWriter(results_path)) if results_path else None

@@ -29,7 +29,11 @@ GRACE_SECONDS = 60.0  # how long Ctrl-C waits for chunks in flight
 
 
 def check_distributable(profile: Profile) -> None:
-    """Workers need a store and a management host they can all reach."""
+    """Workers need a broker, a store and a management host they can all reach (checked
+    before anything is opened or sent)."""
+    from toolkit.distributed.app import broker_settings
+
+    broker_settings()
     if not is_postgres(configured_location()):
         raise ConfigError("--distributed needs a shared job store the workers can reach",
                           hint='Add [store] url = "postgresql://..." and run '
