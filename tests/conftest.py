@@ -33,7 +33,6 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[P
     from toolkit.core.migrations import migrate
 
     with postgres_database() as url:
-        db = Database(url)
-        migrate(db)
-        db.close()
+        with Database(url) as db:
+            migrate(db)
         yield url

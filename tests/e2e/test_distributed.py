@@ -95,16 +95,16 @@ def bulk_job(tmp_path: Path, serve: Any, rows: int, cmdlet_ms: int) -> tuple[Ser
 
 def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
-    sandbox, source = bulk_job(tmp_path, serve, 500, cmdlet_ms=5)
+    sandbox, source = bulk_job(tmp_path, serve, 200, cmdlet_ms=5)
     first, second = workers("one"), workers("two")
     result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
                  str(source), "--chunk-size", "10", "--distributed", "--results",
                  str(tmp_path / "out.csv"), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "500 changed" in result.stdout
-    assert len((tmp_path / "out.csv").read_text().splitlines()) == 501
+    assert "200 changed" in result.stdout
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 201
     changes = applied(sandbox)
-    assert len(changes) == 500 and set(changes.values()) == {1}
+    assert len(changes) == 200 and set(changes.values()) == {1}
     (job,) = cli.json("jobs", "list")
     assert job["status"] == "completed"
     assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"

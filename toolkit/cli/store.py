@@ -25,11 +25,8 @@ def migrate(app: AppContext) -> None:
     from toolkit.core.database import Database, configured_location, shown
 
     location = configured_location()
-    db = Database(location)
-    try:
+    with Database(location) as db:
         applied = migrations.migrate(db)
-    finally:
-        db.close()
     for migration in applied:
         click.echo(f"applied {migration.version}: {migration.summary}")
     click.echo(f"{shown(location)}: schema version {migrations.LATEST}"
@@ -44,10 +41,7 @@ def status(app: AppContext) -> None:
     from toolkit.core.database import Database, configured_location, shown
 
     location = configured_location()
-    db = Database(location)
-    try:
+    with Database(location) as db:
         version = migrations.current_version(db)
-    finally:
-        db.close()
     emit(app, [{"store": shown(location), "kind": db.dialect, "schema": version,
                 "needed": migrations.LATEST}], ["store", "kind", "schema", "needed"])

@@ -45,11 +45,8 @@ def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
     if beat and concurrency < 2:
         raise InputError("--beat needs --concurrency 2 or more: a scheduled audit waits for "
                          "the tenant audits it sends to the workers")
-    db = Database(configured_location())  # a store that is behind is refused now, not later
-    try:
+    with Database(configured_location()) as db:  # a store behind is refused now, not later
         check(db)
-    finally:
-        db.close()
     celery = celery_app()
     if beat:
         from toolkit.distributed.schedule import install_schedule

@@ -142,6 +142,12 @@ class Database:
     def close(self) -> None:
         self._conn.close()
 
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _connect_postgres(url: str) -> Any:
     try:

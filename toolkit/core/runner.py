@@ -89,6 +89,18 @@ class RunnerSettings:
     max_failures_kept: int = 1000
 
 
+def chunked(rows: Iterable[WorkRow], size: int) -> Iterator[list[WorkRow]]:
+    """Rows in lists of ``size`` (the last one shorter), read lazily."""
+    chunk: list[WorkRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class AdaptiveLimit:
     """How many pipelines may be in flight: halves on throttling, regrows while calm."""
 
@@ -240,14 +252,7 @@ class Runner:
         return summary
 
     def _chunks(self, rows: Iterable[WorkRow]) -> Iterator[list[WorkRow]]:
-        chunk: list[WorkRow] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= self.settings.chunk_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        return chunked(rows, self.settings.chunk_size)
 
     def _put(self, chunks: queue.Queue[list[WorkRow] | None], item: list[WorkRow]) -> bool:
         try:

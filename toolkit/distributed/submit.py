@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toolkit.core.config import Profile
@@ -19,7 +19,7 @@ from toolkit.core.database import configured_location, is_postgres
 from toolkit.core.errors import ConfigError, InputError, Interrupted, PartialFailure
 from toolkit.core.jobs import JobPlan, begin_job, final_status, rendered_rows_template
 from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
-from toolkit.core.runner import RowResult, RunSummary, WorkRow
+from toolkit.core.runner import RowResult, RunSummary, chunked
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, QUEUE, celery_app
@@ -42,17 +42,6 @@ def check_distributable(profile: Profile) -> None:
         raise ConfigError("--distributed cannot use the embedded sandbox (it lives in this "
                           "process)", hint="Use a profile with an endpoint, e.g. one "
                           "written by 'psbridge sandbox serve --write-profile NAME'.")
-
-
-def _chunks(rows: Iterable[WorkRow], size: int) -> Iterator[list[WorkRow]]:
-    chunk: list[WorkRow] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def run_plan_distributed(
@@ -78,7 +67,7 @@ def run_plan_distributed(
         status = "failed"
         results: list[Any] = []
         try:
-            for chunk in _chunks(plan.rows(), chunk_size):
+            for chunk in chunked(plan.rows(), chunk_size):
                 journal.record_rows(job.id, ((w.row, w.key, w.data) for w in chunk))
                 payload = {"job": job.id, "profile": target.profile.name,
                            "tenant": target.tenant, "task": plan.task,
