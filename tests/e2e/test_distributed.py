@@ -235,6 +235,6 @@ def test_distributed_without_a_shared_store_or_broker_changes_nothing(  # type: 
     config = isolated_home / "config.toml"
     config.write_text('[queue]\nbroker = "redis://127.0.0.1:6379/0"\n' + config.read_text())
     no_store = cli(*run, check=2)
-    assert "--distributed needs a shared job store" in no_store.stderr
+    assert "--distributed and 'psbridge worker' need a shared job store" in no_store.stderr
     assert "[store] url" in no_store.stderr
     assert sandbox.commands("Set-Mailbox") == []

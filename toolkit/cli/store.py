@@ -42,6 +42,8 @@ def status(app: AppContext) -> None:
 
     location = configured_location()
     with Database(location) as db:
+        if db.dialect == "sqlite":  # a local store brings itself up to date when opened
+            migrations.check(db)
         version = migrations.current_version(db)
     emit(app, [{"store": shown(location), "kind": db.dialect, "schema": version,
                 "needed": migrations.LATEST}], ["store", "kind", "schema", "needed"])

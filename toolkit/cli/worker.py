@@ -40,11 +40,14 @@ def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
     from toolkit.core.database import Database, configured_location
     from toolkit.core.errors import InputError
     from toolkit.core.migrations import check
-    from toolkit.distributed.app import celery_app
+    from toolkit.distributed.app import broker_settings, celery_app
+    from toolkit.distributed.submit import require_shared_store
 
     if beat and concurrency < 2:
         raise InputError("--beat needs --concurrency 2 or more: a scheduled audit waits for "
                          "the tenant audits it sends to the workers")
+    broker_settings()
+    require_shared_store()
     with Database(configured_location()) as db:  # a store behind is refused now, not later
         check(db)
     celery = celery_app()

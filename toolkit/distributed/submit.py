@@ -28,16 +28,21 @@ POLL_SECONDS = 0.5
 GRACE_SECONDS = 60.0  # how long Ctrl-C waits for chunks in flight
 
 
+def require_shared_store() -> None:
+    """Workers and the CLI must share a PostgreSQL store: the local SQLite file is private."""
+    if not is_postgres(configured_location()):
+        raise ConfigError("--distributed and 'psbridge worker' need a shared job store",
+                          hint='Add [store] url = "postgresql://..." and run '
+                          "'psbridge store migrate' (see README, Teams and MSPs).")
+
+
 def check_distributable(profile: Profile) -> None:
     """Workers need a broker, a store and a management host they can all reach (checked
     before anything is opened or sent)."""
     from toolkit.distributed.app import broker_settings
 
     broker_settings()
-    if not is_postgres(configured_location()):
-        raise ConfigError("--distributed needs a shared job store the workers can reach",
-                          hint='Add [store] url = "postgresql://..." and run '
-                          "'psbridge store migrate' (see README, Teams and MSPs).")
+    require_shared_store()
     if profile.is_sandbox:
         raise ConfigError("--distributed cannot use the embedded sandbox (it lives in this "
                           "process)", hint="Use a profile with an endpoint, e.g. one "
