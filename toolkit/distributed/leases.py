@@ -123,7 +123,8 @@ class SharedLimits:
         return float(seconds) + micros / 1_000_000
 
     def _start_renewer(self) -> None:
-        if self._renewer is None or not self._renewer.is_alive():
+        """Called with the lock held."""
+        if self._renewer is None:
             self._renewer = threading.Thread(target=self._renew, name="psbridge-leases",
                                              daemon=True)
             self._renewer.start()
@@ -131,10 +132,11 @@ class SharedLimits:
     def _renew(self) -> None:
         while True:
             time.sleep(self.lease_seconds / 3)
-            with self._lock:
+            with self._lock:  # decided under the lock acquire() starts a renewer under
                 held = dict(self._held)
-            if not held:
-                return
+                if not held:
+                    self._renewer = None
+                    return
             expiry = self._now() + self.lease_seconds
             for holder, key in held.items():
                 with contextlib.suppress(Exception):  # Redis away: the lease lapses
