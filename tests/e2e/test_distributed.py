@@ -238,3 +238,21 @@ def test_distributed_without_a_shared_store_or_broker_changes_nothing(  # type: 
     assert "--distributed and 'psbridge worker' need a shared job store" in no_store.stderr
     assert "[store] url" in no_store.stderr
     assert sandbox.commands("Set-Mailbox") == []
+
+
+def test_throttling_seen_by_one_worker_slows_the_tenant_on_every_worker(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    seed = bulk_seed(tmp_path / "seed.json", 60)
+    sandbox = serve("--throttle-rate", "0.1", "--random-seed", "7", "--throttle-retry-s", "2",
+                    seed=str(seed))
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
+                      [f"bulk{i:04d}@contoso.com,v{i}" for i in range(60)])
+    pair = workers("east", concurrency=2), workers("west", concurrency=2)
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "5", "--distributed", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c for c in sandbox.commands() if not c["ok"]], "the sandbox should have throttled"
+    changes = applied(sandbox)
+    assert len(changes) == 60 and set(changes.values()) == {1}
+    held = "".join(w.text() for w in pair)
+    assert "is throttled; holding the next pipeline" in held
