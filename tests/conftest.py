@@ -22,3 +22,20 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
         monkeypatch.delenv(var, raising=False)
     yield home
     stop_shared(home / "data" / "sandbox")  # the embedded sandbox a test's commands started
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """The job store a store test runs on: each test runs once per kind of store."""
+    if request.param == "sqlite":
+        yield tmp_path / "jobs.sqlite3"
+        return
+    from services import postgres_database
+
+    from toolkit.core.database import Database
+    from toolkit.core.migrations import migrate
+
+    with postgres_database() as url:
+        with Database(url) as db:
+            migrate(db)
+        yield url

@@ -24,8 +24,8 @@ def _save(store: SnapshotStore, scope: str, grants: list[Grant]) -> Snapshot:
     return store.load(snapshot_id)
 
 
-def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_snapshots_round_trip_and_drift_ignores_noise_and_case(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         old = _save(store, "all", [Grant(SALES, "Adele@contoso.com", "FullAccess"),
                                    Grant(SALES, "NT AUTHORITY\\SELF", "FullAccess", "self"),
                                    Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
@@ -39,9 +39,9 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(tmp_path: Path) -
     assert [(g.trustee, g.kind) for g in drift.removed] == [(ORPHAN, "orphan")]
 
 
-
-def test_the_snapshot_list_counts_each_snapshots_grants_and_orphans(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_the_snapshot_list_counts_each_snapshots_grants_and_orphans(
+        store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         first = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
                                      Grant(SALES, "b@contoso.com", "SendAs"),
                                      Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
@@ -51,8 +51,9 @@ def test_the_snapshot_list_counts_each_snapshots_grants_and_orphans(tmp_path: Pa
     assert (listed[second.id]["grants"], listed[second.id]["orphans"]) == (1, 0)
     assert listed[first.id] == first.summary()
 
-def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+
+def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         whole = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess"),
                                      Grant(INFO, "b@contoso.com", "FullAccess")])
         sales = _save(store, SALES.upper(), [Grant(SALES, "a@contoso.com", "FullAccess")])
@@ -62,8 +63,8 @@ def test_a_partial_snapshot_compares_only_the_mailboxes_it_read(tmp_path: Path) 
 
 
 def test_baseline_fix_plan_revokes_orphans_by_sid_and_leaves_other_rights_out(
-        tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         snapshot = _save(store, "all", [
             Grant(SALES, "a@contoso.com", "FullAccess"),
             Grant(SALES, "a@contoso.com", "ReadPermission"),
@@ -77,8 +78,8 @@ def test_baseline_fix_plan_revokes_orphans_by_sid_and_leaves_other_rights_out(
     assert [g.trustee for g in unfixable] == ["Old Delegate"]
 
 
-def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+def test_report_summary_counts_rights_delegates_and_findings(store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         snapshot = _save(store, "all", [
             Grant(SALES, "a@contoso.com", "FullAccess"),
             Grant(SALES, "a@contoso.com", "SendAs", "grant", "recipient"),
@@ -94,13 +95,13 @@ def test_report_summary_counts_rights_delegates_and_findings(tmp_path: Path) -> 
 
 
 def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
-        tmp_path: Path) -> None:
+        store_location: Path | str) -> None:
     """An audit that stopped after reading the mailboxes reads the groups again on the next
     run: the second recording replaces the first, and rows of groups become kind 'group'."""
     from toolkit.tasks.group_access import access_of, expand_groups
 
     team = "Sales.Team@contoso.com"
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+    with SnapshotStore(store_location) as store:
         snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",
                                   noise_kept=False)
         store.add_chunk(snapshot_id, [SALES, INFO],
@@ -113,7 +114,8 @@ def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
         store.add_groups(snapshot_id, {"sales.team@contoso.com": ["adele@contoso.com",
                                                                    "alex@contoso.com"],
                                        "empty.team@contoso.com": []})
-        snapshot = store.finish(snapshot_id, 2)
+        store.finish(snapshot_id, 2)
+        snapshot = store.load(snapshot_id)
     assert [g.kind for g in snapshot.grants] == ["grant", "group", "group"]
     assert snapshot.groups == {"empty.team@contoso.com": [],
                                "sales.team@contoso.com": ["adele@contoso.com",
@@ -128,8 +130,8 @@ def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
 
 
 def test_a_snapshot_with_a_failed_mailbox_is_incomplete_and_never_compared(
-        tmp_path: Path) -> None:
-    with SnapshotStore(tmp_path / "jobs.sqlite3") as store:
+        store_location: Path | str) -> None:
+    with SnapshotStore(store_location) as store:
         complete = _save(store, "all", [Grant(SALES, "adele@contoso.com", "FullAccess"),
                                         Grant(INFO, "alex@contoso.com", "FullAccess")])
         started = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",

@@ -13,7 +13,7 @@ from toolkit.cli.output import emit
 from toolkit.cli.progress import JobProgress
 from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import JobPlan, run_plan
-from toolkit.core.journal import Job, Journal
+from toolkit.core.journal import SENT, Job, Journal
 from toolkit.core.runner import RowResult, RunnerSettings, RunSummary
 from toolkit.core.session import short_error_id
 from toolkit.core.target import Target
@@ -40,20 +40,34 @@ def concurrency_option(function: click.decorators.FC) -> click.decorators.FC:
     return function
 
 
+def distributed_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--distributed", is_flag=True,
+        help="Send the work to the Celery workers ('psbridge worker') as one task per "
+        "chunk, and follow it from the shared store. Needs [store] url and [queue] broker.",
+    )(function)
+
+
 def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: JobPlan,
             *, concurrency: int | None, chunk_size: int, results_path: Path | None,
             resume: Job | None = None, skip_rows: tuple[int, ...] = (),
             on_results: Callable[[list[RowResult]], None] | None = None,
-            on_start: Callable[[Job], None] | None = None) -> RunSummary:
+            on_start: Callable[[Job], None] | None = None,
+            distributed: bool = False) -> RunSummary:
     """Run the plan with a progress display; print the summary; exit 1 if rows failed.
 
     ``on_results`` and ``on_start`` let a command see each row's outcome and the job as
-    they come (e.g. to hand out credentials only for rows that were applied).
+    they come (e.g. to hand out credentials only for rows that were applied). With
+    ``distributed``, the workers run it (a resume always runs here).
     """
     extra_results, extra_start = on_results, on_start
     settings = RunnerSettings(concurrency=concurrency or target.profile.max_runspaces,
                               chunk_size=chunk_size)
     total = plan.total - len(skip_rows)
+    if distributed:
+        from toolkit.distributed.submit import check_distributable
+
+        check_distributable(target.profile)
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(Journal())
         writer = stack.enter_context(ResultsWriter(results_path)) if results_path else None
@@ -75,10 +89,26 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
             progress.begin()
 
         with progress:
-            job, summary = run_plan(target, catalog, plan, journal, settings,
-                                    on_results=on_results, on_start=on_start,
-                                    resume=resume, skip_rows=skip_rows)
+            if distributed:
+                from toolkit.distributed.submit import run_plan_distributed
+
+                job, summary = run_plan_distributed(target, catalog, plan,
+                                                    chunk_size=chunk_size,
+                                                    on_results=on_results, on_start=on_start)
+            else:
+                job, summary = run_plan(target, catalog, plan, journal, settings,
+                                        on_results=on_results, on_start=on_start,
+                                        resume=resume, skip_rows=skip_rows)
     print_summary(app, job, summary)
+    if distributed:
+        with Journal() as journal:
+            unknown = journal.rows_in(job.id, [SENT])
+        if unknown:  # a worker died with these rows in flight
+            raise PartialFailure(
+                f"{len(unknown)} row(s) of job {job.id} were in flight on a worker that "
+                "stopped; their outcome is unknown",
+                hint=f"psbridge jobs resume {job.id} (add --rerun-unknown for templates "
+                "that are safe to run twice)")
     if summary.counts["failed"]:
         raise PartialFailure(
             f"{summary.counts['failed']} of {summary.total} row(s) failed (job {job.id})",

@@ -27,22 +27,27 @@ def jobs() -> None:
 
 @jobs.command("list")
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--agent", metavar="NAME",
+              help="Only jobs this agent started (the profile's 'agent', else the OS user).")
 @click.pass_obj
-def list_(app: AppContext, limit: int) -> None:
-    """The most recent jobs with their status and row counts."""
+def list_(app: AppContext, limit: int, agent: str | None) -> None:
+    """The most recent jobs with their status, who started them and row counts.
+
+    With a shared store ('[store] url'), every agent's jobs are listed.
+    """
     from toolkit.core.journal import Journal
 
     with Journal() as journal:
         rows = []
-        for job in journal.jobs(limit):
+        for job in journal.jobs(limit, agent=agent):
             counts = journal.counts(job.id)
             rows.append({
                 "id": job.id, "task": job.task, "profile": job.profile,
                 "tenant": job.tenant or "", "started": _when(job.started),
-                "status": job.status,
+                "status": job.status, "agent": job.agent,
                 "rows": ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
             })
-    emit(app, rows, ["id", "task", "profile", "tenant", "started", "status", "rows"],
+    emit(app, rows, ["id", "task", "profile", "tenant", "started", "status", "agent", "rows"],
          title="Jobs")
 
 

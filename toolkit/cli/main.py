@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Mailbox permissions: grant, revoke, bulk, audit, drift, lookups."),
     "profile": ("toolkit.cli.profile:profile", "Manage connection profiles."),
     "sandbox": ("toolkit.cli.sandbox:sandbox", "Run the embedded sandbox management host."),
+    "store": ("toolkit.cli.store:store", "The job store: its location, schema migrations."),
+    "worker": ("toolkit.cli.worker:worker",
+               "Run a Celery worker for --distributed jobs (and --beat schedules)."),
     "version": ("toolkit.cli.main:version", "Print psbridge's version."),
 }
 

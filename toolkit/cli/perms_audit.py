@@ -130,10 +130,13 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
               help="Chunks read at once (default: the profile's max_runspaces).")
 @click.option("--chunk-size", type=click.IntRange(1, 5000), default=250, show_default=True,
               help="Mailboxes per pipeline.")
+@click.option("--distributed", is_flag=True,
+              help="Audit on the Celery workers ('psbridge worker'), one task per tenant, "
+              "into the shared store. Needs [store] url and [queue] broker.")
 @click.pass_obj
 def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
           trustee: str | None, include_noise: bool, out: Path | None, all_tenants: bool,
-          concurrency: int | None, chunk_size: int) -> None:
+          concurrency: int | None, chunk_size: int, distributed: bool) -> None:
     """Read who holds FullAccess (and other mailbox rights), SendAs and SendOnBehalf.
 
     Noise is dropped on the management host: the SELF entry, inherited entries and Deny
@@ -150,6 +153,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
       psbridge perms audit --mailbox sales@contoso.com --mailbox info@contoso.com
       psbridge perms audit --all --trustee adele.vance@contoso.com -o csv > adele.csv
       psbridge perms audit --all --all-tenants --out audit.json
+      psbridge perms audit --all --all-tenants --distributed
     """
     from toolkit.core.config import resolve_profile
     from toolkit.core.target import open_target
@@ -170,16 +174,37 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     if all_tenants:
         tenants = [None, *_customer_tenants(profile)]
     failed: list[str] = []
+    remote: dict[str | None, Any] = {}
+    if distributed:
+        from toolkit.distributed.submit import audit_tenants_distributed
+
+        def done(outcome: Any) -> None:
+            what = (f"snapshot {outcome['snapshot']}" if "snapshot" in outcome
+                    else f"failed: {outcome['error']}")
+            click.echo(f"tenant {outcome['tenant'] or 'home'}: {what}", err=True)
+
+        remote = audit_tenants_distributed(profile, tenants, mailboxes=wanted,
+                                           include_noise=include_noise,
+                                           concurrency=concurrency, chunk_size=chunk_size,
+                                           on_done=done)
     for tenant in tenants:
         target_out = out
         if all_tenants and out is not None:
             target_out = out.with_name(f"{out.stem}-{tenant or 'home'}{out.suffix}")
         try:
-            with open_target(profile, tenant) as target, SnapshotStore() as store:
-                snapshot = _audit_one(target, catalog, store, wanted, include_noise,
-                                      concurrency, chunk_size)
-                shown = _report(store, snapshot, trustee, target_out)
-                if not all_tenants:
+            if distributed:
+                if "error" in remote[tenant]:
+                    raise PartialFailure(str(remote[tenant]["error"]))
+                with SnapshotStore() as store:
+                    snapshot = store.load(int(remote[tenant]["snapshot"]), rows=False)
+                    shown = _report(store, snapshot, trustee, target_out)
+            else:
+                with open_target(profile, tenant) as target, SnapshotStore() as store:
+                    snapshot = _audit_one(target, catalog, store, wanted, include_noise,
+                                          concurrency, chunk_size)
+                    shown = _report(store, snapshot, trustee, target_out)
+            if not all_tenants:
+                with SnapshotStore() as store:
                     _show_grants(app, store.rows(snapshot.id, trustee), shown,
                                  f"snapshot {snapshot.id}")
         except PsbridgeError as exc:

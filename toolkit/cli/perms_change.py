@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.jobrun import concurrency_option, distributed_option, execute
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.perms import perms
@@ -113,7 +113,7 @@ def _unchanged_results(plan: Plan) -> list[RowResult]:
 
 def _run_job(app: AppContext, target: Target, catalog: TemplateCatalog, job: JobPlan,
              plan: Plan, *, concurrency: int | None, chunk_size: int,
-             results_path: Path | None) -> None:
+             results_path: Path | None, distributed: bool = False) -> None:
     """Run the changes; rows left alone are recorded in the job and the results file too,
     so both list every row of the request."""
     from toolkit.core.journal import Journal, RowOutcome
@@ -133,13 +133,14 @@ def _run_job(app: AppContext, target: Target, catalog: TemplateCatalog, job: Job
             writer.write(unchanged)
         execute(app, target, catalog, job, concurrency=concurrency, chunk_size=chunk_size,
                 results_path=None, on_start=record_unchanged,
-                on_results=writer.write if writer is not None else None)
+                on_results=writer.write if writer is not None else None,
+                distributed=distributed)
 
 
 def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
             concurrency: int | None, chunk_size: int, results_path: Path | None,
             csv: PermissionCsv | None = None, revoke_all: str | None = None,
-            single: bool = False) -> None:
+            single: bool = False, distributed: bool = False) -> None:
     """Read, plan, show, and (unless --dry-run) apply through the runner and journal."""
     from toolkit.core.config import resolve_profile
     from toolkit.core.jobs import check_role
@@ -189,7 +190,8 @@ def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
         if already:
             click.echo(f"{already} (unchanged, not sent)", err=True)
         _run_job(app, target, catalog, job_plan(task, rows, plan, csv=csv), plan,
-                 concurrency=concurrency, chunk_size=chunk_size, results_path=results_path)
+                 concurrency=concurrency, chunk_size=chunk_size, results_path=results_path,
+                 distributed=distributed)
 
 
 def _holdings(target: Target, catalog: TemplateCatalog, user: str,
@@ -274,9 +276,10 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_dry_run_option
 @concurrency_option
+@distributed_option
 @click.pass_obj
 def apply(app: AppContext, csv_path: Path, dry_run: bool, concurrency: int | None,
-          chunk_size: int, results_path: Path | None) -> None:
+          chunk_size: int, results_path: Path | None, distributed: bool) -> None:
     """Grant and revoke in bulk from a CSV: Mailbox,Trustee,Right,Action[,AutoMapping].
 
     Right is FullAccess, SendAs or SendOnBehalf (any case); the legacy words
@@ -295,13 +298,15 @@ def apply(app: AppContext, csv_path: Path, dry_run: bool, concurrency: int | Non
       psbridge perms apply grants.csv --dry-run
       psbridge perms apply grants.csv --results outcome.csv
       psbridge --tenant fabrikam.onmicrosoft.com perms apply fabrikam.csv
+      psbridge perms apply grants.csv --distributed
     """
     from toolkit.tasks.permission_rows import PermissionCsv
 
     csv = PermissionCsv(csv_path)
     rows = csv.read()
     _change(app, "perms apply", rows, dry_run=dry_run, concurrency=concurrency,
-            chunk_size=chunk_size, results_path=results_path, csv=csv)
+            chunk_size=chunk_size, results_path=results_path, csv=csv,
+            distributed=distributed)
 
 
 @perms.command("revoke-all")

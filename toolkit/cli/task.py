@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.jobrun import concurrency_option, distributed_option, execute
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError, TemplateError
@@ -171,10 +171,11 @@ def ask_secrets(meta: TemplateMeta, values: dict[str, Any]) -> None:
               help="Write the reviewed standalone script to this .ps1 file instead of "
               "running it.")
 @concurrency_option
+@distributed_option
 @click.pass_obj
 def run(app: AppContext, name: str, csv_path: Path | None, params: tuple[str, ...],
         dry_run: bool, export_path: Path | None, concurrency: int | None, chunk_size: int,
-        results_path: Path | None) -> None:
+        results_path: Path | None, distributed: bool) -> None:
     """Run any template, built-in or your own, through the runner and the journal.
 
     A row-driven template (one with a 'rows' parameter) takes --csv; every row's outcome is
@@ -186,6 +187,7 @@ def run(app: AppContext, name: str, csv_path: Path | None, params: tuple[str, ..
       psbridge task run exchange/list-mailboxes --param RecipientTypeDetails=SharedMailbox
       psbridge task run custom/set-attribute --csv rows.csv --dry-run
       psbridge task run custom/set-attribute --csv rows.csv --results out.csv
+      psbridge task run custom/set-attribute --csv rows.csv --distributed
     """
     from toolkit.core.config import resolve_profile
     from toolkit.core.jobs import check_role, run_once
@@ -228,7 +230,7 @@ def run(app: AppContext, name: str, csv_path: Path | None, params: tuple[str, ..
         check_role(meta, target)
         if plan is not None:
             execute(app, target, catalog, plan, concurrency=concurrency,
-                    chunk_size=chunk_size, results_path=results_path)
+                    chunk_size=chunk_size, results_path=results_path, distributed=distributed)
             return
         result = run_once(target, catalog, name, values)
     _print_pipeline(app, result)

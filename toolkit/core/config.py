@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 from toolkit.core import paths
 from toolkit.core.clouds import CLOUDS
 from toolkit.core.errors import ConfigError
+from toolkit.core.shared_config import QueueSettings, parse_queue, parse_schedules, parse_store
 
 AUTH_METHODS = ("basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate")
 ENCRYPTION = ("auto", "always", "never")
@@ -66,6 +67,7 @@ _PROFILE_KEYS = {
     "certificate_pem": str,
     "certificate_key_pem": str,
     "tenants": list,
+    "agent": str,
     "exchange": dict,
     "graph": dict,
 }
@@ -122,6 +124,14 @@ class Profile:
     tenants: tuple[str, ...] = ()
     services: Mapping[str, ServiceConnection] = field(default_factory=dict)
     source: str = ""  # where it was defined, for messages
+    agent: str | None = None  # who is at the keyboard, recorded on every job
+
+    @property
+    def agent_name(self) -> str:
+        """The name jobs are recorded under: the profile's ``agent``, else the OS user."""
+        import getpass
+
+        return self.agent or getpass.getuser()
 
     @property
     def is_sandbox(self) -> bool:
@@ -207,6 +217,9 @@ class Config:
     path: Path
     default_profile: str | None
     profiles: Mapping[str, Profile]
+    store_url: str | None = None  # [store] url: a shared PostgreSQL store
+    queue: QueueSettings | None = None  # [queue]: Celery's broker, connections per tenant
+    schedules: tuple[Mapping[str, Any], ...] = ()  # [[schedule]] entries, for worker --beat
 
 
 def sandbox_profile() -> Profile:
@@ -224,10 +237,10 @@ def load(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    unknown = sorted(set(data) - {"default_profile", "profiles"})
+    unknown = sorted(set(data) - {"default_profile", "profiles", "store", "queue", "schedule"})
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key '{unknown[0]}'",
-                          hint="Known keys: default_profile, profiles.")
+                          hint="Known keys: default_profile, profiles, store, queue, schedule.")
     raw_profiles = data.get("profiles", {})
     if not isinstance(raw_profiles, dict):
         raise ConfigError(f"{path}: 'profiles' must be a table")
@@ -238,7 +251,9 @@ def load(path: Path | None = None) -> Config:
     default = data.get("default_profile")
     if default is not None and default not in profiles and default != SANDBOX:
         raise ConfigError(f"{path}: default_profile '{default}' is not a profile in the file")
-    return Config(path, default, profiles)
+    return Config(path, default, profiles, parse_store(data.get("store"), path),
+                  parse_queue(data.get("queue"), path),
+                  parse_schedules(data.get("schedule"), path))
 
 
 def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
@@ -331,6 +346,7 @@ def parse_profile(name: str, settings: Any, *, source: str) -> Profile:
         tenants=tuple(tenants),
         services=services,
         source=source,
+        agent=settings.get("agent"),
     )
 
 

@@ -15,10 +15,17 @@ from typing import Any
 
 from toolkit.core.errors import InputError, PsbridgeError, TemplateError
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
-from toolkit.core.runner import RowResult, Runner, RunnerSettings, RunSummary, WorkRow
+from toolkit.core.runner import (
+    AdaptiveLimit,
+    RowResult,
+    Runner,
+    RunnerSettings,
+    RunSummary,
+    WorkRow,
+)
 from toolkit.core.session import Connection, PipelineResult, Step
 from toolkit.core.target import Target
-from toolkit.core.templates import TemplateCatalog, TemplateMeta
+from toolkit.core.templates import RenderedScript, TemplateCatalog, TemplateMeta
 
 
 @dataclass
@@ -81,6 +88,76 @@ def run_once(target: Target, catalog: TemplateCatalog, template: str,
                                              params, connection))
 
 
+def rendered_rows_template(target: Target, catalog: TemplateCatalog, plan: JobPlan
+                           ) -> RenderedScript:
+    """The plan's template, rendered and checked: the profile's role, and that it takes rows."""
+    rendered = catalog.render(plan.template, plan.context)
+    check_role(rendered.meta, target)
+    if rendered.meta.row_param is None:
+        raise TemplateError(f"template {rendered.meta.name} takes no rows",
+                            hint="Run it without --csv.")
+    return rendered
+
+
+def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: TemplateMeta,
+              journal: Journal, resume: Job | None) -> tuple[Job, Connection]:
+    """Connect and check the tenant reached, then record the job (or reopen the one being
+    resumed). A profile that cannot sign in, or whose connection lands in another tenant,
+    changes nothing. Returns the job and the checked connection (the caller's to use, e.g.
+    as the runner's first, or to close)."""
+    checked = target.open_connection()
+    try:
+        target.connect(checked, meta.services, catalog)
+        if resume is not None:
+            journal.reopen_job(resume.id)
+            return resume, checked
+        return journal.start_job(
+            task=plan.task, profile=target.profile.name, tenant=target.tenant,
+            input_path=plan.input_path, input_sha256=plan.input_sha256,
+            options={**plan.options, "template": plan.template},
+            agent=target.profile.agent_name,
+        ), checked
+    except BaseException:
+        checked.close()
+        raise
+
+
+def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
+                rendered: RenderedScript, journal_path: Path | str, job_id: str,
+                settings: RunnerSettings, *,
+                on_results: Callable[[list[RowResult]], None] | None = None,
+                limit: AdaptiveLimit | None = None,
+                open_connection: Callable[[], Connection] | None = None) -> Runner:
+    """The runner that sends a plan's rows to the target through the rendered template
+    (a worker passes the ``limit`` it shares with the other workers)."""
+    meta = rendered.meta
+    row_param = meta.row_param
+    assert row_param is not None  # checked by rendered_rows_template
+
+    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
+        return pipeline_steps(target, catalog, meta, rendered.script,
+                              {**plan.params, row_param.name: rows}, connection)
+
+    return Runner(
+        open_connection=open_connection or target.open_connection,
+        make_steps=make_steps,
+        journal_path=journal_path,
+        job_id=job_id,
+        settings=settings,
+        secret_columns=meta.secret_columns,
+        on_results=on_results,
+        limit=limit,
+    )
+
+
+def final_status(journal: Journal, job_id: str) -> str:
+    """What a job that ran to its end is: completed, partial (rows failed) or incomplete."""
+    left = journal.counts(job_id)
+    if left.get(SENT) or left.get(PENDING) or left.get(WAITING):
+        return "incomplete"  # rows skipped as unknown, or waiting: resume again
+    return "partial" if left.get("failed") else "completed"
+
+
 def run_plan(
     target: Target,
     catalog: TemplateCatalog,
@@ -94,82 +171,29 @@ def run_plan(
     skip_rows: Sequence[int] = (),
 ) -> tuple[Job, RunSummary]:
     """Run (or resume) a plan through the runner; the job's final state is recorded."""
-    rendered = catalog.render(plan.template, plan.context)
-    meta = rendered.meta
-    check_role(meta, target)
-    row_param = meta.row_param
-    if row_param is None:
-        raise TemplateError(f"template {meta.name} takes no rows",
-                            hint="Run it without --csv.")
-    # Connect, and check the tenant reached, before the job exists: a profile that cannot
-    # sign in, or whose connection lands in another tenant, changes nothing.
-    checked = target.open_connection()
-    try:
-        target.connect(checked, meta.services, catalog)
-    except BaseException:
-        checked.close()
-        raise
+    rendered = rendered_rows_template(target, catalog, plan)
+    job, checked = begin_job(target, catalog, plan, rendered.meta, journal, resume)
+    if on_start is not None:
+        on_start(job)
+    skipped = set(skip_rows)
     unused = [checked]  # the runner's first connection
 
     def open_connection() -> Connection:
         return unused.pop() if unused else target.open_connection()
 
-    try:
-        return _run_job(target, catalog, plan, journal, settings, rendered.script, meta,
-                        open_connection, on_results=on_results, on_start=on_start,
-                        resume=resume, skip_rows=skip_rows)
-    finally:
-        for connection in unused:
-            connection.close()
-
-
-def _run_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, journal: Journal,
-             settings: RunnerSettings, script: str, meta: TemplateMeta,
-             open_connection: Callable[[], Connection], *,
-             on_results: Callable[[list[RowResult]], None] | None,
-             on_start: Callable[[Job], None] | None, resume: Job | None,
-             skip_rows: Sequence[int]) -> tuple[Job, RunSummary]:
-    row_param = meta.row_param
-    assert row_param is not None  # checked by run_plan
-    if resume is None:
-        job = journal.start_job(
-            task=plan.task, profile=target.profile.name, tenant=target.tenant,
-            input_path=plan.input_path, input_sha256=plan.input_sha256,
-            options={**plan.options, "template": plan.template},
-        )
-    else:
-        job = resume
-        journal.reopen_job(job.id)
-    if on_start is not None:
-        on_start(job)
-    skipped = set(skip_rows)
-
-    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
-        return pipeline_steps(target, catalog, meta, script,
-                              {**plan.params, row_param.name: rows}, connection)
-
-    runner = Runner(
-        open_connection=open_connection,
-        make_steps=make_steps,
-        journal_path=journal.path,
-        job_id=job.id,
-        settings=settings,
-        secret_columns=meta.secret_columns,
-        on_results=on_results,
-    )
+    runner = plan_runner(target, catalog, plan, rendered, journal.path, job.id, settings,
+                         on_results=on_results, open_connection=open_connection)
     status = "failed"
     try:
         summary = runner.run(w for w in plan.rows() if w.row not in skipped)
-        left = journal.counts(job.id)
-        if left.get(SENT) or left.get(PENDING) or left.get(WAITING):
-            status = "incomplete"  # rows skipped as unknown, or waiting: resume again
-        else:
-            status = "partial" if left.get("failed") else "completed"
+        status = final_status(journal, job.id)
         return job, summary
     except PsbridgeError as exc:
         status = "interrupted" if exc.exit_code == 130 else "failed"
         raise
     finally:
+        for connection in unused:
+            connection.close()
         journal.finish_job(job.id, status)
 
 

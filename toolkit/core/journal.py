@@ -1,6 +1,7 @@
 """The job store: every job and every row's outcome, committed as it arrives.
 
-SQLite in WAL mode under the data folder (``jobs.sqlite3``). A row is marked ``sent``
+SQLite in WAL mode under the data folder (``jobs.sqlite3``), or the shared PostgreSQL
+store of ``[store] url`` (:mod:`toolkit.core.database`). A row is marked ``sent``
 before its chunk leaves for the management host and gets its outcome when the result
 comes back, so after a crash (even ``kill -9`` while a chunk is in flight) a resume knows
 exactly which rows are done, which were never sent, and which are *unknown* (sent, no
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
+import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.core import paths
+from toolkit.core import migrations
+from toolkit.core.database import Database, configured_location, shown
 from toolkit.core.errors import InputError
 from toolkit.core.processes import process_alive
 
@@ -33,36 +35,6 @@ OUTCOMES = ("changed", "unchanged", "failed", "skipped")
 PENDING = "pending"  # known, not sent yet
 SENT = "sent"  # in flight: no outcome came back (yet)
 WAITING = "waiting"  # done for now, must be finished later (e.g. "pending mailbox")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    tenant TEXT,
-    input_path TEXT,
-    input_sha256 TEXT,
-    options TEXT NOT NULL DEFAULT '{}',
-    started REAL NOT NULL,
-    ended REAL,
-    status TEXT NOT NULL,
-    pid INTEGER
-);
-CREATE TABLE IF NOT EXISTS rows (
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    row INTEGER NOT NULL,
-    key TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    error_id TEXT,
-    message TEXT,
-    duration REAL,
-    data TEXT,
-    updated REAL NOT NULL,
-    PRIMARY KEY (job_id, row)
-);
-CREATE INDEX IF NOT EXISTS rows_by_status ON rows(job_id, status);
-"""
-
 
 @dataclass(frozen=True)
 class Job:
@@ -76,6 +48,7 @@ class Job:
     started: float
     ended: float | None
     status: str  # running | completed | partial | failed | interrupted
+    agent: str = ""  # who started it: the profile's agent name, else the OS user
 
 
 @dataclass(frozen=True)
@@ -88,25 +61,20 @@ class RowOutcome:
     duration: float | None = None
 
 
-def default_path() -> Path:
-    return paths.data_dir() / "jobs.sqlite3"
-
-
 class Journal:
-    """One connection to the job store. Not shared between threads."""
+    """One connection to the job store. Not shared between threads.
 
-    def __init__(self, path: Path | None = None):
-        self.path = path or default_path()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
-        if "pid" not in columns:  # a store from before jobs recorded their process
-            self._db.execute("ALTER TABLE jobs ADD COLUMN pid INTEGER")
-        self.path.chmod(0o600)
+    ``path`` is the SQLite file or the PostgreSQL URL (default: the configured store).
+    """
+
+    def __init__(self, path: Path | str | None = None):
+        self.path: Path | str = path or configured_location()
+        self._db = Database(self.path)
+        try:
+            migrations.check(self._db)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -118,27 +86,24 @@ class Journal:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> Iterator[Database]:
+        with self._db.transaction() as db:
+            yield db
 
     # jobs -----------------------------------------------------------------------------
 
     def start_job(self, *, task: str, profile: str, tenant: str | None = None,
                   input_path: str | None = None, input_sha256: str | None = None,
-                  options: Mapping[str, Any] | None = None) -> Job:
+                  options: Mapping[str, Any] | None = None, agent: str = "") -> Job:
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO jobs (id, task, profile, tenant, input_path, input_sha256, "
-                "options, started, status, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                "options, started, status, agent, pid, host) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                 (job_id, task, profile, tenant, input_path, input_sha256,
-                 json.dumps(dict(options or {}), default=str), time.time(), os.getpid()),
+                 json.dumps(dict(options or {}), default=str), time.time(), agent,
+                 os.getpid(), socket.gethostname()),
             )
         return self.job(job_id)
 
@@ -149,14 +114,17 @@ class Journal:
                 "SELECT * FROM jobs WHERE id LIKE ? ORDER BY started DESC", (f"%{job_id}%",)
             ).fetchall()
             if len(matches) != 1:
-                raise InputError(f"no job {job_id!r} in {self.path}",
+                raise InputError(f"no job {job_id!r} in {shown(self.path)}",
                                  hint="'psbridge jobs list' shows the jobs there are.")
             found = matches[0]
         return _job(found)
 
-    def jobs(self, limit: int = 50) -> list[Job]:
+    def jobs(self, limit: int = 50, *, agent: str | None = None) -> list[Job]:
+        """The newest jobs; only those ``agent`` started when given."""
+        where, params = ("WHERE agent = ? ", (agent,)) if agent is not None else ("", ())
         rows = self._db.execute(
-            "SELECT * FROM jobs ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+            f"SELECT * FROM jobs {where}ORDER BY started DESC LIMIT ?",
+            (*params, limit)).fetchall()
         return [_job(r) for r in rows]
 
     def finish_job(self, job_id: str, status: str) -> None:
@@ -201,6 +169,25 @@ class Journal:
                 [(status, now, job_id, r) for r in rows],
             )
 
+    def claim(self, job_id: str, rows: Iterable[int]) -> set[int]:
+        """Mark the rows that are still pending as sent, atomically; returns those rows.
+
+        Two workers handed the same chunk (a redelivered task) claim disjoint rows, so no
+        row is sent twice: rows already sent or done are left to the journal's states.
+        """
+        wanted = list(rows)
+        claimed: set[int] = set()
+        with self._transaction() as db:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                marks = ",".join("?" for _ in part)
+                found = db.execute(
+                    f"UPDATE rows SET status = ?, updated = ? WHERE job_id = ? AND status = ? "
+                    f"AND row IN ({marks}) RETURNING row",
+                    (SENT, time.time(), job_id, PENDING, *part)).fetchall()
+                claimed.update(int(r[0]) for r in found)
+        return claimed
+
     def record_outcomes(self, job_id: str, outcomes: Iterable[RowOutcome]) -> None:
         now = time.time()
         with self._transaction() as db:
@@ -233,13 +220,14 @@ class Journal:
         return {r["status"]: r["n"] for r in found}
 
 
-def _job(row: sqlite3.Row) -> Job:
+def _job(row: Any) -> Job:
     status = row["status"]
-    if status == "running" and row["pid"] is not None and not process_alive(row["pid"]):
+    if (status == "running" and row["pid"] is not None
+            and row["host"] == socket.gethostname() and not process_alive(row["pid"])):
         status = "interrupted"  # its process is gone (kill -9, a crash, a reboot)
     return Job(
         id=row["id"], task=row["task"], profile=row["profile"], tenant=row["tenant"],
         input_path=row["input_path"], input_sha256=row["input_sha256"],
         options=json.loads(row["options"]), started=row["started"], ended=row["ended"],
-        status=status,
+        status=status, agent=row["agent"],
     )

@@ -96,6 +96,18 @@ class RunnerSettings:
     max_failures_kept: int = 1000
 
 
+def chunked(rows: Iterable[WorkRow], size: int) -> Iterator[list[WorkRow]]:
+    """Rows in lists of ``size`` (the last one shorter), read lazily."""
+    chunk: list[WorkRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class AdaptiveLimit:
     """How many pipelines may be in flight: halves on throttling, regrows while calm."""
 
@@ -121,7 +133,8 @@ class AdaptiveLimit:
                 self._active -= 1
                 self._cond.notify_all()
 
-    def throttled(self) -> None:
+    def throttled(self, retry_after: float | None = None) -> None:
+        """The service throttled a chunk (asking to wait ``retry_after`` seconds, if it said)."""
         with self._cond:
             self.limit = max(1, self.limit // 2)
             self._calm = 0
@@ -171,12 +184,15 @@ class Runner:
         *,
         open_connection: Callable[[], Connection],
         make_steps: Callable[[list[dict[str, Any]], Connection], list[Step]],
-        journal_path: Path,
+        journal_path: Path | str,
         job_id: str,
         settings: RunnerSettings | None = None,
         secret_columns: Sequence[str] = (),
         on_results: Callable[[list[RowResult]], None] | None = None,
+        limit: AdaptiveLimit | None = None,
     ):
+        """``limit`` replaces the runner's own pipelines-in-flight limit (a worker's is
+        shared with every worker acting on the same tenant)."""
         self.open_connection = open_connection
         self.make_steps = make_steps
         self.journal_path = journal_path
@@ -184,7 +200,7 @@ class Runner:
         self.settings = settings or RunnerSettings()
         self.secret_columns = tuple(secret_columns)
         self.on_results = on_results
-        self.limit = AdaptiveLimit(self.settings.concurrency)
+        self.limit = limit or AdaptiveLimit(self.settings.concurrency)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -247,14 +263,7 @@ class Runner:
         return summary
 
     def _chunks(self, rows: Iterable[WorkRow]) -> Iterator[list[WorkRow]]:
-        chunk: list[WorkRow] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= self.settings.chunk_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        return chunked(rows, self.settings.chunk_size)
 
     def _put(self, chunks: queue.Queue[list[WorkRow] | None], item: list[WorkRow]) -> bool:
         try:
@@ -358,7 +367,7 @@ class Runner:
                                reason=terminating.reason)
             if verdict.retry:
                 if verdict.throttled:
-                    self.limit.throttled()
+                    self.limit.throttled(verdict.retry_after)
                 return rows, TransientFailure(terminating.message,
                                               retry_after=verdict.retry_after,
                                               throttled=verdict.throttled)
@@ -392,7 +401,7 @@ class Runner:
         if retry:
             # Throttled rows were refused, not applied: back to pending, not unknown.
             journal.mark(self.job_id, [w.row for w in retry], PENDING)
-            self.limit.throttled()
+            self.limit.throttled(hint)
             return retry, TransientFailure(reason, retry_after=hint, throttled=True)
         return [], None
 

@@ -1,7 +1,8 @@
 """Permission snapshots: each audit's grants, kept in the job store for drift and lookups.
 
-The tables live in the same SQLite file as the journal (``jobs.sqlite3`` under the data
-folder) so one backup holds both; this module owns them and creates them on first use.
+The tables live in the same store as the journal (``jobs.sqlite3`` under the data folder,
+or the shared PostgreSQL store) so one backup holds both; their schema is in
+:mod:`toolkit.core.migrations`.
 A snapshot is one audit of one tenant: when it was taken, what it covered (every mailbox
 or a selection), its noise counts, and its rows. It is written chunk by chunk as the audit
 reads the tenant (the mailboxes of each chunk are recorded with their rows, in one
@@ -20,14 +21,13 @@ members of each group that holds a right, read once the mailboxes are (see
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from toolkit.core.database import shown
 from toolkit.core.errors import InputError
 from toolkit.core.journal import Journal
 
@@ -38,42 +38,6 @@ UNRESOLVED = "unresolved"
 NOISE_KINDS = ("self", "inherited", "deny")
 # Kinds that are real access, compared by diff and lookups; noise is kept only for show.
 ACCESS_KINDS = (GRANT, GROUP, ORPHAN, UNRESOLVED)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS perm_snapshots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    taken REAL NOT NULL,
-    scope TEXT NOT NULL,
-    noise_kept INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'running',
-    mailboxes INTEGER NOT NULL DEFAULT 0,
-    noise TEXT NOT NULL DEFAULT '{}',
-    failures TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS perm_snapshot_read (
-    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
-    mailbox TEXT NOT NULL,
-    PRIMARY KEY (snapshot_id, mailbox)
-);
-CREATE TABLE IF NOT EXISTS perm_snapshot_rows (
-    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
-    mailbox TEXT NOT NULL,
-    trustee TEXT NOT NULL,
-    access_right TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS perm_snapshot_groups (
-    snapshot_id INTEGER NOT NULL REFERENCES perm_snapshots(id) ON DELETE CASCADE,
-    trustee TEXT NOT NULL,  -- the group as the rows name it
-    member TEXT  -- a direct member's primary SMTP address; NULL for a group without any
-);
-CREATE INDEX IF NOT EXISTS perm_rows_by_snapshot ON perm_snapshot_rows(snapshot_id);
-CREATE INDEX IF NOT EXISTS perm_snapshots_by_tenant ON perm_snapshots(tenant, taken);
-"""
-
 
 @dataclass(frozen=True, order=True)
 class Grant:
@@ -145,14 +109,6 @@ class Snapshot:
 class SnapshotStore(Journal):
     """The job store, with the snapshot tables. Not shared between threads."""
 
-    def __init__(self, path: Path | None = None):
-        super().__init__(path)
-        # Addresses are compared case-insensitively, as Exchange does; SQLite's lower()
-        # folds ASCII only.
-        self._db.create_function("fold", 1, _fold, deterministic=True)
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-
     def __enter__(self) -> SnapshotStore:
         return self
 
@@ -160,12 +116,12 @@ class SnapshotStore(Journal):
               failures: Iterable[Mapping[str, str]] = ()) -> int:
         """Start a snapshot (status running); returns its id."""
         with self._transaction() as db:
-            cursor = db.execute(
+            created = db.execute(
                 "INSERT INTO perm_snapshots (tenant, profile, taken, scope, noise_kept, "
-                "failures) VALUES (?, ?, ?, ?, ?, ?)",
+                "failures) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (tenant, profile, time.time(), scope, int(noise_kept),
-                 json.dumps([dict(f) for f in failures])))
-            return int(cursor.lastrowid or 0)
+                 json.dumps([dict(f) for f in failures]))).fetchone()
+            return int(created["id"])
 
     def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool,
                    failures: Iterable[Mapping[str, str]] = ()) -> tuple[int, set[str]] | None:
@@ -218,7 +174,7 @@ class SnapshotStore(Journal):
             db.execute("DELETE FROM perm_snapshot_groups WHERE snapshot_id = ?", (snapshot_id,))
             for trustee, members in groups.items():
                 db.execute("UPDATE perm_snapshot_rows SET kind = ? WHERE snapshot_id = ? AND "
-                           "kind = ? AND trustee = ? COLLATE NOCASE",
+                           "kind = ? AND fold(trustee) = fold(?)",
                            (GROUP, snapshot_id, GRANT, trustee))
                 db.executemany(
                     "INSERT INTO perm_snapshot_groups (snapshot_id, trustee, member) "
@@ -262,7 +218,7 @@ class SnapshotStore(Journal):
         row = self._db.execute("SELECT * FROM perm_snapshots WHERE id = ?",
                                (snapshot_id,)).fetchone()
         if row is None:
-            raise InputError(f"no permission snapshot {snapshot_id} in {self.path}",
+            raise InputError(f"no permission snapshot {snapshot_id} in {shown(self.path)}",
                              hint="'psbridge perms snapshots' lists them.")
         snapshot = self._counted(_snapshot(row))
         if rows:
@@ -308,16 +264,19 @@ class SnapshotStore(Journal):
     def access_only_in(self, snapshot_id: int, other_id: int) -> list[Grant]:
         """The access rows (grants, orphans, unresolved names) of one snapshot whose
         (mailbox, trustee, right), compared case-insensitively, the other lacks; one per
-        key, in order. SQLite compares the two sides, so neither is held in memory."""
+        key, in order. The store compares the two sides, so neither is held in memory."""
         kinds = ", ".join(f"'{k}'" for k in ACCESS_KINDS)
-        key = "fold(mailbox) || char(10) || fold(trustee) || char(10) || fold(access_right)"
-        # With one MIN(), SQLite takes the other columns from that row: the first of a key.
-        return [Grant(*row[:5]) for row in self._db.execute(
-            f"SELECT mailbox, trustee, access_right, kind, source, MIN(rowid) "
-            f"FROM perm_snapshot_rows WHERE snapshot_id = ? AND kind IN ({kinds}) "
-            f"AND {key} NOT IN (SELECT {key} FROM perm_snapshot_rows "
-            f"WHERE snapshot_id = ? AND kind IN ({kinds})) "
-            f"GROUP BY {key} ORDER BY 1, 2, 3, 4, 5", (snapshot_id, other_id))]
+        key = "fold(mailbox), fold(trustee), fold(access_right)"
+        found: dict[tuple[str, str, str], Grant] = {}
+        for row in self._db.execute(
+                f"SELECT mailbox, trustee, access_right, kind, source "
+                f"FROM perm_snapshot_rows WHERE snapshot_id = ? AND kind IN ({kinds}) "
+                f"AND ({key}) NOT IN (SELECT {key} FROM perm_snapshot_rows "
+                f"WHERE snapshot_id = ? AND kind IN ({kinds})) "
+                f"ORDER BY {key}, kind, source", (snapshot_id, other_id)):
+            grant = Grant(*row[:5])
+            found.setdefault(grant.key, grant)  # the first row of a key stands for it
+        return sorted(found.values())
 
 
 def _rows_of(snapshot_id: int, trustee: str | None) -> tuple[str, list[int | str]]:
@@ -327,11 +286,7 @@ def _rows_of(snapshot_id: int, trustee: str | None) -> tuple[str, list[int | str
     return "snapshot_id = ?", [snapshot_id]
 
 
-def _fold(value: str | None) -> str | None:
-    return None if value is None else str(value).casefold()
-
-
-def _snapshot(row: sqlite3.Row) -> Snapshot:
+def _snapshot(row: Any) -> Snapshot:
     return Snapshot(id=row["id"], tenant=row["tenant"], profile=row["profile"],
                     taken=row["taken"], scope=row["scope"], mailboxes=row["mailboxes"],
                     status=row["status"],

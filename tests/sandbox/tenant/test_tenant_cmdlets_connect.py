@@ -211,3 +211,24 @@ def test_tokens_need_the_identity_platform(engine: Engine) -> None:
 
 def test_registry_builds_for_every_tenant_cmdlet(services: TenantServices) -> None:
     assert len(tenant_registry(services).names()) == 50  # MSOnline's 11 are retired
+
+
+def test_three_exchange_connections_per_principal_in_each_tenant() -> None:
+    """Evidence: Exchange Online's throttling policy allows a user PowerShellMaxConcurrency
+    = 3 sessions (and PowerShellMaxTenantConcurrency per tenant); the policy is the tenant's,
+    so a partner admin or a multi-tenant app has 3 in each tenant it acts on.
+    https://blog.quadrotech-it.com/blog/office-365-exchange-online-powershell-throttling/
+    (the per-tenant reading for multi-tenant apps is our assumption: an app has one
+    service principal per tenant)."""
+    from toolkit.sandbox.tenant.cmdlet_support import ConnectionLimiter
+    from toolkit.sandbox.tenant.errors import TenantError
+
+    limiter = ConnectionLimiter()
+    for n in range(3):
+        limiter.acquire("app", f"a{n}", "contoso")
+        limiter.acquire("app", f"f{n}", "fabrikam")
+    with pytest.raises(TenantError, match="MaxConcurrency"):
+        limiter.acquire("app", "a3", "contoso")
+    limiter.release("app", "a0")
+    limiter.acquire("app", "a3", "contoso")
+    assert limiter.count("app") == 6

@@ -91,28 +91,33 @@ class Connection:
 
 
 class ConnectionLimiter:
-    """Exchange Online's limit of concurrent connections per principal, across runspaces."""
+    """Exchange Online's limit of concurrent connections per principal, across runspaces.
+
+    Throttling policies belong to the tenant acted on (PowerShellMaxConcurrency, 3 per user
+    in a tenant's policy), so a partner admin or a multi-tenant app gets 3 in each tenant.
+    """
 
     def __init__(self, limit: int = MAX_EXCHANGE_CONNECTIONS):
         self.limit = limit
         self._lock = threading.Lock()
-        self._open: dict[str, set[str]] = {}
+        self._open: dict[str, dict[str, str]] = {}  # principal -> connection id -> tenant
 
-    def acquire(self, principal: str, connection_id: str) -> None:
+    def acquire(self, principal: str, connection_id: str, tenant: str = "") -> None:
         key = principal.casefold()
         with self._lock:
-            held = self._open.setdefault(key, set())
-            if connection_id not in held and len(held) >= self.limit:
+            held = self._open.setdefault(key, {})
+            in_tenant = sum(1 for c, t in held.items() if t == tenant and c != connection_id)
+            if connection_id not in held and in_tenant >= self.limit:
                 raise errors.too_many_connections()
-            held.add(connection_id)
+            held[connection_id] = tenant
 
     def release(self, principal: str, connection_id: str) -> None:
         with self._lock:
-            self._open.get(principal.casefold(), set()).discard(connection_id)
+            self._open.get(principal.casefold(), {}).pop(connection_id, None)
 
     def count(self, principal: str) -> int:
         with self._lock:
-            return len(self._open.get(principal.casefold(), set()))
+            return len(self._open.get(principal.casefold(), {}))
 
 
 # ---------------------------------------------------------------------- services

@@ -337,7 +337,8 @@ def connect_exchange(call: Call) -> list[Any]:
     if isinstance(call.ctx.state.get(EXCHANGE), Connection):  # a new connect replaces it
         call.services.release(call.ctx.state)
         del call.ctx.state[EXCHANGE]
-    call.services.limiter.acquire(connection.principal, connection.connection_id)
+    call.services.limiter.acquire(connection.principal, connection.connection_id,
+                                  connection.tenant)
     connection.counted_as = connection.principal
     call.ctx.state[EXCHANGE] = connection
     if call.params.get("ShowBanner", True) is not False:

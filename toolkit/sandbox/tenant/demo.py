@@ -26,6 +26,7 @@ The demo, deterministic:
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -302,6 +303,23 @@ def large_seed(mailboxes: int = 5000, grants: int = 20000, random_seed: int = 0
             "permissions": permissions,
         }],
     }
+
+
+def msp_seed(tenants: int = 12, mailboxes: int = 1000, grants: int = 2000) -> dict[str, Any]:
+    """``tenants`` customer tenants (``customerNN.onmicrosoft.com``) shaped like
+    :func:`large_seed`, for audits across the tenants of a managed-service provider."""
+    made = []
+    for number in range(tenants):
+        tenant = large_seed(mailboxes, grants, random_seed=number)["tenants"][0]
+        domain = f"customer{number:02d}.example"
+        text = json.dumps(tenant).replace("bench.example", domain)
+        tenant = json.loads(text.replace("bench.onmicrosoft.com",
+                                         f"customer{number:02d}.onmicrosoft.com"))
+        made.append(tenant)
+    return {"tenants": made,
+            "apps": [{"client_id": DEMO_APP_ID, "client_secret": DEMO_APP_SECRET,
+                      "display_name": "psbridge msp", "tenants": [t["name"] for t in made],
+                      "roles": ["Exchange.ManageAsApp"]}]}
 
 
 def with_bulk_mailboxes(seed: dict[str, Any], count: int) -> dict[str, Any]:

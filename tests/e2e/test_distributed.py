@@ -1,0 +1,258 @@
+"""--distributed, psbridge worker and the shared store, with the real services.
+
+The CLI, two workers and the sandbox are separate processes; the store is a PostgreSQL
+database of the test's own and the broker a Redis database of its own (tests/services.py:
+skipped with the reason when a service is unreachable, failed under CI=true). Exactly-once
+is judged by the sandbox's command log, the connection cap by the sandbox itself (it refuses
+a 4th concurrent Exchange connection of one account, as Exchange Online does).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_cli import Cli, ServedSandbox, bulk_seed, rows_csv
+from services import postgres_database, redis_broker
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+@pytest.fixture
+def shared(cli: Cli, isolated_home: Path) -> Iterator[str]:
+    """[store] and [queue] in the test's config, on a fresh database and Redis database."""
+    with postgres_database() as store, redis_broker() as broker:
+        (isolated_home / "config.toml").write_text(
+            f'[store]\nurl = "{store}"\n\n[queue]\nbroker = "{broker}"\n'
+            "redelivery_seconds = 10\n", encoding="utf-8")
+        cli("store", "migrate", check=0)
+        yield broker
+
+
+@pytest.fixture
+def workers(cli: Cli) -> Iterator[Any]:
+    started: list[Worker] = []
+
+    def start(name: str, concurrency: int = 1) -> Worker:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "toolkit", "-v", "worker", "--concurrency",
+             str(concurrency), "--name", f"{name}@test"],
+            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdin=subprocess.DEVNULL)
+        worker = Worker(process)
+
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                worker.output.append(line)
+                if " ready." in line:
+                    worker.ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        while not worker.ready.wait(0.2):
+            assert process.poll() is None, worker.text()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+            worker.process.wait(timeout=60)
+
+
+def applied(sandbox: ServedSandbox) -> Counter[str]:
+    """How many times each mailbox was changed by a successful Set-Mailbox."""
+    return Counter(c["parameters"]["Identity"] for c in sandbox.commands("Set-Mailbox")
+                   if c["ok"])
+
+
+def bulk_job(tmp_path: Path, serve: Any, rows: int, cmdlet_ms: int) -> tuple[ServedSandbox,
+                                                                             Path]:
+    sandbox = serve("--cmdlet-ms", str(cmdlet_ms),
+                    seed=str(bulk_seed(tmp_path / "seed.json", rows)))
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
+                      [f"bulk{i:04d}@contoso.com,v{i}" for i in range(rows)])
+    return sandbox, source
+
+
+def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 200, cmdlet_ms=5)
+    first, second = workers("one"), workers("two")
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "10", "--distributed", "--results",
+                 str(tmp_path / "out.csv"), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "200 changed" in result.stdout
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 201
+    changes = applied(sandbox)
+    assert len(changes) == 200 and set(changes.values()) == {1}
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "completed"
+    assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
+
+
+def row_states() -> Counter[str]:
+    """The rows' states of every job in the test's shared store."""
+    from toolkit.core.journal import Journal
+
+    with Journal() as journal:
+        return sum((Counter(journal.counts(job.id)) for job in journal.jobs()), Counter())
+
+
+def test_kill_9_of_a_worker_mid_job_applies_every_change_exactly_once(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 500, cmdlet_ms=10)
+    doomed, survivor = workers("doomed"), workers("survivor")
+    job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                    str(source), "--chunk-size", "10", "--distributed")
+    # Kill once a fifth is done and both workers have a chunk in flight.
+    while (states := row_states())["changed"] < 100 or states["sent"] < 20:
+        assert job.poll() is None, job.communicate()[0]
+        time.sleep(0.02)
+    doomed.process.send_signal(signal.SIGKILL)
+    output, _ = job.communicate(timeout=300)
+    assert "job " in output and job.returncode in (0, 1), output
+    assert " ready." in survivor.text()
+    (listed,) = cli.json("jobs", "list")
+    shown = cli.json("jobs", "show", listed["id"])
+    # The rows the doomed worker had claimed stay unknown: its task, delivered again to the
+    # survivor, does not send them a second time. They are reported, and resumed locally.
+    unknown = [r for r in shown if r["status"] == "unknown"]
+    assert unknown, "the doomed worker's chunk in flight was sent again"
+    assert job.returncode == 1 and f"psbridge jobs resume {listed['id']}" in output
+    cli("--profile", "lab", "jobs", "resume", listed["id"], "--rerun-unknown", check=0,
+        timeout=300)
+    final = Counter(r["status"] for r in cli.json("jobs", "show", listed["id"]))
+    assert final["changed"] + final["unchanged"] == 500 and final["failed"] == 0
+    changes = applied(sandbox)
+    assert len(changes) == 500 and set(changes.values()) == {1}
+    # No row was sent twice, but those in flight at the kill (re-read by the resume).
+    reads = Counter(c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox"))
+    in_flight = {r["key"] for r in unknown}
+    assert {m for m, n in reads.items() if n > 1} <= in_flight
+
+
+def test_the_connection_cap_holds_across_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 240, cmdlet_ms=5)
+    workers("left", concurrency=3), workers("right", concurrency=3)
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "10", "--distributed", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    connects = sandbox.commands("Connect-ExchangeOnline")
+    assert len(connects) >= 4, "six worker threads should have connected more than 3 times"
+    refused = [c for c in connects if not c["ok"]]
+    assert refused == [], "the sandbox refused a connection over Exchange's limit of 3"
+    assert len(applied(sandbox)) == 240
+
+
+def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import json
+
+    import tomlkit
+
+    from toolkit.sandbox.tenant import demo
+
+    seed = tmp_path / "msp.json"
+    seed.write_text(json.dumps(demo.msp_seed(tenants=4, mailboxes=40, grants=60)))
+    sandbox = serve("--cmdlet-ms", "20", seed=str(seed))
+    config = isolated_home / "config.toml"
+    document = tomlkit.parse(config.read_text())
+    document["profiles"]["lab"]["tenants"] = [  # type: ignore[index]
+        f"customer{n:02d}.onmicrosoft.com" for n in (1, 2, 3)]
+    config.write_text(tomlkit.dumps(document))
+    first, second = workers("first"), workers("second")
+    result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants",
+                 "--distributed", "--chunk-size", "10", "--out",
+                 str(tmp_path / "audit.json"), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    audited = {c["tenant"] for c in sandbox.commands("Get-MailboxPermission")}
+    assert audited == {f"customer{n:02d}.onmicrosoft.com" for n in range(4)}
+    for n in range(4):  # one snapshot and one report per tenant, read back from the store
+        tenant = f"customer{n:02d}.onmicrosoft.com"
+        (snapshot,) = cli.json("--profile", "lab", "--tenant", tenant, "perms", "snapshots")
+        assert snapshot["mailboxes"] == 40
+        report = json.loads((tmp_path / f"audit-{tenant if n else 'home'}.json").read_text())
+        assert report["summary"]["snapshot"]["grants"] == 60, report["summary"]
+    ran = [w for w in (first, second) if "psbridge.audit_tenant" in w.text()]
+    assert len(ran) == 2, "both workers should have taken tenants"
+
+
+def test_ctrl_c_stops_the_workers_chunks_and_resume_finishes_locally(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 300, cmdlet_ms=10)
+    workers("only")
+    job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                    str(source), "--chunk-size", "10", "--distributed")
+    while row_states()["changed"] < 30:
+        assert job.poll() is None, job.communicate()[0]
+        time.sleep(0.02)
+    job.send_signal(signal.SIGINT)
+    output, _ = job.communicate(timeout=120)
+    assert job.returncode == 130, output
+    (listed,) = cli.json("jobs", "list")
+    assert listed["status"] == "interrupted"
+    assert f"hint: psbridge jobs resume {listed['id']}" in output
+    stopped = row_states()
+    assert stopped["sent"] == 0, "Ctrl-C waits for the chunks in flight"
+    assert stopped["pending"] > 0, "chunks not started were not run"
+    time.sleep(2)
+    assert row_states() == stopped, "no worker went on with the job"
+    cli("--profile", "lab", "jobs", "resume", listed["id"], check=0, timeout=300)
+    final = Counter(r["status"] for r in cli.json("jobs", "show", listed["id"]))
+    assert final == {"changed": 300}
+    changes = applied(sandbox)
+    assert len(changes) == 300 and set(changes.values()) == {1}
+
+
+def test_distributed_without_a_shared_store_or_broker_changes_nothing(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    sandbox, source = bulk_job(tmp_path, serve, 5, cmdlet_ms=0)
+    run = ("--profile", "lab", "task", "run", "custom/set-attribute", "--csv", str(source),
+           "--distributed")
+    no_queue = cli(*run, check=2)
+    assert "need a [queue] broker" in no_queue.stderr
+    config = isolated_home / "config.toml"
+    config.write_text('[queue]\nbroker = "redis://127.0.0.1:6379/0"\n' + config.read_text())
+    no_store = cli(*run, check=2)
+    assert "--distributed and 'psbridge worker' need a shared job store" in no_store.stderr
+    assert "[store] url" in no_store.stderr
+    assert sandbox.commands("Set-Mailbox") == []
+
+
+def test_throttling_seen_by_one_worker_slows_the_tenant_on_every_worker(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    seed = bulk_seed(tmp_path / "seed.json", 60)
+    sandbox = serve("--throttle-rate", "0.1", "--random-seed", "7", "--throttle-retry-s", "2",
+                    seed=str(seed))
+    source = rows_csv(tmp_path / "rows.csv", "Mailbox,Value",
+                      [f"bulk{i:04d}@contoso.com,v{i}" for i in range(60)])
+    pair = workers("east", concurrency=2), workers("west", concurrency=2)
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "5", "--distributed", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c for c in sandbox.commands() if not c["ok"]], "the sandbox should have throttled"
+    changes = applied(sandbox)
+    assert len(changes) == 60 and set(changes.values()) == {1}
+    held = "".join(w.text() for w in pair)
+    assert "is throttled; holding the next pipeline" in held

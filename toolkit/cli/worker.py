@@ -1,0 +1,64 @@
+"""``psbridge worker``: a Celery worker for ``--distributed`` jobs (and ``--beat`` schedules)."""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from toolkit.cli.main import AppContext
+
+
+@click.command()
+@click.option("--concurrency", type=click.IntRange(1, 64), default=3, show_default=True,
+              help="Tasks (chunks or tenant audits) this worker runs at once, each on its "
+              "own connection.")
+@click.option("--queues", default="psbridge", show_default=True, metavar="Q1,Q2",
+              help="Queues to take tasks from (comma separated).")
+@click.option("--name", default=None, metavar="NAME",
+              help="Worker name (default: psbridge@<host name>; unique per machine).")
+@click.option("--beat", is_flag=True,
+              help="Also run the [[schedule]] entries of the configuration (Celery beat); "
+              "run exactly one worker with --beat.")
+@click.pass_obj
+def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
+           beat: bool) -> None:
+    """Run a worker: it takes chunks of bulk jobs and tenant audits from the broker.
+
+    The configuration must name the broker ([queue] broker) and the shared store
+    ([store] url), and hold the profiles the jobs use (secrets come from this machine's
+    environment or keyring, never through the broker). Stop it with Ctrl-C: tasks in
+    flight finish first. If it dies instead, its tasks go back to the queue (late
+    acknowledgement) and its connection leases lapse; rows it had sent are left for
+    'psbridge jobs resume'.
+
+    \b
+    Examples:
+      psbridge worker --concurrency 4
+      psbridge worker --beat
+    """
+    from toolkit.core.database import Database, configured_location
+    from toolkit.core.errors import InputError
+    from toolkit.core.migrations import check
+    from toolkit.distributed.app import broker_settings, celery_app
+    from toolkit.distributed.submit import require_shared_store
+
+    if beat and concurrency < 2:
+        raise InputError("--beat needs --concurrency 2 or more: a scheduled audit waits for "
+                         "the tenant audits it sends to the workers")
+    broker_settings()
+    require_shared_store()
+    with Database(configured_location()) as db:  # a store behind is refused now, not later
+        check(db)
+    celery = celery_app()
+    if beat:
+        from toolkit.distributed.schedule import install_schedule
+
+        install_schedule(celery)
+    argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", f"--queues={queues}",
+            f"--hostname={name or 'psbridge@' + socket.gethostname()}",
+            "--loglevel=INFO" if app.verbose else "--loglevel=WARNING", "--without-gossip",
+            "--without-mingle"]
+    if beat:
+        argv.append("--beat")
+    celery.worker_main(argv)

@@ -1,0 +1,165 @@
+"""What a worker runs: one chunk of a bulk job, or one tenant's audit.
+
+A chunk task claims its rows in the store (pending -> sent, atomically), runs only the rows
+it claimed through the same runner a local job uses, and records every outcome in the
+store. Rows it finds done were finished by an earlier delivery; rows it finds *sent* were
+in flight when an earlier delivery's worker died: their outcome is unknown, so they are left
+to ``psbridge jobs resume`` (which re-reads the tenant or re-runs them when asked), exactly
+as after a local crash. A task for a job that is no longer running (the user pressed
+Ctrl-C) does nothing.
+
+Each worker thread keeps its own target (profile, tenant) between tasks, so a worker
+signs in once per tenant, not once per chunk; every connection it opens holds a lease of
+its scope (see :mod:`toolkit.distributed.leases`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.core.config import resolve_profile
+from toolkit.core.jobs import JobPlan, plan_runner, rendered_rows_template
+from toolkit.core.journal import Journal
+from toolkit.core.runner import RunnerSettings, WorkRow
+from toolkit.core.session import Connection
+from toolkit.core.target import Target, open_target
+from toolkit.core.templates import TemplateCatalog
+from toolkit.distributed.leases import SharedLimits, SharedThrottleLimit, scope_of
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def _limits() -> SharedLimits | None:
+    """The shared leases, in the broker's Redis (None with an AMQP broker: no shared cap)."""
+    if "limits" not in _local.__dict__:
+        from toolkit.distributed.app import broker_settings
+
+        broker = broker_settings()[0]
+        _local.limits = (SharedLimits(broker) if broker.startswith(("redis://", "rediss://"))
+                         else None)
+    limits: SharedLimits | None = _local.limits
+    return limits
+
+
+@dataclass
+class LeasedTarget(Target):
+    """A worker's target: every connection it opens holds a lease of its scope."""
+
+    limits: SharedLimits | None = None
+    cap: int = 3
+    services: tuple[str, ...] = ("exchange",)  # what the current task connects to
+
+    @property
+    def scope(self) -> str:
+        """Whom the service counts connections against: the app (app-only sign-in), else
+        the account, in the tenant acted on."""
+        exchange = self.profile.services.get("exchange")
+        principal = (exchange.app_id if exchange and exchange.app_id and not exchange.delegated
+                     else self.profile.username)
+        return scope_of(self.endpoint.url, principal, self.tenant, self.services)
+
+    def open_connection(self) -> Connection:
+        if self.limits is None:
+            return super().open_connection()
+        return LeasedConnection(self, self.limits, self.scope, self.cap)
+
+    def shared_limit(self) -> SharedThrottleLimit | None:
+        """The pipelines-in-flight limit of one chunk, throttled with every worker's."""
+        return None if self.limits is None else SharedThrottleLimit(1, self.limits, self.scope)
+
+
+def _target(profile_name: str, tenant: str | None, services: Sequence[str]) -> LeasedTarget:
+    """This thread's target for (profile, tenant), opened (signed in) once."""
+    from toolkit.distributed.app import broker_settings
+
+    targets: dict[tuple[str, str | None], LeasedTarget] = _local.__dict__.setdefault(
+        "targets", {})
+    key = (profile_name, tenant)
+    if key not in targets:
+        opened = open_target(resolve_profile(profile_name), tenant)
+        fields = {f.name: getattr(opened, f.name) for f in dataclasses.fields(opened)}
+        targets[key] = LeasedTarget(**fields, limits=_limits(), cap=broker_settings()[1])
+    target = targets[key]
+    target.services = tuple(services)
+    return target
+
+
+class LeasedConnection(Connection):
+    """A connection that holds a lease of its scope from before it opens until it closes."""
+
+    def __init__(self, target: Target, limits: SharedLimits, scope: str, cap: int):
+        self._limits = limits
+        self._holder: str | None = limits.acquire(scope, cap)
+        try:
+            super().__init__(target.endpoint, target.ledger)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        holder, self._holder = self._holder, None
+        if holder is not None:
+            self._limits.release(holder)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+
+def run_chunk(payload: Mapping[str, Any]) -> dict[str, int]:
+    """Run the rows of one chunk that are still pending; returns their statuses' counts."""
+    job_id = str(payload["job"])
+    rows = [WorkRow(int(row), str(key), data) for row, key, data in payload["rows"]]
+    with Journal() as journal:
+        if journal.job(job_id).status != "running":
+            log.info("job %s is no longer running; chunk skipped", job_id)
+            return {"skipped": len(rows)}
+        claimed = journal.claim(job_id, [w.row for w in rows])
+        store = journal.path
+    work = [w for w in rows if w.row in claimed]
+    if len(work) < len(rows):
+        log.info("job %s: %d of %d row(s) already sent or done; not sent again", job_id,
+                 len(rows) - len(work), len(rows))
+    if not work:
+        return {}
+    catalog = TemplateCatalog()
+    plan = JobPlan(task=str(payload["task"]), template=str(payload["template"]),
+                   rows=lambda: work, total=len(work), params=payload.get("params", {}),
+                   context=payload.get("context", {}))
+    services = catalog.meta(plan.template).services
+    target = _target(str(payload["profile"]), payload.get("tenant"), services)
+    rendered = rendered_rows_template(target, catalog, plan)
+    runner = plan_runner(target, catalog, plan, rendered, store, job_id,
+                         RunnerSettings(concurrency=1, chunk_size=len(work)),
+                         limit=target.shared_limit())
+    summary = runner.run(work)
+    return dict(summary.counts)
+
+
+def audit_tenant(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """One tenant's permission audit into a snapshot in the shared store: its id, or the
+    error that stopped it (the CLI reports it as a failed tenant, as a local run does)."""
+    from toolkit.core.errors import PsbridgeError
+    from toolkit.tasks.audit import run_audit
+    from toolkit.tasks.snapshots import SnapshotStore
+
+    tenant = payload.get("tenant")
+    try:
+        target = _target(str(payload["profile"]), tenant, ("exchange",))
+        with SnapshotStore() as store:
+            snapshot = run_audit(target, TemplateCatalog(), store,
+                                 mailboxes=payload.get("mailboxes"),
+                                 include_noise=bool(payload.get("include_noise")),
+                                 chunk_size=int(payload["chunk_size"]),
+                                 concurrency=int(payload["concurrency"]))
+    except PsbridgeError as exc:
+        return {"tenant": tenant, "error": exc.message}
+    return {"tenant": tenant, "snapshot": snapshot.id}
