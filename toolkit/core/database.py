@@ -78,12 +78,13 @@ _PLACEHOLDER = re.compile(r"\?")
 # Addresses are compared case-insensitively, as Exchange does: ``fold(x)`` is Python's
 # casefold on SQLite (its own lower() folds ASCII only) and lower() on PostgreSQL.
 _FOLD = re.compile(r"\bfold\(")
+_CHAR = re.compile(r"\bchar\(")  # SQLite's char(10) is PostgreSQL's chr(10)
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO", re.IGNORECASE)
 
 
 def _postgres_sql(sql: str) -> str:
     """SQLite's spelling of the store's statements, in PostgreSQL's."""
-    translated = _FOLD.sub("lower(", _PLACEHOLDER.sub("%s", sql))
+    translated = _CHAR.sub("chr(", _FOLD.sub("lower(", _PLACEHOLDER.sub("%s", sql)))
     if _INSERT_OR_IGNORE.match(translated):
         translated = _INSERT_OR_IGNORE.sub("INSERT INTO", translated) + " ON CONFLICT DO NOTHING"
     return translated
