@@ -36,12 +36,22 @@ def test_throttling_is_retried_with_its_hint(error_id: str, category: str | None
     [
         ("ManagementObjectNotFoundException,Get-Mailbox", "NotSpecified"),
         ("Request_BadRequest,Set-MgUserLicense", "InvalidOperation"),
-        ("PSRemotingTransportException,Connect-ExchangeOnline", "OpenError"),
+        ("PSRemotingTransportException,Connect-ExchangeOnline", "AuthenticationError"),
     ],
 )
 def test_permanent_errors_are_not_retried(error_id: str, category: str) -> None:
     # Even a message that mentions retrying does not make a permanent error transient.
     assert not classify(error_id, category, "Please retry after 5 seconds.").retry
+
+
+def test_the_connection_limit_means_wait_for_a_free_connection() -> None:
+    """Exchange Online's "maximum number of connections allowed : 3" (the connect block's
+    OpenError) is not a row failure: the caller gives its connection back and waits."""
+    verdict = classify("PSRemotingTransportException,Connect-ExchangeOnline", "OpenError",
+                       "Fail to create a runspace because you have exceeded the maximum "
+                       "number of connections allowed : 3 for the policy party : "
+                       "MaxConcurrency. Please close existing runspace and try again.")
+    assert verdict.retry and verdict.throttled and verdict.connection_limit
 
 
 def test_retry_after_needs_a_number() -> None:

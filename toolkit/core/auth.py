@@ -26,6 +26,10 @@ SCOPES = {
     "msonline": "https://graph.microsoft.com/.default",
 }
 
+SIGN_IN_ATTEMPTS = 5
+# OAuth 2.0 error codes that say "try again later" (RFC 6749 section 5.2 / 4.1.2.1).
+TRANSIENT_SIGN_IN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
 
 @dataclass(frozen=True)
 class AccessToken:
@@ -160,16 +164,7 @@ class TokenProvider:
         """A valid access token for ``service`` in ``tenant`` (cached until near expiry)."""
         conn = self._connection(service)
         tenant_name = self.tenant_for(service, tenant)
-        app = self._app(conn, tenant_name)
-        scopes = [SCOPES[service]]
-        try:
-            if conn.delegated:
-                result = self._delegated(app, scopes)
-            else:
-                result = app.acquire_token_for_client(scopes=scopes)
-        except (OSError, ValueError) as exc:
-            raise ConnectionFailed(f"cannot reach the identity platform {conn.authority}: "
-                                   f"{type(exc).__name__}") from exc
+        result = self._signed_in(conn, service, tenant_name)
         if "access_token" not in result:
             description = str(result.get("error_description", "")).splitlines()[0:1]
             raise ConnectionFailed(
@@ -179,6 +174,34 @@ class TokenProvider:
             )
         expires_in = float(result.get("expires_in", 3600))
         return AccessToken(result["access_token"], time.time() + expires_in, tenant_name)
+
+    def _signed_in(self, conn: ServiceConnection, service: str, tenant: str
+                   ) -> dict[str, Any]:
+        """msal's answer for one token, with the identity platform's passing failures (HTTP
+        5xx, dropped connections, "temporarily unavailable") tried again a few times."""
+        from msal.exceptions import MsalError
+
+        scopes = [SCOPES[service]]
+        failure = ""
+        for attempt in range(SIGN_IN_ATTEMPTS):
+            if attempt:
+                time.sleep(min(8.0, 0.5 * 2 ** attempt))
+            try:
+                app = self._app(conn, tenant)
+                if conn.delegated:
+                    result = self._delegated(app, scopes)
+                else:
+                    result = app.acquire_token_for_client(scopes=scopes)
+            except (OSError, ValueError, MsalError) as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                continue
+            if result.get("error") not in TRANSIENT_SIGN_IN_ERRORS:
+                return dict(result)
+            failure = str(result.get("error"))
+        raise ConnectionFailed(
+            f"cannot sign in to {service} for {tenant}: the identity platform "
+            f"{conn.authority} kept failing ({failure}) after {SIGN_IN_ATTEMPTS} tries",
+            hint="Try again later; check the authority URL and the network to it.")
 
     def _delegated(self, app: Any, scopes: list[str]) -> dict[str, Any]:
         accounts = app.get_accounts()

@@ -8,6 +8,8 @@ input file with its hash.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 from toolkit.core.errors import InputError, PsbridgeError, TemplateError
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
+from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.runner import RowResult, Runner, RunnerSettings, RunSummary, WorkRow
 from toolkit.core.session import Connection, PipelineResult, Step
 from toolkit.core.target import Target
@@ -34,6 +37,9 @@ class JobPlan:
     input_path: str | None = None
     input_sha256: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Which of these rows the tenant already shows as done: asked after a transport fault,
+    # so that a change whose answer was lost is not sent twice.
+    confirm: Callable[[Target, TemplateCatalog, list[WorkRow]], set[int]] | None = None
 
 
 @dataclass
@@ -72,9 +78,27 @@ def run_once(target: Target, catalog: TemplateCatalog, template: str,
     """Run a template once (no rows), e.g. a read-only listing."""
     rendered = catalog.render(template, context)
     check_role(rendered.meta, target)
-    with target.open_connection() as connection:
-        return connection.run(pipeline_steps(target, catalog, rendered.meta, rendered.script,
-                                             params, connection))
+    result: PipelineResult | None = None
+    with contextlib.suppress(TransientFailure):
+        for attempt in retrying():
+            with attempt, target.open_connection() as connection:
+                result = connection.run(pipeline_steps(
+                    target, catalog, rendered.meta, rendered.script, params, connection))
+                _wait_for_a_free_connection(result)
+    assert result is not None  # the retries end with a result or an exception
+    return result
+
+
+def _wait_for_a_free_connection(result: PipelineResult) -> None:
+    """Raise TransientFailure when the account's connections are all in use: the connect
+    block failed before the template ran, so trying again later is safe."""
+    error = result.errors[-1] if result.failed and result.errors else None
+    if error is None:
+        return
+    verdict = classify(error.error_id, error.category, error.message)
+    if verdict.connection_limit:
+        raise TransientFailure(error.message, retry_after=verdict.retry_after,
+                               connection_limit=True)
 
 
 def run_plan(
@@ -124,6 +148,8 @@ def run_plan(
         settings=settings,
         secret_columns=meta.secret_columns,
         on_results=on_results,
+        confirm=(None if plan.confirm is None
+                 else functools.partial(plan.confirm, target, catalog)),
     )
     status = "failed"
     try:

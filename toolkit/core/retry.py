@@ -27,6 +27,10 @@ THROTTLING_IDS = frozenset({
     "MicroDelayException",
 })
 TRANSIENT_CATEGORIES = frozenset({"OperationTimeout", "ConnectionError"})
+# Exchange Online's limit of concurrent connections per account ("Fail to create a runspace
+# because you have exceeded the maximum number of connections allowed : 3 for the policy
+# party : MaxConcurrency"), raised by the connect block before any row ran: wait for a slot.
+CONNECTION_LIMIT = ("PSRemotingTransportException", "OpenError")
 # Exchange: "... Please retry after 30 seconds." Graph PowerShell prints the response
 # headers under the message: "Retry-After                   : 30" (seconds, no unit).
 _RETRY_AFTER = re.compile(
@@ -41,11 +45,14 @@ class Verdict:
     retry: bool
     throttled: bool = False
     retry_after: float | None = None
+    connection_limit: bool = False  # release this connection and wait for a free one
 
 
 def classify(error_id: str | None, category: str | None, message: str | None) -> Verdict:
     """Whether a failed row or pipeline should be tried again."""
     short = short_error_id(error_id)
+    if (short, category) == CONNECTION_LIMIT:
+        return Verdict(True, True, retry_after(message), connection_limit=True)
     if category in THROTTLING_CATEGORIES or short in THROTTLING_IDS:
         return Verdict(True, True, retry_after(message))
     if category in TRANSIENT_CATEGORIES:
@@ -64,10 +71,11 @@ class TransientFailure(Exception):
     """Raised inside a retry loop: try again, after ``retry_after`` seconds if given."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None,
-                 throttled: bool = False):
+                 throttled: bool = False, connection_limit: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
         self.throttled = throttled
+        self.connection_limit = connection_limit
 
 
 class WaitRetryAfter(wait_base):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,12 @@ from typing import Any
 from toolkit.core import paths
 from toolkit.core.auth import TokenProvider
 from toolkit.core.config import SANDBOX, Profile, parse_profile
-from toolkit.core.errors import ConfigError, ConnectionFailed
+from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
 from toolkit.core.templates import TemplateCatalog
 
+# Opening a shell is tried this often before a host counts as unreachable (exit 4).
+OPEN_ATTEMPTS = 3
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
     "graph": "_lib/connect-graph",
@@ -43,6 +46,15 @@ class Target:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def open_connection(self) -> Connection:
+        """A new connection, after closing the shells a failed close left behind (each holds
+        one of the account's few Exchange connections)."""
+        if self.ledger is not None:
+            self.ledger.reap(self.endpoint)
+        for attempt in range(1, OPEN_ATTEMPTS):
+            try:
+                return Connection(self.endpoint, self.ledger)
+            except TransportFault:  # a dropped request or an HTTP 5xx: not yet a verdict
+                time.sleep(0.5 * 2 ** attempt)
         return Connection(self.endpoint, self.ledger)
 
     def connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
