@@ -4,11 +4,13 @@ finish. The sandbox's command log is the witness of what the tenant really ran."
 
 from __future__ import annotations
 
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli, bulk_seed, rows_csv
+from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
 
 LAB = ("--profile", "lab")
 CHANGE_CMDLETS = ("Add-MailboxPermission", "Add-RecipientPermission", "Set-Mailbox")
@@ -59,3 +61,26 @@ def test_two_concurrent_applies_on_one_profile_both_finish(  # type: ignore[no-u
         "the account's connection limit should have been met")
     counts = applied(sandbox)
     assert len(counts) == 1000 and set(counts.values()) == {1}, counts.most_common(3)
+
+
+def test_sigterm_stops_like_ctrl_c_and_resume_finishes(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    """What systemd and CI send: exit 143, the job resumable, no shell left on the host."""
+    seed = bulk_seed(tmp_path / "seed.json", 1000)
+    sandbox = serve("--cmdlet-ms", "8", seed=str(seed))
+    source = grant_rows(tmp_path / "rows.csv", 60)
+    job = cli.popen(*LAB, "perms", "apply", str(source), "--chunk-size", "10")
+    while rows_done(isolated_home) < 30:
+        assert job.poll() is None, "the job ended before it could be stopped"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)
+    output = job.communicate(timeout=120)[0]
+    assert job.returncode == 143, output
+    (listed,) = cli.json("jobs", "list")
+    assert f"psbridge jobs resume {listed['id']}" in output
+    assert listed["status"] == "interrupted"
+    shells = isolated_home / "data" / "shells"
+    assert not list(shells.glob("*.json")), "every shell was closed and confirmed"
+    cli(*LAB, "jobs", "resume", listed["id"], check=0, timeout=300)
+    counts = applied(sandbox)
+    assert len(counts) == 300 and set(counts.values()) == {1}, counts.most_common(3)

@@ -11,6 +11,7 @@ trust the exit code:
 3     drift found (audits)
 4     cannot connect or authenticate
 130   interrupted (Ctrl-C); the job can be resumed
+143   terminated (SIGTERM, as systemd and CI stop a job); handled like Ctrl-C
 ====  ==========================================================
 """
 
@@ -26,6 +27,7 @@ class ExitCode(IntEnum):
     DRIFT = 3
     CONNECTION = 4
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class PsbridgeError(Exception):
