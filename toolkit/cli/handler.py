@@ -11,6 +11,7 @@ from types import FrameType
 import click
 
 from toolkit.core.errors import ExitCode, PsbridgeError
+from toolkit.io.plain_text import visible
 
 
 def _wants_traceback(argv: list[str]) -> bool:
@@ -49,9 +50,9 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     except PsbridgeError as exc:
         if _wants_traceback(args):
             tb.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {visible(exc.message, newlines=True)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {visible(exc.hint, newlines=True)}", err=True)
         return int(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -71,7 +72,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         if _wants_traceback(args):
             tb.print_exc()
         else:
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(f"error: internal error: {type(exc).__name__}: {visible(str(exc))}",
+                       err=True)
             click.echo("hint: run again with --traceback and report the stack trace.",
                        err=True)
         return int(ExitCode.PARTIAL_FAILURE)

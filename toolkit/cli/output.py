@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from toolkit.cli.main import AppContext
+from toolkit.io.plain_text import plain_cell
 from toolkit.io.results import excel_safe
 
 
@@ -39,12 +40,13 @@ def emit(app: AppContext, rows: Sequence[Mapping[str, Any]], columns: Sequence[s
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title, show_lines=False, header_style="bold")
+        table = Table(title=plain_cell(title) if title else None, show_lines=False,
+                      header_style="bold")
         for index, column in enumerate(columns):
             # The first column names the row: never wrap or cut it.
-            table.add_column(column, no_wrap=index == 0, overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
+            table.add_column(plain_cell(column), no_wrap=index == 0, overflow="fold")
+        for row in rows:  # tenant and CSV strings: shown literally, never as markup
+            table.add_row(*(plain_cell(_cell(row.get(c))) for c in columns))
         # Piped or redirected, a table keeps its natural width instead of 80 columns.
         width = None if out.isatty() else 200
         Console(file=out, soft_wrap=False, width=width).print(table)
