@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from toolkit.core.errors import InputError
 from toolkit.core.runner import RowResult
@@ -23,7 +23,14 @@ def excel_safe(value: Any) -> Any:
 
 
 class ResultsWriter:
-    """Streams :class:`RowResult` to a ``.csv`` or ``.json``/``.jsonl`` file."""
+    """Streams :class:`RowResult` to a ``.csv`` or ``.json``/``.jsonl`` file.
+
+    A command that runs its job in phases (activation's mailbox wait) opens the file once
+    per phase: the first opening in this process starts the file, later ones append, so
+    no phase's rows are lost.
+    """
+
+    _started: ClassVar[set[Path]] = set()  # files this process has already started
 
     def __init__(self, path: Path):
         suffix = path.suffix.lower()
@@ -35,10 +42,15 @@ class ResultsWriter:
         self._csv: Any = None
 
     def __enter__(self) -> ResultsWriter:
-        self._handle = open(self.path, "w", encoding="utf-8", newline="")
+        key = self.path.resolve()
+        appending = key in ResultsWriter._started
+        ResultsWriter._started.add(key)
+        self._handle = open(self.path, "a" if appending else "w", encoding="utf-8",
+                            newline="")
         if self.kind == "csv":
             self._csv = csv.writer(self._handle)
-            self._csv.writerow(COLUMNS)
+            if not appending:
+                self._csv.writerow(COLUMNS)
         return self
 
     def write(self, results: list[RowResult]) -> None:
