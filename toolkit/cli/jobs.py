@@ -90,11 +90,13 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, concurrency: int |
     """
     import importlib
 
+    from toolkit.cli.credentials import report_undelivered
     from toolkit.core.config import resolve_profile
     from toolkit.core.journal import Journal
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
 
+    report_undelivered()
     with Journal() as journal:
         job = journal.job(job_id)
     if job.status == "completed":

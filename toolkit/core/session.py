@@ -235,7 +235,7 @@ class ShellLedger:
                 continue
             if (data.get("url"), data.get("username")) != (endpoint.url, endpoint.username):
                 continue
-            if data.get("abandoned") or not _process_alive(int(data.get("pid", 0))):
+            if data.get("abandoned") or not process_alive(int(data.get("pid", 0))):
                 found.append((record, str(data["shell_id"])))
         return found
 
@@ -298,7 +298,7 @@ def delete_shell(endpoint: Endpoint, shell_id: str) -> bool:
     return False
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     try:
