@@ -135,18 +135,23 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     # -- routing ------------------------------------------------------------------------------
 
     def _route(self, method: str) -> None:
-        body = self._read_body()
-        if body is None:
-            return
         url = urlsplit(self.path)
         if url.path.rstrip("/").lower() == WSMAN_PATH:
-            self._wsman(method, body)
+            self._wsman(method)
             return
-        if not self._inject_fault():
+        body = self._read_body()
+        if body is not None and not self._inject_fault():
             self._identity(method, url.path, url.query, body)
 
     def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
+        """The request body, or None once a bad or too large Content-Length was answered
+        (400 or 413) and the connection marked for closing: nothing more is read from it."""
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():  # negative, signed, hexadecimal, or not a number at all
+            self._send(400, [], b"")
+            self.close_connection = True
+            return None
+        length = int(text)
         if length > MAX_BODY:
             self._send(413, [], b"")
             self.close_connection = True
@@ -176,13 +181,24 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     # -- WSMan --------------------------------------------------------------------------------
 
-    def _wsman(self, method: str, body: bytes) -> None:
+    def _wsman(self, method: str) -> None:
+        """Authenticate first: a client without credentials gets its 401 before its body
+        is read. A leg of an NTLM handshake keeps its connection (NTLM authenticates the
+        connection), so its body is read, within the size limit, and dropped."""
         if method != "POST":
             self._send(405, [("Allow", "POST")], b"")
+            self.close_connection = True
             return
         result = self.auth.authenticate(self.headers.get("Authorization"))
         if result.context is None:
+            if self.headers.get("Authorization") and self._read_body() is None:
+                return
             self._send(401, result.headers, b"")
+            if not self.headers.get("Authorization"):
+                self.close_connection = True  # its body is never read
+            return
+        body = self._read_body()
+        if body is None:
             return
         if not body:  # the empty request a client sends to set up message encryption
             self._send(200, result.headers, b"")
