@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.core.retry import classify, retry_after
+from toolkit.core.retry import classify, retry_after, worth_retrying_later
 
 EXO_THROTTLED_ID = ("[Server=SB1PR01MB0001,RequestId=1,TimeStamp=11/29/2026 10:24:10 AM] "
                     "[FailureCategory=Cmdlet-RestClientException] 74E35B8D,"
@@ -57,3 +57,11 @@ def test_the_connection_limit_means_wait_for_a_free_connection() -> None:
 def test_retry_after_needs_a_number() -> None:
     assert retry_after("Retry-After header.") is None
     assert retry_after(None) is None
+
+
+def test_a_failed_row_is_worth_retrying_later_only_when_its_error_was_transient() -> None:
+    assert worth_retrying_later("RetriesExhausted", "gave up after retries: throttled")
+    assert worth_retrying_later("PSRemotingTransportException,Connect-ExchangeOnline", "")
+    assert worth_retrying_later("TooManyRequests,Update-MgUser", "Too many requests")
+    assert not worth_retrying_later("ManagementObjectNotFoundException", "not found")
+    assert not worth_retrying_later(None, None)

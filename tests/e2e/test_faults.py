@@ -84,3 +84,40 @@ def test_sigterm_stops_like_ctrl_c_and_resume_finishes(  # type: ignore[no-untyp
     cli(*LAB, "jobs", "resume", listed["id"], check=0, timeout=300)
     counts = applied(sandbox)
     assert len(counts) == 300 and set(counts.values()) == {1}, counts.most_common(3)
+
+
+def test_resume_retry_failed_reruns_only_transient_failures(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
+    """Rows that failed because their retries ran out are run again; a row that failed for
+    good is left alone. (The failures are written into the job store: a real budget of
+    ten minutes of throttling is too long for a test.)"""
+    import sqlite3
+
+    sandbox = serve(seed=str(bulk_seed(tmp_path / "seed.json", 20)))
+    source = grant_rows(tmp_path / "rows.csv", 2)  # 10 grants on bulk0000 and bulk0001
+    cli(*LAB, "perms", "apply", str(source), check=0)
+    (listed,) = cli.json("jobs", "list")
+    shown = {r["row"]: r for r in cli.json("jobs", "show", listed["id"])}
+    transient, permanent = [2, 3], 4
+    for line in (*transient, permanent):
+        mailbox, trustee, right = (source.read_text().splitlines()[line - 1]).split(",")
+        cli(*LAB, "perms", "revoke", mailbox, trustee, "--right", right, check=0)
+    with sqlite3.connect(isolated_home / "data" / "jobs.sqlite3") as db:
+        db.executemany("UPDATE rows SET status = 'failed', error_id = ?, message = ? "
+                       "WHERE job_id = ? AND row = ?",
+                       [("RetriesExhausted", "gave up after retries", listed["id"], r)
+                        for r in transient]
+                       + [("ManagementObjectNotFoundException", "not found", listed["id"],
+                           permanent)])
+        db.execute("UPDATE jobs SET status = 'partial' WHERE id = ?", (listed["id"],))
+    resumed = cli(*LAB, "jobs", "resume", listed["id"], "--retry-failed", check=0)
+    assert "2 failed row(s) with a transient error will be run again" in resumed.stderr
+    after = {r["row"]: r["status"] for r in cli.json("jobs", "show", listed["id"])}
+    assert [after[r] for r in transient] == ["changed", "changed"]
+    assert after[permanent] == "failed"
+    assert set(shown) == set(after)
+    counts = applied(sandbox)  # granted by the first run, and again by the resume
+    assert counts[("Add-MailboxPermission", "bulk0000@contoso.com", "bulk0001@contoso.com")] == 2
+    assert counts[("Add-RecipientPermission", "bulk0000@contoso.com", "bulk0002@contoso.com")] == 2
+    assert [n for key, n in counts.items() if key[0] == "Set-Mailbox"
+            and "Add': 'bulk0003" in key[2] and key[1] == "bulk0000@contoso.com"] == [1]

@@ -60,6 +60,17 @@ def classify(error_id: str | None, category: str | None, message: str | None) ->
     return Verdict(False)
 
 
+GAVE_UP = "RetriesExhausted"  # the runner's error id for rows whose retries ran out
+
+
+def worth_retrying_later(error_id: str | None, message: str | None) -> bool:
+    """Whether a failed row's recorded error (id and message; the category is not kept)
+    was transient: its retries ran out, or it was throttling or the connection limit."""
+    short = short_error_id(error_id)
+    return (short in (GAVE_UP, CONNECTION_LIMIT[0])
+            or classify(error_id, None, message).retry)
+
+
 def retry_after(message: str | None) -> float | None:
     match = _RETRY_AFTER.search(message or "")
     if match is None:

@@ -33,7 +33,14 @@ from typing import Any
 
 from toolkit.core.errors import Interrupted, PsbridgeError, TransportFault
 from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
-from toolkit.core.retry import ATTEMPTS, MAX_SECONDS, TransientFailure, classify, retrying
+from toolkit.core.retry import (
+    ATTEMPTS,
+    GAVE_UP,
+    MAX_SECONDS,
+    TransientFailure,
+    classify,
+    retrying,
+)
 from toolkit.core.session import Connection, PipelineResult, Step
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
@@ -331,7 +338,7 @@ class Runner:
             pass
         if remaining and last_failure is not None:
             exhausted = [RowResult(w.row, "failed", w.key,
-                                   f"gave up after retries: {last_failure}", "RetriesExhausted")
+                                   f"gave up after retries: {last_failure}", GAVE_UP)
                          for w in remaining]
             self._record(exhausted, journal)
         return connection
