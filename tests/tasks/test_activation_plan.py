@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,26 @@ def test_licence_changes_check_seats_in_order() -> None:
         "no user x@c.com in the tenant"]
     removals = plan_changes(rows[:2], users, "remove", E5, (E3, EMS, E5))
     assert [p.remove for p in removals] == [(), ("e5",)]
+
+
+def test_upns_are_checked_as_microsoft_checks_them_and_passwords_kept_as_written(
+        tmp_path: Path) -> None:
+    """Entra's userPrincipalName policy (length, characters) before anything is sent, and a
+    password cell is never trimmed."""
+    from toolkit.io.csvfile import CsvInvalid
+    from toolkit.tasks.activation import read_input
+
+    bad = ["pw[/x]@contoso.com", "a$(whoami)@contoso.com", "x" * 1000 + "@contoso.com",
+           "a.@contoso.com", "nul\x00@contoso.com"]
+    source = tmp_path / "hires.csv"
+    source.write_text("UserPrincipalName,Password\n" + "".join(f'"{u}",\n' for u in bad)
+                      + '"new\nline@contoso.com",\n', encoding="utf-8")
+    with pytest.raises(CsvInvalid) as info:
+        read_input(source)
+    assert [(p.line, p.column) for p in info.value.problems] == [
+        (2, "UserPrincipalName"), (3, "UserPrincipalName"), (4, "UserPrincipalName"),
+        (5, "UserPrincipalName"), (6, "UserPrincipalName"), (7, "UserPrincipalName")]
+    source.write_text('UserPrincipalName,Password\nok@contoso.com,"  pw with spaces  "\n',
+                      encoding="utf-8")
+    (row,) = read_input(source).rows
+    assert row.password == "  pw with spaces  "

@@ -45,6 +45,7 @@ class Column:
     parse: Callable[[str], Any] = str
     default: Any = None
     nullable: bool = False  # a required column whose cells may be empty
+    strip: bool = True  # False: the cell is taken exactly as written (a password)
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,8 @@ class CsvFile:
             values: dict[str, Any] = {}
             bad = False
             for index, column in mapping.items():
-                cell = fields[index].strip() if index < len(fields) else ""
+                written = fields[index] if index < len(fields) else ""
+                cell = written.strip() if column.strip or not written.strip() else written
                 if not cell:
                     if column.required and not column.nullable:
                         yield Problem(path, line, column.name, "is empty")
