@@ -9,6 +9,7 @@ text, logs or the journal.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -86,6 +87,14 @@ def _read_certificate(path: str) -> dict[str, str]:
             .fingerprint(_sha1()).hex()}
 
 
+def _fingerprint(credential: Any) -> str:
+    """A short digest of an app's secret or certificate ("" for a public client)."""
+    if credential is None:
+        return ""
+    material = credential if isinstance(credential, str) else credential["thumbprint"]
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
 def _sha1() -> Any:
     from cryptography.hazmat.primitives import hashes
 
@@ -100,8 +109,8 @@ class TokenProvider:
         self.profile = profile
         self.cache_path = cache_path or paths.data_dir() / "token-cache.bin"
         self._prompt = prompt or (lambda message: print(message, file=sys.stderr, flush=True))
-        self._apps: dict[tuple[str, str], Any] = {}
-        self._cache: Any = None
+        self._apps: dict[tuple[str, str, str], Any] = {}
+        self._caches: dict[str, Any] = {}
 
     def _connection(self, service: str) -> ServiceConnection:
         key = "graph" if service == "msonline" else service
@@ -128,24 +137,10 @@ class TokenProvider:
         import msal
 
         authority = f"{conn.authority.rstrip('/')}/{tenant}"
-        key = (authority, conn.app_id or "")
-        if key in self._apps:
-            return self._apps[key]
         if not conn.app_id:
             raise ConfigError(f"profile {self.profile.name}: app_id is required to sign in")
-        if self._cache is None:
-            self._cache = _token_cache(self.cache_path)
-        common: dict[str, Any] = {
-            "authority": authority,
-            "token_cache": self._cache,
-            "http_client": _http_client(self.profile.ca_bundle),
-            # Sovereign or test authorities are not in Microsoft's instance list.
-            "instance_discovery": conn.authority.startswith("https://login.microsoftonline"),
-        }
-        if conn.delegated:
-            app = msal.PublicClientApplication(conn.app_id, **common)
-        else:
-            credential: Any
+        credential: Any = None
+        if not conn.delegated:
             if conn.certificate_path:
                 credential = _read_certificate(conn.certificate_path)
             else:
@@ -155,10 +150,34 @@ class TokenProvider:
                         f"profile {self.profile.name}: an app connection needs "
                         "certificate_path, client_secret_env or client_secret_file",
                     )
+        fingerprint = _fingerprint(credential)
+        key = (authority, conn.app_id, fingerprint)
+        if key in self._apps:
+            return self._apps[key]
+        common: dict[str, Any] = {
+            "authority": authority,
+            "token_cache": self._cache_for(fingerprint),
+            "http_client": _http_client(self.profile.ca_bundle),
+            # Sovereign or test authorities are not in Microsoft's instance list.
+            "instance_discovery": conn.authority.startswith("https://login.microsoftonline"),
+        }
+        if conn.delegated:
+            app = msal.PublicClientApplication(conn.app_id, **common)
+        else:
             app = msal.ConfidentialClientApplication(conn.app_id, client_credential=credential,
                                                      azure_region=False, **common)
         self._apps[key] = app
         return app
+
+    def _cache_for(self, fingerprint: str) -> Any:
+        """One cache per app credential: a token got with the right secret is never
+        handed to a profile whose secret is wrong (msal keys its cache by app id only)."""
+        if fingerprint not in self._caches:
+            path = self.cache_path
+            if fingerprint:
+                path = path.with_name(f"{path.stem}-{fingerprint}{path.suffix}")
+            self._caches[fingerprint] = _token_cache(path)
+        return self._caches[fingerprint]
 
     def token(self, service: str, tenant: str | None = None) -> AccessToken:
         """A valid access token for ``service`` in ``tenant`` (cached until near expiry)."""
