@@ -64,3 +64,18 @@ def test_passwords_of_a_killed_activation_are_named_not_lost(  # type: ignore[no
     with spool.open(encoding="utf-8", newline="") as handle:
         kept = {r["UserPrincipalName"] for r in csv.DictReader(handle)}
     assert enabled <= kept
+
+
+def test_json_output_is_one_document_with_a_waiting_phase(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    import json
+
+    serve("--mailbox-delay-s", "2")
+    source = rows_csv(tmp_path / "hires.csv", HEADER, [
+        "nora.ahmed@contoso.com,,,,,ENTERPRISEPACK,nora@contoso.com",
+        "quinn.baker@contoso.com,,,,,ENTERPRISEPACK,"])
+    run = cli("--output", "json", *LAB, "users", "activate", str(source), "--mailbox-timeout",
+              "60s", "--credentials-out", str(tmp_path / "creds.csv"), check=0)
+    summary = json.loads(run.stdout)  # one document, not two arrays one after the other
+    assert {r["status"] for r in summary} >= {"changed", "waiting"}
+    assert len({r["job"] for r in summary}) == 1
