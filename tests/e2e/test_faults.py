@@ -43,6 +43,12 @@ def test_500_rows_under_faults_and_throttling_apply_each_once(  # type: ignore[n
     assert [c for c in sandbox.commands() if not c["ok"]], "the sandbox should have failed calls"
     counts = applied(sandbox)
     assert len(counts) == 500 and set(counts.values()) == {1}, counts.most_common(3)
+    (listed,) = cli.json("jobs", "list")
+    rows = cli.json("jobs", "show", listed["id"])
+    assert {r["status"] for r in rows} == {"changed"}
+    # A change whose answer was lost is confirmed in the tenant, not called "already so".
+    assert any(r["message"] == "changed, confirmed after retry" for r in rows)
+    assert not any("already" in r["message"] for r in rows)
 
 
 def test_two_concurrent_applies_on_one_profile_both_finish(  # type: ignore[no-untyped-def]
