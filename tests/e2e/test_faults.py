@@ -127,3 +127,21 @@ def test_resume_retry_failed_reruns_only_transient_failures(  # type: ignore[no-
     assert counts[("Add-RecipientPermission", "bulk0000@contoso.com", "bulk0002@contoso.com")] == 2
     assert [n for key, n in counts.items() if key[0] == "Set-Mailbox"
             and "Add': 'bulk0003" in key[2] and key[1] == "bulk0000@contoso.com"] == [1]
+
+
+def test_sigterm_during_the_plan_read_stops_reading(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    """Stopped while it reads the tenant: the reads in flight end, no new one starts, and
+    nothing is changed."""
+    sandbox = serve("--cmdlet-ms", "20", seed=str(bulk_seed(tmp_path / "seed.json", 1000)))
+    source = grant_rows(tmp_path / "rows.csv", 1000)
+    job = cli.popen(*LAB, "perms", "apply", str(source), "--concurrency", "1")
+    while not sandbox.commands("Get-MailboxPermission"):
+        assert job.poll() is None, "the command ended before it could be stopped"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)
+    output = job.communicate(timeout=300)[0]
+    assert job.returncode == 143, output
+    assert not applied(sandbox)
+    read = {c["parameters"]["Identity"] for c in sandbox.commands("Get-MailboxPermission")}
+    assert len(read) < 500, "the read went on after the stop"
