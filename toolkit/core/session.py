@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,6 +162,8 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
     from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
     where = endpoint.url
+    if isinstance(exc, requests.exceptions.SSLError) and _cut_off(exc):
+        return TransportFault(f"the connection to {where} was cut during the TLS handshake")
     if isinstance(exc, requests.exceptions.SSLError):
         return ConnectionFailed(
             f"TLS verification of {where} failed: {exc}",
@@ -189,6 +192,15 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
         return ConnectionFailed(f"the management host at {where} refused the request: "
                                 f"{exc.reason or exc.message}")
     return TransportFault(f"lost the connection to {where}: {type(exc).__name__}: {exc}")
+
+
+def _cut_off(exc: BaseException, depth: int = 0) -> bool:
+    """Whether a TLS failure is a connection cut mid-handshake (a busy or restarting host),
+    not a certificate that failed verification; requests nests the cause in ``args``."""
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ConnectionResetError):
+        return True
+    causes = [*exc.args, getattr(exc, "reason", None)] if depth < 6 else []
+    return any(isinstance(c, BaseException) and _cut_off(c, depth + 1) for c in causes)
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
