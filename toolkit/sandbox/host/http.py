@@ -39,6 +39,7 @@ IdentityHandler = Callable[
 WSMAN_PATH = "/wsman"
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
 MAX_BODY = 64 * 1024 * 1024
+UNAUTHENTICATED_BODY = 64 * 1024  # read before credentials are checked, at most
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -143,20 +144,24 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if body is not None and not self._inject_fault():
             self._identity(method, url.path, url.query, body)
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or None once a bad or too large Content-Length was answered
-        (400 or 413) and the connection marked for closing: nothing more is read from it."""
+    def _read_body(self, limit: int = MAX_BODY, refusal: tuple[int, list[tuple[str, str]]]
+                   = (413, [])) -> bytes | None:
+        """The request body, or None once the request was answered (400 for a bad
+        Content-Length, ``refusal`` for one over ``limit``) with the connection closed:
+        nothing more is read from it."""
         text = (self.headers.get("Content-Length") or "0").strip()
         if not text.isdigit():  # negative, signed, hexadecimal, or not a number at all
-            self._send(400, [], b"")
-            self.close_connection = True
+            self._send_and_close(400, [])
             return None
         length = int(text)
-        if length > MAX_BODY:
-            self._send(413, [], b"")
-            self.close_connection = True
+        if length > limit:
+            self._send_and_close(*refusal)
             return None
         return self.rfile.read(length) if length else b""
+
+    def _send_and_close(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.close_connection = True
+        self._send(status, [*headers, ("Connection", "close")], b"")
 
     def _identity(self, method: str, path: str, query: str, body: bytes) -> None:
         handler = self.server.identity_handler
@@ -182,20 +187,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     # -- WSMan --------------------------------------------------------------------------------
 
     def _wsman(self, method: str) -> None:
-        """Authenticate first: a client without credentials gets its 401 before its body
-        is read. A leg of an NTLM handshake keeps its connection (NTLM authenticates the
-        connection), so its body is read, within the size limit, and dropped."""
+        """Authenticate first: the body of a request that is not authenticated is read only
+        up to UNAUTHENTICATED_BODY (a larger one gets its 401 and the connection closes),
+        so that the connection stays open for the next leg of an NTLM handshake."""
         if method != "POST":
             self._send(405, [("Allow", "POST")], b"")
-            self.close_connection = True
             return
         result = self.auth.authenticate(self.headers.get("Authorization"))
         if result.context is None:
-            if self.headers.get("Authorization") and self._read_body() is None:
-                return
-            self._send(401, result.headers, b"")
-            if not self.headers.get("Authorization"):
-                self.close_connection = True  # its body is never read
+            if self._read_body(UNAUTHENTICATED_BODY, (401, result.headers)) is not None:
+                self._send(401, result.headers, b"")
             return
         body = self._read_body()
         if body is None:
