@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toolkit.core import retry
-from toolkit.core.retry import Outcome, Rule, classify, retry_after
+from toolkit.core.retry import Outcome, Rule, classify, retry_after, worth_retrying_later
 from toolkit.core.session import short_error_id
 
 EXO_THROTTLED_ID = ("[Server=SB1PR01MB0001,RequestId=1,TimeStamp=11/29/2026 10:24:10 AM] "
@@ -38,12 +38,22 @@ def test_throttling_is_retried_with_its_hint(error_id: str, category: str | None
     [
         ("ManagementObjectNotFoundException,Get-Mailbox", "NotSpecified"),
         ("Request_BadRequest,Set-MgUserLicense", "InvalidOperation"),
-        ("PSRemotingTransportException,Connect-ExchangeOnline", "OpenError"),
+        ("PSRemotingTransportException,Connect-ExchangeOnline", "AuthenticationError"),
     ],
 )
 def test_permanent_errors_are_not_retried(error_id: str, category: str) -> None:
     # Even a message that mentions retrying does not make a permanent error transient.
     assert not classify(error_id, category, "Please retry after 5 seconds.").retry
+
+
+def test_the_connection_limit_means_wait_for_a_free_connection() -> None:
+    """Exchange Online's "maximum number of connections allowed : 3" (the connect block's
+    OpenError) is not a row failure: the caller gives its connection back and waits."""
+    verdict = classify("PSRemotingTransportException,Connect-ExchangeOnline", "OpenError",
+                       "Fail to create a runspace because you have exceeded the maximum "
+                       "number of connections allowed : 3 for the policy party : "
+                       "MaxConcurrency. Please close existing runspace and try again.")
+    assert verdict.retry and verdict.throttled and verdict.connection_limit
 
 
 def test_retry_after_needs_a_number() -> None:
@@ -78,15 +88,19 @@ def test_both_exchange_shapes_name_the_same_error(error_id: str, message: str,
 
 
 def test_a_new_case_is_one_line_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = ("Fail to create a runspace because you have exceeded the maximum number of "
-               "connections allowed : 3 for the policy party : MaxConcurrency.")
-    assert classify("PSRemotingTransportException", "OpenError", message).outcome is (
+    message = "The remote server is being upgraded; try again in a few minutes."
+    assert classify("InvalidOperationException", "InvalidOperation", message).outcome is (
         Outcome.FATAL)
     monkeypatch.setattr(retry, "RULES", (
-        Rule(Outcome.TRANSIENT, phrase="exceeded the maximum number of connections allowed"),
-        *retry.RULES))
-    assert classify("PSRemotingTransportException", "OpenError", message).retry
+        Rule(Outcome.TRANSIENT, phrase="is being upgraded"), *retry.RULES))
+    assert classify("InvalidOperationException", "InvalidOperation", message).retry
 
 
 def test_exchange_budget_back_off_is_in_milliseconds() -> None:
     assert retry_after("Suggested backoff time 2500 ms.") == 2.5
+def test_a_failed_row_is_worth_retrying_later_only_when_its_error_was_transient() -> None:
+    assert worth_retrying_later("RetriesExhausted", "gave up after retries: throttled")
+    assert worth_retrying_later("PSRemotingTransportException,Connect-ExchangeOnline", "")
+    assert worth_retrying_later("TooManyRequests,Update-MgUser", "Too many requests")
+    assert not worth_retrying_later("ManagementObjectNotFoundException", "not found")
+    assert not worth_retrying_later(None, None)

@@ -105,6 +105,14 @@ def test_quoted_values_render_and_undefined_names_fail(user_dir: Path) -> None:
         catalog.render("ok")
 
 
+def test_a_template_cannot_reach_python_internals(user_dir: Path) -> None:
+    """Templates render in Jinja's sandbox: no way from a template to Python's objects."""
+    write(user_dir, "escape", "param($Rows, $Password, $Limit)\n"
+          "{{ ''.__class__.__mro__[1].__subclasses__() | length | ps }}\n")
+    with pytest.raises(TemplateError, match=r"sandbox|unsafe"):
+        TemplateCatalog(user_dir).render("escape")
+
+
 def test_export_writes_literals_and_prompts_for_secrets(user_dir: Path) -> None:
     write(user_dir, "exp", "param($Rows, $Password, $Limit)\nforeach ($r in $Rows) { $r }\n")
     catalog = TemplateCatalog(user_dir)

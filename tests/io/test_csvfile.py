@@ -104,3 +104,23 @@ def test_hash_identifies_the_content(tmp_path: Path) -> None:
     a = CsvFile(write(tmp_path, codecs.BOM_UTF8 + b"Mailbox,Trustee,Right\n", "a.csv"), COLUMNS)
     b = CsvFile(write(tmp_path, b"Mailbox,Trustee,Right\n", "b.csv"), COLUMNS)
     assert a.sha256() != b.sha256() and len(a.sha256()) == 64
+
+
+def test_a_decoding_error_late_in_the_file_names_its_own_line(tmp_path: Path) -> None:
+    rows = b"".join(b"m%d,t,SendAs,1\n" % i for i in range(5000))
+    path = write(tmp_path, b"Mailbox,Trustee,Right,Count\n" + rows + b"m\xe9,t,SendAs,1\n")
+    with pytest.raises(CsvInvalid) as info:
+        CsvFile(path, COLUMNS).validate()
+    assert [p.line for p in info.value.problems] == [5002]
+
+
+def test_a_runaway_line_is_refused_with_its_number_without_reading_it_whole(
+        tmp_path: Path) -> None:
+    from toolkit.io.csvfile import MAX_LINE_BYTES
+
+    path = write(tmp_path, b"Mailbox,Trustee,Right,Count\nm,t,SendAs,1\n"
+                 + b"x" * (MAX_LINE_BYTES + 10))
+    with pytest.raises(CsvInvalid) as info:
+        CsvFile(path, COLUMNS).validate()
+    (problem,) = info.value.problems
+    assert problem.line == 3 and "longer than 1024 KiB" in problem.message

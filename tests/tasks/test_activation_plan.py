@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,26 @@ def test_synced_users_get_only_what_the_cloud_owns() -> None:
     assert "add the aliases (proxyAddresses) there" in str(plans[2].error)
     # The refused row took no seat: the next row gets the second free E3 seat.
     assert not plans[3].error and [s.part_number for s in plans[3].add] == ["ENTERPRISEPACK"]
+
+
+def test_upns_are_checked_as_microsoft_checks_them_and_passwords_kept_as_written(
+        tmp_path: Path) -> None:
+    """Entra's userPrincipalName policy (length, characters) before anything is sent, and a
+    password cell is never trimmed."""
+    from toolkit.io.csvfile import CsvInvalid
+    from toolkit.tasks.activation import read_input
+
+    bad = ["pw[/x]@contoso.com", "a$(whoami)@contoso.com", "x" * 1000 + "@contoso.com",
+           "a.@contoso.com", "nul\x00@contoso.com"]
+    source = tmp_path / "hires.csv"
+    source.write_text("UserPrincipalName,Password\n" + "".join(f'"{u}",\n' for u in bad)
+                      + '"new\nline@contoso.com",\n', encoding="utf-8")
+    with pytest.raises(CsvInvalid) as info:
+        read_input(source)
+    assert [(p.line, p.column) for p in info.value.problems] == [
+        (2, "UserPrincipalName"), (3, "UserPrincipalName"), (4, "UserPrincipalName"),
+        (5, "UserPrincipalName"), (6, "UserPrincipalName"), (7, "UserPrincipalName")]
+    source.write_text('UserPrincipalName,Password\nok@contoso.com,"  pw with spaces  "\n',
+                      encoding="utf-8")
+    (row,) = read_input(source).rows
+    assert row.password == "  pw with spaces  "

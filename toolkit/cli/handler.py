@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback as tb
+from types import FrameType
 
 import click
 
 from toolkit.core.errors import ExitCode, PsbridgeError
+from toolkit.io.plain_text import visible
 
 
 def _wants_traceback(argv: list[str]) -> bool:
     return "--traceback" in argv
 
 
+_terminated = threading.Event()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the command as Ctrl-C does (in the main thread, where Ctrl-C lands);
+    a second one during the orderly stop is ignored."""
+    if not _terminated.is_set():
+        _terminated.set()
+        raise KeyboardInterrupt
+
+
 def run(command: click.Command, argv: list[str] | None = None) -> int:
+    """Run the CLI; SIGTERM (systemd, CI) is handled like Ctrl-C and exits 143, not 130."""
+    if threading.current_thread() is not threading.main_thread():
+        return _run(command, argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = _run(command, argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if _terminated.is_set() and code == ExitCode.INTERRUPTED:
+        return int(ExitCode.TERMINATED)
+    return code
+
+
+def _run(command: click.Command, argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         command.main(args=args, prog_name="psbridge", standalone_mode=False)
     except PsbridgeError as exc:
         if _wants_traceback(args):
             tb.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {visible(exc.message, newlines=True)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {visible(exc.hint, newlines=True)}", err=True)
         return int(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -43,7 +72,8 @@ def run(command: click.Command, argv: list[str] | None = None) -> int:
         if _wants_traceback(args):
             tb.print_exc()
         else:
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(f"error: internal error: {type(exc).__name__}: {visible(str(exc))}",
+                       err=True)
             click.echo("hint: run again with --traceback and report the stack trace.",
                        err=True)
         return int(ExitCode.PARTIAL_FAILURE)

@@ -84,24 +84,39 @@ def show(app: AppContext, job_id: str, only_failed: bool) -> None:
 @click.option("--rerun-unknown", is_flag=True,
               help="Also run rows that were in flight when the job stopped (their outcome "
               "is unknown). Only for templates that are safe to run twice.")
+@click.option("--retry-failed", is_flag=True,
+              help="Also run again the failed rows whose error was transient (retries "
+              "exhausted, throttling, the account's connection limit); rows that failed "
+              "for good stay failed.")
 @concurrency_option
 @click.pass_obj
-def resume(app: AppContext, job_id: str, rerun_unknown: bool, concurrency: int | None,
-           chunk_size: int, results_path: Path | None) -> None:
+def resume(app: AppContext, job_id: str, rerun_unknown: bool, retry_failed: bool,
+           concurrency: int | None, chunk_size: int, results_path: Path | None) -> None:
     """Finish an interrupted or crashed job: rows with an outcome are skipped.
 
     The input file must be unchanged (its hash is checked). Rows that were in flight when
     the job stopped are reported as unknown and left alone unless --rerun-unknown is given.
+    Failed rows are left as they are unless --retry-failed is given: then those whose
+    error was transient are planned and run again (a planner first re-reads the tenant).
     """
     import importlib
 
+    from toolkit.cli.credentials import report_undelivered
     from toolkit.core.config import resolve_profile
-    from toolkit.core.journal import Journal
+    from toolkit.core.journal import PENDING, Journal
+    from toolkit.core.retry import worth_retrying_later
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
 
+    report_undelivered()
     with Journal() as journal:
         job = journal.job(job_id)
+        if retry_failed:
+            again = [o.row for o in journal.outcomes(job.id) if o.status == "failed"
+                     and worth_retrying_later(o.error_id, o.message)]
+            journal.mark(job.id, again, PENDING)
+            click.echo(f"{len(again)} failed row(s) with a transient error will be run "
+                       "again", err=True)
     if job.status == "completed":
         click.echo(f"job {job.id} is already complete; nothing to do")
         return

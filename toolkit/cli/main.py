@@ -146,7 +146,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     lazy=COMMANDS,
     context_settings=CONTEXT_SETTINGS,
     epilog="Exit codes: 0 ok, 1 some rows failed, 2 bad input (nothing changed), "
-    "3 drift found, 4 cannot connect or authenticate, 130 interrupted. "
+    "3 drift found, 4 cannot connect or authenticate, 130 interrupted, 143 terminated. "
     "With no profile configured, commands run against the embedded sandbox tenant.",
 )
 @click.option("--profile", "profile_name", metavar="NAME", envvar="PSBRIDGE_PROFILE",

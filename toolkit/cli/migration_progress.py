@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TextIO
 
+from toolkit.io.plain_text import visible
 from toolkit.tasks.migration_status import BatchState
 
 
@@ -65,11 +66,16 @@ class BatchWatch:
                 self._show_plain(batch)
 
     def _show_rich(self, batch: BatchState) -> None:
-        fields = {"status": batch.status, "states": batch.state_text(), "items": _items(batch)}
+        from rich.markup import escape
+
+        # Batch names and states come from the tenant: shown literally, never as markup.
+        fields = {"status": escape(visible(batch.status)),
+                  "states": escape(visible(batch.state_text())), "items": _items(batch)}
         task = self._tasks.get(batch.name)
         if task is None:
             self._tasks[batch.name] = self._rich.add_task(
-                batch.name, total=len(batch.users) or 1, completed=_done(batch), **fields)
+                escape(visible(batch.name)), total=len(batch.users) or 1,
+                completed=_done(batch), **fields)
         else:
             self._rich.update(task, total=len(batch.users) or 1, completed=_done(batch),
                               **fields)
@@ -82,5 +88,5 @@ class BatchWatch:
         if previous is not None and previous[0] == line and now - previous[1] < self.HEARTBEAT:
             return
         self._last[batch.name] = (line, now)
-        self.stream.write(line + "\n")
+        self.stream.write(visible(line) + "\n")
         self.stream.flush()

@@ -17,6 +17,7 @@ from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.perms import perms
 from toolkit.core.errors import InputError
+from toolkit.io.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
     from toolkit.core.jobs import JobPlan
@@ -97,12 +98,25 @@ def _show_plan(app: AppContext, plan: Plan, *, dry_run: bool, single: bool) -> N
                   "trustee": row.trustee, "change": "unchanged", "note": reason}
                  for row, reason in plan.unchanged]
     columns = ["line", "mailbox", "right", "trustee", "change", "note"]
+    _warn_look_alikes(plan)
     if dry_run:
         emit(app, rows, columns, title="Plan")
     elif app.output == "table" and rows:
         emit(app, rows[:PLAN_SHOWN], columns, title="Plan")
         if len(rows) > PLAN_SHOWN:
             click.echo(f"... and {len(rows) - PLAN_SHOWN} more (--dry-run lists them all)")
+
+
+def _warn_look_alikes(plan: Plan) -> None:
+    """Warn about addresses mixing alphabets (a Cyrillic "а" in a Latin address): a
+    look-alike of the address the reader thinks they are approving."""
+    for change in plan.changes:
+        for what, address in (("mailbox", change.row.mailbox), ("trustee", change.row.trustee)):
+            scripts = mixed_scripts(address)
+            if scripts:
+                click.echo(f"warning: line {change.row.line}: {what} {address!a} "
+                           f"mixes {' and '.join(sorted(scripts))} letters: a look-alike "
+                           "address?", err=True)
 
 
 def _unchanged_results(plan: Plan) -> list[RowResult]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolkit.cli.credentials import Credentials, refuse_existing
+from toolkit.cli.credentials import Credentials, refuse_existing, report_undelivered
 from toolkit.cli.jobrun import concurrency_option, end_dry_run, execute
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
@@ -123,6 +123,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
 
     data = activation.read_input(csv_path)
     refuse_existing(credentials_out)
+    report_undelivered()
     defaults = activation.Defaults(usage_location, tuple(licenses))
     catalog = TemplateCatalog()
     with open_target(resolve_profile(app.profile_name), app.tenant) as target:
@@ -177,6 +178,8 @@ class _Run:
     def _execute(self, plan: JobPlan, plans: list[RowPlan], **resume: Any
                  ) -> PartialFailure | None:
         self.plans.update({p.line: p for p in plans})
+        self.credentials.keep((p.target_upn, p.password) for p in plans
+                              if p.password and p.password_generated and not p.error)
         try:
             execute(self.app, self.target, self.catalog, plan, **self.settings, **resume,
                     on_results=self._results, on_start=self._started)

@@ -9,6 +9,7 @@ text, logs or the journal.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +21,10 @@ from toolkit.core import paths
 from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import Profile, ServiceConnection
 from toolkit.core.errors import ConfigError, ConnectionFailed
+
+SIGN_IN_ATTEMPTS = 5
+# OAuth 2.0 error codes that say "try again later" (RFC 6749 section 5.2 / 4.1.2.1).
+TRANSIENT_SIGN_IN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,14 @@ def _read_certificate(path: str) -> dict[str, str]:
             .fingerprint(_sha1()).hex()}
 
 
+def _fingerprint(credential: Any) -> str:
+    """A short digest of an app's secret or certificate ("" for a public client)."""
+    if credential is None:
+        return ""
+    material = credential if isinstance(credential, str) else credential["thumbprint"]
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
 def _sha1() -> Any:
     from cryptography.hazmat.primitives import hashes
 
@@ -112,8 +125,8 @@ class TokenProvider:
         self.profile = profile
         self.cache_path = cache_path or paths.data_dir() / "token-cache.bin"
         self._prompt = prompt or (lambda message: print(message, file=sys.stderr, flush=True))
-        self._apps: dict[tuple[str, str], Any] = {}
-        self._cache: Any = None
+        self._apps: dict[tuple[str, str, str], Any] = {}
+        self._caches: dict[str, Any] = {}
 
     def _connection(self, service: str) -> ServiceConnection:
         key = service
@@ -152,24 +165,10 @@ class TokenProvider:
         import msal
 
         authority = f"{conn.authority.rstrip('/')}/{tenant}"
-        key = (authority, conn.app_id or "")
-        if key in self._apps:
-            return self._apps[key]
         if not conn.app_id:
             raise ConfigError(f"profile {self.profile.name}: app_id is required to sign in")
-        if self._cache is None:
-            self._cache = _token_cache(self.cache_path)
-        common: dict[str, Any] = {
-            "authority": authority,
-            "token_cache": self._cache,
-            "http_client": http_session(self.profile),
-            # Sovereign or test authorities are not in Microsoft's instance list.
-            "instance_discovery": conn.authority.startswith("https://login.microsoftonline"),
-        }
-        if conn.delegated:
-            app = msal.PublicClientApplication(conn.app_id, **common)
-        else:
-            credential: Any
+        credential: Any = None
+        if not conn.delegated:
             if conn.certificate_path:
                 credential = _read_certificate(conn.certificate_path)
             else:
@@ -179,10 +178,34 @@ class TokenProvider:
                         f"profile {self.profile.name}: an app connection needs "
                         "certificate_path, client_secret_env or client_secret_file",
                     )
+        fingerprint = _fingerprint(credential)
+        key = (authority, conn.app_id, fingerprint)
+        if key in self._apps:
+            return self._apps[key]
+        common: dict[str, Any] = {
+            "authority": authority,
+            "token_cache": self._cache_for(fingerprint),
+            "http_client": http_session(self.profile),
+            # Sovereign or test authorities are not in Microsoft's instance list.
+            "instance_discovery": conn.authority.startswith("https://login.microsoftonline"),
+        }
+        if conn.delegated:
+            app = msal.PublicClientApplication(conn.app_id, **common)
+        else:
             app = msal.ConfidentialClientApplication(conn.app_id, client_credential=credential,
                                                      azure_region=False, **common)
         self._apps[key] = app
         return app
+
+    def _cache_for(self, fingerprint: str) -> Any:
+        """One cache per app credential: a token got with the right secret is never
+        handed to a profile whose secret is wrong (msal keys its cache by app id only)."""
+        if fingerprint not in self._caches:
+            path = self.cache_path
+            if fingerprint:
+                path = path.with_name(f"{path.stem}-{fingerprint}{path.suffix}")
+            self._caches[fingerprint] = _token_cache(path)
+        return self._caches[fingerprint]
 
     def token(self, service: str, tenant: str | None = None) -> AccessToken:
         """A valid access token for ``service`` in ``tenant`` (cached until near expiry).
@@ -193,17 +216,7 @@ class TokenProvider:
         """
         conn = self._connection(service)
         tenant_name = self.tenant_for(service, tenant)
-        app = self._app(conn, tenant_name)
-        cloud = CLOUDS[self.profile.cloud]
-        scopes = [f"{cloud.resource(service)}/.default"]
-        try:
-            if conn.delegated:
-                result = self._delegated(app, scopes)
-            else:
-                result = app.acquire_token_for_client(scopes=scopes)
-        except (OSError, ValueError) as exc:
-            raise ConnectionFailed(f"cannot reach the identity platform {conn.authority}: "
-                                   f"{type(exc).__name__}") from exc
+        result = self._signed_in(conn, service, tenant_name)
         if "access_token" not in result:
             description = str(result.get("error_description", "")).splitlines()[0:1]
             raise ConnectionFailed(
@@ -213,6 +226,34 @@ class TokenProvider:
             )
         expires_in = float(result.get("expires_in", 3600))
         return AccessToken(result["access_token"], time.time() + expires_in, tenant_name)
+
+    def _signed_in(self, conn: ServiceConnection, service: str, tenant: str
+                   ) -> dict[str, Any]:
+        """msal's answer for one token, with the identity platform's passing failures (HTTP
+        5xx, dropped connections, "temporarily unavailable") tried again a few times."""
+        from msal.exceptions import MsalError
+
+        scopes = [f"{CLOUDS[self.profile.cloud].resource(service)}/.default"]
+        failure = ""
+        for attempt in range(SIGN_IN_ATTEMPTS):
+            if attempt:
+                time.sleep(min(8.0, 0.5 * 2 ** attempt))
+            try:
+                app = self._app(conn, tenant)
+                if conn.delegated:
+                    result = self._delegated(app, scopes)
+                else:
+                    result = app.acquire_token_for_client(scopes=scopes)
+            except (OSError, ValueError, MsalError) as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                continue
+            if result.get("error") not in TRANSIENT_SIGN_IN_ERRORS:
+                return dict(result)
+            failure = str(result.get("error"))
+        raise ConnectionFailed(
+            f"cannot sign in to {service} for {tenant}: the identity platform "
+            f"{conn.authority} kept failing ({failure}) after {SIGN_IN_ATTEMPTS} tries",
+            hint="Try again later; check the authority URL and the network to it.")
 
     def _delegated(self, app: Any, scopes: list[str]) -> dict[str, Any]:
         accounts = app.get_accounts()

@@ -11,6 +11,7 @@ trust the exit code:
 3     drift found (audits)
 4     cannot connect or authenticate
 130   interrupted (Ctrl-C); the job can be resumed
+143   terminated (SIGTERM, as systemd and CI stop a job); handled like Ctrl-C
 ====  ==========================================================
 """
 
@@ -26,6 +27,7 @@ class ExitCode(IntEnum):
     DRIFT = 3
     CONNECTION = 4
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class PsbridgeError(Exception):
@@ -64,6 +66,15 @@ class ConnectionFailed(PsbridgeError):
 
 class TransportFault(ConnectionFailed):
     """The connection broke or the host answered with a server error: worth retrying."""
+
+    busy = False  # the account's connections are all in use: wait for a free one
+
+
+class ConnectionsBusy(TransportFault):
+    """The account's Exchange connections are all in use (its limit is 3): nothing ran;
+    close this connection and wait for a free one."""
+
+    busy = True
 
 
 class PartialFailure(PsbridgeError):

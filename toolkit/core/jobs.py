@@ -8,13 +8,22 @@ input file with its hash.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.core.errors import InputError, PsbridgeError, TemplateError
+from toolkit.core.errors import (
+    ConnectionFailed,
+    ConnectionsBusy,
+    InputError,
+    PsbridgeError,
+    TemplateError,
+)
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
+from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.runner import (
     AdaptiveLimit,
     RowResult,
@@ -41,6 +50,9 @@ class JobPlan:
     input_path: str | None = None
     input_sha256: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Which of these rows the tenant already shows as done: asked after a transport fault,
+    # so that a change whose answer was lost is not sent twice.
+    confirm: Callable[[Target, TemplateCatalog, list[WorkRow]], set[int]] | None = None
 
 
 @dataclass
@@ -83,9 +95,27 @@ def run_once(target: Target, catalog: TemplateCatalog, template: str,
     """Run a template once (no rows), e.g. a read-only listing."""
     rendered = catalog.render(template, context)
     check_role(rendered.meta, target)
-    with target.open_connection() as connection:
-        return connection.run(pipeline_steps(target, catalog, rendered.meta, rendered.script,
-                                             params, connection))
+    result: PipelineResult | None = None
+    with contextlib.suppress(TransientFailure):
+        for attempt in retrying():
+            with attempt, target.open_connection() as connection:
+                result = connection.run(pipeline_steps(
+                    target, catalog, rendered.meta, rendered.script, params, connection))
+                _wait_for_a_free_connection(result)
+    assert result is not None  # the retries end with a result or an exception
+    return result
+
+
+def _wait_for_a_free_connection(result: PipelineResult) -> None:
+    """Raise TransientFailure when the account's connections are all in use: the connect
+    block failed before the template ran, so trying again later is safe."""
+    error = result.errors[-1] if result.failed and result.errors else None
+    if error is None:
+        return
+    verdict = classify(error.error_id, error.category, error.message, reason=error.reason)
+    if verdict.connection_limit:
+        raise TransientFailure(error.message, retry_after=verdict.retry_after,
+                               connection_limit=True)
 
 
 def rendered_rows_template(target: Target, catalog: TemplateCatalog, plan: JobPlan
@@ -107,7 +137,7 @@ def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: Tem
     as the runner's first, or to close)."""
     checked = target.open_connection()
     try:
-        target.connect(checked, meta.services, catalog)
+        checked = _connected(target, catalog, meta, checked)
         if resume is not None:
             journal.reopen_job(resume.id)
             return resume, checked
@@ -120,6 +150,27 @@ def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: Tem
     except BaseException:
         checked.close()
         raise
+
+
+def _connected(target: Target, catalog: TemplateCatalog, meta: TemplateMeta,
+               connection: Connection) -> Connection:
+    """``connection``, or a later one, connected to the template's services; waits (within
+    the retry budget) while the account's connections are all in use."""
+    try:
+        for attempt in retrying():
+            with attempt:
+                try:
+                    target.connect(connection, meta.services, catalog)
+                except ConnectionsBusy as busy:
+                    connection.close()
+                    connection = target.open_connection()
+                    raise TransientFailure(busy.message, connection_limit=True) from busy
+    except TransientFailure as busy:
+        connection.close()
+        raise ConnectionFailed(f"no free connection to the host: {busy}",
+                               hint="Other jobs or sessions of this account hold its "
+                                    "connections; try again when they end.") from None
+    return connection
 
 
 def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
@@ -147,6 +198,8 @@ def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
         secret_columns=meta.secret_columns,
         on_results=on_results,
         limit=limit,
+        confirm=(None if plan.confirm is None
+                 else functools.partial(plan.confirm, target, catalog)),
     )
 
 

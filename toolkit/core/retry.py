@@ -30,6 +30,9 @@ class Outcome(StrEnum):
     TRANSIENT = "transient"  # try again with backoff
     NOT_FOUND = "not_found"
     ALREADY = "already"  # the change is already so: unchanged, not failed
+    # Exchange Online's limit of concurrent connections per account: release this
+    # connection and wait for a free one (a throttling of connections, retried the same way)
+    CONNECTION_LIMIT = "connection_limit"
     FATAL = "fatal"
 
 
@@ -50,6 +53,10 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
+    # "Fail to create a runspace because you have exceeded the maximum number of connections
+    # allowed : 3 for the policy party : MaxConcurrency", from the connect block.
+    Rule(Outcome.CONNECTION_LIMIT, name="PSRemotingTransportException", category="OpenError"),
+    Rule(Outcome.CONNECTION_LIMIT, phrase="exceeded the maximum number of connections allowed"),
     Rule(Outcome.THROTTLED, status=429),
     Rule(Outcome.THROTTLED, name="TooManyRequests"),  # Graph's code for a 429
     Rule(Outcome.THROTTLED, phrase="Too many retries performed"),  # Graph SDK gave up on 429s
@@ -68,7 +75,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Outcome.NOT_FOUND, status=404),
     Rule(Outcome.ALREADY, name="ManagementObjectAlreadyExistsException"),
 )
-_RETRIED = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT})
+_RETRIED = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT, Outcome.CONNECTION_LIMIT})
+_THROTTLED = frozenset({Outcome.THROTTLED, Outcome.CONNECTION_LIMIT})
 
 # "... Please retry after 30 seconds." Graph PowerShell prints the response headers under
 # the message: "Retry-After                   : 30" (seconds, no unit). Exchange's budget
@@ -90,6 +98,11 @@ class Verdict:
     retry_after: float | None = None
     outcome: Outcome = Outcome.FATAL
 
+    @property
+    def connection_limit(self) -> bool:
+        """Release this connection and wait for a free one."""
+        return self.outcome is Outcome.CONNECTION_LIMIT
+
 
 def classify(error_id: str | None, category: str | None, message: str | None, *,
              reason: str | None = None) -> Verdict:
@@ -108,13 +121,23 @@ def classify(error_id: str | None, category: str | None, message: str | None, *,
     else:
         outcome = Outcome.FATAL
     retry = outcome in _RETRIED
-    return Verdict(retry, outcome is Outcome.THROTTLED,
+    return Verdict(retry, outcome in _THROTTLED,
                    retry_after(message) if retry else None, outcome)
 
 
 def http_status(message: str | None) -> int | None:
     match = _HTTP_STATUS.search(message or "")
     return int(match.group(1)) if match else None
+
+
+GAVE_UP = "RetriesExhausted"  # the runner's error id for rows whose retries ran out
+
+
+def worth_retrying_later(error_id: str | None, message: str | None) -> bool:
+    """Whether a failed row's recorded error (id and message; the category is not kept)
+    was transient: its retries ran out, or it was throttling or the connection limit."""
+    return (short_error_id(error_id, message) in (GAVE_UP, "PSRemotingTransportException")
+            or classify(error_id, None, message).retry)
 
 
 def retry_after(message: str | None) -> float | None:
@@ -130,10 +153,11 @@ class TransientFailure(Exception):
     """Raised inside a retry loop: try again, after ``retry_after`` seconds if given."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None,
-                 throttled: bool = False):
+                 throttled: bool = False, connection_limit: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
         self.throttled = throttled
+        self.connection_limit = connection_limit
 
 
 class WaitRetryAfter(wait_base):

@@ -31,9 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.core.errors import Interrupted, TransportFault
+from toolkit.core.errors import Interrupted, PsbridgeError, TransportFault
 from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
-from toolkit.core.retry import ATTEMPTS, MAX_SECONDS, TransientFailure, classify, retrying
+from toolkit.core.retry import (
+    ATTEMPTS,
+    GAVE_UP,
+    MAX_SECONDS,
+    TransientFailure,
+    classify,
+    retrying,
+)
 from toolkit.core.session import (
     Connection,
     PipelineResult,
@@ -190,6 +197,7 @@ class Runner:
         secret_columns: Sequence[str] = (),
         on_results: Callable[[list[RowResult]], None] | None = None,
         limit: AdaptiveLimit | None = None,
+        confirm: Callable[[list[WorkRow]], set[int]] | None = None,
     ):
         """``limit`` replaces the runner's own pipelines-in-flight limit (a worker's is
         shared with every worker acting on the same tenant)."""
@@ -200,6 +208,7 @@ class Runner:
         self.settings = settings or RunnerSettings()
         self.secret_columns = tuple(secret_columns)
         self.on_results = on_results
+        self.confirm = confirm
         self.limit = limit or AdaptiveLimit(self.settings.concurrency)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -320,18 +329,35 @@ class Runner:
                     with self.limit.slot():
                         if connection is None:
                             connection = self._reconnect()
+                        try:  # connecting first: no row is sent until it succeeds
+                            steps = self.make_steps(
+                                [{**w.data, "_row": w.row} for w in remaining], connection)
+                        except TransportFault as fault:
+                            log.info("rows %d-%d: connecting failed: %s", remaining[0].row,
+                                     remaining[-1].row, fault.message)
+                            connection.close()
+                            connection = None
+                            last_failure = TransientFailure(
+                                fault.message, connection_limit=fault.busy)
+                            raise last_failure from fault
                         journal.mark(self.job_id, [w.row for w in remaining], SENT)
                         try:
-                            result = connection.run(self.make_steps(
-                                [{**w.data, "_row": w.row} for w in remaining], connection))
+                            result = connection.run(steps)
                         except TransportFault as fault:
                             log.info("rows %d-%d: %s; reconnecting", remaining[0].row,
                                      remaining[-1].row, fault.message)
                             connection.close()
                             connection = None
+                            remaining = self._unconfirmed(remaining, journal)
+                            if not remaining:
+                                return connection
                             last_failure = TransientFailure(fault.message)
                             raise last_failure from fault
                     remaining, last_failure = self._settle(remaining, result, journal)
+                    if last_failure is not None and last_failure.connection_limit:
+                        # Nothing ran; give the account's connection back and wait.
+                        connection.close()
+                        connection = None
                     if last_failure is not None:
                         log.info("%d row(s) throttled (%s); %d pipeline(s) in flight now, "
                                  "retry after %ss", len(remaining), last_failure,
@@ -342,10 +368,29 @@ class Runner:
             pass
         if remaining and last_failure is not None:
             exhausted = [RowResult(w.row, "failed", w.key,
-                                   f"gave up after retries: {last_failure}", "RetriesExhausted")
+                                   f"gave up after retries: {last_failure}", GAVE_UP)
                          for w in remaining]
             self._record(exhausted, journal)
         return connection
+
+    def _unconfirmed(self, rows: list[WorkRow], journal: Journal) -> list[WorkRow]:
+        """After a transport fault, the rows whose change the tenant does not show yet.
+
+        The pipeline may have run on the host although its answer was lost; sending its
+        rows again would apply them twice. With a ``confirm`` check (the task reads the
+        tenant), rows already applied are recorded as changed and not sent again.
+        """
+        if self.confirm is None:
+            return rows
+        try:
+            done = self.confirm(rows)
+        except PsbridgeError as error:  # cannot tell: the template's own checks decide
+            log.info("could not confirm rows %d-%d: %s", rows[0].row, rows[-1].row,
+                     error.message)
+            return rows
+        self._record([RowResult(w.row, "changed", w.key, "changed, confirmed after retry")
+                      for w in rows if w.row in done], journal)
+        return [w for w in rows if w.row not in done]
 
     def _reconnect(self) -> Connection:
         with self._lock:
@@ -368,9 +413,12 @@ class Runner:
             if verdict.retry:
                 if verdict.throttled:
                     self.limit.throttled(verdict.retry_after)
+                if verdict.connection_limit:  # nothing ran: the rows are still pending
+                    journal.mark(self.job_id, [w.row for w in rows], PENDING)
                 return rows, TransientFailure(terminating.message,
                                               retry_after=verdict.retry_after,
-                                              throttled=verdict.throttled)
+                                              throttled=verdict.throttled,
+                                              connection_limit=verdict.connection_limit)
         final: list[RowResult] = []
         retry: list[WorkRow] = []
         hint: float | None = None

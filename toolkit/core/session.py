@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from urllib.parse import urlparse
 
 from toolkit.core import paths
 from toolkit.core.errors import ConnectionFailed, TransportFault
+from toolkit.core.processes import process_alive
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
     from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
     where = endpoint.url
+    if isinstance(exc, requests.exceptions.SSLError) and _cut_off(exc):
+        return TransportFault(f"the connection to {where} was cut during the TLS handshake")
     if isinstance(exc, requests.exceptions.SSLError):
         return ConnectionFailed(
             f"TLS verification of {where} failed: {exc}",
@@ -226,6 +230,15 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
     return TransportFault(f"lost the connection to {where}: {type(exc).__name__}: {exc}")
 
 
+def _cut_off(exc: BaseException, depth: int = 0) -> bool:
+    """Whether a TLS failure is a connection cut mid-handshake (a busy or restarting host),
+    not a certificate that failed verification; requests nests the cause in ``args``."""
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ConnectionResetError):
+        return True
+    causes = [*exc.args, getattr(exc, "reason", None)] if depth < 6 else []
+    return any(isinstance(c, BaseException) and _cut_off(c, depth + 1) for c in causes)
+
+
 def transport_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the transport failed (retryable), not the script."""
     import requests
@@ -246,8 +259,9 @@ class ShellLedger:
     A process killed mid-job (``kill -9``, a crash, a reboot) cannot close its shells, and
     the host keeps them, with their cloud connections, until its idle timeout: long enough
     to exhaust the per-account session limit for the resume that follows. Each open shell
-    is recorded in ``<data>/shells/`` and forgotten when it closes; :meth:`reap` deletes the
-    shells whose process is gone.
+    is recorded in ``<data>/shells/`` and forgotten only when the host confirms it closed;
+    :meth:`reap` deletes the shells whose process is gone, and those a failed close
+    abandoned.
     """
 
     def __init__(self, root: Path | None = None):
@@ -269,40 +283,67 @@ class ShellLedger:
                 continue
             if (data.get("url"), data.get("username")) != (endpoint.url, endpoint.username):
                 continue
-            if not _process_alive(int(data.get("pid", 0))):
+            if data.get("abandoned") or not process_alive(int(data.get("pid", 0))):
                 found.append((record, str(data["shell_id"])))
         return found
 
+    def abandon(self, record: Path) -> None:
+        """Mark a live process's shell whose delete failed: the next :meth:`reap` retries it."""
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(record.read_text())
+            record.write_text(json.dumps({**data, "abandoned": True}))
+
     def reap(self, endpoint: Endpoint) -> int:
-        """Delete the shells a dead psbridge process left on this endpoint's host."""
-        from pypsrp.wsman import SelectorSet
+        """Delete the shells a dead process (or a failed close) left on this endpoint's host.
 
+        A record is removed only once the host confirms the shell is gone; a shell that
+        cannot be deleted now (wrong password, host unreachable) stays recorded for the next
+        run. Returns how many shells were closed.
+        """
         orphans = self.orphans(endpoint)
-        if not orphans:
-            return 0
-        wsman = _wsman(endpoint)
+        closed = 0
         for record, shell_id in orphans:
-            selectors = SelectorSet()
-            selectors.add_option("ShellId", shell_id)
-            with contextlib.suppress(Exception):  # already gone on the host: fine
-                wsman.delete(endpoint.resource_uri, selector_set=selectors)
-            record.unlink(missing_ok=True)
-            log.info("closed shell %s left on %s by a process that is gone", shell_id,
-                     endpoint.url)
-        wsman.close()
-        return len(orphans)
+            if delete_shell(endpoint, shell_id):
+                record.unlink(missing_ok=True)
+                closed += 1
+                log.info("closed shell %s left on %s", shell_id, endpoint.url)
+            else:
+                log.warning("could not close shell %s left on %s; will try again on the next "
+                            "run", shell_id, endpoint.url)
+        return closed
 
 
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+DELETE_ATTEMPTS = 3
+
+
+def delete_shell(endpoint: Endpoint, shell_id: str) -> bool:
+    """Delete a shell on the host; True once the host confirms it is gone.
+
+    A few tries on fresh transports: a dropped request must not leak the shell, which would
+    hold one of the account's few connections until the host's idle timeout.
+    """
+    from pypsrp.exceptions import WSManFaultError
+    from pypsrp.wsman import SelectorSet
+
+    selectors = SelectorSet()
+    selectors.add_option("ShellId", shell_id)
+    for attempt in range(DELETE_ATTEMPTS):
+        wsman = None
+        try:
+            wsman = _wsman(endpoint)
+            wsman.delete(endpoint.resource_uri, selector_set=selectors)
+            return True
+        except WSManFaultError as fault:
+            if fault.code in SHELL_GONE_FAULTS:
+                return True
+        except Exception as exc:  # any failure: try again, then report False
+            log.debug("deleting shell %s (try %d): %s", shell_id, attempt + 1, exc)
+        finally:
+            if wsman is not None:
+                with contextlib.suppress(Exception):
+                    wsman.close()
+        time.sleep(0.2 * (attempt + 1))
+    return False
 
 
 def _wsman(endpoint: Endpoint) -> Any:
@@ -344,6 +385,7 @@ class Connection:
         self.endpoint = endpoint
         self._ledger = ledger
         self._record: Path | None = None
+        self._closed = False
         try:
             self._wsman = _wsman(endpoint)
             self._pool = RunspacePool(self._wsman, min_runspaces=1, max_runspaces=1,
@@ -406,11 +448,30 @@ class Connection:
                 "serialization": self._pool.serialization_version}
 
     def close(self) -> None:
-        # Closing a dead connection must not mask the error that killed it.
-        with contextlib.suppress(Exception):
-            self._pool.close()
-        if self._record is not None:
+        """Delete the shell; the ledger forgets it only once the host confirmed.
+
+        Never raises: closing a dead connection must not mask the error that killed it.
+        """
+        from pypsrp.powershell import RunspacePoolState
+
+        if self._closed:
+            return
+        self._closed = True
+        closed = False
+        if self._pool.state == RunspacePoolState.OPENED:
+            with contextlib.suppress(Exception):
+                self._pool.close()
+                closed = True
+        if not closed:  # a failed or broken close: delete the shell itself
+            closed = delete_shell(self.endpoint, str(self._pool.id))
+        if self._record is None or self._ledger is None:
+            return
+        if closed:
             self._record.unlink(missing_ok=True)
+        else:
+            log.warning("could not close shell %s on %s; it is recorded and closed later",
+                        self._pool.id, self.endpoint.url)
+            self._ledger.abandon(self._record)
 
     def __enter__(self) -> Connection:
         return self

@@ -14,6 +14,7 @@ import importlib
 import logging
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,15 @@ from toolkit.core import paths
 from toolkit.core.auth import TokenProvider, token_tenant_id
 from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
-from toolkit.core.errors import ConfigError, ConnectionFailed, TransportFault
+from toolkit.core.errors import ConfigError, ConnectionFailed, ConnectionsBusy, TransportFault
 from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
 from toolkit.core.templates import RenderedScript, TemplateCatalog
 from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
 log = logging.getLogger(__name__)
+# Opening a shell is tried this often before a host counts as unreachable (exit 4).
+OPEN_ATTEMPTS = 3
 CONNECT_TEMPLATES = {
     "exchange": "_lib/connect-exchange",
     "graph": "_lib/connect-graph",
@@ -58,6 +61,15 @@ class Target:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def open_connection(self) -> Connection:
+        """A new connection, after closing the shells a failed close left behind (each holds
+        one of the account's few Exchange connections)."""
+        if self.ledger is not None:
+            self.ledger.reap(self.endpoint)
+        for attempt in range(1, OPEN_ATTEMPTS):
+            try:
+                return Connection(self.endpoint, self.ledger)
+            except TransportFault:  # a dropped request or an HTTP 5xx: not yet a verdict
+                time.sleep(0.5 * 2 ** attempt)
         return Connection(self.endpoint, self.ledger)
 
     def connect(self, connection: Connection, services: Sequence[str],
@@ -84,8 +96,10 @@ class Target:
             error = (result.errors[-1] if result.errors else None)
             message = error.message if error else "the connect block failed"
             verdict = classify(error.error_id if error else None,
-                               error.category if error else None, message)
-            failure = TransportFault if verdict.retry else ConnectionFailed
+                               error.category if error else None, message,
+                               reason=error.reason if error else None)
+            failure = (ConnectionsBusy if verdict.connection_limit
+                       else TransportFault if verdict.retry else ConnectionFailed)
             for service in reached:  # a connect that wrote an error holds nothing usable
                 connection.services.pop(service, None)
             raise failure(f"connecting to {', '.join(s.connects[0] for s in steps if s.connects)}"

@@ -33,6 +33,8 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit.core import paths
 from toolkit.core.errors import TemplateError
@@ -268,7 +270,9 @@ class TemplateCatalog:
             builtin = resources.files("toolkit.ps_templates")
             self._sources.append(_Source(builtin, "built-in"))
         self._meta_cache: dict[str, TemplateMeta] = {}
-        self.env = jinja2.Environment(
+        # Sandboxed: a template (a user folder's too) cannot reach Python internals
+        # (``''.__class__.__mro__``) from Jinja; it still is code that runs on the host.
+        self.env = SandboxedEnvironment(
             loader=jinja2.FunctionLoader(self._load),
             undefined=jinja2.StrictUndefined,
             finalize=_refuse_unquoted,
@@ -333,6 +337,10 @@ class TemplateCatalog:
                 f"{name}{where}: {exc.message}",
                 hint="Templates only see the structural context they are given.",
             ) from None
+        except SecurityError as exc:
+            where = _template_line(exc)
+            raise TemplateError(f"{name}{where}: refused by the template sandbox: {exc}",
+                                hint="Templates shape script structure only.") from None
         if meta is None:
             meta = TemplateMeta(name, "fragment for {% include %}", "helpdesk", False, (), {})
         return RenderedScript(meta=meta, script=script.lstrip("\n"))

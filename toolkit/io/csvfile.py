@@ -7,7 +7,9 @@ unknown or missing columns and every bad value are reported together, each with 
 line and column, before anything runs.
 
 Files are read as a stream (twice: once to validate, once to run), so a 100,000-row CSV
-never sits in memory.
+never sits in memory. Memory stays bounded on hostile files too: lines are read at most
+:data:`MAX_LINE_BYTES` at a time (a longer line is refused with its line number), and each
+line is decoded on its own, so a decoding error names its own line.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,11 @@ from toolkit.core.errors import InputError
 
 DELIMITERS = (",", ";", "\t")
 MAX_PROBLEMS_SHOWN = 50
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: far above any real row, far below a runaway "line"
+
+
+class _LineTooLong(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Column:
     parse: Callable[[str], Any] = str
     default: Any = None
     nullable: bool = False  # a required column whose cells may be empty
+    strip: bool = True  # False: the cell is taken exactly as written (a password)
 
 
 @dataclass(frozen=True)
@@ -124,36 +132,60 @@ class CsvFile:
                 digest.update(block)
         return digest.hexdigest()
 
-    def _open(self) -> IO[str]:
-        raw = open(self.path, "rb")  # noqa: SIM115 - wrapped and closed by the caller
-        return io.TextIOWrapper(raw, encoding=self.encoding, newline="", errors="strict")
+    def _lines(self, raw: IO[bytes], counter: list[int]) -> Iterator[str]:
+        """The file's text lines, each decoded on its own and at most MAX_LINE_BYTES long;
+        ``counter[0]`` is the number of the last line read."""
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
+        pending = ""
+        while True:
+            chunk = raw.readline(MAX_LINE_BYTES + 1)
+            if len(chunk) > MAX_LINE_BYTES:
+                raise _LineTooLong
+            pending += decoder.decode(chunk, final=not chunk)
+            while "\n" in pending:  # UTF-16's two-byte newline may end in the next chunk
+                line, pending = pending.split("\n", 1)
+                counter[0] += 1
+                yield line + "\n"
+            if not chunk:
+                if pending:
+                    counter[0] += 1
+                    yield pending
+                return
 
     def _records(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of each non-blank record, the header first."""
         path = str(self.path)
-        with self._open() as text:
+        counter = [0]
+        with open(self.path, "rb") as raw:
+            lines = self._lines(raw, counter)
             try:
-                first = text.readline()
-            except UnicodeDecodeError:
-                raise InputError(
-                    f"{path}: not UTF-8 or UTF-16 text",
-                    hint="In Excel, save as 'CSV UTF-8' or 'Unicode Text'.",
-                ) from None
-            delimiter = _detect_delimiter(first)
-            text.seek(0)
-            reader = csv.reader(text, delimiter=delimiter, strict=True)
-            start = 1
-            try:
+                first = next(lines, "")
+                delimiter = _detect_delimiter(first)
+                reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter,
+                                    strict=True)
+                start = 1
                 for fields in reader:
                     if any(cell.strip() for cell in fields):
                         yield start, fields
                     start = reader.line_num + 1
             except csv.Error as exc:
-                raise CsvInvalid(path, [Problem(path, reader.line_num, None,
+                raise CsvInvalid(path, [Problem(path, counter[0], None,
                                                 f"malformed CSV: {exc}")]) from None
             except UnicodeDecodeError:
-                raise CsvInvalid(path, [Problem(path, reader.line_num + 1, None,
-                                                f"not valid {self.encoding} text")]) from None
+                if counter[0] == 0:
+                    raise InputError(
+                        f"{path}: not UTF-8 or UTF-16 text",
+                        hint="In Excel, save as 'CSV UTF-8' or 'Unicode Text'.",
+                    ) from None
+                raise CsvInvalid(path, [Problem(
+                    path, counter[0] + 1, None,
+                    f"not valid {self.encoding} text: the file is not UTF-8 or UTF-16 (in "
+                    "Excel, save as 'CSV UTF-8')")]) from None
+            except _LineTooLong:
+                raise CsvInvalid(path, [Problem(
+                    path, counter[0] + 1, None,
+                    f"line longer than {MAX_LINE_BYTES // 1024} KiB: not a CSV this "
+                    "command can take")]) from None
 
     def header(self) -> list[str]:
         """The header's column titles as written (empty for an empty file)."""
@@ -209,7 +241,8 @@ class CsvFile:
             values: dict[str, Any] = {}
             bad = False
             for index, column in mapping.items():
-                cell = fields[index].strip() if index < len(fields) else ""
+                written = fields[index] if index < len(fields) else ""
+                cell = written.strip() if column.strip or not written.strip() else written
                 if not cell:
                     if column.required and not column.nullable:
                         yield Problem(path, line, column.name, "is empty")

@@ -10,7 +10,7 @@ import csv
 import json
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from toolkit.core.errors import InputError
 from toolkit.core.runner import RowResult
@@ -27,7 +27,14 @@ def excel_safe(value: Any) -> Any:
 
 
 class ResultsWriter:
-    """Streams :class:`RowResult` to a ``.csv``, ``.json`` (an array) or ``.jsonl`` file."""
+    """Streams :class:`RowResult` to a ``.csv``, ``.json`` (an array) or ``.jsonl`` file.
+
+    A command that runs its job in phases (activation's mailbox wait) opens the file once
+    per phase: the first opening in this process starts the file, later ones append (a JSON
+    array is reopened before its closing bracket), so no phase's rows are lost.
+    """
+
+    _started: ClassVar[set[Path]] = set()  # files this process has already started
 
     def __init__(self, path: Path):
         suffix = path.suffix.lower()
@@ -40,13 +47,31 @@ class ResultsWriter:
         self._written = 0
 
     def __enter__(self) -> ResultsWriter:
-        self._handle = open(self.path, "w", encoding="utf-8", newline="")
+        key = self.path.resolve()
+        appending = key in ResultsWriter._started
+        ResultsWriter._started.add(key)
+        self._handle = open(self.path, "a" if appending else "w", encoding="utf-8",
+                            newline="")
         if self.kind == "csv":
             self._csv = csv.writer(self._handle)
-            self._csv.writerow(COLUMNS)
+            if not appending:
+                self._csv.writerow(COLUMNS)
         elif self.kind == "json":
-            self._handle.write("[")
+            if appending:
+                self._reopen_array()
+            else:
+                self._handle.write("[")
         return self
+
+    def _reopen_array(self) -> None:
+        """Continue the array an earlier phase closed: drop its closing bracket."""
+        assert self._handle is not None
+        self._handle.close()
+        text = self.path.read_text(encoding="utf-8").rstrip()
+        body = text.removesuffix("]").rstrip()
+        self._written = 0 if body.endswith("[") else 1
+        self._handle = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in __exit__
+        self._handle.write(body)
 
     def write(self, results: list[RowResult]) -> None:
         assert self._handle is not None

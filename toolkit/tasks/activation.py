@@ -9,6 +9,7 @@ in flight at a crash are planned again from what the tenant now holds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +44,24 @@ APPLIED_IN_FLIGHT = (
     "{upn} --temporary' gives it a new one")
 
 
+# Microsoft Entra's userPrincipalName policy: before the @ only A-Z a-z 0-9 ' . - _ ! # ^ ~,
+# no period just before the @, at most 64 characters before it and 48 after.
+_UPN_LOCAL = re.compile(r"[A-Za-z0-9'._!#^~-]{1,64}")
+_UPN_DOMAIN = re.compile(r"(?=.{1,48}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
 def _upn(text: str) -> str:
     local, at, domain = text.partition("@")
-    if not at or not local or not domain or "@" in domain or " " in text:
+    if not at or not local or not domain or "@" in domain:
         raise ValueError(f"{text!r} is not a user principal name (name@domain)")
+    if len(local) > 64 or len(domain) > 48:
+        raise ValueError(f"{text!r} is too long: at most 64 characters before the @ and 48 "
+                         "after it")
+    if not _UPN_LOCAL.fullmatch(local) or local.endswith("."):
+        raise ValueError(f"{text!r}: before the @ only letters A-Z, digits and ' . - _ ! # ^ ~ "
+                         "are allowed, and no period just before the @")
+    if not _UPN_DOMAIN.fullmatch(domain):
+        raise ValueError(f"{text!r}: {domain!r} is not a domain name")
     return text
 
 
@@ -77,7 +92,7 @@ COLUMNS = [
     Column("LastName", required=False, aliases=("Surname",)),
     Column("UsageLocation", required=False, parse=usage_location),
     Column("Licenses", required=False, aliases=("License",), parse=_list, default=()),
-    Column("Password", required=False),
+    Column("Password", required=False, strip=False),  # spaces are part of a password
     Column("Aliases", required=False, parse=_addresses, default=()),
     Column("Enabled", required=False, parse=_bool, default=True),
 ]

@@ -213,12 +213,16 @@ def orphan_problem(trustee: str, right: str, action: str) -> str | None:
 
 
 def conflicts(path: str, rows: Iterable[PermRow]) -> list[Problem]:
-    """Rows asking for opposite things about one grant (case-insensitive addresses)."""
-    first: dict[tuple[str, str, str], PermRow] = {}
+    """Rows asking for opposite things about one grant (case-insensitive addresses).
+
+    Grants are tracked by a hash of their identity pointing at the row already held, not
+    by a second, case-folded copy of every address; a (rare) hash shared by two different
+    grants is not taken for a conflict."""
+    first: dict[int, PermRow] = {}
     problems: list[Problem] = []
     for row in rows:
-        seen = first.setdefault(row.identity(), row)
-        if seen is row:
+        seen = first.setdefault(hash(row.identity()), row)
+        if seen is row or seen.identity() != row.identity():
             continue
         if (seen.action, seen.automapping) != (row.action, row.automapping):
             problems.append(Problem(

@@ -195,8 +195,27 @@ def job_plan(task: str, rows: Sequence[PermRow], plan: Plan, *,
     return JobPlan(
         task=task, template=APPLY_TEMPLATE, rows=work, total=len(changes) + skipped,
         input_path=str(csv.path.resolve()) if csv else None,
-        input_sha256=csv.sha256() if csv else None, options=options,
+        input_sha256=csv.sha256() if csv else None, options=options, confirm=applied_rows,
     )
+
+
+def applied_rows(target: Target, catalog: TemplateCatalog, rows: list[WorkRow]) -> set[int]:
+    """The grant and revoke rows the tenant already shows done (remaps cannot be told)."""
+    checkable = [w for w in rows if w.data["Op"] in ("grant", "revoke")]
+    if not checkable:
+        return set()
+    state = current_permissions(target, catalog, [w.data["Mailbox"] for w in checkable],
+                                trustees=[w.data["Trustee"] for w in checkable],
+                                concurrency=1)
+    done = set()
+    for work in checkable:
+        box = state.mailbox(work.data["Mailbox"])
+        trustee = state.trustee(work.data["Trustee"])
+        if box is None or trustee is None or not box.found or not trustee.found:
+            continue
+        if trustee.holds(box.holders(work.data["Right"])) == (work.data["Op"] == "grant"):
+            done.add(work.row)
+    return done
 
 
 def resume_plan(job: Job, journal: Journal, target: Target, catalog: TemplateCatalog,

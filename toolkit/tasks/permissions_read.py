@@ -7,6 +7,7 @@ SELF, inherited or Deny entries) and returns one compact record per mailbox.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -169,6 +170,7 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
         if holder:
             params["Trustee"] = holder
     workers = max(1, min(concurrency or target.profile.max_runspaces, len(batches)))
+    stop = threading.Event()  # Ctrl-C or SIGTERM: no new read, no more waiting
 
     def read(group: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         records: list[Mapping[str, Any]] = []
@@ -178,8 +180,10 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
         try:
             for params in group:
                 pending: dict[str, Any] = params
-                for attempt in retrying():
+                for attempt in retrying(sleep=stop.wait):
                     with attempt:
+                        if stop.is_set():
+                            return records
                         try:
                             if connection is None:
                                 connection = target.open_connection()
@@ -213,9 +217,13 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
         return state
     groups = [batches[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for records in pool.map(read, groups):
-            for record in records:
-                _parse(record, state)
+        try:
+            for records in pool.map(read, groups):
+                for record in records:
+                    _parse(record, state)
+        except KeyboardInterrupt:  # the pool waits only for the reads in flight
+            stop.set()
+            raise
     return state
 
 

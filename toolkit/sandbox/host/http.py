@@ -40,6 +40,7 @@ IdentityHandler = Callable[
 WSMAN_PATH = "/wsman"
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
 MAX_BODY = 64 * 1024 * 1024
+UNAUTHENTICATED_BODY = 64 * 1024  # read before credentials are checked, at most
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -143,23 +144,32 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     # -- routing ------------------------------------------------------------------------------
 
     def _route(self, method: str) -> None:
-        body = self._read_body()
-        if body is None:
-            return
         url = urlsplit(self.path)
         if url.path.rstrip("/").lower() == WSMAN_PATH:
-            self._wsman(method, body)
+            self._wsman(method)
             return
-        if not self._inject_fault():
+        body = self._read_body()
+        if body is not None and not self._inject_fault():
             self._identity(method, url.path, url.query, body)
 
-    def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._send(413, [], b"")
-            self.close_connection = True
+    def _read_body(self, limit: int = MAX_BODY, refusal: tuple[int, list[tuple[str, str]]]
+                   = (413, [])) -> bytes | None:
+        """The request body, or None once the request was answered (400 for a bad
+        Content-Length, ``refusal`` for one over ``limit``) with the connection closed:
+        nothing more is read from it."""
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():  # negative, signed, hexadecimal, or not a number at all
+            self._send_and_close(400, [])
+            return None
+        length = int(text)
+        if length > limit:
+            self._send_and_close(*refusal)
             return None
         return self.rfile.read(length) if length else b""
+
+    def _send_and_close(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.close_connection = True
+        self._send(status, [*headers, ("Connection", "close")], b"")
 
     def _identity(self, method: str, path: str, query: str, body: bytes) -> None:
         handler = self.server.identity_handler
@@ -190,13 +200,20 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     # -- WSMan --------------------------------------------------------------------------------
 
-    def _wsman(self, method: str, body: bytes) -> None:
+    def _wsman(self, method: str) -> None:
+        """Authenticate first: the body of a request that is not authenticated is read only
+        up to UNAUTHENTICATED_BODY (a larger one gets its 401 and the connection closes),
+        so that the connection stays open for the next leg of an NTLM handshake."""
         if method != "POST":
             self._send(405, [("Allow", "POST")], b"")
             return
         result = self.auth.authenticate(self.headers.get("Authorization"))
         if result.context is None:
-            self._send(401, result.headers, b"")
+            if self._read_body(UNAUTHENTICATED_BODY, (401, result.headers)) is not None:
+                self._send(401, result.headers, b"")
+            return
+        body = self._read_body()
+        if body is None:
             return
         if not body:  # the empty request a client sends to set up message encryption
             self._send(200, result.headers, b"")

@@ -1,0 +1,31 @@
+"""A TLS handshake cut short (a busy host) is a transport fault to retry; a certificate that
+fails verification stays a connection failure (exit 4)."""
+
+from __future__ import annotations
+
+import ssl
+
+import requests
+import urllib3
+
+from toolkit.core.errors import TransportFault
+from toolkit.core.session import Endpoint, _translate
+
+ENDPOINT = Endpoint("https://host.example:5986/wsman", "ntlm", "svc")
+
+
+def ssl_failure(cause: BaseException) -> requests.exceptions.SSLError:
+    """As requests raises it: SSLError(MaxRetryError(reason=urllib3 SSLError(cause)))."""
+    return requests.exceptions.SSLError(urllib3.exceptions.MaxRetryError(
+        None, "/wsman", urllib3.exceptions.SSLError(cause)))  # type: ignore[arg-type]
+
+
+def test_a_handshake_cut_short_is_retried() -> None:
+    cut = ssl_failure(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
+    assert isinstance(_translate(cut, ENDPOINT), TransportFault)
+
+
+def test_a_certificate_that_fails_verification_is_not() -> None:
+    failed = _translate(ssl_failure(ssl.SSLCertVerificationError(1, "verify failed")), ENDPOINT)
+    assert not isinstance(failed, TransportFault)
+    assert "TLS verification" in failed.message
