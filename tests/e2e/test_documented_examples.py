@@ -44,6 +44,16 @@ SKIPPED = {
     "IMAP_PW=... psbridge migrate imap test --server imap.gmail.com --user ann@gmail.com "
     "--password-env IMAP_PW": "signs in to the real imap.gmail.com "
     "from this machine",
+    "psbridge --profile partner --tenant fabrikam.com users activate new-hires.csv": "a "
+    "partner agent's delegated profile: tests/e2e/test_partner_tenants.py signs in as one",
+    "psbridge --profile partner --tenant 7b2e9d4c-1a3f-4e8b-8d6c-5f0a2c9e3b72 perms audit "
+    "--all": "a partner agent's delegated profile: tests/e2e/test_partner_tenants.py",
+    **{example: "needs a shared store and a broker ([store], [queue]): "
+       "tests/e2e/test_distributed.py runs the distributed commands with workers"
+       for example in ("psbridge worker --concurrency 4", "psbridge worker --beat",
+                       "psbridge perms audit --all --all-tenants --distributed",
+                       "psbridge perms apply grants.csv --distributed",
+                       "psbridge task run custom/set-attribute --csv rows.csv --distributed")},
 }
 
 # Exit codes other than 0 that an example is documented to give on the demo tenant.

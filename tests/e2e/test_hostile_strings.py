@@ -33,7 +33,8 @@ HOSTILE = {
 # 10,000 characters; Exchange limits CustomAttribute1 to 1,024, so it goes in identities.
 LONG = "'$(x)`;\u2019\n{{" * 1000
 ARGUMENT_SAFE = {name: value for name, value in HOSTILE.items() if "\0" not in value}
-CONNECT = {"Get-ConnectionInformation", "Connect-ExchangeOnline"}
+CONNECT = {"Get-ConnectionInformation", "Connect-ExchangeOnline",
+           "Get-OrganizationConfig"}  # the tenant reached is checked before any row
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
