@@ -101,15 +101,20 @@ def test_identity_arguments_of_other_commands_arrive_verbatim(  # type: ignore[n
     """One value with every danger at once (no NUL: it cannot stand in an argument)."""
     value = "".join(ARGUMENT_SAFE.values()) + LONG
     sandbox = serve()
-    cli("--profile", "lab", "users", "reset-password", value, check=1)
-    (reset,) = sandbox.commands("Update-MgUser")
-    assert not reset["ok"] and reset["parameters"]["UserId"] == value
+    # An unknown user is refused before any change; the lookup carried the value as data
+    # (a UPN is case-insensitive and psbridge folds it).
+    cli("--profile", "lab", "users", "reset-password", value, check=2)
+    assert value.casefold() in [c["parameters"].get("UserId")
+                                for c in sandbox.commands("Get-MgUser")]
+    assert not sandbox.commands("Update-MgUser")
     cli("--profile", "lab", "mailbox", "protocols", "--mailbox", value, "--pop", "on", check=1)
     assert [c["parameters"]["Identity"] for c in sandbox.commands("Get-CASMailbox")] == [value]
     cli("--profile", "lab", "perms", "who-can-access", value, "--live")
-    assert [c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox")] == [value]
+    # protocols' existence check (folded), then who-can-access's read (verbatim)
+    assert [c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox")] == [
+        value.casefold(), value]
     assert not [c for c in sandbox.commands() if c["ok"] and c["cmdlet"].startswith("Set-")]
-    assert cmdlets(sandbox) == CONNECT | {"Connect-MgGraph", "Update-MgUser", "Get-CASMailbox",
+    assert cmdlets(sandbox) == CONNECT | {"Connect-MgGraph", "Get-MgUser", "Get-CASMailbox",
                                           "Set-CASMailbox", "Get-Mailbox"}
 
 
@@ -155,18 +160,22 @@ def test_identity_cells_of_other_bulk_commands_arrive_verbatim(  # type: ignore[
     sandbox = serve()
     clients = write_csv(tmp_path / "clients.csv", ["Mailbox", "Pop", "Imap"],
                         [[value, "on", "off"] for value in HOSTILE.values()])
-    cli("--profile", "lab", "mailbox", "protocols", str(clients), check=1)
-    reads = sorted(c["parameters"]["Identity"] for c in sandbox.commands("Get-CASMailbox"))
-    assert reads == sorted(HOSTILE.values())
-    assert not [c for c in sandbox.commands("Set-CASMailbox") if c["ok"]]
+    # Every row is looked up before any change (a mailbox identity is folded too); the
+    # unknown ones are refused, so nothing is set.
+    cli("--profile", "lab", "mailbox", "protocols", str(clients), check=2)
+    reads = sorted(c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox")
+                   if "Identity" in c["parameters"])
+    assert reads == sorted(value.casefold() for value in HOSTILE.values())
+    assert not sandbox.commands("Set-CASMailbox")
     licensed = write_csv(tmp_path / "users.csv", ["UserPrincipalName"],
                          [[value] for value in HOSTILE.values()])
     cli("--profile", "lab", "users", "license", "add", "--sku", "EMS", "--users",
-        str(licensed), check=1)
+        str(licensed), check=2)
     # A UPN is case-insensitive and psbridge folds it; otherwise it arrives unchanged.
-    looked_up = sorted(c["parameters"]["UserId"] for c in sandbox.commands("Get-MgUser"))
+    looked_up = sorted(c["parameters"]["UserId"] for c in sandbox.commands("Get-MgUser")
+                       if "UserId" in c["parameters"])  # the rest list users for hints
     assert looked_up == sorted(value.lower() for value in HOSTILE.values())
-    assert cmdlets(sandbox) == CONNECT | {"Get-CASMailbox", "Set-CASMailbox", "Connect-MgGraph",
+    assert cmdlets(sandbox) == CONNECT | {"Get-Mailbox", "Connect-MgGraph",
                                           "Get-MgSubscribedSku", "Get-MgUser"}
 
 

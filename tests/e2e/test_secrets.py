@@ -83,9 +83,10 @@ def test_no_secret_reaches_output_logs_store_results_reports_or_command_log(  # 
         assert not JWT.search(text.encode()), "an access token was printed"
 
     journal = isolated_home / "data" / "jobs.sqlite3"
-    cache = isolated_home / "data" / "token-cache.bin"
-    assert journal.exists() and cache.exists() and sandbox.command_log.exists()
-    kept_on_purpose = {*secret_files, migration, credentials, cache}
+    # One token cache per app credential: token-cache-<fingerprint>.bin
+    caches = sorted((isolated_home / "data").glob("token-cache*.bin"))
+    assert journal.exists() and caches and sandbox.command_log.exists()
+    kept_on_purpose = {*secret_files, migration, credentials, *caches}
     searched = [p for p in [*isolated_home.rglob("*"), *tmp_path.rglob("*")]
                 if p.is_file() and p not in kept_on_purpose]
     assert {journal, sandbox.command_log, results, *reports} <= set(searched)
@@ -95,8 +96,9 @@ def test_no_secret_reaches_output_logs_store_results_reports_or_command_log(  # 
             assert secret.encode() not in data, f"a secret leaked into {path}"
         assert not JWT.search(data), f"an access token leaked into {path}"
 
-    # The token cache: owner-only (or encrypted), and never the app secret itself.
-    data = cache.read_bytes()
-    assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0 or not JWT.search(data)
-    for secret in every_secret:
-        assert secret.encode() not in data, "the token cache holds a secret"
+    # The token caches: owner-only (or encrypted), and never the app secret itself.
+    for cache in caches:
+        data = cache.read_bytes()
+        assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0 or not JWT.search(data)
+        for secret in every_secret:
+            assert secret.encode() not in data, f"the token cache {cache.name} holds a secret"
