@@ -17,7 +17,7 @@ from typing import Any
 
 from toolkit.sandbox.errors import SandboxUnavailable
 from toolkit.sandbox.interface import OutputSink, PipelineSpec, SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine
+from toolkit.sandbox.pwsh.engine import Engine
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.server import SandboxOptions
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices

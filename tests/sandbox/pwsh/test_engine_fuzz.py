@@ -9,7 +9,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 
 ENGINE = Engine(CmdletRegistry())
 ATOMS = st.sampled_from(

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from toolkit.core.templates import ParamSpec, TemplateCatalog
-from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry
 from toolkit.sandbox.pwsh.compiler import compile_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString
 

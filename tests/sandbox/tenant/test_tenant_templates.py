@@ -10,7 +10,7 @@ from toolkit.core.templates import TemplateCatalog
 from toolkit.sandbox.app import identity_platform
 from toolkit.sandbox.identity import EXCHANGE_ONLINE, MICROSOFT_GRAPH
 from toolkit.sandbox.interface import SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import CONTOSO_ID, FABRIKAM_ID
 from toolkit.sandbox.tenant.store import TenantStore

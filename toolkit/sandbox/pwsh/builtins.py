@@ -57,6 +57,20 @@ class NativeCommand:
     info: binder.CommandInfo
     run: Run
 
+    def invoke(
+        self,
+        ctx: Context,
+        args: list[tuple[str | None, Any]],
+        items: Iterator[Any] | None,
+        line: int,
+    ) -> Iterator[Any]:
+        """Bind ``args`` and run as a pipeline stage."""
+        bound = binder.bind(self.info, args, items is not None)
+        prefs = CallPrefs(ctx, bound.common, line)
+        for value in self.run(ctx, prefs, bound.params, items):
+            prefs.output_variable(value)
+            yield value
+
 
 _BUILTINS: dict[str, NativeCommand] = {}
 
@@ -1120,16 +1134,11 @@ def get_command(
 ) -> Iterator[Any]:
     for name in params.get("Name") or []:
         function = ctx.scope.find_function(name.casefold())
-        registered = ctx.runspace.registry.lookup(name)
-        builtin = find_builtin(name.casefold())
+        command = ctx.runspace.resolve_command(name)
         if function is not None:
             yield _command_info(function.name, "Function", "")
-        elif builtin is not None:
-            yield _command_info(builtin.info.name, "Cmdlet", "Microsoft.PowerShell.Utility")
-        elif registered is not None and (
-            registered.visible is None or registered.visible(ctx.runspace.context)
-        ):
-            yield _command_info(registered.name, "Cmdlet", registered.spec.get("module", ""))
+        elif command is not None:
+            yield _command_info(command.name, "Cmdlet", command.source)
         else:
             prefs.error(
                 record(

@@ -20,8 +20,8 @@ from toolkit.sandbox.values import ErrorRecord
 
 
 def run_registered(
-    ctx: Context,
     cmdlet: RegisteredCmdlet,
+    ctx: Context,
     args: list[tuple[str | None, Any]],
     items: Iterator[Any] | None,
     line: int,
