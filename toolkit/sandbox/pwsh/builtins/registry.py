@@ -8,7 +8,7 @@ from typing import Any
 
 from toolkit.sandbox.pwsh import binder
 from toolkit.sandbox.pwsh.commands import CallPrefs
-from toolkit.sandbox.pwsh.runtime import Context
+from toolkit.sandbox.pwsh.runtime import Arguments, Context
 
 Run = Callable[[Context, CallPrefs, dict[str, Any], Iterator[Any] | None], Iterator[Any]]
 
@@ -19,11 +19,7 @@ class NativeCommand:
     run: Run
 
     def invoke(
-        self,
-        ctx: Context,
-        args: list[tuple[str | None, Any]],
-        items: Iterator[Any] | None,
-        line: int,
+        self, ctx: Context, args: Arguments, items: Iterator[Any] | None, line: int
     ) -> Iterator[Any]:
         """Bind ``args`` and run as a pipeline stage."""
         bound = binder.bind(self.info, args, items is not None)
