@@ -151,3 +151,16 @@ def test_log_lines_mask_what_the_metadata_declares_secret(user_dir: Path) -> Non
         "Passphrase": "<secret, not shown>", "Limit": 3}
     assert meta.shown({"Mailbox": "sales@contoso.com", "pin": "1234"}) == {
         "Mailbox": "sales@contoso.com", "pin": "<secret, not shown>"}
+
+
+def test_connect_steps_and_fragments_are_no_tasks(user_dir: Path) -> None:
+    catalog = TemplateCatalog(user_dir)
+    everything = catalog.names(include_internal=True)
+    assert "_connect/connect-exchange" in everything
+    assert "_include/row-result" in everything
+    assert not [n for n in catalog.names() if n.startswith(("_connect/", "_include/"))]
+    with pytest.raises(TemplateError, match="include-only fragment"):
+        catalog.meta("_include/row-result")
+    with pytest.raises(TemplateError, match="no template named") as raised:
+        catalog.render("_lib/row-result")
+    assert "_include/" in (raised.value.hint or "")

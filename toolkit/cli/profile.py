@@ -158,7 +158,7 @@ def remove(name: str) -> None:
     click.echo(f"profile {name} removed from {path}")
 
 
-HOST_INVENTORY = "_lib/host-inventory"
+HOST_INVENTORY = "_connect/host-inventory"
 # Microsoft's public client of the ExchangeOnlineManagement module, present in every tenant.
 EXCHANGE_MODULE_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 GRAPH_MODULE_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"  # Microsoft Graph PowerShell

@@ -34,11 +34,11 @@ log = logging.getLogger(__name__)
 # Opening a shell is tried this often before a host counts as unreachable (exit 4).
 OPEN_ATTEMPTS = 3
 CONNECT_TEMPLATES = {
-    "exchange": "_lib/connect-exchange",
-    "graph": "_lib/connect-graph",
+    "exchange": "_connect/connect-exchange",
+    "graph": "_connect/connect-graph",
 }
 # Reads back, from the service itself, which tenant a connected runspace acts on.
-REACHED_TENANT_TEMPLATE = "_lib/reached-tenant-exchange"
+REACHED_TENANT_TEMPLATE = "_connect/reached-tenant-exchange"
 
 
 class WrongTenant(ConnectionFailed):

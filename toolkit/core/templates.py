@@ -19,6 +19,13 @@ The rendered script declares ``param(...)`` and receives every value as a PSRP p
 Jinja only shapes structure: the environment's ``finalize`` refuses to print any value that
 did not pass through the ``|ps`` quoting filter, so a stray ``{{ row.name }}`` fails at
 render time instead of becoming an injection.
+
+Two folders hold no tasks (``task list`` skips them, ``task run`` refuses them):
+
+- ``_connect/``: steps psbridge runs itself to connect or check a session, with a task's
+  metadata.
+- ``_include/``: fragments only other templates include (``{% include
+  '_include/row-result.ps1.j2' %}``); they have no metadata block.
 """
 
 from __future__ import annotations
@@ -41,7 +48,8 @@ from toolkit.core.errors import TemplateError
 from toolkit.core.quoting import PSLiteral, UnquotableValue, ps_quote
 
 SUFFIX = ".ps1.j2"
-LIBRARY_PREFIX = "_lib/"
+CONNECT_PREFIX = "_connect/"
+INCLUDE_PREFIX = "_include/"
 ROLES = ("helpdesk", "admin")
 SERVICES = ("exchange", "graph")
 PARAM_TYPES = (
@@ -288,10 +296,10 @@ class TemplateCatalog:
             found = source.find(name)
             if found is not None:
                 return found, source
-        raise TemplateError(
-            f"no template named {name!r}",
-            hint="'psbridge task list' shows the templates there are.",
-        )
+        hint = ("_lib/ was split: fragments to include are in _include/, connect steps in "
+                "_connect/." if name.startswith("_lib/")
+                else "'psbridge task list' shows the templates there are.")
+        raise TemplateError(f"no template named {name!r}", hint=hint)
 
     def _load(self, name: str) -> tuple[str, str, Callable[[], bool]]:
         # Jinja asks for includes by file name; accept both "x/y" and "x/y.ps1.j2".
@@ -299,15 +307,22 @@ class TemplateCatalog:
         node, _ = self._locate(bare)
         return node.read_text(encoding="utf-8"), str(node), lambda: False
 
-    def names(self, *, include_library: bool = False) -> list[str]:
+    def names(self, *, include_internal: bool = False) -> list[str]:
+        """Task names; with ``include_internal``, the ``_connect/`` steps and the
+        ``_include/`` fragments too."""
         found: set[str] = set()
         for source in self._sources:
             found.update(source.names())
-        return sorted(n for n in found if include_library or not n.startswith(LIBRARY_PREFIX))
+        return sorted(n for n in found
+                      if include_internal or not (self.is_step(n) or self.is_fragment(n)))
 
     def meta(self, name: str) -> TemplateMeta:
+        """The metadata of a task or of a ``_connect/`` step (fragments have none)."""
         if name not in self._meta_cache:
             node, source = self._locate(name)
+            if self.is_fragment(name):
+                raise TemplateError(f"{name} is an include-only fragment: templates include "
+                                    "it, it does not run by itself")
             self._meta_cache[name] = parse_metadata(
                 node.read_text(encoding="utf-8"), name=name, path=str(node), origin=source.origin
             )
@@ -317,7 +332,7 @@ class TemplateCatalog:
         return [self.meta(name) for name in self.names()]
 
     def render(self, name: str, context: Mapping[str, Any] | None = None) -> RenderedScript:
-        """Render a template (or a ``_lib/`` piece) to PowerShell text.
+        """Render a template (or a ``_connect/`` step or ``_include/`` fragment) to text.
 
         ``context`` holds structural choices only (a dialect, which optional switches
         exist); data goes in as parameters when the script runs.
@@ -345,12 +360,15 @@ class TemplateCatalog:
             meta = TemplateMeta(name, "fragment for {% include %}", "helpdesk", False, (), {})
         return RenderedScript(meta=meta, script=script.lstrip("\n"))
 
-    def is_fragment(self, name: str) -> bool:
-        """A ``_lib/`` piece without metadata, made only to be included by templates."""
-        if not name.startswith(LIBRARY_PREFIX):
-            return False
-        node, _ = self._locate(name)
-        return not _META_RE.match(node.read_text(encoding="utf-8").lstrip("\ufeff"))
+    @staticmethod
+    def is_step(name: str) -> bool:
+        """A ``_connect/`` step: psbridge runs it itself to connect or check a session."""
+        return name.startswith(CONNECT_PREFIX)
+
+    @staticmethod
+    def is_fragment(name: str) -> bool:
+        """An ``_include/`` fragment, without metadata, only included by templates."""
+        return name.startswith(INCLUDE_PREFIX)
 
 
 def _template_line(exc: BaseException) -> str:
