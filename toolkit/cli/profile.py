@@ -186,7 +186,7 @@ def test(app: AppContext, name: str | None) -> None:
     from toolkit.core.host_check import HostCheck, check_host, needed_modules
     from toolkit.core.session import Step
     from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
+    from toolkit.core.templates import TemplateCatalog, step_parameters
 
     chosen = cfg.resolve_profile(name or app.profile_name)
     rows: list[dict[str, Any]] = []
@@ -206,9 +206,10 @@ def test(app: AppContext, name: str | None) -> None:
                          "detail": f"median {statistics.median(trips) * 1000:.0f} ms over 3"})
             catalog = TemplateCatalog()
             services = [s for s in ("exchange", "graph") if s in target.profile.services]
-            inventory = connection.run([Step(
-                catalog.render(HOST_INVENTORY).script,
-                {"Modules": needed_modules(services) or ["ExchangeOnlineManagement"]})])
+            host_inventory = catalog.render(HOST_INVENTORY)
+            inventory = connection.run([Step(host_inventory.script, step_parameters(
+                host_inventory.meta,
+                {"modules": needed_modules(services) or ["ExchangeOnlineManagement"]}))])
             if inventory.errors or not inventory.output:
                 message = inventory.errors[0].message if inventory.errors else "no answer"
                 checks = [HostCheck("host inventory", False, message,
