@@ -22,7 +22,7 @@ from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString
 
 CATALOG = TemplateCatalog(Path(__file__).parent / "no-user-templates", include_builtin=True)
-NAMES = CATALOG.names(include_library=True)
+NAMES = CATALOG.names(include_internal=True)
 TEMPLATES = [n for n in NAMES if not CATALOG.is_fragment(n)]
 FRAGMENTS = [n for n in NAMES if CATALOG.is_fragment(n)]
 
@@ -118,7 +118,7 @@ def test_fragment_compiles(name: str) -> None:
 
 
 def test_row_result_helpers() -> None:
-    helpers = CATALOG.render("_lib/row-result").script
+    helpers = CATALOG.render("_include/row-result").script
     script = (
         "param($Rows)\n"
         + helpers
