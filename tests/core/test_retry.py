@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from toolkit.core import retry
@@ -104,3 +106,29 @@ def test_a_failed_row_is_worth_retrying_later_only_when_its_error_was_transient(
     assert worth_retrying_later("TooManyRequests,Update-MgUser", "Too many requests")
     assert not worth_retrying_later("ManagementObjectNotFoundException", "not found")
     assert not worth_retrying_later(None, None)
+
+
+def _waits(progress: list[bool], retry_after: float | None = None) -> list[float]:
+    """The sleeps a retry loop takes when its tries fail with ``progress`` in turn."""
+    from toolkit.core.retry import TransientFailure, retrying
+
+    slept: list[float] = []
+    tries = iter(progress)
+    for attempt in retrying(attempts=len(progress) + 1, sleep=slept.append):
+        with attempt:
+            progressed = next(tries, None)
+            if progressed is not None:
+                raise TransientFailure("throttled", retry_after=retry_after,
+                                       progressed=progressed)
+    return slept
+
+
+def test_backoff_grows_only_over_tries_that_made_no_progress() -> None:
+    random.seed(7)
+    stalled = [_waits([False] * 8) for _ in range(50)]
+    answering = [_waits([True] * 8) for _ in range(50)]
+    # Without progress the waits grow towards the cap; with it they stay near the base.
+    assert sum(w[-1] for w in stalled) / 50 > 10 * (sum(w[-1] for w in answering) / 50)
+    assert max(w for waits in answering for w in waits) <= 0.5
+    # The server's Retry-After is a floor either way.
+    assert min(_waits([True] * 5, retry_after=1.0)) == 1.0

@@ -12,6 +12,7 @@ Retry-After interval is read from the message (Graph's ``Headers:`` block, Excha
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable
@@ -150,27 +151,41 @@ def retry_after(message: str | None) -> float | None:
 
 
 class TransientFailure(Exception):
-    """Raised inside a retry loop: try again, after ``retry_after`` seconds if given."""
+    """Raised inside a retry loop: try again, after ``retry_after`` seconds if given.
+
+    ``progressed``: this try settled part of its work (rows applied, mailboxes read) and
+    only the rest is tried again; the backoff starts over (see :class:`WaitRetryAfter`).
+    """
 
     def __init__(self, reason: str, *, retry_after: float | None = None,
-                 throttled: bool = False, connection_limit: bool = False):
+                 throttled: bool = False, connection_limit: bool = False,
+                 progressed: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
         self.throttled = throttled
         self.connection_limit = connection_limit
+        self.progressed = progressed
 
 
 class WaitRetryAfter(wait_base):
-    """Exponential backoff with jitter, but never less than the server's Retry-After."""
+    """Exponential backoff with jitter over the tries in a row that made no progress, never
+    less than the server's Retry-After.
 
-    def __init__(self, backoff: wait_base, cap: float):
-        self.backoff = backoff
+    A try that settled part of its work starts the backoff over: the service is answering,
+    and waiting longer than it asks only slows the job down (with the backoff growing on
+    every try, 80 grants at 30% throttling took 140 s, most of it asleep).
+    """
+
+    def __init__(self, base_delay: float, cap: float):
+        self.base_delay = base_delay
         self.cap = cap
+        self._stalled = 0  # tries in a row without progress
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        delay = self.backoff(retry_state)
         outcome = retry_state.outcome
         failure = outcome.exception() if outcome is not None else None
+        self._stalled = 1 if getattr(failure, "progressed", False) else self._stalled + 1
+        delay = random.uniform(0, min(self.cap, self.base_delay * 2 ** (self._stalled - 1)))
         hint = getattr(failure, "retry_after", None)
         return min(self.cap, max(delay, hint or 0.0))
 
@@ -192,9 +207,7 @@ def retrying(*, attempts: int = ATTEMPTS, max_seconds: float = MAX_SECONDS,
     return tenacity.Retrying(
         sleep=sleep,
         retry=tenacity.retry_if_exception_type(TransientFailure),
-        wait=WaitRetryAfter(
-            tenacity.wait_random_exponential(multiplier=base_delay, max=max_delay), max_delay
-        ),
+        wait=WaitRetryAfter(base_delay, max_delay),
         stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_seconds),
         reraise=True,
     )

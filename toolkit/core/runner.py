@@ -450,7 +450,8 @@ class Runner:
             # Throttled rows were refused, not applied: back to pending, not unknown.
             journal.mark(self.job_id, [w.row for w in retry], PENDING)
             self.limit.throttled(hint)
-            return retry, TransientFailure(reason, retry_after=hint, throttled=True)
+            return retry, TransientFailure(reason, retry_after=hint, throttled=True,
+                                           progressed=bool(final))
         return [], None
 
     def _record(self, results: list[RowResult], journal: Journal) -> None:

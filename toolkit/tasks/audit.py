@@ -289,9 +289,11 @@ class Audit:
                         connection.close()
                         connection = None
                         raise TransientFailure(fault.message) from fault
+                    before = len(remaining)
                     remaining, hint = self._settle(output, result, failures)
                     if remaining:
-                        raise TransientFailure("throttled", retry_after=hint, throttled=True)
+                        raise TransientFailure("throttled", retry_after=hint, throttled=True,
+                                               progressed=len(remaining) < before)
         except TransientFailure as last:
             for mailbox in remaining:
                 failures.setdefault(mailbox, {"mailbox": mailbox, "error": "RetriesExhausted",

@@ -127,6 +127,7 @@ def _check(records: Sequence[Any], params: Mapping[str, Any]
             kept.append(record)
     if reason is None:
         return kept, None
+    reason.progressed = bool(kept)  # only the throttled part is read again
     retry: dict[str, Any] = {k: v for k, v in again.items() if v}
     if "Trustee" in params:
         retry["Trustee"] = params["Trustee"]
