@@ -19,8 +19,8 @@ from toolkit.io.reports import write_report
 def write_permission_report(path: Path, title: str, summary: Mapping[str, Any],
                             rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """Write ``rows`` (and for JSON and HTML the summary) in the format the name says."""
-    write_report(path, rows, columns, json=lambda rows: _json_parts(summary, rows),
-                 html=lambda rows: html_parts(title, summary, rows, columns))
+    write_report(path, rows, columns, json=lambda table: _json_parts(summary, table),
+                 html=lambda table: html_parts(title, summary, table, columns))
 
 
 def _json_parts(summary: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]

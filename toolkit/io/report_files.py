@@ -4,14 +4,13 @@ CSV Excel-safe as the permission reports'."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.io.report_html import html_page, small_table
+from toolkit.io.report_html import escape, html_page, small_table
 from toolkit.io.reports import Rows, write_report
 
 
@@ -45,10 +44,10 @@ def write_rows_report(path: Path, rows: Sequence[Mapping[str, Any]], columns: Se
                            indent=2, default=str) + "\n"]
 
     def html_parts(table: Rows) -> Iterable[str]:
-        sections = "\n".join(f"<h2>{html.escape(s.heading)}</h2>"
+        sections = "\n".join(f"<h2>{escape(s.heading)}</h2>"
                              + small_table(s.rows, s.columns, s.empty)
                              for s in top.sections)
-        return html_page(title, html.escape(top.meta), top.cards, sections, table, columns,
+        return html_page(title, escape(top.meta), top.cards, sections, table, columns,
                          "Every row", shown=len(rows))
 
     write_report(path, rows, columns, json=json_parts, html=html_parts)
