@@ -16,8 +16,9 @@ from pathlib import Path
 import jinja2
 
 from toolkit.sandbox.interface import SessionContext
-from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry, Engine, run_script
-from toolkit.sandbox.pwsh.compiler import Compiler
+from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
+from toolkit.sandbox.pwsh.compiler.statements import Compiler
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.pwsh.parser import parse
 
 LOOP = """

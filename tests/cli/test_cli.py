@@ -60,6 +60,16 @@ def test_task_list_as_csv(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[0] == "name,summary,role,mutates,origin"
 
 
+def test_connect_steps_and_fragments_are_not_tasks(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--output", "json", "task", "list")
+    assert code == 0
+    assert not [t for t in json.loads(out) if t["name"].startswith(("_connect/", "_include/"))]
+    code, _, err = run(capsys, "task", "run", "_connect/connect-exchange", "--dry-run")
+    assert code == 2 and "not a task" in err
+    code, _, err = run(capsys, "task", "run", "_include/row-result", "--dry-run")
+    assert code == 2 and "include-only fragment" in err
+
+
 def test_task_show_prints_metadata_and_script(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "task", "show", "exchange/list-mailboxes")
     assert code == 0

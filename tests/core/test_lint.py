@@ -36,7 +36,7 @@ def lint_source(tmp_path: Path, body: str) -> list[str]:
 
 def test_every_shipped_template_lints_clean() -> None:
     catalog = TemplateCatalog(Path("/nonexistent"))
-    names = catalog.names(include_library=True)
+    names = catalog.names(include_internal=True)
     assert names, "no built-in templates found"
     problems = [str(f) for name in names for f in lint_template(catalog, name)]
     assert problems == []

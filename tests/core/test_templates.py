@@ -12,6 +12,7 @@ from toolkit.core.templates import (
     coerce_param_values,
     export_script,
     missing_required,
+    step_parameters,
 )
 
 HEADER = """{#- psbridge
@@ -151,3 +152,77 @@ def test_log_lines_mask_what_the_metadata_declares_secret(user_dir: Path) -> Non
         "Passphrase": "<secret, not shown>", "Limit": 3}
     assert meta.shown({"Mailbox": "sales@contoso.com", "pin": "1234"}) == {
         "Mailbox": "sales@contoso.com", "pin": "<secret, not shown>"}
+
+
+STEP = """{#- psbridge
+name: %(name)s
+summary: A connect step
+role: helpdesk
+mutates: false
+services: []
+connects: exchange
+params:
+  AccessToken: {type: secret, required: true, source: token}
+  Renew: {type: switch, source: renew}
+-#}
+"""
+
+
+def test_connect_steps_and_fragments_are_no_tasks(user_dir: Path) -> None:
+    catalog = TemplateCatalog(user_dir)
+    everything = catalog.names(include_internal=True)
+    assert "_connect/connect-exchange" in everything
+    assert "_include/row-result" in everything
+    assert not [n for n in catalog.names() if n.startswith(("_connect/", "_include/"))]
+    with pytest.raises(TemplateError, match="include-only fragment"):
+        catalog.meta("_include/row-result")
+    with pytest.raises(TemplateError, match="no template named") as raised:
+        catalog.render("_lib/row-result")
+    assert "_include/" in (raised.value.hint or "")
+
+
+def test_the_connect_step_of_a_service_is_found_by_its_metadata(user_dir: Path) -> None:
+    catalog = TemplateCatalog(user_dir)
+    assert catalog.connect_step("exchange") == "_connect/connect-exchange"
+    assert catalog.connect_step("graph") == "_connect/connect-graph"
+    write(user_dir, "_connect/my-exchange", "param($AccessToken, [switch]$Renew)\n", STEP)
+    with pytest.raises(TemplateError, match="2 _connect/ steps connect exchange"):
+        TemplateCatalog(user_dir).connect_step("exchange")
+
+
+def test_a_user_connect_step_shadows_the_builtin_one(user_dir: Path) -> None:
+    write(user_dir, "_connect/connect-exchange", "param($AccessToken, [switch]$Renew)\n", STEP)
+    catalog = TemplateCatalog(user_dir)
+    assert catalog.connect_step("exchange") == "_connect/connect-exchange"
+    assert catalog.meta("_connect/connect-exchange").origin == str(user_dir)
+
+
+def test_step_parameters_follow_the_sources_in_the_metadata(user_dir: Path) -> None:
+    catalog = TemplateCatalog(user_dir)
+    meta = catalog.meta("_connect/connect-exchange")
+    assert step_parameters(meta, {"token": "t", "tenant": "o", "cloud": None,
+                                  "renew": None}) == {"AccessToken": "t", "Organization": "o"}
+    assert step_parameters(meta, {"token": "t", "tenant": "o", "cloud": "O365China",
+                                  "renew": True}) == {
+        "AccessToken": "t", "Organization": "o", "ExchangeEnvironmentName": "O365China",
+        "Renew": True}
+    with pytest.raises(TemplateError, match="takes its value from 'tenant'"):
+        step_parameters(meta, {"token": "t"})
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "problem"),
+    [
+        ("_connect/x", STEP.replace(", source: token", ""), "params.AccessToken.source"),
+        ("_connect/x", STEP.replace("source: token", "source: password"),
+         "params.AccessToken.source"),
+        ("_connect/x", STEP.replace("connects: exchange", "connects: sharepoint"), "connects"),
+        ("custom/x", STEP, "connects"),
+        ("custom/x", STEP.replace("connects: exchange\n", ""), "params.AccessToken.source"),
+    ],
+)
+def test_step_metadata_is_checked(user_dir: Path, name: str, header: str,
+                                  problem: str) -> None:
+    write(user_dir, name, "param($AccessToken, [switch]$Renew)\n", header)
+    with pytest.raises(TemplateError, match=f"metadata key '{problem}'"):
+        TemplateCatalog(user_dir).meta(name)

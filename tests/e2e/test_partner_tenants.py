@@ -121,16 +121,16 @@ def test_a_connection_that_lands_in_another_tenant_changes_nothing(  # type: ign
     sandbox = serve()
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES, templates)
-    (templates / "_lib").mkdir(exist_ok=True)
-    (templates / "_lib" / "connect-exchange.ps1.j2").write_text(
+    (templates / "_connect").mkdir(exist_ok=True)
+    (templates / "_connect" / "connect-exchange.ps1.j2").write_text(
         "{#- psbridge\n"
-        "name: _lib/connect-exchange\n"
+        "name: _connect/connect-exchange\n"
         "summary: Connect as whoever the host signed in last (wrong on purpose)\n"
-        "role: helpdesk\nmutates: false\nservices: []\n"
+        "role: helpdesk\nmutates: false\nservices: []\nconnects: exchange\n"
         "params:\n"
-        "  AccessToken: {type: secret, required: true, description: unused}\n"
-        "  Organization: {type: string, required: true, description: unused}\n"
-        "  Renew: {type: switch, required: false, description: unused}\n"
+        "  AccessToken: {type: secret, required: true, source: token, description: unused}\n"
+        "  Organization: {type: string, required: true, source: tenant, description: unused}\n"
+        "  Renew: {type: switch, required: false, source: renew, description: unused}\n"
         "-#}\n"
         "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
         "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n")

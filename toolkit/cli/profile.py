@@ -158,7 +158,7 @@ def remove(name: str) -> None:
     click.echo(f"profile {name} removed from {path}")
 
 
-HOST_INVENTORY = "_lib/host-inventory"
+HOST_INVENTORY = "_connect/host-inventory"
 # Microsoft's public client of the ExchangeOnlineManagement module, present in every tenant.
 EXCHANGE_MODULE_CLIENT = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 GRAPH_MODULE_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"  # Microsoft Graph PowerShell
@@ -186,7 +186,7 @@ def test(app: AppContext, name: str | None) -> None:
     from toolkit.core.host_check import HostCheck, check_host, needed_modules
     from toolkit.core.session import Step
     from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
+    from toolkit.core.templates import TemplateCatalog, step_parameters
 
     chosen = cfg.resolve_profile(name or app.profile_name)
     rows: list[dict[str, Any]] = []
@@ -206,9 +206,10 @@ def test(app: AppContext, name: str | None) -> None:
                          "detail": f"median {statistics.median(trips) * 1000:.0f} ms over 3"})
             catalog = TemplateCatalog()
             services = [s for s in ("exchange", "graph") if s in target.profile.services]
-            inventory = connection.run([Step(
-                catalog.render(HOST_INVENTORY).script,
-                {"Modules": needed_modules(services) or ["ExchangeOnlineManagement"]})])
+            host_inventory = catalog.render(HOST_INVENTORY)
+            inventory = connection.run([Step(host_inventory.script, step_parameters(
+                host_inventory.meta,
+                {"modules": needed_modules(services) or ["ExchangeOnlineManagement"]}))])
             if inventory.errors or not inventory.output:
                 message = inventory.errors[0].message if inventory.errors else "no answer"
                 checks = [HostCheck("host inventory", False, message,

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from toolkit.core.errors import InputError
+from toolkit.sandbox.errors import SandboxUnavailable
 from toolkit.sandbox.server import (
     DEFAULT_USERNAME,
     RunningSandbox,
@@ -97,7 +99,10 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
     if not _is_loopback(host):
         click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",
                     fg="yellow", err=True)
-    running = start_sandbox(options)
+    try:
+        running = start_sandbox(options)
+    except SandboxUnavailable as exc:  # bad seed or state file, port taken: bad input
+        raise InputError(exc.message, hint=exc.hint) from None
     try:
         profile_path = _write_profile(write_profile, running) if write_profile else None
         _print_banner(running, write_profile, profile_path)

@@ -125,13 +125,13 @@ def show(app: AppContext, name: str, params: tuple[str, ...], export: bool) -> N
 def lint(app: AppContext, names: tuple[str, ...]) -> None:
     """Check templates: syntax, known commands and parameters, param() vs metadata.
 
-    With no NAME, every template (the _lib/ pieces included) is checked. Exit code 2 when
-    any finding is reported.
+    With no NAME, every template (the _connect/ steps and _include/ fragments included) is
+    checked. Exit code 2 when any finding is reported.
     """
     from toolkit.core.lint import lint_template
 
     catalog = _catalog()
-    targets = list(names) or catalog.names(include_library=True)
+    targets = list(names) or catalog.names(include_internal=True)
     findings = [f for name in targets for f in lint_template(catalog, name)]
     for finding in findings:
         click.echo(str(finding))
@@ -196,6 +196,9 @@ def run(app: AppContext, name: str, csv_path: Path | None, params: tuple[str, ..
     from toolkit.tasks.generic import plan_from_csv
 
     catalog = _catalog()
+    if catalog.is_step(name):
+        raise InputError(f"{name} is a step psbridge runs itself when it connects or checks "
+                         "a session, not a task")
     meta = catalog.meta(name)
     values = coerce_param_values(meta, _parse_params(params))
     row_param = meta.row_param

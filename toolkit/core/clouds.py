@@ -28,6 +28,9 @@ class Cloud:
     def resource(self, service: str) -> str:
         return self.exchange_resource if service == "exchange" else self.graph_resource
 
+    def environment(self, service: str) -> str:
+        return self.exchange_environment if service == "exchange" else self.graph_environment
+
 
 CLOUDS = {cloud.name: cloud for cloud in (
     Cloud("global", "https://login.microsoftonline.com", "https://outlook.office365.com",

@@ -2,7 +2,7 @@
 
 An ACE whose account was deleted names its trustee by SID (``S-1-5-21-...``): Exchange can
 no longer resolve it to a name. Python asks :func:`is_orphan_sid`; templates match the same
-pattern on the management host (``Get-AceKind`` of ``_lib/ace-kind``, the trustee filter of
+pattern on the management host (``Get-AceKind`` of ``_include/ace-kind``, the trustee filter of
 ``exchange/perms-read``), rendered from :data:`ORPHAN_SID_PATTERN`, the catalog's
 ``orphan_sid_pattern`` global. PowerShell's ``-match``, as this test, ignores case.
 """

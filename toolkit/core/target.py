@@ -21,24 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core import paths
-from toolkit.core.auth import TokenProvider, token_tenant_id
+from toolkit.core.auth import AccessToken, TokenProvider, token_tenant_id
 from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed, ConnectionsBusy, TransportFault
 from toolkit.core.retry import classify
 from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
-from toolkit.core.templates import RenderedScript, TemplateCatalog
+from toolkit.core.templates import RenderedScript, TemplateCatalog, step_parameters
 from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
 log = logging.getLogger(__name__)
 # Opening a shell is tried this often before a host counts as unreachable (exit 4).
 OPEN_ATTEMPTS = 3
-CONNECT_TEMPLATES = {
-    "exchange": "_lib/connect-exchange",
-    "graph": "_lib/connect-graph",
-}
 # Reads back, from the service itself, which tenant a connected runspace acts on.
-REACHED_TENANT_TEMPLATE = "_lib/reached-tenant-exchange"
+REACHED_TENANT_TEMPLATE = "_connect/reached-tenant-exchange"
 
 
 class WrongTenant(ConnectionFailed):
@@ -81,12 +77,11 @@ class Target:
         :attr:`expected` raises :class:`WrongTenant` (exit 4) before a row is sent.
         Returns the tenant id each newly connected service reached.
         """
-        steps = self._connect_steps(services, catalog, connection)
+        steps, tokens = self._connect_steps(services, catalog, connection)
         if not steps:
             return {}
         # The token names the tenant it was issued in: Graph acts on exactly that one.
-        reached = {step.connects[0]: token_tenant_id(str(step.parameters.get("AccessToken")))
-                   for step in steps if step.connects}
+        reached = {service: token_tenant_id(token) for service, token in tokens.items()}
         for service, tenant_id in reached.items():
             self._check_reached(service, tenant_id)
         exchange = "exchange" in reached
@@ -140,13 +135,18 @@ class Target:
             )
 
     def _connect_steps(self, services: Sequence[str], catalog: TemplateCatalog,
-                       connection: Connection) -> list[Step]:
-        """The guarded connect block of each service, with fresh tokens as parameters.
+                       connection: Connection) -> tuple[list[Step], dict[str, str]]:
+        """The guarded connect block of each service, with fresh tokens as parameters, and
+        the access token each service is connected with.
 
-        Services the connection's runspace already holds are skipped, and a connection
-        whose token is about to expire is renewed.
+        Each service's block is the ``_connect/`` step whose metadata says it connects it;
+        its parameters are filled from the sources the metadata names. Services the
+        connection's runspace already holds are skipped, and a connection whose token is
+        about to expire is renewed.
         """
         steps = []
+        tokens: dict[str, str] = {}
+        cloud = CLOUDS[self.profile.cloud]
         for service in services:
             held = connection.holds(service)
             if held:
@@ -154,17 +154,23 @@ class Target:
             with self._lock:
                 connect = self._connect_scripts.get(service)
                 if connect is None:
-                    connect = catalog.render(CONNECT_TEMPLATES[service])
+                    connect = catalog.render(catalog.connect_step(service))
                     self._connect_scripts[service] = connect
-            parameters, expires_on = self._connect_parameters(service)
-            if held is False and service == "exchange":
-                parameters["Renew"] = True
+            token = self._token(service)
+            parameters = step_parameters(connect.meta, {
+                "token": token.token,
+                "tenant": token.tenant,
+                # Named only outside the global cloud: there the script's default applies.
+                "cloud": cloud.environment(service) if cloud != CLOUDS["global"] else None,
+                "renew": True if held is False else None,
+            })
             log.debug("connect %s with %s", service, connect.meta.shown(parameters))
-            steps.append(Step(connect.script, parameters, connects=(service, expires_on)))
-        return steps
+            steps.append(Step(connect.script, parameters, connects=(service, token.expires_on)))
+            tokens[service] = token.token
+        return steps, tokens
 
-    def _connect_parameters(self, service: str) -> tuple[dict[str, Any], float]:
-        """Token (and organization) for one service.
+    def _token(self, service: str) -> AccessToken:
+        """A fresh access token for one service.
 
         With ``--tenant``, app-only and delegated sign-ins alike get their token from the
         customer tenant's authority (the app is consented there; the partner's user is a
@@ -176,17 +182,7 @@ class Target:
             raise ConfigError(f"profile {self.profile.name} has no sign-in settings for "
                               f"{service}")
         organization = self.expected.organization if self.expected else self.tenant
-        token = self.tokens.token(service, organization)
-        parameters: dict[str, Any] = {"AccessToken": token.token}
-        if service == "exchange":
-            parameters["Organization"] = token.tenant
-        cloud = CLOUDS[self.profile.cloud]
-        if cloud != CLOUDS["global"]:  # named only outside it: older overrides keep working
-            if service == "exchange":
-                parameters["ExchangeEnvironmentName"] = cloud.exchange_environment
-            elif service == "graph":
-                parameters["Environment"] = cloud.graph_environment
-        return parameters, token.expires_on
+        return self.tokens.token(service, organization)
 
     def __enter__(self) -> Target:
         return self

@@ -19,6 +19,15 @@ The rendered script declares ``param(...)`` and receives every value as a PSRP p
 Jinja only shapes structure: the environment's ``finalize`` refuses to print any value that
 did not pass through the ``|ps`` quoting filter, so a stray ``{{ row.name }}`` fails at
 render time instead of becoming an injection.
+
+Two folders hold no tasks (``task list`` skips them, ``task run`` refuses them):
+
+- ``_connect/``: steps psbridge runs itself to connect or check a session. Their metadata
+  is a task's plus ``connects`` (the service a connect step connects) and, on every
+  parameter, ``source``: where the code that runs the step takes the value (see
+  :data:`STEP_SOURCES` and :func:`step_parameters`).
+- ``_include/``: fragments only other templates include (``{% include
+  '_include/row-result.ps1.j2' %}``); they have no metadata block.
 """
 
 from __future__ import annotations
@@ -42,7 +51,13 @@ from toolkit.core.quoting import PSLiteral, UnquotableValue, ps_quote
 from toolkit.core.sids import ORPHAN_SID_PATTERN
 
 SUFFIX = ".ps1.j2"
-LIBRARY_PREFIX = "_lib/"
+CONNECT_PREFIX = "_connect/"
+INCLUDE_PREFIX = "_include/"
+# Where a _connect/ step's parameter takes its value, given by the code that runs the step:
+# the service's access token, the tenant it was issued in, the cloud's environment name for
+# the service (outside the global cloud only), true to replace a connection whose token is
+# about to expire, the module names the host check looks for.
+STEP_SOURCES = ("token", "tenant", "cloud", "renew", "modules")
 ROLES = ("helpdesk", "admin")
 SERVICES = ("exchange", "graph")
 PARAM_TYPES = (
@@ -59,8 +74,8 @@ PARAM_TYPES = (
 )
 _META_RE = re.compile(r"\A\{#-?\s*psbridge[ \t]*\r?\n(?P<body>.*?)-?#\}", re.DOTALL)
 _META_KEYS = {"name", "summary", "role", "mutates", "services", "params", "row_columns",
-              "secret_columns"}
-_PARAM_KEYS = {"type", "required", "description", "default"}
+              "secret_columns", "connects"}
+_PARAM_KEYS = {"type", "required", "description", "default", "source"}
 NOT_SHOWN = "<secret, not shown>"
 
 
@@ -71,6 +86,7 @@ class ParamSpec:
     required: bool = False
     description: str = ""
     default: Any = None
+    source: str | None = None  # a _connect/ step's: one of STEP_SOURCES
 
     @property
     def secret(self) -> bool:
@@ -89,6 +105,7 @@ class TemplateMeta:
     params: Mapping[str, ParamSpec]
     row_columns: tuple[str, ...] = ()
     secret_columns: tuple[str, ...] = ()
+    connects: str | None = None  # a _connect/ step's: the service it connects
     origin: str = "built-in"  # "built-in" or the user folder that holds it
     path: str = ""
 
@@ -150,6 +167,12 @@ def parse_metadata(source: str, *, name: str, path: str, origin: str) -> Templat
     services = data.get("services", [])
     if not isinstance(services, list) or any(s not in SERVICES for s in services):
         raise fail("services", f"must be a list drawn from {', '.join(SERVICES)}")
+    step = name.startswith(CONNECT_PREFIX)
+    connects = data.get("connects")
+    if connects is not None and not step:
+        raise fail("connects", f"only a {CONNECT_PREFIX} step connects a service")
+    if connects is not None and connects not in SERVICES:
+        raise fail("connects", f"must be one of {', '.join(SERVICES)}, not {connects!r}")
 
     params: dict[str, ParamSpec] = {}
     raw_params = data.get("params") or {}
@@ -170,12 +193,20 @@ def parse_metadata(source: str, *, name: str, path: str, origin: str) -> Templat
         required = settings.get("required", False)
         if not isinstance(required, bool):
             raise fail(f"{key}.required", "must be true or false")
+        value_source = settings.get("source")
+        if step and value_source not in STEP_SOURCES:
+            raise fail(f"{key}.source", f"a {CONNECT_PREFIX} step's parameter needs one of "
+                       f"{', '.join(STEP_SOURCES)}, not {value_source!r}")
+        if not step and value_source is not None:
+            raise fail(f"{key}.source", f"only {CONNECT_PREFIX} steps' parameters have one; a "
+                       "task's come from --param or its rows")
         params[pname] = ParamSpec(
             name=pname,
             type=ptype,
             required=required,
             description=str(settings.get("description", "")),
             default=settings.get("default"),
+            source=value_source,
         )
 
     row_columns = _string_list(data, "row_columns", fail)
@@ -200,9 +231,28 @@ def parse_metadata(source: str, *, name: str, path: str, origin: str) -> Templat
         params=params,
         row_columns=tuple(row_columns),
         secret_columns=tuple(secret_columns),
+        connects=connects,
         origin=origin,
         path=path,
     )
+
+
+def step_parameters(meta: TemplateMeta, sources: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameter values of a ``_connect/`` step, each from the source its metadata names.
+
+    ``sources`` holds what the caller has for each source; a parameter whose source has no
+    value (None) is left out, so the script's own default applies.
+    """
+    values: dict[str, Any] = {}
+    for spec in meta.params.values():
+        if spec.source is None or spec.source not in sources:
+            raise TemplateError(
+                f"{meta.path}: parameter {spec.name} takes its value from {spec.source!r}, "
+                f"which is not given when {meta.name} runs (given: {', '.join(sources)})")
+        value = sources[spec.source]
+        if value is not None:
+            values[spec.name] = value
+    return values
 
 
 def _string_list(
@@ -291,10 +341,10 @@ class TemplateCatalog:
             found = source.find(name)
             if found is not None:
                 return found, source
-        raise TemplateError(
-            f"no template named {name!r}",
-            hint="'psbridge task list' shows the templates there are.",
-        )
+        hint = ("_lib/ was split: fragments to include are in _include/, connect steps in "
+                "_connect/." if name.startswith("_lib/")
+                else "'psbridge task list' shows the templates there are.")
+        raise TemplateError(f"no template named {name!r}", hint=hint)
 
     def _load(self, name: str) -> tuple[str, str, Callable[[], bool]]:
         # Jinja asks for includes by file name; accept both "x/y" and "x/y.ps1.j2".
@@ -302,15 +352,22 @@ class TemplateCatalog:
         node, _ = self._locate(bare)
         return node.read_text(encoding="utf-8"), str(node), lambda: False
 
-    def names(self, *, include_library: bool = False) -> list[str]:
+    def names(self, *, include_internal: bool = False) -> list[str]:
+        """Task names; with ``include_internal``, the ``_connect/`` steps and the
+        ``_include/`` fragments too."""
         found: set[str] = set()
         for source in self._sources:
             found.update(source.names())
-        return sorted(n for n in found if include_library or not n.startswith(LIBRARY_PREFIX))
+        return sorted(n for n in found
+                      if include_internal or not (self.is_step(n) or self.is_fragment(n)))
 
     def meta(self, name: str) -> TemplateMeta:
+        """The metadata of a task or of a ``_connect/`` step (fragments have none)."""
         if name not in self._meta_cache:
             node, source = self._locate(name)
+            if self.is_fragment(name):
+                raise TemplateError(f"{name} is an include-only fragment: templates include "
+                                    "it, it does not run by itself")
             self._meta_cache[name] = parse_metadata(
                 node.read_text(encoding="utf-8"), name=name, path=str(node), origin=source.origin
             )
@@ -319,8 +376,19 @@ class TemplateCatalog:
     def all_meta(self) -> list[TemplateMeta]:
         return [self.meta(name) for name in self.names()]
 
+    def connect_step(self, service: str) -> str:
+        """The ``_connect/`` step whose metadata says it connects ``service``."""
+        found = [n for n in self.names(include_internal=True)
+                 if self.is_step(n) and self.meta(n).connects == service]
+        if len(found) != 1:
+            raise TemplateError(
+                f"{len(found) or 'no'} {CONNECT_PREFIX} steps connect {service}"
+                + (f": {', '.join(found)}" if found else ""),
+                hint=f"Exactly one step's metadata must say 'connects: {service}'.")
+        return found[0]
+
     def render(self, name: str, context: Mapping[str, Any] | None = None) -> RenderedScript:
-        """Render a template (or a ``_lib/`` piece) to PowerShell text.
+        """Render a template (or a ``_connect/`` step or ``_include/`` fragment) to text.
 
         ``context`` holds structural choices only (a dialect, which optional switches
         exist); data goes in as parameters when the script runs.
@@ -348,12 +416,15 @@ class TemplateCatalog:
             meta = TemplateMeta(name, "fragment for {% include %}", "helpdesk", False, (), {})
         return RenderedScript(meta=meta, script=script.lstrip("\n"))
 
-    def is_fragment(self, name: str) -> bool:
-        """A ``_lib/`` piece without metadata, made only to be included by templates."""
-        if not name.startswith(LIBRARY_PREFIX):
-            return False
-        node, _ = self._locate(name)
-        return not _META_RE.match(node.read_text(encoding="utf-8").lstrip("\ufeff"))
+    @staticmethod
+    def is_step(name: str) -> bool:
+        """A ``_connect/`` step: psbridge runs it itself to connect or check a session."""
+        return name.startswith(CONNECT_PREFIX)
+
+    @staticmethod
+    def is_fragment(name: str) -> bool:
+        """An ``_include/`` fragment, without metadata, only included by templates."""
+        return name.startswith(INCLUDE_PREFIX)
 
 
 def _template_line(exc: BaseException) -> str:

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from toolkit.sandbox.errors import SandboxUnavailable
 from toolkit.sandbox.interface import OutputSink, PipelineSpec, SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine
+from toolkit.sandbox.pwsh.engine import Engine
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
-from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable
+from toolkit.sandbox.server import SandboxOptions
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import demo_world, large_seed
 from toolkit.sandbox.tenant.model import Account, World

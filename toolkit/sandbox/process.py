@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from toolkit.sandbox.server import SandboxUnavailable
+from toolkit.sandbox.errors import SandboxUnavailable
 
 READY_LINE = "Press Ctrl-C"
 

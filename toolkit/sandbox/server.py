@@ -29,16 +29,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
-from toolkit.core.errors import PsbridgeError
+from toolkit.sandbox.errors import SandboxUnavailable
 from toolkit.sandbox.host.conditions import NetworkConditions
 from toolkit.sandbox.host.http import IdentityHandler, SandboxHTTPServer
 from toolkit.sandbox.interface import Backend
+from toolkit.sandbox.local_system import data_dir
 
 DEFAULT_USERNAME = "sandbox-admin"
-
-
-class SandboxUnavailable(PsbridgeError):
-    """The sandbox cannot start (no backend available, port taken, bad options)."""
 
 
 @dataclass
@@ -67,9 +64,7 @@ class SandboxOptions:
 
 
 def default_tls_dir() -> Path:
-    from toolkit.core import paths
-
-    return paths.data_dir() / "sandbox" / "tls"
+    return data_dir() / "sandbox" / "tls"
 
 
 def build_backend(options: SandboxOptions) -> Backend:

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from toolkit.core.processes import process_alive
-from toolkit.sandbox.server import SandboxOptions, SandboxUnavailable
+from toolkit.sandbox.errors import SandboxUnavailable
+from toolkit.sandbox.local_system import process_alive
+from toolkit.sandbox.server import SandboxOptions
 
 SERVER_FILE = "server.json"
 LOCK_FILE = "server.lock"

@@ -12,10 +12,8 @@ from toolkit.sandbox.pwsh.cmdlets import (
     CmdletError,
     CmdletRegistry,
     CmdletTerminatingError,
-    CollectingSink,
-    Engine,
-    run_script,
 )
+from toolkit.sandbox.pwsh.engine import CollectingSink, Engine, run_script
 from toolkit.sandbox.values import ErrorRecord, Hashtable, PSObject, SecureString
 
 CALLS: list[tuple[str, str, dict[str, Any]]] = []

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.values import ErrorRecord, Hashtable, PSObject, SecureString
 
 CASES = yaml.safe_load((Path(__file__).parent / "corpus.yaml").read_text("utf-8"))

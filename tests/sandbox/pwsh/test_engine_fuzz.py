@@ -9,7 +9,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 
 ENGINE = Engine(CmdletRegistry())
 ATOMS = st.sampled_from(
@@ -65,7 +66,7 @@ def test_generated_scripts_never_hit_an_engine_defect(lines: list[str]) -> None:
 
 
 def _builtin_calls() -> st.SearchStrategy[str]:
-    from toolkit.sandbox.pwsh.builtins import _BUILTINS
+    from toolkit.sandbox.pwsh.builtins.registry import _BUILTINS
 
     infos = {c.info.name: c.info for c in _BUILTINS.values()}
     names = sorted(set(infos) - {"Start-Sleep", "Import-Module"})

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 
 HOSTILE = "'\u2018\u2019\u201a\u201b\"\u201c\u201d\u201e$()`;\n\r\0{}@|&#<>-abc "
 STRINGS = st.one_of(

@@ -14,7 +14,8 @@ from toolkit.sandbox.interface import (
     PipelineStopped,
     SessionContext,
 )
-from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry, CollectingSink, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
+from toolkit.sandbox.pwsh.engine import CollectingSink, Engine, run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.values import PSObject
 

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from toolkit.core.templates import ParamSpec, TemplateCatalog
-from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry, Engine, run_script
+from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry
 from toolkit.sandbox.pwsh.compiler import compile_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString
 
 CATALOG = TemplateCatalog(Path(__file__).parent / "no-user-templates", include_builtin=True)
-NAMES = CATALOG.names(include_library=True)
+NAMES = CATALOG.names(include_internal=True)
 TEMPLATES = [n for n in NAMES if not CATALOG.is_fragment(n)]
 FRAGMENTS = [n for n in NAMES if CATALOG.is_fragment(n)]
 
@@ -117,7 +118,7 @@ def test_fragment_compiles(name: str) -> None:
 
 
 def test_row_result_helpers() -> None:
-    helpers = CATALOG.render("_lib/row-result").script
+    helpers = CATALOG.render("_include/row-result").script
     script = (
         "param($Rows)\n"
         + helpers

@@ -6,7 +6,7 @@ import pytest
 from tenant_helpers import FakeClock, Warnings
 
 from toolkit.sandbox.interface import SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import CONTOSO, demo_world

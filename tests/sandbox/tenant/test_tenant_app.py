@@ -108,7 +108,7 @@ def test_backend_authenticates_seed_and_cli_accounts() -> None:
 def test_https_backend_verifies_its_own_tokens(tmp_path: Path) -> None:
     from toolkit.sandbox.identity import EXCHANGE_ONLINE
     from toolkit.sandbox.interface import SessionContext
-    from toolkit.sandbox.pwsh.cmdlets import run_script
+    from toolkit.sandbox.pwsh.engine import run_script
     from toolkit.sandbox.tenant.demo import CONTOSO_ID, DEMO_APP_ID
 
     backend = build_backend(SandboxOptions(https=True, tls_dir=tmp_path, password="P-1234!x"))

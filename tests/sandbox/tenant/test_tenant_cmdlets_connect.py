@@ -11,7 +11,7 @@ from tenant_helpers import ok
 from toolkit.sandbox.app import identity_platform
 from toolkit.sandbox.identity import EXCHANGE_ONLINE, MICROSOFT_GRAPH, make_app_certificate
 from toolkit.sandbox.interface import SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import (
     CONTOSO_ID,

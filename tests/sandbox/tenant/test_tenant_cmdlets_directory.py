@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tenant_helpers import FakeClock, ok
 
-from toolkit.sandbox.pwsh.cmdlets import run_script
+from toolkit.sandbox.pwsh.engine import run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tenant_helpers import FakeClock, ok
 
-from toolkit.sandbox.pwsh.cmdlets import run_script
+from toolkit.sandbox.pwsh.engine import run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.tenant.demo import demo_imap_csv
 
@@ -187,7 +187,7 @@ def test_bad_csv_is_refused(admin: PwshRunspace, csv: bytes) -> None:
 
 def test_default_result_size_warns_on_large_tenants() -> None:
     from toolkit.sandbox.interface import SessionContext
-    from toolkit.sandbox.pwsh.cmdlets import Engine
+    from toolkit.sandbox.pwsh.engine import Engine
     from toolkit.sandbox.tenant.cmdlet_support import RESULT_SIZE_WARNING, TenantServices
     from toolkit.sandbox.tenant.demo import large_seed
     from toolkit.sandbox.tenant.registration import tenant_registry
@@ -209,7 +209,7 @@ def test_parallel_runspaces_share_one_consistent_tenant(engine: object) -> None:
     import threading
 
     from toolkit.sandbox.interface import SessionContext
-    from toolkit.sandbox.pwsh.cmdlets import Engine
+    from toolkit.sandbox.pwsh.engine import Engine
 
     assert isinstance(engine, Engine)
     trustees = ["lee.gu@contoso.com", "megan.bowen@contoso.com", "joni.sherman@contoso.com"]

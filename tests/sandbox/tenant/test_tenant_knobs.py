@@ -10,7 +10,7 @@ from pathlib import Path
 from tenant_helpers import ok
 
 from toolkit.sandbox.interface import SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.pwsh.runspace import PwshRunspace
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.tenant import cmdlets_exchange, cmdlets_graph

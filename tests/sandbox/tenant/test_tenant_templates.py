@@ -10,7 +10,7 @@ from toolkit.core.templates import TemplateCatalog
 from toolkit.sandbox.app import identity_platform
 from toolkit.sandbox.identity import EXCHANGE_ONLINE, MICROSOFT_GRAPH
 from toolkit.sandbox.interface import SessionContext
-from toolkit.sandbox.pwsh.cmdlets import Engine, run_script
+from toolkit.sandbox.pwsh.engine import Engine, run_script
 from toolkit.sandbox.tenant.cmdlet_support import TenantServices
 from toolkit.sandbox.tenant.demo import CONTOSO_ID, FABRIKAM_ID
 from toolkit.sandbox.tenant.store import TenantStore
@@ -30,7 +30,7 @@ def test_guarded_connect_block_and_list_mailboxes(engine: Engine, services: Tena
     connection acts on the customer, and the reached-tenant report says so."""
     services.identity = identity_platform(store.world, tmp_path)
     catalog = TemplateCatalog(include_builtin=True)
-    connect = catalog.render("_lib/connect-exchange").script
+    connect = catalog.render("_connect/connect-exchange").script
     listing = catalog.render("exchange/list-mailboxes").script
     runspace = engine.open_runspace(SessionContext("admin", "admin"))
     token = _user_token(services.identity, EXCHANGE_ONLINE, FABRIKAM_ID)
@@ -41,7 +41,7 @@ def test_guarded_connect_block_and_list_mailboxes(engine: Engine, services: Tena
     rows = ok(run_script(runspace, listing, {"RecipientTypeDetails": "SharedMailbox"}))
     assert [r["PrimarySmtpAddress"] for r in rows] == ["office@fabrikam.com"]
     (reached,) = ok(run_script(runspace,
-                               catalog.render("_lib/reached-tenant-exchange").script))
+                               catalog.render("_connect/reached-tenant-exchange").script))
     assert (reached["TenantId"], reached["Organization"]) == (
         FABRIKAM_ID, "fabrikam.onmicrosoft.com")
     home = _user_token(services.identity, EXCHANGE_ONLINE)  # the partner's own tenant
@@ -58,6 +58,6 @@ def test_graph_connect_block(engine: Engine, services: TenantServices,
     catalog = TemplateCatalog(include_builtin=True)
     runspace = engine.open_runspace(SessionContext("admin", "admin"))
     token = _user_token(services.identity, MICROSOFT_GRAPH)
-    ok(run_script(runspace, catalog.render("_lib/connect-graph").script, {"AccessToken": token}))
+    ok(run_script(runspace, catalog.render("_connect/connect-graph").script, {"AccessToken": token}))
     assert ok(run_script(runspace, "(Get-MgUser -UserId lee.gu@contoso.com).DisplayName")
               ) == ["Lee Gu"]

@@ -15,14 +15,14 @@ from toolkit.sandbox.pwsh.cmdlets import (
 from toolkit.sandbox.pwsh.coercion import to_string
 from toolkit.sandbox.pwsh.commands import CallPrefs
 from toolkit.sandbox.pwsh.errors import PSError
-from toolkit.sandbox.pwsh.runtime import Context
+from toolkit.sandbox.pwsh.runtime import Arguments, Context
 from toolkit.sandbox.values import ErrorRecord
 
 
 def run_registered(
-    ctx: Context,
     cmdlet: RegisteredCmdlet,
-    args: list[tuple[str | None, Any]],
+    ctx: Context,
+    args: Arguments,
     items: Iterator[Any] | None,
     line: int,
 ) -> Iterator[Any]:

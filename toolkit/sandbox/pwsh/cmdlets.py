@@ -1,4 +1,4 @@
-"""The API the emulated tenant plugs its cmdlets into, and the engine entry points.
+"""The API the emulated tenant plugs its cmdlets into (run it with :mod:`.engine`).
 
 A tenant cmdlet is a plain function ``impl(ctx, params)``::
 
@@ -8,7 +8,7 @@ A tenant cmdlet is a plain function ``impl(ctx, params)``::
     def get_mailbox(ctx: CmdletContext, params: dict[str, Any]) -> Iterable[Any]:
         ...
 
-    engine = Engine(registry)
+    engine = Engine(registry)  # toolkit.sandbox.pwsh.engine
     runspace = engine.open_runspace(SessionContext(account="admin", role="admin"))
     result = run_script(runspace, "Get-Mailbox -ResultSize Unlimited")
 
@@ -36,24 +36,18 @@ the implementation at all and writes the "What if:" line to the information stre
 
 ``ctx.state`` is a dict private to the runspace that survives across pipelines: service
 connections belong there.
-
-:func:`run_script` runs a script in-process and returns every stream collected, for
-tests of the tenant and of the templates.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from toolkit.sandbox.interface import Command, PipelineSpec, SessionContext
+from toolkit.sandbox.interface import SessionContext
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
-from toolkit.sandbox.values import ErrorRecord, InformationRecord
-
-if TYPE_CHECKING:
-    from toolkit.sandbox.pwsh.runspace import PwshRunspace
+from toolkit.sandbox.values import ErrorRecord
 
 
 @dataclass
@@ -152,95 +146,3 @@ class CmdletRegistry:
 
     def names(self) -> list[str]:
         return [entry.name for entry in self._cmdlets.values()]
-
-
-class Engine:
-    """Opens runspaces that run scripts against the registered cmdlets."""
-
-    def __init__(self, registry: CmdletRegistry, modules: Mapping[str, str] | None = None):
-        self.registry = registry
-        self.modules = modules  # the host's installed modules; None: the default set
-
-    def open_runspace(self, context: SessionContext) -> PwshRunspace:
-        from toolkit.sandbox.pwsh.runspace import PwshRunspace
-
-        return PwshRunspace(self.registry, context, self.modules)
-
-
-@dataclass
-class Result:
-    """Every stream of one in-process run."""
-
-    output: list[Any] = field(default_factory=list)
-    errors: list[ErrorRecord] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    verbose: list[str] = field(default_factory=list)
-    information: list[Any] = field(default_factory=list)
-    debug: list[str] = field(default_factory=list)
-    progress: list[tuple[str, str, int]] = field(default_factory=list)
-    failed: ErrorRecord | None = None  # the record of PipelineFailed, when it failed
-
-
-class CollectingSink:
-    """An OutputSink that keeps everything in a :class:`Result`."""
-
-    def __init__(self) -> None:
-        self.result = Result()
-
-    def output(self, value: Any) -> None:
-        self.result.output.append(value)
-
-    def error(self, record: ErrorRecord) -> None:
-        self.result.errors.append(record)
-
-    def warning(self, message: str) -> None:
-        self.result.warnings.append(message)
-
-    def verbose(self, message: str) -> None:
-        self.result.verbose.append(message)
-
-    def debug(self, message: str) -> None:
-        self.result.debug.append(message)
-
-    def information(self, record: InformationRecord) -> None:
-        self.result.information.append(record.message_data)
-
-    def progress(self, activity: str, status: str, percent: int) -> None:
-        self.result.progress.append((activity, status, percent))
-
-
-DEFAULT_SESSION = SessionContext(account="admin@sandbox", role="admin")
-
-
-def run_script(
-    target: Engine | PwshRunspace,
-    script: str,
-    parameters: dict[str, Any] | list[tuple[str | None, Any]] | None = None,
-    *,
-    input: Iterable[Any] | None = None,
-    session: SessionContext | None = None,
-    raise_on_failure: bool = False,
-) -> Result:
-    """Run ``script`` (with its ``param()`` values) and collect every stream.
-
-    A pipeline that fails leaves its record in ``Result.failed`` (or raises
-    ``PipelineFailed`` with ``raise_on_failure``).
-    """
-    from toolkit.sandbox.interface import PipelineFailed
-
-    runspace = (
-        target.open_runspace(session or DEFAULT_SESSION) if isinstance(target, Engine) else target
-    )
-    if isinstance(parameters, dict):
-        pairs: list[tuple[str | None, Any]] = list(parameters.items())
-    else:
-        pairs = list(parameters or [])
-    sink = CollectingSink()
-    spec = PipelineSpec([Command(script, True, pairs)], input)
-    try:
-        runspace.invoke(spec, sink, threading.Event())
-    except PipelineFailed as failure:
-        if raise_on_failure:
-            raise
-        sink.result.failed = failure.record
-    return sink.result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolkit.sandbox.pwsh import binder
 from toolkit.sandbox.pwsh.coercion import ArrayList, to_string
@@ -16,9 +16,6 @@ from toolkit.sandbox.pwsh.errors import (
 )
 from toolkit.sandbox.pwsh.runtime import MISSING, Body, Context, Scope, ScriptBlock
 from toolkit.sandbox.values import ErrorRecord, Hashtable, InformationRecord
-
-if TYPE_CHECKING:
-    from toolkit.sandbox.pwsh.builtins import NativeCommand
 
 
 @dataclass
@@ -199,22 +196,12 @@ def _dispatch(
     args: list[tuple[str | None, Any]],
     items: Iterator[Any] | None,
 ) -> Iterator[Any]:
-    from toolkit.sandbox.pwsh.builtins import find_builtin
-
-    key = name.casefold()
-    function = ctx.scope.find_function(key)
+    function = ctx.scope.find_function(name.casefold())
     if function is not None:
         return _lazy(ctx, function.body, function.name, args, items, new_scope=not site.dot_source)
-    native = find_builtin(key)
-    if native is not None:
-        return _run_native(ctx, native, args, items, site.line)
-    registered = ctx.runspace.registry.lookup(name)
-    if registered is not None and (
-        registered.visible is None or registered.visible(ctx.runspace.context)
-    ):
-        from toolkit.sandbox.pwsh.cmdlet_calls import run_registered
-
-        return run_registered(ctx, registered, args, items, site.line)
+    command = ctx.runspace.resolve_command(name)
+    if command is not None:
+        return command.run(ctx, args, items, site.line)
     raise command_not_found(name, site.line)
 
 
@@ -229,20 +216,6 @@ def _lazy(
 ) -> Iterator[Any]:
     """A function or script block as a pipeline stage: it runs when the pipeline pulls."""
     yield from invoke_body(ctx, body, name, args, items, new_scope=new_scope)
-
-
-def _run_native(
-    ctx: Context,
-    native: NativeCommand,
-    args: list[tuple[str | None, Any]],
-    items: Iterator[Any] | None,
-    line: int,
-) -> Iterator[Any]:
-    bound = binder.bind(native.info, args, items is not None)
-    prefs = CallPrefs(ctx, bound.common, line)
-    for value in native.run(ctx, prefs, bound.params, items):
-        prefs.output_variable(value)
-        yield value
 
 
 def run_block_items(

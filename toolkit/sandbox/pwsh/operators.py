@@ -23,6 +23,7 @@ from toolkit.sandbox.pwsh.coercion import (
     to_guid,
     to_number,
     to_string,
+    type_name_of,
 )
 from toolkit.sandbox.pwsh.errors import runtime_error
 from toolkit.sandbox.pwsh.formatting import composite_format
@@ -347,7 +348,7 @@ def _numbers(left: Any, right: Any, op: str) -> tuple[Any, Any]:
         left is not None and not isinstance(left, int | float | str | decimal.Decimal)
     ):
         raise runtime_error(
-            f"Method invocation failed because [{_type_display(left)}] does not contain a "
+            f"Method invocation failed because [{type_name_of(left)}] does not contain a "
             f"method named '{op}'.",
             "MethodNotFound",
         )
@@ -359,12 +360,6 @@ def _arith(left: Any, right: Any, fn: Callable[[Any, Any], Any], op: str) -> Any
     if isinstance(a, decimal.Decimal) != isinstance(b, decimal.Decimal):
         a, b = decimal.Decimal(str(a)), decimal.Decimal(str(b))
     return fn(a, b)
-
-
-def _type_display(value: Any) -> str:
-    from toolkit.sandbox.pwsh.coercion import type_name_of
-
-    return type_name_of(value)
 
 
 def negate(value: Any) -> Any:

@@ -34,12 +34,11 @@ from toolkit.sandbox.interface import (
 )
 from toolkit.sandbox.pwsh import binder
 from toolkit.sandbox.pwsh.boundary import export
-from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
 from toolkit.sandbox.pwsh.coercion import ArrayList
 from toolkit.sandbox.pwsh.commands import ArgSpec, CallSite, invoke_body, invoke_command
 from toolkit.sandbox.pwsh.compiler import compile_script
 from toolkit.sandbox.pwsh.errors import FlowControl, ParseException, PSError, record
-from toolkit.sandbox.pwsh.runtime import Context, Scope
+from toolkit.sandbox.pwsh.runtime import CommandResolver, Context, ResolvedCommand, Scope
 from toolkit.sandbox.values import Hashtable, PSObject
 
 # The modules a management host has installed (Get-Module -ListAvailable), name -> version:
@@ -55,11 +54,15 @@ DEFAULT_HOST_MODULES: Mapping[str, str] = {
 
 
 class PwshRunspace:
-    """Implements :class:`toolkit.sandbox.interface.Runspace`."""
+    """Implements :class:`toolkit.sandbox.interface.Runspace`.
 
-    def __init__(self, registry: CmdletRegistry, context: SessionContext,
+    ``resolver`` finds the commands that are not script functions (see
+    :func:`toolkit.sandbox.pwsh.engine.command_resolver`).
+    """
+
+    def __init__(self, resolver: CommandResolver, context: SessionContext,
                  modules: Mapping[str, str] | None = None):
-        self.registry = registry
+        self.resolver = resolver
         self.context = context
         self.modules = dict(DEFAULT_HOST_MODULES if modules is None else modules)
         self.state: dict[str, Any] = {}
@@ -92,6 +95,9 @@ class PwshRunspace:
             }
         )
         self.statements_run = 0
+
+    def resolve_command(self, name: str) -> ResolvedCommand | None:
+        return self.resolver(name, self.context)
 
     def invoke(self, spec: PipelineSpec, sink: OutputSink, stop: threading.Event) -> None:
         ctx = Context(self, sink, stop, self.global_scope)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from toolkit.sandbox.interface import OutputSink, PipelineStopped
+from toolkit.sandbox.interface import OutputSink, PipelineStopped, SessionContext
 from toolkit.sandbox.pwsh.coercion import ArrayList, ScriptBlockValue
 from toolkit.sandbox.pwsh.errors import PSError
 from toolkit.sandbox.values import ErrorRecord
 
-if TYPE_CHECKING:
-    from toolkit.sandbox.pwsh.runspace import PwshRunspace
-
 Out = Callable[[Any], None]
+Arguments = list[tuple[str | None, Any]]
 
 
 class _Void:
@@ -120,6 +118,37 @@ class FunctionDef:
     body: Body
 
 
+@dataclass(frozen=True)
+class ResolvedCommand:
+    """A command found by name that is not a script function: a built-in or a cmdlet."""
+
+    name: str  # as the command spells it
+    source: str  # its module, as Get-Command shows it
+    # Runs it as a pipeline stage: (ctx, arguments, input items or None, script line).
+    run: Callable[[Context, Arguments, Iterator[Any] | None, int], Iterator[Any]]
+
+
+# Finds a command by name for a session (None: no such command, or hidden from it).
+CommandResolver = Callable[[str, SessionContext], ResolvedCommand | None]
+
+
+class RunspaceView(Protocol):
+    """What running code sees of its runspace.
+
+    Compiled code and commands reach commands through ``resolve_command``, which the code
+    that builds the runspace fills in: this keeps the engine's modules from importing the
+    built-ins and the cmdlet plumbing that import them.
+    """
+
+    context: SessionContext
+    state: dict[str, Any]
+    environment: dict[str, str]
+    modules: dict[str, str]
+    global_scope: Scope
+
+    def resolve_command(self, name: str) -> ResolvedCommand | None: ...
+
+
 class Context:
     """The state of one running pipeline in one runspace."""
 
@@ -137,7 +166,7 @@ class Context:
     )
 
     def __init__(
-        self, runspace: PwshRunspace, sink: OutputSink, stop: threading.Event, scope: Scope
+        self, runspace: RunspaceView, sink: OutputSink, stop: threading.Event, scope: Scope
     ):
         self.runspace = runspace
         self.sink = sink
