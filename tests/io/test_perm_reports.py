@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.core.errors import InputError
-from toolkit.io.perm_reports import render_html, write_report
+from toolkit.io.perm_reports import render_html
+from toolkit.io.perm_reports import write_permission_report as write_report
 
 COLUMNS = ["mailbox", "trustee", "right", "kind"]
 ROWS = [{"mailbox": "sales@contoso.com", "trustee": "=HYPERLINK(\"x\")", "right": "FullAccess",

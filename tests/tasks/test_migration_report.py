@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.io.report_files import Section, Summary, write_report
+from toolkit.io.report_files import Section, Summary
+from toolkit.io.report_files import write_rows_report as write_report
 from toolkit.tasks.migration_status import REPORT_COLUMNS, BatchState, UserState, report_summary
 
 BATCH = BatchState("wave1", "Syncing", users=[

@@ -498,8 +498,8 @@ def report(app: AppContext, name: str, out: Path) -> None:
     """
     import time
 
-    from toolkit.io.perm_reports import report_format
-    from toolkit.io.report_files import Section, Summary, write_report
+    from toolkit.io.report_files import Section, Summary, write_rows_report
+    from toolkit.io.reports import report_format
     from toolkit.tasks.migration_status import REPORT_COLUMNS, report_summary
 
     report_format(out)  # a bad suffix fails before connecting
@@ -516,7 +516,8 @@ def report(app: AppContext, name: str, out: Path) -> None:
                           ["batch", "status", "users", "items moved", "items found"]),
                   Section("Failed users and why", found["failures"],
                           ["email", "status", "reason"], "No user failed.")])
-    write_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}", summary=summary)
+    write_rows_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}",
+                      summary=summary)
     click.echo(f"wrote {len(rows)} user(s) of {len(batches)} batch(es) to {out}")
 
 

@@ -89,7 +89,7 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     """Summarise a new snapshot (and write --out); return how many rows there are to
     show. A --trustee filter narrows what is shown and reported, never what the snapshot
     holds, so later diffs compare like with like. Rows are streamed from the store."""
-    from toolkit.io.perm_reports import write_report
+    from toolkit.io.perm_reports import write_permission_report
     from toolkit.tasks.audit_report import COLUMNS, AuditReport
 
     # An incomplete snapshot is not compared: the mailboxes it lacks would show as removed.
@@ -98,8 +98,8 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     report = AuditReport(snapshot, lambda: store.rows(snapshot.id, trustee), drift,
                          previous_id)
     if out is not None:
-        write_report(out, f"Mailbox permissions of {snapshot.tenant}", report.summary(),
-                     report.rows(), COLUMNS)
+        write_permission_report(out, f"Mailbox permissions of {snapshot.tenant}",
+                                report.summary(), report.rows(), COLUMNS)
     facts = snapshot.summary()
     noise = ", ".join(f"{v} {k}" for k, v in sorted(snapshot.noise.items()) if v) or "none"
     click.echo(f"snapshot {snapshot.id} of {snapshot.tenant}: {facts['mailboxes']} "
@@ -164,7 +164,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     if all_tenants and app.tenant:
         raise InputError("--all-tenants and --tenant exclude each other")
     if out is not None:
-        from toolkit.io.perm_reports import report_format
+        from toolkit.io.reports import report_format
 
         report_format(out)
     wanted = None if all_mailboxes else list(mailboxes)
@@ -298,7 +298,7 @@ def _post_webhook(url: str, payload: dict[str, Any]) -> None:
 
 def _fix(app: AppContext, drift: Drift, plan_path: Path | None, apply_plan: bool) -> None:
     """Show the plan that undoes the drift; with --apply, run it through 'perms apply'."""
-    from toolkit.io.perm_reports import write_csv
+    from toolkit.io.reports import write_csv
     from toolkit.tasks.drift import fix_plan
 
     rows, unfixable = fix_plan(drift)
@@ -366,7 +366,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
       psbridge perms diff --all-tenants --notify-webhook https://hooks.example.com/psbridge
     """
     from toolkit.core.config import resolve_profile
-    from toolkit.io.perm_reports import write_report
+    from toolkit.io.perm_reports import write_permission_report
     from toolkit.tasks.drift import read_baseline
 
     if (apply_plan or plan_path) and not fix:
@@ -399,8 +399,9 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
         if out is not None:
             target_out = (out.with_name(f"{out.stem}-{tenant}{out.suffix}") if all_tenants
                           else out)
-            write_report(target_out, f"Permission drift of {newer.tenant}: {label}",
-                         {"snapshot": newer.summary(), **summary}, rows, columns)
+            write_permission_report(target_out,
+                                    f"Permission drift of {newer.tenant}: {label}",
+                                    {"snapshot": newer.summary(), **summary}, rows, columns)
         if all_tenants:
             every.extend({"tenant": tenant, **r} for r in rows)
         else:

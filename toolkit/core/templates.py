@@ -48,6 +48,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolkit.core import paths
 from toolkit.core.errors import TemplateError
 from toolkit.core.quoting import PSLiteral, UnquotableValue, ps_quote
+from toolkit.core.sids import ORPHAN_SID_PATTERN
 
 SUFFIX = ".ps1.j2"
 CONNECT_PREFIX = "_connect/"
@@ -332,6 +333,8 @@ class TemplateCatalog:
             lstrip_blocks=True,
         )
         self.env.filters["ps"] = _ps_filter
+        # Structure every template may share: {{ orphan_sid_pattern | ps }}.
+        self.env.globals["orphan_sid_pattern"] = ORPHAN_SID_PATTERN
 
     def _locate(self, name: str) -> tuple[Traversable, _Source]:
         for source in self._sources:

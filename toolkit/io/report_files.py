@@ -1,17 +1,17 @@
-"""Report files of plain rows: CSV (Excel-safe, shared with the permission reports), JSON
-or a self-contained HTML page (a summary, then a table that sorts and filters), chosen by
-the file name's suffix."""
+"""Report files of plain rows: what their JSON document and HTML page say (a summary, then
+a table that sorts and filters); written by the shared writer (:mod:`toolkit.io.reports`),
+CSV Excel-safe as the permission reports'."""
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.io.perm_reports import html_page, report_format, small_table, write_csv
+from toolkit.io.report_html import escape, html_page, small_table
+from toolkit.io.reports import Rows, write_report
 
 
 @dataclass(frozen=True)
@@ -33,21 +33,21 @@ class Summary:
     sections: Sequence[Section] = ()
 
 
-def write_report(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
-                 *, title: str, summary: Summary | None = None) -> None:
+def write_rows_report(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                      *, title: str, summary: Summary | None = None) -> None:
     """Rows as CSV or JSON; as HTML, the summary and a table that sorts and filters (the
     permission reports' page)."""
-    suffix = report_format(path)
-    if suffix == ".csv":
-        write_csv(path, rows, columns)
-    elif suffix == ".json":
-        path.write_text(json.dumps([{c: row.get(c) for c in columns} for row in rows],
-                                   indent=2, default=str) + "\n", encoding="utf-8")
-    else:
-        summary = summary or Summary()
-        sections = "\n".join(f"<h2>{html.escape(s.heading)}</h2>"
+    top = summary or Summary()
+
+    def json_parts(table: Rows) -> list[str]:
+        return [json.dumps([{c: row.get(c) for c in columns} for row in table],
+                           indent=2, default=str) + "\n"]
+
+    def html_parts(table: Rows) -> Iterable[str]:
+        sections = "\n".join(f"<h2>{escape(s.heading)}</h2>"
                              + small_table(s.rows, s.columns, s.empty)
-                             for s in summary.sections)
-        path.write_text("".join(html_page(title, html.escape(summary.meta), summary.cards,
-                                          sections, rows, columns, "Every row",
-                                          shown=len(rows))), encoding="utf-8")
+                             for s in top.sections)
+        return html_page(title, escape(top.meta), top.cards, sections, table, columns,
+                         "Every row", shown=len(rows))
+
+    write_report(path, rows, columns, json=json_parts, html=html_parts)

@@ -1,7 +1,10 @@
 """Microsoft's cmdlet parameter metadata (``cmdlets.json``) and the built-ins we allow.
 
 ``cmdlets.json`` is a verbatim copy of the project's shared spec; a test checks that the two
-match. The template lint and the sandbox's parameter binder both read it from here.
+match. :func:`cmdlets` is the product's one loader (cached); the template lint
+(:mod:`toolkit.core.lint`) reads the spec and the allow-list here. The sandbox imports no
+product code: its parameter binder reads the same file with a loader of its own
+(``toolkit/sandbox/pwsh/spec.py``).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.core.sids import is_orphan_sid
 from toolkit.io.csvfile import Column, CsvFile, CsvInvalid, Problem
 
 RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
@@ -36,8 +37,6 @@ _RIGHT_WORDS: dict[str, tuple[str, str | None]] = {
 _ACTION_WORDS = {"grant": "grant", "add": "grant", "revoke": "revoke", "remove": "revoke"}
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-# An orphaned SID: the ACE a deleted account leaves behind (audits report them).
-_SID = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,6 @@ def parse_address(text: str) -> str:
     if not _ADDRESS.match(text):
         raise ValueError(f"{text!r} is not an email address (user@domain)")
     return text
-
-
-def is_orphan_sid(text: str) -> bool:
-    return bool(_SID.match(text))
 
 
 def parse_trustee(text: str) -> str:

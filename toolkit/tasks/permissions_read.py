@@ -17,9 +17,9 @@ from toolkit.core.errors import PartialFailure, TransportFault
 from toolkit.core.jobs import check_role, pipeline_steps, run_once
 from toolkit.core.retry import Outcome, TransientFailure, classify, retrying
 from toolkit.core.session import Connection, ErrorInfo, exchange_message_parts
+from toolkit.core.sids import is_orphan_sid
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.permission_rows import is_orphan_sid
 
 READ_TEMPLATE = "exchange/perms-read"
 LIST_TEMPLATE = "exchange/list-mailboxes"
