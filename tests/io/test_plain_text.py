@@ -3,7 +3,8 @@ alphabets mixed in one address detected."""
 
 from __future__ import annotations
 
-from toolkit.io.plain_text import mixed_scripts, plain_cell, visible
+from toolkit.cli.output import plain_cell
+from toolkit.io.plain_text import mixed_scripts, visible
 
 
 def test_control_and_bidi_characters_are_shown_as_escapes() -> None:

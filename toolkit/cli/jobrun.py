@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from toolkit.api.jobs import run_job
+from toolkit.api.results import JobEvent, JobRun
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.progress import JobProgress
 from toolkit.core.errors import PartialFailure
-from toolkit.core.jobs import JobPlan, run_plan
-from toolkit.core.journal import SENT, Job, Journal
-from toolkit.core.runner import RowResult, RunnerSettings, RunSummary
+from toolkit.core.jobs import JobPlan
+from toolkit.core.journal import Job
+from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.session import short_error_id
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.io.results import ResultsWriter
 
 FAILURES_SHOWN = 20
 SUMMARY_STATUSES = ("changed", "unchanged", "skipped", "waiting", "failed")
@@ -60,61 +60,58 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
     they come (e.g. to hand out credentials only for rows that were applied). With
     ``distributed``, the workers run it (a resume always runs here).
     """
-    extra_results, extra_start = on_results, on_start
-    settings = RunnerSettings(concurrency=concurrency or target.profile.max_runspaces,
-                              chunk_size=chunk_size)
-    total = plan.total - len(skip_rows)
-    if distributed:
-        from toolkit.distributed.submit import check_distributable
+    display = JobDisplay(plan.task, target)
+    with display:
+        run = run_job(target, catalog, plan, concurrency=concurrency, chunk_size=chunk_size,
+                      results_path=results_path, progress=display, resume=resume,
+                      skip_rows=skip_rows, on_start=on_start, on_results=on_results,
+                      distributed=distributed)
+    finish(app, run)
+    return run.summary
 
-        check_distributable(target.profile)
-    with contextlib.ExitStack() as stack:
-        journal = stack.enter_context(Journal())
-        writer = stack.enter_context(ResultsWriter(results_path)) if results_path else None
-        progress = JobProgress(total, label=plan.task)
 
-        def on_results(results: list[RowResult]) -> None:
-            progress.update(results)
-            if writer is not None:
-                writer.write(results)
-            if extra_results is not None:
-                extra_results(results)
+class JobDisplay:
+    """The progress of a job on stderr: a line naming the job as it starts, then a bar
+    (plain periodic lines off a terminal). Pass it as the API's ``progress``."""
 
-        def on_start(job: Job) -> None:
-            if extra_start is not None:
-                extra_start(job)
-            tenant = f", tenant {target.tenant}" if target.tenant else ""
-            click.echo(f"job {job.id}: {plan.task}, {total} row(s) on profile "
-                       f"{target.profile.name}{tenant}", err=True)
-            progress.begin()
+    def __init__(self, task: str, target: Target):
+        self.task = task
+        self.target = target
+        self._progress: JobProgress | None = None
 
-        with progress:
-            if distributed:
-                from toolkit.distributed.submit import run_plan_distributed
+    def __call__(self, event: JobEvent) -> None:
+        if event.kind == "started":
+            tenant = f", tenant {self.target.tenant}" if self.target.tenant else ""
+            click.echo(f"job {event.job.id}: {self.task}, {event.total} row(s) on profile "
+                       f"{self.target.profile.name}{tenant}", err=True)
+            self._progress = JobProgress(event.total, label=self.task).__enter__()
+            self._progress.begin()
+        elif self._progress is not None:
+            self._progress.update(list(event.results))
 
-                job, summary = run_plan_distributed(target, catalog, plan,
-                                                    chunk_size=chunk_size,
-                                                    on_results=on_results, on_start=on_start)
-            else:
-                job, summary = run_plan(target, catalog, plan, journal, settings,
-                                        on_results=on_results, on_start=on_start,
-                                        resume=resume, skip_rows=skip_rows)
+    def __enter__(self) -> JobDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+
+def finish(app: AppContext, run: JobRun) -> None:
+    """Print a job's summary; exit 1 when rows failed or their outcome is unknown."""
+    job, summary = run.job, run.summary
     print_summary(app, job, summary)
-    if distributed:
-        with Journal() as journal:
-            unknown = journal.rows_in(job.id, [SENT])
-        if unknown:  # a worker died with these rows in flight
-            raise PartialFailure(
-                f"{len(unknown)} row(s) of job {job.id} were in flight on a worker that "
-                "stopped; their outcome is unknown",
-                hint=f"psbridge jobs resume {job.id} (add --rerun-unknown for templates "
-                "that are safe to run twice)")
+    if run.unknown:  # a worker died with these rows in flight
+        raise PartialFailure(
+            f"{len(run.unknown)} row(s) of job {job.id} were in flight on a worker that "
+            "stopped; their outcome is unknown",
+            hint=f"psbridge jobs resume {job.id} (add --rerun-unknown for templates "
+            "that are safe to run twice)")
     if summary.counts["failed"]:
         raise PartialFailure(
             f"{summary.counts['failed']} of {summary.total} row(s) failed (job {job.id})",
             hint=f"psbridge jobs show {job.id} --failed lists them; fix and run again.",
         )
-    return summary
 
 
 def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:

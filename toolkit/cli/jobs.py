@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.jobrun import concurrency_option
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
-from toolkit.core.errors import InputError, PartialFailure
+from toolkit.core.errors import PartialFailure
 from toolkit.core.session import short_error_id
 
 
@@ -99,48 +99,30 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, retry_failed: bool
     Failed rows are left as they are unless --retry-failed is given: then those whose
     error was transient are planned and run again (a planner first re-reads the tenant).
     """
-    import importlib
-
     from toolkit.cli.credentials import report_undelivered
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.journal import PENDING, Journal
-    from toolkit.core.retry import worth_retrying_later
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
+    from toolkit.cli.jobrun import JobDisplay, finish
 
     report_undelivered()
-    with Journal() as journal:
-        job = journal.job(job_id)
+    with app.workspace() as ws:
+        job, resumption, again = ws.jobs.plan_resume(job_id, rerun_unknown=rerun_unknown,
+                                                     retry_failed=retry_failed)
         if retry_failed:
-            again = [o.row for o in journal.outcomes(job.id) if o.status == "failed"
-                     and worth_retrying_later(o.error_id, o.message)]
-            journal.mark(job.id, again, PENDING)
-            click.echo(f"{len(again)} failed row(s) with a transient error will be run "
-                       "again", err=True)
-    if job.status == "completed":
-        click.echo(f"job {job.id} is already complete; nothing to do")
-        return
-    kind = str(job.options.get("kind", ""))
-    try:
-        task_module = importlib.import_module(f"toolkit.tasks.{kind}") if kind.isidentifier() \
-            else None
-    except ModuleNotFoundError:
-        task_module = None
-    if task_module is None or not hasattr(task_module, "resume_plan"):
-        raise InputError(f"job {job.id} ({job.task}) cannot be resumed by this version")
-    catalog = TemplateCatalog()
-    profile = resolve_profile(app.profile_name or job.profile)
-    with Journal() as journal, open_target(profile, job.tenant) as target:
-        resumption = task_module.resume_plan(job, journal, target, catalog, rerun_unknown)
+            click.echo(f"{again} failed row(s) with a transient error will be run again",
+                       err=True)
+        if resumption is None:
+            click.echo(f"job {job.id} is already complete; nothing to do")
+            return
         unknown = resumption.unknown
         if unknown:
             listed = ", ".join(map(str, sorted(unknown)[:20]))
             click.echo(f"{len(unknown)} row(s) were in flight when the job stopped and their "
                        f"outcome is unknown: {listed}" + (" ..." if len(unknown) > 20 else ""),
                        err=True)
-        execute(app, target, catalog, resumption.plan, concurrency=concurrency,
-                chunk_size=chunk_size, results_path=results_path, resume=job,
-                skip_rows=tuple(sorted(resumption.skip_rows)))
+        with JobDisplay(resumption.plan.task, ws.for_job(job).target) as display:
+            ws.progress = display
+            run = ws.jobs.run_resumption(job, resumption, concurrency=concurrency,
+                                         chunk_size=chunk_size, results=results_path)
+        finish(app, run)
     if unknown:
         raise PartialFailure(
             f"{len(unknown)} row(s) of job {job.id} have an unknown outcome",

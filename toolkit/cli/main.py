@@ -10,9 +10,12 @@ import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from toolkit.api import Workspace
 
 # name -> (module:attribute, one-line help shown by `psbridge --help` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,6 +44,12 @@ class AppContext:
     output: str = "table"
     verbose: int = 0
     traceback: bool = False
+
+    def workspace(self) -> Workspace:
+        """The API's workspace for ``--profile`` and ``--tenant`` (opened on first use)."""
+        from toolkit.api import Workspace
+
+        return Workspace(self.profile_name, self.tenant)
 
 
 class LazyGroup(click.Group):

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import click
 
 from toolkit.cli.main import AppContext
-from toolkit.io.plain_text import plain_cell
+from toolkit.io.plain_text import visible
 from toolkit.io.results import excel_safe
 
 
@@ -23,6 +23,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
     return str(value)
+
+
+def plain_cell(text: str) -> Any:
+    """A rich renderable showing ``text`` literally (no markup, nothing invisible)."""
+    from rich.text import Text
+
+    return Text(visible(text))
 
 
 def emit(app: AppContext, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],

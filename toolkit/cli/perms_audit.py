@@ -17,6 +17,7 @@ from toolkit.cli.perms import perms
 from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
 
 if TYPE_CHECKING:
+    from toolkit.api import Workspace
     from toolkit.core.config import Profile
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
@@ -42,15 +43,15 @@ def _show_grants(app: AppContext, grants: Iterable[Grant], count: int, title: st
     emit(app, [g.as_dict() for g in grants], GRANT_COLUMNS, title=title)
 
 
-def _audit_one(target: Target, catalog: TemplateCatalog, store: SnapshotStore,
-               mailboxes: Sequence[str] | None, include_noise: bool, concurrency: int | None,
-               chunk_size: int) -> Snapshot:
+def _audit_one(ws: Workspace, mailboxes: Sequence[str] | None, include_noise: bool,
+               concurrency: int | None, chunk_size: int) -> Snapshot:
     """Run the audit into a snapshot with a progress display (a bar on a terminal, plain
     lines otherwise)."""
     from toolkit.cli.progress import JobProgress
     from toolkit.core.runner import RowResult
-    from toolkit.tasks.audit import ChunkResult, home_tenant, run_audit
+    from toolkit.tasks.audit import ChunkResult, home_tenant
 
+    target = ws.target
     label = f"audit {home_tenant(target)}"
     progress: list[JobProgress] = []
 
@@ -66,10 +67,9 @@ def _audit_one(target: Target, catalog: TemplateCatalog, store: SnapshotStore,
                            + [RowResult(0, "failed")] * failed)
 
     try:
-        return run_audit(target, catalog, store, mailboxes=mailboxes,
-                         include_noise=include_noise, chunk_size=chunk_size,
-                         concurrency=concurrency or target.profile.max_runspaces,
-                         on_start=on_start, on_chunk=on_chunk)
+        return ws.perms.audit(mailboxes, all=mailboxes is None, include_noise=include_noise,
+                              concurrency=concurrency, chunk_size=chunk_size,
+                              on_start=on_start, on_chunk=on_chunk).snapshot
     finally:
         if progress:
             progress[0].__exit__(None, None, None)
@@ -155,8 +155,8 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
       psbridge perms audit --all --all-tenants --out audit.json
       psbridge perms audit --all --all-tenants --distributed
     """
+    from toolkit.api import Workspace
     from toolkit.core.config import resolve_profile
-    from toolkit.core.target import open_target
     from toolkit.tasks.snapshots import SnapshotStore
 
     if bool(mailboxes) == all_mailboxes:
@@ -169,7 +169,6 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
         report_format(out)
     wanted = None if all_mailboxes else list(mailboxes)
     profile = resolve_profile(app.profile_name)
-    catalog = _catalog()
     tenants: list[str | None] = [app.tenant]
     if all_tenants:
         tenants = [None, *_customer_tenants(profile)]
@@ -199,9 +198,9 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                     snapshot = store.load(int(remote[tenant]["snapshot"]), rows=False)
                     shown = _report(store, snapshot, trustee, target_out)
             else:
-                with open_target(profile, tenant) as target, SnapshotStore() as store:
-                    snapshot = _audit_one(target, catalog, store, wanted, include_noise,
-                                          concurrency, chunk_size)
+                with Workspace(app.profile_name, tenant) as ws:
+                    snapshot = _audit_one(ws, wanted, include_noise, concurrency, chunk_size)
+                with SnapshotStore() as store:
                     shown = _report(store, snapshot, trustee, target_out)
             if not all_tenants:
                 with SnapshotStore() as store:

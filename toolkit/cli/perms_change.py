@@ -1,33 +1,27 @@
 """``psbridge perms grant|revoke|apply|revoke-all``: changing mailbox permissions.
 
-Every command takes the same path: requested rows -> read the mailboxes involved -> plan
-(only real changes, grouped by mailbox) -> the runner and the journal (resumable).
+Every command takes the same path through the API (``ws.perms``): requested rows -> read
+the mailboxes involved -> plan (only real changes, grouped by mailbox) -> shown here ->
+the runner and the journal (resumable).
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from toolkit.cli.jobrun import concurrency_option, distributed_option, execute
+from toolkit.cli.jobrun import concurrency_option, distributed_option
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.perms import perms
-from toolkit.core.errors import InputError
 from toolkit.io.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
-    from toolkit.core.jobs import JobPlan
-    from toolkit.core.journal import Job
-    from toolkit.core.runner import RowResult
-    from toolkit.core.target import Target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.permission_rows import PermissionCsv, PermRow
-    from toolkit.tasks.permissions import Plan
-    from toolkit.tasks.permissions_read import TenantState
+    from toolkit.api import Workspace
+    from toolkit.tasks.permissions import Plan, Request
 
 PLAN_SHOWN = 50  # changes listed before a real run; --dry-run lists them all
 VERBS = {"grant": "grant", "revoke": "revoke", "remap": "remove + grant"}
@@ -43,48 +37,6 @@ def _right_option(function: click.decorators.FC) -> click.decorators.FC:
 def _dry_run_option(function: click.decorators.FC) -> click.decorators.FC:
     return click.option("--dry-run", is_flag=True,
                         help="Read the tenant and show the plan; change nothing.")(function)
-
-
-def _address(value: str, what: str, *, orphan_ok: bool = False) -> str:
-    """A MAILBOX or TRUSTEE argument; a trustee may be an orphaned SID (to revoke it)."""
-    from toolkit.tasks.permission_rows import parse_address, parse_trustee
-
-    try:
-        return parse_trustee(value) if orphan_ok else parse_address(value)
-    except ValueError as exc:
-        raise InputError(f"{what}: {exc}") from None
-
-
-def _right(value: str, action: str) -> str:
-    """A --right value (legacy words included) for a grant or revoke command."""
-    from toolkit.tasks.permission_rows import parse_right
-
-    try:
-        right, implied = parse_right(value)
-    except ValueError as exc:
-        raise InputError(f"--right: {exc}") from None
-    if implied is not None and implied != action:
-        raise InputError(f"--right {value} means {implied}; this command does {action}s",
-                         hint=f"Use 'psbridge perms {implied}', or --right {right}.")
-    return right
-
-
-def _single_rows(mailbox: str, trustee: str, rights: tuple[str, ...], action: str,
-                 automapping: bool | None) -> list[PermRow]:
-    from toolkit.tasks.permission_rows import PermRow, orphan_problem
-
-    mailbox = _address(mailbox, "MAILBOX")
-    trustee = _address(trustee, "TRUSTEE", orphan_ok=True)
-    wanted = list(dict.fromkeys(_right(r, action) for r in rights))
-    for right in wanted:
-        problem = orphan_problem(trustee, right, action)
-        if problem:
-            raise InputError(f"TRUSTEE {trustee}: {problem}")
-    if automapping is not None and "FullAccess" not in wanted:
-        raise InputError("--automapping/--no-automapping only applies to --right FullAccess")
-    return [PermRow(n, mailbox, trustee, right, action,
-                    automapping if right == "FullAccess" else None)
-            for n, right in enumerate(wanted, start=1)]
 
 
 def _show_plan(app: AppContext, plan: Plan, *, dry_run: bool, single: bool) -> None:
@@ -119,121 +71,37 @@ def _warn_look_alikes(plan: Plan) -> None:
                            "address?", err=True)
 
 
-def _unchanged_results(plan: Plan) -> list[RowResult]:
-    from toolkit.core.runner import RowResult
-
-    return [RowResult(row.line, "unchanged", row.key, reason) for row, reason in plan.unchanged]
-
-
-def _run_job(app: AppContext, target: Target, catalog: TemplateCatalog, job: JobPlan,
-             plan: Plan, *, concurrency: int | None, chunk_size: int,
-             results_path: Path | None, distributed: bool = False) -> None:
-    """Run the changes; rows left alone are recorded in the job and the results file too,
-    so both list every row of the request."""
-    from toolkit.core.journal import Journal, RowOutcome
-    from toolkit.io.results import ResultsWriter
-
-    unchanged = _unchanged_results(plan)
-
-    def record_unchanged(started: Job) -> None:
-        with Journal() as journal:
-            journal.record_rows(started.id, ((r.row, r.key, {}) for r in unchanged))
-            journal.record_outcomes(started.id, [RowOutcome(r.row, r.status, r.key, None,
-                                                            r.message) for r in unchanged])
-
-    with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(ResultsWriter(results_path)) if results_path else None
-        if writer is not None:
-            writer.write(unchanged)
-        execute(app, target, catalog, job, concurrency=concurrency, chunk_size=chunk_size,
-                results_path=None, on_start=record_unchanged,
-                on_results=writer.write if writer is not None else None,
-                distributed=distributed)
-
-
-def _change(app: AppContext, task: str, rows: list[PermRow], *, dry_run: bool,
+def _change(app: AppContext, plan: Callable[[Workspace], Request], *, dry_run: bool,
             concurrency: int | None, chunk_size: int, results_path: Path | None,
-            csv: PermissionCsv | None = None, revoke_all: str | None = None,
             single: bool = False, distributed: bool = False) -> None:
-    """Read, plan, show, and (unless --dry-run) apply through the runner and journal."""
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.jobs import check_role
-    from toolkit.core.journal import Journal
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.permissions import (
-        APPLY_TEMPLATE,
-        automapping_memory,
-        job_plan,
-        plan_changes,
-        read_state,
-    )
+    """Plan (through ``plan``), show, and (unless --dry-run) apply as a job."""
+    from toolkit.cli.jobrun import JobDisplay, finish
 
-    catalog = TemplateCatalog()
-    profile = resolve_profile(app.profile_name)
-    with open_target(profile, app.tenant) as target:
-        if not dry_run:
-            check_role(catalog.meta(APPLY_TEMPLATE), target)
-        if revoke_all is not None:
-            rows, state = _holdings(target, catalog, revoke_all, concurrency)
-        else:
-            state = read_state(target, catalog, rows, concurrency)
-        with Journal() as journal:
-            memory = automapping_memory(journal, profile.name, target.tenant, rows)
-        source = str(csv.path) if csv else ""
-        plan = plan_changes(rows, state, memory, source=source)
-        plan.raise_problems(source or "request")
-        _show_plan(app, plan, dry_run=dry_run, single=single)
-        already = f"{len(plan.unchanged)} already so" if plan.unchanged else ""
+    with app.workspace() as ws:
+        request = plan(ws)
+        _show_plan(app, request.plan, dry_run=dry_run, single=single)
+        unchanged = len(request.plan.unchanged)
+        already = f"{unchanged} already so" if unchanged else ""
         if dry_run:
-            click.echo(f"dry run: {len(plan.changes)} change(s)"
+            click.echo(f"dry run: {len(request.plan.changes)} change(s)"
                        + (f", {already}" if already else "") + "; nothing was changed",
                        err=True)
             return
-        if not plan.changes:
-            click.echo(f"nothing to change: {len(plan.unchanged)} unchanged", err=True)
+        if not request.plan.changes:
+            click.echo(f"nothing to change: {unchanged} unchanged", err=True)
             if app.output != "table":
-                emit(app, [{"job": None, "status": "unchanged", "rows": len(plan.unchanged),
+                emit(app, [{"job": None, "status": "unchanged", "rows": unchanged,
                             "seconds": 0}], ["job", "status", "rows", "seconds"])
-            if results_path is not None:
-                from toolkit.io.results import ResultsWriter
-
-                with ResultsWriter(results_path) as writer:
-                    writer.write(_unchanged_results(plan))
+            ws.perms.run(request, results=results_path)  # writes the results file only
             return
         if already:
             click.echo(f"{already} (unchanged, not sent)", err=True)
-        _run_job(app, target, catalog, job_plan(task, rows, plan, csv=csv), plan,
-                 concurrency=concurrency, chunk_size=chunk_size, results_path=results_path,
-                 distributed=distributed)
-
-
-def _holdings(target: Target, catalog: TemplateCatalog, user: str,
-              concurrency: int | None) -> tuple[list[PermRow], TenantState]:
-    """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
-    from toolkit.tasks.permission_rows import RIGHTS, PermRow
-    from toolkit.tasks.permissions_read import current_permissions
-
-    resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
-    if resolved is None or not resolved.found:
-        from toolkit.tasks.lookups import unknown_address
-        from toolkit.tasks.snapshots import SnapshotStore
-
-        exchange = target.profile.services.get("exchange")
-        tenant = target.tenant or (exchange.organization if exchange else None)
-        with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
-            latest = store.latest(tenant, 1) if tenant else []
-        raise unknown_address("user", user, tenant or "the tenant",
-                              {g.trustee for s in latest for g in s.grants},
-                              hint="Give the user's address (UPN).")
-    state = current_permissions(target, catalog, None, holder=resolved.key,
-                                concurrency=concurrency)
-    state.trustees[user.casefold()] = resolved
-    rows = [PermRow(0, box.requested, user, right, "revoke")
-            for box in sorted(state.mailboxes.values(), key=lambda b: b.key.casefold())
-            for right in RIGHTS if resolved.holds(box.holders(right))]
-    return [PermRow(n, r.mailbox, r.trustee, r.right, r.action)
-            for n, r in enumerate(rows, start=1)], state
+        with JobDisplay(request.task, ws.target) as display:
+            ws.progress = display
+            result = ws.perms.run(request, concurrency=concurrency, chunk_size=chunk_size,
+                                  results=results_path, distributed=distributed)
+        assert result.run is not None  # there were changes to run
+        finish(app, result.run)
 
 
 @perms.command()
@@ -259,9 +127,11 @@ def grant(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
       psbridge perms grant sales@contoso.com alex.wilber@contoso.com --right FullAccess \\
           --no-automapping
     """
-    rows = _single_rows(mailbox, trustee, rights, "grant", automapping)
-    _change(app, "perms grant", rows, dry_run=dry_run, concurrency=1, chunk_size=25,
-            results_path=None, single=True)
+    from toolkit.tasks.permission_rows import single_rows
+
+    rows = single_rows(mailbox, trustee, rights, "grant", automapping)
+    _change(app, lambda ws: ws.perms.plan("perms grant", rows, dry_run=dry_run, concurrency=1),
+            dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
 
 
 @perms.command()
@@ -280,9 +150,12 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
       psbridge --tenant fabrikam.onmicrosoft.com perms revoke \\
           office@fabrikam.com ana.bowman@fabrikam.com --right SendAs
     """
-    rows = _single_rows(mailbox, trustee, rights, "revoke", None)
-    _change(app, "perms revoke", rows, dry_run=dry_run, concurrency=1, chunk_size=25,
-            results_path=None, single=True)
+    from toolkit.tasks.permission_rows import single_rows
+
+    rows = single_rows(mailbox, trustee, rights, "revoke")
+    _change(app, lambda ws: ws.perms.plan("perms revoke", rows, dry_run=dry_run,
+                                          concurrency=1),
+            dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
 
 
 @perms.command()
@@ -314,13 +187,10 @@ def apply(app: AppContext, csv_path: Path, dry_run: bool, concurrency: int | Non
       psbridge --tenant fabrikam.onmicrosoft.com perms apply fabrikam.csv
       psbridge perms apply grants.csv --distributed
     """
-    from toolkit.tasks.permission_rows import PermissionCsv
-
-    csv = PermissionCsv(csv_path)
-    rows = csv.read()
-    _change(app, "perms apply", rows, dry_run=dry_run, concurrency=concurrency,
-            chunk_size=chunk_size, results_path=results_path, csv=csv,
-            distributed=distributed)
+    _change(app, lambda ws: ws.perms.plan_apply(csv_path, dry_run=dry_run,
+                                                concurrency=concurrency),
+            dry_run=dry_run, concurrency=concurrency, chunk_size=chunk_size,
+            results_path=results_path, distributed=distributed)
 
 
 @perms.command("revoke-all")
@@ -340,6 +210,10 @@ def revoke_all(app: AppContext, user: str, dry_run: bool, concurrency: int | Non
       psbridge perms revoke-all debra.berger@contoso.com --dry-run
       psbridge perms revoke-all debra.berger@contoso.com --results offboarding.csv
     """
-    user = _address(user, "USER", orphan_ok=True)
-    _change(app, "perms revoke-all", [], dry_run=dry_run, concurrency=concurrency,
-            chunk_size=chunk_size, results_path=results_path, revoke_all=user)
+    from toolkit.tasks.permission_rows import parse_argument, parse_trustee
+
+    user = parse_argument(parse_trustee, user, "USER")
+    _change(app, lambda ws: ws.perms.plan_revoke_all(user, dry_run=dry_run,
+                                                     concurrency=concurrency),
+            dry_run=dry_run, concurrency=concurrency, chunk_size=chunk_size,
+            results_path=results_path)

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from toolkit.cli.credentials import Credentials, refuse_existing, report_undelivered
-from toolkit.cli.jobrun import concurrency_option, end_dry_run, execute
+from toolkit.cli.jobrun import concurrency_option, end_dry_run
 from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.users import users
 from toolkit.core.errors import PartialFailure
 
 if TYPE_CHECKING:
-    from toolkit.core.jobs import JobPlan
-    from toolkit.core.journal import Job
-    from toolkit.core.runner import RowResult
-    from toolkit.core.target import Target
-    from toolkit.core.templates import TemplateCatalog
+    from toolkit.api import JobRun
     from toolkit.tasks.activation_plan import RowPlan
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
@@ -115,109 +112,58 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
       psbridge users activate new-hires.csv --usage-location US --license ENTERPRISEPACK
       psbridge users activate new-hires.csv --credentials-out creds.csv --mailbox-timeout 1h
     """
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.jobs import check_role
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
+    from toolkit.cli.jobrun import JobDisplay, finish
     from toolkit.tasks import activation
 
-    data = activation.read_input(csv_path)
+    data = activation.read_input(csv_path)  # every problem of the file before anything else
     refuse_existing(credentials_out)
     report_undelivered()
-    defaults = activation.Defaults(usage_location, tuple(licenses))
-    catalog = TemplateCatalog()
-    with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        check_role(catalog.meta(activation.TEMPLATE), target)
-        plan, plans = activation.plan_job(target, catalog, data, defaults)
+    with app.workspace() as ws:
+        request = ws.users.plan_activate(data, usage_location=usage_location,
+                                         licenses=licenses, dry_run=dry_run)
+        plans = request.rows
         if dry_run:
             emit(app, _plan_rows(plans), ["row", "user", "account", "plan", "notes", "status"],
                  title=f"Plan for {len(plans)} row(s); nothing was changed")
-            end_dry_run(len(plans), sum(1 for p in plans if p.error))
+            end_dry_run(len(plans), len(request.refused))
             return
         for row_plan in plans:
             for note in row_plan.notes:
                 click.echo(f"row {row_plan.line} ({row_plan.upn}): {note}", err=True)
-        refused = sum(1 for p in plans if p.error)
-        if refused:
-            click.echo(f"{refused} row(s) refused while planning (nothing is changed for "
-                       "them): see the failed rows below", err=True)
-        _Run(app, target, catalog, credentials_out, mailbox_timeout,
-             {"concurrency": concurrency, "chunk_size": chunk_size,
-              "results_path": results_path}).go(plan, plans)
+        if request.refused:
+            click.echo(f"{len(request.refused)} row(s) refused while planning (nothing is "
+                       "changed for them): see the failed rows below", err=True)
+        credentials = Credentials(credentials_out)
 
+        def reported(run: Callable[[], JobRun]) -> PartialFailure | None:
+            """One pass with its progress and summary; its failure, kept for the end."""
+            with JobDisplay(request.job.task, ws.target) as display:
+                ws.progress = display
+                outcome = run()
+            try:
+                finish(app, outcome)
+            except PartialFailure as failure:
+                return failure
+            return None
 
-class _Run:
-    """The job, the wait for mailboxes, the second pass, and the credentials."""
-
-    def __init__(self, app: AppContext, target: Target, catalog: TemplateCatalog,
-                 credentials_out: Path | None, mailbox_timeout: float,
-                 settings: dict[str, Any]):
-        self.app = app
-        self.target = target
-        self.catalog = catalog
-        self.credentials = Credentials(credentials_out)
-        self.mailbox_timeout = mailbox_timeout
-        self.settings = settings
-        self.plans: dict[int, RowPlan] = {}
-        self.status: dict[int, str] = {}
-        self.job: Job | None = None
-
-    def _started(self, job: Job) -> None:
-        self.job = job
-
-    def _results(self, results: list[RowResult]) -> None:
-        for result in results:
-            self.status[result.row] = result.status
-            plan = self.plans.get(result.row)
-            # Handed out once the account was switched on with it (the template says so),
-            # even when a later step of the row failed.
-            if (plan is not None and plan.password_generated and plan.password
-                    and result.fields.get("Enabled") is True):
-                self.credentials.add(plan.target_upn, plan.password)
-
-    def _execute(self, plan: JobPlan, plans: list[RowPlan], **resume: Any
-                 ) -> PartialFailure | None:
-        self.plans.update({p.line: p for p in plans})
-        self.credentials.keep((p.target_upn, p.password) for p in plans
-                              if p.password and p.password_generated and not p.error)
-        try:
-            execute(self.app, self.target, self.catalog, plan, **self.settings, **resume,
-                    on_results=self._results, on_start=self._started)
-        except PartialFailure as failure:
-            return failure
-        return None
-
-    def go(self, plan: JobPlan, plans: list[RowPlan]) -> None:
-        from toolkit.core.journal import Journal
-        from toolkit.tasks import activation
-        from toolkit.tasks.tenant_reads import wait_for_mailboxes
-
-        try:
-            failure = self._execute(plan, plans)
-            waiting = self._waiting()
-            if waiting and self.mailbox_timeout > 0 and self.job is not None:
-                click.echo(f"waiting up to {self.mailbox_timeout:.0f}s for the mailbox of "
-                           f"{len(waiting)} user(s), to add their aliases", err=True)
-                arrived = wait_for_mailboxes(self.target, self.catalog,
-                                             [self.plans[r].target_upn for r in waiting],
-                                             self.mailbox_timeout)
-                if arrived:
-                    with Journal() as journal:
-                        resumption, replans = activation.replan(
-                            self.job, journal, self.target, self.catalog, new_passwords=True)
-                    failure = self._execute(resumption.plan, replans, resume=self.job,
-                                            skip_rows=tuple(sorted(resumption.skip_rows))
-                                            ) or failure
-        finally:
-            self.credentials.finish(self.app)
-        still = self._waiting()
-        if still and self.job is not None:
+        settings: dict[str, Any] = {"concurrency": concurrency, "chunk_size": chunk_size,
+                                    "results": results_path}
+        with ws.users.start(request, credentials.add) as run:
+            try:
+                failure = reported(lambda: run.run(**settings))
+                waiting = run.waiting()
+                if waiting and mailbox_timeout > 0 and run.job is not None:
+                    click.echo(f"waiting up to {mailbox_timeout:.0f}s for the mailbox of "
+                               f"{len(waiting)} user(s), to add their aliases", err=True)
+                    if run.wait_for_mailboxes(mailbox_timeout):
+                        failure = reported(lambda: run.finish_waiting(**settings)) or failure
+            finally:
+                credentials.finish(app)
+            still = run.waiting()
+        if still and run.job is not None:
             raise PartialFailure(
-                f"{len(still)} row(s) pending mailbox (job {self.job.id}): their aliases "
+                f"{len(still)} row(s) pending mailbox (job {run.job.id}): their aliases "
                 "are added once the mailbox exists",
-                hint=f"Later: psbridge jobs resume {self.job.id}")
+                hint=f"Later: psbridge jobs resume {run.job.id}")
         if failure is not None:
             raise failure
-
-    def _waiting(self) -> list[int]:
-        return sorted(r for r, s in self.status.items() if s == "waiting")

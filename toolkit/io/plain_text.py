@@ -4,13 +4,12 @@ A display name or address comes from whoever controls the tenant or the file. Pr
 is, ``[conceal]`` would be read as rich markup (hiding part of an address in a plan),
 ``[/x]`` would crash the table, and ESC, OSC or bidirectional-override characters would
 drive the terminal. :func:`visible` shows every such character as an escape (``\\x1b``,
-``\\u202e``) and :func:`plain_cell` makes a rich cell that is never parsed as markup.
+``\\u202e``); the CLI's tables build their cells from it, never parsed as markup.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
 # Unicode "format" characters that reorder or hide text (Trojan Source, CVE-2021-42574).
 _BIDI_AND_INVISIBLE = frozenset(
@@ -35,13 +34,6 @@ def visible(text: str, *, newlines: bool = False) -> str:
     if newlines:
         return "\n".join(visible(line) for line in text.split("\n"))
     return "".join(_shown(c) for c in text)
-
-
-def plain_cell(text: str) -> Any:
-    """A rich renderable showing ``text`` literally (no markup, nothing invisible)."""
-    from rich.text import Text
-
-    return Text(visible(text))
 
 
 def mixed_scripts(address: str) -> set[str]:

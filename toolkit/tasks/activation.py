@@ -33,7 +33,7 @@ from toolkit.tasks.activation_plan import (
 )
 from toolkit.tasks.tenant_reads import read_domains, read_skus, read_users
 
-KIND = "activation"  # jobs resume imports toolkit.tasks.<kind>
+KIND = "activation"  # stored in jobs; tasks/registry.py resumes by it
 TEMPLATE = "graph/activate-users"
 NEEDS_PASSWORD_ON_RESUME = (
     "this account still needs its temporary password, which only 'psbridge users "

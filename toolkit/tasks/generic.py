@@ -19,7 +19,7 @@ from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog, TemplateMeta
 from toolkit.io.csvfile import Column, CsvFile
 
-KIND = "generic"  # jobs resume imports toolkit.tasks.<kind>
+KIND = "generic"  # stored in jobs; tasks/registry.py resumes by it
 
 
 def plan_from_csv(meta: TemplateMeta, csv_path: Path, params: Mapping[str, Any],

@@ -25,7 +25,7 @@ from toolkit.tasks.activation_skus import SeatLedger, Sku, find_sku
 from toolkit.tasks.lookups import refuse_unknown
 from toolkit.tasks.tenant_reads import read_skus, read_users
 
-KIND = "license_change"  # jobs resume imports toolkit.tasks.<kind>
+KIND = "license_change"  # stored in jobs; tasks/registry.py resumes by it
 TEMPLATE = "graph/set-user-licenses"
 ACTIONS = ("add", "remove")
 

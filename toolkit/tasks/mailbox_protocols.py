@@ -21,7 +21,7 @@ from toolkit.tasks.lookups import refuse_unknown
 from toolkit.tasks.permissions_read import every_mailbox
 from toolkit.tasks.tenant_reads import read_mailboxes
 
-KIND = "mailbox_protocols"  # jobs resume imports toolkit.tasks.<kind>
+KIND = "mailbox_protocols"  # stored in jobs; tasks/registry.py resumes by it
 TEMPLATE = "exchange/mailbox-protocols"
 _ON = {"on", "true", "yes", "1", "enabled", "$true"}
 _OFF = {"off", "false", "no", "0", "disabled", "$false"}

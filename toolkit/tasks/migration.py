@@ -48,7 +48,7 @@ from toolkit.tasks.migration_hosts import (
     imap_host_for,
 )
 
-KIND = "migration"  # jobs resume imports toolkit.tasks.<kind>
+KIND = "migration"  # stored in jobs; tasks/registry.py resumes by it
 BATCH_TEMPLATE = "exchange/migration-batches"
 MAX_BATCH_USERS = 50_000
 MAX_CSV_BYTES = 10 * 1024 * 1024

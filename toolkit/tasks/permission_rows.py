@@ -10,11 +10,12 @@ grant or revoke, grant when empty.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.core.errors import InputError
 from toolkit.core.sids import is_orphan_sid
 from toolkit.io.csvfile import Column, CsvFile, CsvInvalid, Problem
 
@@ -163,7 +164,65 @@ class PermissionCsv:
         return rows
 
 
-def _row(path: str, line: int, cells: dict[str, Any]) -> PermRow | list[Problem]:
+def rows_from(cells: Iterable[Mapping[str, Any]], source: str = "rows") -> list[PermRow]:
+    """Rows given as mappings with the CSV's columns (``{"Mailbox": ..., "Right": ...}``),
+    checked like a file: CsvInvalid lists every problem by row number (1 = the first)."""
+    rows: list[PermRow] = []
+    problems: list[Problem] = []
+    for line, row in enumerate(cells, start=1):
+        found = _row(source, line, {k: "" if v is None else str(v) for k, v in row.items()})
+        if isinstance(found, PermRow):
+            rows.append(found)
+        else:
+            problems.extend(found)
+    problems.extend(conflicts(source, rows))
+    if problems:
+        raise CsvInvalid(source, problems)
+    return rows
+
+
+def single_rows(mailbox: str, trustee: str, rights: Iterable[str], action: str,
+                automapping: bool | None = None) -> list[PermRow]:
+    """The rows of one grant or revoke (``perms grant MAILBOX TRUSTEE --right R...``).
+
+    Errors name the command line's arguments (MAILBOX, TRUSTEE, --right).
+    """
+    mailbox = parse_argument(parse_address, mailbox, "MAILBOX")
+    trustee = parse_argument(parse_trustee, trustee, "TRUSTEE")
+    wanted = list(dict.fromkeys(_right_for(r, action) for r in rights))
+    if not wanted:
+        raise InputError("name at least one right (--right)")
+    for right in wanted:
+        problem = orphan_problem(trustee, right, action)
+        if problem:
+            raise InputError(f"TRUSTEE {trustee}: {problem}")
+    if automapping is not None and "FullAccess" not in wanted:
+        raise InputError("--automapping/--no-automapping only applies to --right FullAccess")
+    return [PermRow(n, mailbox, trustee, right, action,
+                    automapping if right == "FullAccess" else None)
+            for n, right in enumerate(wanted, start=1)]
+
+
+def parse_argument(parse: Callable[[str], str], value: str, what: str) -> str:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def _right_for(value: str, action: str) -> str:
+    """A --right value (legacy words included) for a grant or revoke command."""
+    try:
+        right, implied = parse_right(value)
+    except ValueError as exc:
+        raise InputError(f"--right: {exc}") from None
+    if implied is not None and implied != action:
+        raise InputError(f"--right {value} means {implied}; this command does {action}s",
+                         hint=f"Use 'psbridge perms {implied}', or --right {right}.")
+    return right
+
+
+def _row(path: str, line: int, cells: Mapping[str, Any]) -> PermRow | list[Problem]:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
     for name, required, _, parse in COLUMNS:

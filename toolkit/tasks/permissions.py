@@ -30,7 +30,7 @@ from toolkit.tasks.lookups import tenant_problems
 from toolkit.tasks.permission_rows import PermissionCsv, PermRow
 from toolkit.tasks.permissions_read import TenantState, current_permissions
 
-KIND = "permissions"  # jobs resume imports toolkit.tasks.<kind>
+KIND = "permissions"  # stored in jobs; tasks/registry.py resumes by it
 APPLY_TEMPLATE = "exchange/perms-apply"
 MEMORY_JOBS = 500  # how many recent jobs AutoMapping memory looks through
 
@@ -170,6 +170,71 @@ def automapping_memory(journal: Journal, profile: str, tenant: str | None,
             memory.setdefault((mailbox, trustee),
                               None if op == "revoke" else wanted is not False)
     return {pair: value for pair, value in memory.items() if value is not None}
+
+
+@dataclass
+class Request:
+    """A permissions request planned against the tenant: what the runner will do."""
+
+    task: str
+    rows: list[PermRow]
+    plan: Plan
+    csv: PermissionCsv | None = None
+
+    def job(self) -> JobPlan:
+        return job_plan(self.task, self.rows, self.plan, csv=self.csv)
+
+
+def plan_request(target: Target, catalog: TemplateCatalog, task: str, rows: list[PermRow], *,
+                 csv: PermissionCsv | None = None, revoke_all: str | None = None,
+                 concurrency: int | None = None, will_apply: bool = True) -> Request:
+    """Read the mailboxes and trustees involved, then plan only the real changes.
+
+    ``revoke_all``: plan revoking every right that user holds on any mailbox (``rows`` is
+    ignored). ``will_apply``: the plan is meant to be applied, so a profile whose role may
+    not apply it is refused before anything is read. Problems the tenant shows (a mailbox
+    that does not exist) raise with every one listed; nothing is changed.
+    """
+    from toolkit.core.jobs import check_role
+
+    if will_apply:
+        check_role(catalog.meta(APPLY_TEMPLATE), target)
+    if revoke_all is not None:
+        rows, state = holdings(target, catalog, revoke_all, concurrency)
+    else:
+        state = read_state(target, catalog, rows, concurrency)
+    with Journal() as journal:
+        memory = automapping_memory(journal, target.profile.name, target.tenant, rows)
+    source = str(csv.path) if csv else ""
+    plan = plan_changes(rows, state, memory, source=source)
+    plan.raise_problems(source or "request")
+    return Request(task, rows, plan, csv)
+
+
+def holdings(target: Target, catalog: TemplateCatalog, user: str,
+             concurrency: int | None) -> tuple[list[PermRow], TenantState]:
+    """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
+    from toolkit.tasks.lookups import unknown_address
+    from toolkit.tasks.permission_rows import RIGHTS
+    from toolkit.tasks.snapshots import SnapshotStore
+
+    resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
+    if resolved is None or not resolved.found:
+        exchange = target.profile.services.get("exchange")
+        tenant = target.tenant or (exchange.organization if exchange else None)
+        with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
+            latest = store.latest(tenant, 1) if tenant else []
+        raise unknown_address("user", user, tenant or "the tenant",
+                              {g.trustee for s in latest for g in s.grants},
+                              hint="Give the user's address (UPN).")
+    state = current_permissions(target, catalog, None, holder=resolved.key,
+                                concurrency=concurrency)
+    state.trustees[user.casefold()] = resolved
+    rows = [PermRow(0, box.requested, user, right, "revoke")
+            for box in sorted(state.mailboxes.values(), key=lambda b: b.key.casefold())
+            for right in RIGHTS if resolved.holds(box.holders(right))]
+    return [PermRow(n, r.mailbox, r.trustee, r.right, r.action)
+            for n, r in enumerate(rows, start=1)], state
 
 
 def read_state(target: Target, catalog: TemplateCatalog, rows: Sequence[PermRow],

@@ -1,0 +1,168 @@
+"""``ws.perms``: grant, revoke, apply in bulk, offboard, and audit mailbox permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit.api.jobs import DEFAULT_CHUNK, record_unchanged, run_job
+from toolkit.api.results import AuditResult, ChangeResult
+from toolkit.core.journal import Job
+from toolkit.core.runner import RowResult
+
+if TYPE_CHECKING:
+    from toolkit.api.workspace import Workspace
+    from toolkit.tasks.audit import ChunkResult
+    from toolkit.tasks.permission_rows import PermRow
+    from toolkit.tasks.permissions import Request
+
+AUDIT_CHUNK = 250
+
+
+class Permissions:
+    """``ws.perms``. Every change reads the tenant first and sends only what differs;
+    rows already true are counted as unchanged. Changes run as resumable jobs."""
+
+    def __init__(self, workspace: Workspace):
+        self._ws = workspace
+
+    # One call each: plan and run.
+
+    def grant(self, mailbox: str, trustee: str, rights: Iterable[str], *,
+              automapping: bool | None = None, dry_run: bool = False) -> ChangeResult:
+        """Give ``trustee`` each of ``rights`` (FullAccess, SendAs, SendOnBehalf) on
+        ``mailbox``; a right already held is unchanged."""
+        from toolkit.tasks.permission_rows import single_rows
+
+        rows = single_rows(mailbox, trustee, rights, "grant", automapping)
+        return self._plan_and_run("perms grant", rows, dry_run=dry_run, concurrency=1)
+
+    def revoke(self, mailbox: str, trustee: str, rights: Iterable[str], *,
+               dry_run: bool = False) -> ChangeResult:
+        """Take ``rights`` on ``mailbox`` away from ``trustee`` (an address or an
+        orphaned SID); a right not held is unchanged."""
+        from toolkit.tasks.permission_rows import single_rows
+
+        rows = single_rows(mailbox, trustee, rights, "revoke")
+        return self._plan_and_run("perms revoke", rows, dry_run=dry_run, concurrency=1)
+
+    def apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
+              dry_run: bool = False, concurrency: int | None = None,
+              chunk_size: int = DEFAULT_CHUNK, results: Path | None = None,
+              distributed: bool = False) -> ChangeResult:
+        """Grant and revoke in bulk: a CSV file (Mailbox,Trustee,Right,Action[,AutoMapping])
+        or rows given as mappings with those keys. Every problem is raised before anything
+        is read or sent."""
+        request = self.plan_apply(source, dry_run=dry_run, concurrency=concurrency)
+        if dry_run:
+            return ChangeResult(request.plan)
+        return self.run(request, concurrency=concurrency, chunk_size=chunk_size,
+                        results=results, distributed=distributed)
+
+    def revoke_all(self, user: str, *, dry_run: bool = False,
+                   concurrency: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+                   results: Path | None = None) -> ChangeResult:
+        """Offboarding: revoke every FullAccess, SendAs and SendOnBehalf ``user`` holds on
+        any mailbox of the tenant."""
+        request = self.plan_revoke_all(user, dry_run=dry_run, concurrency=concurrency)
+        if dry_run:
+            return ChangeResult(request.plan)
+        return self.run(request, concurrency=concurrency, chunk_size=chunk_size,
+                        results=results)
+
+    def _plan_and_run(self, task: str, rows: list[PermRow], *, dry_run: bool,
+                      concurrency: int) -> ChangeResult:
+        request = self.plan(task, rows, dry_run=dry_run, concurrency=concurrency)
+        if dry_run:
+            return ChangeResult(request.plan)
+        return self.run(request, concurrency=concurrency)
+
+    # Two steps, for callers that show the plan before it runs.
+
+    def plan(self, task: str, rows: list[PermRow], *, dry_run: bool = False,
+             concurrency: int | None = None) -> Request:
+        """Read the tenant and plan ``rows`` (from :func:`single_rows` or a CSV)."""
+        from toolkit.tasks.permissions import plan_request
+
+        return plan_request(self._ws.target, self._ws.catalog, task, rows,
+                            concurrency=concurrency, will_apply=not dry_run)
+
+    def plan_apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
+                   dry_run: bool = False, concurrency: int | None = None) -> Request:
+        from toolkit.tasks.permission_rows import PermissionCsv, rows_from
+        from toolkit.tasks.permissions import plan_request
+
+        csv = PermissionCsv(Path(source)) if isinstance(source, (str, Path)) else None
+        rows = csv.read() if csv is not None else rows_from(source)  # type: ignore[arg-type]
+        return plan_request(self._ws.target, self._ws.catalog, "perms apply", rows, csv=csv,
+                            concurrency=concurrency, will_apply=not dry_run)
+
+    def plan_revoke_all(self, user: str, *, dry_run: bool = False,
+                        concurrency: int | None = None) -> Request:
+        from toolkit.tasks.permission_rows import parse_argument, parse_trustee
+        from toolkit.tasks.permissions import plan_request
+
+        user = parse_argument(parse_trustee, user, "USER")
+        return plan_request(self._ws.target, self._ws.catalog, "perms revoke-all", [],
+                            revoke_all=user, concurrency=concurrency,
+                            will_apply=not dry_run)
+
+    def run(self, request: Request, *, concurrency: int | None = None,
+            chunk_size: int = DEFAULT_CHUNK, results: Path | None = None,
+            distributed: bool = False,
+            on_start: Callable[[Job], None] | None = None) -> ChangeResult:
+        """Apply a planned request as a job. Rows left alone are recorded in the job and
+        the results file too, so both list every row of the request. Nothing to change:
+        no job (``run`` is None)."""
+        from toolkit.io.results import ResultsWriter
+
+        plan = request.plan
+        unchanged = [RowResult(row.line, "unchanged", row.key, reason)
+                     for row, reason in plan.unchanged]
+        if not plan.changes:
+            if results is not None:
+                with ResultsWriter(results) as writer:
+                    writer.write(unchanged)
+            return ChangeResult(plan)
+
+        def started(job: Job) -> None:
+            record_unchanged(job, unchanged)
+            if on_start is not None:
+                on_start(job)
+
+        if results is not None:
+            with ResultsWriter(results) as writer:
+                writer.write(unchanged)  # the run's own rows follow in the same file
+        run = run_job(self._ws.target, self._ws.catalog, request.job(),
+                      concurrency=concurrency, chunk_size=chunk_size, results_path=results,
+                      progress=self._ws.progress, on_start=started, distributed=distributed)
+        return ChangeResult(plan, run)
+
+    # Reading.
+
+    def audit(self, mailboxes: Sequence[str] | None = None, *, all: bool = False,
+              include_noise: bool = False, concurrency: int | None = None,
+              chunk_size: int = AUDIT_CHUNK,
+              on_start: Callable[[int, bool, int, int], None] | None = None,
+              on_chunk: Callable[[ChunkResult], None] | None = None) -> AuditResult:
+        """Read who holds which right on ``mailboxes`` (or every mailbox, ``all=True``)
+        into a snapshot, continuing an unfinished audit of the same mailboxes.
+
+        ``on_start(snapshot id, continued, mailboxes in all, mailboxes left)`` and
+        ``on_chunk(chunk)`` follow the reading.
+        """
+        from toolkit.core.errors import InputError
+        from toolkit.tasks.audit import run_audit
+        from toolkit.tasks.snapshots import SnapshotStore
+
+        if bool(mailboxes) == all:
+            raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
+        target = self._ws.target
+        with SnapshotStore() as store:
+            snapshot = run_audit(target, self._ws.catalog, store,
+                                 mailboxes=None if all else list(mailboxes or ()),
+                                 include_noise=include_noise, chunk_size=chunk_size,
+                                 concurrency=concurrency or target.profile.max_runspaces,
+                                 on_start=on_start, on_chunk=on_chunk)
+        return AuditResult(snapshot)

@@ -1,0 +1,93 @@
+"""What the API hands back: job events for progress, and typed outcomes of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from toolkit.core.journal import Job
+from toolkit.core.runner import RowResult, RunSummary
+
+if TYPE_CHECKING:
+    from toolkit.tasks.permissions import Plan
+    from toolkit.tasks.snapshots import Grant, Snapshot
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One step of a running job: ``started`` (no results yet) or ``rows`` (a chunk's
+    outcomes, as they come back, from any thread)."""
+
+    kind: str
+    job: Job
+    total: int
+    results: Sequence[RowResult] = ()
+
+
+Progress = Callable[[JobEvent], None]
+
+
+@dataclass
+class JobRun:
+    """A job that ran (or resumed): its record, its summary, and the rows whose outcome is
+    unknown (in flight on a worker that stopped)."""
+
+    job: Job
+    summary: RunSummary
+    unknown: Sequence[int] = ()
+
+
+@dataclass
+class ChangeResult:
+    """A permissions change: the plan it followed and the counts of its outcomes.
+
+    Rows the tenant already matched are ``unchanged`` without being sent; ``run`` is None
+    for a dry run or when nothing needed changing. Counts, not row lists, so that a run of
+    a million rows holds no more than its failures.
+    """
+
+    plan: Plan
+    run: JobRun | None = None
+
+    def _count(self, status: str) -> int:
+        return self.run.summary.counts[status] if self.run is not None else 0
+
+    @property
+    def changed(self) -> int:
+        return self._count("changed")
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.plan.unchanged) + self._count("unchanged")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def failures(self) -> list[RowResult]:
+        return self.run.summary.failures if self.run is not None else []
+
+
+@dataclass
+class AuditResult:
+    """A finished audit: its snapshot (saved in the store) and, iterated, its grants."""
+
+    snapshot: Snapshot
+
+    def grants(self, trustee: str | None = None) -> Iterator[Grant]:
+        """The snapshot's grants in order (only ``trustee``'s with one), read from the store
+        as they are used."""
+        from toolkit.tasks.snapshots import SnapshotStore
+
+        with SnapshotStore() as store:
+            yield from store.rows(self.snapshot.id, trustee)
+
+    def __iter__(self) -> Iterator[Grant]:
+        return self.grants()
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """Mailboxes that could not be read (``mailbox``, ``message``)."""
+        return list(self.snapshot.failures)
