@@ -6,6 +6,7 @@ import contextlib
 from types import TracebackType
 
 from toolkit.api.jobs import Jobs
+from toolkit.api.mailboxes import Mailboxes
 from toolkit.api.perms import Permissions
 from toolkit.api.results import Progress
 from toolkit.api.users import Users
@@ -36,6 +37,7 @@ class Workspace:
         self._opened = contextlib.ExitStack()
         self.perms = Permissions(self)
         self.users = Users(self)
+        self.mailboxes = Mailboxes(self)
         self.jobs = Jobs(self)
 
     @property

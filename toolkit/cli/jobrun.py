@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.session import short_error_id
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
+
+if TYPE_CHECKING:
+    from toolkit.api import Workspace
 
 FAILURES_SHOWN = 20
 SUMMARY_STATUSES = ("changed", "unchanged", "skipped", "waiting", "failed")
@@ -95,6 +99,21 @@ class JobDisplay:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
+
+
+def run_shown(app: AppContext, ws: Workspace, task: str, work: Callable[[], JobRun], *,
+              target: Target | None = None) -> JobRun:
+    """Run ``work`` (an API call that runs a job in ``ws``) with the job's progress on
+    screen, then print its summary; exit 1 when rows failed. ``target``: where the job
+    runs, when not the workspace's own (a resumed job's profile)."""
+    with JobDisplay(task, target or ws.target) as display:
+        ws.progress = display
+        try:
+            run = work()
+        finally:
+            ws.progress = None
+    finish(app, run)
+    return run
 
 
 def finish(app: AppContext, run: JobRun) -> None:

@@ -100,7 +100,7 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, retry_failed: bool
     error was transient are planned and run again (a planner first re-reads the tenant).
     """
     from toolkit.cli.credentials import report_undelivered
-    from toolkit.cli.jobrun import JobDisplay, finish
+    from toolkit.cli.jobrun import run_shown
 
     report_undelivered()
     with app.workspace() as ws:
@@ -118,11 +118,10 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, retry_failed: bool
             click.echo(f"{len(unknown)} row(s) were in flight when the job stopped and their "
                        f"outcome is unknown: {listed}" + (" ..." if len(unknown) > 20 else ""),
                        err=True)
-        with JobDisplay(resumption.plan.task, ws.for_job(job).target) as display:
-            ws.progress = display
-            run = ws.jobs.run_resumption(job, resumption, concurrency=concurrency,
-                                         chunk_size=chunk_size, results=results_path)
-        finish(app, run)
+        run_shown(app, ws, resumption.plan.task,
+                  lambda: ws.jobs.run_resumption(job, resumption, concurrency=concurrency,
+                                                 chunk_size=chunk_size, results=results_path),
+                  target=ws.for_job(job).target)
     if unknown:
         raise PartialFailure(
             f"{len(unknown)} row(s) of job {job.id} have an unknown outcome",

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from toolkit.cli.jobrun import concurrency_option, execute
+from toolkit.cli.jobrun import concurrency_option
 from toolkit.cli.main import AppContext
-from toolkit.core.errors import InputError
 
 SWITCH = click.Choice(["on", "off"])
 
@@ -44,27 +43,12 @@ def protocols(app: AppContext, csv_path: Path | None, mailboxes: tuple[str, ...]
       psbridge mailbox protocols clients.csv --results out.csv
       psbridge mailbox protocols clients.csv --pop off     # Pop off where the CSV is empty
     """
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.mailbox_protocols import (
-        plan_for_mailboxes,
-        plan_from_csv,
-        refuse_unknown_mailboxes,
-    )
+    from toolkit.cli.jobrun import run_shown
 
-    pop_value = None if pop is None else pop == "on"
-    imap_value = None if imap is None else imap == "on"
-    if (csv_path is None) == (not mailboxes):
-        raise InputError("give either a CSV file or --mailbox (not both)",
-                         hint="psbridge mailbox protocols --help shows examples.")
-    if csv_path is None and pop_value is None and imap_value is None:
-        raise InputError("nothing to change: give --pop on|off and/or --imap on|off")
-    plan = (plan_from_csv(csv_path, pop_value, imap_value) if csv_path is not None
-            else plan_for_mailboxes(mailboxes, pop_value, imap_value))
-    catalog = TemplateCatalog()
-    with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        refuse_unknown_mailboxes(target, catalog, plan,
-                                 str(csv_path) if csv_path is not None else "--mailbox")
-        execute(app, target, catalog, plan, concurrency=concurrency,
-                chunk_size=chunk_size, results_path=results_path)
+    with app.workspace() as ws:
+        plan = ws.mailboxes.plan_protocols(
+            csv_path, mailboxes=mailboxes, pop=None if pop is None else pop == "on",
+            imap=None if imap is None else imap == "on")
+        run_shown(app, ws, plan.task,
+                  lambda: ws.mailboxes.run(plan, concurrency=concurrency,
+                                           chunk_size=chunk_size, results=results_path))

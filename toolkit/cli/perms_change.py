@@ -20,7 +20,7 @@ from toolkit.cli.perms import perms
 from toolkit.io.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
-    from toolkit.api import Workspace
+    from toolkit.api import JobRun, Workspace
     from toolkit.tasks.permissions import Plan, Request
 
 PLAN_SHOWN = 50  # changes listed before a real run; --dry-run lists them all
@@ -75,7 +75,7 @@ def _change(app: AppContext, plan: Callable[[Workspace], Request], *, dry_run: b
             concurrency: int | None, chunk_size: int, results_path: Path | None,
             single: bool = False, distributed: bool = False) -> None:
     """Plan (through ``plan``), show, and (unless --dry-run) apply as a job."""
-    from toolkit.cli.jobrun import JobDisplay, finish
+    from toolkit.cli.jobrun import run_shown
 
     with app.workspace() as ws:
         request = plan(ws)
@@ -96,12 +96,14 @@ def _change(app: AppContext, plan: Callable[[Workspace], Request], *, dry_run: b
             return
         if already:
             click.echo(f"{already} (unchanged, not sent)", err=True)
-        with JobDisplay(request.task, ws.target) as display:
-            ws.progress = display
-            result = ws.perms.run(request, concurrency=concurrency, chunk_size=chunk_size,
-                                  results=results_path, distributed=distributed)
-        assert result.run is not None  # there were changes to run
-        finish(app, result.run)
+
+        def run() -> JobRun:
+            ran = ws.perms.run(request, concurrency=concurrency, chunk_size=chunk_size,
+                               results=results_path, distributed=distributed).run
+            assert ran is not None  # there were changes to run
+            return ran
+
+        run_shown(app, ws, request.task, run)
 
 
 @perms.command()

@@ -112,7 +112,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
       psbridge users activate new-hires.csv --usage-location US --license ENTERPRISEPACK
       psbridge users activate new-hires.csv --credentials-out creds.csv --mailbox-timeout 1h
     """
-    from toolkit.cli.jobrun import JobDisplay, finish
+    from toolkit.cli.jobrun import run_shown
     from toolkit.tasks import activation
 
     data = activation.read_input(csv_path)  # every problem of the file before anything else
@@ -137,11 +137,8 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
 
         def reported(run: Callable[[], JobRun]) -> PartialFailure | None:
             """One pass with its progress and summary; its failure, kept for the end."""
-            with JobDisplay(request.job.task, ws.target) as display:
-                ws.progress = display
-                outcome = run()
             try:
-                finish(app, outcome)
+                run_shown(app, ws, request.job.task, run)
             except PartialFailure as failure:
                 return failure
             return None

@@ -17,10 +17,10 @@ from typing import Any
 
 from toolkit.core.errors import (
     ConnectionFailed,
-    ConnectionsBusy,
     InputError,
     PsbridgeError,
     TemplateError,
+    TransportFault,
 )
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
 from toolkit.core.retry import TransientFailure, classify, retrying
@@ -62,6 +62,9 @@ class Resumption:
     plan: JobPlan
     skip_rows: set[int]
     unknown: set[int] = field(default_factory=set)
+
+
+CONNECT_FAULTS = 3  # failed connects in a row before the host's failure is the verdict
 
 
 class RoleRefused(InputError):
@@ -154,17 +157,24 @@ def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: Tem
 
 def _connected(target: Target, catalog: TemplateCatalog, meta: TemplateMeta,
                connection: Connection) -> Connection:
-    """``connection``, or a later one, connected to the template's services; waits (within
-    the retry budget) while the account's connections are all in use."""
+    """``connection``, or a later one, connected to the template's services. Waits (within
+    the retry budget) while the account's connections are all in use; a connect that
+    fails on the way (a dropped request, an HTTP 5xx) is tried again on a new connection,
+    up to CONNECT_FAULTS times, before the host's failure is the verdict (exit 4)."""
+    faults = 0
     try:
         for attempt in retrying():
             with attempt:
                 try:
                     target.connect(connection, meta.services, catalog)
-                except ConnectionsBusy as busy:
+                except TransportFault as fault:
                     connection.close()
+                    faults += 0 if fault.busy else 1
+                    if faults > CONNECT_FAULTS:
+                        raise
                     connection = target.open_connection()
-                    raise TransientFailure(busy.message, connection_limit=True) from busy
+                    raise TransientFailure(fault.message,
+                                           connection_limit=fault.busy) from fault
     except TransientFailure as busy:
         connection.close()
         raise ConnectionFailed(f"no free connection to the host: {busy}",

@@ -42,6 +42,19 @@ def _columns() -> list[Column]:
             Column("Imap", required=False, aliases=("ImapEnabled",), parse=parse_switch)]
 
 
+def plan_request(path: Path | None, mailboxes: Sequence[str], pop: bool | None,
+                 imap: bool | None) -> JobPlan:
+    """The job for a CSV or for mailboxes named one by one (exactly one of the two);
+    ``pop``/``imap`` (None: leave as is) fill the CSV's empty cells."""
+    if (path is None) == (not mailboxes):
+        raise InputError("give either a CSV file or --mailbox (not both)",
+                         hint="psbridge mailbox protocols --help shows examples.")
+    if path is None and pop is None and imap is None:
+        raise InputError("nothing to change: give --pop on|off and/or --imap on|off")
+    return (plan_from_csv(path, pop, imap) if path is not None
+            else plan_for_mailboxes(mailboxes, pop, imap))
+
+
 def plan_from_csv(path: Path, pop: bool | None, imap: bool | None) -> JobPlan:
     """Validate the whole file (nothing runs on a problem); ``pop``/``imap`` fill empty
     cells."""

@@ -6,6 +6,8 @@ so a kind keeps its name for as long as jobs of it may be waiting in a store.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 
 from toolkit.core.jobs import Resumption
@@ -16,21 +18,23 @@ from toolkit.core.templates import TemplateCatalog
 ResumePlan = Callable[[Job, Journal, Target, TemplateCatalog, bool], Resumption]
 
 
-def _resumable() -> dict[str, ResumePlan]:
-    from toolkit.tasks import (
-        activation,
-        generic,
-        license_change,
-        mailbox_protocols,
-        migration,
-        permissions,
-    )
+def resumable() -> dict[str, ResumePlan]:
+    """Every resumable kind: each task module of this package that declares a ``KIND`` and
+    a ``resume_plan`` (a new bulk task registers itself by having both)."""
+    import toolkit.tasks
 
-    modules = (activation, generic, license_change, mailbox_protocols, migration, permissions)
-    return {module.KIND: module.resume_plan for module in modules}
+    kinds: dict[str, ResumePlan] = {}
+    for found in pkgutil.walk_packages(toolkit.tasks.__path__, "toolkit.tasks."):
+        module = importlib.import_module(found.name)
+        kind, plan = getattr(module, "KIND", None), getattr(module, "resume_plan", None)
+        if isinstance(kind, str) and callable(plan):
+            if kind in kinds:
+                raise RuntimeError(f"two task modules declare the job kind {kind!r}")
+            kinds[kind] = plan
+    return kinds
 
 
 def resumer(job: Job) -> ResumePlan | None:
     """The function that plans the rest of ``job``, or None for a kind this version does
     not know."""
-    return _resumable().get(str(job.options.get("kind", "")))
+    return resumable().get(str(job.options.get("kind", "")))
