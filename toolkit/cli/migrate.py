@@ -265,10 +265,10 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         where = "from this machine"
         address: tuple[str, int, str | None] = (checked.host, checked.port, None)
         if on_sandbox:  # the sandbox plays the source: sign in where Exchange Online would
+            from toolkit.core.sandbox_plugin import sandbox_plugin
             from toolkit.core.target import sandbox_dir
-            from toolkit.sandbox.shared import read_record
 
-            record = read_record(sandbox_dir())
+            record = sandbox_plugin().read_record(sandbox_dir())
             if record is not None and checked.security in record.imap_ports:
                 address = ("127.0.0.1", record.imap_ports[checked.security], record.ca_cert)
                 where = "from Exchange Online (the sandbox's IMAP listener)"

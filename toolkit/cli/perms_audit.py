@@ -258,10 +258,10 @@ def _tenant_of(app: AppContext) -> str:
     if exchange and exchange.organization:
         return exchange.organization
     if profile.is_sandbox:  # the shared sandbox's record names it (customer snapshots don't)
+        from toolkit.core.sandbox_plugin import sandbox_plugin
         from toolkit.core.target import sandbox_dir
-        from toolkit.sandbox.shared import read_record
 
-        running = read_record(sandbox_dir())
+        running = sandbox_plugin().read_record(sandbox_dir())
         organization = running.profile_settings.get("exchange", {}).get("organization") \
             if running else None
         if organization:

@@ -12,13 +12,7 @@ from typing import Any
 import click
 
 from toolkit.core.errors import InputError
-from toolkit.sandbox.errors import SandboxUnavailable
-from toolkit.sandbox.server import (
-    DEFAULT_USERNAME,
-    RunningSandbox,
-    SandboxOptions,
-    start_sandbox,
-)
+from toolkit.core.sandbox_plugin import sandbox_plugin
 
 DEFAULT_HTTP_PORT = 5985
 DEFAULT_HTTPS_PORT = 5986
@@ -87,9 +81,10 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
     use_https = use_https or write_profile is not None
     if port is None:
         port = DEFAULT_HTTPS_PORT if use_https else DEFAULT_HTTP_PORT
-    options = SandboxOptions(
+    plugin = sandbox_plugin()
+    options = plugin.SandboxOptions(
         host=host, port=port, https=use_https, state=state, seed=seed,
-        username=username or DEFAULT_USERNAME, password=password,
+        username=username or plugin.DEFAULT_USERNAME, password=password,
         latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
         fault_rate=fault_rate, throttle_rate=throttle_rate, throttle_retry_s=throttle_retry_s,
         random_seed=random_seed, command_log=command_log, mailbox_delay_s=mailbox_delay_s,
@@ -100,8 +95,8 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
         click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",
                     fg="yellow", err=True)
     try:
-        running = start_sandbox(options)
-    except SandboxUnavailable as exc:  # bad seed or state file, port taken: bad input
+        running = plugin.start_sandbox(options)
+    except plugin.SandboxUnavailable as exc:  # bad seed or state file, port taken: bad input
         raise InputError(exc.message, hint=exc.hint) from None
     try:
         profile_path = _write_profile(write_profile, running) if write_profile else None
@@ -133,7 +128,7 @@ def _wait_for_interrupt() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _write_profile(name: str, running: RunningSandbox) -> Path:
+def _write_profile(name: str, running: Any) -> Path:
     """Store the sandbox's connection in the config file; the password goes in a 0600 file."""
     from toolkit.core import config, paths
 
@@ -156,7 +151,7 @@ def _write_profile(name: str, running: RunningSandbox) -> Path:
     return config.write_profile(name, settings)
 
 
-def _print_banner(running: RunningSandbox, profile: str | None, profile_path: Path | None) -> None:
+def _print_banner(running: Any, profile: str | None, profile_path: Path | None) -> None:
     click.echo(f"psbridge sandbox listening on {running.url}")
     click.echo(f"  account   {running.username} / {running.password} (admin)")
     tls = ""
@@ -181,9 +176,7 @@ def _module_inventory(versions: tuple[str, ...], missing: tuple[str, ...]
     """The emulated host's modules: the default set, changed by the options."""
     if not versions and not missing:
         return None
-    from toolkit.sandbox.pwsh.runspace import DEFAULT_HOST_MODULES
-
-    modules = dict(DEFAULT_HOST_MODULES)
+    modules = dict(sandbox_plugin().DEFAULT_HOST_MODULES)
     for item in versions:
         name, sep, version = item.partition("=")
         if not sep or not name or not version:
@@ -259,9 +252,8 @@ def stop(app: Any) -> None:
     (under the data folder's sandbox/state.json) and the next command starts it again.
     """
     from toolkit.core.target import sandbox_dir
-    from toolkit.sandbox.shared import stop_shared
 
-    stopped = stop_shared(sandbox_dir())
+    stopped = sandbox_plugin().stop_shared(sandbox_dir())
     if app is not None and app.output != "table":
         from toolkit.cli.output import emit
 

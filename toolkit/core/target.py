@@ -1,7 +1,7 @@
 """What a command acts on: a profile resolved into a live endpoint, tokens and connect steps.
 
-For the ``sandbox`` profile this is the one place the toolkit reaches the embedded sandbox:
-one server process per data folder (``toolkit.sandbox.shared``), started on first use on an
+For the ``sandbox`` profile this is where the toolkit starts the embedded sandbox (through
+``core/sandbox_plugin.py``): one server process per data folder, started on first use on an
 ephemeral loopback port, with HTTPS and the demo tenant, and shared by every command, so each
 sees and keeps what the others changed, even when they run at the same time.
 """
@@ -289,13 +289,13 @@ def sandbox_dir() -> Path:
 
 
 def _embedded_sandbox(tenant: str | None) -> Target:
-    from toolkit.sandbox.server import SandboxUnavailable
-    from toolkit.sandbox.shared import connect_shared
+    from toolkit.core.sandbox_plugin import sandbox_plugin
 
     root = sandbox_dir()
+    plugin = sandbox_plugin()
     try:
-        running = connect_shared(root)
-    except SandboxUnavailable as exc:
+        running = plugin.connect_shared(root)
+    except plugin.SandboxUnavailable as exc:
         raise ConnectionFailed(f"the embedded sandbox cannot start: {exc}",
                                hint=exc.hint) from None
     settings: dict[str, Any] = {
