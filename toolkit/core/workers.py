@@ -1,12 +1,12 @@
 """Worker threads taking chunks from a bounded queue, with one stop event for them all.
 
-The calling thread feeds the queue (so that memory does not grow with the input) and,
-while it waits, calls ``tick`` (e.g. to hand finished chunks to the caller's hooks on its
-own thread). The first exception in a worker (a bug, a fatal connection error, a read
-that cannot go on) stops every worker and is raised by :meth:`Workers.run`. Ctrl-C (or
-SIGTERM, delivered as KeyboardInterrupt) sets the stop event: no new chunk starts,
-backoff waits that sleep on the event are cut short, and the chunks in flight get
-``grace_seconds`` to end.
+The calling thread feeds the queue (so that memory does not grow with the input). While
+it waits it can do the caller's ``wait`` instead of sleeping: e.g. wait for a finished
+chunk and hand it to the caller's hook on this thread, as soon as it is there. The first
+exception in a worker (a bug, a fatal connection error, a read that cannot go on) stops
+every worker and is raised by :meth:`Workers.run`. Ctrl-C (or SIGTERM, delivered as
+KeyboardInterrupt) sets the stop event: no new chunk starts, backoff waits that sleep on
+the event are cut short, and the chunks in flight get ``grace_seconds`` to end.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class Workers(Generic[T]):
         self.fatal: BaseException | None = None
         self._lock = threading.Lock()
 
-    def run(self, chunks: Iterable[T], tick: Callable[[], None] = lambda: None) -> bool:
-        """Handle every chunk; True when Ctrl-C interrupted the run."""
+    def run(self, chunks: Iterable[T], wait: Callable[[float], None] | None = None) -> bool:
+        """Handle every chunk; True when Ctrl-C interrupted the run. ``wait(seconds)``
+        spends the calling thread's waits (at most ``seconds`` each)."""
         waiting: queue.Queue[T | None] = queue.Queue(maxsize=self.count)
         threads = [threading.Thread(target=self._work, args=(waiting,),
                                     name=f"{self.name}-{i}", daemon=True)
@@ -49,14 +50,16 @@ class Workers(Generic[T]):
         interrupted = False
         try:
             for chunk in chunks:
-                if not self._put(waiting, chunk, tick):
+                if not self._put(waiting, chunk, wait):
                     break
             for _ in threads:
-                self._put(waiting, None, tick)
+                self._put(waiting, None, wait)
             for thread in threads:
                 while thread.is_alive():
-                    thread.join(POLL)
-                    tick()
+                    if wait is None:
+                        thread.join(POLL)
+                    else:
+                        wait(POLL)
         except KeyboardInterrupt:
             interrupted = True
             self.stop.set()
@@ -71,16 +74,20 @@ class Workers(Generic[T]):
         return interrupted
 
     def _put(self, waiting: queue.Queue[T | None], item: T | None,
-             tick: Callable[[], None]) -> bool:
+             wait: Callable[[float], None] | None) -> bool:
         """Queue ``item``; False when the run stopped first."""
         while True:
             try:
-                waiting.put(item, timeout=POLL)
+                if wait is None:
+                    waiting.put(item, timeout=POLL)
+                else:
+                    waiting.put_nowait(item)
                 return True
             except queue.Full:
-                tick()
                 if self.fatal is not None or self.stop.is_set():
                     return False
+                if wait is not None:
+                    wait(POLL)
 
     def _work(self, waiting: queue.Queue[T | None]) -> None:
         try:
