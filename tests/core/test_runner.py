@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from toolkit.core.concurrency import AdaptiveLimit
+from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import ConnectionFailed, TransportFault
 from toolkit.core.journal import PENDING, Journal
-from toolkit.core.runner import AdaptiveLimit, Runner, RunnerSettings, WorkRow, parse_results
+from toolkit.core.runner import Runner, RunnerSettings, WorkRow, parse_results
 from toolkit.core.session import ErrorInfo, PipelineResult, Step
 
 THROTTLED = {"Status": "failed", "ErrorId": "TooManyRequests,Update-MgUser",
@@ -220,7 +222,8 @@ def test_throttled_rows_go_back_to_pending_not_unknown(tmp_path: Path) -> None:
     runner, journal, job = make_runner(tmp_path, host, concurrency=1, chunk_size=5)
     holder["runner"] = runner
     journal.record_rows(job, ((w.row, w.key, {}) for w in rows(5)))
-    runner._process(rows(5), host.connect(), journal)  # type: ignore[arg-type]
+    with Link(Connections(host.connect)) as link:  # type: ignore[arg-type]
+        runner._process(rows(5), link, journal)
     assert journal.counts(job) == {PENDING: 5}
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit.core.concurrency import AdaptiveLimit
 from toolkit.core.errors import (
     ConnectionFailed,
     InputError,
@@ -25,7 +26,6 @@ from toolkit.core.errors import (
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
 from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.runner import (
-    AdaptiveLimit,
     RowResult,
     Runner,
     RunnerSettings,

@@ -21,8 +21,8 @@ back one at a time while it is calm.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -31,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit.core.chunks import chunked
+from toolkit.core.concurrency import AdaptiveLimit
+from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import Interrupted, PsbridgeError, TransportFault
 from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
 from toolkit.core.retry import (
@@ -48,6 +51,7 @@ from toolkit.core.session import (
     exchange_message_parts,
     short_error_id,
 )
+from toolkit.core.workers import Workers
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
 STATUSES = ("changed", "unchanged", "failed", "skipped", WAITING)
@@ -101,58 +105,6 @@ class RunnerSettings:
     max_delay: float = 30.0
     grace_seconds: float = 15.0  # how long Ctrl-C waits for chunks in flight
     max_failures_kept: int = 1000
-
-
-def chunked(rows: Iterable[WorkRow], size: int) -> Iterator[list[WorkRow]]:
-    """Rows in lists of ``size`` (the last one shorter), read lazily."""
-    chunk: list[WorkRow] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-class AdaptiveLimit:
-    """How many pipelines may be in flight: halves on throttling, regrows while calm."""
-
-    CALM_CHUNKS_TO_GROW = 3
-
-    def __init__(self, maximum: int):
-        self.maximum = maximum
-        self.limit = maximum
-        self._active = 0
-        self._calm = 0
-        self._cond = threading.Condition()
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._cond:
-            while self._active >= self.limit:
-                self._cond.wait()
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
-
-    def throttled(self, retry_after: float | None = None) -> None:
-        """The service throttled a chunk (asking to wait ``retry_after`` seconds, if it said)."""
-        with self._cond:
-            self.limit = max(1, self.limit // 2)
-            self._calm = 0
-
-    def calm(self) -> None:
-        with self._cond:
-            self._calm += 1
-            if self._calm >= self.CALM_CHUNKS_TO_GROW and self.limit < self.maximum:
-                self.limit += 1
-                self._calm = 0
-                self._cond.notify_all()
 
 
 def parse_results(output: Sequence[Any]) -> dict[int, RowResult]:
@@ -214,54 +166,19 @@ class Runner:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._failures: list[RowResult] = []
-        self._fatal: BaseException | None = None
-        self._spare: list[Connection] = []
-
-    # main thread -----------------------------------------------------------------------
 
     def run(self, rows: Iterable[WorkRow]) -> RunSummary:
         started = time.monotonic()
-        # The first connection is opened here so that a host that cannot be reached at
-        # all fails the job at once (exit 4) instead of after every retry.
-        self._spare.append(self.open_connection())
-        chunks: queue.Queue[list[WorkRow] | None] = queue.Queue(
-            maxsize=self.settings.concurrency)
-        workers = [
-            threading.Thread(target=self._worker, args=(chunks, None),
-                             name=f"psbridge-worker-{i}", daemon=True)
-            for i in range(self.settings.concurrency)
-        ]
-        for worker in workers:
-            worker.start()
-        interrupted = False
+        connections = Connections(self.open_connection)
+        connections.open_first()
+        workers = Workers(self.settings.concurrency, functools.partial(self._worker, connections),
+                          name="psbridge-worker", stop=self._stopping,
+                          grace_seconds=self.settings.grace_seconds)
         try:
             with Journal(self.journal_path) as journal:
-                for chunk in self._chunks(rows):
-                    journal.record_rows(self.job_id, ((w.row, w.key, w.data) for w in chunk),
-                                        secret_columns=self.secret_columns)
-                    while not self._put(chunks, chunk):
-                        if self._fatal is not None:
-                            break
-                    if self._fatal is not None:
-                        break
-            for _ in workers:
-                self._put_forever(chunks, None)
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(0.2)
-        except KeyboardInterrupt:
-            interrupted = True
-            self._stopping.set()
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    chunks.get_nowait()
-            deadline = time.monotonic() + self.settings.grace_seconds
-            for worker in workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
-        for spare in self._spare:  # opened, never used (no rows)
-            spare.close()
-        if self._fatal is not None:
-            raise self._fatal
+                interrupted = workers.run(self._recorded(rows, journal))
+        finally:
+            connections.close_spares()  # opened, never used (no rows)
         summary = RunSummary(Counter(self._counts), list(self._failures),
                              time.monotonic() - started, interrupted)
         if interrupted:
@@ -271,49 +188,22 @@ class Runner:
             )
         return summary
 
-    def _chunks(self, rows: Iterable[WorkRow]) -> Iterator[list[WorkRow]]:
-        return chunked(rows, self.settings.chunk_size)
-
-    def _put(self, chunks: queue.Queue[list[WorkRow] | None], item: list[WorkRow]) -> bool:
-        try:
-            chunks.put(item, timeout=0.2)
-            return True
-        except queue.Full:
-            return False
-
-    def _put_forever(self, chunks: queue.Queue[list[WorkRow] | None], item: None) -> None:
-        while True:
-            try:
-                chunks.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                if self._fatal is not None or self._stopping.is_set():
-                    return
+    def _recorded(self, rows: Iterable[WorkRow], journal: Journal) -> Iterator[list[WorkRow]]:
+        """The rows in chunks, each recorded in the journal before it is handed out."""
+        for chunk in chunked(rows, self.settings.chunk_size):
+            journal.record_rows(self.job_id, ((w.row, w.key, w.data) for w in chunk),
+                                secret_columns=self.secret_columns)
+            yield chunk
 
     # worker threads --------------------------------------------------------------------
 
-    def _worker(self, chunks: queue.Queue[list[WorkRow] | None],
-                connection: Connection | None) -> None:
-        journal = Journal(self.journal_path)
-        try:
-            while not self._stopping.is_set():
-                try:
-                    chunk = chunks.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if chunk is None:
-                    return
-                connection = self._process(chunk, connection, journal)
-        except BaseException as exc:  # a bug or a fatal connection error ends the job
-            self._fatal = exc
-            self._stopping.set()
-        finally:
-            journal.close()
-            if connection is not None:
-                connection.close()
+    @contextlib.contextmanager
+    def _worker(self, connections: Connections) -> Iterator[Callable[[list[WorkRow]], None]]:
+        """A worker's own journal connection and host connection."""
+        with Journal(self.journal_path) as journal, Link(connections) as link:
+            yield lambda chunk: self._process(chunk, link, journal)
 
-    def _process(self, chunk: list[WorkRow], connection: Connection | None,
-                 journal: Journal) -> Connection | None:
+    def _process(self, chunk: list[WorkRow], link: Link, journal: Journal) -> None:
         remaining = chunk
         last_failure: TransientFailure | None = None
         log.debug("rows %d-%d: sending %d row(s)", chunk[0].row, chunk[-1].row, len(chunk))
@@ -325,18 +215,16 @@ class Runner:
             for attempt in policy:
                 with attempt:
                     if self._stopping.is_set():
-                        return connection
+                        return
                     with self.limit.slot():
-                        if connection is None:
-                            connection = self._reconnect()
+                        connection = link.get()
                         try:  # connecting first: no row is sent until it succeeds
                             steps = self.make_steps(
                                 [{**w.data, "_row": w.row} for w in remaining], connection)
                         except TransportFault as fault:
                             log.info("rows %d-%d: connecting failed: %s", remaining[0].row,
                                      remaining[-1].row, fault.message)
-                            connection.close()
-                            connection = None
+                            link.drop()
                             last_failure = TransientFailure(
                                 fault.message, connection_limit=fault.busy)
                             raise last_failure from fault
@@ -346,18 +234,16 @@ class Runner:
                         except TransportFault as fault:
                             log.info("rows %d-%d: %s; reconnecting", remaining[0].row,
                                      remaining[-1].row, fault.message)
-                            connection.close()
-                            connection = None
+                            link.drop()
                             remaining = self._unconfirmed(remaining, journal)
                             if not remaining:
-                                return connection
+                                return
                             last_failure = TransientFailure(fault.message)
                             raise last_failure from fault
                     remaining, last_failure = self._settle(remaining, result, journal)
                     if last_failure is not None and last_failure.connection_limit:
                         # Nothing ran; give the account's connection back and wait.
-                        connection.close()
-                        connection = None
+                        link.drop()
                     if last_failure is not None:
                         log.info("%d row(s) throttled (%s); %d pipeline(s) in flight now, "
                                  "retry after %ss", len(remaining), last_failure,
@@ -371,7 +257,6 @@ class Runner:
                                    f"gave up after retries: {last_failure}", GAVE_UP)
                          for w in remaining]
             self._record(exhausted, journal)
-        return connection
 
     def _unconfirmed(self, rows: list[WorkRow], journal: Journal) -> list[WorkRow]:
         """After a transport fault, the rows whose change the tenant does not show yet.
@@ -391,15 +276,6 @@ class Runner:
         self._record([RowResult(w.row, "changed", w.key, "changed, confirmed after retry")
                       for w in rows if w.row in done], journal)
         return [w for w in rows if w.row not in done]
-
-    def _reconnect(self) -> Connection:
-        with self._lock:
-            if self._spare:  # the connection run() opened to check the host
-                return self._spare.pop()
-        try:
-            return self.open_connection()
-        except TransportFault as fault:
-            raise TransientFailure(fault.message) from fault
 
     def _settle(self, rows: list[WorkRow], result: PipelineResult, journal: Journal
                 ) -> tuple[list[WorkRow], TransientFailure | None]:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from toolkit.core.runner import AdaptiveLimit
+from toolkit.core.concurrency import AdaptiveLimit
 
 LEASE_SECONDS = 15.0
 DEFAULT_THROTTLE_SECONDS = 2.0

@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from toolkit.core.chunks import chunked
 from toolkit.core.config import Profile
 from toolkit.core.database import configured_location, is_postgres
 from toolkit.core.errors import ConfigError, InputError, Interrupted, PartialFailure
 from toolkit.core.jobs import JobPlan, begin_job, final_status, rendered_rows_template
 from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
-from toolkit.core.runner import RowResult, RunSummary, chunked
+from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, QUEUE, celery_app

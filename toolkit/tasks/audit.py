@@ -24,20 +24,21 @@ the snapshot lacks.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.core.errors import ConnectionFailed, Interrupted, PartialFailure, TransportFault
+from toolkit.core.chunks import chunked
+from toolkit.core.connections import Connections, Link
+from toolkit.core.errors import ConnectionFailed, Interrupted, PartialFailure
 from toolkit.core.jobs import check_role, pipeline_steps
-from toolkit.core.retry import TransientFailure, classify, retrying
+from toolkit.core.reader import ChunkRead, Settled, read_chunks, read_retrying
+from toolkit.core.retry import TransientFailure, classify
 from toolkit.core.session import (
     Connection,
     PipelineResult,
+    Step,
     exchange_message_parts,
     short_error_id,
 )
@@ -135,49 +136,21 @@ class Audit:
         self.include_noise = include_noise
         self.chunk_size = chunk_size
         self.concurrency = concurrency
+        self.connections = Connections(target.open_connection)
         self._list = catalog.render(LIST_TEMPLATE)
         self._audit = catalog.render(AUDIT_TEMPLATE)
         check_role(self._audit.meta, target)
-        self._stop = threading.Event()
-        self._fatal: BaseException | None = None
-        self._skip_sendas = False
-        self._warming: list[Future[Connection]] = []
-        self._pool: ThreadPoolExecutor | None = None
 
     def warm_up(self) -> None:
         """Start opening the other connections now, while the listing is read: with
         service time, the chunks then start together instead of after a sign-in each."""
-        if self.concurrency > 1:
-            self._pool = ThreadPoolExecutor(self.concurrency - 1,
-                                            thread_name_prefix="psbridge-audit-open")
-            self._warming = [self._pool.submit(self.target.open_connection)
-                             for _ in range(self.concurrency - 1)]
-            self._pool.shutdown(wait=False)
+        self.connections.warm_up(self.concurrency - 1)
 
-    def _warmed(self, index: int) -> Connection | None:
-        """Worker ``index``'s connection opened by :meth:`warm_up` (None when it failed:
-        the worker opens one itself, with retries)."""
-        if not 0 <= index - 1 < len(self._warming):
-            return None
-        try:
-            return self._warming[index - 1].result()
-        except Exception:
-            return None
-
-    def close_unused(self, used: int) -> None:
-        """Close the connections :meth:`warm_up` opened for workers beyond the first
-        ``used`` (fewer chunks than connections, or no read at all)."""
-        for index in range(max(1, used), len(self._warming) + 1):
-            connection = self._warmed(index)
-            if connection is not None:
-                connection.close()
-
-    def list_mailboxes(self, connection: Connection, mailboxes: Sequence[str] | None
-                       ) -> Listing:
+    def list_mailboxes(self, link: Link, mailboxes: Sequence[str] | None) -> Listing:
         """Read the work list; a transient error anywhere in it raises TransientFailure."""
         params = {"Mailboxes": list(mailboxes)} if mailboxes else {}
-        result = connection.run(pipeline_steps(self.target, self.catalog, self._list.meta,
-                                               self._list.script, params, connection))
+        result = link.run(lambda connection: pipeline_steps(
+            self.target, self.catalog, self._list.meta, self._list.script, params, connection))
         data = _json_output(result, f"listing the mailboxes of {home_tenant(self.target)}")
         for record in [*_as_list(data.get("missing")), *_as_list(data.get("sendonbehalf"))]:
             failure = _transient(record)
@@ -203,108 +176,34 @@ class Audit:
                 listing.noise.setdefault(mailbox.casefold(), Counter())[kind] += 1
         return listing
 
-    def read(self, connection: Connection, addresses: Sequence[str], listing: Listing,
+    def read(self, addresses: Sequence[str], listing: Listing,
              on_chunk: Callable[[ChunkResult], None]) -> None:
-        """Read the mailboxes chunk by chunk, several chunks at once; ``on_chunk`` gets each
-        chunk's result (with what the listing read of its mailboxes: SendOnBehalf delegates,
-        SendAs entries and their noise) on this thread. The connection is taken over
-        (closed at the end)."""
-        self._skip_sendas = listing.sendas_read
+        """Read the mailboxes chunk by chunk, several chunks at once, over the connections
+        opened so far and more; ``on_chunk`` gets each chunk's result (with what the
+        listing read of its mailboxes: SendOnBehalf delegates, SendAs entries and their
+        noise) on this thread."""
         by_mailbox: dict[str, list[Grant]] = {}
         for grant in listing.delegates:
             by_mailbox.setdefault(grant.mailbox.casefold(), []).append(grant)
-        chunks: queue.Queue[list[str] | None] = queue.Queue()
-        for chunk in _chunks(addresses, self.chunk_size):
-            chunks.put(chunk)
-        results: queue.Queue[ChunkResult] = queue.Queue()
-        count = max(1, min(self.concurrency, chunks.qsize()))
-        for _ in range(count):
-            chunks.put(None)
-        self.close_unused(count)
-        workers = [threading.Thread(target=self._worker,
-                                    args=(i, chunks, connection if i == 0 else None,
-                                          results, by_mailbox, listing.noise),
-                                    name=f"psbridge-audit-{i}", daemon=True)
-                   for i in range(count)]
-        for worker in workers:
-            worker.start()
-        try:
-            while any(w.is_alive() for w in workers) or not results.empty():
-                try:
-                    on_chunk(results.get(timeout=0.2))
-                except queue.Empty:
-                    continue
-        except KeyboardInterrupt:
-            self._stop.set()
-            raise
-        if self._fatal is not None:
-            raise self._fatal
 
-    def _worker(self, index: int, chunks: queue.Queue[list[str] | None],
-                connection: Connection | None, results: queue.Queue[ChunkResult],
-                listed: dict[str, list[Grant]], noise: dict[str, Counter[str]]) -> None:
-        try:
-            if connection is None:
-                connection = self._warmed(index)
-            while not self._stop.is_set():
-                chunk = chunks.get()
-                if chunk is None:
-                    return
-                connection, result = self._read_chunk(chunk, connection)
-                failed = {f["mailbox"].casefold() for f in result.failures}
-                for mailbox in chunk:
-                    if mailbox.casefold() not in failed:
-                        result.grants.extend(listed.get(mailbox.casefold(), ()))
-                        result.noise.update(noise.get(mailbox.casefold(), Counter()))
-                results.put(result)
-        except BaseException as exc:  # a fatal connection error ends the audit
-            self._fatal = exc
-            self._stop.set()
-        finally:
-            if connection is not None:
-                connection.close()
+        def steps(mailboxes: list[str], connection: Connection) -> list[Step]:
+            return pipeline_steps(
+                self.target, self.catalog, self._audit.meta, self._audit.script,
+                {"Mailboxes": mailboxes, "IncludeNoise": self.include_noise,
+                 "SkipSendAs": listing.sendas_read}, connection)
 
-    def _read_chunk(self, chunk: list[str], connection: Connection | None
-                    ) -> tuple[Connection | None, ChunkResult]:
-        """Read one chunk; throttled mailboxes and transport faults are tried again."""
-        result = ChunkResult(chunk)
-        failures: dict[str, dict[str, str]] = {}
-        remaining = chunk
-        policy = retrying(sleep=self._stop.wait)
-        try:
-            for attempt in policy:
-                with attempt:
-                    if connection is None:
-                        try:
-                            connection = self.target.open_connection()
-                        except TransportFault as fault:
-                            raise TransientFailure(fault.message) from fault
-                    try:
-                        output = connection.run(pipeline_steps(
-                            self.target, self.catalog, self._audit.meta, self._audit.script,
-                            {"Mailboxes": remaining, "IncludeNoise": self.include_noise,
-                             "SkipSendAs": self._skip_sendas},
-                            connection))
-                    except TransportFault as fault:
-                        connection.close()
-                        connection = None
-                        raise TransientFailure(fault.message) from fault
-                    before = len(remaining)
-                    remaining, hint = self._settle(output, result, failures)
-                    if remaining:
-                        raise TransientFailure("throttled", retry_after=hint, throttled=True,
-                                               progressed=len(remaining) < before)
-        except TransientFailure as last:
-            for mailbox in remaining:
-                failures.setdefault(mailbox, {"mailbox": mailbox, "error": "RetriesExhausted",
-                                              "message": f"gave up after retries: {last}"})
-        result.failures = list(failures.values())
-        return connection, result
+        def finished(chunk: list[str], parts: list[ChunkResult]) -> None:
+            on_chunk(_merged(chunk, parts, by_mailbox, listing.noise))
 
-    def _settle(self, output: PipelineResult, result: ChunkResult,
-                failures: dict[str, dict[str, str]]) -> tuple[list[str], float | None]:
-        """Take what a chunk returned; return the mailboxes to try again."""
+        read_chunks(list(chunked(addresses, self.chunk_size)),
+                    ChunkRead(steps, self._settle, _gave_up), self.connections, finished,
+                    concurrency=self.concurrency, name="psbridge-audit")
+
+    def _settle(self, mailboxes: list[str], output: PipelineResult
+                ) -> Settled[list[str], ChunkResult]:
+        """Take what one try of a chunk returned; the throttled mailboxes are read again."""
         data = _json_output(output, "reading mailbox permissions")
+        result = ChunkResult(mailboxes)
         result.noise.update({k: int(v) for k, v in (data.get("noise") or {}).items()})
         records = _as_list(data.get("records"))
         # A mailbox whose read failed half-way may have sent some records: drop them all.
@@ -317,49 +216,64 @@ class Audit:
                 retry.append(mailbox)
                 hint = max(hint or 0.0, verdict.retry_after or 0.0) or hint
             else:
-                failures[mailbox] = {
+                result.failures.append({
                     "mailbox": mailbox,
                     "error": short_error_id(record.get("id"), record.get("e")),
-                    "message": exchange_message_parts(record.get("e"))[1]}
+                    "message": exchange_message_parts(record.get("e"))[1]})
         for record in records:
             mailbox = str(record.get("m"))
-            if mailbox in failed:
-                continue
-            failures.pop(mailbox, None)
-            result.grants.extend(
-                Grant(mailbox, str(record.get("t")), right, str(record.get("k")),
-                      str(record.get("s")))
-                for right in _rights(record.get("r", "")))
-        return retry, hint
+            if mailbox not in failed:
+                result.grants.extend(
+                    Grant(mailbox, str(record.get("t")), right, str(record.get("k")),
+                          str(record.get("s")))
+                    for right in _rights(record.get("r", "")))
+        if not retry:
+            return Settled(result)
+        return Settled(result, (retry, TransientFailure(
+            "throttled", retry_after=hint, throttled=True,
+            progressed=len(retry) < len(mailboxes))))
 
 
-def _list(audit: Audit, mailboxes: Sequence[str] | None) -> tuple[Connection, Listing]:
-    """A connection and the work list read over it, a throttled or dropped read tried
-    again; the connection is closed on failure. The first connection is opened outside the
-    retries: a host that cannot be reached at all fails at once (exit 4)."""
-    connection: Connection | None = audit.target.open_connection()
-    try:
-        for attempt in retrying(sleep=audit._stop.wait):
-            with attempt:
-                try:
-                    if connection is None:
-                        connection = audit.target.open_connection()
-                    return connection, audit.list_mailboxes(connection, mailboxes)
-                except TransportFault as fault:  # a dropped connection: reopen
-                    if connection is not None:
-                        connection.close()
-                    connection = None
-                    raise TransientFailure(fault.message) from fault
-    except TransientFailure as exc:
-        if connection is not None:
-            connection.close()
-        raise PartialFailure(f"listing the mailboxes gave up after retries: {exc}",
-                             hint="No snapshot was saved; run the audit again later.") from exc
-    except BaseException:
-        if connection is not None:
-            connection.close()
-        raise
-    raise AssertionError("unreachable: retrying() returns or raises")
+def _gave_up(mailboxes: list[str], last: TransientFailure) -> ChunkResult:
+    return ChunkResult(mailboxes, failures=[
+        {"mailbox": mailbox, "error": "RetriesExhausted",
+         "message": f"gave up after retries: {last}"} for mailbox in mailboxes])
+
+
+def _merged(chunk: list[str], parts: Sequence[ChunkResult], listed: dict[str, list[Grant]],
+            noise: dict[str, Counter[str]]) -> ChunkResult:
+    """One chunk's result from its tries, with what the listing read of the mailboxes that
+    did not fail."""
+    result = ChunkResult(chunk)
+    failures: dict[str, dict[str, str]] = {}
+    for part in parts:
+        result.grants.extend(part.grants)
+        result.noise.update(part.noise)
+        for failure in part.failures:
+            failures.setdefault(failure["mailbox"], failure)
+    result.failures = list(failures.values())
+    failed = {mailbox.casefold() for mailbox in failures}
+    for mailbox in chunk:
+        if mailbox.casefold() not in failed:
+            result.grants.extend(listed.get(mailbox.casefold(), ()))
+            result.noise.update(noise.get(mailbox.casefold(), Counter()))
+    return result
+
+
+def _list(audit: Audit, mailboxes: Sequence[str] | None) -> Listing:
+    """The work list, a throttled or dropped read tried again; the connection it was read
+    over is left to the reading (closed on failure). The first connection is opened outside
+    the retries: a host that cannot be reached at all fails at once (exit 4)."""
+    audit.connections.open_first()
+    with Link(audit.connections) as link:
+        try:
+            listing = read_retrying(lambda: audit.list_mailboxes(link, mailboxes))
+        except TransientFailure as exc:
+            raise PartialFailure(f"listing the mailboxes gave up after retries: {exc}",
+                                 hint="No snapshot was saved; run the audit again later."
+                                 ) from exc
+        link.release()
+    return listing
 
 
 def audit_scope(mailboxes: Sequence[str] | None) -> str:
@@ -380,9 +294,9 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
     tenant, scope = home_tenant(target), audit_scope(mailboxes)
     audit.warm_up()
     try:
-        connection, listing = _list(audit, mailboxes)
+        listing = _list(audit, mailboxes)
     except BaseException:
-        audit.close_unused(0)
+        audit.connections.close_spares()
         raise
     unfinished = store.unfinished(tenant=tenant, profile=target.profile.name, scope=scope,
                                   noise_kept=include_noise, failures=listing.missing)
@@ -403,7 +317,7 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
             on_chunk(chunk)
 
     try:
-        audit.read(connection, remaining, listing, record)
+        audit.read(remaining, listing, record)
     except KeyboardInterrupt:
         raise Interrupted(f"audit interrupted; snapshot {snapshot_id} holds the chunks read",
                           hint="Run the same audit again to continue it.") from None
@@ -417,7 +331,7 @@ def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str]
     """Read the access on the mailboxes now, without a snapshot: (grants, failures, the
     members of the groups that hold rights)."""
     audit = Audit(target, catalog, concurrency=target.profile.max_runspaces)
-    connection, listing = _list(audit, mailboxes)
+    listing = _list(audit, mailboxes)
     grants: list[Grant] = []
     failures = list(listing.missing)
 
@@ -425,14 +339,9 @@ def read_live(target: Target, catalog: TemplateCatalog, mailboxes: Sequence[str]
         grants.extend(chunk.grants)
         failures.extend(chunk.failures)
 
-    audit.read(connection, listing.addresses, listing, collect)
+    audit.read(listing.addresses, listing, collect)
     groups = read_groups(target, catalog, {g.trustee for g in grants if g.kind == GRANT})
     return sorted(mark_groups(grants, groups)), failures, groups
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
 
 
 def filter_trustee(grants: Sequence[Grant], trustee: str | None) -> list[Grant]:

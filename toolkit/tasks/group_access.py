@@ -16,9 +16,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from toolkit.core.errors import PartialFailure, TransportFault
+from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import run_once
-from toolkit.core.retry import TransientFailure, classify, retrying
+from toolkit.core.reader import read_retrying
+from toolkit.core.retry import TransientFailure, classify
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.snapshots import GRANT, GROUP, Grant
@@ -35,28 +36,26 @@ def read_groups(target: Target, catalog: TemplateCatalog, trustees: Iterable[str
     names = sorted(set(trustees))
     if not names:
         return {}
-    for attempt in retrying():
-        with attempt:
-            try:
-                result = run_once(target, catalog, GROUPS_TEMPLATE, {"Trustees": names})
-            except TransportFault as fault:
-                raise TransientFailure(fault.message) from fault
-            if result.failed or not result.output:
-                error = result.errors[-1] if result.errors else None
-                if error is not None:
-                    verdict = classify(error.error_id, error.category, error.message,
-                                       reason=error.reason)
-                    if verdict.retry:
-                        raise TransientFailure(error.message, retry_after=verdict.retry_after,
-                                               throttled=verdict.throttled)
-                raise PartialFailure(
-                    "reading the members of the groups that hold rights failed: "
-                    f"{error.message if error else 'no answer'}",
-                    hint="Run the command again.")
-            groups = json.loads(str(result.output[-1])).get("groups") or []
-            return {str(g["t"]): [str(m) for m in (g.get("n") or [])]
-                    for g in (groups if isinstance(groups, list) else [groups])}
-    raise AssertionError("retrying() re-raises the last failure")  # pragma: no cover
+
+    def read() -> dict[str, list[str]]:
+        result = run_once(target, catalog, GROUPS_TEMPLATE, {"Trustees": names})
+        if result.failed or not result.output:
+            error = result.errors[-1] if result.errors else None
+            if error is not None:
+                verdict = classify(error.error_id, error.category, error.message,
+                                   reason=error.reason)
+                if verdict.retry:
+                    raise TransientFailure(error.message, retry_after=verdict.retry_after,
+                                           throttled=verdict.throttled)
+            raise PartialFailure(
+                "reading the members of the groups that hold rights failed: "
+                f"{error.message if error else 'no answer'}",
+                hint="Run the command again.")
+        groups = json.loads(str(result.output[-1])).get("groups") or []
+        return {str(g["t"]): [str(m) for m in (g.get("n") or [])]
+                for g in (groups if isinstance(groups, list) else [groups])}
+
+    return read_retrying(read)
 
 
 def mark_groups(grants: Iterable[Grant], groups: GroupMembers) -> list[Grant]:

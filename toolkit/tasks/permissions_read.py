@@ -7,16 +7,23 @@ SELF, inherited or Deny entries) and returns one compact record per mailbox.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.core.errors import PartialFailure, TransportFault
+from toolkit.core.chunks import chunked
+from toolkit.core.connections import Connections
+from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import check_role, pipeline_steps, run_once
-from toolkit.core.retry import Outcome, TransientFailure, classify, retrying
-from toolkit.core.session import Connection, ErrorInfo, exchange_message_parts
+from toolkit.core.reader import ChunkRead, Settled, read_chunks, read_retrying
+from toolkit.core.retry import Outcome, TransientFailure, classify
+from toolkit.core.session import (
+    Connection,
+    ErrorInfo,
+    PipelineResult,
+    Step,
+    exchange_message_parts,
+)
 from toolkit.core.sids import is_orphan_sid
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
@@ -134,11 +141,6 @@ def _check(records: Sequence[Any], params: Mapping[str, Any]
     return kept, (retry, reason)
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
 def current_permissions(target: Target, catalog: TemplateCatalog,
                         mailboxes: Sequence[str] | None, *, trustees: Sequence[str] = (),
                         holder: str | None = None, chunk_size: int = READ_CHUNK,
@@ -158,11 +160,11 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
     if mailboxes is None:
         mailboxes = every_mailbox(target, catalog)
     boxes = [{"Mailboxes": chunk}
-             for chunk in _chunks(list(dict.fromkeys(mailboxes)), chunk_size)]
+             for chunk in chunked(dict.fromkeys(mailboxes), chunk_size)]
     # Orphaned SIDs resolve to nothing in the tenant: they stand for themselves.
     orphans = [t for t in dict.fromkeys(trustees) if is_orphan_sid(t)]
     people = [{"Trustees": chunk}
-              for chunk in _chunks([t for t in dict.fromkeys(trustees) if t not in orphans],
+              for chunk in chunked((t for t in dict.fromkeys(trustees) if t not in orphans),
                                    chunk_size)]
     batches: list[dict[str, Any]] = [
         {**(boxes[i] if i < len(boxes) else {}), **(people[i] if i < len(people) else {})}
@@ -170,62 +172,40 @@ def current_permissions(target: Target, catalog: TemplateCatalog,
     for params in batches:
         if holder:
             params["Trustee"] = holder
-    workers = max(1, min(concurrency or target.profile.max_runspaces, len(batches)))
-    stop = threading.Event()  # Ctrl-C or SIGTERM: no new read, no more waiting
-
-    def read(group: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
-        records: list[Mapping[str, Any]] = []
-        # The first connection is opened outside the retries: a host that cannot be
-        # reached at all fails at once (exit 4).
-        connection: Connection | None = target.open_connection()
-        try:
-            for params in group:
-                pending: dict[str, Any] = params
-                for attempt in retrying(sleep=stop.wait):
-                    with attempt:
-                        if stop.is_set():
-                            return records
-                        try:
-                            if connection is None:
-                                connection = target.open_connection()
-                            result = connection.run(pipeline_steps(
-                                target, catalog, rendered.meta, rendered.script, pending,
-                                connection))
-                        except TransportFault as fault:  # a dropped connection: reopen
-                            if connection is not None:
-                                connection.close()
-                            connection = None
-                            raise TransientFailure(fault.message) from fault
-                        if result.failed:
-                            _failed(result.errors)
-                        found, retry = _check(result.output, pending)
-                        records.extend(found)
-                        if retry is not None:  # read again only what was throttled
-                            pending, reason = retry
-                            raise reason
-        except TransientFailure as exc:
-            raise PartialFailure(f"reading permissions gave up after retries: {exc}",
-                                 hint="Nothing was changed; try again later.") from exc
-        finally:
-            if connection is not None:
-                connection.close()
-        return records
 
     state = TenantState()
     for sid in orphans:
         state.trustees[sid.casefold()] = Trustee(sid, True, sid, frozenset({sid.casefold()}))
     if not batches:
         return state
-    groups = [batches[i::workers] for i in range(workers)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        try:
-            for records in pool.map(read, groups):
-                for record in records:
-                    _parse(record, state)
-        except KeyboardInterrupt:  # the pool waits only for the reads in flight
-            stop.set()
-            raise
+
+    def steps(params: dict[str, Any], connection: Connection) -> list[Step]:
+        return pipeline_steps(target, catalog, rendered.meta, rendered.script, params,
+                              connection)
+
+    def record(_params: dict[str, Any], parts: list[list[Mapping[str, Any]]]) -> None:
+        for records in parts:
+            for found in records:
+                _parse(found, state)
+
+    connections = Connections(target.open_connection)
+    connections.open_first()
+    read_chunks(batches, ChunkRead(steps, _settle, _gave_up), connections, record,
+                concurrency=concurrency or target.profile.max_runspaces)
     return state
+
+
+def _settle(params: dict[str, Any], result: PipelineResult
+            ) -> Settled[dict[str, Any], list[Mapping[str, Any]]]:
+    if result.failed:
+        _failed(result.errors)
+    found, again = _check(result.output, params)
+    return Settled(found, again)  # read again only what was throttled
+
+
+def _gave_up(_params: dict[str, Any], last: TransientFailure) -> list[Mapping[str, Any]]:
+    raise PartialFailure(f"reading permissions gave up after retries: {last}",
+                         hint="Nothing was changed; try again later.") from last
 
 
 def _failed(errors: Sequence[ErrorInfo]) -> None:
@@ -247,14 +227,14 @@ def every_mailbox(target: Target, catalog: TemplateCatalog) -> list[str]:
     when transient and fails the read otherwise: a throttled ``Get-Mailbox`` must never
     pass for a tenant without mailboxes.
     """
-    output: list[Any] = []
+    def listing() -> list[Any]:
+        result = run_once(target, catalog, LIST_TEMPLATE, {})
+        if result.failed or result.errors:
+            _failed(result.errors)
+        return result.output
+
     try:
-        for attempt in retrying():
-            with attempt:
-                result = run_once(target, catalog, LIST_TEMPLATE, {})
-                if result.failed or result.errors:
-                    _failed(result.errors)
-                output = result.output
+        output = read_retrying(listing)
     except TransientFailure as exc:
         raise PartialFailure(f"listing the mailboxes gave up after retries: {exc}",
                              hint="Nothing was changed; try again later.") from exc
