@@ -29,3 +29,21 @@ def test_a_certificate_that_fails_verification_is_not() -> None:
     failed = _translate(ssl_failure(ssl.SSLCertVerificationError(1, "verify failed")), ENDPOINT)
     assert not isinstance(failed, TransportFault)
     assert "TLS verification" in failed.message
+
+
+def test_a_refused_connection_is_told_from_one_dropped_half_way() -> None:
+    """Nothing listening is a verdict sooner than a host that answered with a failure."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        requests.get(f"http://127.0.0.1:{port}/wsman", timeout=5)
+    except requests.exceptions.ConnectionError as exc:
+        refused = _translate(exc, ENDPOINT)
+    assert isinstance(refused, TransportFault) and refused.refused
+    dropped = _translate(requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())),
+        ENDPOINT)
+    assert isinstance(dropped, TransportFault) and not dropped.refused

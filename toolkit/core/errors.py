@@ -68,6 +68,7 @@ class TransportFault(ConnectionFailed):
     """The connection broke or the host answered with a server error: worth retrying."""
 
     busy = False  # the account's connections are all in use: wait for a free one
+    refused = False  # nothing listens there (down, or the wrong port): no answer at all
 
 
 class ConnectionsBusy(TransportFault):

@@ -206,8 +206,10 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
             hint="Set ca_bundle in the profile to the CA that signed the host's certificate.",
         )
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):
-        return TransportFault(f"cannot reach the management host at {where}",
-                              hint="Check the endpoint URL, the port and the firewall.")
+        unreachable = TransportFault(f"cannot reach the management host at {where}",
+                                     hint="Check the endpoint URL, the port and the firewall.")
+        unreachable.refused = _refused(exc)
+        return unreachable
     if isinstance(exc, requests.exceptions.Timeout):
         return TransportFault(f"the management host at {where} did not answer in time")
     if isinstance(exc, AuthenticationError) or (
@@ -228,6 +230,18 @@ def _translate(exc: BaseException, endpoint: Endpoint) -> ConnectionFailed:
         return ConnectionFailed(f"the management host at {where} refused the request: "
                                 f"{exc.reason or exc.message}")
     return TransportFault(f"lost the connection to {where}: {type(exc).__name__}: {exc}")
+
+
+def _refused(exc: BaseException, depth: int = 0) -> bool:
+    """Whether the connection was refused (nothing listening), not dropped half-way;
+    requests nests the cause in ``args`` and ``__context__``."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    if depth > 6:
+        return False
+    nested = [*(a for a in exc.args if isinstance(a, BaseException)), exc.__cause__,
+              exc.__context__, getattr(exc, "reason", None)]
+    return any(isinstance(n, BaseException) and _refused(n, depth + 1) for n in nested)
 
 
 def _cut_off(exc: BaseException, depth: int = 0) -> bool:

@@ -31,8 +31,11 @@ from toolkit.core.templates import RenderedScript, TemplateCatalog, step_paramet
 from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
 log = logging.getLogger(__name__)
-# Opening a shell is tried this often before a host counts as unreachable (exit 4).
-OPEN_ATTEMPTS = 3
+# Opening a shell is tried this often before the host's failure is the verdict (exit 4):
+# a host that answered (HTTP 5xx, a request dropped half-way) more often than one that
+# refused the connection (nothing listening: down or the wrong port).
+OPEN_ATTEMPTS = 6
+REFUSED_ATTEMPTS = 3
 # Reads back, from the service itself, which tenant a connected runspace acts on.
 REACHED_TENANT_TEMPLATE = "_connect/reached-tenant-exchange"
 
@@ -64,8 +67,10 @@ class Target:
         for attempt in range(1, OPEN_ATTEMPTS):
             try:
                 return Connection(self.endpoint, self.ledger)
-            except TransportFault:  # a dropped request or an HTTP 5xx: not yet a verdict
-                time.sleep(0.5 * 2 ** attempt)
+            except TransportFault as fault:  # a dropped request or an HTTP 5xx: not yet
+                if fault.refused and attempt >= REFUSED_ATTEMPTS - 1:  # a verdict
+                    raise
+                time.sleep(min(4.0, 0.5 * 2 ** attempt))
         return Connection(self.endpoint, self.ledger)
 
     def connect(self, connection: Connection, services: Sequence[str],
