@@ -113,3 +113,23 @@ def test_activate_hands_each_password_over_once_and_waits_for_the_mailbox(
         for path in isolated_home.rglob("*"):
             if path.is_file():
                 assert password.encode() not in path.read_bytes(), path
+
+
+def test_a_migration_starts_once_and_reports_its_users(serve: Any, tmp_path: Path) -> None:
+    from toolkit.tasks.migration import MigrationOptions
+
+    sandbox = serve()
+    source = tmp_path / "imap.csv"
+    source.write_text("EmailAddress,UserName,Password\n"
+                      "adele.vance@contoso.com,adele.vance.contoso@gmail.com,"
+                      "adele-app-pw-2024\n", encoding="utf-8")
+    gmail = MigrationOptions(gmail=True)
+    with Workspace("lab") as ws:
+        planned = ws.migrations.plan(source, batch="api-wave", options=gmail)
+        assert [len(b.rows) for b in planned.plan.batches] == [1]
+        run = ws.migrations.start(source, batch="api-wave", options=gmail)
+        assert run is not None and run.summary.counts["failed"] == 0
+        (batch,) = ws.migrations.status(["api-wave"])
+        assert [u.email for u in batch.users] == ["adele.vance@contoso.com"]
+        assert ws.migrations.start(source, batch="api-wave", options=gmail) is None  # exists
+    assert len(sent(sandbox, "New-MigrationBatch")) == 1

@@ -7,6 +7,7 @@ from types import TracebackType
 
 from toolkit.api.jobs import Jobs
 from toolkit.api.mailboxes import Mailboxes
+from toolkit.api.migrations import Migrations
 from toolkit.api.perms import Permissions
 from toolkit.api.results import Progress
 from toolkit.api.users import Users
@@ -38,6 +39,7 @@ class Workspace:
         self.perms = Permissions(self)
         self.users = Users(self)
         self.mailboxes = Mailboxes(self)
+        self.migrations = Migrations(self)
         self.jobs = Jobs(self)
 
     @property

@@ -19,7 +19,7 @@ from typing import IO
 
 import click
 
-from toolkit.cli.main import AppContext
+from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError
 

@@ -10,7 +10,7 @@ import click
 
 from toolkit.api.jobs import run_job
 from toolkit.api.results import JobEvent, JobRun
-from toolkit.cli.main import AppContext
+from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.progress import JobProgress
 from toolkit.core.errors import PartialFailure

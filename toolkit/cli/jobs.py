@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option
-from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import PartialFailure
 from toolkit.core.session import short_error_id

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option
-from toolkit.cli.main import AppContext
 
 SWITCH = click.Choice(["on", "off"])
 

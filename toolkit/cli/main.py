@@ -9,13 +9,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from toolkit.api import Workspace
+from toolkit.cli.context import AppContext
 
 # name -> (module:attribute, one-line help shown by `psbridge --help` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,23 +31,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Run a Celery worker for --distributed jobs (and --beat schedules)."),
     "version": ("toolkit.cli.main:version", "Print psbridge's version."),
 }
-
-
-@dataclass
-class AppContext:
-    """What the global options set; every command reads it from ``ctx.obj``."""
-
-    profile_name: str | None = None
-    tenant: str | None = None
-    output: str = "table"
-    verbose: int = 0
-    traceback: bool = False
-
-    def workspace(self) -> Workspace:
-        """The API's workspace for ``--profile`` and ``--tenant`` (opened on first use)."""
-        from toolkit.api import Workspace
-
-        return Workspace(self.profile_name, self.tenant)
 
 
 class LazyGroup(click.Group):

@@ -9,28 +9,25 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolkit.cli.main import AppContext
+from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError, PartialFailure
 
 if TYPE_CHECKING:
-    from toolkit.core.session import Connection, PipelineResult
+    from toolkit.api.migrations import MigrationRequest
+    from toolkit.core.session import Connection
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.migration import MigrationOptions, MigrationPlan, TenantFacts
-    from toolkit.tasks.migration_csv import MigrationInput
+    from toolkit.tasks.migration import MigrationOptions
     from toolkit.tasks.migration_status import BatchState
 
-TENANT_TEMPLATE = "exchange/migration-tenant"
-LICENCE_TEMPLATE = "graph/licensed-users"
-STATUS_TEMPLATE = "exchange/migration-status"
 ACTION_TEMPLATE = "exchange/migration-batch-action"
 TEST_TEMPLATE = "exchange/migration-server-test"
 CSV_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -112,67 +109,17 @@ def _options(server: str | None, port: int, security: str, gmail: bool, gmail_al
 
 
 @contextmanager
-def _target(app: AppContext) -> Iterator[tuple[Target, TemplateCatalog]]:
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
-
-    with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        yield target, TemplateCatalog()
-
-
-@contextmanager
 def _session(app: AppContext) -> Iterator[tuple[Target, TemplateCatalog, Connection]]:
-    with _target(app) as (target, catalog), target.open_connection() as connection:
-        yield target, catalog, connection
+    """The workspace's target and catalog, with one connection open for the command."""
+    with app.workspace() as ws, ws.target.open_connection() as connection:
+        yield ws.target, ws.catalog, connection
 
 
-def _run(target: Target, catalog: TemplateCatalog, connection: Connection, template: str,
-         params: Mapping[str, Any]) -> PipelineResult:
-    """Run a template without rows on an open connection; errors end the command."""
-    from toolkit.core.jobs import check_role, pipeline_steps
-
-    rendered = catalog.render(template)
-    check_role(rendered.meta, target)
-    result = connection.run(pipeline_steps(target, catalog, rendered.meta, rendered.script,
-                                           params, connection))
-    if result.errors:
-        messages = "; ".join(e.message for e in result.errors[:3])
-        raise PartialFailure(f"{template}: {messages}")
-    return result
-
-
-def _tenant_read(target: Target, catalog: TemplateCatalog, connection: Connection,
-                 addresses: list[str]) -> list[Any]:
-    """Migration state and target mailboxes from Exchange; the licences of user mailboxes
-    from Graph, on a connection of its own (the two modules never share a runspace)."""
-    output = _run(target, catalog, connection, TENANT_TEMPLATE, {"Addresses": addresses}
-                  if addresses else {}).output
-    unknown = [str(item["UserId"]) for item in output if isinstance(item, dict)
-               and item.get("Kind") == "target" and item.get("Found")
-               and not item.get("Licensed") and item.get("UserId")]
-    if unknown:
-        with target.open_connection() as graph:
-            output += _run(target, catalog, graph, LICENCE_TEMPLATE, {"UserIds": unknown}).output
-    return output
-
-
-def _plan(app: AppContext, source: MigrationInput, options: MigrationOptions, base: str,
-          target: Target, catalog: TemplateCatalog, connection: Connection
-          ) -> MigrationPlan:
-    from toolkit.tasks.migration import TenantFacts, build_plan
-
-    facts = TenantFacts.from_output(_tenant_read(target, catalog, connection,
-                                                 [r.email for r in source.rows]))
-    plan = build_plan(source, options, base, facts)
+def _print_plan(app: AppContext, request: MigrationRequest) -> None:
+    """The plan's warnings, batches and what already exists."""
+    source, options, plan = request.source, request.options, request.plan
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    _print_plan(app, source, options, plan, facts)
-    return plan
-
-
-def _print_plan(app: AppContext, source: MigrationInput, options: MigrationOptions,
-                plan: MigrationPlan, facts: TenantFacts) -> None:
     if app.output == "table":
         click.echo(f"{source.path}: {len(source.rows)} user(s), {source.format_name} format")
     def endpoint(name: str) -> str:
@@ -193,12 +140,6 @@ def _print_plan(app: AppContext, source: MigrationInput, options: MigrationOptio
                    "that are in no batch yet into new batches")
     elif plan.already_in_family:
         click.echo(f"{plan.already_in_family} user(s) already in the batch: left as they are")
-
-
-def _read(csv_path: Path) -> MigrationInput:
-    from toolkit.tasks.migration_csv import read_migration_csv
-
-    return read_migration_csv(csv_path)
 
 
 # ---------------------------------------------------------------------- test
@@ -238,6 +179,7 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
     if password_env is not None and password is None:
         raise InputError(f"--password-env {password_env}: the variable is not set")
     from toolkit.tasks.migration_hosts import Server, UnknownPopHost, imap_host_for
+    from toolkit.tasks.migration_reads import run_template
 
     try:
         host, was_pop = imap_host_for(server)
@@ -248,7 +190,7 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         click.echo(f"warning: {server} is a POP server; testing its IMAP server {checked}",
                    err=True)
     with _session(app) as (target, catalog, connection):
-        result = _run(target, catalog, connection, TEST_TEMPLATE,
+        result = run_template(target, catalog, connection, TEST_TEMPLATE,
                       {"RemoteServer": checked.host, "Port": checked.port,
                        "Security": checked.exchange_security})
         on_sandbox = target.profile.is_sandbox
@@ -311,15 +253,13 @@ def plan(app: AppContext, csv_path: Path, server: str | None, port: int, securit
       psbridge migrate imap plan legacy-pop.csv --batch wave1
       psbridge migrate imap plan users.csv --server mail.example.com --port 143 --security tls
     """
-    from toolkit.tasks.migration import default_batch_name, raise_problems
-
-    source = _read(csv_path)
     options = _options(server, port, security, gmail, gmail_all_mail, batch_size,
                        exclude_folders, add_users)
-    with _session(app) as (target, catalog, connection):
-        planned = _plan(app, source, options, batch or default_batch_name(csv_path), target,
-                        catalog, connection)
-    raise_problems(planned, csv_path)
+    with app.workspace() as ws:
+        request = ws.migrations.plan(csv_path, batch=batch, options=options)
+        _print_plan(app, request)
+        ws.migrations.refuse_problems(request)
+    planned = request.plan
     if planned.batches and app.output == "table":
         click.echo(f"ok: {planned.users} user(s) in {len(planned.batches)} batch(es); run "
                    "'psbridge migrate imap start' with the same options and --batch to create "
@@ -353,61 +293,32 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
       psbridge migrate imap start legacy.csv --gmail --batch wave1 --notify it@contoso.com
       psbridge migrate imap start users.csv --gmail --batch gmail-wave1 --add-users
     """
-    from toolkit.cli.jobrun import execute
-    from toolkit.tasks.migration import job_plan, raise_problems
+    from toolkit.cli.jobrun import run_shown
+    from toolkit.tasks.migration import job_plan
 
-    source = _read(csv_path)
     options = _options(server, port, security, gmail, gmail_all_mail, batch_size,
                        exclude_folders, add_users, notify, auto_start)
-    with _target(app) as (target, catalog):
-        with target.open_connection() as connection:
-            planned = _plan(app, source, options, batch, target, catalog, connection)
-        raise_problems(planned, csv_path)
-        if not planned.batches:
+    with app.workspace() as ws:
+        request = ws.migrations.plan(csv_path, batch=batch, options=options)
+        _print_plan(app, request)
+        ws.migrations.refuse_problems(request)
+        if not request.plan.batches:
             click.echo("nothing changed", err=app.output != "table")
             return
-        work = job_plan(source, options, planned)
+        work = job_plan(request.source, request.options, request.plan)
         if app.verbose:
             click.echo(f"template {work.template}:", err=True)
-            rendered = catalog.render(work.template)
+            rendered = ws.catalog.render(work.template)
             click.echo(rendered.script, err=True, nl=False)
             for row in work.rows():
                 click.echo(f"row {row.row}: {rendered.meta.shown(row.data)}", err=True)
-        execute(app, target, catalog, work, concurrency=1, chunk_size=1, results_path=None)
+        run_shown(app, ws, work.task, lambda: ws.migrations.run(request))
     if app.output == "table":
-        click.echo(f"follow it with: psbridge migrate imap status {planned.base_name} --watch")
+        click.echo(f"follow it with: psbridge migrate imap status {request.plan.base_name} "
+                   "--watch")
 
 
 # ---------------------------------------------------------------------- status, report
-
-
-def _fetch(target: Target, catalog: TemplateCatalog, connection: Connection,
-           names: Sequence[str], previous: Sequence[BatchState] | None = None
-           ) -> list[BatchState]:
-    """The batches and their users, with every user's statistics; with ``previous`` (a
-    --watch poll), the statistics only of users whose state changed since, or who failed:
-    a second, small call."""
-    from toolkit.tasks.migration_status import parse_status, to_read, with_statistics
-
-    params: dict[str, Any] = {"Names": list(names)} if names else {}
-    if previous is None:
-        params["WithStatistics"] = True
-    batches = parse_status(_json_records(_run(target, catalog, connection, STATUS_TEMPLATE,
-                                              params)), names, previous or ())
-    if names and not batches:
-        raise InputError(f"no migration batch named {', '.join(names)}",
-                         hint="'psbridge migrate imap status' lists every batch.")
-    changed = to_read(batches, previous) if previous is not None else []
-    if changed:
-        batches = with_statistics(batches, _json_records(_run(
-            target, catalog, connection, STATUS_TEMPLATE, {"Statistics": changed})))
-    return batches
-
-
-def _json_records(result: PipelineResult) -> list[Any]:
-    """The records a compact template returns as one JSON string."""
-    records = json.loads(str(result.output[-1])) if result.output else []
-    return records if isinstance(records, list) else [records]
 
 
 def _print_status(app: AppContext, batches: Sequence[BatchState], as_json: bool) -> None:
@@ -453,10 +364,11 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
       psbridge migrate imap status gmail-wave1 --json
     """
     from toolkit.cli.migration_progress import BatchWatch
+    from toolkit.tasks.migration_reads import fetch_batches
     from toolkit.tasks.migration_status import outcome
 
     with _session(app) as (target, catalog, connection):
-        batches = _fetch(target, catalog, connection, names, [] if watch else None)
+        batches = fetch_batches(target, catalog, connection, names, [] if watch else None)
         if watch:
             deadline = None if timeout is None else time.monotonic() + timeout
             with BatchWatch() as display:
@@ -465,7 +377,7 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
                     if deadline is not None and time.monotonic() >= deadline:
                         break
                     time.sleep(interval)
-                    batches = _fetch(target, catalog, connection, names, batches)
+                    batches = fetch_batches(target, catalog, connection, names, batches)
                     display.show(batches)
     _print_status(app, batches, as_json)
     if not watch:
@@ -500,11 +412,12 @@ def report(app: AppContext, name: str, out: Path) -> None:
 
     from toolkit.io.report_files import Section, Summary, write_rows_report
     from toolkit.io.reports import report_format
+    from toolkit.tasks.migration_reads import fetch_batches
     from toolkit.tasks.migration_status import REPORT_COLUMNS, report_summary
 
     report_format(out)  # a bad suffix fails before connecting
     with _session(app) as (target, catalog, connection):
-        batches = _fetch(target, catalog, connection, [name])
+        batches = fetch_batches(target, catalog, connection, [name])
     rows = [u.report_row() for b in batches for u in b.users]
     found = report_summary(batches)
     summary = Summary(
@@ -525,15 +438,16 @@ def report(app: AppContext, name: str, out: Path) -> None:
 
 
 def _act(app: AppContext, name: str, action: str) -> None:
-    from toolkit.tasks.migration import TenantFacts, in_family
+    from toolkit.tasks.migration import in_family
+    from toolkit.tasks.migration_reads import run_template, tenant_facts
 
     with _session(app) as (target, catalog, connection):
-        facts = TenantFacts.from_output(_tenant_read(target, catalog, connection, []))
+        facts = tenant_facts(target, catalog, connection, [])
         family = [n for n in facts.batches if in_family(name, n)]
         if not family:
             raise InputError(f"no migration batch named {name}",
                              hint="'psbridge migrate imap status' lists every batch.")
-        result = _run(target, catalog, connection, ACTION_TEMPLATE,
+        result = run_template(target, catalog, connection, ACTION_TEMPLATE,
                       {"Names": family, "Action": action})
     rows = [{"batch": r.get("Batch"), "ok": r.get("Ok"), "status": r.get("Status"),
              "message": r.get("Message")} for r in result.output]

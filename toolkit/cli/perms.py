@@ -1,13 +1,15 @@
 """``psbridge perms``: mailbox permissions (FullAccess, SendAs, SendOnBehalf).
 
 The group is split by concern: changes (grant, revoke, apply, revoke-all) live in
-``perms_change``, reading (audit, diff, who-can-access, access-of) in ``perms_audit``;
-both add their commands to this group.
+``perms_change``, reading (audit, diff, snapshots, who-can-access, access-of) in
+``perms_audit``; this module adds their commands to the group (they do not import it).
 """
 
 from __future__ import annotations
 
 import click
+
+from toolkit.cli import perms_audit, perms_change
 
 
 @click.group()
@@ -20,5 +22,7 @@ def perms() -> None:
     """
 
 
-# The command modules register themselves on the group above.
-from toolkit.cli import perms_audit, perms_change  # noqa: E402, F401
+for _command in (perms_change.grant, perms_change.revoke, perms_change.apply,
+                 perms_change.revoke_all, perms_audit.audit, perms_audit.diff,
+                 perms_audit.snapshots, perms_audit.who_can_access, perms_audit.access_of):
+    perms.add_command(_command)

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolkit.cli.main import AppContext
+from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
-from toolkit.cli.perms import perms
 from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
 
 if TYPE_CHECKING:
@@ -112,7 +111,7 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     return store.count_rows(snapshot.id, trustee)
 
 
-@perms.command()
+@click.command()
 @click.option("--mailbox", "mailboxes", multiple=True, metavar="MAILBOX",
               help="A mailbox to audit (repeatable).")
 @click.option("--all", "all_mailboxes", is_flag=True, help="Audit every mailbox.")
@@ -271,7 +270,7 @@ def _tenant_of(app: AppContext) -> str:
     return latest[0].tenant if latest else profile.name
 
 
-@perms.command()
+@click.command()
 @click.pass_obj
 def snapshots(app: AppContext) -> None:
     """List the permission snapshots of the tenant (newest first)."""
@@ -325,7 +324,7 @@ def _fix(app: AppContext, drift: Drift, plan_path: Path | None, apply_plan: bool
                                        concurrency=None, chunk_size=25, results_path=None)
 
 
-@perms.command()
+@click.command()
 @click.argument("snapshot_ids", nargs=-1, type=int, metavar="[SNAPSHOT_A SNAPSHOT_B]")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Compare the snapshot (default: the latest) with this approved list, a "
@@ -558,7 +557,7 @@ def _require_trustee(target: Target, trustee: str, tenant: str, known: set[str])
         raise unknown_address("user", trustee, tenant, known)
 
 
-@perms.command("who-can-access")
+@click.command("who-can-access")
 @click.argument("mailbox")
 @click.option("--live", is_flag=True, help="Read the tenant now instead of the latest snapshot.")
 @click.option("--expand-groups", is_flag=True,
@@ -580,7 +579,7 @@ def who_can_access(app: AppContext, mailbox: str, live: bool, expand_groups: boo
     _lookup(app, mailbox=mailbox, trustee=None, live=live, expand_groups=expand_groups)
 
 
-@perms.command("access-of")
+@click.command("access-of")
 @click.argument("user")
 @click.option("--live", is_flag=True,
               help="Read every mailbox of the tenant now instead of the latest snapshot.")

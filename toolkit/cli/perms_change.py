@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option, distributed_option
-from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
-from toolkit.cli.perms import perms
 from toolkit.io.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ def _change(app: AppContext, plan: Callable[[Workspace], Request], *, dry_run: b
         run_shown(app, ws, request.task, run)
 
 
-@perms.command()
+@click.command()
 @click.argument("mailbox")
 @click.argument("trustee")
 @_right_option
@@ -136,7 +135,7 @@ def grant(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
             dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
 
 
-@perms.command()
+@click.command()
 @click.argument("mailbox")
 @click.argument("trustee")
 @_right_option
@@ -160,7 +159,7 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
             dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
 
 
-@perms.command()
+@click.command()
 @click.argument("csv_path", metavar="FILE.csv",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_dry_run_option
@@ -195,7 +194,7 @@ def apply(app: AppContext, csv_path: Path, dry_run: bool, concurrency: int | Non
             results_path=results_path, distributed=distributed)
 
 
-@perms.command("revoke-all")
+@click.command("revoke-all")
 @click.argument("user")
 @_dry_run_option
 @concurrency_option

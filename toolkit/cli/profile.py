@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from toolkit.cli.main import AppContext
+from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.core import config as cfg
 from toolkit.core.clouds import CLOUDS

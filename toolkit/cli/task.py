@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option, distributed_option, execute
-from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError, TemplateError
 

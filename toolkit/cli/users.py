@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import click
 
-from toolkit.cli.main import AppContext
+from toolkit.cli import users_activate, users_license
+from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import PartialFailure
 
@@ -95,5 +96,5 @@ def reset_password(app: AppContext, user: str, temporary: bool) -> None:
     click.echo(f"  {password}")
 
 
-# The command modules register themselves on the group above.
-from toolkit.cli import users_activate, users_license  # noqa: E402, F401
+users.add_command(users_activate.activate)
+users.add_command(users_license.license)

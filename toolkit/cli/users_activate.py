@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from toolkit.cli.context import AppContext
 from toolkit.cli.credentials import Credentials, refuse_existing, report_undelivered
 from toolkit.cli.jobrun import concurrency_option, end_dry_run
-from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
-from toolkit.cli.users import users
 from toolkit.core.errors import PartialFailure
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ def _plan_rows(plans: list[RowPlan]) -> list[dict[str, Any]]:
              "status": f"failed: {p.error}" if p.error else "ok"} for p in plans]
 
 
-@users.command()
+@click.command()
 @click.argument("csv_path", metavar="FILE.csv",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True,

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
+from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option, end_dry_run, execute
-from toolkit.cli.main import AppContext
 from toolkit.cli.output import emit
-from toolkit.cli.users import users
 from toolkit.core.errors import InputError
 
 
-@users.group()
+@click.group()
 def license() -> None:
     """Add or remove one SKU for many users, with the free-seat check.
 

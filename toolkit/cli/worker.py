@@ -6,7 +6,7 @@ import socket
 
 import click
 
-from toolkit.cli.main import AppContext
+from toolkit.cli.context import AppContext
 
 
 @click.command()
@@ -40,7 +40,8 @@ def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
     from toolkit.core.database import Database, configured_location
     from toolkit.core.errors import InputError
     from toolkit.core.migrations import check
-    from toolkit.distributed.app import broker_settings, celery_app
+    from toolkit.distributed.app import celery_app
+    from toolkit.distributed.settings import broker_settings
     from toolkit.distributed.submit import require_shared_store
 
     if beat and concurrency < 2:

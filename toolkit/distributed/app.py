@@ -13,24 +13,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from toolkit.core.errors import ConfigError
+from toolkit.distributed.settings import broker_settings
 
 QUEUE = "psbridge"
 CHUNK_TASK = "psbridge.run_chunk"
 AUDIT_TASK = "psbridge.audit_tenant"
-
-
-def broker_settings() -> tuple[str, int, int]:
-    """``[queue]`` broker URL, connections per scope and redelivery seconds; refuses none."""
-    from toolkit.core.config import load
-
-    config = load()
-    if config.queue is None:
-        raise ConfigError(
-            f"{config.path}: --distributed and 'psbridge worker' need a [queue] broker",
-            hint='Add [queue] broker = "redis://host:6379/0" (see README, Teams and MSPs).',
-        )
-    return config.queue.broker, config.queue.connections, config.queue.redelivery_seconds
 
 
 @cache

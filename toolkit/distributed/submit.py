@@ -40,7 +40,7 @@ def require_shared_store() -> None:
 def check_distributable(profile: Profile) -> None:
     """Workers need a broker, a store and a management host they can all reach (checked
     before anything is opened or sent)."""
-    from toolkit.distributed.app import broker_settings
+    from toolkit.distributed.settings import broker_settings
 
     broker_settings()
     require_shared_store()

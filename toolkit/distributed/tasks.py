@@ -38,7 +38,7 @@ _local = threading.local()
 def _limits() -> SharedLimits | None:
     """The shared leases, in the broker's Redis (None with an AMQP broker: no shared cap)."""
     if "limits" not in _local.__dict__:
-        from toolkit.distributed.app import broker_settings
+        from toolkit.distributed.settings import broker_settings
 
         broker = broker_settings()[0]
         _local.limits = (SharedLimits(broker) if broker.startswith(("redis://", "rediss://"))
@@ -76,7 +76,7 @@ class LeasedTarget(Target):
 
 def _target(profile_name: str, tenant: str | None, services: Sequence[str]) -> LeasedTarget:
     """This thread's target for (profile, tenant), opened (signed in) once."""
-    from toolkit.distributed.app import broker_settings
+    from toolkit.distributed.settings import broker_settings
 
     targets: dict[tuple[str, str | None], LeasedTarget] = _local.__dict__.setdefault(
         "targets", {})

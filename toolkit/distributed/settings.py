@@ -1,0 +1,18 @@
+"""The ``[queue]`` settings the workers, the tasks and the submitting CLI all read."""
+
+from __future__ import annotations
+
+from toolkit.core.errors import ConfigError
+
+
+def broker_settings() -> tuple[str, int, int]:
+    """``[queue]`` broker URL, connections per scope and redelivery seconds; refuses none."""
+    from toolkit.core.config import load
+
+    config = load()
+    if config.queue is None:
+        raise ConfigError(
+            f"{config.path}: --distributed and 'psbridge worker' need a [queue] broker",
+            hint='Add [queue] broker = "redis://host:6379/0" (see README, Teams and MSPs).',
+        )
+    return config.queue.broker, config.queue.connections, config.queue.redelivery_seconds
