@@ -13,6 +13,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 import toolkit.cli.sandbox as sandbox_cli
+import toolkit.sandbox.plugin as sandbox_plugin
 import toolkit.sandbox.server as server
 from toolkit.cli.main import main
 from toolkit.sandbox.server import RunningSandbox
@@ -43,7 +44,7 @@ def served(monkeypatch: pytest.MonkeyPatch, backend: EchoBackend) -> list[Runnin
             assert ps.invoke() == ["served"]
 
     monkeypatch.setattr(server, "build_backend", fake_build_backend)
-    monkeypatch.setattr(sandbox_cli, "start_sandbox", start)
+    monkeypatch.setattr(sandbox_plugin, "start_sandbox", start)  # as the CLI reaches it
     monkeypatch.setattr(sandbox_cli, "_wait_for_interrupt", one_pipeline_then_return)
     return started
 
