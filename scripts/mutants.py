@@ -69,11 +69,9 @@ MUTANTS: tuple[Mutant, ...] = (
        "tests/e2e/test_users.py::"
        "test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once"),
     _m("runner-double-send", "runner", "toolkit/core/runner.py",
-       "                            result = connection.run(self.make_steps(\n",
-       "                            connection.run(self.make_steps(\n"
-       "                                [{**w.data, \"_row\": w.row} for w in remaining],"
-       " connection))\n"
-       "                            result = connection.run(self.make_steps(\n",
+       "                            result = connection.run(steps)\n",
+       "                            connection.run(steps)\n"
+       "                            result = connection.run(steps)\n",
        RUNNER, TASK_RUN),
     _m("access-token-logged", "secret masking", "toolkit/core/auth.py",
        "        return AccessToken(result[\"access_token\"], ",
@@ -135,12 +133,12 @@ MUTANTS: tuple[Mutant, ...] = (
        "tests/core/test_journal.py", f"{RUNNER}::test_secrets_stay_out_of_the_journal"),
     # -- retry classification --------------------------------------------------------------
     _m("retry-throttling-not-retried", "retry classification", "toolkit/core/retry.py",
-       "    if category in THROTTLING_CATEGORIES or short in THROTTLING_IDS:\n",
-       "    if False:\n",
+       "    retry = outcome in _RETRIED\n",
+       "    retry = outcome in _RETRIED and outcome not in _THROTTLED\n",
        "tests/core/test_retry.py", RUNNER),
     _m("retry-permanent-retried", "retry classification", "toolkit/core/retry.py",
-       "    return Verdict(False)\n",
-       "    return Verdict(True)\n",
+       "    retry = outcome in _RETRIED\n",
+       "    retry = True\n",
        "tests/core/test_retry.py", RUNNER),
     _m("retry-after-ignored", "retry classification", "toolkit/core/retry.py",
        "    return float(match.group(1) or match.group(2))\n",
@@ -157,8 +155,9 @@ MUTANTS: tuple[Mutant, ...] = (
        "tests/io/test_csvfile.py", f"{TASK_RUN}::test_invalid_csv_changes_nothing"),
     # -- role checks -----------------------------------------------------------------------
     _m("role-check-skipped-for-jobs", "role checks", "toolkit/core/jobs.py",
-       "    meta = rendered.meta\n    check_role(meta, target)\n",
-       "    meta = rendered.meta\n",
+       "    rendered = catalog.render(plan.template, plan.context)\n"
+       "    check_role(rendered.meta, target)\n",
+       "    rendered = catalog.render(plan.template, plan.context)\n",
        f"{TASK_RUN}::test_helpdesk_profile_is_refused_an_admin_template",
        f"{TASK_RUN}::test_a_helpdesk_profile_cannot_resume_an_admin_job"),
     # -- secret masking --------------------------------------------------------------------
@@ -181,8 +180,8 @@ MUTANTS: tuple[Mutant, ...] = (
        SECRETS),
     # -- hostile strings -------------------------------------------------------------------
     _m("csv-newlines-translated", "CSV validation", "toolkit/io/csvfile.py",
-       "newline=\"\", errors=\"strict\")",
-       "newline=None, errors=\"strict\")",
+       "                yield line + \"\\n\"\n",
+       "                yield line.rstrip(\"\\r\") + \"\\n\"\n",
        "tests/e2e/test_hostile_strings.py::"
        "test_every_csv_cell_of_a_template_job_arrives_verbatim"),
     # -- runner faults and Ctrl-C ----------------------------------------------------------
