@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
-import signal
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,15 +117,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def _wait_for_interrupt() -> None:
-    """Block until Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    """Block until Ctrl-C or SIGTERM (the CLI's handler turns SIGTERM into
+    KeyboardInterrupt). Not an Event set by a signal handler: the signal can land while the
+    main thread holds that Event's lock inside its own wait, and the set() never returns."""
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
 
 
 def _write_profile(name: str, running: Any) -> Path:

@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -167,14 +166,31 @@ def _idle_limit() -> float:
         return IDLE_EXIT_S
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGINT: leave the serving loop."""
+
+
+def _stop_on_signals() -> None:
+    """Stop on the first SIGTERM or SIGINT by raising :class:`_Stopped` in the main thread,
+    and ignore later ones while shutting down. (Not an Event set by the handler: the signal
+    can land while the main thread holds that Event's lock inside its own wait, and the
+    handler's set() then waits for it forever.)"""
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise _Stopped
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def serve(root: Path) -> None:
     """The server process: serve until SIGTERM/SIGINT or until idle, then remove the record."""
     from toolkit.sandbox.imap_listener import seeded_accounts, start_imap_listeners
     from toolkit.sandbox.server import start_sandbox, tls_context
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _stop_on_signals()
     running = start_sandbox(SandboxOptions(https=True, seed="demo", state=root / "state.json",
                                            tls_dir=root / "tls"))
     backend: Any = running.backend
@@ -187,7 +203,8 @@ def serve(root: Path) -> None:
                                           running.password, str(running.ca_cert), settings,
                                           imap.ports))
         idle_limit = _idle_limit()
-        while not stop.wait(min(5.0, idle_limit)):
+        while True:
+            time.sleep(min(5.0, idle_limit))
             if running.idle_for() < idle_limit:
                 continue
             # Idle: end only while no command is looking the server up, so that a command
@@ -196,6 +213,8 @@ def serve(root: Path) -> None:
                 if acquired and running.idle_for() >= idle_limit:
                     _forget(root)
                     break
+    except _Stopped:
+        pass
     finally:
         imap.stop()
         running.stop()
@@ -209,4 +228,5 @@ def _forget(root: Path) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a process by _start
-    serve(Path(sys.argv[1]))
+    with contextlib.suppress(_Stopped):  # stopped while still starting
+        serve(Path(sys.argv[1]))
