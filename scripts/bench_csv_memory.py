@@ -28,7 +28,7 @@ TARGET_MB = 300
 CHILD = """
 import sys
 from toolkit.io.csvfile import CsvInvalid
-from toolkit.tasks.permission_rows import PermissionCsv
+from toolkit.tasks.permissions.rows import PermissionCsv
 try:
     problems, rows = PermissionCsv(__import__("pathlib").Path(sys.argv[1])).source.check()
     print(f"{rows} row(s), {len(problems)} problem(s)")

@@ -83,7 +83,7 @@ def overhead(env: dict[str, str], chunk_size: int, samples: int = 20) -> tuple[f
     os.environ.update(env)
     from toolkit.core.journal import Journal
     from toolkit.distributed.app import CHUNK_TASK, celery_app
-    from toolkit.tasks.snapshots import Grant, SnapshotStore
+    from toolkit.tasks.permissions.snapshots import Grant, SnapshotStore
 
     with Journal() as journal:
         job = journal.start_job(task="bench", profile="bench")

@@ -58,7 +58,7 @@ def polls(env: dict[str, str], count: int, interval: float) -> list[tuple[float,
     from toolkit.core.config import resolve_profile
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.migration_status import to_read
+    from toolkit.tasks.migration.status import to_read
 
     catalog = TemplateCatalog()
     measured: list[tuple[float, int]] = []

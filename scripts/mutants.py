@@ -108,13 +108,13 @@ MUTANTS: tuple[Mutant, ...] = (
        "    if True:\n",
        "tests/core/test_quoting.py::test_nul_is_spliced_in_as_a_char_and_the_pieces_read_back"),
     # -- planning --------------------------------------------------------------------------
-    _m("plan-regrants-held-rights", "planning", "toolkit/tasks/permissions.py",
+    _m("plan-regrants-held-rights", "planning", "toolkit/tasks/permissions/changes.py",
        "        if not holds:\n            plan.changes.append(Change(row, \"grant\", box.key, "
        "trustee.key))\n",
        "        if True:\n            plan.changes.append(Change(row, \"grant\", box.key, "
        "trustee.key))\n",
        "tests/tasks/test_permissions_plan.py"),
-    _m("plan-seats-not-counted", "planning", "toolkit/tasks/activation_plan.py",
+    _m("plan-seats-not-counted", "planning", "toolkit/tasks/users/activation_plan.py",
        "    refused = ledger.allocate(plan.add)\n",
        "    refused = None\n",
        "tests/tasks/test_activation_plan.py"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from e2e_cli import Cli, rows_csv
 
-from toolkit.tasks.migration_hosts import GMAIL_EXCLUDED_FOLDERS
+from toolkit.tasks.migration.hosts import GMAIL_EXCLUDED_FOLDERS
 
 # Queued 30 s + provisioning 30 s + about 30 s of copying: some 4 s at 20x, long enough
 # for --watch to see the users move.

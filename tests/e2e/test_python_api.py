@@ -116,7 +116,7 @@ def test_activate_hands_each_password_over_once_and_waits_for_the_mailbox(
 
 
 def test_a_migration_starts_once_and_reports_its_users(serve: Any, tmp_path: Path) -> None:
-    from toolkit.tasks.migration import MigrationOptions
+    from toolkit.tasks.migration.batches import MigrationOptions
 
     sandbox = serve()
     source = tmp_path / "imap.csv"

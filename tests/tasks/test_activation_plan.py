@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.tasks.activation_countries import usage_location
-from toolkit.tasks.activation_plan import (
+from toolkit.tasks.users.activation_plan import (
     ActivationRow,
     Defaults,
     DirectoryUser,
@@ -16,8 +15,9 @@ from toolkit.tasks.activation_plan import (
     generate_password,
     plan_activation,
 )
-from toolkit.tasks.activation_skus import Sku, friendly_name
-from toolkit.tasks.license_change import LicenseRow, plan_changes
+from toolkit.tasks.users.countries import usage_location
+from toolkit.tasks.users.licences import LicenseRow, plan_changes
+from toolkit.tasks.users.skus import Sku, friendly_name
 
 E3 = Sku("e3", "ENTERPRISEPACK", enabled=10, consumed=8)
 EMS = Sku("ems", "EMS", enabled=5, consumed=5)
@@ -178,7 +178,7 @@ def test_upns_are_checked_as_microsoft_checks_them_and_passwords_kept_as_written
     """Entra's userPrincipalName policy (length, characters) before anything is sent, and a
     password cell is never trimmed."""
     from toolkit.io.csvfile import CsvInvalid
-    from toolkit.tasks.activation import read_input
+    from toolkit.tasks.users.activation import read_input
 
     bad = ["pw[/x]@contoso.com", "a$(whoami)@contoso.com", "x" * 1000 + "@contoso.com",
            "a.@contoso.com", "nul\x00@contoso.com"]

@@ -10,8 +10,8 @@ import pytest
 
 from toolkit.core.errors import InputError
 from toolkit.io.csvfile import CsvInvalid
-from toolkit.tasks import migration
-from toolkit.tasks.migration import (
+from toolkit.tasks.migration import batches as migration
+from toolkit.tasks.migration.batches import (
     EndpointFact,
     MigrationOptions,
     TargetMailbox,
@@ -20,8 +20,8 @@ from toolkit.tasks.migration import (
     in_family,
     raise_problems,
 )
-from toolkit.tasks.migration_csv import csv_data, read_migration_csv
-from toolkit.tasks.migration_hosts import (
+from toolkit.tasks.migration.csv_formats import csv_data, read_migration_csv
+from toolkit.tasks.migration.hosts import (
     GMAIL_ARCHIVE_NOTE,
     Server,
     UnknownPopHost,

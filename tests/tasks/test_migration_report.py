@@ -6,7 +6,7 @@ from pathlib import Path
 
 from toolkit.io.report_files import Section, Summary
 from toolkit.io.report_files import write_rows_report as write_report
-from toolkit.tasks.migration_status import REPORT_COLUMNS, BatchState, UserState, report_summary
+from toolkit.tasks.migration.status import REPORT_COLUMNS, BatchState, UserState, report_summary
 
 BATCH = BatchState("wave1", "Syncing", users=[
     UserState("wave1", "adele.vance@contoso.com", "Synced", 151, 0, 151, 95,

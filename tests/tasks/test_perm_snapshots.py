@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from toolkit.core.errors import InputError
-from toolkit.tasks.audit_report import AuditReport
-from toolkit.tasks.drift import Drift, compare_baseline, compare_snapshots, fix_plan
-from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
+from toolkit.tasks.permissions.audit_report import AuditReport
+from toolkit.tasks.permissions.drift import Drift, compare_baseline, compare_snapshots, fix_plan
+from toolkit.tasks.permissions.snapshots import Grant, Snapshot, SnapshotStore
 
 SALES = "sales@contoso.com"
 INFO = "info@contoso.com"
@@ -98,7 +98,7 @@ def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
         store_location: Path | str) -> None:
     """An audit that stopped after reading the mailboxes reads the groups again on the next
     run: the second recording replaces the first, and rows of groups become kind 'group'."""
-    from toolkit.tasks.group_access import access_of, expand_groups
+    from toolkit.tasks.permissions.group_access import access_of, expand_groups
 
     team = "Sales.Team@contoso.com"
     with SnapshotStore(store_location) as store:

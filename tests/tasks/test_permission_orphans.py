@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.io.csvfile import CsvInvalid
-from toolkit.tasks.permission_rows import PermissionCsv, parse_trustee
+from toolkit.tasks.permissions.rows import PermissionCsv, parse_trustee
 
 SID = "S-1-5-21-3623811015-3361044348-30300820-1013"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from toolkit.io.csvfile import CsvInvalid
-from toolkit.tasks.permission_rows import PermissionCsv, PermRow
-from toolkit.tasks.permissions import plan_changes
-from toolkit.tasks.permissions_read import MailboxPermissions, TenantState, Trustee
+from toolkit.tasks.permissions.changes import plan_changes
+from toolkit.tasks.permissions.read import MailboxPermissions, TenantState, Trustee
+from toolkit.tasks.permissions.rows import PermissionCsv, PermRow
 
 SALES = "sales@contoso.com"
 ADELE = "adele.vance@contoso.com"

@@ -13,6 +13,6 @@ STORED_KINDS = {"activation", "generic", "license_change", "mailbox_protocols", 
 def test_every_stored_kind_resumes_and_an_unknown_one_does_not() -> None:
     assert set(resumable()) >= STORED_KINDS
     job = Job(id="j", task="t", profile="p", tenant=None, input_path=None, input_sha256=None,
-              options={"kind": "toolkit.tasks.permissions"}, started=0.0, ended=None,
+              options={"kind": "toolkit.tasks.permissions.changes"}, started=0.0, ended=None,
               status="failed")
     assert resumer(job) is None  # a module path is not a kind

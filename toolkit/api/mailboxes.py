@@ -25,7 +25,7 @@ class Mailboxes:
                        imap: bool | None = None) -> JobPlan:
         """The job switching POP/IMAP access for a CSV (Mailbox, Pop, Imap) or for
         ``mailboxes``; every row must name a mailbox of the tenant (else nothing runs)."""
-        from toolkit.tasks.mailbox_protocols import plan_request, refuse_unknown_mailboxes
+        from toolkit.tasks.mailbox.protocols import plan_request, refuse_unknown_mailboxes
 
         path = Path(source) if source is not None else None
         plan = plan_request(path, mailboxes, pop, imap)

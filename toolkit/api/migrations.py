@@ -12,9 +12,9 @@ from toolkit.api.results import JobRun
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
-    from toolkit.tasks.migration import MigrationOptions, MigrationPlan, TenantFacts
-    from toolkit.tasks.migration_csv import MigrationInput
-    from toolkit.tasks.migration_status import BatchState
+    from toolkit.tasks.migration.batches import MigrationOptions, MigrationPlan, TenantFacts
+    from toolkit.tasks.migration.csv_formats import MigrationInput
+    from toolkit.tasks.migration.status import BatchState
 
 
 @dataclass
@@ -38,9 +38,9 @@ class Migrations:
         """Read the CSV (today's format or the legacy one; every problem raised first) and
         plan its batches against the tenant. ``batch``: the batch name (default: from the
         file name). Problems the tenant shows are in ``plan.problems`` (see :meth:`start`)."""
-        from toolkit.tasks.migration import MigrationOptions, build_plan, default_batch_name
-        from toolkit.tasks.migration_csv import read_migration_csv
-        from toolkit.tasks.migration_reads import tenant_facts
+        from toolkit.tasks.migration.batches import MigrationOptions, build_plan, default_batch_name
+        from toolkit.tasks.migration.csv_formats import read_migration_csv
+        from toolkit.tasks.migration.reads import tenant_facts
 
         path = Path(source)
         data = read_migration_csv(path)
@@ -61,13 +61,13 @@ class Migrations:
 
     def refuse_problems(self, request: MigrationRequest) -> None:
         """Raise (exit 2, nothing created) when the plan has problems, each with its line."""
-        from toolkit.tasks.migration import raise_problems
+        from toolkit.tasks.migration.batches import raise_problems
 
         raise_problems(request.plan, request.source.path)
 
     def run(self, request: MigrationRequest) -> JobRun:
         """Create the planned batches as a job (one row per batch; resumable)."""
-        from toolkit.tasks.migration import job_plan
+        from toolkit.tasks.migration.batches import job_plan
 
         return run_job(self._ws.target, self._ws.catalog,
                        job_plan(request.source, request.options, request.plan),
@@ -76,7 +76,7 @@ class Migrations:
     def status(self, names: Sequence[str] = ()) -> list[BatchState]:
         """The batches (``names`` and the batches split off from them; every batch with
         none) with every user's state, item counts and errors."""
-        from toolkit.tasks.migration_reads import fetch_batches
+        from toolkit.tasks.migration.reads import fetch_batches
 
         target = self._ws.target
         with target.open_connection() as connection:

@@ -13,9 +13,9 @@ from toolkit.core.runner import RowResult
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
-    from toolkit.tasks.audit import ChunkResult
-    from toolkit.tasks.permission_rows import PermRow
-    from toolkit.tasks.permissions import Request
+    from toolkit.tasks.permissions.audit import ChunkResult
+    from toolkit.tasks.permissions.changes import Request
+    from toolkit.tasks.permissions.rows import PermRow
 
 AUDIT_CHUNK = 250
 
@@ -33,7 +33,7 @@ class Permissions:
               automapping: bool | None = None, dry_run: bool = False) -> ChangeResult:
         """Give ``trustee`` each of ``rights`` (FullAccess, SendAs, SendOnBehalf) on
         ``mailbox``; a right already held is unchanged."""
-        from toolkit.tasks.permission_rows import single_rows
+        from toolkit.tasks.permissions.rows import single_rows
 
         rows = single_rows(mailbox, trustee, rights, "grant", automapping)
         return self._plan_and_run("perms grant", rows, dry_run=dry_run, concurrency=1)
@@ -42,7 +42,7 @@ class Permissions:
                dry_run: bool = False) -> ChangeResult:
         """Take ``rights`` on ``mailbox`` away from ``trustee`` (an address or an
         orphaned SID); a right not held is unchanged."""
-        from toolkit.tasks.permission_rows import single_rows
+        from toolkit.tasks.permissions.rows import single_rows
 
         rows = single_rows(mailbox, trustee, rights, "revoke")
         return self._plan_and_run("perms revoke", rows, dry_run=dry_run, concurrency=1)
@@ -83,15 +83,15 @@ class Permissions:
     def plan(self, task: str, rows: list[PermRow], *, dry_run: bool = False,
              concurrency: int | None = None) -> Request:
         """Read the tenant and plan ``rows`` (from :func:`single_rows` or a CSV)."""
-        from toolkit.tasks.permissions import plan_request
+        from toolkit.tasks.permissions.changes import plan_request
 
         return plan_request(self._ws.target, self._ws.catalog, task, rows,
                             concurrency=concurrency, will_apply=not dry_run)
 
     def plan_apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
                    dry_run: bool = False, concurrency: int | None = None) -> Request:
-        from toolkit.tasks.permission_rows import PermissionCsv, rows_from
-        from toolkit.tasks.permissions import plan_request
+        from toolkit.tasks.permissions.changes import plan_request
+        from toolkit.tasks.permissions.rows import PermissionCsv, rows_from
 
         csv = PermissionCsv(Path(source)) if isinstance(source, (str, Path)) else None
         rows = csv.read() if csv is not None else rows_from(source)  # type: ignore[arg-type]
@@ -100,8 +100,8 @@ class Permissions:
 
     def plan_revoke_all(self, user: str, *, dry_run: bool = False,
                         concurrency: int | None = None) -> Request:
-        from toolkit.tasks.permission_rows import parse_argument, parse_trustee
-        from toolkit.tasks.permissions import plan_request
+        from toolkit.tasks.permissions.changes import plan_request
+        from toolkit.tasks.permissions.rows import parse_argument, parse_trustee
 
         user = parse_argument(parse_trustee, user, "USER")
         return plan_request(self._ws.target, self._ws.catalog, "perms revoke-all", [],
@@ -153,8 +153,8 @@ class Permissions:
         ``on_chunk(chunk)`` follow the reading.
         """
         from toolkit.core.errors import InputError
-        from toolkit.tasks.audit import run_audit
-        from toolkit.tasks.snapshots import SnapshotStore
+        from toolkit.tasks.permissions.audit import run_audit
+        from toolkit.tasks.permissions.snapshots import SnapshotStore
 
         if bool(mailboxes) == all:
             raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")

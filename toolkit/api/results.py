@@ -10,8 +10,8 @@ from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult, RunSummary
 
 if TYPE_CHECKING:
-    from toolkit.tasks.permissions import Plan
-    from toolkit.tasks.snapshots import Grant, Snapshot
+    from toolkit.tasks.permissions.changes import Plan
+    from toolkit.tasks.permissions.snapshots import Grant, Snapshot
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class AuditResult:
     def grants(self, trustee: str | None = None) -> Iterator[Grant]:
         """The snapshot's grants in order (only ``trustee``'s with one), read from the store
         as they are used."""
-        from toolkit.tasks.snapshots import SnapshotStore
+        from toolkit.tasks.permissions.snapshots import SnapshotStore
 
         with SnapshotStore() as store:
             yield from store.rows(self.snapshot.id, trustee)

@@ -18,8 +18,8 @@ from toolkit.io.password_spool import PasswordSpool
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
     from toolkit.core.jobs import JobPlan
-    from toolkit.tasks.activation import ActivationInput
-    from toolkit.tasks.activation_plan import RowPlan
+    from toolkit.tasks.users.activation import ActivationInput
+    from toolkit.tasks.users.activation_plan import RowPlan
 
 DEFAULT_MAILBOX_WAIT = 1800.0  # seconds rows with aliases wait for their mailbox
 
@@ -99,7 +99,7 @@ class Activation:
                        ) -> JobRun:
         """The second pass: the job's rows without an outcome, planned again now."""
         from toolkit.core.journal import Journal
-        from toolkit.tasks import activation
+        from toolkit.tasks.users import activation
 
         assert self.job is not None, "finish_waiting() follows run()"
         with Journal() as journal:
@@ -155,11 +155,11 @@ class Users:
                       usage_location: str | None = None, licenses: Sequence[str] = (),
                       dry_run: bool = False) -> ActivationRequest:
         """Check the CSV (every problem raised before anything is read; or the input
-        already read with :func:`toolkit.tasks.activation.read_input`), read the tenant and
+        already read with :func:`toolkit.tasks.users.activation.read_input`), read the tenant and
         plan each row. ``usage_location`` and ``licenses`` apply to rows without."""
         from toolkit.core.jobs import check_role
-        from toolkit.tasks import activation
-        from toolkit.tasks.activation_countries import usage_location as country
+        from toolkit.tasks.users import activation
+        from toolkit.tasks.users.countries import usage_location as country
 
         data = source if isinstance(source, activation.ActivationInput) else \
             activation.read_input(Path(source))

@@ -1,6 +1,6 @@
 """``psbridge migrate imap``: POP/IMAP mailboxes into Exchange Online, from a CSV.
 
-Thin: options are parsed here, the CSV and the plan come from ``toolkit.tasks.migration*``,
+Thin: options are parsed here, the CSV and the plan come from ``toolkit.tasks.migration.batches*``,
 the PowerShell from the ``exchange/migration-*`` templates.
 """
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from toolkit.core.session import Connection
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.migration import MigrationOptions
-    from toolkit.tasks.migration_status import BatchState
+    from toolkit.tasks.migration.batches import MigrationOptions
+    from toolkit.tasks.migration.status import BatchState
 
 ACTION_TEMPLATE = "exchange/migration-batch-action"
 TEST_TEMPLATE = "exchange/migration-server-test"
@@ -62,8 +62,8 @@ def imap() -> None:
 
 
 def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    from toolkit.tasks.migration import DEFAULT_BATCH_SIZE, MAX_BATCH_USERS
-    from toolkit.tasks.migration_hosts import SECURITY_CHOICES
+    from toolkit.tasks.migration.batches import DEFAULT_BATCH_SIZE, MAX_BATCH_USERS
+    from toolkit.tasks.migration.hosts import SECURITY_CHOICES
 
     options = [
         click.option("--server", metavar="HOST",
@@ -98,7 +98,7 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def _options(server: str | None, port: int, security: str, gmail: bool, gmail_all_mail: bool,
              batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
              notify: tuple[str, ...] = (), auto_start: bool = True) -> MigrationOptions:
-    from toolkit.tasks.migration import MigrationOptions
+    from toolkit.tasks.migration.batches import MigrationOptions
 
     if gmail_all_mail and not gmail:
         raise click.BadParameter("needs --gmail", param_hint="--gmail-all-mail")
@@ -178,8 +178,8 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         raise InputError("--user and --password-env go together")
     if password_env is not None and password is None:
         raise InputError(f"--password-env {password_env}: the variable is not set")
-    from toolkit.tasks.migration_hosts import Server, UnknownPopHost, imap_host_for
-    from toolkit.tasks.migration_reads import run_template
+    from toolkit.tasks.migration.hosts import Server, UnknownPopHost, imap_host_for
+    from toolkit.tasks.migration.reads import run_template
 
     try:
         host, was_pop = imap_host_for(server)
@@ -294,7 +294,7 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
       psbridge migrate imap start users.csv --gmail --batch gmail-wave1 --add-users
     """
     from toolkit.cli.jobrun import run_shown
-    from toolkit.tasks.migration import job_plan
+    from toolkit.tasks.migration.batches import job_plan
 
     options = _options(server, port, security, gmail, gmail_all_mail, batch_size,
                        exclude_folders, add_users, notify, auto_start)
@@ -364,8 +364,8 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
       psbridge migrate imap status gmail-wave1 --json
     """
     from toolkit.cli.migration_progress import BatchWatch
-    from toolkit.tasks.migration_reads import fetch_batches
-    from toolkit.tasks.migration_status import outcome
+    from toolkit.tasks.migration.reads import fetch_batches
+    from toolkit.tasks.migration.status import outcome
 
     with _session(app) as (target, catalog, connection):
         batches = fetch_batches(target, catalog, connection, names, [] if watch else None)
@@ -412,8 +412,8 @@ def report(app: AppContext, name: str, out: Path) -> None:
 
     from toolkit.io.report_files import Section, Summary, write_rows_report
     from toolkit.io.reports import report_format
-    from toolkit.tasks.migration_reads import fetch_batches
-    from toolkit.tasks.migration_status import REPORT_COLUMNS, report_summary
+    from toolkit.tasks.migration.reads import fetch_batches
+    from toolkit.tasks.migration.status import REPORT_COLUMNS, report_summary
 
     report_format(out)  # a bad suffix fails before connecting
     with _session(app) as (target, catalog, connection):
@@ -438,8 +438,8 @@ def report(app: AppContext, name: str, out: Path) -> None:
 
 
 def _act(app: AppContext, name: str, action: str) -> None:
-    from toolkit.tasks.migration import in_family
-    from toolkit.tasks.migration_reads import run_template, tenant_facts
+    from toolkit.tasks.migration.batches import in_family
+    from toolkit.tasks.migration.reads import run_template, tenant_facts
 
     with _session(app) as (target, catalog, connection):
         facts = tenant_facts(target, catalog, connection, [])

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from toolkit.io.plain_text import visible
-from toolkit.tasks.migration_status import BatchState
+from toolkit.tasks.migration.status import BatchState
 
 
 def _done(batch: BatchState) -> int:

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from toolkit.core.config import Profile
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.drift import Drift
-    from toolkit.tasks.snapshots import Grant, Snapshot, SnapshotStore
+    from toolkit.tasks.permissions.drift import Drift
+    from toolkit.tasks.permissions.snapshots import Grant, Snapshot, SnapshotStore
 
 GRANT_COLUMNS = ["mailbox", "trustee", "right", "kind", "source"]
 LOOKUP_COLUMNS = [*GRANT_COLUMNS, "via"]  # via: the group a right is held through
@@ -48,7 +48,7 @@ def _audit_one(ws: Workspace, mailboxes: Sequence[str] | None, include_noise: bo
     lines otherwise)."""
     from toolkit.cli.progress import JobProgress
     from toolkit.core.runner import RowResult
-    from toolkit.tasks.audit import ChunkResult, home_tenant
+    from toolkit.tasks.permissions.audit import ChunkResult, home_tenant
 
     target = ws.target
     label = f"audit {home_tenant(target)}"
@@ -75,7 +75,7 @@ def _audit_one(ws: Workspace, mailboxes: Sequence[str] | None, include_noise: bo
 
 
 def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, int | None]:
-    from toolkit.tasks.drift import compare_snapshots
+    from toolkit.tasks.permissions.drift import compare_snapshots
 
     earlier = [s for s in store.recent(snapshot.tenant, limit=2) if s.id != snapshot.id]
     if not earlier:
@@ -89,7 +89,7 @@ def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
     show. A --trustee filter narrows what is shown and reported, never what the snapshot
     holds, so later diffs compare like with like. Rows are streamed from the store."""
     from toolkit.io.perm_reports import write_permission_report
-    from toolkit.tasks.audit_report import COLUMNS, AuditReport
+    from toolkit.tasks.permissions.audit_report import COLUMNS, AuditReport
 
     # An incomplete snapshot is not compared: the mailboxes it lacks would show as removed.
     drift, previous_id = (_previous(store, snapshot) if snapshot.status == "complete"
@@ -156,7 +156,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     """
     from toolkit.api import Workspace
     from toolkit.core.config import resolve_profile
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     if bool(mailboxes) == all_mailboxes:
         raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
@@ -248,7 +248,7 @@ def _tenant_of(app: AppContext) -> str:
     profile's Exchange organization, else (the embedded sandbox names it only once started)
     the tenant of the profile's latest snapshot."""
     from toolkit.core.config import resolve_profile
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     if app.tenant:
         return app.tenant
@@ -274,7 +274,7 @@ def _tenant_of(app: AppContext) -> str:
 @click.pass_obj
 def snapshots(app: AppContext) -> None:
     """List the permission snapshots of the tenant (newest first)."""
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     with SnapshotStore() as store:
         rows = [s.summary() for s in store.recent(_tenant_of(app), incomplete=True)]
@@ -297,7 +297,7 @@ def _post_webhook(url: str, payload: dict[str, Any]) -> None:
 def _fix(app: AppContext, drift: Drift, plan_path: Path | None, apply_plan: bool) -> None:
     """Show the plan that undoes the drift; with --apply, run it through 'perms apply'."""
     from toolkit.io.reports import write_csv
-    from toolkit.tasks.drift import fix_plan
+    from toolkit.tasks.permissions.drift import fix_plan
 
     rows, unfixable = fix_plan(drift)
     for grant in unfixable:
@@ -365,7 +365,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
     """
     from toolkit.core.config import resolve_profile
     from toolkit.io.perm_reports import write_permission_report
-    from toolkit.tasks.drift import read_baseline
+    from toolkit.tasks.permissions.drift import read_baseline
 
     if (apply_plan or plan_path) and not fix:
         raise InputError("--plan and --apply go with --fix")
@@ -426,8 +426,8 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
 def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant] | None,
               baseline: Path | None) -> tuple[Drift, Snapshot, str]:
     """(the drift, the newer snapshot, what was compared) for one tenant."""
-    from toolkit.tasks.drift import compare_baseline, compare_snapshots
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.drift import compare_baseline, compare_snapshots
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     with SnapshotStore() as store:
         if snapshot_ids:
@@ -456,9 +456,9 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
     """Answer from the newest snapshot that covers the question (or the tenant now, with
     ``live``); an address the tenant, or the snapshot, does not know is an error (exit 2),
     never "0 right(s)"."""
-    from toolkit.tasks.group_access import access_of
-    from toolkit.tasks.group_access import expand_groups as expanded
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.group_access import access_of
+    from toolkit.tasks.permissions.group_access import expand_groups as expanded
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     tenant = _tenant_of(app)
     with SnapshotStore() as store:
@@ -467,7 +467,7 @@ def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: 
     if live:
         from toolkit.core.config import resolve_profile
         from toolkit.core.target import open_target
-        from toolkit.tasks.audit import read_live
+        from toolkit.tasks.permissions.audit import read_live
 
         with open_target(resolve_profile(app.profile_name), app.tenant) as target:
             if trustee:
@@ -550,7 +550,7 @@ def _not_in_snapshot(snapshot: Snapshot, mailbox: str, read: set[str]) -> None:
 def _require_trustee(target: Target, trustee: str, tenant: str, known: set[str]) -> None:
     """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
     from toolkit.tasks.lookups import unknown_address
-    from toolkit.tasks.permissions_read import current_permissions
+    from toolkit.tasks.permissions.read import current_permissions
 
     resolved = current_permissions(target, _catalog(), [], trustees=[trustee]).trustee(trustee)
     if resolved is None or not resolved.found:

@@ -20,7 +20,7 @@ from toolkit.io.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
     from toolkit.api import JobRun, Workspace
-    from toolkit.tasks.permissions import Plan, Request
+    from toolkit.tasks.permissions.changes import Plan, Request
 
 PLAN_SHOWN = 50  # changes listed before a real run; --dry-run lists them all
 VERBS = {"grant": "grant", "revoke": "revoke", "remap": "remove + grant"}
@@ -128,7 +128,7 @@ def grant(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
       psbridge perms grant sales@contoso.com alex.wilber@contoso.com --right FullAccess \\
           --no-automapping
     """
-    from toolkit.tasks.permission_rows import single_rows
+    from toolkit.tasks.permissions.rows import single_rows
 
     rows = single_rows(mailbox, trustee, rights, "grant", automapping)
     _change(app, lambda ws: ws.perms.plan("perms grant", rows, dry_run=dry_run, concurrency=1),
@@ -151,7 +151,7 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
       psbridge --tenant fabrikam.onmicrosoft.com perms revoke \\
           office@fabrikam.com ana.bowman@fabrikam.com --right SendAs
     """
-    from toolkit.tasks.permission_rows import single_rows
+    from toolkit.tasks.permissions.rows import single_rows
 
     rows = single_rows(mailbox, trustee, rights, "revoke")
     _change(app, lambda ws: ws.perms.plan("perms revoke", rows, dry_run=dry_run,
@@ -211,7 +211,7 @@ def revoke_all(app: AppContext, user: str, dry_run: bool, concurrency: int | Non
       psbridge perms revoke-all debra.berger@contoso.com --dry-run
       psbridge perms revoke-all debra.berger@contoso.com --results offboarding.csv
     """
-    from toolkit.tasks.permission_rows import parse_argument, parse_trustee
+    from toolkit.tasks.permissions.rows import parse_argument, parse_trustee
 
     user = parse_argument(parse_trustee, user, "USER")
     _change(app, lambda ws: ws.perms.plan_revoke_all(user, dry_run=dry_run,

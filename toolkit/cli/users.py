@@ -71,9 +71,9 @@ def reset_password(app: AppContext, user: str, temporary: bool) -> None:
     from toolkit.core.jobs import run_once
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.activation_plan import generate_password
     from toolkit.tasks.lookups import unknown_address
     from toolkit.tasks.tenant_reads import read_users
+    from toolkit.tasks.users.activation_plan import generate_password
 
     password = generate_password()
     catalog = TemplateCatalog()

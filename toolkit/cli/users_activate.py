@@ -17,7 +17,7 @@ from toolkit.core.errors import PartialFailure
 
 if TYPE_CHECKING:
     from toolkit.api import JobRun
-    from toolkit.tasks.activation_plan import RowPlan
+    from toolkit.tasks.users.activation_plan import RowPlan
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "m": 60, "h": 3600}
@@ -40,7 +40,7 @@ class Duration(click.ParamType):
 
 def _usage_location(ctx: click.Context, param: click.Parameter, value: str | None
                     ) -> str | None:
-    from toolkit.tasks.activation_countries import usage_location
+    from toolkit.tasks.users.countries import usage_location
 
     if value is None:
         return None
@@ -112,7 +112,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
       psbridge users activate new-hires.csv --credentials-out creds.csv --mailbox-timeout 1h
     """
     from toolkit.cli.jobrun import run_shown
-    from toolkit.tasks import activation
+    from toolkit.tasks.users import activation
 
     data = activation.read_input(csv_path)  # every problem of the file before anything else
     refuse_existing(credentials_out)

@@ -42,17 +42,17 @@ def _command(action: str) -> click.Command:
         from toolkit.core.jobs import check_role
         from toolkit.core.target import open_target
         from toolkit.core.templates import TemplateCatalog
-        from toolkit.tasks import license_change
+        from toolkit.tasks.users import licences
 
         if (users_file is None) == (where_license is None):
             raise InputError("give exactly one of --users FILE and --where-license SKU")
-        request = license_change.Request(action, sku, users_file, where_license)
+        request = licences.Request(action, sku, users_file, where_license)
         if users_file is not None:
-            license_change.rows_from_file(users_file)  # every problem of the file, exit 2
+            licences.rows_from_file(users_file)  # every problem of the file, exit 2
         catalog = TemplateCatalog()
         with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-            check_role(catalog.meta(license_change.TEMPLATE), target)
-            plan, plans = license_change.plan_job(target, catalog, request)
+            check_role(catalog.meta(licences.TEMPLATE), target)
+            plan, plans = licences.plan_job(target, catalog, request)
             if dry_run:
                 rows = [{"row": p.row, "user": p.upn,
                          "plan": p.step if not p.error else f"failed: {p.error}"}

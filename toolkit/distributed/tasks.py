@@ -148,8 +148,8 @@ def audit_tenant(payload: Mapping[str, Any]) -> dict[str, Any]:
     """One tenant's permission audit into a snapshot in the shared store: its id, or the
     error that stopped it (the CLI reports it as a failed tenant, as a local run does)."""
     from toolkit.core.errors import PsbridgeError
-    from toolkit.tasks.audit import run_audit
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.audit import run_audit
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     tenant = payload.get("tenant")
     try:

@@ -15,8 +15,8 @@ from toolkit.core.jobs import run_once
 from toolkit.core.session import PipelineResult
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.activation_plan import DirectoryUser
-from toolkit.tasks.activation_skus import Sku, skus_from_output
+from toolkit.tasks.users.activation_plan import DirectoryUser
+from toolkit.tasks.users.skus import Sku, skus_from_output
 
 
 class TenantReadFailed(PartialFailure):

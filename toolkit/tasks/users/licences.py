@@ -20,10 +20,10 @@ from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Column, CsvFile
-from toolkit.tasks.activation_plan import DirectoryUser
-from toolkit.tasks.activation_skus import SeatLedger, Sku, find_sku
 from toolkit.tasks.lookups import refuse_unknown
 from toolkit.tasks.tenant_reads import read_skus, read_users
+from toolkit.tasks.users.activation_plan import DirectoryUser
+from toolkit.tasks.users.skus import SeatLedger, Sku, find_sku
 
 KIND = "license_change"  # stored in jobs; tasks/registry.py resumes by it
 TEMPLATE = "graph/set-user-licenses"

@@ -30,14 +30,14 @@ from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Problem
-from toolkit.tasks.migration_csv import (
+from toolkit.tasks.migration.csv_formats import (
     MigrationInput,
     SourceRow,
     csv_data,
     csv_data_size,
     read_migration_csv,
 )
-from toolkit.tasks.migration_hosts import (
+from toolkit.tasks.migration.hosts import (
     GMAIL_ALL_MAIL,
     GMAIL_ALL_MAIL_NOTE,
     GMAIL_ARCHIVE_NOTE,

@@ -27,8 +27,8 @@ from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.lookups import tenant_problems
-from toolkit.tasks.permission_rows import PermissionCsv, PermRow
-from toolkit.tasks.permissions_read import TenantState, current_permissions
+from toolkit.tasks.permissions.read import TenantState, current_permissions
+from toolkit.tasks.permissions.rows import PermissionCsv, PermRow
 
 KIND = "permissions"  # stored in jobs; tasks/registry.py resumes by it
 APPLY_TEMPLATE = "exchange/perms-apply"
@@ -215,8 +215,8 @@ def holdings(target: Target, catalog: TemplateCatalog, user: str,
              concurrency: int | None) -> tuple[list[PermRow], TenantState]:
     """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
     from toolkit.tasks.lookups import unknown_address
-    from toolkit.tasks.permission_rows import RIGHTS
-    from toolkit.tasks.snapshots import SnapshotStore
+    from toolkit.tasks.permissions.rows import RIGHTS
+    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
     if resolved is None or not resolved.found:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.tasks.migration import in_family
+from toolkit.tasks.migration.batches import in_family
 
 SYNCED = frozenset({"Synced", "IncrementalSyncing", "IncrementalSynced", "Completed",
                     "CompletedWithWarnings"})

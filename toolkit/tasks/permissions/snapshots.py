@@ -15,7 +15,7 @@ A grant is the key (mailbox, trustee, right); ``kind`` says whether it is a plai
 grant to a mail-enabled security group, an orphaned SID, an unresolved SendOnBehalf name, or
 (with ``--include-noise``) a SELF, inherited or Deny entry. The snapshot also keeps the direct
 members of each group that holds a right, read once the mailboxes are (see
-:mod:`toolkit.tasks.group_access`).
+:mod:`toolkit.tasks.permissions.group_access`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.tasks.snapshots import GRANT, GROUP, ORPHAN, Grant, Snapshot, SnapshotStore
+from toolkit.tasks.permissions.snapshots import GRANT, GROUP, ORPHAN, Grant, Snapshot, SnapshotStore
 
 BASELINE_RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
 
@@ -74,7 +74,7 @@ def read_baseline(path: Path) -> list[Grant]:
 
     Revoke rows say what must not exist: they are simply not approved.
     """
-    from toolkit.tasks.permission_rows import PermissionCsv
+    from toolkit.tasks.permissions.rows import PermissionCsv
 
     return [Grant(r.mailbox, r.trustee, r.right) for r in PermissionCsv(path).read()
             if r.action == "grant"]

@@ -14,8 +14,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.tasks.drift import Drift
-from toolkit.tasks.snapshots import GRANT, GROUP, NOISE_KINDS, ORPHAN, UNRESOLVED, Grant, Snapshot
+from toolkit.tasks.permissions.drift import Drift
+from toolkit.tasks.permissions.snapshots import (
+    GRANT,
+    GROUP,
+    NOISE_KINDS,
+    ORPHAN,
+    UNRESOLVED,
+    Grant,
+    Snapshot,
+)
 
 TOP = 10
 COLUMNS = ("mailbox", "trustee", "right", "kind", "source")

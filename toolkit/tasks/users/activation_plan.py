@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.tasks.activation_skus import SeatLedger, Sku
+from toolkit.tasks.users.skus import SeatLedger, Sku
 
 PASSWORD_LENGTH = 16
 _SYMBOLS = "!#$%&*+-=?@^_"

@@ -18,7 +18,7 @@ from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Column, CsvFile
 from toolkit.tasks.lookups import refuse_unknown
-from toolkit.tasks.permissions_read import every_mailbox
+from toolkit.tasks.permissions.read import every_mailbox
 from toolkit.tasks.tenant_reads import read_mailboxes
 
 KIND = "mailbox_protocols"  # stored in jobs; tasks/registry.py resumes by it

@@ -22,7 +22,7 @@ from toolkit.core.reader import read_retrying
 from toolkit.core.retry import TransientFailure, classify
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.snapshots import GRANT, GROUP, Grant
+from toolkit.tasks.permissions.snapshots import GRANT, GROUP, Grant
 
 GROUPS_TEMPLATE = "exchange/perms-groups"
 

@@ -12,8 +12,8 @@ from toolkit.core.jobs import check_role, pipeline_steps
 from toolkit.core.session import Connection, PipelineResult
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.migration import TenantFacts
-from toolkit.tasks.migration_status import BatchState, parse_status, to_read, with_statistics
+from toolkit.tasks.migration.batches import TenantFacts
+from toolkit.tasks.migration.status import BatchState, parse_status, to_read, with_statistics
 
 TENANT_TEMPLATE = "exchange/migration-tenant"
 LICENCE_TEMPLATE = "graph/licensed-users"

@@ -1,7 +1,7 @@
 """Bulk user activation: the CSV, the tenant as it is, the plan, and resuming a job.
 
 ``plan_job`` validates the whole file (every problem listed, exit 2, nothing sent), reads
-the tenant, plans every row (:mod:`toolkit.tasks.activation_plan`) and returns the job.
+the tenant, plans every row (:mod:`toolkit.tasks.users.activation_plan`) and returns the job.
 ``jobs resume`` calls :func:`resume_plan`, which re-reads the file and the tenant and plans
 only the rows without an outcome: rows waiting for their mailbox get their aliases, rows
 in flight at a crash are planned again from what the tenant now holds.
@@ -22,8 +22,8 @@ from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Column, CsvFile, CsvInvalid, Problem
-from toolkit.tasks.activation_countries import usage_location
-from toolkit.tasks.activation_plan import (
+from toolkit.tasks.tenant_reads import read_domains, read_skus, read_users
+from toolkit.tasks.users.activation_plan import (
     ActivationRow,
     Defaults,
     RowPlan,
@@ -31,7 +31,7 @@ from toolkit.tasks.activation_plan import (
     fallback_upn,
     plan_activation,
 )
-from toolkit.tasks.tenant_reads import read_domains, read_skus, read_users
+from toolkit.tasks.users.countries import usage_location
 
 KIND = "activation"  # stored in jobs; tasks/registry.py resumes by it
 TEMPLATE = "graph/activate-users"

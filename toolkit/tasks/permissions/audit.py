@@ -44,8 +44,8 @@ from toolkit.core.session import (
 )
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.group_access import mark_groups, read_groups
-from toolkit.tasks.snapshots import GRANT, NOISE_KINDS, Grant, Snapshot, SnapshotStore
+from toolkit.tasks.permissions.group_access import mark_groups, read_groups
+from toolkit.tasks.permissions.snapshots import GRANT, NOISE_KINDS, Grant, Snapshot, SnapshotStore
 
 LIST_TEMPLATE = "exchange/perms-mailboxes"
 AUDIT_TEMPLATE = "exchange/perms-audit"

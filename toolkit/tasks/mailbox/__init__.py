@@ -1,0 +1,1 @@
+"""Mailbox settings in bulk: POP and IMAP client access (``protocols``)."""
