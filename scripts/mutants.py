@@ -235,7 +235,8 @@ def run_tests(root: Path, tests: Sequence[str], *, stop_first: bool = True
               ) -> tuple[int, str]:
     """pytest on ``tests`` in the copy at ``root``; its exit status and its failures."""
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider",
+    # One process (-n 0): with xdist's workers, -x ends the run as "interrupted" (exit 2).
+    command = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "-n", "0",
                *(["-x"] if stop_first else []), *tests]
     try:
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
