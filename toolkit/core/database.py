@@ -136,11 +136,15 @@ class Database:
             with self._conn.transaction():
                 yield self
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        # BEGIN inside the try: Ctrl-C is raised as soon as a blocking BEGIN returns, and a
+        # transaction left open there held the write lock, so the workers' outcomes
+        # waited past the Ctrl-C grace and their rows were left unknown.
         try:
+            self._conn.execute("BEGIN IMMEDIATE")
             yield self
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
