@@ -9,20 +9,25 @@ never names ``toolkit.sandbox``, and the sandbox imports nothing of the product.
 from __future__ import annotations
 
 import functools
+import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
 from toolkit.core.errors import ConfigError
 
 GROUP = "psbridge.sandbox"
+BUNDLED = "toolkit.sandbox.plugin"  # this distribution's, when its metadata is not found
 
 
 @functools.cache
 def sandbox_plugin() -> Any:
-    """The sandbox's public module (``toolkit/sandbox/plugin.py`` in this distribution)."""
+    """The sandbox's public module: the ``embedded`` entry point of ``psbridge.sandbox``, else
+    the one this distribution bundles (a source tree run without installing, or metadata
+    a process cannot see)."""
     found = entry_points(group=GROUP, name="embedded")
-    if not found:
+    try:
+        return next(iter(found)).load() if found else importlib.import_module(BUNDLED)
+    except ImportError:
         raise ConfigError("the embedded sandbox is not installed",
                           hint="Reinstall psbridge (pip install psbridge), or use a profile "
-                               "with a management host (psbridge profile add).")
-    return next(iter(found)).load()
+                               "with a management host (psbridge profile add).") from None
