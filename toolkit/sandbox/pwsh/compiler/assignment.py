@@ -116,14 +116,7 @@ class AssignmentCompiler(CommandCompiler):
             and named(node)
             and named(node)[0].type == "cast_expression"
         ):
-            cast = named(node)[0]
-            type_node, inner = named(cast)[0], named(cast)[1]
-            found = lookup_type(self.type_name(type_node))
-            if found is None:
-                raise unsupported(type_node, f"the type [{self.type_name(type_node)}]")
-            convert = found[1]
-            setter = self.assign_target(inner)
-            return lambda ctx, value: setter(ctx, convert(value))
+            node, kind = named(node)[0], "cast_expression"  # the grammar's wrapping of it
         if kind == "cast_expression":
             type_node, inner = named(node)[0], named(node)[1]
             found = lookup_type(self.type_name(type_node))
