@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING, Any
 from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult, RunSummary
 
+# The job record, a row's outcome and a run's summary are part of the API's vocabulary:
+# the CLI names them from here.
+__all__ = ["AuditResult", "ChangeResult", "Job", "JobEvent", "JobRun", "Progress",
+           "RowResult", "RunSummary"]
+
 if TYPE_CHECKING:
     from toolkit.tasks.permissions.changes import Plan
     from toolkit.tasks.permissions.snapshots import Grant, Snapshot

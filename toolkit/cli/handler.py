@@ -10,8 +10,8 @@ from types import FrameType
 
 import click
 
+from toolkit.cli.plain_text import visible
 from toolkit.core.errors import ExitCode, PsbridgeError
-from toolkit.io.plain_text import visible
 
 
 def _wants_traceback(argv: list[str]) -> bool:

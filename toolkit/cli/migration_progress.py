@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TextIO
 
-from toolkit.io.plain_text import visible
+from toolkit.cli.plain_text import visible
 from toolkit.tasks.migration.status import BatchState
 
 

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import click
 
 from toolkit.cli.context import AppContext
-from toolkit.io.plain_text import visible
+from toolkit.cli.plain_text import visible
 from toolkit.io.results import excel_safe
 
 

@@ -16,7 +16,7 @@ import click
 from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option, distributed_option
 from toolkit.cli.output import emit
-from toolkit.io.plain_text import mixed_scripts
+from toolkit.cli.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
     from toolkit.api import JobRun, Workspace
