@@ -3,8 +3,7 @@ watch's end, a written report, and the preview of a start."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,4 +87,4 @@ class MigrationPreview:
     task: str
     template: str
     script: str
-    rows: Sequence[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    rows: list[tuple[int, dict[str, Any]]]

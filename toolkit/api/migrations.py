@@ -31,6 +31,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "MAX_BATCH_USERS", "SECURITY_CHOICES", "BatchAc
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
+    from toolkit.core.jobs import JobPlan
     from toolkit.tasks.migration.batches import MigrationPlan, TenantFacts
     from toolkit.tasks.migration.csv_formats import MigrationInput
 
@@ -90,9 +91,7 @@ class Migrations:
     def preview(self, request: MigrationRequest) -> MigrationPreview:
         """What :meth:`run` would send: the job's task, the template's script and one row
         per batch, secrets (the CSV data) masked."""
-        from toolkit.tasks.migration.batches import job_plan
-
-        work = job_plan(request.source, request.options, request.plan)
+        work = _job(request)
         rendered = self._ws.catalog.render(work.template)
         return MigrationPreview(work.task, work.template, rendered.script,
                                 [(row.row, rendered.meta.shown(row.data))
@@ -100,17 +99,12 @@ class Migrations:
 
     def task(self, request: MigrationRequest) -> str:
         """The name :meth:`run` gives its job."""
-        from toolkit.tasks.migration.batches import job_plan
-
-        return job_plan(request.source, request.options, request.plan).task
+        return _job(request).task
 
     def run(self, request: MigrationRequest) -> JobRun:
         """Create the planned batches as a job (one row per batch; resumable)."""
-        from toolkit.tasks.migration.batches import job_plan
-
-        return run_job(self._ws.target, self._ws.catalog,
-                       job_plan(request.source, request.options, request.plan),
-                       concurrency=1, chunk_size=1, progress=self._ws.progress)
+        return run_job(self._ws.target, self._ws.catalog, _job(request), concurrency=1,
+                       chunk_size=1, progress=self._ws.progress)
 
     # Following.
 
@@ -225,3 +219,10 @@ class Migrations:
 
         source = server if isinstance(server, SourceServer) else self.source_server(server)
         return check_server(self._ws.target, self._ws.catalog, source, user, password)
+
+
+def _job(request: MigrationRequest) -> JobPlan:
+    """The job creating ``request``'s batches: one row per batch, the CSV data secret."""
+    from toolkit.tasks.migration.batches import job_plan
+
+    return job_plan(request.source, request.options, request.plan)
