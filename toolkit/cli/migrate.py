@@ -1,35 +1,31 @@
 """``psbridge migrate imap``: POP/IMAP mailboxes into Exchange Online, from a CSV.
 
-Thin: options are parsed here, the CSV and the plan come from ``toolkit.tasks.migration.batches*``,
-the PowerShell from the ``exchange/migration-*`` templates.
+Thin: options are parsed here, the work is ``ws.migrations``'s (the CSV, the plan, the
+batches, reports and checks).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from toolkit.api.migrations import (
+    DEFAULT_BATCH_SIZE,
+    MAX_BATCH_USERS,
+    SECURITY_CHOICES,
+    BatchState,
+    MigrationOptions,
+    MigrationRequest,
+)
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import InputError, PartialFailure
 
-if TYPE_CHECKING:
-    from toolkit.api.migrations import MigrationRequest
-    from toolkit.core.session import Connection
-    from toolkit.core.target import Target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.migration.batches import MigrationOptions
-    from toolkit.tasks.migration.status import BatchState
-
-ACTION_TEMPLATE = "exchange/migration-batch-action"
-TEST_TEMPLATE = "exchange/migration-server-test"
 CSV_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -62,9 +58,6 @@ def imap() -> None:
 
 
 def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    from toolkit.tasks.migration.batches import DEFAULT_BATCH_SIZE, MAX_BATCH_USERS
-    from toolkit.tasks.migration.hosts import SECURITY_CHOICES
-
     options = [
         click.option("--server", metavar="HOST",
                      help="The IMAP server (needed for today's format; for the legacy format "
@@ -98,21 +91,12 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def _options(server: str | None, port: int, security: str, gmail: bool, gmail_all_mail: bool,
              batch_size: int, exclude_folders: tuple[str, ...], add_users: bool,
              notify: tuple[str, ...] = (), auto_start: bool = True) -> MigrationOptions:
-    from toolkit.tasks.migration.batches import MigrationOptions
-
     if gmail_all_mail and not gmail:
         raise click.BadParameter("needs --gmail", param_hint="--gmail-all-mail")
     return MigrationOptions(server=server, port=port, security=security, gmail=gmail,
                             gmail_all_mail=gmail_all_mail,
                             batch_size=batch_size, exclude_folders=exclude_folders,
                             notify=notify, auto_start=auto_start, add_users=add_users)
-
-
-@contextmanager
-def _session(app: AppContext) -> Iterator[tuple[Target, TemplateCatalog, Connection]]:
-    """The workspace's target and catalog, with one connection open for the command."""
-    with app.workspace() as ws, ws.target.open_connection() as connection:
-        yield ws.target, ws.catalog, connection
 
 
 def _print_plan(app: AppContext, request: MigrationRequest) -> None:
@@ -148,7 +132,7 @@ def _print_plan(app: AppContext, request: MigrationRequest) -> None:
 @imap.command("test")
 @click.option("--server", required=True, metavar="HOST", help="The IMAP server.")
 @click.option("--port", type=click.IntRange(1, 65535), default=993, show_default=True)
-@click.option("--security", type=click.Choice(["ssl", "tls", "none"]), default="ssl",
+@click.option("--security", type=click.Choice(SECURITY_CHOICES), default="ssl",
               show_default=True)
 @click.option("--user", metavar="USER", help="Also sign in as this IMAP user (from this "
               "machine) to check the credentials.")
@@ -178,55 +162,18 @@ def test(app: AppContext, server: str, port: int, security: str, user: str | Non
         raise InputError("--user and --password-env go together")
     if password_env is not None and password is None:
         raise InputError(f"--password-env {password_env}: the variable is not set")
-    from toolkit.tasks.migration.hosts import Server, UnknownPopHost, imap_host_for
-    from toolkit.tasks.migration.reads import run_template
-
-    try:
-        host, was_pop = imap_host_for(server)
-    except UnknownPopHost as exc:
-        raise InputError(str(exc), hint="Give the provider's IMAP server.") from None
-    checked = Server(host) if was_pop else Server(host, port, security)
-    if was_pop:
-        click.echo(f"warning: {server} is a POP server; testing its IMAP server {checked}",
-                   err=True)
-    with _session(app) as (target, catalog, connection):
-        result = run_template(target, catalog, connection, TEST_TEMPLATE,
-                      {"RemoteServer": checked.host, "Port": checked.port,
-                       "Security": checked.exchange_security})
-        on_sandbox = target.profile.is_sandbox
-    answer = result.output[0] if result.output else {}
-    if str(answer.get("Result")) != "Success":
-        detail = answer.get("ErrorDetail") or answer.get("Message") or "no answer"
-        raise PartialFailure(f"{checked}: Exchange Online cannot reach it: {detail}",
-                             hint="Check the host name, port and security (993/SSL or "
-                             "143/TLS).")
-    checks = [{"server": str(checked), "check": "reachable from Exchange Online", "ok": True}]
-    if user is not None and password is not None:
-        from toolkit.core.imap_probe import ImapLoginFailed, imap_login
-
-        where = "from this machine"
-        address: tuple[str, int, str | None] = (checked.host, checked.port, None)
-        if on_sandbox:  # the sandbox plays the source: sign in where Exchange Online would
-            from toolkit.core.sandbox_plugin import sandbox_plugin
-            from toolkit.core.target import sandbox_dir
-
-            record = sandbox_plugin().read_record(sandbox_dir())
-            if record is not None and checked.security in record.imap_ports:
-                address = ("127.0.0.1", record.imap_ports[checked.security], record.ca_cert)
-                where = "from Exchange Online (the sandbox's IMAP listener)"
-        try:
-            imap_login(address[0], address[1], checked.security, user, password,
-                       ca_file=address[2])
-        except ImapLoginFailed as exc:
-            raise PartialFailure(str(exc).replace(str(address[0]), checked.host),
-                                 hint="For Gmail, use an app password (2-step verification "
-                                 "on).") from None
-        checks.append({"server": str(checked), "check": f"{user} signed in {where}",
-                       "ok": True})
+    with app.workspace() as ws:
+        source = ws.migrations.source_server(server, port, security)
+        if source.pop_host is not None:
+            click.echo(f"warning: {server} is a POP server; testing its IMAP server {source}",
+                       err=True)
+        checks = ws.migrations.test_endpoint(source, user=user, password=password)
     if app.output != "table":
-        emit(app, checks, ["server", "check", "ok"])
-    for check in checks if app.output == "table" else []:
-        click.echo(f"{check['server']}: {check['check']}")
+        emit(app, [{"server": c.server, "check": c.check, "ok": c.ok} for c in checks],
+             ["server", "check", "ok"])
+        return
+    for check in checks:
+        click.echo(f"{check.server}: {check.check}")
 
 
 # ---------------------------------------------------------------------- plan, start
@@ -294,7 +241,6 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
       psbridge migrate imap start users.csv --gmail --batch gmail-wave1 --add-users
     """
     from toolkit.cli.jobrun import run_shown
-    from toolkit.tasks.migration.batches import job_plan
 
     options = _options(server, port, security, gmail, gmail_all_mail, batch_size,
                        exclude_folders, add_users, notify, auto_start)
@@ -305,14 +251,13 @@ def start(app: AppContext, csv_path: Path, server: str | None, port: int, securi
         if not request.plan.batches:
             click.echo("nothing changed", err=app.output != "table")
             return
-        work = job_plan(request.source, request.options, request.plan)
         if app.verbose:
-            click.echo(f"template {work.template}:", err=True)
-            rendered = ws.catalog.render(work.template)
-            click.echo(rendered.script, err=True, nl=False)
-            for row in work.rows():
-                click.echo(f"row {row.row}: {rendered.meta.shown(row.data)}", err=True)
-        run_shown(app, ws, work.task, lambda: ws.migrations.run(request))
+            preview = ws.migrations.preview(request)
+            click.echo(f"template {preview.template}:", err=True)
+            click.echo(preview.script, err=True, nl=False)
+            for number, shown in preview.rows:
+                click.echo(f"row {number}: {shown}", err=True)
+        run_shown(app, ws, ws.migrations.task(request), lambda: ws.migrations.run(request))
     if app.output == "table":
         click.echo(f"follow it with: psbridge migrate imap status {request.plan.base_name} "
                    "--watch")
@@ -364,31 +309,23 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
       psbridge migrate imap status gmail-wave1 --json
     """
     from toolkit.cli.migration_progress import BatchWatch
-    from toolkit.tasks.migration.reads import fetch_batches
-    from toolkit.tasks.migration.status import outcome
 
-    with _session(app) as (target, catalog, connection):
-        batches = fetch_batches(target, catalog, connection, names, [] if watch else None)
-        if watch:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            with BatchWatch() as display:
-                display.show(batches)
-                while not all(b.settled for b in batches):
-                    if deadline is not None and time.monotonic() >= deadline:
-                        break
-                    time.sleep(interval)
-                    batches = fetch_batches(target, catalog, connection, names, batches)
-                    display.show(batches)
-    _print_status(app, batches, as_json)
     if not watch:
+        with app.workspace() as ws:
+            batches = ws.migrations.status(names)
+        _print_status(app, batches, as_json)
         return
-    ok, summary = outcome(batches)
-    if not all(b.settled for b in batches):
+    with app.workspace() as ws, BatchWatch() as display:
+        watched = ws.migrations.watch(names, interval=interval, timeout=timeout,
+                                      on_poll=display.show)
+    _print_status(app, watched.batches, as_json)
+    summary = watched.summary
+    if not watched.settled:
         raise PartialFailure(f"still migrating after {timeout:.0f}s: {summary}",
                              hint="Watch again later; the migration goes on without you.")
-    if not ok:
-        failed = [b.name for b in batches if b.counts["failed"]] or [b.name for b in batches]
-        resume = " and ".join(f"'psbridge migrate imap resume {name}'" for name in failed)
+    if not watched.ok:
+        resume = " and ".join(f"'psbridge migrate imap resume {name}'"
+                              for name in watched.failed)
         raise PartialFailure(summary, hint=f"The error column says why; fix the cause and run "
                              f"{resume} to retry failed users.")
     click.echo(f"all synced: {summary}")
@@ -408,53 +345,26 @@ def report(app: AppContext, name: str, out: Path) -> None:
       psbridge migrate imap report gmail-wave1 --out wave1.csv
       psbridge migrate imap report gmail-wave1 --out wave1.html
     """
-    import time
-
-    from toolkit.io.report_files import Section, Summary, write_rows_report
-    from toolkit.io.reports import report_format
-    from toolkit.tasks.migration.reads import fetch_batches
-    from toolkit.tasks.migration.status import REPORT_COLUMNS, report_summary
-
-    report_format(out)  # a bad suffix fails before connecting
-    with _session(app) as (target, catalog, connection):
-        batches = fetch_batches(target, catalog, connection, [name])
-    rows = [u.report_row() for b in batches for u in b.users]
-    found = report_summary(batches)
-    summary = Summary(
-        meta=f"Batches {', '.join(b.name for b in batches) or name} · reported "
-             f"{time.strftime('%Y-%m-%d %H:%M %Z')}",
-        cards=found["cards"],
-        sections=[Section("Users per state", found["states"], ["state", "users"]),
-                  Section("Batches", found["batches"],
-                          ["batch", "status", "users", "items moved", "items found"]),
-                  Section("Failed users and why", found["failures"],
-                          ["email", "status", "reason"], "No user failed.")])
-    write_rows_report(out, rows, REPORT_COLUMNS, title=f"IMAP migration {name}",
-                      summary=summary)
-    click.echo(f"wrote {len(rows)} user(s) of {len(batches)} batch(es) to {out}")
+    with app.workspace() as ws:
+        written = ws.migrations.report(name, out)
+    click.echo(f"wrote {written.users} user(s) of {written.batches} batch(es) to {out}")
 
 
 # ---------------------------------------------------------------------- stop, resume, remove
 
 
 def _act(app: AppContext, name: str, action: str) -> None:
-    from toolkit.tasks.migration.batches import in_family
-    from toolkit.tasks.migration.reads import run_template, tenant_facts
-
-    with _session(app) as (target, catalog, connection):
-        facts = tenant_facts(target, catalog, connection, [])
-        family = [n for n in facts.batches if in_family(name, n)]
-        if not family:
-            raise InputError(f"no migration batch named {name}",
-                             hint="'psbridge migrate imap status' lists every batch.")
-        result = run_template(target, catalog, connection, ACTION_TEMPLATE,
-                      {"Names": family, "Action": action})
-    rows = [{"batch": r.get("Batch"), "ok": r.get("Ok"), "status": r.get("Status"),
-             "message": r.get("Message")} for r in result.output]
-    emit(app, rows, ["batch", "ok", "status", "message"])
-    failed = [r for r in rows if not r["ok"]]
+    """Stop, start or remove the batch ``name`` and those split off from it; print
+    Exchange's answer per batch; exit 1 when a batch refused."""
+    with app.workspace() as ws:
+        act = {"stop": ws.migrations.stop, "start": ws.migrations.resume,
+               "remove": ws.migrations.remove}[action]
+        actions = act(name)
+    emit(app, [{"batch": a.batch, "ok": a.ok, "status": a.status, "message": a.message}
+               for a in actions], ["batch", "ok", "status", "message"])
+    failed = [a for a in actions if not a.ok]
     if failed:
-        raise PartialFailure(f"{len(failed)} of {len(rows)} batch(es) refused to {action}")
+        raise PartialFailure(f"{len(failed)} of {len(actions)} batch(es) refused to {action}")
 
 
 @imap.command()

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TextIO
 
+from toolkit.api.migrations import BatchState
 from toolkit.cli.plain_text import visible
-from toolkit.tasks.migration.status import BatchState
 
 
 def _done(batch: BatchState) -> int:
