@@ -5,7 +5,7 @@ Serves a tenant of ``--users`` mailboxes whose IMAP accounts sit on one emulated
 with ``--cmdlet-ms`` of service time per cmdlet call and its migration clock sped up
 (``--migration-speed``, separate process), starts one batch
 of every user with ``psbridge migrate imap start --batch-size USERS``, then measures the
-watch's polls as ``migrate imap status --watch`` makes them (the same ``_fetch`` on one
+watch's polls as ``migrate imap status --watch`` makes them (the same ``fetch_batches`` on one
 open connection): the first poll, then ``--polls`` more, ``--interval`` seconds apart,
 while the users move through their states.
 
@@ -54,10 +54,10 @@ def write_seed(path: Path, users: int) -> None:
 def polls(env: dict[str, str], count: int, interval: float) -> list[tuple[float, int]]:
     """(seconds, statistics read) of the first poll and ``count`` more."""
     os.environ.update(env)
-    from toolkit.cli.migrate import _fetch
     from toolkit.core.config import resolve_profile
     from toolkit.core.target import open_target
     from toolkit.core.templates import TemplateCatalog
+    from toolkit.tasks.migration.reads import fetch_batches
     from toolkit.tasks.migration.status import to_read
 
     catalog = TemplateCatalog()
@@ -69,7 +69,7 @@ def polls(env: dict[str, str], count: int, interval: float) -> list[tuple[float,
                 time.sleep(interval)
             previous = batches or []
             started = time.perf_counter()
-            batches = _fetch(target, catalog, conn, ["bench"], previous)
+            batches = fetch_batches(target, catalog, conn, ["bench"], previous)
             seconds = time.perf_counter() - started
             measured.append((seconds, len(to_read(batches, previous))))
     return measured
