@@ -66,10 +66,10 @@ def show(app: AppContext, name: str, params: tuple[str, ...], export: bool) -> N
       psbridge task show exchange/list-mailboxes --export --param RecipientTypeDetails=SharedMailbox
     """
     with app.workspace() as ws:
+        rendered = ws.tasks.show(name)
         if export:
             sys.stdout.write(ws.tasks.export(name, _parse_params(params)))
             return
-        rendered = ws.tasks.show(name)
     if params:
         raise InputError("--param only makes sense with --export")
     meta = rendered.meta
