@@ -1,5 +1,6 @@
 """``ws.users``: activating users in bulk (match or create, usage location, licences where
-seats are free, temporary passwords, aliases once the mailbox exists)."""
+seats are free, temporary passwords, aliases once the mailbox exists), licence changes in
+bulk, the tenant's SKUs, and password resets."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ from typing import TYPE_CHECKING
 
 from toolkit.api.jobs import DEFAULT_CHUNK, run_job
 from toolkit.api.results import JobRun
+from toolkit.core.errors import InputError, PartialFailure
 from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult
-from toolkit.io.password_spool import PasswordSpool
+from toolkit.io.password_spool import PasswordSpool, undelivered
+from toolkit.tasks.users.countries import usage_location
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
     from toolkit.core.jobs import JobPlan
     from toolkit.tasks.users.activation import ActivationInput
     from toolkit.tasks.users.activation_plan import RowPlan
+    from toolkit.tasks.users.licences import LicensePlan
+    from toolkit.tasks.users.skus import Sku
+
+# ``usage_location`` checks a country code (ValueError saying why not); ``undelivered``
+# names the spools of runs that died before handing their passwords over.
+__all__ = ["Activation", "ActivationRequest", "ActivationResult", "LicenseRequest",
+           "PasswordReset", "Users", "read_activation", "undelivered", "usage_location"]
 
 DEFAULT_MAILBOX_WAIT = 1800.0  # seconds rows with aliases wait for their mailbox
 
@@ -37,6 +47,36 @@ class ActivationRequest:
     def refused(self) -> list[RowPlan]:
         """Rows refused while planning: nothing is changed for them."""
         return [p for p in self.rows if p.error]
+
+
+def read_activation(path: Path | str) -> ActivationInput:
+    """Read and check an activation CSV: every problem of the file raised at once
+    (before anything is read from the tenant); hand the result to ``plan_activate``."""
+    from toolkit.tasks.users import activation
+
+    return activation.read_input(Path(path))
+
+
+@dataclass
+class LicenseRequest:
+    """A licence change planned against the tenant: the job, and each user's plan."""
+
+    job: JobPlan
+    users: list[LicensePlan]
+
+    @property
+    def refused(self) -> list[LicensePlan]:
+        """Users refused while planning (unknown, no usage location, no free seat)."""
+        return [p for p in self.users if p.error]
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    """A password set by ``reset_password``: kept nowhere else."""
+
+    user: str
+    password: str = field(repr=False)
+    must_change: bool
 
 
 @dataclass
@@ -155,14 +195,14 @@ class Users:
                       usage_location: str | None = None, licenses: Sequence[str] = (),
                       dry_run: bool = False) -> ActivationRequest:
         """Check the CSV (every problem raised before anything is read; or the input
-        already read with :func:`toolkit.tasks.users.activation.read_input`), read the tenant and
-        plan each row. ``usage_location`` and ``licenses`` apply to rows without."""
+        already read with :func:`read_activation`), read the tenant and plan each row.
+        ``usage_location`` and ``licenses`` apply to rows without."""
         from toolkit.core.jobs import check_role
         from toolkit.tasks.users import activation
         from toolkit.tasks.users.countries import usage_location as country
 
         data = source if isinstance(source, activation.ActivationInput) else \
-            activation.read_input(Path(source))
+            read_activation(source)
         defaults = activation.Defaults(country(usage_location) if usage_location else None,
                                        tuple(licenses))
         target, catalog = self._ws.target, self._ws.catalog
@@ -204,3 +244,71 @@ class Users:
                     concurrency=concurrency, chunk_size=chunk_size, results=results))
             result.waiting = activation.waiting()
         return result
+
+    def licenses(self) -> list[Sku]:
+        """The tenant's SKUs: part number, product name, enabled, consumed and free seats
+        (product names from psbridge's table of the common SKUs, else the part number)."""
+        from toolkit.tasks.tenant_reads import read_skus
+
+        return read_skus(self._ws.target, self._ws.catalog)
+
+    def plan_license(self, action: str, sku: str, *, users_file: Path | str | None = None,
+                     where_license: str | None = None) -> LicenseRequest:
+        """Plan adding (``action="add"``) or removing one SKU for the users of a CSV (its
+        UserPrincipalName column) or for every holder of ``where_license``. Seats are
+        handed out in order: users beyond the free seats are refused before anything
+        changes."""
+        from toolkit.core.jobs import check_role
+        from toolkit.tasks.users import licences
+
+        if action not in licences.ACTIONS:
+            raise InputError(f"licence action {action!r}: choose add or remove")
+        if (users_file is None) == (where_license is None):
+            raise InputError("give exactly one of --users FILE and --where-license SKU")
+        path = Path(users_file) if users_file is not None else None
+        if path is not None:
+            licences.rows_from_file(path)  # every problem of the file, before the tenant
+        catalog = self._ws.catalog
+        check_role(catalog.meta(licences.TEMPLATE), self._ws.target)
+        job, plans = licences.plan_job(self._ws.target, catalog,
+                                       licences.Request(action, sku, path, where_license))
+        return LicenseRequest(job, plans)
+
+    def license(self, action: str, sku: str, *, users_file: Path | str | None = None,
+                where_license: str | None = None, concurrency: int | None = None,
+                chunk_size: int = DEFAULT_CHUNK, results: Path | None = None) -> JobRun:
+        """Plan (see :meth:`plan_license`) and run a licence change as a resumable job;
+        refused users are counted failed."""
+        request = self.plan_license(action, sku, users_file=users_file,
+                                    where_license=where_license)
+        return self.run(request.job, concurrency=concurrency, chunk_size=chunk_size,
+                        results=results)
+
+    def run(self, plan: JobPlan, *, concurrency: int | None = None,
+            chunk_size: int = DEFAULT_CHUNK, results: Path | None = None) -> JobRun:
+        """Run a planned job (a licence change's ``request.job``)."""
+        return run_job(self._ws.target, self._ws.catalog, plan, concurrency=concurrency,
+                       chunk_size=chunk_size, results_path=results,
+                       progress=self._ws.progress)
+
+    def reset_password(self, user: str, *, temporary: bool = False) -> PasswordReset:
+        """Give ``user`` (a UPN) a new generated password (``temporary``: to be changed at
+        the next sign-in). Allowed on helpdesk profiles. An unknown user is an
+        :class:`InputError` naming the closest one; nothing is changed then."""
+        from toolkit.core.jobs import run_once
+        from toolkit.tasks.lookups import unknown_address
+        from toolkit.tasks.tenant_reads import read_users
+        from toolkit.tasks.users.activation_plan import generate_password
+
+        password = generate_password()
+        target, catalog = self._ws.target, self._ws.catalog
+        if not read_users(target, catalog, [user]):
+            known = [u.upn for u in read_users(target, catalog).values()]
+            raise unknown_address("user", user, target.tenant or "the tenant", known,
+                                  hint="Nothing was changed. Give the user's UPN.")
+        result = run_once(target, catalog, "graph/reset-password",
+                          {"UserId": user, "Password": password, "ForceChange": temporary})
+        if result.errors:
+            raise PartialFailure(f"{user}: {result.errors[0].message}",
+                                 hint="Nothing was changed. Check the user name.")
+        return PasswordReset(user, password, temporary)

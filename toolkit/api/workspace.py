@@ -10,6 +10,7 @@ from toolkit.api.mailboxes import Mailboxes
 from toolkit.api.migrations import Migrations
 from toolkit.api.perms import Permissions
 from toolkit.api.results import Progress
+from toolkit.api.tasks import Tasks
 from toolkit.api.users import Users
 from toolkit.core.config import Profile, resolve_profile
 from toolkit.core.journal import Job
@@ -41,6 +42,7 @@ class Workspace:
         self.mailboxes = Mailboxes(self)
         self.migrations = Migrations(self)
         self.jobs = Jobs(self)
+        self.tasks = Tasks(self)
 
     @property
     def profile(self) -> Profile:

@@ -5,8 +5,8 @@ are the tenant's, the screen's (printed once at the end), or the ``--credentials
 file, which is created with mode 0600 and never overwritten.
 
 The API keeps the passwords a run is about to set in an owner-only spool until they were
-handed over (:mod:`toolkit.io.password_spool`); a later ``users activate`` or ``jobs
-resume`` names the accounts of a run that died and offers ``users reset-password``.
+handed over; a later ``users activate`` or ``jobs resume`` names the accounts of a run that
+died (``toolkit.api.users.undelivered``) and offers ``users reset-password``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from toolkit.core.errors import InputError
 
 def report_undelivered() -> None:
     """Name the accounts whose temporary password a run that died never delivered."""
-    from toolkit.io.password_spool import undelivered
+    from toolkit.api.users import undelivered
 
     for spool, users in undelivered():
         click.echo(f"warning: an interrupted run may have set temporary passwords that were "

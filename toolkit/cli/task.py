@@ -10,18 +10,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from toolkit.cli.context import AppContext
-from toolkit.cli.jobrun import concurrency_option, distributed_option, execute
+from toolkit.cli.jobrun import concurrency_option, distributed_option, run_shown
 from toolkit.cli.output import emit
-from toolkit.core.errors import InputError, TemplateError
+from toolkit.core.errors import InputError, PartialFailure, TemplateError
 
 if TYPE_CHECKING:
-    from toolkit.core.templates import TemplateCatalog, TemplateMeta
-
-
-def _catalog() -> TemplateCatalog:
-    from toolkit.core.templates import TemplateCatalog
-
-    return TemplateCatalog()
+    from toolkit.api.tasks import PipelineResult
 
 
 @click.group()
@@ -38,11 +32,10 @@ def task() -> None:
 @click.pass_obj
 def list_(app: AppContext) -> None:
     """List every template with its summary, the role it needs and whether it changes data."""
-    rows = [
-        {"name": m.name, "summary": m.summary, "role": m.role, "mutates": m.mutates,
-         "origin": m.origin}
-        for m in _catalog().all_meta()
-    ]
+    with app.workspace() as ws:
+        templates = ws.tasks.templates()
+    rows = [{"name": m.name, "summary": m.summary, "role": m.role, "mutates": m.mutates,
+             "origin": m.origin} for m in templates]
     emit(app, rows, ["name", "summary", "role", "mutates", "origin"], title="Templates")
 
 
@@ -72,20 +65,14 @@ def show(app: AppContext, name: str, params: tuple[str, ...], export: bool) -> N
       psbridge task show exchange/list-mailboxes
       psbridge task show exchange/list-mailboxes --export --param RecipientTypeDetails=SharedMailbox
     """
-    from toolkit.core.templates import coerce_param_values, export_script, missing_required
-
-    catalog = _catalog()
-    meta = catalog.meta(name)
-    rendered = catalog.render(name)
-    if export:
-        values = coerce_param_values(meta, _parse_params(params))
-        missing = missing_required(meta, values)
-        if missing:
-            raise InputError(f"template {name} needs --param for: {', '.join(missing)}")
-        sys.stdout.write(export_script(rendered, values))
-        return
+    with app.workspace() as ws:
+        rendered = ws.tasks.show(name)
+        if export:
+            sys.stdout.write(ws.tasks.export(name, _parse_params(params)))
+            return
     if params:
         raise InputError("--param only makes sense with --export")
+    meta = rendered.meta
     info: dict[str, Any] = {
         "name": meta.name,
         "summary": meta.summary,
@@ -128,33 +115,14 @@ def lint(app: AppContext, names: tuple[str, ...]) -> None:
     With no NAME, every template (the _connect/ steps and _include/ fragments included) is
     checked. Exit code 2 when any finding is reported.
     """
-    from toolkit.core.lint import lint_template
-
-    catalog = _catalog()
-    targets = list(names) or catalog.names(include_internal=True)
-    findings = [f for name in targets for f in lint_template(catalog, name)]
+    with app.workspace() as ws:
+        report = ws.tasks.lint(names)
+    findings, targets = report.findings, report.templates
     for finding in findings:
         click.echo(str(finding))
     if findings:
         raise TemplateError(f"{len(findings)} problem(s) in {len(targets)} template(s)")
     click.echo(f"{len(targets)} template(s) checked, no problems")
-
-
-def ask_secrets(meta: TemplateMeta, values: dict[str, Any]) -> None:
-    """Secret parameters: from PSBRIDGE_SECRET_<NAME>, else a hidden prompt on a terminal."""
-    import os
-
-    for spec in meta.params.values():
-        if not spec.secret:
-            continue
-        env = f"PSBRIDGE_SECRET_{spec.name.upper()}"
-        if env in os.environ:
-            values[spec.name] = os.environ[env]
-        elif sys.stdin.isatty():
-            values[spec.name] = click.prompt(spec.name, hide_input=True)
-        elif spec.required:
-            raise InputError(f"template {meta.name} needs the secret {spec.name}",
-                             hint=f"Set {env}, or run in a terminal to be asked for it.")
 
 
 @task.command()
@@ -189,60 +157,41 @@ def run(app: AppContext, name: str, csv_path: Path | None, params: tuple[str, ..
       psbridge task run custom/set-attribute --csv rows.csv --results out.csv
       psbridge task run custom/set-attribute --csv rows.csv --distributed
     """
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.jobs import check_role, run_once
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import coerce_param_values, export_script, missing_required
-    from toolkit.tasks.generic import plan_from_csv
-
-    catalog = _catalog()
-    if catalog.is_step(name):
-        raise InputError(f"{name} is a step psbridge runs itself when it connects or checks "
-                         "a session, not a task")
-    meta = catalog.meta(name)
-    values = coerce_param_values(meta, _parse_params(params))
-    row_param = meta.row_param
-    if row_param is not None and csv_path is None:
-        raise InputError(f"template {name} is row-driven: give its rows with --csv FILE",
-                         hint=f"Columns: {', '.join(meta.row_columns)}.")
-    if row_param is None and csv_path is not None:
-        raise InputError(f"template {name} takes no rows; drop --csv")
-    missing = [p for p in missing_required(meta, values)
-               if row_param is None or p != row_param.name]
-    if missing:
-        raise InputError(f"template {name} needs --param for: {', '.join(missing)}")
-    plan = plan_from_csv(meta, csv_path, values) if csv_path is not None else None
-    rendered = catalog.render(name)
-    if export_path is not None:
-        rows = [{**w.data, "_row": w.row} for w in plan.rows()] if plan else None
-        export_values = {**values, **({row_param.name: rows} if row_param and rows else {})}
-        export_path.write_text(export_script(rendered, export_values), encoding="utf-8")
-        click.echo(f"wrote {export_path} (secrets are prompted for when it runs)", err=True)
-        return
-    profile = resolve_profile(app.profile_name)
-    if dry_run:
-        rows_note = f"{plan.total} valid row(s) from {csv_path}, " if plan else ""
-        click.echo(f"dry run: {rows_note}template {name} ({meta.role}, "
-                   f"{'changes data' if meta.mutates else 'read-only'}) would run on profile "
-                   f"{profile.name}; nothing was sent")
-        if app.verbose:
-            click.echo(rendered.script, nl=False)
-        return
-    ask_secrets(meta, values)
-    with open_target(profile, app.tenant) as target:
-        check_role(meta, target)
-        if plan is not None:
-            execute(app, target, catalog, plan, concurrency=concurrency,
-                    chunk_size=chunk_size, results_path=results_path, distributed=distributed)
+    with app.workspace() as ws:
+        request = ws.tasks.plan(name, _parse_params(params), csv_path)
+        if export_path is not None:
+            request.write_script(export_path)
+            click.echo(f"wrote {export_path} (secrets are prompted for when it runs)",
+                       err=True)
             return
-        result = run_once(target, catalog, name, values)
+        profile = ws.profile.name
+        if dry_run:
+            meta, plan = request.meta, request.plan
+            rows_note = f"{plan.total} valid row(s) from {csv_path}, " if plan else ""
+            click.echo(f"dry run: {rows_note}template {name} ({meta.role}, "
+                       f"{'changes data' if meta.mutates else 'read-only'}) would run on "
+                       f"profile {profile}; nothing was sent")
+            if app.verbose:
+                click.echo(request.rendered.script, nl=False)
+            return
+        ws.tasks.ask_secrets(request, _hidden_prompt if sys.stdin.isatty() else None)
+        if request.plan is not None:
+            run_shown(app, ws, request.plan.task,
+                      lambda: ws.tasks.run(request, concurrency=concurrency,
+                                           chunk_size=chunk_size, results=results_path,
+                                           distributed=distributed))
+            return
+        result = ws.tasks.run_once(request)
     _print_pipeline(app, result)
 
 
-def _print_pipeline(app: AppContext, result: Any) -> None:
-    """Output objects as a table (columns: every property seen), then errors; exit 1 on errors."""
-    from toolkit.core.errors import PartialFailure
+def _hidden_prompt(name: str) -> str:
+    """A secret parameter asked for on the terminal, not echoed."""
+    return str(click.prompt(name, hide_input=True))
 
+
+def _print_pipeline(app: AppContext, result: PipelineResult) -> None:
+    """Output objects as a table (columns: every property seen), then errors; exit 1 on errors."""
     objects = [o if isinstance(o, dict) else {"value": o} for o in result.output]
     columns: list[str] = []
     for item in objects:

@@ -12,7 +12,6 @@ import click
 from toolkit.cli import users_activate, users_license
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
-from toolkit.core.errors import PartialFailure
 
 
 @click.group()
@@ -38,13 +37,8 @@ def licenses(app: AppContext) -> None:
     Product names come from psbridge's table of the common SKUs (Microsoft's licensing
     service plan reference); others show their part number.
     """
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.tenant_reads import read_skus
-
-    with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        skus = read_skus(target, TemplateCatalog())
+    with app.workspace() as ws:
+        skus = ws.users.licenses()
     rows = [{"sku": s.part_number, "name": s.friendly_name, "enabled": s.enabled,
              "consumed": s.consumed, "free": s.free, "sku_id": s.sku_id} for s in skus]
     emit(app, rows, ["sku", "name", "enabled", "consumed", "free", "sku_id"],
@@ -67,26 +61,8 @@ def reset_password(app: AppContext, user: str, temporary: bool) -> None:
       psbridge users reset-password nora.ahmed@contoso.com --temporary
       psbridge --profile helpdesk users reset-password adele.vance@contoso.com --temporary
     """
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.jobs import run_once
-    from toolkit.core.target import open_target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.lookups import unknown_address
-    from toolkit.tasks.tenant_reads import read_users
-    from toolkit.tasks.users.activation_plan import generate_password
-
-    password = generate_password()
-    catalog = TemplateCatalog()
-    with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-        if not read_users(target, catalog, [user]):
-            known = [u.upn for u in read_users(target, catalog).values()]
-            raise unknown_address("user", user, target.tenant or "the tenant", known,
-                                  hint="Nothing was changed. Give the user's UPN.")
-        result = run_once(target, catalog, "graph/reset-password",
-                          {"UserId": user, "Password": password, "ForceChange": temporary})
-    if result.errors:
-        raise PartialFailure(f"{user}: {result.errors[0].message}",
-                             hint="Nothing was changed. Check the user name.")
+    with app.workspace() as ws:
+        password = ws.users.reset_password(user, temporary=temporary).password
     if app.output != "table":
         emit(app, [{"user": user, "password": password, "must_change": temporary}],
              ["user", "password", "must_change"])

@@ -17,7 +17,7 @@ from toolkit.core.errors import PartialFailure
 
 if TYPE_CHECKING:
     from toolkit.api import JobRun
-    from toolkit.tasks.users.activation_plan import RowPlan
+    from toolkit.api.users import ActivationRequest
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "m": 60, "h": 3600}
@@ -40,7 +40,7 @@ class Duration(click.ParamType):
 
 def _usage_location(ctx: click.Context, param: click.Parameter, value: str | None
                     ) -> str | None:
-    from toolkit.tasks.users.countries import usage_location
+    from toolkit.api.users import usage_location
 
     if value is None:
         return None
@@ -58,10 +58,10 @@ def _retired_dialect(ctx: click.Context, param: click.Parameter, value: str | No
             "activates users through Microsoft Graph only. Drop --dialect.")
 
 
-def _plan_rows(plans: list[RowPlan]) -> list[dict[str, Any]]:
+def _plan_rows(request: ActivationRequest) -> list[dict[str, Any]]:
     return [{"row": p.line, "user": p.upn, "account": p.target_upn,
              "plan": "; ".join(p.steps), "notes": "; ".join(p.notes),
-             "status": f"failed: {p.error}" if p.error else "ok"} for p in plans]
+             "status": f"failed: {p.error}" if p.error else "ok"} for p in request.rows]
 
 
 @click.command()
@@ -111,10 +111,10 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
       psbridge users activate new-hires.csv --usage-location US --license ENTERPRISEPACK
       psbridge users activate new-hires.csv --credentials-out creds.csv --mailbox-timeout 1h
     """
+    from toolkit.api.users import read_activation
     from toolkit.cli.jobrun import run_shown
-    from toolkit.tasks.users import activation
 
-    data = activation.read_input(csv_path)  # every problem of the file before anything else
+    data = read_activation(csv_path)  # every problem of the file before anything else
     refuse_existing(credentials_out)
     report_undelivered()
     with app.workspace() as ws:
@@ -122,7 +122,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
                                          licenses=licenses, dry_run=dry_run)
         plans = request.rows
         if dry_run:
-            emit(app, _plan_rows(plans), ["row", "user", "account", "plan", "notes", "status"],
+            emit(app, _plan_rows(request), ["row", "user", "account", "plan", "notes", "status"],
                  title=f"Plan for {len(plans)} row(s); nothing was changed")
             end_dry_run(len(plans), len(request.refused))
             return

@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from toolkit.cli.context import AppContext
-from toolkit.cli.jobrun import concurrency_option, end_dry_run, execute
+from toolkit.cli.jobrun import concurrency_option, end_dry_run, run_shown
 from toolkit.cli.output import emit
-from toolkit.core.errors import InputError
 
 
 @click.group()
@@ -38,35 +37,24 @@ def _command(action: str) -> click.Command:
     def command(app: AppContext, sku: str, users_file: Path | None,
                 where_license: str | None, dry_run: bool, concurrency: int | None,
                 chunk_size: int, results_path: Path | None) -> None:
-        from toolkit.core.config import resolve_profile
-        from toolkit.core.jobs import check_role
-        from toolkit.core.target import open_target
-        from toolkit.core.templates import TemplateCatalog
-        from toolkit.tasks.users import licences
-
-        if (users_file is None) == (where_license is None):
-            raise InputError("give exactly one of --users FILE and --where-license SKU")
-        request = licences.Request(action, sku, users_file, where_license)
-        if users_file is not None:
-            licences.rows_from_file(users_file)  # every problem of the file, exit 2
-        catalog = TemplateCatalog()
-        with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-            check_role(catalog.meta(licences.TEMPLATE), target)
-            plan, plans = licences.plan_job(target, catalog, request)
+        with app.workspace() as ws:
+            request = ws.users.plan_license(action, sku, users_file=users_file,
+                                            where_license=where_license)
+            plans = request.users
             if dry_run:
                 rows = [{"row": p.row, "user": p.upn,
                          "plan": p.step if not p.error else f"failed: {p.error}"}
                         for p in plans]
                 emit(app, rows, ["row", "user", "plan"],
                      title=f"Plan for {len(plans)} user(s); nothing was changed")
-                end_dry_run(len(plans), sum(1 for p in plans if p.error), "user(s)")
+                end_dry_run(len(plans), len(request.refused), "user(s)")
                 return
-            refused = sum(1 for p in plans if p.error)
-            if refused:
-                click.echo(f"{refused} user(s) refused while planning (nothing is changed "
-                           "for them): see the failed rows below", err=True)
-            execute(app, target, catalog, plan, concurrency=concurrency,
-                    chunk_size=chunk_size, results_path=results_path)
+            if request.refused:
+                click.echo(f"{len(request.refused)} user(s) refused while planning (nothing "
+                           "is changed for them): see the failed rows below", err=True)
+            run_shown(app, ws, request.job.task,
+                      lambda: ws.users.run(request.job, concurrency=concurrency,
+                                           chunk_size=chunk_size, results=results_path))
 
     example = ("psbridge users license add --sku EMS --where-license ENTERPRISEPACK"
                if action == "add" else "psbridge users license remove --sku EMS --users "
