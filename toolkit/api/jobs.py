@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkit.api.results import JobEvent, JobRun, Progress
+from toolkit.api.results import JobEvent, JobListing, JobReport, JobRun, Progress, RowReport
 from toolkit.core.errors import InputError
 from toolkit.core.jobs import JobPlan, Resumption, run_plan
 from toolkit.core.journal import PENDING, SENT, Job, Journal, RowOutcome
@@ -18,6 +18,10 @@ from toolkit.io.results import ResultsWriter
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
+
+# What run_job takes is named from here too.
+__all__ = ["DEFAULT_CHUNK", "JobPlan", "Jobs", "Target", "TemplateCatalog", "record_unchanged",
+           "run_job"]
 
 DEFAULT_CHUNK = 25
 
@@ -52,7 +56,7 @@ def run_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, *,
             if on_start is not None:
                 on_start(job)
             if progress is not None:
-                progress(JobEvent("started", job, total))
+                progress(JobEvent("started", job, total, target.profile.name, target.tenant))
 
         def came(results: list[RowResult]) -> None:
             if writer is not None:
@@ -60,7 +64,8 @@ def run_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, *,
             if on_results is not None:
                 on_results(results)
             if progress is not None and started:
-                progress(JobEvent("rows", started[0], total, tuple(results)))
+                progress(JobEvent("rows", started[0], total, target.profile.name,
+                                  target.tenant, tuple(results)))
 
         if distributed:
             from toolkit.distributed.submit import run_plan_distributed
@@ -99,6 +104,12 @@ class Jobs:
         with Journal() as journal:
             return journal.jobs(limit, agent=agent)
 
+    def listing(self, limit: int = 20, *, agent: str | None = None) -> list[JobListing]:
+        """The most recent jobs, newest first, each with its rows counted by status."""
+        with Journal() as journal:
+            return [JobListing(job, journal.counts(job.id))
+                    for job in journal.jobs(limit, agent=agent)]
+
     def get(self, job_id: str) -> Job:
         with Journal() as journal:
             return journal.job(job_id)
@@ -107,6 +118,15 @@ class Jobs:
         """Every row's recorded outcome (``sent``: in flight, outcome unknown)."""
         with Journal() as journal:
             return journal.outcomes(self.get(job_id).id)
+
+    def report(self, job_id: str, *, only_failed: bool = False) -> JobReport:
+        """A job (``job_id``, or a part of it naming one job) with its rows' outcomes; with
+        ``only_failed``, only the rows that failed or whose outcome is unknown."""
+        with Journal() as journal:
+            job = journal.job(job_id)
+            outcomes = journal.outcomes(job.id)
+        return JobReport(job, [RowReport.of_outcome(o) for o in outcomes
+                               if not only_failed or o.status in ("failed", SENT)])
 
     def plan_resume(self, job_id: str, *, rerun_unknown: bool = False,
                     retry_failed: bool = False) -> tuple[Job, Resumption | None, int]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from toolkit.core.journal import Job
+from toolkit.core.journal import SENT, Job, RowOutcome
 from toolkit.core.runner import RowResult, RunSummary
+from toolkit.core.session import short_error_id
+from toolkit.io.results import excel_safe
 
 # The job record, a row's outcome and a run's summary are part of the API's vocabulary:
-# the CLI names them from here.
-__all__ = ["AuditResult", "ChangeResult", "Job", "JobEvent", "JobRun", "Progress",
-           "RowResult", "RunSummary"]
+# the CLI names them from here, and guards cells it writes as CSV with ``excel_safe``.
+__all__ = ["AuditResult", "ChangeResult", "Job", "JobEvent", "JobListing", "JobReport",
+           "JobRun", "Progress", "RowReport", "RowResult", "RunSummary", "excel_safe"]
 
 if TYPE_CHECKING:
     from toolkit.tasks.permissions.changes import Plan
@@ -22,11 +24,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class JobEvent:
     """One step of a running job: ``started`` (no results yet) or ``rows`` (a chunk's
-    outcomes, as they come back, from any thread)."""
+    outcomes, as they come back, from any thread). ``profile`` and ``tenant``: where the
+    job runs (a resumed job can run on another profile than the one that started it)."""
 
     kind: str
     job: Job
     total: int
+    profile: str
+    tenant: str | None
     results: Sequence[RowResult] = ()
 
 
@@ -41,6 +46,47 @@ class JobRun:
     job: Job
     summary: RunSummary
     unknown: Sequence[int] = ()
+
+
+@dataclass(frozen=True)
+class RowReport:
+    """A row's outcome as reported: ``unknown`` when it was in flight when its job stopped,
+    and its error by the stable name a script or a person can match on."""
+
+    row: int
+    key: str
+    status: str
+    error: str
+    message: str
+
+    @classmethod
+    def of_result(cls, result: RowResult) -> RowReport:
+        """The outcome of a row that just ran."""
+        return cls(result.row, result.key, result.status,
+                   short_error_id(result.error_id, reason=result.reason), result.message or "")
+
+    @classmethod
+    def of_outcome(cls, outcome: RowOutcome) -> RowReport:
+        """The outcome recorded in the job store."""
+        return cls(outcome.row, outcome.key,
+                   "unknown" if outcome.status == SENT else outcome.status,
+                   short_error_id(outcome.error_id), outcome.message or "")
+
+
+@dataclass(frozen=True)
+class JobListing:
+    """A stored job and how many of its rows are in each status."""
+
+    job: Job
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """A stored job and its rows' outcomes, in row order."""
+
+    job: Job
+    rows: Sequence[RowReport]
 
 
 @dataclass

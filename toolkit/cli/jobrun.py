@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from toolkit.api.jobs import run_job
-from toolkit.api.results import JobEvent, JobRun
+from toolkit.api.jobs import JobPlan, Target, TemplateCatalog, run_job
+from toolkit.api.results import Job, JobEvent, JobRun, RowReport, RowResult, RunSummary
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.progress import JobProgress
 from toolkit.core.errors import PartialFailure
-from toolkit.core.jobs import JobPlan
-from toolkit.core.journal import Job
-from toolkit.core.runner import RowResult, RunSummary
-from toolkit.core.session import short_error_id
-from toolkit.core.target import Target
-from toolkit.core.templates import TemplateCatalog
 
 if TYPE_CHECKING:
     from toolkit.api import Workspace
@@ -64,8 +59,7 @@ def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: Job
     they come (e.g. to hand out credentials only for rows that were applied). With
     ``distributed``, the workers run it (a resume always runs here).
     """
-    display = JobDisplay(plan.task, target)
-    with display:
+    with JobDisplay(plan.task) as display:
         run = run_job(target, catalog, plan, concurrency=concurrency, chunk_size=chunk_size,
                       results_path=results_path, progress=display, resume=resume,
                       skip_rows=skip_rows, on_start=on_start, on_results=on_results,
@@ -78,16 +72,15 @@ class JobDisplay:
     """The progress of a job on stderr: a line naming the job as it starts, then a bar
     (plain periodic lines off a terminal). Pass it as the API's ``progress``."""
 
-    def __init__(self, task: str, target: Target):
+    def __init__(self, task: str):
         self.task = task
-        self.target = target
         self._progress: JobProgress | None = None
 
     def __call__(self, event: JobEvent) -> None:
         if event.kind == "started":
-            tenant = f", tenant {self.target.tenant}" if self.target.tenant else ""
+            tenant = f", tenant {event.tenant}" if event.tenant else ""
             click.echo(f"job {event.job.id}: {self.task}, {event.total} row(s) on profile "
-                       f"{self.target.profile.name}{tenant}", err=True)
+                       f"{event.profile}{tenant}", err=True)
             self._progress = JobProgress(event.total, label=self.task).__enter__()
             self._progress.begin()
         elif self._progress is not None:
@@ -101,12 +94,11 @@ class JobDisplay:
             self._progress.__exit__(None, None, None)
 
 
-def run_shown(app: AppContext, ws: Workspace, task: str, work: Callable[[], JobRun], *,
-              target: Target | None = None) -> JobRun:
+def run_shown(app: AppContext, ws: Workspace, task: str, work: Callable[[], JobRun]
+              ) -> JobRun:
     """Run ``work`` (an API call that runs a job in ``ws``) with the job's progress on
-    screen, then print its summary; exit 1 when rows failed. ``target``: where the job
-    runs, when not the workspace's own (a resumed job's profile)."""
-    with JobDisplay(task, target or ws.target) as display:
+    screen, then print its summary; exit 1 when rows failed."""
+    with JobDisplay(task) as display:
         ws.progress = display
         try:
             run = work()
@@ -146,9 +138,7 @@ def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
     click.echo(f"job {job.id}: {counts or 'no rows'} ({summary.total} row(s) in "
                f"{summary.elapsed:.1f}s)")
     if summary.failures:
-        failures = [{"row": f.row, "key": f.key,
-                     "error": short_error_id(f.error_id, reason=f.reason),
-                     "message": f.message or ""} for f in summary.failures[:FAILURES_SHOWN]]
+        failures = [asdict(RowReport.of_result(f)) for f in summary.failures[:FAILURES_SHOWN]]
         emit(app, failures, ["row", "key", "error", "message"], title="failed rows")
         if len(summary.failures) > FAILURES_SHOWN:
             click.echo(f"... and {len(summary.failures) - FAILURES_SHOWN} more")

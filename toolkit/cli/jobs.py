@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -11,7 +12,6 @@ from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option
 from toolkit.cli.output import emit
 from toolkit.core.errors import PartialFailure
-from toolkit.core.session import short_error_id
 
 
 def _when(timestamp: float | None) -> str:
@@ -35,18 +35,13 @@ def list_(app: AppContext, limit: int, agent: str | None) -> None:
 
     With a shared store ('[store] url'), every agent's jobs are listed.
     """
-    from toolkit.core.journal import Journal
-
-    with Journal() as journal:
-        rows = []
-        for job in journal.jobs(limit, agent=agent):
-            counts = journal.counts(job.id)
-            rows.append({
-                "id": job.id, "task": job.task, "profile": job.profile,
-                "tenant": job.tenant or "", "started": _when(job.started),
-                "status": job.status, "agent": job.agent,
-                "rows": ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
-            })
+    with app.workspace() as ws:
+        listed = ws.jobs.listing(limit, agent=agent)
+    rows = [{"id": e.job.id, "task": e.job.task, "profile": e.job.profile,
+             "tenant": e.job.tenant or "", "started": _when(e.job.started),
+             "status": e.job.status, "agent": e.job.agent,
+             "rows": ", ".join(f"{n} {s}" for s, n in sorted(e.counts.items()))}
+            for e in listed]
     emit(app, rows, ["id", "task", "profile", "tenant", "started", "status", "agent", "rows"],
          title="Jobs")
 
@@ -57,11 +52,9 @@ def list_(app: AppContext, limit: int, agent: str | None) -> None:
 @click.pass_obj
 def show(app: AppContext, job_id: str, only_failed: bool) -> None:
     """A job's settings and every row's outcome."""
-    from toolkit.core.journal import SENT, Journal
-
-    with Journal() as journal:
-        job = journal.job(job_id)
-        outcomes = journal.outcomes(job.id)
+    with app.workspace() as ws:
+        report = ws.jobs.report(job_id, only_failed=only_failed)
+    job = report.job
     if app.output == "table":
         click.echo(f"job {job.id}: {job.task} on profile {job.profile}"
                    + (f", tenant {job.tenant}" if job.tenant else ""))
@@ -69,14 +62,7 @@ def show(app: AppContext, job_id: str, only_failed: bool) -> None:
                    f"ended {_when(job.ended) or '-'}")
         if job.input_path:
             click.echo(f"input {job.input_path} (sha256 {job.input_sha256})")
-    rows = [
-        {"row": o.row, "key": o.key,
-         "status": "unknown" if o.status == SENT else o.status,
-         "error": short_error_id(o.error_id), "message": o.message or ""}
-        for o in outcomes
-        if not only_failed or o.status in ("failed", SENT)
-    ]
-    emit(app, rows, ["row", "key", "status", "error", "message"])
+    emit(app, [asdict(row) for row in report.rows], ["row", "key", "status", "error", "message"])
 
 
 @jobs.command()
@@ -120,8 +106,7 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, retry_failed: bool
                        err=True)
         run_shown(app, ws, resumption.plan.task,
                   lambda: ws.jobs.run_resumption(job, resumption, concurrency=concurrency,
-                                                 chunk_size=chunk_size, results=results_path),
-                  target=ws.for_job(job).target)
+                                                 chunk_size=chunk_size, results=results_path))
     if unknown:
         raise PartialFailure(
             f"{len(unknown)} row(s) of job {job.id} have an unknown outcome",

@@ -10,9 +10,9 @@ from typing import Any, TextIO
 
 import click
 
+from toolkit.api.results import excel_safe
 from toolkit.cli.context import AppContext
 from toolkit.cli.plain_text import visible
-from toolkit.io.results import excel_safe
 
 
 def _cell(value: Any) -> str:

@@ -9,7 +9,7 @@ from collections import Counter
 from types import TracebackType
 from typing import Any, TextIO
 
-from toolkit.core.runner import RowResult
+from toolkit.api.results import RowResult
 
 
 class JobProgress:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from toolkit.core.errors import InputError
-from toolkit.core.sandbox_plugin import sandbox_plugin
-
-DEFAULT_HTTP_PORT = 5985
-DEFAULT_HTTPS_PORT = 5986
+from toolkit.api.sandbox import (
+    DEFAULT_HTTP_PORT,
+    DEFAULT_HTTPS_PORT,
+    RunningSandbox,
+    approve_sign_in,
+    start_sandbox,
+    stop_shared_sandbox,
+    write_sandbox_profile,
+)
 
 
 @click.group()
@@ -79,27 +82,19 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
           without_modules: tuple[str, ...], write_profile: str | None) -> None:
     """Serve the sandbox until interrupted (Ctrl-C)."""
     use_https = use_https or write_profile is not None
-    if port is None:
-        port = DEFAULT_HTTPS_PORT if use_https else DEFAULT_HTTP_PORT
-    plugin = sandbox_plugin()
-    options = plugin.SandboxOptions(
-        host=host, port=port, https=use_https, state=state, seed=seed,
-        username=username or plugin.DEFAULT_USERNAME, password=password,
-        latency_ms=latency_ms, cmdlet_ms=cmdlet_ms,
-        fault_rate=fault_rate, throttle_rate=throttle_rate, throttle_retry_s=throttle_retry_s,
-        random_seed=random_seed, command_log=command_log, mailbox_delay_s=mailbox_delay_s,
-        migration_speed=migration_speed,
-        host_modules=_module_inventory(host_modules, without_modules),
-    )
+    modules = _module_versions(host_modules)
     if not _is_loopback(host):
         click.secho(f"warning: listening on {host}: other machines can reach this sandbox.",
                     fg="yellow", err=True)
+    running = start_sandbox(
+        host=host, port=port, https=use_https, state=state, seed=seed, username=username,
+        password=password, latency_ms=latency_ms, cmdlet_ms=cmdlet_ms, fault_rate=fault_rate,
+        throttle_rate=throttle_rate, throttle_retry_s=throttle_retry_s,
+        random_seed=random_seed, command_log=command_log, mailbox_delay_s=mailbox_delay_s,
+        migration_speed=migration_speed, host_modules=modules,
+        without_modules=without_modules)
     try:
-        running = plugin.start_sandbox(options)
-    except plugin.SandboxUnavailable as exc:  # bad seed or state file, port taken: bad input
-        raise InputError(exc.message, hint=exc.hint) from None
-    try:
-        profile_path = _write_profile(write_profile, running) if write_profile else None
+        profile_path = write_sandbox_profile(write_profile, running) if write_profile else None
         _print_banner(running, write_profile, profile_path)
         _wait_for_interrupt()
     finally:
@@ -125,30 +120,8 @@ def _wait_for_interrupt() -> None:
             time.sleep(3600)
 
 
-def _write_profile(name: str, running: Any) -> Path:
-    """Store the sandbox's connection in the config file; the password goes in a 0600 file."""
-    from toolkit.core import config, paths
-
-    password_file = paths.data_dir() / "sandbox" / "profiles" / f"{name}.password"
-    password_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(running.password)
-    settings: dict[str, Any] = {
-        "endpoint": running.url,
-        "auth": "ntlm",
-        "username": running.username,
-        "password_file": str(password_file),
-        "ca_bundle": str(running.ca_cert),
-        "role": "admin",
-    }
-    backend_settings = getattr(running.backend, "profile_settings", None)
-    if callable(backend_settings):
-        settings.update(backend_settings(running.url.removesuffix("/wsman")))
-    return config.write_profile(name, settings)
-
-
-def _print_banner(running: Any, profile: str | None, profile_path: Path | None) -> None:
+def _print_banner(running: RunningSandbox, profile: str | None,
+                  profile_path: Path | None) -> None:
     click.echo(f"psbridge sandbox listening on {running.url}")
     click.echo(f"  account   {running.username} / {running.password} (admin)")
     tls = ""
@@ -168,20 +141,15 @@ def _print_banner(running: Any, profile: str | None, profile_path: Path | None) 
     click.echo("Press Ctrl-C to stop.")
 
 
-def _module_inventory(versions: tuple[str, ...], missing: tuple[str, ...]
-                      ) -> dict[str, str] | None:
-    """The emulated host's modules: the default set, changed by the options."""
-    if not versions and not missing:
-        return None
-    modules = dict(sandbox_plugin().DEFAULT_HOST_MODULES)
-    for item in versions:
+def _module_versions(items: tuple[str, ...]) -> dict[str, str]:
+    """``--host-module NAME=VERSION`` options as a mapping (the last one of a name wins)."""
+    modules: dict[str, str] = {}
+    for item in items:
         name, sep, version = item.partition("=")
         if not sep or not name or not version:
             raise click.BadParameter(f"{item!r}: expected NAME=VERSION",
                                      param_hint="--host-module")
         modules[name] = version
-    for name in missing:
-        modules.pop(name, None)
     return modules
 
 
@@ -200,41 +168,8 @@ def approve(app: Any, code: str) -> None:
       psbridge --profile lab-delegated task run ...      # terminal 2: prints a code
       psbridge --profile lab sandbox approve ABCD-EFGH   # terminal 3
     """
-    import json
-
-    import requests
-
-    from toolkit.core.config import resolve_profile
-    from toolkit.core.errors import ConnectionFailed, InputError
-
-    profile = resolve_profile(app.profile_name if app is not None else None)
-    if profile.endpoint is None:
-        raise InputError(
-            "approve needs a sandbox that keeps running: the embedded one lives only "
-            "while a command runs",
-            hint="psbridge sandbox serve --write-profile lab, then "
-            "psbridge --profile lab sandbox approve CODE",
-        )
-    base = profile.endpoint.removesuffix("/wsman")
-    session = requests.Session()
-    session.trust_env = False  # loopback: no proxy, and our CA bundle, not the environment's
-    session.verify = profile.ca_bundle or profile.verify_tls
-    try:
-        response = session.post(f"{base}/_sandbox/devicecode/approve",
-                                json={"user_code": code},
-                                auth=(profile.username or "", profile.password() or ""),
-                                timeout=30)
-    except requests.RequestException as exc:
-        raise ConnectionFailed(f"cannot reach the sandbox at {base}: {exc}") from None
-    try:
-        answer = response.json()
-    except json.JSONDecodeError:
-        answer = {}
-    if response.status_code != 200:
-        reason = (answer.get("error_description") or answer.get("message")
-                  or answer.get("error") or response.text)
-        raise InputError(f"the sandbox refused to approve {code}: {reason}")
-    click.echo(f"approved {answer.get('user_code', code)} as {answer.get('account')}")
+    approval = approve_sign_in(code, app.profile_name if app is not None else None)
+    click.echo(f"approved {approval.user_code} as {approval.account}")
 
 
 @sandbox.command()
@@ -248,9 +183,7 @@ def stop(app: Any) -> None:
     (PSBRIDGE_SANDBOX_IDLE_S sets the seconds); this ends it now. The tenant is kept
     (under the data folder's sandbox/state.json) and the next command starts it again.
     """
-    from toolkit.core.target import sandbox_dir
-
-    stopped = sandbox_plugin().stop_shared(sandbox_dir())
+    stopped = stop_shared_sandbox()
     if app is not None and app.output != "table":
         from toolkit.cli.output import emit
 

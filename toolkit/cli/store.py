@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 
 from toolkit.cli.context import AppContext
@@ -21,29 +23,19 @@ def store() -> None:
 @click.pass_obj
 def migrate(app: AppContext) -> None:
     """Bring the store's schema up to date (safe to run while others use the store)."""
-    from toolkit.core import migrations
-    from toolkit.core.database import Database, configured_location, shown
+    from toolkit.api.store import migrate_store
 
-    location = configured_location()
-    with Database(location) as db:
-        applied = migrations.migrate(db)
-    for migration in applied:
+    done = migrate_store()
+    for migration in done.applied:
         click.echo(f"applied {migration.version}: {migration.summary}")
-    click.echo(f"{shown(location)}: schema version {migrations.LATEST}"
-               + ("" if applied else " (already up to date)"))
+    click.echo(f"{done.store}: schema version {done.schema}"
+               + ("" if done.applied else " (already up to date)"))
 
 
 @store.command()
 @click.pass_obj
 def status(app: AppContext) -> None:
     """Which store this machine uses and its schema version."""
-    from toolkit.core import migrations
-    from toolkit.core.database import Database, configured_location, shown
+    from toolkit.api.store import store_status
 
-    location = configured_location()
-    with Database(location) as db:
-        if db.dialect == "sqlite":  # a local store brings itself up to date when opened
-            migrations.check(db)
-        version = migrations.current_version(db)
-    emit(app, [{"store": shown(location), "kind": db.dialect, "schema": version,
-                "needed": migrations.LATEST}], ["store", "kind", "schema", "needed"])
+    emit(app, [asdict(store_status())], ["store", "kind", "schema", "needed"])

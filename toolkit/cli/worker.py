@@ -37,25 +37,9 @@ def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
       psbridge worker --concurrency 4
       psbridge worker --beat
     """
-    from toolkit.core.database import Database, configured_location
-    from toolkit.core.errors import InputError
-    from toolkit.core.migrations import check
-    from toolkit.distributed.app import celery_app
-    from toolkit.distributed.settings import broker_settings
-    from toolkit.distributed.submit import require_shared_store
+    from toolkit.api.workers import worker_app
 
-    if beat and concurrency < 2:
-        raise InputError("--beat needs --concurrency 2 or more: a scheduled audit waits for "
-                         "the tenant audits it sends to the workers")
-    broker_settings()
-    require_shared_store()
-    with Database(configured_location()) as db:  # a store behind is refused now, not later
-        check(db)
-    celery = celery_app()
-    if beat:
-        from toolkit.distributed.schedule import install_schedule
-
-        install_schedule(celery)
+    celery = worker_app(concurrency=concurrency, beat=beat)
     argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", f"--queues={queues}",
             f"--hostname={name or 'psbridge@' + socket.gethostname()}",
             "--loglevel=INFO" if app.verbose else "--loglevel=WARNING", "--without-gossip",
