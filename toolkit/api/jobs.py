@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
 
 # What run_job takes is named from here too.
-__all__ = ["DEFAULT_CHUNK", "JobPlan", "Jobs", "Target", "TemplateCatalog", "record_unchanged",
-           "run_job"]
+__all__ = ["DEFAULT_CHUNK", "Jobs", "record_unchanged", "run_job"]
 
 DEFAULT_CHUNK = 25
 

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from toolkit.api.jobs import JobPlan, Target, TemplateCatalog, run_job
-from toolkit.api.results import Job, JobEvent, JobRun, RowReport, RowResult, RunSummary
+from toolkit.api.results import Job, JobEvent, JobRun, RowReport, RunSummary
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.progress import JobProgress
@@ -45,27 +44,6 @@ def distributed_option(function: click.decorators.FC) -> click.decorators.FC:
         help="Send the work to the Celery workers ('psbridge worker') as one task per "
         "chunk, and follow it from the shared store. Needs [store] url and [queue] broker.",
     )(function)
-
-
-def execute(app: AppContext, target: Target, catalog: TemplateCatalog, plan: JobPlan,
-            *, concurrency: int | None, chunk_size: int, results_path: Path | None,
-            resume: Job | None = None, skip_rows: tuple[int, ...] = (),
-            on_results: Callable[[list[RowResult]], None] | None = None,
-            on_start: Callable[[Job], None] | None = None,
-            distributed: bool = False) -> RunSummary:
-    """Run the plan with a progress display; print the summary; exit 1 if rows failed.
-
-    ``on_results`` and ``on_start`` let a command see each row's outcome and the job as
-    they come (e.g. to hand out credentials only for rows that were applied). With
-    ``distributed``, the workers run it (a resume always runs here).
-    """
-    with JobDisplay(plan.task) as display:
-        run = run_job(target, catalog, plan, concurrency=concurrency, chunk_size=chunk_size,
-                      results_path=results_path, progress=display, resume=resume,
-                      skip_rows=skip_rows, on_start=on_start, on_results=on_results,
-                      distributed=distributed)
-    finish(app, run)
-    return run.summary
 
 
 class JobDisplay:
