@@ -7,25 +7,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.api.jobs import DEFAULT_CHUNK, record_unchanged, run_job
+from toolkit.api.perms_lookups import PermissionLookups
 from toolkit.api.results import AuditResult, ChangeResult
 from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult
 
 if TYPE_CHECKING:
-    from toolkit.api.workspace import Workspace
     from toolkit.tasks.permissions.audit import ChunkResult
-    from toolkit.tasks.permissions.changes import Request
+    from toolkit.tasks.permissions.changes import Plan, Request
     from toolkit.tasks.permissions.rows import PermRow
+
+# A request and its plan, as the CLI shows them before running.
+__all__ = ["Permissions", "Plan", "Request"]
 
 AUDIT_CHUNK = 250
 
 
-class Permissions:
+class Permissions(PermissionLookups):
     """``ws.perms``. Every change reads the tenant first and sends only what differs;
-    rows already true are counted as unchanged. Changes run as resumable jobs."""
-
-    def __init__(self, workspace: Workspace):
-        self._ws = workspace
+    rows already true are counted as unchanged. Changes run as resumable jobs. Readings:
+    audits into snapshots, and lookups (:class:`PermissionLookups`)."""
 
     # One call each: plan and run.
 
@@ -33,19 +34,16 @@ class Permissions:
               automapping: bool | None = None, dry_run: bool = False) -> ChangeResult:
         """Give ``trustee`` each of ``rights`` (FullAccess, SendAs, SendOnBehalf) on
         ``mailbox``; a right already held is unchanged."""
-        from toolkit.tasks.permissions.rows import single_rows
-
-        rows = single_rows(mailbox, trustee, rights, "grant", automapping)
-        return self._plan_and_run("perms grant", rows, dry_run=dry_run, concurrency=1)
+        return self._finish(self.plan_grant(mailbox, trustee, rights,
+                                            automapping=automapping, dry_run=dry_run),
+                            dry_run=dry_run)
 
     def revoke(self, mailbox: str, trustee: str, rights: Iterable[str], *,
                dry_run: bool = False) -> ChangeResult:
         """Take ``rights`` on ``mailbox`` away from ``trustee`` (an address or an
         orphaned SID); a right not held is unchanged."""
-        from toolkit.tasks.permissions.rows import single_rows
-
-        rows = single_rows(mailbox, trustee, rights, "revoke")
-        return self._plan_and_run("perms revoke", rows, dry_run=dry_run, concurrency=1)
+        return self._finish(self.plan_revoke(mailbox, trustee, rights, dry_run=dry_run),
+                            dry_run=dry_run)
 
     def apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
               dry_run: bool = False, concurrency: int | None = None,
@@ -71,12 +69,11 @@ class Permissions:
         return self.run(request, concurrency=concurrency, chunk_size=chunk_size,
                         results=results)
 
-    def _plan_and_run(self, task: str, rows: list[PermRow], *, dry_run: bool,
-                      concurrency: int) -> ChangeResult:
-        request = self.plan(task, rows, dry_run=dry_run, concurrency=concurrency)
+    def _finish(self, request: Request, *, dry_run: bool) -> ChangeResult:
+        """One mailbox and trustee: the plan alone (dry run), else run one at a time."""
         if dry_run:
             return ChangeResult(request.plan)
-        return self.run(request, concurrency=concurrency)
+        return self.run(request, concurrency=1)
 
     # Two steps, for callers that show the plan before it runs.
 
@@ -87,6 +84,22 @@ class Permissions:
 
         return plan_request(self._ws.target, self._ws.catalog, task, rows,
                             concurrency=concurrency, will_apply=not dry_run)
+
+    def plan_grant(self, mailbox: str, trustee: str, rights: Iterable[str], *,
+                   automapping: bool | None = None, dry_run: bool = False) -> Request:
+        """Plan :meth:`grant` (the rights are checked before the tenant is read)."""
+        from toolkit.tasks.permissions.rows import single_rows
+
+        rows = single_rows(mailbox, trustee, rights, "grant", automapping)
+        return self.plan("perms grant", rows, dry_run=dry_run, concurrency=1)
+
+    def plan_revoke(self, mailbox: str, trustee: str, rights: Iterable[str], *,
+                    dry_run: bool = False) -> Request:
+        """Plan :meth:`revoke` (the rights are checked before the tenant is read)."""
+        from toolkit.tasks.permissions.rows import single_rows
+
+        rows = single_rows(mailbox, trustee, rights, "revoke")
+        return self.plan("perms revoke", rows, dry_run=dry_run, concurrency=1)
 
     def plan_apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
                    dry_run: bool = False, concurrency: int | None = None) -> Request:

@@ -11,27 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from toolkit.api.perms_lookups import LOOKUP_COLUMNS
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
 
 if TYPE_CHECKING:
     from toolkit.api import Workspace
+    from toolkit.api.perms_lookups import Lookup
     from toolkit.core.config import Profile
-    from toolkit.core.target import Target
-    from toolkit.core.templates import TemplateCatalog
     from toolkit.tasks.permissions.drift import Drift
     from toolkit.tasks.permissions.snapshots import Grant, Snapshot, SnapshotStore
 
 GRANT_COLUMNS = ["mailbox", "trustee", "right", "kind", "source"]
-LOOKUP_COLUMNS = [*GRANT_COLUMNS, "via"]  # via: the group a right is held through
 SHOWN_ON_SCREEN = 200  # more rows than this go to --out or --output json|csv
-
-
-def _catalog() -> TemplateCatalog:
-    from toolkit.core.templates import TemplateCatalog
-
-    return TemplateCatalog()
 
 
 def _show_grants(app: AppContext, grants: Iterable[Grant], count: int, title: str) -> None:
@@ -274,10 +267,8 @@ def _tenant_of(app: AppContext) -> str:
 @click.pass_obj
 def snapshots(app: AppContext) -> None:
     """List the permission snapshots of the tenant (newest first)."""
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    with SnapshotStore() as store:
-        rows = [s.summary() for s in store.recent(_tenant_of(app), incomplete=True)]
+    with app.workspace() as ws:
+        rows = [s.summary() for s in ws.perms.snapshots()]
     emit(app, rows, ["snapshot", "tenant", "taken", "scope", "status", "mailboxes", "grants",
                      "orphans", "failed_mailboxes"], title="Permission snapshots")
 
@@ -451,110 +442,12 @@ def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant
                 f"snapshot {older.id} -> {newer.id}")
 
 
-def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool,
-            expand_groups: bool = False) -> None:
-    """Answer from the newest snapshot that covers the question (or the tenant now, with
-    ``live``); an address the tenant, or the snapshot, does not know is an error (exit 2),
-    never "0 right(s)"."""
-    from toolkit.tasks.permissions.group_access import access_of
-    from toolkit.tasks.permissions.group_access import expand_groups as expanded
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    tenant = _tenant_of(app)
-    with SnapshotStore() as store:
-        latest, read = _answering_snapshot(store, tenant, mailbox)
-    known = {*read, *(g.trustee for g in latest[0].grants)} if latest else set()
-    if live:
-        from toolkit.core.config import resolve_profile
-        from toolkit.core.target import open_target
-        from toolkit.tasks.permissions.audit import read_live
-
-        with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-            if trustee:
-                _require_trustee(target, trustee, tenant, known)
-            grants, failures, groups = read_live(target, _catalog(),
-                                                 [mailbox] if mailbox else None)
-        if failures and mailbox and "ManagementObjectNotFound" in failures[0].get("error", ""):
-            from toolkit.tasks.lookups import unknown_address
-
-            raise unknown_address("mailbox", mailbox, tenant, read)
-        if failures:
-            raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
-        source = "live"
-    else:
-        if not latest:
-            raise InputError(f"no permission snapshot of {tenant} yet",
-                             hint="Run 'psbridge perms audit --all' first, or add --live.")
-        snapshot = latest[0]
-        grants, groups = snapshot.grants, snapshot.groups
-        source = f"snapshot {snapshot.id} ({snapshot.taken_text})"
-        if mailbox and mailbox.casefold() not in read:
-            _not_in_snapshot(snapshot, mailbox, read)
-        if trustee and snapshot.scope != "all":
-            raise InputError(f"no snapshot of every mailbox of {tenant}: the latest, snapshot "
-                             f"{snapshot.id}, read only {snapshot.scope}",
-                             hint="Run 'psbridge perms audit --all', or add --live.")
-    held = [g for g in grants if g.is_access
-            and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
-    if trustee is not None:
-        rows = access_of(held, groups, trustee)
-        if not rows and not live:
-            from toolkit.core.config import resolve_profile
-            from toolkit.core.target import open_target
-
-            # Nothing held in the snapshot: a user without access, or a misspelt address.
-            with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-                _require_trustee(target, trustee, tenant, known)
-    else:
-        rows = (expanded(held, groups) if expand_groups
-                else [{**g.as_dict(), "via": ""} for g in held])
-    emit(app, rows, LOOKUP_COLUMNS, title=source)
-    through = sum(1 for r in rows if r["via"])
-    click.echo(f"{len(rows)} right(s)" + (f", {through} through a group" if through else "")
-               + f", from {source}", err=True)
-
-
-def _answering_snapshot(store: SnapshotStore, tenant: str, mailbox: str | None
-                        ) -> tuple[list[Snapshot], set[str]]:
-    """The snapshot a lookup answers from (none, or one) and the mailboxes it read: for a
-    mailbox, the newest that read it; else (and when none did) the newest of every
-    mailbox, or the newest at all."""
-    recent = store.recent(tenant)
-    if mailbox:
-        for snapshot in recent:
-            read = store.mailboxes_read(snapshot.id)
-            if mailbox.casefold() in read:
-                return [store.load(snapshot.id)], read
-    chosen = next((s for s in recent if s.scope == "all"), recent[0] if recent else None)
-    if chosen is None:
-        return [], set()
-    return [store.load(chosen.id)], store.mailboxes_read(chosen.id)
-
-
-def _not_in_snapshot(snapshot: Snapshot, mailbox: str, read: set[str]) -> None:
-    """A mailbox the snapshot did not read: unknown (it read every one) or not covered."""
-    from toolkit.tasks.lookups import unknown_address
-
-    if snapshot.scope == "all":
-        raise unknown_address(
-            "mailbox", mailbox, f"snapshot {snapshot.id} of {snapshot.tenant}, which read "
-            "every mailbox", read,
-            hint="A mailbox created since then: add --live, or run 'psbridge perms audit "
-            "--all' again.")
-    raise InputError(
-        f"mailbox {mailbox} is not in snapshot {snapshot.id} of {snapshot.tenant}: it read "
-        f"only {snapshot.scope}",
-        hint=f"Add --live, or run 'psbridge perms audit --mailbox {mailbox}' (or --all).")
-
-
-def _require_trustee(target: Target, trustee: str, tenant: str, known: set[str]) -> None:
-    """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
-    from toolkit.tasks.lookups import unknown_address
-    from toolkit.tasks.permissions.read import current_permissions
-
-    resolved = current_permissions(target, _catalog(), [], trustees=[trustee]).trustee(trustee)
-    if resolved is None or not resolved.found:
-        raise unknown_address("user", trustee, tenant, known)
+def _show_lookup(app: AppContext, lookup: Lookup) -> None:
+    emit(app, lookup.rows, LOOKUP_COLUMNS, title=lookup.source)
+    through = lookup.through_groups
+    click.echo(f"{len(lookup.rows)} right(s)"
+               + (f", {through} through a group" if through else "")
+               + f", from {lookup.source}", err=True)
 
 
 @click.command("who-can-access")
@@ -576,7 +469,9 @@ def who_can_access(app: AppContext, mailbox: str, live: bool, expand_groups: boo
       psbridge perms who-can-access sales@contoso.com --expand-groups
       psbridge perms who-can-access sales@contoso.com --live
     """
-    _lookup(app, mailbox=mailbox, trustee=None, live=live, expand_groups=expand_groups)
+    with app.workspace() as ws:
+        _show_lookup(app, ws.perms.who_can_access(mailbox, live=live,
+                                                  expand_groups=expand_groups))
 
 
 @click.command("access-of")
@@ -595,4 +490,5 @@ def access_of(app: AppContext, user: str, live: bool) -> None:
       psbridge perms access-of adele.vance@contoso.com
       psbridge perms access-of adele.vance@contoso.com --live -o csv
     """
-    _lookup(app, mailbox=None, trustee=user, live=live)
+    with app.workspace() as ws:
+        _show_lookup(app, ws.perms.access_of(user, live=live))
