@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.api.jobs import DEFAULT_CHUNK, record_unchanged, run_job
+from toolkit.api.perms_audits import PermissionAudits
+from toolkit.api.perms_drift import PermissionDrift
 from toolkit.api.perms_lookups import PermissionLookups
-from toolkit.api.results import AuditResult, ChangeResult
+from toolkit.api.results import ChangeResult
 from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult
 
 if TYPE_CHECKING:
-    from toolkit.tasks.permissions.audit import ChunkResult
     from toolkit.tasks.permissions.changes import Plan, Request
     from toolkit.tasks.permissions.rows import PermRow
 
 # A request and its plan, as the CLI shows them before running.
 __all__ = ["Permissions", "Plan", "Request"]
 
-AUDIT_CHUNK = 250
 
-
-class Permissions(PermissionLookups):
+class Permissions(PermissionAudits, PermissionDrift, PermissionLookups):
     """``ws.perms``. Every change reads the tenant first and sends only what differs;
-    rows already true are counted as unchanged. Changes run as resumable jobs. Readings:
-    audits into snapshots, and lookups (:class:`PermissionLookups`)."""
+    rows already true are counted as unchanged. Changes run as resumable jobs. Reading:
+    audits into snapshots (:class:`PermissionAudits`), drift between them
+    (:class:`PermissionDrift`), and lookups both ways (:class:`PermissionLookups`)."""
 
     # One call each: plan and run.
 
@@ -151,31 +151,3 @@ class Permissions(PermissionLookups):
                       concurrency=concurrency, chunk_size=chunk_size, results_path=results,
                       progress=self._ws.progress, on_start=started, distributed=distributed)
         return ChangeResult(plan, run)
-
-    # Reading.
-
-    def audit(self, mailboxes: Sequence[str] | None = None, *, all: bool = False,
-              include_noise: bool = False, concurrency: int | None = None,
-              chunk_size: int = AUDIT_CHUNK,
-              on_start: Callable[[int, bool, int, int], None] | None = None,
-              on_chunk: Callable[[ChunkResult], None] | None = None) -> AuditResult:
-        """Read who holds which right on ``mailboxes`` (or every mailbox, ``all=True``)
-        into a snapshot, continuing an unfinished audit of the same mailboxes.
-
-        ``on_start(snapshot id, continued, mailboxes in all, mailboxes left)`` and
-        ``on_chunk(chunk)`` follow the reading.
-        """
-        from toolkit.core.errors import InputError
-        from toolkit.tasks.permissions.audit import run_audit
-        from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-        if bool(mailboxes) == all:
-            raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
-        target = self._ws.target
-        with SnapshotStore() as store:
-            snapshot = run_audit(target, self._ws.catalog, store,
-                                 mailboxes=None if all else list(mailboxes or ()),
-                                 include_noise=include_noise, chunk_size=chunk_size,
-                                 concurrency=concurrency or target.profile.max_runspaces,
-                                 on_start=on_start, on_chunk=on_chunk)
-        return AuditResult(snapshot)

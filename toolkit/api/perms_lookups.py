@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from toolkit.api.perms_snapshots import PermissionSnapshots
+from toolkit.api.perms_snapshots import GRANT_COLUMNS, PermissionSnapshots
 from toolkit.core.errors import InputError
 
 if TYPE_CHECKING:
     from toolkit.tasks.permissions.snapshots import Grant, Snapshot, SnapshotStore
 
 # A lookup row: a grant's columns and the group a right is held through (empty: directly).
-LOOKUP_COLUMNS = ("mailbox", "trustee", "right", "kind", "source", "via")
+LOOKUP_COLUMNS = (*GRANT_COLUMNS, "via")
 
 
 @dataclass

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from toolkit.tasks.permissions.snapshots import Grant, Snapshot
 
 # The snapshot, its grants and a difference between two of them: what the readings return.
-__all__ = ["Drift", "Grant", "Note", "PermissionSnapshots", "Snapshot", "TenantFailure"]
+__all__ = ["GRANT_COLUMNS", "Drift", "Grant", "Note", "PermissionSnapshots", "Snapshot",
+           "TenantFailure"]
 
+GRANT_COLUMNS = ("mailbox", "trustee", "right", "kind", "source")  # Grant.as_dict()
 Note = Callable[[str], None]  # told what the caller should know (no tenants to cover, ...)
 
 
