@@ -149,10 +149,9 @@ class PermissionAudits(PermissionSnapshots):
                 yield TenantFailure(tenant or "home", exc)
 
     def _tenant(self, tenant: str | None) -> Workspace:
-        """A workspace for ``tenant`` with this one's profile, closed after its audit."""
-        from toolkit.api.workspace import Workspace
-
-        return Workspace(self._ws.profile_name, tenant, progress=self._ws.progress)
+        """A workspace for ``tenant`` with this one's profile, closed after its audit (of
+        this workspace's class: the workspace module imports this one)."""
+        return type(self._ws)(self._ws.profile_name, tenant, progress=self._ws.progress)
 
 
 def _check_mailboxes(mailboxes: Sequence[str] | None, all: bool) -> None:
