@@ -13,6 +13,7 @@ from toolkit.api.perms_lookups import LOOKUP_COLUMNS
 from toolkit.api.perms_snapshots import GRANT_COLUMNS, TenantFailure
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
+from toolkit.cli.perms_change import change_shown
 from toolkit.core.errors import ConnectionFailed, DriftFound, InputError, PartialFailure
 
 if TYPE_CHECKING:
@@ -201,8 +202,6 @@ def _fix(app: AppContext, plan: FixPlan, apply_plan: bool) -> None:
     if path is None:
         raise InputError("--apply needs --plan FILE.csv: the plan is applied from that file "
                          "(and a crash resumes from it)")
-    from toolkit.cli.perms_change import change_shown
-
     change_shown(app, lambda ws: ws.perms.plan_apply(path), dry_run=False, concurrency=None,
                  chunk_size=25, results_path=None)
 
