@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.api.jobs import DEFAULT_CHUNK, record_unchanged, run_job
-from toolkit.api.results import AuditResult, ChangeResult
+from toolkit.api.perms_audits import PermissionAudits
+from toolkit.api.perms_drift import PermissionDrift
+from toolkit.api.perms_lookups import PermissionLookups
+from toolkit.api.results import ChangeResult
 from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult
 
 if TYPE_CHECKING:
-    from toolkit.api.workspace import Workspace
-    from toolkit.tasks.permissions.audit import ChunkResult
-    from toolkit.tasks.permissions.changes import Request
+    from toolkit.tasks.permissions.changes import Plan, Request
     from toolkit.tasks.permissions.rows import PermRow
 
-AUDIT_CHUNK = 250
+# A request and its plan, as the CLI shows them before running.
+__all__ = ["Permissions", "Plan", "Request"]
 
 
-class Permissions:
+class Permissions(PermissionAudits, PermissionDrift, PermissionLookups):
     """``ws.perms``. Every change reads the tenant first and sends only what differs;
-    rows already true are counted as unchanged. Changes run as resumable jobs."""
-
-    def __init__(self, workspace: Workspace):
-        self._ws = workspace
+    rows already true are counted as unchanged. Changes run as resumable jobs. Reading:
+    audits into snapshots (:class:`PermissionAudits`), drift between them
+    (:class:`PermissionDrift`), and lookups both ways (:class:`PermissionLookups`)."""
 
     # One call each: plan and run.
 
@@ -33,19 +34,16 @@ class Permissions:
               automapping: bool | None = None, dry_run: bool = False) -> ChangeResult:
         """Give ``trustee`` each of ``rights`` (FullAccess, SendAs, SendOnBehalf) on
         ``mailbox``; a right already held is unchanged."""
-        from toolkit.tasks.permissions.rows import single_rows
-
-        rows = single_rows(mailbox, trustee, rights, "grant", automapping)
-        return self._plan_and_run("perms grant", rows, dry_run=dry_run, concurrency=1)
+        return self._finish(self.plan_grant(mailbox, trustee, rights,
+                                            automapping=automapping, dry_run=dry_run),
+                            dry_run=dry_run)
 
     def revoke(self, mailbox: str, trustee: str, rights: Iterable[str], *,
                dry_run: bool = False) -> ChangeResult:
         """Take ``rights`` on ``mailbox`` away from ``trustee`` (an address or an
         orphaned SID); a right not held is unchanged."""
-        from toolkit.tasks.permissions.rows import single_rows
-
-        rows = single_rows(mailbox, trustee, rights, "revoke")
-        return self._plan_and_run("perms revoke", rows, dry_run=dry_run, concurrency=1)
+        return self._finish(self.plan_revoke(mailbox, trustee, rights, dry_run=dry_run),
+                            dry_run=dry_run)
 
     def apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
               dry_run: bool = False, concurrency: int | None = None,
@@ -71,12 +69,11 @@ class Permissions:
         return self.run(request, concurrency=concurrency, chunk_size=chunk_size,
                         results=results)
 
-    def _plan_and_run(self, task: str, rows: list[PermRow], *, dry_run: bool,
-                      concurrency: int) -> ChangeResult:
-        request = self.plan(task, rows, dry_run=dry_run, concurrency=concurrency)
+    def _finish(self, request: Request, *, dry_run: bool) -> ChangeResult:
+        """One mailbox and trustee: the plan alone (dry run), else run one at a time."""
         if dry_run:
             return ChangeResult(request.plan)
-        return self.run(request, concurrency=concurrency)
+        return self.run(request, concurrency=1)
 
     # Two steps, for callers that show the plan before it runs.
 
@@ -87,6 +84,22 @@ class Permissions:
 
         return plan_request(self._ws.target, self._ws.catalog, task, rows,
                             concurrency=concurrency, will_apply=not dry_run)
+
+    def plan_grant(self, mailbox: str, trustee: str, rights: Iterable[str], *,
+                   automapping: bool | None = None, dry_run: bool = False) -> Request:
+        """Plan :meth:`grant` (the rights are checked before the tenant is read)."""
+        from toolkit.tasks.permissions.rows import single_rows
+
+        rows = single_rows(mailbox, trustee, rights, "grant", automapping)
+        return self.plan("perms grant", rows, dry_run=dry_run, concurrency=1)
+
+    def plan_revoke(self, mailbox: str, trustee: str, rights: Iterable[str], *,
+                    dry_run: bool = False) -> Request:
+        """Plan :meth:`revoke` (the rights are checked before the tenant is read)."""
+        from toolkit.tasks.permissions.rows import single_rows
+
+        rows = single_rows(mailbox, trustee, rights, "revoke")
+        return self.plan("perms revoke", rows, dry_run=dry_run, concurrency=1)
 
     def plan_apply(self, source: Path | str | Iterable[Mapping[str, Any]], *,
                    dry_run: bool = False, concurrency: int | None = None) -> Request:
@@ -138,31 +151,3 @@ class Permissions:
                       concurrency=concurrency, chunk_size=chunk_size, results_path=results,
                       progress=self._ws.progress, on_start=started, distributed=distributed)
         return ChangeResult(plan, run)
-
-    # Reading.
-
-    def audit(self, mailboxes: Sequence[str] | None = None, *, all: bool = False,
-              include_noise: bool = False, concurrency: int | None = None,
-              chunk_size: int = AUDIT_CHUNK,
-              on_start: Callable[[int, bool, int, int], None] | None = None,
-              on_chunk: Callable[[ChunkResult], None] | None = None) -> AuditResult:
-        """Read who holds which right on ``mailboxes`` (or every mailbox, ``all=True``)
-        into a snapshot, continuing an unfinished audit of the same mailboxes.
-
-        ``on_start(snapshot id, continued, mailboxes in all, mailboxes left)`` and
-        ``on_chunk(chunk)`` follow the reading.
-        """
-        from toolkit.core.errors import InputError
-        from toolkit.tasks.permissions.audit import run_audit
-        from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-        if bool(mailboxes) == all:
-            raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
-        target = self._ws.target
-        with SnapshotStore() as store:
-            snapshot = run_audit(target, self._ws.catalog, store,
-                                 mailboxes=None if all else list(mailboxes or ()),
-                                 include_noise=include_noise, chunk_size=chunk_size,
-                                 concurrency=concurrency or target.profile.max_runspaces,
-                                 on_start=on_start, on_chunk=on_chunk)
-        return AuditResult(snapshot)

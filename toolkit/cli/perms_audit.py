@@ -2,113 +2,84 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from toolkit.api.perms_drift import DRIFT_COLUMNS, FIX_COLUMNS
+from toolkit.api.perms_lookups import LOOKUP_COLUMNS
+from toolkit.api.perms_snapshots import GRANT_COLUMNS, TenantFailure
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
-from toolkit.core.errors import DriftFound, InputError, PartialFailure, PsbridgeError
+from toolkit.cli.perms_change import change_shown
+from toolkit.core.errors import ConnectionFailed, DriftFound, InputError, PartialFailure
 
 if TYPE_CHECKING:
-    from toolkit.api import Workspace
-    from toolkit.core.config import Profile
-    from toolkit.core.target import Target
-    from toolkit.core.templates import TemplateCatalog
-    from toolkit.tasks.permissions.drift import Drift
-    from toolkit.tasks.permissions.snapshots import Grant, Snapshot, SnapshotStore
+    from toolkit.api.perms_audits import AuditStart, ChunkResult, TenantAudit
+    from toolkit.api.perms_drift import FixPlan
+    from toolkit.api.perms_lookups import Lookup
+    from toolkit.cli.progress import JobProgress
 
-GRANT_COLUMNS = ["mailbox", "trustee", "right", "kind", "source"]
-LOOKUP_COLUMNS = [*GRANT_COLUMNS, "via"]  # via: the group a right is held through
 SHOWN_ON_SCREEN = 200  # more rows than this go to --out or --output json|csv
 
 
-def _catalog() -> TemplateCatalog:
-    from toolkit.core.templates import TemplateCatalog
-
-    return TemplateCatalog()
+def _note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
 
 
-def _show_grants(app: AppContext, grants: Iterable[Grant], count: int, title: str) -> None:
-    if app.output == "table" and count > SHOWN_ON_SCREEN:
-        click.echo(f"{count} entries: too many for the screen; use --out FILE or "
-                   "--output json|csv")
-        return
-    emit(app, [g.as_dict() for g in grants], GRANT_COLUMNS, title=title)
+class _AuditProgress:
+    """An audit's progress on stderr: a line as it starts, then a bar on a terminal
+    (plain lines otherwise), closed when the tenant's audit is done."""
 
+    def __init__(self) -> None:
+        self._bar: JobProgress | None = None
 
-def _audit_one(ws: Workspace, mailboxes: Sequence[str] | None, include_noise: bool,
-               concurrency: int | None, chunk_size: int) -> Snapshot:
-    """Run the audit into a snapshot with a progress display (a bar on a terminal, plain
-    lines otherwise)."""
-    from toolkit.cli.progress import JobProgress
-    from toolkit.core.runner import RowResult
-    from toolkit.tasks.permissions.audit import ChunkResult, home_tenant
+    def start(self, audit: AuditStart) -> None:
+        from toolkit.cli.progress import JobProgress
 
-    target = ws.target
-    label = f"audit {home_tenant(target)}"
-    progress: list[JobProgress] = []
+        label = f"audit {audit.tenant}"
+        what = (f"continuing snapshot {audit.snapshot}: {audit.total - audit.left} of "
+                f"{audit.total} mailbox(es) already read" if audit.continued
+                else f"snapshot {audit.snapshot}: {audit.total} mailbox(es)")
+        click.echo(f"{label}: {what}, profile {audit.profile}", err=True)
+        self._bar = JobProgress(audit.left, label=label).__enter__()
 
-    def on_start(snapshot_id: int, continued: bool, total: int, left: int) -> None:
-        what = (f"continuing snapshot {snapshot_id}: {total - left} of {total} mailbox(es) "
-                "already read" if continued else f"snapshot {snapshot_id}: {total} mailbox(es)")
-        click.echo(f"{label}: {what}, profile {target.profile.name}", err=True)
-        progress.append(JobProgress(left, label=label).__enter__())
+    def chunk(self, chunk: ChunkResult) -> None:
+        from toolkit.api.results import RowResult
 
-    def on_chunk(chunk: ChunkResult) -> None:
+        assert self._bar is not None, "chunks follow the start"
         failed = len(chunk.failures)
-        progress[0].update([RowResult(0, "unchanged")] * (len(chunk.mailboxes) - failed)
-                           + [RowResult(0, "failed")] * failed)
+        self._bar.update([RowResult(0, "unchanged")] * (len(chunk.mailboxes) - failed)
+                         + [RowResult(0, "failed")] * failed)
 
-    try:
-        return ws.perms.audit(mailboxes, all=mailboxes is None, include_noise=include_noise,
-                              concurrency=concurrency, chunk_size=chunk_size,
-                              on_start=on_start, on_chunk=on_chunk).snapshot
-    finally:
-        if progress:
-            progress[0].__exit__(None, None, None)
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
-def _previous(store: SnapshotStore, snapshot: Snapshot) -> tuple[Drift | None, int | None]:
-    from toolkit.tasks.permissions.drift import compare_snapshots
-
-    earlier = [s for s in store.recent(snapshot.tenant, limit=2) if s.id != snapshot.id]
-    if not earlier:
-        return None, None
-    return compare_snapshots(store, earlier[0], snapshot), earlier[0].id
-
-
-def _report(store: SnapshotStore, snapshot: Snapshot, trustee: str | None,
-            out: Path | None) -> int:
-    """Summarise a new snapshot (and write --out); return how many rows there are to
-    show. A --trustee filter narrows what is shown and reported, never what the snapshot
-    holds, so later diffs compare like with like. Rows are streamed from the store."""
-    from toolkit.io.perm_reports import write_permission_report
-    from toolkit.tasks.permissions.audit_report import COLUMNS, AuditReport
-
-    # An incomplete snapshot is not compared: the mailboxes it lacks would show as removed.
-    drift, previous_id = (_previous(store, snapshot) if snapshot.status == "complete"
-                          else (None, None))
-    report = AuditReport(snapshot, lambda: store.rows(snapshot.id, trustee), drift,
-                         previous_id)
-    if out is not None:
-        write_permission_report(out, f"Mailbox permissions of {snapshot.tenant}",
-                                report.summary(), report.rows(), COLUMNS)
+def _summarise(done: TenantAudit) -> None:
+    """The new snapshot in one line (and the changes since the previous one)."""
+    snapshot = done.snapshot
     facts = snapshot.summary()
     noise = ", ".join(f"{v} {k}" for k, v in sorted(snapshot.noise.items()) if v) or "none"
     click.echo(f"snapshot {snapshot.id} of {snapshot.tenant}: {facts['mailboxes']} "
                f"mailbox(es), {facts['grants']} grant(s), {facts['orphans']} orphaned SID(s), "
                f"{facts['unresolved']} unresolved delegate(s); noise filtered: {noise}"
-               + (f"; report written to {out}" if out else ""), err=True)
-    if drift is not None:
-        click.echo(f"since snapshot {previous_id}: {len(drift.added)} added, "
-                   f"{len(drift.removed)} removed", err=True)
-    return store.count_rows(snapshot.id, trustee)
+               + (f"; report written to {done.report}" if done.report else ""), err=True)
+    if done.since_previous is not None:
+        click.echo(f"since snapshot {done.previous}: {len(done.since_previous.added)} added, "
+                   f"{len(done.since_previous.removed)} removed", err=True)
+
+
+def _show_grants(app: AppContext, done: TenantAudit) -> None:
+    if app.output == "table" and done.shown > SHOWN_ON_SCREEN:
+        click.echo(f"{done.shown} entries: too many for the screen; use --out FILE or "
+                   "--output json|csv")
+        return
+    emit(app, list(done.rows()), list(GRANT_COLUMNS), title=f"snapshot {done.snapshot.id}")
 
 
 @click.command()
@@ -154,174 +125,85 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
       psbridge perms audit --all --all-tenants --out audit.json
       psbridge perms audit --all --all-tenants --distributed
     """
-    from toolkit.api import Workspace
-    from toolkit.core.config import resolve_profile
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    if bool(mailboxes) == all_mailboxes:
-        raise InputError("choose the mailboxes: --mailbox M (repeatable) or --all")
-    if all_tenants and app.tenant:
-        raise InputError("--all-tenants and --tenant exclude each other")
-    if out is not None:
-        from toolkit.io.reports import report_format
-
-        report_format(out)
-    wanted = None if all_mailboxes else list(mailboxes)
-    profile = resolve_profile(app.profile_name)
-    tenants: list[str | None] = [app.tenant]
-    if all_tenants:
-        tenants = [None, *_customer_tenants(profile)]
+    progress = _AuditProgress()
+    tenants = 0
     failed: list[str] = []
-    remote: dict[str | None, Any] = {}
-    if distributed:
-        from toolkit.distributed.submit import audit_tenants_distributed
 
-        def done(outcome: Any) -> None:
-            what = (f"snapshot {outcome['snapshot']}" if "snapshot" in outcome
-                    else f"failed: {outcome['error']}")
-            click.echo(f"tenant {outcome['tenant'] or 'home'}: {what}", err=True)
+    def done(outcome: Mapping[str, Any]) -> None:
+        what = (f"snapshot {outcome['snapshot']}" if "snapshot" in outcome
+                else f"failed: {outcome['error']}")
+        click.echo(f"tenant {outcome['tenant'] or 'home'}: {what}", err=True)
 
-        remote = audit_tenants_distributed(profile, tenants, mailboxes=wanted,
-                                           include_noise=include_noise,
-                                           concurrency=concurrency, chunk_size=chunk_size,
-                                           on_done=done)
-    for tenant in tenants:
-        target_out = out
-        if all_tenants and out is not None:
-            target_out = out.with_name(f"{out.stem}-{tenant or 'home'}{out.suffix}")
+    with app.workspace() as ws:
         try:
-            if distributed:
-                if "error" in remote[tenant]:
-                    raise PartialFailure(str(remote[tenant]["error"]))
-                with SnapshotStore() as store:
-                    snapshot = store.load(int(remote[tenant]["snapshot"]), rows=False)
-                    shown = _report(store, snapshot, trustee, target_out)
-            else:
-                with Workspace(app.profile_name, tenant) as ws:
-                    snapshot = _audit_one(ws, wanted, include_noise, concurrency, chunk_size)
-                with SnapshotStore() as store:
-                    shown = _report(store, snapshot, trustee, target_out)
-            if not all_tenants:
-                with SnapshotStore() as store:
-                    _show_grants(app, store.rows(snapshot.id, trustee), shown,
-                                 f"snapshot {snapshot.id}")
-        except PsbridgeError as exc:
-            if not all_tenants or exc.exit_code == 130:
-                raise
-            click.echo(f"error: tenant {tenant or 'home'}: {exc.message}", err=True)
-            failed.append(tenant or "home")
-            continue
-        if snapshot.failures:
-            for failure in snapshot.failures:
-                click.echo(f"error: {failure['mailbox']}: {failure['message']}", err=True)
-            if not all_tenants:
-                raise PartialFailure(
-                    f"{len(snapshot.failures)} mailbox(es) could not be read "
-                    f"(snapshot {snapshot.id} holds the rest"
-                    + (", and is saved as incomplete: diffs and lookups skip it)"
-                       if snapshot.status != "complete" else ")"),
-                    hint="Run the same audit again to read the mailboxes that failed.")
-            failed.append(snapshot.tenant)
+            for audited in ws.perms.audit_tenants(
+                    mailboxes, all=all_mailboxes, all_tenants=all_tenants, trustee=trustee,
+                    include_noise=include_noise, report=out, concurrency=concurrency,
+                    chunk_size=chunk_size, distributed=distributed,
+                    on_start=progress.start, on_chunk=progress.chunk, on_done=done,
+                    on_note=_note):
+                progress.close()
+                tenants += 1
+                if isinstance(audited, TenantFailure):
+                    click.echo(f"error: tenant {audited.tenant}: {audited.error.message}",
+                               err=True)
+                    failed.append(audited.tenant)
+                    continue
+                _summarise(audited)
+                if not all_tenants:
+                    _show_grants(app, audited)
+                snapshot = audited.snapshot
+                if snapshot.failures:
+                    for failure in snapshot.failures:
+                        click.echo(f"error: {failure['mailbox']}: {failure['message']}",
+                                   err=True)
+                    if not all_tenants:
+                        raise PartialFailure(
+                            f"{len(snapshot.failures)} mailbox(es) could not be read "
+                            f"(snapshot {snapshot.id} holds the rest"
+                            + (", and is saved as incomplete: diffs and lookups skip it)"
+                               if snapshot.status != "complete" else ")"),
+                            hint="Run the same audit again to read the mailboxes that "
+                            "failed.")
+                    failed.append(snapshot.tenant)
+        finally:
+            progress.close()
     if failed:
-        raise PartialFailure(f"the audit failed for {len(failed)} of {len(tenants)} "
+        raise PartialFailure(f"the audit failed for {len(failed)} of {tenants} "
                              f"tenant(s): {', '.join(failed)}",
                              hint="The other tenants' snapshots were saved.")
-
-
-def _customer_tenants(profile: Profile) -> list[str]:
-    """The customer tenants --all-tenants covers besides the home tenant; the embedded
-    sandbox knows its own (its demo partner relationships) only once it runs."""
-    tenants = list(profile.tenants)
-    if profile.is_sandbox:
-        from toolkit.core.target import open_target
-
-        with open_target(profile) as target:
-            tenants = list(target.profile.tenants)
-    if not tenants:
-        click.echo(f"note: profile {profile.name} lists no customer tenants ('tenants' in its "
-                   "settings): only its home tenant is covered", err=True)
-    return tenants
-
-
-def _tenant_of(app: AppContext) -> str:
-    """The tenant snapshots are kept under, without connecting anywhere: --tenant, else the
-    profile's Exchange organization, else (the embedded sandbox names it only once started)
-    the tenant of the profile's latest snapshot."""
-    from toolkit.core.config import resolve_profile
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    if app.tenant:
-        return app.tenant
-    profile = resolve_profile(app.profile_name)
-    exchange = profile.services.get("exchange")
-    if exchange and exchange.organization:
-        return exchange.organization
-    if profile.is_sandbox:  # the shared sandbox's record names it (customer snapshots don't)
-        from toolkit.core.sandbox_plugin import sandbox_plugin
-        from toolkit.core.target import sandbox_dir
-
-        running = sandbox_plugin().read_record(sandbox_dir())
-        organization = running.profile_settings.get("exchange", {}).get("organization") \
-            if running else None
-        if organization:
-            return str(organization)
-    with SnapshotStore() as store:
-        latest = store.recent(profile=profile.name, limit=1)
-    return latest[0].tenant if latest else profile.name
 
 
 @click.command()
 @click.pass_obj
 def snapshots(app: AppContext) -> None:
     """List the permission snapshots of the tenant (newest first)."""
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    with SnapshotStore() as store:
-        rows = [s.summary() for s in store.recent(_tenant_of(app), incomplete=True)]
+    with app.workspace() as ws:
+        rows = [s.summary() for s in ws.perms.snapshots()]
     emit(app, rows, ["snapshot", "tenant", "taken", "scope", "status", "mailboxes", "grants",
                      "orphans", "failed_mailboxes"], title="Permission snapshots")
 
 
-def _post_webhook(url: str, payload: dict[str, Any]) -> None:
-    """POST the drift summary as JSON; a failure is reported, not fatal to the exit code."""
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "User-Agent": "psbridge"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            response.read()
-    except (urllib.error.URLError, OSError) as exc:
-        click.echo(f"warning: the webhook {url} failed: {exc}", err=True)
-
-
-def _fix(app: AppContext, drift: Drift, plan_path: Path | None, apply_plan: bool) -> None:
-    """Show the plan that undoes the drift; with --apply, run it through 'perms apply'."""
-    from toolkit.io.reports import write_csv
-    from toolkit.tasks.permissions.drift import fix_plan
-
-    rows, unfixable = fix_plan(drift)
-    for grant in unfixable:
+def _fix(app: AppContext, plan: FixPlan, apply_plan: bool) -> None:
+    """Show the plan that undoes the drift; with --apply, run it as 'perms apply' does."""
+    for grant in plan.unfixable:
         click.echo(f"note: {grant.mailbox}: {grant.trustee} ({grant.kind}) cannot be planned "
                    "by address; remove it by hand", err=True)
-    if not rows:
+    if not plan.rows:
         click.echo("fix: nothing to plan", err=True)
         return
-    columns = ["Mailbox", "Trustee", "Right", "Action"]
-    if plan_path is not None:
-        write_csv(plan_path, [r.as_dict() for r in rows], columns)
     if not apply_plan:
-        emit(app, [r.as_dict() for r in rows], columns, title="fix plan (dry run)")
-        where = f"written to {plan_path}; " if plan_path else ""
-        click.echo(f"dry run: {len(rows)} change(s) planned, nothing changed; {where}"
+        emit(app, plan.rows, list(FIX_COLUMNS), title="fix plan (dry run)")
+        where = f"written to {plan.path}; " if plan.path else ""
+        click.echo(f"dry run: {len(plan.rows)} change(s) planned, nothing changed; {where}"
                    "--apply runs them through 'perms apply'", err=True)
         return
-    if plan_path is None:
+    path = plan.path
+    if path is None:
         raise InputError("--apply needs --plan FILE.csv: the plan is applied from that file "
                          "(and a crash resumes from it)")
-    from toolkit.cli.perms_change import apply
-
-    click.get_current_context().invoke(apply, csv_path=plan_path, dry_run=False,
-                                       concurrency=None, chunk_size=25, results_path=None)
+    change_shown(app, lambda ws: ws.perms.plan_apply(path), dry_run=False, concurrency=None,
+                 chunk_size=25, results_path=None)
 
 
 @click.command()
@@ -363,10 +245,6 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
       psbridge perms diff --notify-webhook https://hooks.example.com/psbridge
       psbridge perms diff --all-tenants --notify-webhook https://hooks.example.com/psbridge
     """
-    from toolkit.core.config import resolve_profile
-    from toolkit.io.perm_reports import write_permission_report
-    from toolkit.tasks.permissions.drift import read_baseline
-
     if (apply_plan or plan_path) and not fix:
         raise InputError("--plan and --apply go with --fix")
     if len(snapshot_ids) > (1 if baseline else 2) or (not baseline and len(snapshot_ids) == 1):
@@ -375,186 +253,53 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
     if all_tenants and (app.tenant or snapshot_ids or fix):
         raise InputError("--all-tenants compares each tenant's last snapshots: it takes no "
                          "--tenant, snapshot ids or --fix")
-    approved = read_baseline(baseline) if baseline else None
-    tenants = [_tenant_of(app)]
-    if all_tenants:
-        tenants += _customer_tenants(resolve_profile(app.profile_name))
-    columns = ["change", *GRANT_COLUMNS]
+    columns = list(DRIFT_COLUMNS)
+    tenants = 0
     drifted: list[str] = []
     failed: list[str] = []
     every: list[dict[str, str]] = []  # with --all-tenants: one table (one JSON document)
-    for tenant in tenants:
-        try:
-            drift, newer, label = _drift_of(tenant, snapshot_ids, approved, baseline)
-        except InputError as exc:
-            if not all_tenants:
-                raise
-            click.echo(f"error: tenant {tenant}: {exc.message}", err=True)
-            failed.append(tenant)
-            continue
-        rows = drift.rows()
-        summary = {"tenant": newer.tenant, "compared": label, **drift.summary()}
-        if out is not None:
-            target_out = (out.with_name(f"{out.stem}-{tenant}{out.suffix}") if all_tenants
-                          else out)
-            write_permission_report(target_out,
-                                    f"Permission drift of {newer.tenant}: {label}",
-                                    {"snapshot": newer.summary(), **summary}, rows, columns)
-        if all_tenants:
-            every.extend({"tenant": tenant, **r} for r in rows)
-        else:
-            emit(app, rows, columns, title=label)
-        click.echo(f"{newer.tenant}, {label}: {len(drift.added)} added, "
-                   f"{len(drift.removed)} removed", err=True)
-        if drift.found and notify_webhook:
-            _post_webhook(notify_webhook, {**summary, "changes": rows[:500]})
-        if fix:
-            _fix(app, drift, plan_path, apply_plan)
-        if drift.found:
-            drifted.append(f"{newer.tenant} ({len(drift.added)} added, "
-                           f"{len(drift.removed)} removed)")
+    with app.workspace() as ws:
+        for found in ws.perms.drift_tenants(snapshot_ids, baseline=baseline,
+                                            all_tenants=all_tenants, report=out,
+                                            on_note=_note):
+            tenants += 1
+            if isinstance(found, TenantFailure):
+                click.echo(f"error: tenant {found.tenant}: {found.error.message}", err=True)
+                failed.append(found.tenant)
+                continue
+            rows, drift, tenant = found.rows(), found.drift, found.snapshot.tenant
+            if all_tenants:
+                every.extend({"tenant": found.tenant, **r} for r in rows)
+            else:
+                emit(app, rows, columns, title=found.compared)
+            click.echo(f"{tenant}, {found.compared}: {len(drift.added)} added, "
+                       f"{len(drift.removed)} removed", err=True)
+            if drift.found and notify_webhook:
+                try:
+                    ws.perms.notify(notify_webhook, found)
+                except ConnectionFailed as exc:  # reported, not fatal to the exit code
+                    click.echo(f"warning: {exc.message}", err=True)
+            if fix:
+                _fix(app, ws.perms.fix_plan(drift, plan_path), apply_plan)
+            if drift.found:
+                drifted.append(f"{tenant} ({len(drift.added)} added, "
+                               f"{len(drift.removed)} removed)")
     if all_tenants:
         emit(app, every, ["tenant", *columns], title="changes in every tenant")
     if drifted:
         raise DriftFound(f"drift found: {'; '.join(drifted)}"
                          + (f"; not compared: {', '.join(failed)}" if failed else ""))
     if failed:
-        raise PartialFailure(f"{len(failed)} of {len(tenants)} tenant(s) could not be "
+        raise PartialFailure(f"{len(failed)} of {tenants} tenant(s) could not be "
                              f"compared: {', '.join(failed)}")
 
 
-def _drift_of(tenant: str, snapshot_ids: Sequence[int], approved: Sequence[Grant] | None,
-              baseline: Path | None) -> tuple[Drift, Snapshot, str]:
-    """(the drift, the newer snapshot, what was compared) for one tenant."""
-    from toolkit.tasks.permissions.drift import compare_baseline, compare_snapshots
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    with SnapshotStore() as store:
-        if snapshot_ids:
-            loaded = [store.load(i, rows=False) for i in snapshot_ids]
-            for snapshot in loaded:
-                snapshot.require_complete()
-        else:
-            loaded = list(reversed(store.recent(tenant, 1 if approved is not None else 2)))
-        if approved is not None:
-            if not loaded:
-                raise InputError(f"no permission snapshot of {tenant} yet",
-                                 hint="Run 'psbridge perms audit --all' first.")
-            newer = store.load(loaded[-1].id)
-            return (compare_baseline(newer, approved), newer,
-                    f"snapshot {newer.id} against {baseline}")
-        if len(loaded) < 2:
-            raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff needs "
-                             "two", hint="Run 'psbridge perms audit --all' again later.")
-        older, newer = loaded
-        return (compare_snapshots(store, older, newer), newer,
-                f"snapshot {older.id} -> {newer.id}")
-
-
-def _lookup(app: AppContext, *, mailbox: str | None, trustee: str | None, live: bool,
-            expand_groups: bool = False) -> None:
-    """Answer from the newest snapshot that covers the question (or the tenant now, with
-    ``live``); an address the tenant, or the snapshot, does not know is an error (exit 2),
-    never "0 right(s)"."""
-    from toolkit.tasks.permissions.group_access import access_of
-    from toolkit.tasks.permissions.group_access import expand_groups as expanded
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
-
-    tenant = _tenant_of(app)
-    with SnapshotStore() as store:
-        latest, read = _answering_snapshot(store, tenant, mailbox)
-    known = {*read, *(g.trustee for g in latest[0].grants)} if latest else set()
-    if live:
-        from toolkit.core.config import resolve_profile
-        from toolkit.core.target import open_target
-        from toolkit.tasks.permissions.audit import read_live
-
-        with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-            if trustee:
-                _require_trustee(target, trustee, tenant, known)
-            grants, failures, groups = read_live(target, _catalog(),
-                                                 [mailbox] if mailbox else None)
-        if failures and mailbox and "ManagementObjectNotFound" in failures[0].get("error", ""):
-            from toolkit.tasks.lookups import unknown_address
-
-            raise unknown_address("mailbox", mailbox, tenant, read)
-        if failures:
-            raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
-        source = "live"
-    else:
-        if not latest:
-            raise InputError(f"no permission snapshot of {tenant} yet",
-                             hint="Run 'psbridge perms audit --all' first, or add --live.")
-        snapshot = latest[0]
-        grants, groups = snapshot.grants, snapshot.groups
-        source = f"snapshot {snapshot.id} ({snapshot.taken_text})"
-        if mailbox and mailbox.casefold() not in read:
-            _not_in_snapshot(snapshot, mailbox, read)
-        if trustee and snapshot.scope != "all":
-            raise InputError(f"no snapshot of every mailbox of {tenant}: the latest, snapshot "
-                             f"{snapshot.id}, read only {snapshot.scope}",
-                             hint="Run 'psbridge perms audit --all', or add --live.")
-    held = [g for g in grants if g.is_access
-            and (mailbox is None or g.mailbox.casefold() == mailbox.casefold())]
-    if trustee is not None:
-        rows = access_of(held, groups, trustee)
-        if not rows and not live:
-            from toolkit.core.config import resolve_profile
-            from toolkit.core.target import open_target
-
-            # Nothing held in the snapshot: a user without access, or a misspelt address.
-            with open_target(resolve_profile(app.profile_name), app.tenant) as target:
-                _require_trustee(target, trustee, tenant, known)
-    else:
-        rows = (expanded(held, groups) if expand_groups
-                else [{**g.as_dict(), "via": ""} for g in held])
-    emit(app, rows, LOOKUP_COLUMNS, title=source)
-    through = sum(1 for r in rows if r["via"])
-    click.echo(f"{len(rows)} right(s)" + (f", {through} through a group" if through else "")
-               + f", from {source}", err=True)
-
-
-def _answering_snapshot(store: SnapshotStore, tenant: str, mailbox: str | None
-                        ) -> tuple[list[Snapshot], set[str]]:
-    """The snapshot a lookup answers from (none, or one) and the mailboxes it read: for a
-    mailbox, the newest that read it; else (and when none did) the newest of every
-    mailbox, or the newest at all."""
-    recent = store.recent(tenant)
-    if mailbox:
-        for snapshot in recent:
-            read = store.mailboxes_read(snapshot.id)
-            if mailbox.casefold() in read:
-                return [store.load(snapshot.id)], read
-    chosen = next((s for s in recent if s.scope == "all"), recent[0] if recent else None)
-    if chosen is None:
-        return [], set()
-    return [store.load(chosen.id)], store.mailboxes_read(chosen.id)
-
-
-def _not_in_snapshot(snapshot: Snapshot, mailbox: str, read: set[str]) -> None:
-    """A mailbox the snapshot did not read: unknown (it read every one) or not covered."""
-    from toolkit.tasks.lookups import unknown_address
-
-    if snapshot.scope == "all":
-        raise unknown_address(
-            "mailbox", mailbox, f"snapshot {snapshot.id} of {snapshot.tenant}, which read "
-            "every mailbox", read,
-            hint="A mailbox created since then: add --live, or run 'psbridge perms audit "
-            "--all' again.")
-    raise InputError(
-        f"mailbox {mailbox} is not in snapshot {snapshot.id} of {snapshot.tenant}: it read "
-        f"only {snapshot.scope}",
-        hint=f"Add --live, or run 'psbridge perms audit --mailbox {mailbox}' (or --all).")
-
-
-def _require_trustee(target: Target, trustee: str, tenant: str, known: set[str]) -> None:
-    """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
-    from toolkit.tasks.lookups import unknown_address
-    from toolkit.tasks.permissions.read import current_permissions
-
-    resolved = current_permissions(target, _catalog(), [], trustees=[trustee]).trustee(trustee)
-    if resolved is None or not resolved.found:
-        raise unknown_address("user", trustee, tenant, known)
+def _show_lookup(app: AppContext, lookup: Lookup) -> None:
+    emit(app, lookup.rows, LOOKUP_COLUMNS, title=lookup.source)
+    through = lookup.through_groups
+    click.echo(f"{len(lookup.rows)} right(s)"
+               + (f", {through} through a group" if through else "")
+               + f", from {lookup.source}", err=True)
 
 
 @click.command("who-can-access")
@@ -576,7 +321,9 @@ def who_can_access(app: AppContext, mailbox: str, live: bool, expand_groups: boo
       psbridge perms who-can-access sales@contoso.com --expand-groups
       psbridge perms who-can-access sales@contoso.com --live
     """
-    _lookup(app, mailbox=mailbox, trustee=None, live=live, expand_groups=expand_groups)
+    with app.workspace() as ws:
+        _show_lookup(app, ws.perms.who_can_access(mailbox, live=live,
+                                                  expand_groups=expand_groups))
 
 
 @click.command("access-of")
@@ -595,4 +342,5 @@ def access_of(app: AppContext, user: str, live: bool) -> None:
       psbridge perms access-of adele.vance@contoso.com
       psbridge perms access-of adele.vance@contoso.com --live -o csv
     """
-    _lookup(app, mailbox=None, trustee=user, live=live)
+    with app.workspace() as ws:
+        _show_lookup(app, ws.perms.access_of(user, live=live))

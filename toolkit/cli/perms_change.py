@@ -20,7 +20,7 @@ from toolkit.cli.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
     from toolkit.api import JobRun, Workspace
-    from toolkit.tasks.permissions.changes import Plan, Request
+    from toolkit.api.perms import Plan, Request
 
 PLAN_SHOWN = 50  # changes listed before a real run; --dry-run lists them all
 VERBS = {"grant": "grant", "revoke": "revoke", "remap": "remove + grant"}
@@ -70,9 +70,9 @@ def _warn_look_alikes(plan: Plan) -> None:
                            "address?", err=True)
 
 
-def _change(app: AppContext, plan: Callable[[Workspace], Request], *, dry_run: bool,
-            concurrency: int | None, chunk_size: int, results_path: Path | None,
-            single: bool = False, distributed: bool = False) -> None:
+def change_shown(app: AppContext, plan: Callable[[Workspace], Request], *, dry_run: bool,
+                 concurrency: int | None, chunk_size: int, results_path: Path | None,
+                 single: bool = False, distributed: bool = False) -> None:
     """Plan (through ``plan``), show, and (unless --dry-run) apply as a job."""
     from toolkit.cli.jobrun import run_shown
 
@@ -128,11 +128,9 @@ def grant(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
       psbridge perms grant sales@contoso.com alex.wilber@contoso.com --right FullAccess \\
           --no-automapping
     """
-    from toolkit.tasks.permissions.rows import single_rows
-
-    rows = single_rows(mailbox, trustee, rights, "grant", automapping)
-    _change(app, lambda ws: ws.perms.plan("perms grant", rows, dry_run=dry_run, concurrency=1),
-            dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
+    change_shown(app, lambda ws: ws.perms.plan_grant(mailbox, trustee, rights,
+                                                     automapping=automapping, dry_run=dry_run),
+                 dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
 
 
 @click.command()
@@ -151,12 +149,8 @@ def revoke(app: AppContext, mailbox: str, trustee: str, rights: tuple[str, ...],
       psbridge --tenant fabrikam.onmicrosoft.com perms revoke \\
           office@fabrikam.com ana.bowman@fabrikam.com --right SendAs
     """
-    from toolkit.tasks.permissions.rows import single_rows
-
-    rows = single_rows(mailbox, trustee, rights, "revoke")
-    _change(app, lambda ws: ws.perms.plan("perms revoke", rows, dry_run=dry_run,
-                                          concurrency=1),
-            dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
+    change_shown(app, lambda ws: ws.perms.plan_revoke(mailbox, trustee, rights, dry_run=dry_run),
+                 dry_run=dry_run, concurrency=1, chunk_size=25, results_path=None, single=True)
 
 
 @click.command()
@@ -188,10 +182,10 @@ def apply(app: AppContext, csv_path: Path, dry_run: bool, concurrency: int | Non
       psbridge --tenant fabrikam.onmicrosoft.com perms apply fabrikam.csv
       psbridge perms apply grants.csv --distributed
     """
-    _change(app, lambda ws: ws.perms.plan_apply(csv_path, dry_run=dry_run,
-                                                concurrency=concurrency),
-            dry_run=dry_run, concurrency=concurrency, chunk_size=chunk_size,
-            results_path=results_path, distributed=distributed)
+    change_shown(app, lambda ws: ws.perms.plan_apply(csv_path, dry_run=dry_run,
+                                                     concurrency=concurrency),
+                 dry_run=dry_run, concurrency=concurrency, chunk_size=chunk_size,
+                 results_path=results_path, distributed=distributed)
 
 
 @click.command("revoke-all")
@@ -211,10 +205,7 @@ def revoke_all(app: AppContext, user: str, dry_run: bool, concurrency: int | Non
       psbridge perms revoke-all debra.berger@contoso.com --dry-run
       psbridge perms revoke-all debra.berger@contoso.com --results offboarding.csv
     """
-    from toolkit.tasks.permissions.rows import parse_argument, parse_trustee
-
-    user = parse_argument(parse_trustee, user, "USER")
-    _change(app, lambda ws: ws.perms.plan_revoke_all(user, dry_run=dry_run,
-                                                     concurrency=concurrency),
-            dry_run=dry_run, concurrency=concurrency, chunk_size=chunk_size,
-            results_path=results_path)
+    change_shown(app, lambda ws: ws.perms.plan_revoke_all(user, dry_run=dry_run,
+                                                          concurrency=concurrency),
+                 dry_run=dry_run, concurrency=concurrency, chunk_size=chunk_size,
+                 results_path=results_path)
