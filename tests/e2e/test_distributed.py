@@ -256,3 +256,46 @@ def test_throttling_seen_by_one_worker_slows_the_tenant_on_every_worker(  # type
     assert len(changes) == 60 and set(changes.values()) == {1}
     held = "".join(w.text() for w in pair)
     assert "is throttled; holding the next pipeline" in held
+
+
+def test_an_audit_redis_delivers_again_is_not_run_twice(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    """Redis delivers a task again when it has not ended within the visibility timeout
+    (here 10 s), while the first delivery still runs: the second hands back the first's
+    outcome. One snapshot per tenant, every mailbox read once."""
+    import json
+    import re
+
+    import tomlkit
+
+    from toolkit.sandbox.tenant import demo
+
+    seed = tmp_path / "msp.json"
+    seed.write_text(json.dumps(demo.msp_seed(tenants=2, mailboxes=20, grants=30)))
+    sandbox = serve("--cmdlet-ms", "900", seed=str(seed))  # 20 mailboxes: over 18 s each
+    config = isolated_home / "config.toml"
+    document = tomlkit.parse(config.read_text())
+    document["profiles"]["lab"]["tenants"] = ["customer01.onmicrosoft.com"]  # type: ignore[index]
+    config.write_text(tomlkit.dumps(document))
+    first, second = workers("first"), workers("second")
+    result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants",
+                 "--distributed", "--concurrency", "1", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def deliveries(state: str) -> Counter[str]:
+        text = first.text() + second.text()
+        return Counter(re.findall(rf"psbridge\.audit_tenant\[([0-9a-f-]+)\] {state}", text))
+
+    # The copies Redis delivered again wait in the queue for a free worker, and may run
+    # after the CLI has its outcomes: wait until every delivery has ended.
+    deadline = time.monotonic() + 300
+    while max(deliveries("received").values(), default=0) < 2 \
+            or deliveries("received") != deliveries("succeeded"):
+        assert time.monotonic() < deadline, "Redis should have delivered an audit again"
+        time.sleep(0.2)
+    reads = Counter((c["tenant"], c["parameters"]["Identity"])
+                    for c in sandbox.commands("Get-MailboxPermission"))
+    assert len(reads) == 40 and set(reads.values()) == {1}, reads
+    for tenant in ("customer00.onmicrosoft.com", "customer01.onmicrosoft.com"):
+        (snapshot,) = cli.json("--profile", "lab", "--tenant", tenant, "perms", "snapshots")
+        assert snapshot["mailboxes"] == 20

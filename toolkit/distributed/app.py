@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from toolkit.distributed.settings import broker_settings
+from toolkit.distributed.settings import RESULT_SECONDS, broker_settings
 
 QUEUE = "psbridge"
 CHUNK_TASK = "psbridge.run_chunk"
@@ -38,7 +38,7 @@ def celery_app() -> Any:
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
-        result_expires=7 * 24 * 3600,
+        result_expires=RESULT_SECONDS,
         # Redis: a task unacknowledged for `redelivery` seconds goes back to the queue; look
         # for such tasks every few seconds (kombu's default looks every ~100s).
         broker_transport_options={"visibility_timeout": redelivery,
@@ -50,7 +50,11 @@ def celery_app() -> Any:
         worker_send_task_events=False,
     )
     app.task(name=CHUNK_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.run_chunk)
-    app.task(name=AUDIT_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.audit_tenant)
+
+    @app.task(name=AUDIT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def audit_tenant(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        return tasks.audit_tenant(payload, task_id=task.request.id)
+
     # A schedule that fired is not run again when its worker dies: the next one comes.
     app.task(name=schedule.SCHEDULE_TASK, acks_late=False)(schedule.run_scheduled)
     return app

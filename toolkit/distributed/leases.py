@@ -1,4 +1,5 @@
-"""Limits every worker shares, kept in Redis: connection leases and throttling per tenant.
+"""Limits every worker shares, kept in Redis: connection leases and throttling per tenant,
+and the turns the deliveries of one task take (see :meth:`SharedLimits.once`).
 
 A *scope* is one (management host, account, tenant, service): Exchange Online allows a
 principal only so many concurrent connections (3), whichever machine opens them. A worker
@@ -15,11 +16,13 @@ the Retry-After it asked for has passed, instead of each worker learning it alon
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from toolkit.core.concurrency import AdaptiveLimit
@@ -96,7 +99,7 @@ class SharedLimits:
         waited = False
         while not self._acquire(keys=[key], args=[holder, cap, self.lease_seconds]):
             if not waited:
-                log.info("%s: %d connection(s) in use across workers; waiting", scope, cap)
+                log.info("%s: %d lease(s) held across workers; waiting", scope, cap)
                 waited = True
             if stop is not None and stop.is_set():
                 raise InterruptedError("stopped while waiting for a connection lease")
@@ -142,11 +145,35 @@ class SharedLimits:
                 with contextlib.suppress(Exception):  # Redis away: the lease lapses
                     self._redis.zadd(key, {holder: expiry}, xx=True)
 
+    @contextlib.contextmanager
+    def once(self, task_id: str, keep_seconds: float) -> Iterator[Once]:
+        """One delivery of a task at a time, and the first outcome kept.
+
+        Redis delivers a task again when it has not ended within the visibility timeout,
+        even while its first delivery is still running (Celery's "Using Redis" caveats). The
+        deliveries of ``task_id`` take turns through a lease (a dead holder's lapses); inside,
+        ``.kept`` is the outcome an earlier delivery recorded with ``.keep(outcome)``, or None.
+        """
+        with self.lease(f"task|{task_id}", 1):
+            key = self._key("outcome", task_id)
+            kept = self._redis.get(key)
+            yield Once(None if kept is None else json.loads(kept),
+                       lambda outcome: self._redis.set(key, json.dumps(outcome),
+                                                       ex=max(1, int(keep_seconds))))
+
     def throttle(self, scope: str, seconds: float) -> None:
         self._throttle(keys=[self._key("throttled", scope)], args=[max(0.1, seconds)])
 
     def throttled_for(self, scope: str) -> float:
         return float(self._remaining(keys=[self._key("throttled", scope)]))
+
+
+@dataclass(frozen=True)
+class Once:
+    """Inside :meth:`SharedLimits.once`: an earlier delivery's outcome, and how to keep one."""
+
+    kept: dict[str, Any] | None
+    keep: Callable[[dict[str, Any]], object]
 
 
 class SharedThrottleLimit(AdaptiveLimit):

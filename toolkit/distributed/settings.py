@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from toolkit.core.errors import ConfigError
 
+# How long a task's result (and a tenant audit's kept outcome) outlives the task: a copy
+# Redis delivered again may wait in the queue long after the first delivery ended.
+RESULT_SECONDS = 7 * 24 * 3600
+
 
 def broker_settings() -> tuple[str, int, int]:
     """``[queue]`` broker URL, connections per scope and redelivery seconds; refuses none."""

@@ -144,9 +144,31 @@ def run_chunk(payload: Mapping[str, Any]) -> dict[str, int]:
     return dict(summary.counts)
 
 
-def audit_tenant(payload: Mapping[str, Any]) -> dict[str, Any]:
+def audit_tenant(payload: Mapping[str, Any], task_id: str | None = None) -> dict[str, Any]:
     """One tenant's permission audit into a snapshot in the shared store: its id, or the
-    error that stopped it (the CLI reports it as a failed tenant, as a local run does)."""
+    error that stopped it (the CLI reports it as a failed tenant, as a local run does).
+
+    An audit outlasts Redis's visibility timeout on a large tenant, and Redis then delivers
+    it again while it runs: the deliveries of ``task_id`` take turns and a later one hands
+    back the first one's outcome, so a tenant is audited once into one snapshot. A delivery
+    whose worker died left no outcome: the next continues its unfinished snapshot.
+    """
+    from toolkit.distributed.settings import RESULT_SECONDS
+
+    limits = _limits()
+    if limits is None or task_id is None:  # AMQP redelivers only when a worker is lost
+        return _audit(payload)
+    with limits.once(task_id, keep_seconds=RESULT_SECONDS) as once:
+        if once.kept is not None:
+            log.info("audit of %s delivered again; the first delivery's outcome is "
+                     "handed back", payload.get("tenant") or "the home tenant")
+            return once.kept
+        outcome = _audit(payload)
+        once.keep(outcome)
+        return outcome
+
+
+def _audit(payload: Mapping[str, Any]) -> dict[str, Any]:
     from toolkit.core.errors import PsbridgeError
     from toolkit.tasks.permissions.audit import run_audit
     from toolkit.tasks.permissions.snapshots import SnapshotStore
