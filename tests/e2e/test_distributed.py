@@ -262,7 +262,12 @@ def test_an_audit_redis_delivers_again_is_not_run_twice(  # type: ignore[no-unty
         cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
     """Redis delivers a task again when it has not ended within the visibility timeout
     (here 10 s), while the first delivery still runs: the second hands back the first's
-    outcome. One snapshot per tenant, every mailbox read once."""
+    outcome. One snapshot per tenant, every mailbox read once.
+
+    Source: Celery, "Using Redis", Caveats ("If a task isn't acknowledged within the
+    Visibility Timeout the task will be redelivered to another worker and executed"),
+    https://docs.celeryq.dev/en/latest/getting-started/backends-and-brokers/redis.html
+    #redis-caveats; this test sees it happen (each audit received twice)."""
     import json
     import re
 
