@@ -39,3 +39,29 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[P
         with Database(url) as db:
             migrate(db)
         yield url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deal the slow tests out first, one to each xdist worker in turn.
+
+    Work stealing gives each worker an even, contiguous share of the collection and steals
+    from the end of the shares: a slow test placed at the head of a share starts at once,
+    instead of being the last thing the run waits for.
+    """
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for index, item in enumerate(slow):
+        shares[index % workers].append(item)
+    left = len(items)
+    for index, share in enumerate(shares):
+        size = left // (workers - index)  # the share work stealing hands this worker
+        take = max(0, size - len(share))
+        share.extend(rest[:take])
+        del rest[:take]
+        left -= len(share)
+    shares[-1].extend(rest)
+    items[:] = [item for share in shares for item in share]

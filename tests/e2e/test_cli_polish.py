@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from e2e_cli import Cli
 
 
@@ -23,6 +24,7 @@ def test_the_plan_before_a_run_is_called_a_plan(cli: Cli) -> None:
     assert "1 changed" in granted.stdout
 
 
+@pytest.mark.slow
 def test_every_command_honours_output_json(cli: Cli) -> None:
     """Issue 15, item 8: stdout is one JSON document whatever the command."""
     import json

@@ -118,6 +118,7 @@ def row_states() -> Counter[str]:
         return sum((Counter(journal.counts(job.id)) for job in journal.jobs()), Counter())
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_worker_mid_job_applies_every_change_exactly_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
     sandbox, source = bulk_job(tmp_path, serve, 500, cmdlet_ms=10)
@@ -198,6 +199,7 @@ def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyp
     assert len(ran) == 2, "both workers should have taken tenants"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_workers_chunks_and_resume_finishes_locally(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
     sandbox, source = bulk_job(tmp_path, serve, 300, cmdlet_ms=10)
@@ -258,6 +260,7 @@ def test_throttling_seen_by_one_worker_slows_the_tenant_on_every_worker(  # type
     assert "is throttled; holding the next pipeline" in held
 
 
+@pytest.mark.slow
 def test_an_audit_redis_delivers_again_is_not_run_twice(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
     """Redis delivers a task again when it has not ended within the visibility timeout

@@ -246,6 +246,7 @@ def _group(example: str) -> str:
     return next((name for name, commands in GROUPS.items() if command in commands), "other")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", [*GROUPS, "other"])
 def test_every_documented_example_runs(cli: Cli, isolated_home: Path, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch, group: str) -> None:

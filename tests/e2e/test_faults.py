@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
 
 LAB = ("--profile", "lab")
@@ -32,6 +33,7 @@ def grant_rows(path: Path, mailboxes: int, first: int = 0) -> Path:
     return rows_csv(path, "Mailbox,Trustee,Right", lines)
 
 
+@pytest.mark.slow
 def test_500_rows_under_faults_and_throttling_apply_each_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path) -> None:
     seed = bulk_seed(tmp_path / "seed.json", 1000)

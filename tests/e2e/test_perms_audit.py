@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomlkit
 from e2e_cli import Cli, bulk_seed, rows_csv
 
@@ -151,6 +152,7 @@ def test_csv_report_is_excel_safe(cli: Cli, serve, tmp_path: Path) -> None:  # t
     assert not re.search(r"^=|,=", text, re.MULTILINE)
 
 
+@pytest.mark.slow
 def test_drift_exit_codes_lookups_and_webhook(cli: Cli, tmp_path: Path) -> None:
     cli("perms", "audit", "--all", check=0)
     result = cli("perms", "diff", check=2)  # one snapshot only

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from e2e_cli import Cli, bulk_seed, rows_csv, rows_done
 
 CHANGE_CMDLETS = ("Add-MailboxPermission", "Remove-MailboxPermission", "Add-RecipientPermission",
@@ -219,6 +220,7 @@ def test_revoke_all_and_a_partner_tenant(cli: Cli, serve, tmp_path: Path) -> Non
         "--right", "SendAs", check=2)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_apply_then_resume_applies_each_change_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
     seed = bulk_seed(tmp_path / "seed.json", 100)

@@ -13,6 +13,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from e2e_cli import Cli
 
 MAILBOX = "info@contoso.com"
@@ -31,6 +32,7 @@ def server_record(home: Path) -> dict[str, object]:
     return record
 
 
+@pytest.mark.slow
 def test_commands_running_at_once_keep_each_others_changes(cli: Cli, isolated_home: Path) -> None:
     assert full_access(cli) == set()  # starts the shared server
     # Three commands at a time: Exchange Online's limit of three connections per account

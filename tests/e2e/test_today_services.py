@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from e2e_cli import Cli, bulk_seed, rows_csv
 
 KNOBS = ("--throttle-rate", "0.3", "--fault-rate", "0.05", "--throttle-retry-s", "1")
@@ -18,6 +19,7 @@ LAB = ("--profile", "lab")
 GRANTS = {"Add-MailboxPermission": "User", "Add-RecipientPermission": "Trustee"}
 
 
+@pytest.mark.slow
 def test_a_throttled_bulk_grant_applies_every_row_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path) -> None:
     seed = bulk_seed(tmp_path / "seed.json", 40)
