@@ -226,3 +226,25 @@ def test_step_metadata_is_checked(user_dir: Path, name: str, header: str,
     write(user_dir, name, "param($AccessToken, [switch]$Renew)\n", header)
     with pytest.raises(TemplateError, match=f"metadata key '{problem}'"):
         TemplateCatalog(user_dir).meta(name)
+
+
+def test_builtin_templates_are_found_when_python_imports_a_checkouts_package(
+        tmp_path: Path) -> None:
+    """Python started in a checkout imports its toolkit/ before the installed package, and
+    toolkit.ps_templates is then nowhere (a wheel install maps it, the checkout does not):
+    the catalog reads the checkout's ps_templates/. Reproduced without site's .pth files,
+    so no editable-install mapping helps."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+
+    root = Path(__file__).resolve().parents[2]
+    libraries = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *libraries])}
+    probe = ("from pathlib import Path; from toolkit.core.templates import TemplateCatalog; "
+             f"print(TemplateCatalog(Path({str(tmp_path)!r})).meta('exchange/perms-read').name)")
+    found = subprocess.run([sys.executable, "-S", "-c", probe], env=env, cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert found.stdout.strip() == "exchange/perms-read"

@@ -311,6 +311,17 @@ def _ps_filter(value: Any) -> PSLiteral:
         raise TemplateError(str(exc)) from None
 
 
+def _builtin_templates() -> Traversable:
+    """The templates psbridge ships: ``toolkit.ps_templates`` when installed (a wheel, or
+    an editable install's mapping), else the ``ps_templates/`` folder of the checkout the
+    package was imported from (Python started in a checkout imports its ``toolkit/``
+    before the installed one, and that folder has no ``ps_templates`` inside)."""
+    try:
+        return resources.files("toolkit.ps_templates")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "ps_templates"
+
+
 class TemplateCatalog:
     """Finds, describes and renders templates; the user's folder shadows built-ins."""
 
@@ -318,8 +329,7 @@ class TemplateCatalog:
         user = user_dir if user_dir is not None else paths.user_templates_dir()
         self._sources = [_Source(user, str(user))]
         if include_builtin:
-            builtin = resources.files("toolkit.ps_templates")
-            self._sources.append(_Source(builtin, "built-in"))
+            self._sources.append(_Source(_builtin_templates(), "built-in"))
         self._meta_cache: dict[str, TemplateMeta] = {}
         # Sandboxed: a template (a user folder's too) cannot reach Python internals
         # (``''.__class__.__mro__``) from Jinja; it still is code that runs on the host.
