@@ -25,6 +25,10 @@ from toolkit.tasks.migration.hosts import GMAIL_EXCLUDED_FOLDERS
 # Queued 30 s + provisioning 30 s + about 30 s of copying: some 4 s at 20x, long enough
 # for --watch to see the users move.
 SPEED = ("--migration-speed", "20")
+# For tests that count what --watch saw move: a quarter of SPEED, because a loaded machine
+# makes each poll slower while the clock keeps going (at SPEED, under a load of 13-17 on 2
+# cores, a batch was seen settled at the first poll).
+WATCHED = ("--migration-speed", "5")
 # The demo's Gmail accounts (toolkit/sandbox/tenant/demo.py): app password first-app-pw-2024.
 GOOD = {"adele.vance": "adele-app-pw-2024", "alex.wilber": "alex-app-pw-2024",
         "christie.cline": "christie-app-pw-2024"}
@@ -49,7 +53,7 @@ def created(sandbox: object) -> list[str]:
 
 def test_legacy_gmail_migration_planned_started_watched(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
-    sandbox = serve(*SPEED)
+    sandbox = serve(*WATCHED)
     source = legacy_csv(tmp_path / "pop-users.csv", {**GOOD, WRONG[0]: WRONG[1]})
     lab = ("--profile", "lab")
     seen: list[str] = []
@@ -197,12 +201,9 @@ def test_watch_draws_progress_bars_on_a_terminal(cli: Cli, serve, tmp_path: Path
 def test_watch_reads_each_users_statistics_only_when_its_state_changes(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path) -> None:
     """A poll is one Get-MigrationUser per batch (states and item counts of every user);
-    Get-MigrationUserStatistics only for a user whose state changed or who failed.
-
-    The migration clock runs at a quarter of SPEED here: the claim needs polls in which
-    nothing changed, and a loaded machine makes each poll slower while the clock keeps
-    going (at SPEED, 4 polls were seen under a load of 17 on 2 cores)."""
-    sandbox = serve("--migration-speed", "5")
+    Get-MigrationUserStatistics only for a user whose state changed or who failed: the
+    claim needs polls in which nothing changed."""
+    sandbox = serve(*WATCHED)
     users = {**GOOD, WRONG[0]: WRONG[1]}
     source = rows_csv(tmp_path / "wave.csv", "EmailAddress,UserName,Password",
                       [f"{n}@contoso.com,{n}.contoso@gmail.com,{p}" for n, p in users.items()])
