@@ -5,8 +5,9 @@ it waits it can do the caller's ``wait`` instead of sleeping: e.g. wait for a fi
 chunk and hand it to the caller's hook on this thread, as soon as it is there. The first
 exception in a worker (a bug, a fatal connection error, a read that cannot go on) stops
 every worker and is raised by :meth:`Workers.run`. Ctrl-C (or SIGTERM, delivered as
-KeyboardInterrupt) sets the stop event: no new chunk starts, backoff waits that sleep on
-the event are cut short, and the chunks in flight get ``grace_seconds`` to end.
+KeyboardInterrupt between two waits: :mod:`toolkit.core.interrupts`) sets the stop event:
+no new chunk starts, backoff waits that sleep on the event are cut short, and the chunks
+in flight get ``grace_seconds`` to end.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
+
+from toolkit.core.interrupts import SafePoints
 
 T = TypeVar("T")
 POLL = 0.2  # seconds between looks at the stop event while waiting
@@ -48,33 +51,38 @@ class Workers(Generic[T]):
         for thread in threads:
             thread.start()
         interrupted = False
-        try:
-            for chunk in chunks:
-                if not self._put(waiting, chunk, wait):
-                    break
-            for _ in threads:
-                self._put(waiting, None, wait)
-            for thread in threads:
-                while thread.is_alive():
-                    if wait is None:
-                        thread.join(POLL)
-                    else:
-                        wait(POLL)
-        except KeyboardInterrupt:
-            interrupted = True
-            self.stop.set()
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    waiting.get_nowait()
-            deadline = time.monotonic() + self.grace_seconds
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        with SafePoints() as safe:
+            try:
+                for chunk in chunks:
+                    safe.check()
+                    if not self._put(waiting, chunk, wait, safe):
+                        break
+                for _ in threads:
+                    self._put(waiting, None, wait, safe)
+                for thread in threads:
+                    while thread.is_alive():
+                        if wait is None:
+                            thread.join(POLL)
+                        else:
+                            wait(POLL)
+                        safe.check()
+            except KeyboardInterrupt:
+                interrupted = True
+                self.stop.set()
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        waiting.get_nowait()
+                deadline = time.monotonic() + self.grace_seconds
+                for thread in threads:
+                    while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+                        thread.join(min(POLL, left))
+                        safe.check()  # a second Ctrl-C ends the grace
         if self.fatal is not None:
             raise self.fatal
         return interrupted
 
     def _put(self, waiting: queue.Queue[T | None], item: T | None,
-             wait: Callable[[float], None] | None) -> bool:
+             wait: Callable[[float], None] | None, safe: SafePoints) -> bool:
         """Queue ``item``; False when the run stopped first."""
         while True:
             try:
@@ -88,6 +96,7 @@ class Workers(Generic[T]):
                     return False
                 if wait is not None:
                     wait(POLL)
+                safe.check()
 
     def _work(self, waiting: queue.Queue[T | None]) -> None:
         try:
