@@ -127,6 +127,8 @@ def test_bad_credentials_files_change_nothing(  # type: ignore[no-untyped-def]
     assert "tenant.csv:4: EmailAddress: adele.vance@contoso.com is Synced in batch bad, " \
            "not failed" in tenant
     assert "tenant.csv:2" not in tenant and "nothing was changed" in tenant
+    synced = refused("synced.csv", TODAY, [_row("alex.wilber", "new-pw")])
+    assert "synced.csv:2: EmailAddress: alex.wilber@contoso.com is Synced" in synced
     # The file's own problems, in either format, before the tenant is asked.
     file_problems = refused("file.csv", TODAY, ["lynne.robbins@contoso.com,lynne,",
                                                 _row(WRONG[0], RIGHT)])
