@@ -81,6 +81,8 @@ FILES = {
     "users.csv": "EmailAddress,UserName,Password\n"
                  "adele.vance@contoso.com,adele.vance.contoso@gmail.com,adele-app-pw-2024\n"
                  "lynne.robbins@contoso.com,lynne.robbins.contoso@gmail.com,lynne-old-pw\n",
+    "fixed.csv": "EmailAddress,UserName,Password\n"
+                 "lynne.robbins@contoso.com,lynne.robbins.contoso@gmail.com,lynne-app-pw-2024\n",
     "legacy-pop.csv": "SourceIdentity,SourceServer,SourceLoginID,SourcePassword,TargetIdentity\n"
                       "alex.wilber,pop.gmail.com,alex.wilber.contoso@gmail.com,"
                       "alex-app-pw-2024,alex.wilber@contoso.com\n",

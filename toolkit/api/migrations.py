@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.api.jobs import run_job
 from toolkit.api.migration_results import (
@@ -173,10 +173,34 @@ class Migrations:
         """Stop the batches (Stop-MigrationBatch); :meth:`resume` starts them again."""
         return self._act(name, "stop")
 
-    def resume(self, name: str) -> list[BatchAction]:
+    def resume(self, name: str, *, credentials: Path | str | None = None
+               ) -> list[BatchAction]:
         """Start stopped or not-yet-started batches (Start-MigrationBatch); failed users
-        are retried."""
-        return self._act(name, "start")
+        are retried. With ``credentials`` (a CSV in today's or the legacy format: the
+        rows of failed users, with corrected passwords), only the batches of those users
+        get their rows again (Set-MigrationBatch -CSVData) and are started; a row whose
+        user is not a failed user of the batches raises CsvInvalid, nothing sent."""
+        if credentials is None:
+            return self._act(name, "start")
+        return self._retry_with(name, Path(credentials))
+
+    def _retry_with(self, name: str, path: Path) -> list[BatchAction]:
+        from toolkit.tasks.migration.credentials import (
+            CREDENTIALS_TEMPLATE,
+            rows_by_batch,
+            template_rows,
+        )
+        from toolkit.tasks.migration.csv_formats import read_migration_csv
+        from toolkit.tasks.migration.reads import fetch_batches, run_template
+
+        source = read_migration_csv(path)  # the file's own problems, before the tenant
+        target, catalog = self._ws.target, self._ws.catalog
+        with target.open_connection() as connection:
+            grouped = rows_by_batch(source, name,
+                                    fetch_batches(target, catalog, connection, [name]))
+            result = run_template(target, catalog, connection, CREDENTIALS_TEMPLATE,
+                                  {"Rows": template_rows(grouped)})
+        return _actions(result.output)
 
     def remove(self, name: str) -> list[BatchAction]:
         """Remove the batches (Remove-MigrationBatch), ending their daily incremental
@@ -196,8 +220,7 @@ class Migrations:
                                  hint="'psbridge migrate imap status' lists every batch.")
             result = run_template(target, catalog, connection, ACTION_TEMPLATE,
                                   {"Names": family, "Action": action})
-        return [BatchAction(r.get("Batch"), r.get("Ok"), r.get("Status"), r.get("Message"))
-                for r in result.output]
+        return _actions(result.output)
 
     # Checking a source.
 
@@ -219,6 +242,12 @@ class Migrations:
 
         source = server if isinstance(server, SourceServer) else self.source_server(server)
         return check_server(self._ws.target, self._ws.catalog, source, user, password)
+
+
+def _actions(output: Sequence[Any]) -> list[BatchAction]:
+    """What ``exchange/migration-batch-action`` (or ``-credentials``) said per batch."""
+    return [BatchAction(r.get("Batch"), r.get("Ok"), r.get("Status"), r.get("Message"))
+            for r in output]
 
 
 def _job(request: MigrationRequest) -> JobPlan:

@@ -327,7 +327,9 @@ def status(app: AppContext, names: tuple[str, ...], watch: bool, interval: float
         resume = " and ".join(f"'psbridge migrate imap resume {name}'"
                               for name in watched.failed)
         raise PartialFailure(summary, hint=f"The error column says why; fix the cause and run "
-                             f"{resume} to retry failed users.")
+                             f"{resume} to retry failed users. For a wrong source password, "
+                             "add --credentials FILE: a CSV of their rows with the right "
+                             "password.")
     click.echo(f"all synced: {summary}")
 
 
@@ -353,11 +355,13 @@ def report(app: AppContext, name: str, out: Path) -> None:
 # ---------------------------------------------------------------------- stop, resume, remove
 
 
-def _act(app: AppContext, name: str, action: str) -> None:
-    """Stop, start or remove the batch ``name`` and those split off from it; print
-    Exchange's answer per batch; exit 1 when a batch refused."""
+def _act(app: AppContext, name: str, action: str, credentials: Path | None = None) -> None:
+    """Stop, start (with ``credentials``: the failed users' corrected rows) or remove the
+    batch ``name`` and those split off from it; print Exchange's answer per batch; exit 1
+    when a batch refused."""
     with app.workspace() as ws:
-        act = {"stop": ws.migrations.stop, "start": ws.migrations.resume,
+        act = {"stop": ws.migrations.stop,
+               "start": lambda n: ws.migrations.resume(n, credentials=credentials),
                "remove": ws.migrations.remove}[action]
         actions = act(name)
     emit(app, [{"batch": a.batch, "ok": a.ok, "status": a.status, "message": a.message}
@@ -382,16 +386,26 @@ def stop(app: AppContext, name: str) -> None:
 
 @imap.command()
 @click.argument("name")
+@click.option("--credentials", type=CSV_PATH, metavar="CSV",
+              help="Corrected source credentials for failed users: their rows, in the "
+              "batch's CSV format (today's or the legacy one), with the right password.")
 @click.pass_obj
-def resume(app: AppContext, name: str) -> None:
+def resume(app: AppContext, name: str, credentials: Path | None) -> None:
     """Start a stopped or not-yet-started batch (Start-MigrationBatch); failed users are
-    retried.
+    retried, users that synced are left as they are.
+
+    With --credentials, the rows of the file replace those users' rows in their batch
+    (Set-MigrationBatch -CSVData; passwords go to Exchange only, never into a script,
+    the output or a log) and their batches are started. Every row must be a failed user
+    of the batch (or of a batch split off from it): exit 2 listing each row that is not,
+    nothing changed.
 
     \b
-    Example:
+    Examples:
       psbridge migrate imap resume gmail-wave1
+      psbridge migrate imap resume wave1 --credentials fixed.csv
     """
-    _act(app, name, "start")
+    _act(app, name, "start", credentials)
 
 
 @imap.command()

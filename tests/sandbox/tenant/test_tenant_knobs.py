@@ -77,7 +77,11 @@ def test_command_log_masks_secrets(store: TenantStore, tmp_path: Path) -> None:
     assert "Secret-Pass-99" not in text and "app-pw" not in text and "lynne-old" not in text
     lines = [json.loads(line) for line in text.splitlines()]
     batch = next(line for line in lines if line["cmdlet"] == "New-MigrationBatch")
-    assert batch["parameters"]["CSVData"] == "********" and batch["ok"] is True
+    # Whose rows the CSV data carries, never its other columns (user names, passwords).
+    assert batch["parameters"]["CSVData"] == {
+        "EmailAddress": ["adele.vance@contoso.com", "alex.wilber@contoso.com",
+                         "lynne.robbins@contoso.com"], "other columns": "********"}
+    assert batch["ok"] is True
     assert batch["tenant"] == "contoso.onmicrosoft.com" and batch["account"] == "admin"
     failed = lines[-1]
     assert failed["cmdlet"] == "Get-Mailbox" and failed["ok"] is False

@@ -154,6 +154,35 @@ def test_missing_and_unlicensed_targets_fail(store: TenantStore, contoso: Tenant
         assert nora.status == "Synced" and nora.items_synced == 25
 
 
+def test_corrected_credentials_retry_only_the_failed_user(
+        store: TenantStore, contoso: Tenant, gmail: str, clock: FakeClock) -> None:
+    """Set-MigrationBatch -CSVData re-submits rows of the batch's users, Start-MigrationBatch
+    retries the failed ones; a user that synced keeps its state and last sync (Microsoft
+    Learn: set-migrationbatch, start-migrationbatch; see tests/e2e/test_migration_credentials)."""
+    migration.new_batch(store, contoso, "W", gmail, demo_imap_csv(), auto_start=True,
+                        exclude_folders=GMAIL_SYSTEM)
+    clock.advance(HOUR)
+    with store.read():
+        adele = migration.find_users(contoso, "adele.vance@contoso.com")[0]
+        lynne = migration.find_users(contoso, "lynne.robbins@contoso.com")[0]
+        synced_at = adele.last_successful_sync
+    assert lynne.status == "Failed" and adele.status == "Synced"
+    with pytest.raises(TenantError, match="isn't in migration batch"):  # nothing changes
+        migration.set_batch(contoso, "W", None, _csv(
+            "lynne.robbins@contoso.com,lynne.robbins.contoso@gmail.com,lynne-app-pw-2024",
+            "megan.bowen@contoso.com,megan,pw"))
+    assert lynne.password == "lynne-old-password"
+    with store.write():
+        migration.set_batch(contoso, "W", None, _csv(
+            "Lynne.Robbins@contoso.com,lynne.robbins.contoso@gmail.com,lynne-app-pw-2024"))
+        migration.start_batch(store, contoso, "W")
+    assert adele.status == "Synced"
+    clock.advance(HOUR)
+    with store.read():
+        assert lynne.status == "Synced" and lynne.items_synced > 0 and not lynne.error
+        assert adele.status == "Synced" and adele.last_successful_sync == synced_at
+
+
 def test_stop_start_remove_and_rerun(store: TenantStore, contoso: Tenant, gmail: str,
                                      clock: FakeClock) -> None:
     migration.new_batch(store, contoso, "W", gmail, demo_imap_csv(), auto_start=True,

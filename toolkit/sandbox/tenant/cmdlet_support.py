@@ -43,6 +43,7 @@ from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.tenant import errors
 from toolkit.sandbox.tenant.identity_resolution import Resolver
 from toolkit.sandbox.tenant.mailboxes import MultiValueEdit
+from toolkit.sandbox.tenant.migration import csv_addresses
 from toolkit.sandbox.tenant.model import Account, Tenant, World
 from toolkit.sandbox.tenant.store import TenantStore
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString
@@ -330,8 +331,20 @@ def _connection(ctx: CmdletContext, service: str, name: str) -> Connection:
 
 def mask_parameters(params: dict[str, Any]) -> dict[str, Any]:
     """Bound parameters for the command log: secrets masked, objects reduced to text."""
-    return {key: MASK if key.casefold() in SECRET_PARAMETERS else _loggable(value)
-            for key, value in params.items()}
+    return {key: _masked(key, value) if key.casefold() in SECRET_PARAMETERS
+            else _loggable(value) for key, value in params.items()}
+
+
+def _masked(key: str, value: Any) -> Any:
+    """A secret parameter's log entry: a migration CSV shows whose rows it carries (the
+    EmailAddress column), never its other columns; anything else is masked whole."""
+    if key.casefold() != "csvdata" or not isinstance(value, bytes | bytearray | list):
+        return MASK
+    try:
+        addresses = csv_addresses(bytes(value))
+    except (TypeError, ValueError, errors.TenantError):
+        return MASK
+    return MASK if addresses is None else {"EmailAddress": addresses, "other columns": MASK}
 
 
 def _loggable(value: Any) -> Any:

@@ -473,9 +473,13 @@ def get_migration_batch(call: Call) -> list[Any]:
 
 
 def set_migration_batch(call: Call) -> list[Any]:
-    call.reject_unsupported({"Identity", "NotificationEmails"})
+    call.reject_unsupported({"Identity", "NotificationEmails", "CSVData",
+                             "AllowUnknownColumnsInCsv"})
     emails = call.strings("NotificationEmails") if call.has("NotificationEmails") else None
-    migration.set_batch(call.tenant, call.text("Identity") or "", emails)
+    data = call.params.get("CSVData")
+    migration.set_batch(call.tenant, call.text("Identity") or "", emails,
+                        bytes(data) if data is not None else None,
+                        bool(call.params.get("AllowUnknownColumnsInCsv")))
     return []
 
 

@@ -293,6 +293,17 @@ def parse_csv(data: bytes, allow_unknown_columns: bool = False) -> list[CsvRow]:
     return rows
 
 
+def csv_addresses(data: bytes) -> list[str] | None:
+    """The EmailAddress column of CSV data (None without one), for the command log."""
+    reader = csv.reader(io.StringIO(_decode(data)))
+    header = [cell.strip().casefold() for cell in next(reader, [])]
+    if "emailaddress" not in header:
+        return None
+    column = header.index("emailaddress")
+    return [record[column].strip() for record in reader
+            if len(record) > column and record[column].strip()]
+
+
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
@@ -402,11 +413,9 @@ def start_batch(store: TenantStore, tenant: Tenant, identity: str) -> None:
         )
     batch.state = "Started"
     batch.started = batch.started or store.now()
-    for user in batch_users(tenant, batch):
+    for user in batch_users(tenant, batch):  # users that synced keep their daily re-sync
         if user.status in ("Queued", "Stopped", "Failed"):
             user.status, user.phase_elapsed, user.error = "Queued", 0.0, ""
-        elif user.status == "Synced":
-            user.status, user.phase_elapsed = "IncrementalSyncing", 0.0
 
 
 def stop_batch(tenant: Tenant, identity: str) -> None:
@@ -446,10 +455,30 @@ def remove_batch(tenant: Tenant, identity: str) -> None:
         user.status = "Removing"
 
 
-def set_batch(tenant: Tenant, identity: str, notification_emails: list[str] | None) -> None:
+def set_batch(tenant: Tenant, identity: str, notification_emails: list[str] | None,
+              csv_data: bytes | None = None, allow_unknown_columns: bool = False) -> None:
+    """``-CSVData`` re-submits rows of users already in the batch (corrected credentials,
+    say): every row is checked before any user changes; the users take the new values at
+    their next sync, and Start-MigrationBatch retries the failed ones."""
     batch = find_batch(tenant, identity)
+    if csv_data is not None:
+        _update_users(tenant, batch, parse_csv(csv_data, allow_unknown_columns))
     if notification_emails is not None:
         batch.notification_emails = list(notification_emails)
+
+
+def _update_users(tenant: Tenant, batch: MigrationBatch, rows: list[CsvRow]) -> None:
+    members = {u.email.casefold(): u for u in batch_users(tenant, batch)}
+    stranger = next((r for r in rows if r.email.casefold() not in members), None)
+    if stranger is not None:
+        raise errors.migration(
+            f"Line {stranger.line} of the CSV data: the user \"{stranger.email}\" isn't in "
+            f"migration batch \"{batch.name}\". Use -AddUsers to add users to the batch.",
+            "MigrationUserNotFoundException",
+        )
+    for row in rows:
+        user = members[row.email.casefold()]
+        user.username, user.password, user.user_root = row.username, row.password, row.user_root
 
 
 # ---------------------------------------------------------------------- users
