@@ -211,3 +211,21 @@ def test_tenant_names_resolve_and_a_typo_is_bad_input(  # type: ignore[no-untype
     bad = cli("--profile", "typo", "task", "run", "exchange/list-mailboxes", check=2)
     assert "profile typo: tenant 'contosso.onmicrosoft.com' does not exist" in bad.stderr
 
+
+def test_snapshots_are_found_by_every_name_of_the_tenant(cli: Cli) -> None:
+    """A snapshot taken with --tenant as a verified domain is found with the
+    .onmicrosoft.com name and the tenant id (all resolved to the id through the OpenID
+    discovery), a second audit under another name compares with it, and the home tenant
+    keeps its own snapshots."""
+    cli("--tenant", "fabrikam.com", "perms", "audit", "--all", check=0)
+    for name in (demo.FABRIKAM, FABRIKAM_ID, "FABRIKAM.COM"):
+        found = cli.json("--tenant", name, "perms", "who-can-access", "office@fabrikam.com")
+        assert {(r["trustee"], r["right"]) for r in found} == {
+            ("ana.bowman@fabrikam.com", "FullAccess"),
+            ("brian.johnson@fabrikam.com", "SendAs")}, name
+    again = cli("--tenant", FABRIKAM_ID, "perms", "audit", "--all", check=0)
+    assert "since snapshot 1: 0 added, 0 removed" in again.stderr
+    diff = cli("--tenant", demo.FABRIKAM, "perms", "diff", check=0)
+    assert "snapshot 1 -> 2: 0 added, 0 removed" in diff.stderr
+    home = cli("perms", "who-can-access", "office@fabrikam.com", check=2)
+    assert "no permission snapshot of contoso.onmicrosoft.com yet" in home.stderr
