@@ -108,6 +108,41 @@ def test_profile_test_prints_the_fix_for_each_missing_module(  # type: ignore[no
     assert report["Microsoft.Graph.Users"] == "ok"
 
 
+def test_profile_test_prints_the_fix_for_each_connect_failure(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
+    """A service that cannot be connected names the fix, not only the error.
+
+    The sandbox refuses as Entra and Exchange do: a token for an app that is not consented
+    in the tenant is AADSTS700016 "Application ... was not found in the directory"
+    (https://learn.microsoft.com/entra/identity-platform/reference-error-codes), and
+    app-only Exchange needs the app's Exchange.ManageAsApp permission (Step 2 of
+    https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2)."""
+    from toolkit.sandbox.tenant import demo
+
+    seed = demo.demo_seed()
+    seed["apps"][0]["roles"].remove("Exchange.ManageAsApp")
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    serve(seed=str(tmp_path / "seed.json"))
+    report = {r["check"]: r for r in json.loads(cli(
+        "--output", "json", "--profile", "lab", "profile", "test", check=4).stdout)}
+    assert report["graph"]["result"] == "ok"
+    assert report["exchange"]["result"] == "failed"
+    assert "Exchange.ManageAsApp" in report["exchange"]["detail"]
+    assert (f"fix: add the API permission Office 365 Exchange Online > Exchange.ManageAsApp "
+            f"(application) to app {demo.DEMO_APP_ID}") in report["exchange"]["detail"]
+    assert "Add-RoleGroupMember -Identity 'Recipient Management'" in report["exchange"][
+        "detail"]
+
+    lab_copy(isolated_home, "partner", tenants=[demo.FABRIKAM, demo.TAILSPIN])
+    failed = cli("--profile", "partner", "--tenant", demo.TAILSPIN, "profile", "test",
+                 check=4)
+    out = " ".join(failed.stdout.split())  # the table may wrap a long cell
+    assert "AADSTS700016" in out
+    assert (f"fix: an administrator of {demo.TAILSPIN} grants the app tenant-wide admin "
+            f"consent: open ") in out
+    assert f"/{demo.TAILSPIN}/adminconsent?client_id={demo.DEMO_APP_ID}" in out.replace(" ", "")
+
+
 def test_a_national_cloud_profile_uses_that_clouds_audiences(  # type: ignore[no-untyped-def]
         cli: Cli, serve, isolated_home: Path) -> None:
     """cloud = usgovhigh: tokens for outlook.office365.us and graph.microsoft.us, and the

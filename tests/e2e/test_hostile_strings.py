@@ -114,8 +114,8 @@ def test_identity_arguments_of_other_commands_arrive_verbatim(  # type: ignore[n
     assert [c["parameters"]["Identity"] for c in sandbox.commands("Get-Mailbox")] == [
         value.casefold(), value]
     assert not [c for c in sandbox.commands() if c["ok"] and c["cmdlet"].startswith("Set-")]
-    assert cmdlets(sandbox) == CONNECT | {"Connect-MgGraph", "Get-MgUser", "Get-CASMailbox",
-                                          "Set-CASMailbox", "Get-Mailbox"}
+    assert cmdlets(sandbox) == CONNECT | {"Connect-MgGraph", "Get-MgContext", "Get-MgUser",
+                                          "Get-CASMailbox", "Set-CASMailbox", "Get-Mailbox"}
 
 
 # Validated columns of each bulk command, with a valid row for the others to go in.
@@ -175,7 +175,7 @@ def test_identity_cells_of_other_bulk_commands_arrive_verbatim(  # type: ignore[
     looked_up = sorted(c["parameters"]["UserId"] for c in sandbox.commands("Get-MgUser")
                        if "UserId" in c["parameters"])  # the rest list users for hints
     assert looked_up == sorted(value.lower() for value in HOSTILE.values())
-    assert cmdlets(sandbox) == CONNECT | {"Get-Mailbox", "Connect-MgGraph",
+    assert cmdlets(sandbox) == CONNECT | {"Get-Mailbox", "Connect-MgGraph", "Get-MgContext",
                                           "Get-MgSubscribedSku", "Get-MgUser"}
 
 
@@ -197,8 +197,8 @@ def test_activation_names_arrive_verbatim(  # type: ignore[no-untyped-def]
         assert created[upn]["DisplayName"] == value
         assert created[upn]["GivenName"] == value[::-1]
         assert created[upn]["Surname"] == value + "!"
-    assert cmdlets(sandbox) <= {"Connect-MgGraph", "Get-MgSubscribedSku", "Get-MgDomain",
-                                "Get-MgUser", "New-MgUser", "Set-MgUserLicense",
+    assert cmdlets(sandbox) <= {"Connect-MgGraph", "Get-MgContext", "Get-MgSubscribedSku",
+                                "Get-MgDomain", "Get-MgUser", "New-MgUser", "Set-MgUserLicense",
                                 "Update-MgUser", *CONNECT}
     found = cli.json("--profile", "lab", "task", "run", "custom/show-user-names", "--param",
                      "UserPrincipalName=" + ",".join(people))

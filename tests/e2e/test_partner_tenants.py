@@ -16,6 +16,10 @@ Evidence for what the sandbox does here (kept with the tests that hold it to it)
   request the customer has not approved grants nothing (GDAP FAQ,
   https://learn.microsoft.com/partner-center/gdap-faq); Entra has no separate error code
   for "pending", so the sandbox answers AADSTS50020 there too (an assumption).
+- ``Get-MgContext`` reports the Graph session's TenantId (Microsoft Learn,
+  https://learn.microsoft.com/powershell/module/microsoft.graph.authentication/get-mgcontext);
+  ``Connect-MgGraph`` without a token signs in interactively, to the account's home tenant
+  unless ``-TenantId`` names another (same module's Connect-MgGraph page).
 - Tenant discovery: ``{authority}/{tenant}/v2.0/.well-known/openid-configuration``
   answers for a tenant's name, id or verified domain with an issuer holding the tenant
   id, and AADSTS90002 for an unknown tenant (same error code reference).
@@ -113,28 +117,35 @@ def test_a_customer_that_has_not_accepted_gives_no_token(  # type: ignore[no-unt
     assert sandbox.commands("Get-Mailbox") == []
 
 
+def _wrong_connect_block(templates: Path, service: str, script: str, params: str) -> dict[
+        str, str]:
+    """A copy of the test templates whose connect block for ``service`` ignores the token
+    and signs in as the host's own account (wrong on purpose), as PSBRIDGE_TEMPLATES."""
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "_connect").mkdir(exist_ok=True)
+    (templates / "_connect" / f"connect-{service}.ps1.j2").write_text(
+        "{#- psbridge\n"
+        f"name: _connect/connect-{service}\n"
+        "summary: Connect as whoever the host signed in last (wrong on purpose)\n"
+        f"role: helpdesk\nmutates: false\nservices: []\nconnects: {service}\n"
+        f"params:\n{params}"
+        "-#}\n" + script)
+    return {"PSBRIDGE_TEMPLATES": str(templates)}
+
+
 def test_a_connection_that_lands_in_another_tenant_changes_nothing(  # type: ignore[no-untyped-def]
         cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
     """Forced mismatch: a connect block that ignores the token and signs in as the host's
     own account (as an interactive sign-in cached on the host would) lands in contoso
     while fabrikam was asked for. Nothing is sent, no job is created, exit 4."""
     sandbox = serve()
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    (templates / "_connect").mkdir(exist_ok=True)
-    (templates / "_connect" / "connect-exchange.ps1.j2").write_text(
-        "{#- psbridge\n"
-        "name: _connect/connect-exchange\n"
-        "summary: Connect as whoever the host signed in last (wrong on purpose)\n"
-        "role: helpdesk\nmutates: false\nservices: []\nconnects: exchange\n"
-        "params:\n"
+    env = _wrong_connect_block(
+        tmp_path / "templates", "exchange",
+        "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
+        "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n",
         "  AccessToken: {type: secret, required: true, source: token, description: unused}\n"
         "  Organization: {type: string, required: true, source: tenant, description: unused}\n"
-        "  Renew: {type: switch, required: false, source: renew, description: unused}\n"
-        "-#}\n"
-        "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
-        "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n")
-    env = {"PSBRIDGE_TEMPLATES": str(templates)}
+        "  Renew: {type: switch, required: false, source: renew, description: unused}\n")
     refused = cli("--profile", "lab", "--tenant", demo.FABRIKAM, "perms", "grant",
                   "office@fabrikam.com", "brian.johnson@fabrikam.com", "--right", "FullAccess",
                   check=4, extra_env=env)
@@ -151,6 +162,30 @@ def test_a_connection_that_lands_in_another_tenant_changes_nothing(  # type: ign
         "office@fabrikam.com", "brian.johnson@fabrikam.com", "--right", "FullAccess", check=0)
     (added,) = sandbox.commands("Add-MailboxPermission")
     assert added["tenant"] == demo.FABRIKAM
+
+
+def test_a_graph_connection_that_lands_in_another_tenant_changes_nothing(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
+    """Forced mismatch, Graph: a connect block that ignores the token and signs in
+    interactively lands in contoso (the account's home) while fabrikam was asked for.
+    Get-MgContext names contoso, so not a licence is removed in either tenant, exit 4."""
+    sandbox = serve()
+    env = _wrong_connect_block(
+        tmp_path / "templates", "graph",
+        "param([string]$AccessToken)\nConnect-MgGraph -NoWelcome -ErrorAction Stop\n",
+        "  AccessToken: {type: secret, required: true, source: token, description: unused}\n")
+    remove = ("--profile", "lab", "--tenant", demo.FABRIKAM, "users", "license", "remove",
+              "--sku", "EMS", "--where-license", "EMS")
+    refused = cli(*remove, check=4, extra_env=env)
+    assert f"the graph connection reached tenant {demo.CONTOSO_ID}" in refused.stderr
+    assert f"not {demo.FABRIKAM} ({FABRIKAM_ID})" in refused.stderr
+    assert "nothing was sent or changed" in refused.stderr
+    assert [c["cmdlet"] for c in sandbox.commands()] == ["Connect-MgGraph", "Get-MgContext"]
+    assert cli.json("--profile", "lab", "jobs", "list") == []
+    # The same removal with the product's own connect block acts on fabrikam only.
+    cli(*remove, check=0)
+    removed = sandbox.commands("Set-MgUserLicense")
+    assert len(removed) == 5 and {c["tenant"] for c in removed} == {demo.FABRIKAM}
 
 
 def test_tenant_names_resolve_and_a_typo_is_bad_input(  # type: ignore[no-untyped-def]
@@ -175,3 +210,22 @@ def test_tenant_names_resolve_and_a_typo_is_bad_input(  # type: ignore[no-untype
     config.write_profile("typo", lab, isolated_home / "config.toml")
     bad = cli("--profile", "typo", "task", "run", "exchange/list-mailboxes", check=2)
     assert "profile typo: tenant 'contosso.onmicrosoft.com' does not exist" in bad.stderr
+
+
+def test_snapshots_are_found_by_every_name_of_the_tenant(cli: Cli) -> None:
+    """A snapshot taken with --tenant as a verified domain is found with the
+    .onmicrosoft.com name and the tenant id (all resolved to the id through the OpenID
+    discovery), a second audit under another name compares with it, and the home tenant
+    keeps its own snapshots."""
+    cli("--tenant", "fabrikam.com", "perms", "audit", "--all", check=0)
+    for name in (demo.FABRIKAM, FABRIKAM_ID, "FABRIKAM.COM"):
+        found = cli.json("--tenant", name, "perms", "who-can-access", "office@fabrikam.com")
+        assert {(r["trustee"], r["right"]) for r in found} == {
+            ("ana.bowman@fabrikam.com", "FullAccess"),
+            ("brian.johnson@fabrikam.com", "SendAs")}, name
+    again = cli("--tenant", FABRIKAM_ID, "perms", "audit", "--all", check=0)
+    assert "since snapshot 1: 0 added, 0 removed" in again.stderr
+    diff = cli("--tenant", demo.FABRIKAM, "perms", "diff", check=0)
+    assert "snapshot 1 -> 2: 0 added, 0 removed" in diff.stderr
+    home = cli("perms", "who-can-access", "office@fabrikam.com", check=2)
+    assert "no permission snapshot of contoso.onmicrosoft.com yet" in home.stderr

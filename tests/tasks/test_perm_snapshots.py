@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from identity_answers import OpenIdConfigurations
 
 from toolkit.core.errors import InputError
+from toolkit.core.tenants import TenantResolver
+from toolkit.sandbox.tenant.demo import CONTOSO_ID, FABRIKAM_ID
 from toolkit.tasks.permissions.audit_report import AuditReport
 from toolkit.tasks.permissions.drift import Drift, compare_baseline, compare_snapshots, fix_plan
-from toolkit.tasks.permissions.snapshots import Grant, Snapshot, SnapshotStore
+from toolkit.tasks.permissions.snapshots import (
+    Grant,
+    Snapshot,
+    SnapshotStore,
+    tag_stored_tenants,
+)
 
 SALES = "sales@contoso.com"
 INFO = "info@contoso.com"
@@ -17,8 +25,8 @@ ORPHAN = "S-1-5-21-1-2-3-1013"
 
 
 def _save(store: SnapshotStore, scope: str, grants: list[Grant]) -> Snapshot:
-    snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope=scope,
-                              noise_kept=False)
+    snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", tenant_id=CONTOSO_ID,
+                              profile="lab", scope=scope, noise_kept=False)
     store.add_chunk(snapshot_id, [SALES, INFO], grants, {"self": 2}, [])
     store.finish(snapshot_id, 2)
     return store.load(snapshot_id)
@@ -32,7 +40,7 @@ def test_snapshots_round_trip_and_drift_ignores_noise_and_case(store_location: P
         new = _save(store, "all", [Grant(SALES, "adele@contoso.com", "FullAccess"),
                                    Grant(SALES, "alex@contoso.com", "SendAs", "grant",
                                          "recipient")])
-        assert [s.id for s in store.latest("contoso.onmicrosoft.com", 2)] == [new.id, old.id]
+        assert [s.id for s in store.latest(CONTOSO_ID, 2)] == [new.id, old.id]
         assert store.load(old.id).grants == sorted(old.grants)
         drift = compare_snapshots(store, old, new)
     assert [(g.trustee, g.right) for g in drift.added] == [("alex@contoso.com", "SendAs")]
@@ -46,7 +54,7 @@ def test_the_snapshot_list_counts_each_snapshots_grants_and_orphans(
                                      Grant(SALES, "b@contoso.com", "SendAs"),
                                      Grant(INFO, ORPHAN, "SendAs", "orphan", "recipient")])
         second = _save(store, "all", [Grant(SALES, "a@contoso.com", "FullAccess")])
-        listed = {s.id: s.summary() for s in store.recent("contoso.onmicrosoft.com")}
+        listed = {s.id: s.summary() for s in store.recent(CONTOSO_ID)}
     assert (listed[first.id]["grants"], listed[first.id]["orphans"]) == (2, 1)
     assert (listed[second.id]["grants"], listed[second.id]["orphans"]) == (1, 0)
     assert listed[first.id] == first.summary()
@@ -102,7 +110,7 @@ def test_group_members_are_kept_with_the_snapshot_and_rewritten_on_retry(
 
     team = "Sales.Team@contoso.com"
     with SnapshotStore(store_location) as store:
-        snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",
+        snapshot_id = store.begin(tenant="contoso.onmicrosoft.com", tenant_id=CONTOSO_ID, profile="lab", scope="all",
                                   noise_kept=False)
         store.add_chunk(snapshot_id, [SALES, INFO],
                         [Grant(SALES, team, "FullAccess"), Grant(INFO, "adele@contoso.com",
@@ -134,7 +142,7 @@ def test_a_snapshot_with_a_failed_mailbox_is_incomplete_and_never_compared(
     with SnapshotStore(store_location) as store:
         complete = _save(store, "all", [Grant(SALES, "adele@contoso.com", "FullAccess"),
                                         Grant(INFO, "alex@contoso.com", "FullAccess")])
-        started = store.begin(tenant="contoso.onmicrosoft.com", profile="lab", scope="all",
+        started = store.begin(tenant="contoso.onmicrosoft.com", tenant_id=CONTOSO_ID, profile="lab", scope="all",
                               noise_kept=False)
         store.add_chunk(started, [SALES, INFO], [Grant(SALES, "adele@contoso.com",
                                                        "FullAccess")], {},
@@ -142,15 +150,15 @@ def test_a_snapshot_with_a_failed_mailbox_is_incomplete_and_never_compared(
         incomplete = store.finish(started, 2)
         assert incomplete.status == "incomplete"
         # Diffs and lookups read the latest complete snapshot, not the incomplete one...
-        assert [s.id for s in store.latest("contoso.onmicrosoft.com", 2)] == [complete.id]
+        assert [s.id for s in store.latest(CONTOSO_ID, 2)] == [complete.id]
         # ...which is listed, marked, and refused when asked for by id.
-        listed = store.recent("contoso.onmicrosoft.com", incomplete=True)
+        listed = store.recent(CONTOSO_ID, incomplete=True)
         assert [(s.id, s.status) for s in listed] == [(incomplete.id, "incomplete"),
                                                       (complete.id, "complete")]
         with pytest.raises(InputError, match="is incomplete"):
             store.load(incomplete.id).require_complete()
         # The next audit of the same scope continues it: only the failed mailbox is read.
-        continued = store.unfinished(tenant="contoso.onmicrosoft.com", profile="lab",
+        continued = store.unfinished(tenant_id=CONTOSO_ID, profile="lab",
                                      scope="all", noise_kept=False)
         assert continued == (incomplete.id, {SALES})
         store.add_chunk(incomplete.id, [INFO], [Grant(INFO, "alex@contoso.com", "FullAccess")],
@@ -158,3 +166,31 @@ def test_a_snapshot_with_a_failed_mailbox_is_incomplete_and_never_compared(
         finished = store.finish(incomplete.id, 2)
         assert finished.status == "complete" and not finished.failures
         assert finished.summary()["grants"] == 2
+
+
+FABRIKAM_NAMES = {"fabrikam.com": FABRIKAM_ID, "fabrikam.onmicrosoft.com": FABRIKAM_ID,
+                  FABRIKAM_ID: FABRIKAM_ID, "contoso.onmicrosoft.com": CONTOSO_ID}
+
+
+def test_snapshots_stored_under_a_tenant_name_are_found_by_its_id(
+        store_location: Path | str) -> None:
+    """A store written before snapshots were kept by tenant id (schema 3: the name --tenant
+    gave, or the profile's name when it had none) is found by every name of the tenant
+    once its names are resolved, and each name is resolved once."""
+    with SnapshotStore(store_location) as store:
+        for tenant in ("fabrikam.com", "contoso.onmicrosoft.com", "lab"):
+            store._db.execute(  # as schema 3 wrote it: no tenant_id
+                "INSERT INTO perm_snapshots (tenant, profile, taken, scope, status) "
+                "VALUES (?, 'lab', 1.0, 'all', 'complete')", (tenant,))
+        assert store.recent(FABRIKAM_ID) == []
+        platform = OpenIdConfigurations(FABRIKAM_NAMES)
+        resolver = TenantResolver("https://login.example", platform, persist=False)
+        tag_stored_tenants(store, resolver)
+        assert [s.tenant for s in store.recent(FABRIKAM_ID)] == ["fabrikam.com"]
+        assert [s.tenant for s in store.recent(CONTOSO_ID)] == ["contoso.onmicrosoft.com"]
+        tag_stored_tenants(store, resolver)  # nothing left to resolve, "lab" included
+        assert sorted(platform.asked) == ["contoso.onmicrosoft.com", "fabrikam.com", "lab"]
+        new = store.begin(tenant=FABRIKAM_ID, tenant_id=FABRIKAM_ID, profile="lab",
+                          scope="all", noise_kept=False)
+        store.finish(new, 0)
+        assert [s.tenant for s in store.recent(FABRIKAM_ID)] == [FABRIKAM_ID, "fabrikam.com"]

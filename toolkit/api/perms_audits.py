@@ -194,7 +194,7 @@ def _since_previous(store: SnapshotStore, snapshot: Snapshot
                     ) -> tuple[Drift | None, int | None]:
     from toolkit.tasks.permissions.drift import compare_snapshots
 
-    earlier = [s for s in store.recent(snapshot.tenant, limit=2) if s.id != snapshot.id]
+    earlier = [s for s in store.recent(snapshot.tenant_id, limit=2) if s.id != snapshot.id]
     if not earlier:
         return None, None
     return compare_snapshots(store, earlier[0], snapshot), earlier[0].id

@@ -15,6 +15,7 @@ from toolkit.api.perms_snapshots import GRANT_COLUMNS, Note, PermissionSnapshots
 from toolkit.core.errors import ConnectionFailed, InputError
 
 if TYPE_CHECKING:
+    from toolkit.core.tenants import TenantRef
     from toolkit.tasks.permissions.drift import Drift
     from toolkit.tasks.permissions.snapshots import Grant, Snapshot
 
@@ -78,17 +79,17 @@ class PermissionDrift(PermissionSnapshots):
         approved = _read_baseline(baseline)
         tenants = [self.snapshot_tenant()]
         if all_tenants:
-            tenants += self.customer_tenants(on_note)
+            tenants += [self.tenant_named(name) for name in self.customer_tenants(on_note)]
         for tenant in tenants:
             try:
                 found = self._drift_of(tenant, snapshots, approved, baseline)
             except InputError as exc:
                 if not all_tenants:
                     raise
-                yield TenantFailure(tenant, exc)
+                yield TenantFailure(tenant.name, exc)
                 continue
             if report is not None:
-                found.report = (report.with_name(f"{report.stem}-{tenant}{report.suffix}")
+                found.report = (report.with_name(f"{report.stem}-{tenant.name}{report.suffix}")
                                 if all_tenants else report)
                 write_permission_report(
                     found.report, f"Permission drift of {found.snapshot.tenant}: "
@@ -97,7 +98,7 @@ class PermissionDrift(PermissionSnapshots):
                     found.rows(), DRIFT_COLUMNS)
             yield found
 
-    def _drift_of(self, tenant: str, snapshots: Sequence[int],
+    def _drift_of(self, tenant: TenantRef, snapshots: Sequence[int],
                   approved: Sequence[Grant] | None, baseline: Path | None) -> TenantDrift:
         from toolkit.tasks.permissions.drift import compare_baseline, compare_snapshots
         from toolkit.tasks.permissions.snapshots import SnapshotStore
@@ -108,20 +109,21 @@ class PermissionDrift(PermissionSnapshots):
                 for snapshot in loaded:
                     snapshot.require_complete()
             else:
-                loaded = list(reversed(store.recent(tenant, 1 if approved is not None else 2)))
+                loaded = list(reversed(store.recent(tenant.id,
+                                                    1 if approved is not None else 2)))
             if approved is not None:
                 if not loaded:
-                    raise InputError(f"no permission snapshot of {tenant} yet",
+                    raise InputError(f"no permission snapshot of {tenant.name} yet",
                                      hint="Run 'psbridge perms audit --all' first.")
                 newer = store.load(loaded[-1].id)
-                return TenantDrift(tenant, compare_baseline(newer, approved), newer,
+                return TenantDrift(tenant.name, compare_baseline(newer, approved), newer,
                                    f"snapshot {newer.id} against {baseline}")
             if len(loaded) < 2:
-                raise InputError(f"{tenant} has {len(loaded)} permission snapshot(s); diff "
+                raise InputError(f"{tenant.name} has {len(loaded)} permission snapshot(s); diff "
                                  "needs two", hint="Run 'psbridge perms audit --all' again "
                                  "later.")
             older, newer = loaded
-            return TenantDrift(tenant, compare_snapshots(store, older, newer), newer,
+            return TenantDrift(tenant.name, compare_snapshots(store, older, newer), newer,
                                f"snapshot {older.id} -> {newer.id}")
 
     def fix_plan(self, drift: Drift, path: Path | None = None) -> FixPlan:

@@ -76,9 +76,10 @@ class PermissionLookups(PermissionSnapshots):
         """The newest snapshot that covers the question, or the tenant now with ``live``."""
         from toolkit.tasks.permissions.snapshots import SnapshotStore
 
-        tenant = self.snapshot_tenant()
+        key = self.snapshot_tenant()
+        tenant = key.name
         with SnapshotStore() as store:
-            latest, read = _answering_snapshot(store, tenant, mailbox)
+            latest, read = _answering_snapshot(store, key.id, mailbox)
         known = {*read, *(g.trustee for g in latest.grants)} if latest else set()
         if live:
             from toolkit.tasks.lookups import unknown_address
@@ -117,12 +118,12 @@ class PermissionLookups(PermissionSnapshots):
             raise unknown_address("user", trustee, tenant, known)
 
 
-def _answering_snapshot(store: SnapshotStore, tenant: str, mailbox: str | None
+def _answering_snapshot(store: SnapshotStore, tenant_id: str, mailbox: str | None
                         ) -> tuple[Snapshot | None, set[str]]:
     """The snapshot a lookup answers from (or none) and the mailboxes it read: for a
     mailbox, the newest that read it; else (and when none did) the newest of every
     mailbox, or the newest at all."""
-    recent = store.recent(tenant)
+    recent = store.recent(tenant_id)
     if mailbox:
         for snapshot in recent:
             read = store.mailboxes_read(snapshot.id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toolkit.core.errors import PsbridgeError
+from toolkit.core.tenants import TenantRef
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
@@ -36,30 +37,23 @@ class PermissionSnapshots:
     def __init__(self, workspace: Workspace):
         self._ws = workspace
 
-    def snapshot_tenant(self) -> str:
-        """The tenant snapshots are kept under, without connecting anywhere: the
-        workspace's tenant, else the profile's Exchange organization, else (the embedded
-        sandbox names it only once started) the tenant of the profile's latest snapshot."""
-        from toolkit.tasks.permissions.snapshots import SnapshotStore
+    def snapshot_tenant(self) -> TenantRef:
+        """The tenant snapshots are kept under: the workspace's tenant (any of its names),
+        else the profile's own, resolved to its id through the identity platform (cached;
+        the embedded sandbox is started, no host is connected). Snapshots stored under a
+        tenant's name before (schema 3 and older) are given its id first."""
+        from toolkit.tasks.permissions.audit import tenant_key
+        from toolkit.tasks.permissions.snapshots import SnapshotStore, tag_stored_tenants
 
-        if self._ws.tenant:
-            return self._ws.tenant
-        profile = self._ws.profile
-        exchange = profile.services.get("exchange")
-        if exchange and exchange.organization:
-            return exchange.organization
-        if profile.is_sandbox:  # the shared sandbox's record names it (customer snapshots don't)
-            from toolkit.core.sandbox_plugin import sandbox_plugin
-            from toolkit.core.target import sandbox_dir
-
-            running = sandbox_plugin().read_record(sandbox_dir())
-            organization = running.profile_settings.get("exchange", {}).get("organization") \
-                if running else None
-            if organization:
-                return str(organization)
+        target = self._ws.target
         with SnapshotStore() as store:
-            latest = store.recent(profile=profile.name, limit=1)
-        return latest[0].tenant if latest else profile.name
+            tag_stored_tenants(store, target.resolver)
+        return tenant_key(target)
+
+    def tenant_named(self, name: str) -> TenantRef:
+        """A customer tenant of the profile's, resolved as ``--tenant`` is."""
+        resolver = self._ws.target.resolver
+        return resolver.resolve(name) if resolver is not None else TenantRef(name, name)
 
     def customer_tenants(self, on_note: Note | None = None) -> list[str]:
         """The customer tenants an ``all_tenants`` run covers besides the home tenant; the
@@ -83,4 +77,4 @@ class PermissionSnapshots:
         from toolkit.tasks.permissions.snapshots import SnapshotStore
 
         with SnapshotStore() as store:
-            return store.recent(self.snapshot_tenant(), incomplete=True)
+            return store.recent(self.snapshot_tenant().id, incomplete=True)

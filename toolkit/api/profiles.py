@@ -18,6 +18,7 @@ from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import AUTH_METHODS, ENCRYPTION, ROLES, remove_profile
 
 if TYPE_CHECKING:
+    from toolkit.core.errors import PsbridgeError
     from toolkit.core.target import Target
     from toolkit.core.templates import TemplateCatalog
 
@@ -206,10 +207,26 @@ def _checks(target: Target, catalog: TemplateCatalog) -> list[CheckLine]:
                 with target.open_connection() as service_connection:
                     reached = target.connect(service_connection, [service], catalog)
             except PsbridgeError as exc:
-                lines.append(CheckLine(service, "failed", exc.message))
+                lines.append(_failed_connect(target, service, exc))
                 continue
             took = (time.monotonic() - started) * 1000
             lines.append(CheckLine(service, "ok",
                                    f"tenant {target.expected or reached.get(service)}, "
                                    f"connected in {took:.0f} ms"))
     return lines
+
+
+def _failed_connect(target: Target, service: str, exc: PsbridgeError) -> CheckLine:
+    """A service that could not be connected, with the fix when the failure says which."""
+    from toolkit.core.host_check import connect_fix
+    from toolkit.core.target import WrongTenant
+
+    tenant = target.expected.organization if target.expected else (target.tenant or "")
+    settings = target.profile.services.get(service)
+    authority = target.tokens.authority() if target.tokens else ""
+    fix = connect_fix(exc.message, tenant=tenant, app=settings.app_id if settings else None,
+                      authority=authority)
+    if fix is None and isinstance(exc, WrongTenant):
+        fix = exc.hint
+    return CheckLine(service, "failed",
+                     exc.message if fix is None else f"{exc.message}; fix: {fix}")

@@ -10,6 +10,20 @@ Minimum versions, with their sources:
   https://github.com/microsoftgraph/msgraph-sdk-powershell/releases/tag/2.0.0-preview1).
 - Microsoft.Graph.Authentication 2.35.1 ignores ``-AccessToken`` and falls back to other
   credentials (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/3533).
+
+The fix for a service that cannot be connected (:func:`connect_fix`), by failure:
+
+- AADSTS700016 / AADSTS65001 (the app is not in the tenant's directory / not consented):
+  tenant-wide admin consent, ``{authority}/{tenant}/adminconsent?client_id={app}``
+  (https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent);
+- AADSTS7000215 / AADSTS700027 (the secret / certificate is not the app's): a new secret or
+  the certificate uploaded under the app registration's Certificates & secrets;
+- AADSTS50020 (the user is not in the tenant: for a partner, no active GDAP relationship):
+  the customer approves the relationship (https://learn.microsoft.com/partner-center/gdap-faq);
+- an app without Exchange.ManageAsApp, or without an Exchange role: the API permission and
+  a role for the app's service principal (Steps 2 and 5 of
+  https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2);
+- Exchange's limit of concurrent connections: close the account's other sessions.
 """
 
 from __future__ import annotations
@@ -98,3 +112,41 @@ def _version(text: str) -> tuple[int, ...]:
             break
         parts.append(int(part))
     return tuple(parts)
+
+
+# (what the failure says, the fix): the first match wins; {tenant}, {app} and {authority}
+# are the profile's. Sources in the module's docstring.
+_CONSENT = ("an administrator of {tenant} grants the app tenant-wide admin consent: open "
+            "{authority}/{tenant}/adminconsent?client_id={app} (or Entra admin center > "
+            "Enterprise applications > the app > Permissions > Grant admin consent)")
+CONNECT_FIXES: tuple[tuple[str, str], ...] = (
+    ("AADSTS700016", _CONSENT),
+    ("AADSTS65001", _CONSENT),
+    ("AADSTS7000215", "add a new client secret to app {app} (Entra admin center > App "
+                      "registrations > Certificates & secrets) and write it to the "
+                      "profile's client_secret_file"),
+    ("AADSTS700027", "upload the profile's certificate to app {app} (Entra admin center > "
+                     "App registrations > Certificates & secrets)"),
+    ("AADSTS50020", "the account has no access to {tenant}: an admin of {tenant} approves "
+                    "the partner's GDAP relationship (Microsoft 365 admin center > "
+                    "Settings > Partner relationships), or --tenant names another tenant"),
+    ("Exchange.ManageAsApp", "add the API permission Office 365 Exchange Online > "
+                             "Exchange.ManageAsApp (application) to app {app} and grant admin "
+                             "consent in {tenant}; then, in an Exchange Online session of "
+                             "{tenant}: New-ServicePrincipal -AppId {app} -ObjectId <the "
+                             "enterprise application's object id> -DisplayName psbridge; "
+                             "Add-RoleGroupMember -Identity 'Recipient Management' -Member "
+                             "{app}"),
+    ("maximum number of connections", "close this account's other Exchange Online sessions "
+                                      "(Disconnect-ExchangeOnline -Confirm:$false in each) "
+                                      "or wait for them to time out"),
+)
+
+
+def connect_fix(message: str, *, tenant: str, app: str | None, authority: str) -> str | None:
+    """The fix for a failed sign-in or connect, when its message says which failure it is."""
+    for marker, fix in CONNECT_FIXES:
+        if marker.casefold() in message.casefold():
+            return fix.format(tenant=tenant, app=app or "<app id>",
+                              authority=authority.rstrip("/"))
+    return None

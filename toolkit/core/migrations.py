@@ -95,6 +95,9 @@ CREATE TABLE IF NOT EXISTS perm_snapshot_groups (
 CREATE INDEX IF NOT EXISTS perm_groups_by_snapshot ON perm_snapshot_groups(snapshot_id);
 """
 
+_BY_TENANT_ID = ("CREATE INDEX IF NOT EXISTS perm_snapshots_by_tenant_id "
+                 "ON perm_snapshots(tenant_id, taken);")
+
 MIGRATIONS = (
     Migration(1, "jobs, rows and permission snapshots",
               _JOBS.format(real="REAL", serial="INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -109,6 +112,12 @@ MIGRATIONS = (
               "ALTER TABLE jobs ADD COLUMN host TEXT;\n" + _GROUPS,
               "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS pid INTEGER;\n"
               "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS host TEXT;\n" + _GROUPS),
+    # Snapshots are found by the tenant's id, whichever of its names --tenant gave; rows
+    # stored before are given theirs when first looked up (SnapshotStore.tag_tenants).
+    Migration(4, "permission snapshots keyed by the resolved tenant id",
+              "ALTER TABLE perm_snapshots ADD COLUMN tenant_id TEXT;\n" + _BY_TENANT_ID,
+              "ALTER TABLE perm_snapshots ADD COLUMN IF NOT EXISTS tenant_id TEXT;\n"
+              + _BY_TENANT_ID),
 )
 LATEST = MIGRATIONS[-1].version
 

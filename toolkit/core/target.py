@@ -26,7 +26,7 @@ from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed, ConnectionsBusy, TransportFault
 from toolkit.core.retry import classify
-from toolkit.core.session import Connection, Endpoint, ShellLedger, Step
+from toolkit.core.session import Connection, Endpoint, ErrorInfo, ShellLedger, Step
 from toolkit.core.templates import RenderedScript, TemplateCatalog, step_parameters
 from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 # refused the connection (nothing listening: down or the wrong port).
 OPEN_ATTEMPTS = 6
 REFUSED_ATTEMPTS = 3
-# Reads back, from the service itself, which tenant a connected runspace acts on.
-REACHED_TENANT_TEMPLATE = "_connect/reached-tenant-exchange"
+# Read back, from each service itself, which tenant a connected runspace acts on.
+REACHED_TENANT_TEMPLATES = {"exchange": "_connect/reached-tenant-exchange",
+                            "graph": "_connect/reached-tenant-graph"}
 
 
 class WrongTenant(ConnectionFailed):
@@ -77,54 +78,47 @@ class Target:
                 catalog: TemplateCatalog) -> dict[str, str]:
         """Connect the runspace to the services it does not hold yet, then check the tenant.
 
-        The connect blocks run as a pipeline of their own, before any template: each
-        reports the tenant it reached, and a connection to any other tenant than
-        :attr:`expected` raises :class:`WrongTenant` (exit 4) before a row is sent.
-        Returns the tenant id each newly connected service reached.
+        The connect blocks run as a pipeline of their own, before any template, followed by
+        each service's report of the tenant it reached (``Get-ConnectionInformation`` and
+        ``Get-OrganizationConfig`` for Exchange, ``Get-MgContext`` for Graph): a connection
+        to any other tenant than :attr:`expected` raises :class:`WrongTenant` (exit 4)
+        before a row is sent. Returns the tenant id each newly connected service reached.
         """
         steps, tokens = self._connect_steps(services, catalog, connection)
         if not steps:
             return {}
-        # The token names the tenant it was issued in: Graph acts on exactly that one.
-        reached = {service: token_tenant_id(token) for service, token in tokens.items()}
-        for service, tenant_id in reached.items():
-            self._check_reached(service, tenant_id)
-        exchange = "exchange" in reached
-        report = [Step(catalog.render(REACHED_TENANT_TEMPLATE).script)] if exchange else []
-        result = connection.run([*steps, *report])
+        # The token names the tenant it was issued in: a wrong one is never sent.
+        for service, token in tokens.items():
+            self._check_reached(service, token_tenant_id(token))
+        reports = [Step(catalog.render(REACHED_TENANT_TEMPLATES[s]).script) for s in tokens]
+        result = connection.run([*steps, *reports])
         if result.failed or result.errors:
-            error = (result.errors[-1] if result.errors else None)
-            message = error.message if error else "the connect block failed"
-            verdict = classify(error.error_id if error else None,
-                               error.category if error else None, message,
-                               reason=error.reason if error else None)
-            failure = (ConnectionsBusy if verdict.connection_limit
-                       else TransportFault if verdict.retry else ConnectionFailed)
-            for service in reached:  # a connect that wrote an error holds nothing usable
+            for service in tokens:  # a connect that wrote an error holds nothing usable
                 connection.services.pop(service, None)
-            raise failure(f"connecting to {', '.join(s.connects[0] for s in steps if s.connects)}"
-                          f" failed: {message}",
-                          hint="Run 'psbridge profile test' to check the host and sign-in.")
-        if exchange:
-            answer = result.output[-1] if result.output else {}
-            reported = answer if isinstance(answer, dict) else {}
-            reached["exchange"] = str(reported.get("TenantId") or "").lower()
-            # What the cmdlets act on, read from the service: Get-ConnectionInformation
-            # can name a tenant the cmdlets do not act on (a token of another tenant).
-            organization = str(reported.get("Organization") or "")
-            named: TenantRef | None = None
-            if self.resolver is not None and organization:
-                named = self.resolver.resolve(organization)
-                if named.id != reached["exchange"]:
-                    named = TenantRef(f"{organization}, signed in to {reached['exchange']}",
-                                      named.id)
-                reached["exchange"] = named.id
-            try:
-                self._check_reached("exchange", reached["exchange"], named)
-            except WrongTenant:
-                connection.services.pop("exchange", None)  # never reuse it
-                raise
-        return reached
+            raise _connect_failure(steps, result.errors[-1] if result.errors else None)
+        answers = {str(a.get("Service")): a for a in result.output if isinstance(a, dict)}
+        try:
+            return {service: self._reached(service, answers.get(service, {}))
+                    for service in tokens}
+        except WrongTenant:
+            for service in tokens:  # never reuse a connection to another tenant
+                connection.services.pop(service, None)
+            raise
+
+    def _reached(self, service: str, answer: dict[str, Any]) -> str:
+        """The tenant id a service's report names, checked against :attr:`expected`."""
+        tenant_id = str(answer.get("TenantId") or "").lower()
+        # What Exchange's cmdlets act on, read from the service: Get-ConnectionInformation
+        # can name a tenant the cmdlets do not act on (a token of another tenant).
+        organization = str(answer.get("Organization") or "")
+        named: TenantRef | None = None
+        if self.resolver is not None and organization:
+            named = self.resolver.resolve(organization)
+            if named.id != tenant_id:
+                named = TenantRef(f"{organization}, signed in to {tenant_id}", named.id)
+            tenant_id = named.id
+        self._check_reached(service, tenant_id, named)
+        return tenant_id
 
     def _check_reached(self, service: str, tenant_id: str,
                        named: TenantRef | None = None) -> None:
@@ -194,6 +188,18 @@ class Target:
 
     def __exit__(self, *exc: object) -> None:
         """Nothing to release: connections close with their runs, the sandbox outlives us."""
+
+
+def _connect_failure(steps: Sequence[Step], error: ErrorInfo | None) -> ConnectionFailed:
+    """What a connect block that wrote an error becomes: busy, transient or a verdict."""
+    message = error.message if error else "the connect block failed"
+    verdict = classify(error.error_id if error else None, error.category if error else None,
+                       message, reason=error.reason if error else None)
+    failure = (ConnectionsBusy if verdict.connection_limit
+               else TransportFault if verdict.retry else ConnectionFailed)
+    return failure(f"connecting to {', '.join(s.connects[0] for s in steps if s.connects)}"
+                   f" failed: {message}",
+                   hint="Run 'psbridge profile test' to check the host and sign-in.")
 
 
 def open_target(profile: Profile, tenant: str | None = None) -> Target:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tenant_helpers import ok
 
@@ -52,12 +53,46 @@ def test_guarded_connect_block_and_list_mailboxes(engine: Engine, services: Tena
     assert "was issued for tenant" in record.message
 
 
+def _objects(result: Any) -> list[dict[str, Any]]:
+    """A run's output objects as dicts of their properties, in order."""
+    return [dict(o.properties.items()) for o in ok(result)]
+
+
 def test_graph_connect_block(engine: Engine, services: TenantServices,
                              store: TenantStore, tmp_path: Path) -> None:
+    """The Graph connect block, then its reached-tenant report: ``Get-MgContext``.
+
+    Get-MgContext's shape is Microsoft Learn's reference page,
+    https://learn.microsoft.com/powershell/module/microsoft.graph.authentication/get-mgcontext
+    (no parameters; its example lists ClientId, TenantId, CertificateThumbprint, Scopes,
+    AuthType, AuthProviderType, CertificateName, Account, AppName, ContextScope,
+    Certificate, PSHostVersion, ClientTimeout; output IAuthContext). Where the page is
+    silent the sandbox assumes: no output before Connect-MgGraph; with -AccessToken,
+    TenantId is the token's tenant, AuthType ``UserProvidedAccessToken``, AuthProviderType
+    ``UserProvidedToken``, ContextScope ``Process`` and no Account.
+    """
     services.identity = identity_platform(store.world, tmp_path)
     catalog = TemplateCatalog(include_builtin=True)
     runspace = engine.open_runspace(SessionContext("admin", "admin"))
-    token = _user_token(services.identity, MICROSOFT_GRAPH)
+    report = catalog.render("_connect/reached-tenant-graph").script
+    assert ok(run_script(runspace, "Get-MgContext")) == []
+    assert _objects(run_script(runspace, report)) == [{"Service": "graph", "TenantId": ""}]
+    token = _user_token(services.identity, MICROSOFT_GRAPH, FABRIKAM_ID)
     ok(run_script(runspace, catalog.render("_connect/connect-graph").script, {"AccessToken": token}))
-    assert ok(run_script(runspace, "(Get-MgUser -UserId lee.gu@contoso.com).DisplayName")
-              ) == ["Lee Gu"]
+    assert ok(run_script(runspace, "(Get-MgUser -UserId office@fabrikam.com).DisplayName")
+              ) == ["Office"]
+    (context,) = _objects(run_script(runspace, "Get-MgContext"))
+    assert list(context) == ["ClientId", "TenantId", "CertificateThumbprint", "Scopes",
+                             "AuthType", "AuthProviderType", "CertificateName", "Account",
+                             "AppName", "ContextScope", "Certificate", "PSHostVersion",
+                             "ClientTimeout"]
+    assert (context["TenantId"], context["AuthType"], context["Account"]) == (
+        FABRIKAM_ID, "UserProvidedAccessToken", None)
+    assert _objects(run_script(runspace, report)) == [
+        {"Service": "graph", "TenantId": FABRIKAM_ID}]
+    # Interactive sign-in (no token): the account's own tenant, as the page's example shows.
+    ok(run_script(runspace, "Connect-MgGraph -NoWelcome"))
+    (context,) = _objects(run_script(runspace, "Get-MgContext"))
+    assert (context["TenantId"], context["AuthType"], context["AuthProviderType"],
+            context["Account"], context["ContextScope"]) == (
+        CONTOSO_ID, "Delegated", "InteractiveAuthenticationProvider", "admin", "CurrentUser")

@@ -1,4 +1,8 @@
-"""Microsoft's parameter metadata (``toolkit/spec/cmdlets.json``), loaded once."""
+"""Microsoft's parameter metadata (``toolkit/spec/cmdlets.json``), loaded once.
+
+``cmdlets.json`` is a byte copy of the shared metadata; ``supplement.json`` adds, in the
+same shape, the few cmdlets it lacks (each with its Learn page in ``_about``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from typing import Any
 
 @cache
 def cmdlet_specs() -> dict[str, dict[str, Any]]:
-    """``cmdlets.json["cmdlets"]``: name -> {module, applicable, parameter_sets, ...}."""
-    text = resources.files("toolkit.spec").joinpath("cmdlets.json").read_text("utf-8")
-    specs: dict[str, dict[str, Any]] = json.loads(text)["cmdlets"]
+    """``cmdlets.json["cmdlets"]`` and the supplement's: name -> {module, applicable,
+    parameter_sets, ...}."""
+    folder = resources.files("toolkit.spec")
+    specs: dict[str, dict[str, Any]] = {}
+    for name in ("cmdlets.json", "supplement.json"):
+        specs.update(json.loads(folder.joinpath(name).read_text("utf-8"))["cmdlets"])
     return specs

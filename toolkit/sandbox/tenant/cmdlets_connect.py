@@ -1,5 +1,5 @@
 """Connect-ExchangeOnline, Get-ConnectionInformation, Disconnect-ExchangeOnline,
-Connect-MgGraph.
+Connect-MgGraph, Get-MgContext.
 
 How a connect call signs in, most specific first:
 
@@ -95,6 +95,7 @@ def register_connect(registry: CmdletRegistry, services: TenantServices) -> None
         ("Get-ConnectionInformation", get_connection_information),
         ("Disconnect-ExchangeOnline", disconnect_exchange),
         ("Connect-MgGraph", connect_graph),
+        ("Get-MgContext", get_mg_context),
     ):
         register(registry, services, name, impl, service=None, writes=False, helpdesk=True)
 
@@ -486,3 +487,43 @@ def connect_graph(call: Call) -> list[Any]:
     return []
 
 
+
+
+# Get-MgContext's AuthProviderType for each way of connecting. The Learn page shows only
+# the delegated (interactive) value; the others are the SDK's names for them (assumed).
+AUTH_PROVIDERS = {
+    "Delegated": "InteractiveAuthenticationProvider",
+    "AppOnly": "ClientCredentialProvider",
+    "UserProvidedAccessToken": "UserProvidedToken",
+}
+
+
+def get_mg_context(call: Call) -> list[Any]:
+    """The runspace's Graph session, with the properties of the example on Microsoft Learn's
+    Get-MgContext page (learn.microsoft.com/powershell/module/microsoft.graph.authentication/
+    get-mgcontext); nothing when the runspace holds no Graph connection."""
+    connection = call.ctx.state.get(GRAPH)
+    if not isinstance(connection, Connection):
+        return []
+    tenant = call.world.tenants[connection.tenant]
+    delegated = connection.auth_type == "Delegated"
+    return [PSObject(
+        [
+            ("ClientId", connection.app_id),
+            ("TenantId", tenant.id),
+            ("CertificateThumbprint", connection.certificate_thumbprint),
+            ("Scopes", list(connection.scopes)),
+            ("AuthType", connection.auth_type),
+            ("AuthProviderType", AUTH_PROVIDERS[connection.auth_type]),
+            ("CertificateName", None),
+            ("Account", connection.principal if delegated else None),
+            ("AppName", "Microsoft Graph PowerShell"
+             if connection.app_id == GRAPH_PUBLIC_CLIENT else None),
+            ("ContextScope", "CurrentUser" if delegated else "Process"),
+            ("Certificate", None),
+            ("PSHostVersion", "7.4.0"),
+            ("ClientTimeout", "00:05:00"),
+        ],
+        ["Deserialized.Microsoft.Graph.PowerShell.Authentication.AuthContext",
+         "Deserialized.System.Object"],
+    )]

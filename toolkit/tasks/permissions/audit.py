@@ -44,8 +44,16 @@ from toolkit.core.session import (
 )
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
+from toolkit.core.tenants import TenantRef
 from toolkit.tasks.permissions.group_access import mark_groups, read_groups
-from toolkit.tasks.permissions.snapshots import GRANT, NOISE_KINDS, Grant, Snapshot, SnapshotStore
+from toolkit.tasks.permissions.snapshots import (
+    GRANT,
+    NOISE_KINDS,
+    Grant,
+    Snapshot,
+    SnapshotStore,
+    tag_stored_tenants,
+)
 
 LIST_TEMPLATE = "exchange/perms-mailboxes"
 AUDIT_TEMPLATE = "exchange/perms-audit"
@@ -81,6 +89,16 @@ def home_tenant(target: Target) -> str:
     exchange = target.profile.services.get("exchange")
     return (exchange.organization if exchange and exchange.organization
             else target.profile.name)
+
+
+def tenant_key(target: Target) -> TenantRef:
+    """The tenant a target acts on, as named and resolved to its id (which
+    :func:`~toolkit.core.target.open_target` did): snapshots are kept under the id, so
+    every name of a tenant finds them."""
+    if target.expected is not None:
+        return target.expected
+    name = home_tenant(target)  # a profile without sign-in settings: no id to resolve
+    return TenantRef(name, name)
 
 
 def _json_output(result: PipelineResult, what: str) -> Any:
@@ -291,17 +309,20 @@ def run_audit(target: Target, catalog: TemplateCatalog, store: SnapshotStore, *,
     """
     audit = Audit(target, catalog, include_noise=include_noise, chunk_size=chunk_size,
                   concurrency=concurrency)
-    tenant, scope = home_tenant(target), audit_scope(mailboxes)
+    tenant, scope = tenant_key(target), audit_scope(mailboxes)
     audit.warm_up()
     try:
         listing = _list(audit, mailboxes)
     except BaseException:
         audit.connections.close_spares()
         raise
-    unfinished = store.unfinished(tenant=tenant, profile=target.profile.name, scope=scope,
-                                  noise_kept=include_noise, failures=listing.missing)
+    tag_stored_tenants(store, target.resolver)  # an audit stopped before schema 4
+    unfinished = store.unfinished(tenant_id=tenant.id, profile=target.profile.name,
+                                  scope=scope, noise_kept=include_noise,
+                                  failures=listing.missing)
     if unfinished is None:
-        snapshot_id = store.begin(tenant=tenant, profile=target.profile.name, scope=scope,
+        snapshot_id = store.begin(tenant=tenant.name, tenant_id=tenant.id,
+                                  profile=target.profile.name, scope=scope,
                                   noise_kept=include_noise, failures=listing.missing)
         done: set[str] = set()
     else:

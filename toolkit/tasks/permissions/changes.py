@@ -215,16 +215,16 @@ def holdings(target: Target, catalog: TemplateCatalog, user: str,
              concurrency: int | None) -> tuple[list[PermRow], TenantState]:
     """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
     from toolkit.tasks.lookups import unknown_address
+    from toolkit.tasks.permissions.audit import tenant_key
     from toolkit.tasks.permissions.rows import RIGHTS
     from toolkit.tasks.permissions.snapshots import SnapshotStore
 
     resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
     if resolved is None or not resolved.found:
-        exchange = target.profile.services.get("exchange")
-        tenant = target.tenant or (exchange.organization if exchange else None)
+        tenant = tenant_key(target)
         with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
-            latest = store.latest(tenant, 1) if tenant else []
-        raise unknown_address("user", user, tenant or "the tenant",
+            latest = store.latest(tenant.id, 1)
+        raise unknown_address("user", user, tenant.name,
                               {g.trustee for s in latest for g in s.grants},
                               hint="Give the user's address (UPN).")
     state = current_permissions(target, catalog, None, holder=resolved.key,

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.core.database import shown
-from toolkit.core.errors import InputError
+from toolkit.core.errors import ConnectionFailed, InputError
 from toolkit.core.journal import Journal
+from toolkit.core.tenants import TenantResolver, UnknownTenant
 
 GRANT = "grant"
 GROUP = "group"  # granted to a mail-enabled security group: every member holds it
@@ -74,6 +75,9 @@ class Snapshot:
     mailboxes: int
     # running | incomplete (unfinished: the next audit continues it) | complete
     status: str = "complete"
+    # What it is found by: the tenant's id, whichever name ``tenant`` is ('' for a name
+    # that is no tenant; None until a snapshot stored before schema 4 is looked up).
+    tenant_id: str | None = None
     noise: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)  # empty unless loaded with its rows
@@ -112,28 +116,29 @@ class SnapshotStore(Journal):
     def __enter__(self) -> SnapshotStore:
         return self
 
-    def begin(self, *, tenant: str, profile: str, scope: str, noise_kept: bool,
-              failures: Iterable[Mapping[str, str]] = ()) -> int:
-        """Start a snapshot (status running); returns its id."""
+    def begin(self, *, tenant: str, tenant_id: str, profile: str, scope: str,
+              noise_kept: bool, failures: Iterable[Mapping[str, str]] = ()) -> int:
+        """Start a snapshot (status running) of ``tenant`` (as named), kept under its id;
+        returns the snapshot's id."""
         with self._transaction() as db:
             created = db.execute(
-                "INSERT INTO perm_snapshots (tenant, profile, taken, scope, noise_kept, "
-                "failures) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (tenant, profile, time.time(), scope, int(noise_kept),
+                "INSERT INTO perm_snapshots (tenant, tenant_id, profile, taken, scope, "
+                "noise_kept, failures) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (tenant, tenant_id, profile, time.time(), scope, int(noise_kept),
                  json.dumps([dict(f) for f in failures]))).fetchone()
             return int(created["id"])
 
-    def unfinished(self, *, tenant: str, profile: str, scope: str, noise_kept: bool,
+    def unfinished(self, *, tenant_id: str, profile: str, scope: str, noise_kept: bool,
                    failures: Iterable[Mapping[str, str]] = ()) -> tuple[int, set[str]] | None:
         """The latest running or incomplete snapshot of the same audit, with the mailboxes
         it has read (case-folded), or None. A snapshot continued is running again, its
         failures replaced by ``failures`` (those of the listing just read): the mailboxes
         that failed before are read again."""
         found = self._db.execute(
-            "SELECT id FROM perm_snapshots WHERE tenant = ? AND profile = ? AND scope = ? "
+            "SELECT id FROM perm_snapshots WHERE tenant_id = ? AND profile = ? AND scope = ? "
             "AND noise_kept = ? AND status IN ('running', 'incomplete') "
             "ORDER BY id DESC LIMIT 1",
-            (tenant, profile, scope, int(noise_kept))).fetchone()
+            (tenant_id, profile, scope, int(noise_kept))).fetchone()
         if found is None:
             return None
         with self._transaction() as db:
@@ -198,11 +203,11 @@ class SnapshotStore(Journal):
                        "WHERE id = ?", (status, mailboxes, time.time(), snapshot_id))
         return self.load(snapshot_id, rows=False)
 
-    def recent(self, tenant: str | None = None, limit: int = 50, *,
+    def recent(self, tenant_id: str | None = None, limit: int = 50, *,
                profile: str | None = None, incomplete: bool = False) -> list[Snapshot]:
         """Complete snapshots (and incomplete ones too, with ``incomplete``), newest first,
-        without their rows; of one tenant and/or taken with one profile."""
-        conditions = [(column, value) for column, value in (("tenant", tenant),
+        without their rows; of one tenant (its id) and/or taken with one profile."""
+        conditions = [(column, value) for column, value in (("tenant_id", tenant_id),
                                                             ("profile", profile)) if value]
         statuses = "('complete', 'incomplete')" if incomplete else "('complete')"
         where = " AND ".join([*(f"{column} = ?" for column, _ in conditions),
@@ -241,9 +246,21 @@ class SnapshotStore(Journal):
                                 (snapshot_id,)).fetchall()
         return {r["mailbox"] for r in rows}
 
-    def latest(self, tenant: str, count: int = 1) -> list[Snapshot]:
+    def latest(self, tenant_id: str, count: int = 1) -> list[Snapshot]:
         """The tenant's newest ``count`` snapshots with their rows, newest first."""
-        return [self.load(s.id) for s in self.recent(tenant, limit=count)]
+        return [self.load(s.id) for s in self.recent(tenant_id, limit=count)]
+
+    def untagged_tenants(self) -> list[str]:
+        """The tenant names of snapshots stored before they were kept by tenant id."""
+        rows = self._db.execute("SELECT DISTINCT tenant FROM perm_snapshots "
+                                "WHERE tenant_id IS NULL").fetchall()
+        return [r["tenant"] for r in rows]
+
+    def tag_tenant(self, tenant: str, tenant_id: str) -> None:
+        """Keep the snapshots stored under the name ``tenant`` under its id from now on."""
+        with self._transaction() as db:
+            db.execute("UPDATE perm_snapshots SET tenant_id = ? "
+                       "WHERE tenant_id IS NULL AND tenant = ?", (tenant_id, tenant))
 
     def rows(self, snapshot_id: int, trustee: str | None = None) -> Iterator[Grant]:
         """The snapshot's rows in order, read from the store as they are used; only those
@@ -288,8 +305,25 @@ def _rows_of(snapshot_id: int, trustee: str | None) -> tuple[str, list[int | str
     return "snapshot_id = ?", [snapshot_id]
 
 
+def tag_stored_tenants(store: SnapshotStore, resolver: TenantResolver | None) -> None:
+    """Give snapshots stored under a tenant name (before schema 4) their tenant's id, so
+    every name of the tenant finds them. A name that is no tenant (a profile's name, once
+    the fallback) gets '' and is not looked up again; one the identity platform cannot
+    answer for now is tried the next time."""
+    if resolver is None:
+        return
+    for name in store.untagged_tenants():
+        try:
+            tenant_id = resolver.resolve(name).id
+        except UnknownTenant:
+            tenant_id = ""
+        except ConnectionFailed:
+            continue
+        store.tag_tenant(name, tenant_id)
+
+
 def _snapshot(row: Any) -> Snapshot:
     return Snapshot(id=row["id"], tenant=row["tenant"], profile=row["profile"],
                     taken=row["taken"], scope=row["scope"], mailboxes=row["mailboxes"],
-                    status=row["status"],
+                    status=row["status"], tenant_id=row["tenant_id"],
                     noise=json.loads(row["noise"]), failures=json.loads(row["failures"]))
