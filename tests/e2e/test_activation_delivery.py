@@ -29,7 +29,7 @@ def test_results_keep_the_rows_of_every_phase(  # type: ignore[no-untyped-def]
     assert "waiting up to 60s" in run.stderr
     with results.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    final = {r["key"]: r["status"] for r in rows}  # the alias phase's rows come last
+    final = {r["user"]: r["status"] for r in rows}  # the alias phase's rows come last
     assert final == {"nora.ahmed@contoso.com": "changed", "omar.haddad@contoso.com": "changed",
                      "quinn.baker@contoso.com": "changed"}, rows
 

@@ -131,7 +131,7 @@ class Permissions(PermissionAudits, PermissionDrift, PermissionLookups):
         from toolkit.io.results import ResultsWriter
 
         plan = request.plan
-        unchanged = [RowResult(row.line, "unchanged", row.key, reason)
+        unchanged = [RowResult(row.line, "unchanged", row.key, reason, keys=row.keys)
                      for row, reason in plan.unchanged]
         if not plan.changes:
             if results is not None:

@@ -52,7 +52,7 @@ class Change:
         return WorkRow(self.row.line, self.row.key, {
             "Mailbox": self.mailbox, "Trustee": self.trustee, "Right": self.row.right,
             "Op": self.op, "AutoMapping": self.row.automapping,
-        })
+        }, self.row.keys)
 
     def record(self) -> list[Any]:
         return [self.op, self.row.right, self.mailbox.casefold(), self.trustee.casefold(),

@@ -60,6 +60,11 @@ class PermRow:
         """A short label for people: ``sales@contoso.com FullAccess adele@contoso.com``."""
         return f"{self.mailbox} {self.right} {self.trustee}"
 
+    @property
+    def keys(self) -> dict[str, str]:
+        """The fields that name the row, each its own column in results files."""
+        return {"mailbox": self.mailbox, "right": self.right, "trustee": self.trustee}
+
     def identity(self) -> tuple[str, str, str]:
         return (self.mailbox.casefold(), self.trustee.casefold(), self.right)
 
