@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from toolkit.cli.plain_text import visible
+from toolkit.api.results import visible
 from toolkit.core.errors import ExitCode, PsbridgeError
 
 
