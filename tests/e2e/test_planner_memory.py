@@ -61,9 +61,6 @@ def planning_growth(cli: Cli, source: Path) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 19, item 9: the planner holds every row "
-                   "(PermRow list, the 'unchanged' list, duplicate tracking): about 470 "
-                   "bytes of RSS per row, some 1.6 GB for a 200 MB file")
 def test_planning_a_ten_times_larger_file_takes_no_more_memory(
         cli: Cli, tmp_path: Path) -> None:
     small, small_changes = planning_growth(cli, permissions_csv(tmp_path / "2mb.csv", 2))
