@@ -16,12 +16,14 @@ HIDDEN = "hide2[conceal]@contoso.com"
 BROKEN = "markup[/x]@contoso.com"
 LOOK_ALIKE = "\u0430dele.vance@contoso.com"  # a Cyrillic a
 ESCAPE = "Evil \x1b]0;pwned\x07 \x1b[2J name"  # a display name that drives the terminal
+BIDI = "fin\u202ecod.exe\u202c\u2066x\u2069@contoso.com"  # reads as another address
 
 
 def hostile_seed(path: Path) -> Path:
     seed = demo.demo_seed()
     contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
-    for upn, name in ((HIDDEN, "Hidden"), (BROKEN, "Broken"), ("evil@contoso.com", ESCAPE)):
+    for upn, name in ((HIDDEN, "Hidden"), (BROKEN, "Broken"), ("evil@contoso.com", ESCAPE),
+                      (BIDI, "Bidi")):
         contoso["users"].append({"upn": upn, "display_name": name, "mailbox": "user",
                                  "licenses": ["ENTERPRISEPACK"], "usage_location": "US"})
         contoso["permissions"].append({"mailbox": "info@contoso.com", "trustee": upn,
@@ -57,3 +59,18 @@ def test_a_look_alike_address_is_flagged_in_the_plan(  # type: ignore[no-untyped
     result = cli(*LAB, "perms", "apply", str(source), "--dry-run")
     assert "mixes CYRILLIC and LATIN letters" in result.stderr, result.stderr
     assert "\\u0430dele.vance@contoso.com" in result.stderr
+
+
+def test_bidi_and_control_characters_are_shown_in_html_reports(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, tmp_path: Path) -> None:
+    """A report is read in a browser: a right-to-left override in a trustee would reorder
+    what the page says (issue 19, item 4). It is shown as its escape, as on a terminal."""
+    serve(seed=str(hostile_seed(tmp_path / "seed.json")))
+    report = tmp_path / "audit.html"
+    cli(*LAB, "perms", "audit", "--mailbox", "info@contoso.com", "--out", str(report),
+        check=0)
+    page = report.read_text(encoding="utf-8")
+    assert "fin\\u202ecod.exe\\u202c\\u2066x\\u2069@contoso.com" in page
+    assert HIDDEN in page and "markup[/x]@contoso.com" in page
+    hidden = [c for c in page if c in "\x1b\x07\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+    assert hidden == []

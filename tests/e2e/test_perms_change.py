@@ -4,6 +4,7 @@ served sandbox whose command log shows every cmdlet the tenant ran."""
 from __future__ import annotations
 
 import codecs
+import csv
 import signal
 import time
 from collections import Counter
@@ -98,9 +99,13 @@ def test_apply_excel_variants_and_legacy_words_then_rerun_is_unchanged(  # type:
     result = cli(*LAB, "perms", "apply", str(semicolons), "--results",
                  str(tmp_path / "out.csv"), check=0)
     assert "4 changed" in result.stdout
-    outcomes = (tmp_path / "out.csv").read_text().splitlines()[1:]
+    header, *outcomes = (tmp_path / "out.csv").read_text().splitlines()
+    assert header == "row,mailbox,right,trustee,status,message,error_id"
     assert sorted(line.split(",")[0] for line in outcomes) == ["2", "3", "4", "5", "6", "7"]
     assert sum(",unchanged," in line for line in outcomes) == 2
+    by_row = {r["row"]: r for r in csv.DictReader((tmp_path / "out.csv").open())}
+    assert {k: by_row["6"][k] for k in ("mailbox", "right", "trustee")} == {
+        "mailbox": "sales@contoso.com", "right": "SendAs", "trustee": "adele.vance@contoso.com"}
     shown = Counter(r["status"] for r in cli.json("jobs", "show", cli.json("jobs", "list")[0]["id"]))
     assert shown == {"changed": 4, "unchanged": 2}
     now = grants(cli, "finance@contoso.com", "support@contoso.com", "sales@contoso.com")

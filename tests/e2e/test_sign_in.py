@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import tomllib
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from e2e_cli import Cli, delegated_copy, rows_csv, start_device_code_sign_in
 
 from toolkit.core import config
+from toolkit.sandbox.tenant import demo
 
 
 def test_device_code_sign_in_approved_from_another_terminal(  # type: ignore[no-untyped-def]
@@ -53,10 +55,7 @@ def test_wrong_app_secret_is_a_sign_in_failure(cli: Cli, serve, isolated_home: P
 def test_app_only_sign_in_with_a_certificate(  # type: ignore[no-untyped-def]
         cli: Cli, serve, tmp_path: Path, isolated_home: Path) -> None:
     """The scheduled-job path: client credentials with a certificate, no secret anywhere."""
-    import json
-
     from toolkit.sandbox.identity.certs import make_app_certificate
-    from toolkit.sandbox.tenant import demo
 
     certificate = make_app_certificate("psbridge nightly audit")
     seed = demo.demo_seed()
@@ -88,3 +87,31 @@ def test_app_only_sign_in_with_a_certificate(  # type: ignore[no-untyped-def]
     stores = list((isolated_home / "data").glob("jobs.sqlite3*"))  # with its WAL, if any
     assert isolated_home / "data" / "jobs.sqlite3" in stores
     assert not [store for store in stores if b"eyJ" in store.read_bytes()]
+
+
+
+def test_an_identity_platform_that_keeps_failing_is_exit_4_with_the_reason(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path) -> None:
+    """HTTP 5xx and dropped connections from the identity platform are tried again (issue
+    19, item 2); when they go on, the command exits 4 naming the platform and its failure,
+    never with an internal error: at the tenant lookup, and at the token request once the
+    tenant's id is known from an earlier run."""
+    serve()
+    down = serve("--fault-rate", "1.0", "--write-profile", "down")  # every request fails
+    profiles = tomllib.loads((isolated_home / "config.toml").read_text())["profiles"]
+    authority = profiles["down"]["exchange"]["authority"]
+    settings = profiles["lab"]
+    for service in ("exchange", "graph"):
+        settings[service]["authority"] = authority
+    config.write_profile("flaky", settings, isolated_home / "config.toml")
+    command = ("--profile", "flaky", "task", "run", "exchange/list-mailboxes")
+    lookup = cli(*command, check=4)
+    assert f"the identity platform {authority} kept failing" in lookup.stderr
+    assert "after 5 tries" in lookup.stderr and "internal error" not in lookup.stderr
+    assert "".join(down.output).count("injected fault") >= 5
+    known = {f"{authority.rstrip('/')}|{demo.CONTOSO}": demo.CONTOSO_ID}
+    (isolated_home / "data" / "tenant-ids.json").write_text(json.dumps(known))
+    token = cli(*command, check=4)
+    assert "cannot sign in to exchange" in token.stderr
+    assert "kept failing" in token.stderr and "after 5 tries" in token.stderr
+    assert "internal error" not in token.stderr

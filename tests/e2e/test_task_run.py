@@ -87,7 +87,8 @@ def test_bulk_rows_change_once_then_report_unchanged(cli: Cli, tmp_path: Path) -
     assert "2 changed, 1 failed" in first.stdout
     assert "ManagementObjectNotFoundException" in first.stdout
     results = (tmp_path / "out.csv").read_text().splitlines()
-    assert results[0] == "row,key,status,message,error_id"
+    assert results[0] == "row,Mailbox,status,message,error_id"
+    assert results[1].startswith("2,sales@contoso.com,changed")
     assert [line.split(",")[2] for line in results[1:]] == ["changed", "changed", "failed"]
     second = cli("task", "run", "custom/set-attribute", "--csv", str(source), check=1)
     assert "2 unchanged, 1 failed" in second.stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ from toolkit.api.perms_audits import PermissionAudits
 from toolkit.api.perms_drift import PermissionDrift
 from toolkit.api.perms_lookups import PermissionLookups
 from toolkit.api.results import ChangeResult
+from toolkit.core.chunks import chunked
 from toolkit.core.journal import Job
 from toolkit.core.runner import RowResult
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 # A request and its plan, as the CLI shows them before running.
 __all__ = ["Permissions", "Plan", "Request"]
+UNCHANGED_BATCH = 1000  # rows left alone, recorded and written this many at a time
 
 
 class Permissions(PermissionAudits, PermissionDrift, PermissionLookups):
@@ -107,7 +109,9 @@ class Permissions(PermissionAudits, PermissionDrift, PermissionLookups):
         from toolkit.tasks.permissions.rows import PermissionCsv, rows_from
 
         csv = PermissionCsv(Path(source)) if isinstance(source, (str, Path)) else None
-        rows = csv.read() if csv is not None else rows_from(source)  # type: ignore[arg-type]
+        if csv is not None:
+            csv.validate()  # every problem of the file; its rows are read as used
+        rows = [] if csv is not None else rows_from(source)  # type: ignore[arg-type]
         return plan_request(self._ws.target, self._ws.catalog, "perms apply", rows, csv=csv,
                             concurrency=concurrency, will_apply=not dry_run)
 
@@ -131,22 +135,25 @@ class Permissions(PermissionAudits, PermissionDrift, PermissionLookups):
         from toolkit.io.results import ResultsWriter
 
         plan = request.plan
-        unchanged = [RowResult(row.line, "unchanged", row.key, reason)
-                     for row, reason in plan.unchanged]
-        if not plan.changes:
-            if results is not None:
-                with ResultsWriter(results) as writer:
-                    writer.write(unchanged)
-            return ChangeResult(plan)
 
-        def started(job: Job) -> None:
-            record_unchanged(job, unchanged)
-            if on_start is not None:
-                on_start(job)
+        def unchanged() -> Iterator[list[RowResult]]:  # in batches: a file is not held
+            for batch in chunked(plan.unchanged, UNCHANGED_BATCH):
+                yield [RowResult(row.line, "unchanged", row.key, reason, keys=row.keys)
+                       for row, reason in batch]
 
         if results is not None:
             with ResultsWriter(results) as writer:
-                writer.write(unchanged)  # the run's own rows follow in the same file
+                for batch in unchanged():  # the run's own rows follow in the same file
+                    writer.write(batch)
+        if not plan.changes:
+            return ChangeResult(plan)
+
+        def started(job: Job) -> None:
+            for batch in unchanged():
+                record_unchanged(job, batch)
+            if on_start is not None:
+                on_start(job)
+
         run = run_job(self._ws.target, self._ws.catalog, request.job(),
                       concurrency=concurrency, chunk_size=chunk_size, results_path=results,
                       progress=self._ws.progress, on_start=started, distributed=distributed)

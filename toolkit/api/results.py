@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 from toolkit.core.journal import SENT, Job, RowOutcome
 from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.session import short_error_id
+from toolkit.io.plain_text import mixed_scripts, visible
 from toolkit.io.results import excel_safe
 
 # The job record, a row's outcome and a run's summary are part of the API's vocabulary:
-# the CLI names them from here, and guards cells it writes as CSV with ``excel_safe``.
+# the CLI names them from here, guards cells it writes as CSV with ``excel_safe`` and
+# prints tenant and CSV strings through ``visible`` (the HTML reports use it too).
 __all__ = ["AuditResult", "ChangeResult", "Job", "JobEvent", "JobListing", "JobReport",
-           "JobRun", "Progress", "RowReport", "RowResult", "RunSummary", "excel_safe"]
+           "JobRun", "Progress", "RowReport", "RowResult", "RunSummary", "excel_safe",
+           "mixed_scripts", "visible"]
 
 if TYPE_CHECKING:
     from toolkit.tasks.permissions.changes import Plan

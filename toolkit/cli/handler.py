@@ -10,7 +10,6 @@ from types import FrameType
 
 import click
 
-from toolkit.cli.plain_text import visible
 from toolkit.core.errors import ExitCode, PsbridgeError
 
 
@@ -43,6 +42,14 @@ def run(command: click.Command, argv: list[str] | None = None) -> int:
     return code
 
 
+def _visible(text: str, *, newlines: bool = False) -> str:
+    """``text`` as plain text (see toolkit.io.plain_text), imported only when an error is
+    shown: ``--help`` stays light."""
+    from toolkit.api.results import visible
+
+    return visible(text, newlines=newlines)
+
+
 def _run(command: click.Command, argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -50,9 +57,9 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     except PsbridgeError as exc:
         if _wants_traceback(args):
             tb.print_exc()
-        click.echo(f"error: {visible(exc.message, newlines=True)}", err=True)
+        click.echo(f"error: {_visible(exc.message, newlines=True)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {visible(exc.hint, newlines=True)}", err=True)
+            click.echo(f"hint: {_visible(exc.hint, newlines=True)}", err=True)
         return int(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -72,7 +79,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         if _wants_traceback(args):
             tb.print_exc()
         else:
-            click.echo(f"error: internal error: {type(exc).__name__}: {visible(str(exc))}",
+            click.echo(f"error: internal error: {type(exc).__name__}: {_visible(str(exc))}",
                        err=True)
             click.echo("hint: run again with --traceback and report the stack trace.",
                        err=True)

@@ -111,7 +111,7 @@ def print_summary(app: AppContext, job: Job, summary: RunSummary) -> None:
         rows = [{"job": job.id, "status": s, "rows": summary.counts[s],
                  "seconds": round(summary.elapsed, 3)}
                 for s in SUMMARY_STATUSES if summary.counts[s]]
-        emit(app, rows, ["job", "status", "rows", "seconds"])
+        emit(app, rows, ["job", "status", "rows", "seconds"], title="summary")
         return
     click.echo(f"job {job.id}: {counts or 'no rows'} ({summary.total} row(s) in "
                f"{summary.elapsed:.1f}s)")

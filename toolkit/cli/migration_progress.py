@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from toolkit.api.migrations import BatchState
-from toolkit.cli.plain_text import visible
+from toolkit.api.results import visible
 
 
 def _done(batch: BatchState) -> int:

@@ -10,9 +10,8 @@ from typing import Any, TextIO
 
 import click
 
-from toolkit.api.results import excel_safe
+from toolkit.api.results import excel_safe, visible
 from toolkit.cli.context import AppContext
-from toolkit.cli.plain_text import visible
 
 
 def _cell(value: Any) -> str:

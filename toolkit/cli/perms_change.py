@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from toolkit.api.results import mixed_scripts
 from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option, distributed_option
 from toolkit.cli.output import emit
-from toolkit.cli.plain_text import mixed_scripts
 
 if TYPE_CHECKING:
     from toolkit.api import JobRun, Workspace

@@ -22,9 +22,14 @@ from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import Profile, ServiceConnection
 from toolkit.core.errors import ConfigError, ConnectionFailed
 
-SIGN_IN_ATTEMPTS = 5
+SIGN_IN_ATTEMPTS = 5  # tenant discovery and each token request alike
 # OAuth 2.0 error codes that say "try again later" (RFC 6749 section 5.2 / 4.1.2.1).
 TRANSIENT_SIGN_IN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
+
+def sign_in_pause(attempt: int) -> None:
+    """The wait before try ``attempt`` (from 1) of a request to the identity platform."""
+    time.sleep(min(8.0, 0.5 * 2 ** attempt))
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,7 @@ class TokenProvider:
         failure = ""
         for attempt in range(SIGN_IN_ATTEMPTS):
             if attempt:
-                time.sleep(min(8.0, 0.5 * 2 ** attempt))
+                sign_in_pause(attempt)
             try:
                 app = self._app(conn, tenant)
                 if conn.delegated:

@@ -63,11 +63,14 @@ class WorkRow:
     """One row to send: its number, a short key for people, and the columns it carries.
 
     ``data`` may hold secrets: it goes to the host as a parameter and nowhere else.
+    ``keys`` are the fields that name the row (e.g. mailbox, right, trustee), each its own
+    column in results files; never secrets.
     """
 
     row: int
     key: str
     data: Mapping[str, Any]
+    keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class RowResult:
     fields: Mapping[str, Any] = field(default_factory=dict)
     duration: float | None = None
     reason: str | None = None  # CategoryInfo.Reason of the error
+    keys: Mapping[str, str] = field(default_factory=dict)  # the row's naming fields
 
 
 @dataclass
@@ -254,7 +258,8 @@ class Runner:
             pass
         if remaining and last_failure is not None:
             exhausted = [RowResult(w.row, "failed", w.key,
-                                   f"gave up after retries: {last_failure}", GAVE_UP)
+                                   f"gave up after retries: {last_failure}", GAVE_UP,
+                                   keys=w.keys)
                          for w in remaining]
             self._record(exhausted, journal)
 
@@ -273,7 +278,8 @@ class Runner:
             log.info("could not confirm rows %d-%d: %s", rows[0].row, rows[-1].row,
                      error.message)
             return rows
-        self._record([RowResult(w.row, "changed", w.key, "changed, confirmed after retry")
+        self._record([RowResult(w.row, "changed", w.key, "changed, confirmed after retry",
+                                keys=w.keys)
                       for w in rows if w.row in done], journal)
         return [w for w in rows if w.row not in done]
 
@@ -308,7 +314,8 @@ class Runner:
                 final.append(RowResult(work.row, "failed", work.key, message, error_id,
                                        terminating.category if terminating else None,
                                        duration=per_row,
-                                       reason=terminating.reason if terminating else None))
+                                       reason=terminating.reason if terminating else None,
+                                       keys=work.keys))
                 continue
             if found.status == "failed":
                 verdict = classify(found.error_id, found.category, found.message,
@@ -320,7 +327,7 @@ class Runner:
                     continue
             final.append(RowResult(found.row, found.status, work.key, found.message,
                                    found.error_id, found.category, found.fields, per_row,
-                                   found.reason))
+                                   found.reason, work.keys))
         self._record(final, journal)
         if retry:
             # Throttled rows were refused, not applied: back to pending, not unknown.

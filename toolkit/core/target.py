@@ -69,7 +69,7 @@ class Target:
             try:
                 return Connection(self.endpoint, self.ledger)
             except TransportFault as fault:  # a dropped request or an HTTP 5xx: not yet
-                if fault.refused and attempt >= REFUSED_ATTEMPTS - 1:  # a verdict
+                if fault.refused and attempt >= REFUSED_ATTEMPTS:  # a verdict
                     raise
                 time.sleep(min(4.0, 0.5 * 2 ** attempt))
         return Connection(self.endpoint, self.ledger)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.core import paths
+from toolkit.core.auth import SIGN_IN_ATTEMPTS, sign_in_pause
 from toolkit.core.errors import ConnectionFailed, InputError
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -65,21 +66,10 @@ class TenantResolver:
         return TenantRef(name.strip(), tenant_id)
 
     def _discover(self, name: str) -> str:
-        import requests
-
         if not name or "/" in name or any(c.isspace() for c in name):
             raise UnknownTenant(f"tenant {name!r} is not a tenant name, id or domain")
         url = f"{self.authority}/{name}/v2.0/.well-known/openid-configuration"
-        try:
-            answer = self._http.get(url, timeout=30)
-        except requests.exceptions.SSLError as exc:
-            raise ConnectionFailed(
-                f"TLS verification of the identity platform {self.authority} failed: {exc}",
-                hint="Set ca_bundle in the profile to the CA that signed its certificate.",
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise ConnectionFailed(f"cannot reach the identity platform {self.authority}: "
-                                   f"{type(exc).__name__}") from None
+        answer = self._answer(url, name)
         if answer.status_code in (400, 404):
             raise UnknownTenant(
                 f"tenant {name!r} does not exist at {self.authority} "
@@ -97,6 +87,34 @@ class TenantResolver:
             raise ConnectionFailed(f"the identity platform {self.authority} gave no tenant id "
                                    f"for {name!r} (issuer {issuer!r})")
         return tenant_id.lower()
+
+    def _answer(self, url: str, name: str) -> Any:
+        """The platform's answer, its passing failures (HTTP 5xx or 429, a connection
+        dropped or refused) tried again as often as a sign-in is."""
+        import requests
+
+        failure = ""
+        for attempt in range(SIGN_IN_ATTEMPTS):
+            if attempt:
+                sign_in_pause(attempt)
+            try:
+                answer = self._http.get(url, timeout=30)
+            except requests.exceptions.SSLError as exc:
+                raise ConnectionFailed(
+                    f"TLS verification of the identity platform {self.authority} failed: "
+                    f"{exc}",
+                    hint="Set ca_bundle in the profile to the CA that signed its certificate.",
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                failure = type(exc).__name__
+                continue
+            if answer.status_code < 500 and answer.status_code != 429:
+                return answer
+            failure = f"HTTP {answer.status_code}"
+        raise ConnectionFailed(
+            f"cannot look up tenant {name!r}: the identity platform {self.authority} kept "
+            f"failing ({failure}) after {SIGN_IN_ATTEMPTS} tries",
+            hint="Try again later; check the authority URL and the network to it.")
 
     def _read_cache(self) -> dict[str, str]:
         if self._cache_path is None:

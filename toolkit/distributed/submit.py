@@ -73,16 +73,18 @@ def run_plan_distributed(
         seen = journal.rows_in(job.id, [*OUTCOMES, WAITING])  # reported by on_start
         status = "failed"
         results: list[Any] = []
+        keys: dict[int, Mapping[str, str]] = {}  # each row's naming fields, for --results
         try:
             for chunk in chunked(plan.rows(), chunk_size):
                 journal.record_rows(job.id, ((w.row, w.key, w.data) for w in chunk))
+                keys.update((w.row, w.keys) for w in chunk)
                 payload = {"job": job.id, "profile": target.profile.name,
                            "tenant": target.tenant, "task": plan.task,
                            "template": plan.template, "context": dict(plan.context),
                            "params": dict(plan.params),
                            "rows": [[w.row, w.key, dict(w.data)] for w in chunk]}
                 results.append(app.send_task(CHUNK_TASK, args=[payload], queue=queue))
-            summary = _follow(journal, job, results, seen, on_results, started)
+            summary = _follow(journal, job, results, seen, on_results, started, keys)
             status = final_status(journal, job.id)
             return job, summary
         except KeyboardInterrupt:
@@ -104,14 +106,14 @@ def _wait(results: list[Any], seconds: float) -> None:
 
 def _follow(journal: Journal, job: Job, results: list[Any], seen: set[int],
             on_results: Callable[[list[RowResult]], None] | None,
-            started: float) -> RunSummary:
+            started: float, keys: Mapping[int, Mapping[str, str]]) -> RunSummary:
     """Report rows as their outcomes reach the store, until every chunk task has ended."""
     counts: Counter[str] = Counter()
     failures: list[RowResult] = []
     while True:
         finished = all(r.ready() for r in results)  # read before the rows: none missed
         fresh = [RowResult(o.row, o.status, o.key, o.message, o.error_id,
-                           duration=o.duration)
+                           duration=o.duration, keys=keys.get(o.row, {}))
                  for o in journal.outcomes(job.id)
                  if o.row not in seen and o.status in (*OUTCOMES, WAITING)]
         if fresh:

@@ -12,6 +12,8 @@ import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from toolkit.io.plain_text import visible
+
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
@@ -62,8 +64,10 @@ _JS = """
 
 
 def escape(value: Any) -> str:
-    """A value as HTML text (None as nothing), quotes escaped too."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """A value as HTML text (None as nothing), quotes escaped too, and control, bidi and
+    invisible characters shown as escapes (``\\u202e``): a tenant's text cannot reorder
+    or hide what the report says."""
+    return html.escape(visible("" if value is None else str(value)), quote=True)
 
 
 def small_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],

@@ -2,6 +2,8 @@
 
 ``.json`` is one JSON array (closed when the job ends, even when it fails or is
 interrupted); ``.jsonl`` is one JSON object per line, for tools that read as rows arrive.
+Each record holds the row's number, the fields that name it, each on its own (a
+permission's mailbox, right and trustee; a user's UPN; a batch's name), and its outcome.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from toolkit.core.errors import InputError
 from toolkit.core.runner import RowResult
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-COLUMNS = ("row", "key", "status", "message", "error_id")
 
 
 def excel_safe(value: Any) -> Any:
@@ -26,12 +27,19 @@ def excel_safe(value: Any) -> Any:
     return value
 
 
+def record(result: RowResult) -> dict[str, Any]:
+    """A row's record: its number, the fields that name it, and its outcome."""
+    return {"row": result.row, **result.keys, "status": result.status,
+            "message": result.message, "error_id": result.error_id}
+
+
 class ResultsWriter:
     """Streams :class:`RowResult` to a ``.csv``, ``.json`` (an array) or ``.jsonl`` file.
 
     A command that runs its job in phases (activation's mailbox wait) opens the file once
     per phase: the first opening in this process starts the file, later ones append (a JSON
-    array is reopened before its closing bracket), so no phase's rows are lost.
+    array is reopened before its closing bracket), so no phase's rows are lost. A CSV's
+    header is written with its first row, whose naming fields it lists.
     """
 
     _started: ClassVar[set[Path]] = set()  # files this process has already started
@@ -45,6 +53,7 @@ class ResultsWriter:
         self._handle: IO[str] | None = None
         self._csv: Any = None
         self._written = 0
+        self._header_due = False
 
     def __enter__(self) -> ResultsWriter:
         key = self.path.resolve()
@@ -54,8 +63,7 @@ class ResultsWriter:
                             newline="")
         if self.kind == "csv":
             self._csv = csv.writer(self._handle)
-            if not appending:
-                self._csv.writerow(COLUMNS)
+            self._header_due = self._handle.tell() == 0
         elif self.kind == "json":
             if appending:
                 self._reopen_array()
@@ -76,12 +84,14 @@ class ResultsWriter:
     def write(self, results: list[RowResult]) -> None:
         assert self._handle is not None
         for result in results:
-            record = {"row": result.row, "key": result.key, "status": result.status,
-                      "message": result.message, "error_id": result.error_id}
+            fields = record(result)
             if self.kind == "csv":
-                self._csv.writerow([excel_safe(record[c]) for c in COLUMNS])
+                if self._header_due:
+                    self._csv.writerow(fields)
+                    self._header_due = False
+                self._csv.writerow([excel_safe(value) for value in fields.values()])
                 continue
-            line = json.dumps({**record, **dict(result.fields)}, default=str)
+            line = json.dumps({**fields, **dict(result.fields)}, default=str)
             if self.kind == "json":
                 line = ("," if self._written else "") + "\n  " + line
             else:

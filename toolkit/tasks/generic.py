@@ -31,7 +31,8 @@ def plan_from_csv(meta: TemplateMeta, csv_path: Path, params: Mapping[str, Any],
 
     def rows() -> Iterator[WorkRow]:
         for row in source.rows():
-            yield WorkRow(row.line, str(row.values.get(key_column) or ""), row.values)
+            key = str(row.values.get(key_column) or "")
+            yield WorkRow(row.line, key, row.values, {key_column: key})
 
     secret = {p.name for p in meta.params.values() if p.secret}
     return JobPlan(

@@ -67,7 +67,8 @@ def plan_from_csv(path: Path, pop: bool | None, imap: bool | None) -> JobPlan:
             yield WorkRow(row.line, str(values["Mailbox"]), {
                 "Mailbox": values["Mailbox"],
                 "Pop": pop if values["Pop"] is None else values["Pop"],
-                "Imap": imap if values["Imap"] is None else values["Imap"]})
+                "Imap": imap if values["Imap"] is None else values["Imap"]},
+                {"mailbox": str(values["Mailbox"])})
 
     return JobPlan(task="mailbox protocols", template=TEMPLATE, rows=rows, total=total,
                    input_path=str(path.resolve()), input_sha256=source.sha256(),
@@ -80,7 +81,8 @@ def plan_for_mailboxes(mailboxes: Sequence[str], pop: bool | None, imap: bool | 
 
     def rows() -> Iterator[WorkRow]:
         for index, mailbox in enumerate(listed, start=1):
-            yield WorkRow(index, mailbox, {"Mailbox": mailbox, "Pop": pop, "Imap": imap})
+            yield WorkRow(index, mailbox, {"Mailbox": mailbox, "Pop": pop, "Imap": imap},
+                          {"mailbox": mailbox})
 
     return JobPlan(task="mailbox protocols", template=TEMPLATE, rows=rows, total=len(listed),
                    options={"kind": KIND, "pop": pop, "imap": imap, "mailboxes": listed})

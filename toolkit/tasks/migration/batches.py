@@ -384,7 +384,7 @@ def _job_plan(path: Path, sha256: str, options: MigrationOptions,
                 "RemoteServer": server.host, "Port": server.port,
                 "Security": server.exchange_security, "Users": len(users),
                 "CSVData": csv_data(users),
-            })
+            }, {"batch": batch["name"]})
 
     return JobPlan(
         task=f"migrate imap start {base_name}",

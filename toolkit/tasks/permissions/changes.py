@@ -16,7 +16,7 @@ twice:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,17 +52,38 @@ class Change:
         return WorkRow(self.row.line, self.row.key, {
             "Mailbox": self.mailbox, "Trustee": self.trustee, "Right": self.row.right,
             "Op": self.op, "AutoMapping": self.row.automapping,
-        })
+        }, self.row.keys)
 
     def record(self) -> list[Any]:
         return [self.op, self.row.right, self.mailbox.casefold(), self.trustee.casefold(),
                 self.row.automapping]
 
 
+Unchanged = tuple[PermRow, str]  # a row left alone, and why
+
+
+class ReadAgain(Collection[Unchanged]):
+    """The rows a plan leaves alone, counted when planned and decided again from the
+    file each time they are listed: a file of millions of rows is never held."""
+
+    def __init__(self, count: int, again: Callable[[], Iterator[Unchanged]]):
+        self._count = count
+        self._again = again
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Unchanged]:
+        return self._again()
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == found for found in self)
+
+
 @dataclass
 class Plan:
     changes: list[Change] = field(default_factory=list)
-    unchanged: list[tuple[PermRow, str]] = field(default_factory=list)
+    unchanged: Collection[Unchanged] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def raise_problems(self, source: str) -> None:
@@ -76,30 +97,60 @@ def _onoff(value: bool | None) -> str:
     return "on" if value in (None, True) else "off"
 
 
-def plan_changes(rows: Sequence[PermRow], state: TenantState,
+def plan_changes(rows: Iterable[PermRow], state: TenantState,
                  automapping: Mapping[Pair, bool], *, source: str = "",
-                 remap_lines: Iterable[int] = ()) -> Plan:
-    """Decide each row against the tenant's state; pure (no I/O).
+                 remap_lines: Iterable[int] = (),
+                 again: Callable[[], Iterable[PermRow]] | None = None) -> Plan:
+    """Decide each row against the tenant's state; pure (no I/O but ``again``).
 
     ``automapping`` is what psbridge knows of existing FullAccess grants' AutoMapping.
     ``remap_lines`` were planned as remaps by an interrupted job: they stay remaps while
-    the grant exists.
+    the grant exists. ``again`` reads the rows once more (a file): the rows left alone
+    are then only counted, and decided again from it when listed.
     """
-    forced = set(remap_lines)
-    plan = Plan()
-    seen: dict[tuple[str, str, str], PermRow] = {}
+    forced = frozenset(remap_lines)
     prefix = f"{source}:" if source else "line "
+
+    def decided(rows: Iterable[PermRow]) -> Iterator[Change | Unchanged | str]:
+        return _decisions(rows, state, automapping, forced, prefix)
+
+    plan = Plan()
+    kept: list[Unchanged] = []
+    count = 0
+    for decision in decided(rows):
+        if isinstance(decision, Change):
+            plan.changes.append(decision)
+        elif isinstance(decision, str):
+            plan.problems.append(decision)
+        elif again is None:
+            kept.append(decision)
+        else:
+            count += 1
+    plan.unchanged = kept
+    if again is not None:
+        reread = again
+        plan.unchanged = ReadAgain(count, lambda: (d for d in decided(reread())
+                                                   if isinstance(d, tuple)))
+    plan.changes.sort(key=lambda c: (c.mailbox.casefold(), c.row.line))
+    return plan
+
+
+def _decisions(rows: Iterable[PermRow], state: TenantState,
+               automapping: Mapping[Pair, bool], forced: frozenset[int], prefix: str
+               ) -> Iterator[Change | Unchanged | str]:
+    """Each row's decision: a change, a row left alone (with why), or a problem."""
+    seen: dict[tuple[str, str, str], PermRow] = {}
     for row in rows:
         box = state.mailbox(row.mailbox)
         trustee = state.trustee(row.trustee)
         bad = False
         if box is None or not box.found:
             reason = box.message if box else "not read"
-            plan.problems.append(f"{prefix}{row.line}: Mailbox: {row.mailbox}: {reason}")
+            yield f"{prefix}{row.line}: Mailbox: {row.mailbox}: {reason}"
             bad = True
         if trustee is None or not trustee.found:
             reason = trustee.message if trustee else "not read"
-            plan.problems.append(f"{prefix}{row.line}: Trustee: {row.trustee}: {reason}")
+            yield f"{prefix}{row.line}: Trustee: {row.trustee}: {reason}"
             bad = True
         if bad or box is None or trustee is None:
             continue
@@ -107,44 +158,39 @@ def plan_changes(rows: Sequence[PermRow], state: TenantState,
         earlier = seen.setdefault(canonical, row)
         if earlier is not row:
             if (earlier.action, earlier.automapping) != (row.action, row.automapping):
-                plan.problems.append(
-                    f"{prefix}{row.line}: conflicts with line {earlier.line}: both name "
-                    f"{row.right} of {trustee.key} on {box.key}")
+                yield (f"{prefix}{row.line}: conflicts with line {earlier.line}: both name "
+                       f"{row.right} of {trustee.key} on {box.key}")
             else:
-                plan.unchanged.append((row, f"same as line {earlier.line}"))
+                yield (row, f"same as line {earlier.line}")
             continue
         holds = trustee.holds(box.holders(row.right))
         if row.action == "revoke":
-            if holds:
-                plan.changes.append(Change(row, "revoke", box.key, trustee.key))
-            else:
-                plan.unchanged.append((row, "not granted"))
+            yield (Change(row, "revoke", box.key, trustee.key) if holds
+                   else (row, "not granted"))
             continue
         if not holds:
-            plan.changes.append(Change(row, "grant", box.key, trustee.key))
+            yield Change(row, "grant", box.key, trustee.key)
             continue
         known = automapping.get((box.key.casefold(), trustee.key.casefold()))
         if row.line in forced:
-            plan.changes.append(Change(row, "remap", box.key, trustee.key,
-                                       f"AutoMapping {_onoff(row.automapping)}"))
+            yield Change(row, "remap", box.key, trustee.key,
+                         f"AutoMapping {_onoff(row.automapping)}")
         elif row.right != "FullAccess" or row.automapping is None or known == row.automapping:
-            plan.unchanged.append((row, "already granted"))
+            yield (row, "already granted")
         elif known is None:
-            plan.changes.append(Change(
+            yield Change(
                 row, "remap", box.key, trustee.key,
                 f"AutoMapping of this grant is unknown (Exchange does not show it): "
-                f"removed and granted again with AutoMapping {_onoff(row.automapping)}"))
+                f"removed and granted again with AutoMapping {_onoff(row.automapping)}")
         else:
-            plan.changes.append(Change(
+            yield Change(
                 row, "remap", box.key, trustee.key,
                 f"AutoMapping {_onoff(known)} -> {_onoff(row.automapping)}: removed and "
-                "granted again"))
-    plan.changes.sort(key=lambda c: (c.mailbox.casefold(), c.row.line))
-    return plan
+                "granted again")
 
 
 def automapping_memory(journal: Journal, profile: str, tenant: str | None,
-                       rows: Sequence[PermRow]) -> dict[Pair, bool]:
+                       rows: Iterable[PermRow]) -> dict[Pair, bool]:
     """The AutoMapping psbridge's own jobs last gave each FullAccess grant it touched.
 
     Only looked up when some of ``rows`` asks for an AutoMapping (the job store is not
@@ -174,7 +220,8 @@ def automapping_memory(journal: Journal, profile: str, tenant: str | None,
 
 @dataclass
 class Request:
-    """A permissions request planned against the tenant: what the runner will do."""
+    """A permissions request planned against the tenant: what the runner will do. The
+    rows of a file are not held (``rows`` is empty): the plan reads them again."""
 
     task: str
     rows: list[PermRow]
@@ -190,23 +237,28 @@ def plan_request(target: Target, catalog: TemplateCatalog, task: str, rows: list
                  concurrency: int | None = None, will_apply: bool = True) -> Request:
     """Read the mailboxes and trustees involved, then plan only the real changes.
 
-    ``revoke_all``: plan revoking every right that user holds on any mailbox (``rows`` is
-    ignored). ``will_apply``: the plan is meant to be applied, so a profile whose role may
-    not apply it is refused before anything is read. Problems the tenant shows (a mailbox
-    that does not exist) raise with every one listed; nothing is changed.
+    ``csv``: a file :meth:`PermissionCsv.validate` found valid, whose rows are read as
+    they are used (``rows`` is ignored). ``revoke_all``: plan revoking every right that
+    user holds on any mailbox (``rows`` is ignored). ``will_apply``: the plan is meant to
+    be applied, so a profile whose role may not apply it is refused before anything is
+    read. Problems the tenant shows (a mailbox that does not exist) raise with every one
+    listed; nothing is changed.
     """
     from toolkit.core.jobs import check_role
 
     if will_apply:
         check_role(catalog.meta(APPLY_TEMPLATE), target)
+    again = csv.rows if csv is not None else None
     if revoke_all is not None:
         rows, state = holdings(target, catalog, revoke_all, concurrency)
     else:
-        state = read_state(target, catalog, rows, concurrency)
+        state = read_state(target, catalog, again() if again else rows, concurrency)
     with Journal() as journal:
-        memory = automapping_memory(journal, target.profile.name, target.tenant, rows)
+        memory = automapping_memory(journal, target.profile.name, target.tenant,
+                                    again() if again else rows)
     source = str(csv.path) if csv else ""
-    plan = plan_changes(rows, state, memory, source=source)
+    plan = plan_changes(again() if again else rows, state, memory, source=source,
+                        again=again)
     plan.raise_problems(source or "request")
     return Request(task, rows, plan, csv)
 
@@ -237,10 +289,16 @@ def holdings(target: Target, catalog: TemplateCatalog, user: str,
             for n, r in enumerate(rows, start=1)], state
 
 
-def read_state(target: Target, catalog: TemplateCatalog, rows: Sequence[PermRow],
+def read_state(target: Target, catalog: TemplateCatalog, rows: Iterable[PermRow],
                concurrency: int | None = None) -> TenantState:
-    return current_permissions(target, catalog, [r.mailbox for r in rows],
-                               trustees=[r.trustee for r in rows], concurrency=concurrency)
+    """The state of the mailboxes and trustees ``rows`` name (each once, however often)."""
+    mailboxes: dict[str, None] = {}
+    trustees: dict[str, None] = {}
+    for row in rows:
+        mailboxes[row.mailbox] = None
+        trustees[row.trustee] = None
+    return current_permissions(target, catalog, list(mailboxes), trustees=list(trustees),
+                               concurrency=concurrency)
 
 
 def job_plan(task: str, rows: Sequence[PermRow], plan: Plan, *,

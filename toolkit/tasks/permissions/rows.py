@@ -10,7 +10,7 @@ grant or revoke, grant when empty.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,11 @@ class PermRow:
     def key(self) -> str:
         """A short label for people: ``sales@contoso.com FullAccess adele@contoso.com``."""
         return f"{self.mailbox} {self.right} {self.trustee}"
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """The fields that name the row, each its own column in results files."""
+        return {"mailbox": self.mailbox, "right": self.right, "trustee": self.trustee}
 
     def identity(self) -> tuple[str, str, str]:
         return (self.mailbox.casefold(), self.trustee.casefold(), self.right)
@@ -145,23 +150,35 @@ class PermissionCsv:
 
     def read(self) -> list[PermRow]:
         """Every row, or CsvInvalid listing every problem (nothing is sent before this)."""
+        self.validate()
+        return list(self.rows())
+
+    def validate(self) -> None:
+        """CsvInvalid listing every problem of the file; no row is kept (only the first
+        row of each grant, to find conflicts), so memory does not grow with the file."""
         path = str(self.path)
         problems, _ = self.source.check()
-        rows: list[PermRow] = []
+        problems.extend(conflicts(path, self._parsed(problems)))
+        if problems:
+            unique = {(p.line, p.column, p.message): p for p in problems}
+            raise CsvInvalid(path, sorted(unique.values(), key=lambda p: p.line))
+
+    def rows(self) -> Iterator[PermRow]:
+        """The rows of a file :meth:`validate` found valid, read again as they are used."""
+        return self._parsed([])
+
+    def _parsed(self, problems: list[Problem]) -> Iterator[PermRow]:
+        """Each row parsed; a row's problems go to ``problems`` instead."""
+        path = str(self.path)
         try:
             for row in self.source.rows():
                 found = _row(path, row.line, row.values)
                 if isinstance(found, PermRow):
-                    rows.append(found)
+                    yield found
                 else:
                     problems.extend(found)
         except CsvInvalid:
             pass  # a broken header or record: check() has listed it already
-        problems.extend(conflicts(path, rows))
-        if problems:
-            unique = {(p.line, p.column, p.message): p for p in problems}
-            raise CsvInvalid(path, sorted(unique.values(), key=lambda p: p.line))
-        return rows
 
 
 def rows_from(cells: Iterable[Mapping[str, Any]], source: str = "rows") -> list[PermRow]:

@@ -173,7 +173,7 @@ def job_plan(data: ActivationInput, plans: Sequence[RowPlan], defaults: Defaults
         for row in data.rows:
             plan = by_line.get(row.line)
             if plan is not None:
-                yield WorkRow(row.line, row.upn, plan.row_data())
+                yield WorkRow(row.line, row.upn, plan.row_data(), {"user": row.upn})
 
     return JobPlan(
         task="users activate",

@@ -137,7 +137,7 @@ def plan_job(target: Target, catalog: TemplateCatalog, request: Request,
 
     def work() -> Iterator[WorkRow]:
         for plan in plans:
-            yield WorkRow(plan.row, plan.upn, plan.row_data())
+            yield WorkRow(plan.row, plan.upn, plan.row_data(), {"user": plan.upn})
 
     options: dict[str, Any] = {"kind": KIND, "action": request.action, "sku": request.sku}
     if request.users_file is None:

@@ -4,7 +4,7 @@ alphabets mixed in one address detected."""
 from __future__ import annotations
 
 from toolkit.cli.output import plain_cell
-from toolkit.cli.plain_text import mixed_scripts, visible
+from toolkit.io.plain_text import mixed_scripts, visible
 
 
 def test_control_and_bidi_characters_are_shown_as_escapes() -> None:

@@ -1,10 +1,12 @@
-"""Tenant and CSV strings as plain text for a terminal: nothing in them can act.
+"""Tenant and CSV strings as plain text, on a terminal and in HTML reports: nothing in
+them can act.
 
 A display name or address comes from whoever controls the tenant or the file. Printed as
 is, ``[conceal]`` would be read as rich markup (hiding part of an address in a plan),
 ``[/x]`` would crash the table, and ESC, OSC or bidirectional-override characters would
-drive the terminal. :func:`visible` shows every such character as an escape (``\\x1b``,
-``\\u202e``); the CLI's tables build their cells from it, never parsed as markup.
+drive the terminal or reorder a report's text. :func:`visible` shows every such character
+as an escape (``\\x1b``, ``\\u202e``); the CLI's tables build their cells from it, never
+parsed as markup, and the HTML reports escape what it returns.
 """
 
 from __future__ import annotations
