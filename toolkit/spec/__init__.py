@@ -66,6 +66,16 @@ def cmdlets() -> dict[str, Any]:
     return table
 
 
+def service_of(cmdlet: str) -> str | None:
+    """The psbridge service whose module a cmdlet of the spec belongs to: ``exchange``
+    (ExchangeOnlineManagement's cmdlets), ``graph`` (the Microsoft.Graph modules), else
+    None (built-ins, the retired MSOnline module)."""
+    module = str(cmdlets()[cmdlet]["module"])
+    if module == "ExchangePowerShell":
+        return "exchange"
+    return "graph" if module.startswith("Microsoft.Graph.") else None
+
+
 @cache
 def builtin_names() -> dict[str, str]:
     """Lower-cased built-in name or alias -> canonical built-in name."""
