@@ -176,9 +176,8 @@ def param_block_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
 def service_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
     """See :func:`toolkit.core.script_services.service_problems`."""
     meta = rendered.meta
-    task = not (TemplateCatalog.is_step(meta.name) or TemplateCatalog.is_fragment(meta.name))
-    return [Finding(meta.name, line, col, message)
-            for line, col, message in service_problems(meta.services, task, tree)]
+    return [Finding(meta.name, line, col, message) for line, col, message
+            in service_problems(meta.services, TemplateCatalog.is_task(meta.name), tree)]
 
 
 def lint_template(catalog: TemplateCatalog, name: str) -> list[Finding]:

@@ -372,8 +372,7 @@ class TemplateCatalog:
         found: set[str] = set()
         for source in self._sources:
             found.update(source.names())
-        return sorted(n for n in found
-                      if include_internal or not (self.is_step(n) or self.is_fragment(n)))
+        return sorted(n for n in found if include_internal or self.is_task(n))
 
     def meta(self, name: str) -> TemplateMeta:
         """The metadata of a task or of a ``_connect/`` step (fragments have none)."""
@@ -446,13 +445,18 @@ class TemplateCatalog:
         """An ``_include/`` fragment, without metadata, only included by templates."""
         return name.startswith(INCLUDE_PREFIX)
 
+    @classmethod
+    def is_task(cls, name: str) -> bool:
+        """Neither a ``_connect/`` step nor an ``_include/`` fragment."""
+        return not (cls.is_step(name) or cls.is_fragment(name))
+
 
 def _refuse_mixed_services(rendered: RenderedScript) -> None:
     """A script calling cmdlets of both services, or a task calling those of a service its
     metadata does not list, is refused before it runs."""
     meta = rendered.meta
-    task = not (TemplateCatalog.is_step(meta.name) or TemplateCatalog.is_fragment(meta.name))
-    problems = service_problems(meta.services, task, parse(rendered.script))
+    problems = service_problems(meta.services, TemplateCatalog.is_task(meta.name),
+                                parse(rendered.script))
     if problems:
         raise TemplateError(
             "; ".join(f"{meta.name}:{line}:{col}: {text}" for line, col, text in problems),
