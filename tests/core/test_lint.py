@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.core.errors import TemplateError
 from toolkit.core.lint import (
     COMMA_LIST_HINT,
     DIGIT_PARAMETER_HINT,
@@ -70,6 +71,27 @@ def test_ambiguous_prefix_is_reported(tmp_path: Path) -> None:
 def test_unquoted_comma_list_gets_the_array_hint(tmp_path: Path) -> None:
     problems = lint_source(tmp_path, "param([string]$Mailbox)\nGet-Mailbox | Select-Object Name, Size\n")
     assert any(COMMA_LIST_HINT in p for p in problems), problems
+
+
+def test_a_script_calling_exchange_and_graph_cmdlets_is_reported_and_refused(
+        tmp_path: Path) -> None:
+    body = "param([string]$Mailbox)\nGet-Mailbox -Identity $Mailbox\nGet-MgUser -UserId $Mailbox\n"
+    problems = lint_source(tmp_path, body)
+    assert any(p.startswith("t:3:1: calls Get-MgUser (graph) and Get-Mailbox (exchange): a "
+                            "script runs in one runspace") for p in problems), problems
+    assert any(p.startswith("t:3:1: calls Get-MgUser (graph) but its metadata's services do "
+                            "not list graph") for p in problems), problems
+    with pytest.raises(TemplateError, match="calls Get-MgUser"):
+        TemplateCatalog(tmp_path / "templates", include_builtin=False).render("t")
+
+
+def test_a_fragment_mixing_services_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "templates" / "_include"
+    folder.mkdir(parents=True)
+    (folder / "both.ps1.j2").write_text("Get-Mailbox\nUpdate-MgUser -UserId 'x'\n")
+    catalog = TemplateCatalog(tmp_path / "templates", include_builtin=False)
+    problems = [str(f) for f in lint_template(catalog, "_include/both")]
+    assert [p for p in problems if "a script runs in one runspace" in p], problems
 
 
 def test_param_block_must_match_metadata(tmp_path: Path) -> None:

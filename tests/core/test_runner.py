@@ -19,8 +19,15 @@ import pytest
 from toolkit.core.concurrency import AdaptiveLimit
 from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import ConnectionFailed, TransportFault
-from toolkit.core.journal import PENDING, Journal
-from toolkit.core.runner import Runner, RunnerSettings, WorkRow, parse_results
+from toolkit.core.journal import PENDING, SENT, Journal
+from toolkit.core.runner import (
+    RowResult,
+    RowStep,
+    Runner,
+    RunnerSettings,
+    WorkRow,
+    parse_results,
+)
 from toolkit.core.session import ErrorInfo, PipelineResult, Step
 
 THROTTLED = {"Status": "failed", "ErrorId": "TooManyRequests,Update-MgUser",
@@ -223,8 +230,62 @@ def test_throttled_rows_go_back_to_pending_not_unknown(tmp_path: Path) -> None:
     holder["runner"] = runner
     journal.record_rows(job, ((w.row, w.key, {}) for w in rows(5)))
     with Link(Connections(host.connect)) as link:  # type: ignore[arg-type]
-        runner._process(rows(5), link, journal)
+        runner._process(rows(5), [RowStep(host.connect, runner.make_steps)],  # type: ignore[arg-type]
+                        [link], journal)
     assert journal.counts(job) == {PENDING: 5}
+
+
+def two_step_runner(tmp_path: Path, first: FakeHost, then: FakeHost
+                    ) -> tuple[Runner, Journal, str, list[RowResult]]:
+    """A runner whose even rows go on from ``first``'s template to ``then``'s, each
+    template on connections of its own host (as Graph and Exchange steps are)."""
+    runner, journal, job = make_runner(tmp_path, first, concurrency=2, chunk_size=4)
+    came: list[RowResult] = []
+    runner.on_results = came.extend
+    runner.then = (RowStep(then.connect,  # type: ignore[arg-type]
+                           lambda rows, connection: [Step("template2", {"Rows": rows})]),)
+    return runner, journal, job, came
+
+
+def goes_on_when_even(row: dict[str, Any]) -> dict[str, Any]:
+    return {"Status": "changed", "Enabled": True, "Continue": row["_row"] % 2 == 0}
+
+
+def test_rows_go_on_to_the_next_step_on_its_own_connections(tmp_path: Path) -> None:
+    first = FakeHost(behaviour=goes_on_when_even)
+    then = FakeHost(throttle=0.3, seed=3)
+    runner, journal, job, came = two_step_runner(tmp_path, first, then)
+    summary = runner.run(rows(10))
+    assert summary.counts == Counter(changed=10) and journal.counts(job) == {"changed": 10}
+    assert then.throttled > 0, "the second step should have been throttled"
+    # The first step ran once per row although the second was retried; only the rows
+    # that went on reached the second step's host, each once.
+    assert set(first.received.values()) == {1} and len(first.received) == 10
+    assert sorted(then.received) == [f"k{i}" for i in range(10) if i % 2 == 0]
+    assert set(then.received.values()) == {1}
+    # One outcome per row, with the first step's fields; Continue is not one of them.
+    assert sorted(r.row for r in came) == list(range(2, 12))
+    assert all(r.fields == {"Enabled": True} for r in came)
+
+
+def test_a_row_stopped_between_steps_stays_sent_not_pending(tmp_path: Path) -> None:
+    holder: dict[str, Runner] = {}
+
+    def throttle_then_ctrl_c(row: dict[str, Any]) -> dict[str, Any]:
+        holder["runner"]._stopping.set()
+        return THROTTLED
+
+    runner, journal, job, _came = two_step_runner(
+        tmp_path, FakeHost(behaviour=goes_on_when_even), FakeHost(behaviour=throttle_then_ctrl_c))
+    holder["runner"] = runner
+    journal.record_rows(job, ((w.row, w.key, {}) for w in rows(4)))
+    with Link(Connections(runner.open_connection)) as first, \
+            Link(Connections(runner.then[0].open_connection)) as then:
+        runner._process(rows(4), [RowStep(runner.open_connection, runner.make_steps),
+                                  runner.then[0]], [first, then], journal)
+    # Rows 3 and 5 ended at the first step; rows 2 and 4 were changed by it, so the
+    # throttled second step leaves them unknown (sent), not pending as if nothing ran.
+    assert journal.counts(job) == {"changed": 2, SENT: 2}
 
 
 def test_adaptive_limit_halves_and_regrows() -> None:

@@ -66,6 +66,7 @@ def test_user_folder_shadows_builtin_and_adds_tasks(user_dir: Path) -> None:
         (("role: admin", "role: boss"), "role"),
         (("mutates: true", "mutates: maybe"), "mutates"),
         (("services: [exchange]", "services: [sharepoint]"), "services"),
+        (("services: [exchange]", "services: [graph, exchange]"), "services"),
         (("summary: A test template", "colour: blue\nsummary: x"), "colour"),
         (("{type: int, default: 5}", "{type: float}"), "params.Limit.type"),
         (("row_columns: [Mailbox, Secret]", "row_columns: [Mailbox]"), "secret_columns"),

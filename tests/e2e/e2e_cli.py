@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,15 @@ def bulk_seed(path: Path, mailboxes: int) -> Path:
 
     path.write_text(json.dumps(demo.with_bulk_mailboxes(demo.demo_seed(), mailboxes)))
     return path
+
+
+def wait_for_mailbox(cli: Cli, address: str, timeout: float = 120) -> None:
+    """Until the service has provisioned ``address``'s mailbox (a generous deadline)."""
+    deadline = time.monotonic() + timeout
+    while address not in {m["PrimarySmtpAddress"] for m in cli.json(
+            "--profile", "lab", "task", "run", "exchange/list-mailboxes")}:
+        assert time.monotonic() < deadline, f"no mailbox for {address}"
+        time.sleep(0.2)
 
 
 def rows_csv(path: Path, header: str, rows: list[str]) -> Path:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2e_cli import Cli, helpdesk_profile, rows_csv, rows_done
+from e2e_cli import Cli, helpdesk_profile, rows_csv, rows_done, wait_for_mailbox
 
 HEADER = "UserPrincipalName,DisplayName,FirstName,LastName,UsageLocation,Licenses,Aliases"
 PASSWORD = re.compile(r"^\s*│?\s*(\S+@\S+)\s+│\s+(\S+)\s+│\s*$")
@@ -32,15 +32,6 @@ def users(cli: Cli, *upns: str) -> dict[str, dict[str, Any]]:
 
 def skus(cli: Cli) -> dict[str, dict[str, Any]]:
     return {s["sku"]: s for s in cli.json("--profile", "lab", "users", "licenses")}
-
-
-def wait_for_mailbox(cli: Cli, address: str, timeout: float = 120) -> None:
-    """Until the service has provisioned ``address``'s mailbox (a generous deadline)."""
-    deadline = time.monotonic() + timeout
-    while address not in {m["PrimarySmtpAddress"] for m in cli.json(
-            "--profile", "lab", "task", "run", "exchange/list-mailboxes")}:
-        assert time.monotonic() < deadline, f"no mailbox for {address}"
-        time.sleep(0.2)
 
 
 def calls_for(sandbox: Any, upn: str) -> list[str]:

@@ -27,6 +27,7 @@ from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
 from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.runner import (
     RowResult,
+    RowStep,
     Runner,
     RunnerSettings,
     RunSummary,
@@ -53,6 +54,9 @@ class JobPlan:
     # Which of these rows the tenant already shows as done: asked after a transport fault,
     # so that a change whose answer was lost is not sent twice.
     confirm: Callable[[Target, TemplateCatalog, list[WorkRow]], set[int]] | None = None
+    # Row templates a row goes on to after ``template`` (its result says Continue = $true),
+    # each on connections of its own: one service per runspace.
+    then: tuple[str, ...] = ()
 
 
 @dataclass
@@ -121,26 +125,33 @@ def _wait_for_a_free_connection(result: PipelineResult) -> None:
                                connection_limit=True)
 
 
-def rendered_rows_template(target: Target, catalog: TemplateCatalog, plan: JobPlan
-                           ) -> RenderedScript:
-    """The plan's template, rendered and checked: the profile's role, and that it takes rows."""
-    rendered = catalog.render(plan.template, plan.context)
-    check_role(rendered.meta, target)
-    if rendered.meta.row_param is None:
-        raise TemplateError(f"template {rendered.meta.name} takes no rows",
-                            hint="Run it without --csv.")
-    return rendered
+def rendered_row_steps(target: Target, catalog: TemplateCatalog, plan: JobPlan
+                       ) -> list[RenderedScript]:
+    """The plan's template and the steps its rows go on to (``then``), each rendered and
+    checked: the profile's role, and that it takes rows."""
+    steps = []
+    for name in (plan.template, *plan.then):
+        rendered = catalog.render(name, plan.context)
+        check_role(rendered.meta, target)
+        if rendered.meta.row_param is None:
+            raise TemplateError(f"template {rendered.meta.name} takes no rows",
+                                hint="Run it without --csv.")
+        steps.append(rendered)
+    return steps
 
 
-def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: TemplateMeta,
-              journal: Journal, resume: Job | None) -> tuple[Job, Connection]:
+def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan,
+              metas: Sequence[TemplateMeta], journal: Journal, resume: Job | None
+              ) -> tuple[Job, list[Connection]]:
     """Connect and check the tenant reached, then record the job (or reopen the one being
     resumed). A profile that cannot sign in, or whose connection lands in another tenant,
-    changes nothing. Returns the job and the checked connection (the caller's to use, e.g.
-    as the runner's first, or to close)."""
-    checked = target.open_connection()
+    changes nothing. Connects one connection per template of ``metas`` (the job's steps:
+    one service per runspace) and returns the job and these checked connections (the
+    caller's to use, e.g. as the runner's first, or to close)."""
+    checked: list[Connection] = []
     try:
-        checked = _connected(target, catalog, meta, checked)
+        for meta in metas:
+            checked.append(_connected(target, catalog, meta, target.open_connection()))
         if resume is not None:
             journal.reopen_job(resume.id)
             return resume, checked
@@ -151,7 +162,8 @@ def begin_job(target: Target, catalog: TemplateCatalog, plan: JobPlan, meta: Tem
             agent=target.profile.agent_name,
         ), checked
     except BaseException:
-        checked.close()
+        for connection in checked:
+            connection.close()
         raise
 
 
@@ -184,33 +196,52 @@ def _connected(target: Target, catalog: TemplateCatalog, meta: TemplateMeta,
 
 
 def plan_runner(target: Target, catalog: TemplateCatalog, plan: JobPlan,
-                rendered: RenderedScript, journal_path: Path | str, job_id: str,
+                rendered: Sequence[RenderedScript], journal_path: Path | str, job_id: str,
                 settings: RunnerSettings, *,
                 on_results: Callable[[list[RowResult]], None] | None = None,
                 limit: AdaptiveLimit | None = None,
-                open_connection: Callable[[], Connection] | None = None) -> Runner:
-    """The runner that sends a plan's rows to the target through the rendered template
-    (a worker passes the ``limit`` it shares with the other workers)."""
-    meta = rendered.meta
-    row_param = meta.row_param
-    assert row_param is not None  # checked by rendered_rows_template
-
-    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
-        return pipeline_steps(target, catalog, meta, rendered.script,
-                              {**plan.params, row_param.name: rows}, connection)
-
+                open_connection: Sequence[Callable[[], Connection]] = ()) -> Runner:
+    """The runner that sends a plan's rows to the target through the rendered templates
+    (the plan's, then its ``then`` steps), each step on connections of its own, opened by
+    its ``open_connection`` (default: the target's). A worker passes the ``limit`` it
+    shares with the other workers."""
+    opens = list(open_connection) or [target.open_connection] * len(rendered)
+    first, *then = [RowStep(opener, _step_pipeline(target, catalog, plan, step, index > 0))
+                    for index, (step, opener) in enumerate(zip(rendered, opens, strict=True))]
     return Runner(
-        open_connection=open_connection or target.open_connection,
-        make_steps=make_steps,
+        open_connection=first.open_connection,
+        make_steps=first.make_steps,
+        then=then,
         journal_path=journal_path,
         job_id=job_id,
         settings=settings,
-        secret_columns=meta.secret_columns,
+        secret_columns=sorted({c for step in rendered for c in step.meta.secret_columns}),
         on_results=on_results,
         limit=limit,
         confirm=(None if plan.confirm is None
                  else functools.partial(plan.confirm, target, catalog)),
     )
+
+
+def _step_pipeline(target: Target, catalog: TemplateCatalog, plan: JobPlan,
+                   rendered: RenderedScript, later: bool
+                   ) -> Callable[[list[dict[str, Any]], Connection], list[Step]]:
+    """How one step of a plan makes its pipeline for a chunk's rows. A ``later`` step (one
+    the rows go on to) gets only the parameters and row columns it declares: the Exchange
+    step of an activation never sees the Graph step's passwords."""
+    meta = rendered.meta
+    row_param = meta.row_param
+    assert row_param is not None  # checked by rendered_row_steps
+    params = {k: v for k, v in plan.params.items() if k in meta.params} if later \
+        else plan.params
+    columns = {*meta.row_columns, "_row"}
+
+    def make_steps(rows: list[dict[str, Any]], connection: Connection) -> list[Step]:
+        sent = [{k: v for k, v in r.items() if k in columns} for r in rows] if later else rows
+        return pipeline_steps(target, catalog, meta, rendered.script,
+                              {**params, row_param.name: sent}, connection)
+
+    return make_steps
 
 
 def final_status(journal: Journal, job_id: str) -> str:
@@ -234,18 +265,19 @@ def run_plan(
     skip_rows: Sequence[int] = (),
 ) -> tuple[Job, RunSummary]:
     """Run (or resume) a plan through the runner; the job's final state is recorded."""
-    rendered = rendered_rows_template(target, catalog, plan)
-    job, checked = begin_job(target, catalog, plan, rendered.meta, journal, resume)
+    steps = rendered_row_steps(target, catalog, plan)
+    job, checked = begin_job(target, catalog, plan, [s.meta for s in steps], journal, resume)
     if on_start is not None:
         on_start(job)
     skipped = set(skip_rows)
-    unused = [checked]  # the runner's first connection
+    unused = [[connection] for connection in checked]  # each step's first connection
 
-    def open_connection() -> Connection:
-        return unused.pop() if unused else target.open_connection()
+    def opener(spare: list[Connection]) -> Callable[[], Connection]:
+        return lambda: spare.pop() if spare else target.open_connection()
 
-    runner = plan_runner(target, catalog, plan, rendered, journal.path, job.id, settings,
-                         on_results=on_results, open_connection=open_connection)
+    runner = plan_runner(target, catalog, plan, steps, journal.path, job.id, settings,
+                         on_results=on_results,
+                         open_connection=[opener(spare) for spare in unused])
     status = "failed"
     try:
         summary = runner.run(w for w in plan.rows() if w.row not in skipped)
@@ -255,8 +287,9 @@ def run_plan(
         status = "interrupted" if exc.exit_code == 130 else "failed"
         raise
     finally:
-        for connection in unused:
-            connection.close()
+        for spare in unused:
+            for connection in spare:
+                connection.close()
         journal.finish_job(job.id, status)
 
 

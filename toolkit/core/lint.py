@@ -4,18 +4,20 @@ A template passes when its rendered script parses with no ERROR or MISSING node,
 command it calls is an allowed built-in, a function it defines, or a cmdlet in Microsoft's
 parameter metadata, every ``-Parameter`` it passes to such a cmdlet exists for it (aliases
 and unambiguous prefixes count, as in PowerShell), and its ``param()`` block declares
-exactly the parameters its metadata lists.
+exactly the parameters its metadata lists. It calls cmdlets of one service only (Exchange
+or Graph: psbridge keeps them in separate runspaces, their modules conflict in one
+process), and a task only those of the services its metadata lists (psbridge connects its
+runspace to those only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from toolkit import spec
 from toolkit.core.errors import TemplateError
+from toolkit.core.script_services import parse, position, service_problems, walk
 from toolkit.core.templates import RenderedScript, TemplateCatalog
 
 COMMA_LIST_HINT = (
@@ -41,38 +43,12 @@ class Finding:
         return f"{self.template}:{self.line}:{self.column}: {self.message}"
 
 
-@cache
-def _parser() -> Any:
-    import tree_sitter
-    import tree_sitter_powershell
-
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
-
-
-def parse(script: str) -> Any:
-    """The tree-sitter tree of a script."""
-    return _parser().parse(script.encode("utf-8"))
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
-
-
-def _position(node: Any) -> tuple[int, int]:
-    row, col = node.start_point
-    return row + 1, col + 1
-
-
 def syntax_findings(name: str, script: str, tree: Any) -> list[Finding]:
     findings = []
     lines = script.splitlines()
-    for node in _walk(tree.root_node):
+    for node in walk(tree.root_node):
         if node.type == "ERROR" or node.is_missing:
-            line, col = _position(node)
+            line, col = position(node)
             what = f"missing {node.type}" if node.is_missing else "syntax error"
             text = lines[line - 1] if line <= len(lines) else ""
             message = f"{what} near {text.strip()[:60]!r}"
@@ -87,7 +63,7 @@ def syntax_findings(name: str, script: str, tree: Any) -> list[Finding]:
 def _defined_functions(tree: Any) -> set[str]:
     return {
         child.text.decode().lower()
-        for node in _walk(tree.root_node)
+        for node in walk(tree.root_node)
         if node.type == "function_statement"
         for child in node.children
         if child.type == "function_name"
@@ -128,7 +104,7 @@ def command_findings(name: str, tree: Any) -> list[Finding]:
     functions = _defined_functions(tree)
     builtins = spec.builtin_names()
     cmdlets = {c.lower(): c for c in spec.cmdlets()}
-    for node in _walk(tree.root_node):
+    for node in walk(tree.root_node):
         if node.type != "command":
             continue
         name_node = next((c for c in node.children if c.type == "command_name"), None)
@@ -136,7 +112,7 @@ def command_findings(name: str, tree: Any) -> list[Finding]:
             continue
         command = name_node.text.decode()
         lowered = command.lower()
-        line, col = _position(name_node)
+        line, col = position(name_node)
         if lowered in functions or lowered in builtins:
             continue
         if lowered not in cmdlets:
@@ -149,13 +125,13 @@ def command_findings(name: str, tree: Any) -> list[Finding]:
         canonical = cmdlets[lowered]
         if canonical != command:
             findings.append(Finding(name, line, col, f"write '{canonical}', not '{command}'"))
-        for element in _walk(node):
+        for element in walk(node):
             if element.type == "command_parameter" and _owner(element).id == node.id:
                 written = element.text.decode().lstrip("-").rstrip(":")
                 try:
                     resolve_parameter(canonical, written)
                 except ValueError as exc:
-                    pline, pcol = _position(element)
+                    pline, pcol = position(element)
                     findings.append(Finding(name, pline, pcol, str(exc)))
     return findings
 
@@ -174,9 +150,9 @@ def param_block_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
     block = next((c for c in root.children if c.type == "param_block"), None)
     declared: dict[str, Any] = {}
     if block is not None:
-        for node in _walk(block):
+        for node in walk(block):
             if node.type == "script_parameter":
-                var = next((c for c in _walk(node) if c.type == "variable"), None)
+                var = next((c for c in walk(node) if c.type == "variable"), None)
                 if var is not None:
                     declared[var.text.decode().lstrip("$").lower()] = var
     expected = {p.lower(): p for p in rendered.meta.params}
@@ -189,7 +165,7 @@ def param_block_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
             ))
     for lowered, var in declared.items():
         if lowered not in expected:
-            line, col = _position(var)
+            line, col = position(var)
             findings.append(Finding(
                 name, line, col,
                 f"param() declares {var.text.decode()} but the metadata's params do not list it",
@@ -197,14 +173,22 @@ def param_block_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
     return findings
 
 
+def service_findings(rendered: RenderedScript, tree: Any) -> list[Finding]:
+    """See :func:`toolkit.core.script_services.service_problems`."""
+    meta = rendered.meta
+    return [Finding(meta.name, line, col, message) for line, col, message
+            in service_problems(meta.services, TemplateCatalog.is_task(meta.name), tree)]
+
+
 def lint_template(catalog: TemplateCatalog, name: str) -> list[Finding]:
     try:
-        rendered = catalog.render(name)
+        rendered = catalog.render(name, check_services=False)
     except TemplateError as exc:
         return [Finding(name, 0, 0, exc.message)]
     tree = parse(rendered.script)
     findings = syntax_findings(name, rendered.script, tree)
     findings += command_findings(name, tree)
+    findings += service_findings(rendered, tree)
     if not catalog.is_fragment(name):
         findings += param_block_findings(rendered, tree)
     return findings

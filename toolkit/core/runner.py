@@ -9,6 +9,14 @@ handles each row in its own try/catch and emits one object per row::
 
 plus any task-specific fields. A row missing from the output counts as failed.
 
+A job may send its rows through more than one template (:class:`RowStep`), each on
+connections of its own, so that one runspace only ever holds one service: the Exchange
+module and the Graph SDK conflict when loaded in one process. A row goes on to the next
+step when its result says ``Continue = $true``; it is recorded once, when its last step
+ends, with the worst status of its steps and the fields of all of them. Until then it
+stays *sent* in the journal, also while a later step waits to be retried: an earlier
+step changed the tenant, so the row is not pending any more.
+
 Rows are streamed: the reader feeds a bounded queue, so memory does not grow with the
 file. Each worker thread owns one :class:`~toolkit.core.session.Connection` and one journal
 connection; a chunk's rows are marked *sent* before the pipeline starts and get their
@@ -21,6 +29,7 @@ back one at a time while it is calm.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import threading
@@ -85,6 +94,43 @@ class RowResult:
     duration: float | None = None
     reason: str | None = None  # CategoryInfo.Reason of the error
     keys: Mapping[str, str] = field(default_factory=dict)  # the row's naming fields
+    goes_on: bool = False  # the template said Continue = $true: the row's next step runs
+
+
+# The status a row ends with after several steps: the first of these any step reported.
+_WORST_FIRST = ("failed", WAITING, "changed", "unchanged", "skipped")
+
+
+def combined(earlier: RowResult | None, later: RowResult) -> RowResult:
+    """A row's result after one more step: the worse status, the later step's message
+    (else the earlier's) and error, and the fields of both."""
+    if earlier is None:
+        return later
+    status = next(s for s in _WORST_FIRST if s in (earlier.status, later.status))
+    return dataclasses.replace(
+        later, status=status, message=later.message or earlier.message,
+        fields={**earlier.fields, **later.fields},
+        duration=(earlier.duration or 0.0) + (later.duration or 0.0))
+
+
+@dataclass(frozen=True)
+class RowStep:
+    """One template the rows go through, on connections it keeps to itself (a step's
+    runspaces hold its service only)."""
+
+    open_connection: Callable[[], Connection]
+    make_steps: Callable[[list[dict[str, Any]], Connection], list[Step]]
+
+
+@dataclass
+class _Chunk:
+    """A chunk on its way through the steps."""
+
+    rows: list[WorkRow]
+    first: bool = True  # nothing changed yet: rows not sent can go back to pending
+    last: bool = True  # results are final
+    carried: dict[int, RowResult] = field(default_factory=dict)  # earlier steps' results
+    onward: list[WorkRow] = field(default_factory=list)  # rows for the next step
 
 
 @dataclass
@@ -123,7 +169,8 @@ def parse_results(output: Sequence[Any]) -> dict[int, RowResult]:
             continue
         status = str(item["Status"]).lower()
         extra = {k: v for k, v in item.items()
-                 if k not in ("Row", "Status", "Message", "ErrorId", "Category", "Reason")}
+                 if k not in ("Row", "Status", "Message", "ErrorId", "Category", "Reason",
+                              "Continue")}
         named_type, message = exchange_message_parts(
             None if item.get("Message") is None else str(item["Message"]))
         results[row] = RowResult(
@@ -135,6 +182,7 @@ def parse_results(output: Sequence[Any]) -> dict[int, RowResult]:
             fields=extra,
             reason=(str(item.get("Reason") or "")
                     or (named_type.rsplit(".", 1)[-1] if named_type else None)),
+            goes_on=item.get("Continue") is True,
         )
     return results
 
@@ -154,11 +202,14 @@ class Runner:
         on_results: Callable[[list[RowResult]], None] | None = None,
         limit: AdaptiveLimit | None = None,
         confirm: Callable[[list[WorkRow]], set[int]] | None = None,
+        then: Sequence[RowStep] = (),
     ):
         """``limit`` replaces the runner's own pipelines-in-flight limit (a worker's is
-        shared with every worker acting on the same tenant)."""
+        shared with every worker acting on the same tenant). ``then``: the steps rows go
+        on to after ``make_steps``' template (see the module docstring)."""
         self.open_connection = open_connection
         self.make_steps = make_steps
+        self.then = tuple(then)
         self.journal_path = journal_path
         self.job_id = job_id
         self.settings = settings or RunnerSettings()
@@ -173,16 +224,20 @@ class Runner:
 
     def run(self, rows: Iterable[WorkRow]) -> RunSummary:
         started = time.monotonic()
-        connections = Connections(self.open_connection)
-        connections.open_first()
-        workers = Workers(self.settings.concurrency, functools.partial(self._worker, connections),
-                          name="psbridge-worker", stop=self._stopping,
-                          grace_seconds=self.settings.grace_seconds)
+        steps = [RowStep(self.open_connection, self.make_steps), *self.then]
+        pools = [Connections(step.open_connection) for step in steps]
         try:
+            for pool in pools:
+                pool.open_first()
+            workers = Workers(self.settings.concurrency,
+                              functools.partial(self._worker, steps, pools),
+                              name="psbridge-worker", stop=self._stopping,
+                              grace_seconds=self.settings.grace_seconds)
             with Journal(self.journal_path) as journal:
                 interrupted = workers.run(self._recorded(rows, journal))
         finally:
-            connections.close_spares()  # opened, never used (no rows)
+            for pool in pools:
+                pool.close_spares()  # opened, never used (no rows)
         summary = RunSummary(Counter(self._counts), list(self._failures),
                              time.monotonic() - started, interrupted)
         if interrupted:
@@ -202,15 +257,30 @@ class Runner:
     # worker threads --------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _worker(self, connections: Connections) -> Iterator[Callable[[list[WorkRow]], None]]:
-        """A worker's own journal connection and host connection."""
-        with Journal(self.journal_path) as journal, Link(connections) as link:
-            yield lambda chunk: self._process(chunk, link, journal)
+    def _worker(self, steps: Sequence[RowStep], pools: Sequence[Connections]
+                ) -> Iterator[Callable[[list[WorkRow]], None]]:
+        """A worker's own journal connection, and its host connection for each step."""
+        with Journal(self.journal_path) as journal, contextlib.ExitStack() as stack:
+            links = [stack.enter_context(Link(pool)) for pool in pools]
+            yield lambda chunk: self._process(chunk, steps, links, journal)
 
-    def _process(self, chunk: list[WorkRow], link: Link, journal: Journal) -> None:
-        remaining = chunk
+    def _process(self, chunk: list[WorkRow], steps: Sequence[RowStep], links: Sequence[Link],
+                 journal: Journal) -> None:
+        """The chunk through each step in turn, the rows that go on only."""
+        state = _Chunk(chunk)
+        for index, (step, link) in enumerate(zip(steps, links, strict=True)):
+            state = _Chunk(state.rows, first=index == 0, last=index == len(steps) - 1,
+                           carried=state.carried)
+            self._send(step, link, state, journal)
+            if not state.onward:
+                return
+            state.rows = state.onward
+
+    def _send(self, step: RowStep, link: Link, chunk: _Chunk, journal: Journal) -> None:
+        remaining = chunk.rows
         last_failure: TransientFailure | None = None
-        log.debug("rows %d-%d: sending %d row(s)", chunk[0].row, chunk[-1].row, len(chunk))
+        log.debug("rows %d-%d: sending %d row(s)", remaining[0].row, remaining[-1].row,
+                  len(remaining))
         policy = retrying(attempts=self.settings.attempts,
                           max_seconds=self.settings.max_retry_seconds,
                           base_delay=self.settings.base_delay, max_delay=self.settings.max_delay,
@@ -223,7 +293,7 @@ class Runner:
                     with self.limit.slot():
                         connection = link.get()
                         try:  # connecting first: no row is sent until it succeeds
-                            steps = self.make_steps(
+                            steps = step.make_steps(
                                 [{**w.data, "_row": w.row} for w in remaining], connection)
                         except TransportFault as fault:
                             log.info("rows %d-%d: connecting failed: %s", remaining[0].row,
@@ -239,12 +309,12 @@ class Runner:
                             log.info("rows %d-%d: %s; reconnecting", remaining[0].row,
                                      remaining[-1].row, fault.message)
                             link.drop()
-                            remaining = self._unconfirmed(remaining, journal)
+                            remaining = self._unconfirmed(remaining, chunk, journal)
                             if not remaining:
                                 return
                             last_failure = TransientFailure(fault.message)
                             raise last_failure from fault
-                    remaining, last_failure = self._settle(remaining, result, journal)
+                    remaining, last_failure = self._settle(remaining, result, chunk, journal)
                     if last_failure is not None and last_failure.connection_limit:
                         # Nothing ran; give the account's connection back and wait.
                         link.drop()
@@ -257,13 +327,15 @@ class Runner:
         except TransientFailure:
             pass
         if remaining and last_failure is not None:
-            exhausted = [RowResult(w.row, "failed", w.key,
-                                   f"gave up after retries: {last_failure}", GAVE_UP,
-                                   keys=w.keys)
+            exhausted = [combined(chunk.carried.get(w.row),
+                                  RowResult(w.row, "failed", w.key,
+                                            f"gave up after retries: {last_failure}", GAVE_UP,
+                                            keys=w.keys))
                          for w in remaining]
             self._record(exhausted, journal)
 
-    def _unconfirmed(self, rows: list[WorkRow], journal: Journal) -> list[WorkRow]:
+    def _unconfirmed(self, rows: list[WorkRow], chunk: _Chunk, journal: Journal
+                     ) -> list[WorkRow]:
         """After a transport fault, the rows whose change the tenant does not show yet.
 
         The pipeline may have run on the host although its answer was lost; sending its
@@ -278,14 +350,16 @@ class Runner:
             log.info("could not confirm rows %d-%d: %s", rows[0].row, rows[-1].row,
                      error.message)
             return rows
-        self._record([RowResult(w.row, "changed", w.key, "changed, confirmed after retry",
-                                keys=w.keys)
+        self._record([combined(chunk.carried.get(w.row),
+                               RowResult(w.row, "changed", w.key,
+                                         "changed, confirmed after retry", keys=w.keys))
                       for w in rows if w.row in done], journal)
         return [w for w in rows if w.row not in done]
 
-    def _settle(self, rows: list[WorkRow], result: PipelineResult, journal: Journal
-                ) -> tuple[list[WorkRow], TransientFailure | None]:
-        """Record final rows; return the rows to retry and why."""
+    def _settle(self, rows: list[WorkRow], result: PipelineResult, chunk: _Chunk,
+                journal: Journal) -> tuple[list[WorkRow], TransientFailure | None]:
+        """Record final rows, keep those going on in ``chunk.onward``; return the rows to
+        retry and why."""
         parsed = parse_results(result.output)
         per_row = result.duration / max(1, len(rows))
         terminating = result.errors[-1] if result.failed and result.errors else None
@@ -295,7 +369,7 @@ class Runner:
             if verdict.retry:
                 if verdict.throttled:
                     self.limit.throttled(verdict.retry_after)
-                if verdict.connection_limit:  # nothing ran: the rows are still pending
+                if verdict.connection_limit and chunk.first:  # nothing ran: still pending
                     journal.mark(self.job_id, [w.row for w in rows], PENDING)
                 return rows, TransientFailure(terminating.message,
                                               retry_after=verdict.retry_after,
@@ -311,11 +385,10 @@ class Runner:
                 message = (terminating.message if terminating is not None
                            else "the template returned no result for this row")
                 error_id = terminating.error_id if terminating is not None else "NoRowResult"
-                final.append(RowResult(work.row, "failed", work.key, message, error_id,
-                                       terminating.category if terminating else None,
-                                       duration=per_row,
-                                       reason=terminating.reason if terminating else None,
-                                       keys=work.keys))
+                final.append(combined(chunk.carried.get(work.row), RowResult(
+                    work.row, "failed", work.key, message, error_id,
+                    terminating.category if terminating else None, duration=per_row,
+                    reason=terminating.reason if terminating else None, keys=work.keys)))
                 continue
             if found.status == "failed":
                 verdict = classify(found.error_id, found.category, found.message,
@@ -325,13 +398,17 @@ class Runner:
                     hint = max(hint or 0.0, verdict.retry_after or 0.0) or hint
                     reason = found.message or found.error_id or "throttled"
                     continue
-            final.append(RowResult(found.row, found.status, work.key, found.message,
-                                   found.error_id, found.category, found.fields, per_row,
-                                   found.reason, work.keys))
+            outcome = combined(chunk.carried.get(work.row), dataclasses.replace(
+                found, key=work.key, duration=per_row, goes_on=False, keys=work.keys))
+            if found.goes_on and found.status != "failed" and not chunk.last:
+                chunk.carried[work.row] = outcome
+                chunk.onward.append(work)
+            else:
+                final.append(outcome)
         self._record(final, journal)
         if retry:
-            # Throttled rows were refused, not applied: back to pending, not unknown.
-            journal.mark(self.job_id, [w.row for w in retry], PENDING)
+            if chunk.first:  # refused, not applied: back to pending, not unknown
+                journal.mark(self.job_id, [w.row for w in retry], PENDING)
             self.limit.throttled(hint)
             return retry, TransientFailure(reason, retry_after=hint, throttled=True,
                                            progressed=bool(final))

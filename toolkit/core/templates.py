@@ -48,6 +48,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolkit.core import paths
 from toolkit.core.errors import TemplateError
 from toolkit.core.quoting import PSLiteral, UnquotableValue, ps_quote
+from toolkit.core.script_services import ONE_SERVICE_WHY, SPLIT, parse, service_problems
 from toolkit.core.sids import ORPHAN_SID_PATTERN
 
 SUFFIX = ".ps1.j2"
@@ -167,6 +168,9 @@ def parse_metadata(source: str, *, name: str, path: str, origin: str) -> Templat
     services = data.get("services", [])
     if not isinstance(services, list) or any(s not in SERVICES for s in services):
         raise fail("services", f"must be a list drawn from {', '.join(SERVICES)}")
+    if len(set(services)) > 1:
+        raise fail("services", f"lists {' and '.join(services)}: a template runs in one "
+                   f"runspace, which holds one service ({ONE_SERVICE_WHY}); {SPLIT}")
     step = name.startswith(CONNECT_PREFIX)
     connects = data.get("connects")
     if connects is not None and not step:
@@ -368,8 +372,7 @@ class TemplateCatalog:
         found: set[str] = set()
         for source in self._sources:
             found.update(source.names())
-        return sorted(n for n in found
-                      if include_internal or not (self.is_step(n) or self.is_fragment(n)))
+        return sorted(n for n in found if include_internal or self.is_task(n))
 
     def meta(self, name: str) -> TemplateMeta:
         """The metadata of a task or of a ``_connect/`` step (fragments have none)."""
@@ -397,11 +400,14 @@ class TemplateCatalog:
                 hint=f"Exactly one step's metadata must say 'connects: {service}'.")
         return found[0]
 
-    def render(self, name: str, context: Mapping[str, Any] | None = None) -> RenderedScript:
+    def render(self, name: str, context: Mapping[str, Any] | None = None, *,
+               check_services: bool = True) -> RenderedScript:
         """Render a template (or a ``_connect/`` step or ``_include/`` fragment) to text.
 
         ``context`` holds structural choices only (a dialect, which optional switches
-        exist); data goes in as parameters when the script runs.
+        exist); data goes in as parameters when the script runs. A script that calls
+        cmdlets of both services, or of one its metadata does not list, is refused (the
+        lint, which reports each place, renders without ``check_services``).
         """
         meta = self.meta(name) if not self.is_fragment(name) else None
         try:
@@ -424,7 +430,10 @@ class TemplateCatalog:
                                 hint="Templates shape script structure only.") from None
         if meta is None:
             meta = TemplateMeta(name, "fragment for {% include %}", "helpdesk", False, (), {})
-        return RenderedScript(meta=meta, script=script.lstrip("\n"))
+        rendered = RenderedScript(meta=meta, script=script.lstrip("\n"))
+        if check_services:
+            _refuse_mixed_services(rendered)
+        return rendered
 
     @staticmethod
     def is_step(name: str) -> bool:
@@ -435,6 +444,24 @@ class TemplateCatalog:
     def is_fragment(name: str) -> bool:
         """An ``_include/`` fragment, without metadata, only included by templates."""
         return name.startswith(INCLUDE_PREFIX)
+
+    @classmethod
+    def is_task(cls, name: str) -> bool:
+        """Neither a ``_connect/`` step nor an ``_include/`` fragment."""
+        return not (cls.is_step(name) or cls.is_fragment(name))
+
+
+def _refuse_mixed_services(rendered: RenderedScript) -> None:
+    """A script calling cmdlets of both services, or a task calling those of a service its
+    metadata does not list, is refused before it runs."""
+    meta = rendered.meta
+    problems = service_problems(meta.services, TemplateCatalog.is_task(meta.name),
+                                parse(rendered.script))
+    if problems:
+        raise TemplateError(
+            "; ".join(f"{meta.name}:{line}:{col}: {text}" for line, col, text in problems),
+            hint="'psbridge task lint' checks a template; see 'Steps: one service per "
+                 "runspace' in the README.")
 
 
 def _template_line(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from toolkit.core.chunks import chunked
 from toolkit.core.config import Profile
 from toolkit.core.database import configured_location, is_postgres
 from toolkit.core.errors import ConfigError, InputError, Interrupted, PartialFailure
-from toolkit.core.jobs import JobPlan, begin_job, final_status, rendered_rows_template
+from toolkit.core.jobs import JobPlan, begin_job, final_status, rendered_row_steps
 from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
 from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.target import Target
@@ -58,16 +58,21 @@ def run_plan_distributed(
 ) -> tuple[Job, RunSummary]:
     """Run a plan on the workers; returns like :func:`toolkit.core.jobs.run_plan`."""
     check_distributable(target.profile)
-    rendered = rendered_rows_template(target, catalog, plan)
-    meta = rendered.meta
+    first, *then = rendered_row_steps(target, catalog, plan)
+    if then:
+        raise InputError(f"task {plan.task} runs its rows through {len(then) + 1} templates "
+                         "on separate connections; --distributed runs one template only",
+                         hint="Run it without --distributed.")
+    meta = first.meta
     if meta.secret_columns or any(p.secret for p in meta.params.values()):
         raise InputError(f"template {meta.name} takes secrets; --distributed does not send "
                          "secrets through the broker", hint="Run it without --distributed.")
     app = celery_app()
     started = time.monotonic()
     with Journal() as journal:
-        job, checked = begin_job(target, catalog, plan, meta, journal, None)
-        checked.close()  # signed in and in the right tenant: the workers connect themselves
+        job, checked = begin_job(target, catalog, plan, [meta], journal, None)
+        for connection in checked:  # signed in, right tenant: the workers connect themselves
+            connection.close()
         if on_start is not None:
             on_start(job)
         seen = journal.rows_in(job.id, [*OUTCOMES, WAITING])  # reported by on_start

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.core.config import resolve_profile
-from toolkit.core.jobs import JobPlan, plan_runner, rendered_rows_template
+from toolkit.core.jobs import JobPlan, plan_runner, rendered_row_steps
 from toolkit.core.journal import Journal
 from toolkit.core.runner import RunnerSettings, WorkRow
 from toolkit.core.session import Connection
@@ -136,7 +136,7 @@ def run_chunk(payload: Mapping[str, Any]) -> dict[str, int]:
                    context=payload.get("context", {}))
     services = catalog.meta(plan.template).services
     target = _target(str(payload["profile"]), payload.get("tenant"), services)
-    rendered = rendered_rows_template(target, catalog, plan)
+    rendered = rendered_row_steps(target, catalog, plan)
     runner = plan_runner(target, catalog, plan, rendered, store, job_id,
                          RunnerSettings(concurrency=1, chunk_size=len(work)),
                          limit=target.shared_limit())

@@ -1,7 +1,8 @@
 """Microsoft's cmdlet parameter metadata (``cmdlets.json``) and the built-ins we allow.
 
 ``cmdlets.json`` is a verbatim copy of the project's shared spec; a test checks that the two
-match. :func:`cmdlets` is the product's one loader (cached); the template lint
+match. ``supplement.json`` adds, in the same shape, cmdlets the shared spec does not cover.
+:func:`cmdlets` is the product's one loader (cached); the template lint
 (:mod:`toolkit.core.lint`) reads the spec and the allow-list here. The sandbox imports no
 product code: its parameter binder reads the same file with a loader of its own
 (``toolkit/sandbox/pwsh/spec.py``).
@@ -60,10 +61,23 @@ ALLOWED_BUILTINS: dict[str, tuple[str, ...]] = {
 
 @cache
 def cmdlets() -> dict[str, Any]:
-    """The ``cmdlets`` table of cmdlets.json, keyed by cmdlet name."""
-    text = resources.files(__name__).joinpath("cmdlets.json").read_text(encoding="utf-8")
-    table: dict[str, Any] = json.loads(text)["cmdlets"]
+    """The ``cmdlets`` tables of cmdlets.json and of ``supplement.json`` (cmdlets the
+    shared metadata lacks, written from their Microsoft Learn pages), keyed by name."""
+    table: dict[str, Any] = {}
+    for name in ("cmdlets.json", "supplement.json"):
+        text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+        table.update(json.loads(text)["cmdlets"])
     return table
+
+
+def service_of(cmdlet: str) -> str | None:
+    """The psbridge service whose module a cmdlet of the spec belongs to: ``exchange``
+    (ExchangeOnlineManagement's cmdlets), ``graph`` (the Microsoft.Graph modules), else
+    None (built-ins, the retired MSOnline module)."""
+    module = str(cmdlets()[cmdlet]["module"])
+    if module == "ExchangePowerShell":
+        return "exchange"
+    return "graph" if module.startswith("Microsoft.Graph.") else None
 
 
 @cache

@@ -252,8 +252,9 @@ def register(
     helpdesk: bool = False,
 ) -> None:
     """Register ``impl`` as cmdlet ``name`` with the shared behaviour described above."""
-    exchange_module = cmdlet_specs()[name]["module"] == "ExchangePowerShell"
-    product = PRODUCT_EXCHANGE_ONLINE if exchange_module else None
+    module = str(cmdlet_specs()[name]["module"])
+    product = PRODUCT_EXCHANGE_ONLINE if module == "ExchangePowerShell" else None
+    module_service = module_service_of(module)
 
     def visible(session: SessionContext) -> bool:
         return helpdesk or session.role == "admin"
@@ -296,9 +297,11 @@ def register(
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                 "tenant": tenant_name,
                 "account": ctx.session.account,
-                # Which runspace ran it: Exchange and Graph must not share one.
+                # Which runspace ran it, and whose module the cmdlet is (connect cmdlets
+                # included): Exchange and Graph must not share a runspace.
                 "runspace": ctx.state.setdefault("runspace", str(uuid.uuid4())),
                 "cmdlet": name,
+                "service": module_service,
                 "parameters": mask_parameters(params),
                 "ok": outcome is None,
                 **({"error": outcome} if outcome else {}),
@@ -306,6 +309,14 @@ def register(
             })
 
     registry.register(name, run, product=product, visible=visible)
+
+
+def module_service_of(module: str) -> str | None:
+    """The service a cmdlet's module belongs to: ``exchange`` (ExchangeOnlineManagement),
+    ``graph`` (the Microsoft.Graph modules), else None (MSOnline)."""
+    if module == "ExchangePowerShell":
+        return EXCHANGE
+    return GRAPH if module.startswith("Microsoft.Graph.") else None
 
 
 def _service_delay(services: TenantServices, ctx: CmdletContext) -> None:

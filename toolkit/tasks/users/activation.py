@@ -35,6 +35,9 @@ from toolkit.tasks.users.countries import usage_location
 
 KIND = "activation"  # stored in jobs; tasks/registry.py resumes by it
 TEMPLATE = "graph/activate-users"
+# Rows with aliases go on to this step, on an Exchange connection of its own: the Exchange
+# module and the Graph SDK never share a runspace.
+ALIASES_TEMPLATE = "exchange/add-aliases"
 NEEDS_PASSWORD_ON_RESUME = (
     "this account still needs its temporary password, which only 'psbridge users "
     "activate' shows: run it again with the same file (rows already done stay unchanged)")
@@ -178,6 +181,7 @@ def job_plan(data: ActivationInput, plans: Sequence[RowPlan], defaults: Defaults
     return JobPlan(
         task="users activate",
         template=TEMPLATE,
+        then=(ALIASES_TEMPLATE,),
         rows=rows,
         total=len(data.rows),
         input_path=str(data.path.resolve()),
