@@ -151,6 +151,29 @@ def test_global_options_work_after_the_command_too(capsys: pytest.CaptureFixture
     assert code == 2 and "'yaml' is not one of" in err
 
 
+def test_tenant_and_profile_work_after_the_command(capsys: pytest.CaptureFixture[str],
+                                                   isolated_home: Path) -> None:
+    code, _, err = run(capsys, "perms", "who-can-access", "sales@contoso.com", "--tenant",
+                       "fabrikam.onmicrosoft.com")
+    assert code == 2 and "no permission snapshot of fabrikam.onmicrosoft.com yet" in err
+    code, _, err = run(capsys, "perms", "who-can-access", "sales@contoso.com", "--profile",
+                       "nosuch")
+    assert code == 2 and "no profile named 'nosuch'" in err
+    code, _, err = run(capsys, "--profile", "nosuch", "perms", "who-can-access",
+                       "sales@contoso.com", "--profile", "sandbox", "--tenant",
+                       "fabrikam.onmicrosoft.com")  # the later one wins
+    assert code == 2 and "no permission snapshot of fabrikam.onmicrosoft.com" in err
+
+
+def test_the_sandbox_profile_says_it_is_a_shared_server(capsys: pytest.CaptureFixture[str],
+                                                       isolated_home: Path) -> None:
+    code, out, _ = run(capsys, "profile", "show", "sandbox", "-o", "json")
+    assert code == 0
+    endpoint = json.loads(out)["endpoint"]
+    assert "shared by every command" in endpoint and "psbridge sandbox stop" in endpoint
+    assert "in-process" not in endpoint
+
+
 def test_a_commands_own_option_wins_over_a_global_of_the_same_name(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, _, _ = run(capsys, "profile", "add", "partner", "--endpoint",
