@@ -26,8 +26,13 @@ from toolkit.core.journal import Job, Journal, RowOutcome
 from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.lookups import tenant_problems
-from toolkit.tasks.permissions.read import TenantState, current_permissions
+from toolkit.tasks.lookups import refuse_rows, tenant_problems
+from toolkit.tasks.permissions.read import (
+    TenantState,
+    current_permissions,
+    every_mailbox,
+    require_trustee,
+)
 from toolkit.tasks.permissions.rows import PermissionCsv, PermRow
 
 KIND = "permissions"  # stored in jobs; tasks/registry.py resumes by it
@@ -88,7 +93,7 @@ def plan_changes(rows: Sequence[PermRow], state: TenantState,
     forced = set(remap_lines)
     plan = Plan()
     seen: dict[tuple[str, str, str], PermRow] = {}
-    prefix = f"{source}:" if source else "line "
+    prefix = _prefix(source)
     for row in rows:
         box = state.mailbox(row.mailbox)
         trustee = state.trustee(row.trustee)
@@ -141,6 +146,26 @@ def plan_changes(rows: Sequence[PermRow], state: TenantState,
                 "granted again"))
     plan.changes.sort(key=lambda c: (c.mailbox.casefold(), c.row.line))
     return plan
+
+
+def _prefix(source: str) -> str:
+    """What a row's line number follows in a problem: ``f.csv:`` or ``line ``."""
+    return f"{source}:" if source else "line "
+
+
+def refuse_unknown_addresses(target: Target, catalog: TemplateCatalog,
+                             rows: Sequence[PermRow], state: TenantState, source: str) -> None:
+    """Rows naming a mailbox or trustee the tenant does not have: the whole request is
+    refused (exit 2, nothing changed), each listed with the closest mailbox address."""
+    missing: list[tuple[str, str, str]] = []
+    for row in rows:
+        box, trustee = state.mailbox(row.mailbox), state.trustee(row.trustee)
+        if box is not None and not box.found:
+            missing.append((f"{_prefix(source)}{row.line}: Mailbox", "mailbox", row.mailbox))
+        if trustee is not None and not trustee.found:
+            missing.append((f"{_prefix(source)}{row.line}: Trustee", "user", row.trustee))
+    refuse_rows(source or "request", missing, lambda: every_mailbox(target, catalog),
+                hint="Fix the mailbox and trustee addresses listed and run again.")
 
 
 def automapping_memory(journal: Journal, profile: str, tenant: str | None,
@@ -206,6 +231,7 @@ def plan_request(target: Target, catalog: TemplateCatalog, task: str, rows: list
     with Journal() as journal:
         memory = automapping_memory(journal, target.profile.name, target.tenant, rows)
     source = str(csv.path) if csv else ""
+    refuse_unknown_addresses(target, catalog, rows, state, source)
     plan = plan_changes(rows, state, memory, source=source)
     plan.raise_problems(source or "request")
     return Request(task, rows, plan, csv)
@@ -214,19 +240,11 @@ def plan_request(target: Target, catalog: TemplateCatalog, task: str, rows: list
 def holdings(target: Target, catalog: TemplateCatalog, user: str,
              concurrency: int | None) -> tuple[list[PermRow], TenantState]:
     """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
-    from toolkit.tasks.lookups import unknown_address
+    from toolkit.tasks.permissions.audit import home_tenant
     from toolkit.tasks.permissions.rows import RIGHTS
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
-    resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
-    if resolved is None or not resolved.found:
-        exchange = target.profile.services.get("exchange")
-        tenant = target.tenant or (exchange.organization if exchange else None)
-        with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
-            latest = store.latest(tenant, 1) if tenant else []
-        raise unknown_address("user", user, tenant or "the tenant",
-                              {g.trustee for s in latest for g in s.grants},
-                              hint="Give the user's address (UPN).")
+    resolved = require_trustee(target, catalog, user, home_tenant(target),
+                               hint="Give the user's address (UPN).")
     state = current_permissions(target, catalog, None, holder=resolved.key,
                                 concurrency=concurrency)
     state.trustees[user.casefold()] = resolved
