@@ -106,8 +106,8 @@ def test_lint_failure_exits_2_and_lists_findings(capsys: pytest.CaptureFixture[s
     folder = isolated_home / "templates" / "custom"
     folder.mkdir(parents=True)
     (folder / "bad.ps1.j2").write_text(
-        "{#- psbridge\nname: custom/bad\nsummary: bad\nrole: admin\nmutates: false\n-#}\n"
-        "Get-Mailbox -Bogus 1\n")
+        "{#- psbridge\nname: custom/bad\nsummary: bad\nrole: admin\nmutates: false\n"
+        "services: [exchange]\n-#}\nGet-Mailbox -Bogus 1\n")
     code, out, err = run(capsys, "task", "lint", "custom/bad")
     assert code == 2
     assert "custom/bad:1:13: Get-Mailbox has no parameter -Bogus" in out
@@ -149,6 +149,29 @@ def test_global_options_work_after_the_command_too(capsys: pytest.CaptureFixture
     assert code == 0  # task list reads no profile
     code, _, err = run(capsys, "task", "list", "-o", "yaml")
     assert code == 2 and "'yaml' is not one of" in err
+
+
+def test_tenant_and_profile_work_after_the_command(capsys: pytest.CaptureFixture[str],
+                                                   isolated_home: Path) -> None:
+    code, _, err = run(capsys, "perms", "who-can-access", "sales@contoso.com", "--tenant",
+                       "fabrikam.onmicrosoft.com")
+    assert code == 2 and "no permission snapshot of fabrikam.onmicrosoft.com yet" in err
+    code, _, err = run(capsys, "perms", "who-can-access", "sales@contoso.com", "--profile",
+                       "nosuch")
+    assert code == 2 and "no profile named 'nosuch'" in err
+    code, _, err = run(capsys, "--profile", "nosuch", "perms", "who-can-access",
+                       "sales@contoso.com", "--profile", "sandbox", "--tenant",
+                       "fabrikam.onmicrosoft.com")  # the later one wins
+    assert code == 2 and "no permission snapshot of fabrikam.onmicrosoft.com" in err
+
+
+def test_the_sandbox_profile_says_it_is_a_shared_server(capsys: pytest.CaptureFixture[str],
+                                                       isolated_home: Path) -> None:
+    code, out, _ = run(capsys, "profile", "show", "sandbox", "-o", "json")
+    assert code == 0
+    endpoint = json.loads(out)["endpoint"]
+    assert "shared by every command" in endpoint and "psbridge sandbox stop" in endpoint
+    assert "in-process" not in endpoint
 
 
 def test_a_commands_own_option_wins_over_a_global_of_the_same_name(

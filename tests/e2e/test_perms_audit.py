@@ -125,11 +125,15 @@ def test_a_throttled_listing_is_read_again_never_saved_as_an_empty_audit(
     cli("--profile", "lab", "perms", "diff", check=0)  # no drift between the last two
 
 
-def test_unknown_mailbox_fails_the_audit_but_keeps_the_rest(cli: Cli) -> None:
+def test_an_unknown_mailbox_refuses_the_audit_before_anything_is_read(cli: Cli) -> None:
+    """Issue 15, item 4: every command checks the addresses it is given first. An audit
+    that read the other mailboxes would save a snapshot of fewer mailboxes than asked for,
+    which diffs and lookups would then answer from; the user meant another address."""
     result = cli("perms", "audit", "--mailbox", "sales@contoso.com", "--mailbox",
-                 "nobody@contoso.com", check=1)
-    assert "nobody@contoso.com: The operation couldn't be performed because object" in result.stderr
-    assert "adele.vance@contoso.com" in result.stdout
+                 "nobody@contoso.com", check=2)
+    assert "no mailbox nobody@contoso.com in contoso.onmicrosoft.com" in result.stderr
+    assert "Nothing was read or saved" in result.stderr and result.stdout == ""
+    assert cli.json("perms", "snapshots") == []
 
 
 def test_csv_report_is_excel_safe(cli: Cli, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -153,10 +153,18 @@ def test_invalid_files_change_nothing(cli: Cli, serve, tmp_path: Path) -> None: 
     unknown = rows_csv(tmp_path / "unknown.csv", "Mailbox,Trustee,Right", [
         "sales@contoso.com,debra.berger@contoso.com,FullAccess",
         "nobody@contoso.com,debra.berger@contoso.com,FullAccess",
-        "sales@contoso.com,ghost@contoso.com,SendAs"])
+        "sales@contoso.com,ghost@contoso.com,SendAs",
+        "sale@contoso.com,alex.wilbr@contoso.com,SendAs"])
     result = cli(*LAB, "perms", "apply", str(unknown), check=2)
-    assert f"{unknown}:3: Mailbox: nobody@contoso.com: The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found" in result.stderr
-    assert f"{unknown}:4: Trustee: ghost@contoso.com" in result.stderr
+    for expected in (f"{unknown}:3: Mailbox: no mailbox nobody@contoso.com\n",
+                     f"{unknown}:4: Trustee: no user ghost@contoso.com\n",
+                     f"{unknown}:5: Mailbox: no mailbox sale@contoso.com; did you mean "
+                     "sales@contoso.com?",
+                     f"{unknown}:5: Trustee: no user alex.wilbr@contoso.com; did you mean "
+                     "alex.wilber@contoso.com?"):
+        assert expected in result.stderr
+    assert "4 problem(s) in the tenant" in result.stderr
+    assert "couldn't be found" not in result.stderr
     assert changes(sandbox) == []
     cli("profile", "add", "desk", "--endpoint", "https://127.0.0.1:9/wsman", "--role",
         "helpdesk", check=0)

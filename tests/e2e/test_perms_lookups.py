@@ -4,10 +4,14 @@ items 2 and 4; issue 19, item 7), on the embedded sandbox's demo tenant."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from e2e_cli import Cli
 
 TYPO = "adele.vanse@contoso.com"
+LAB = ("--profile", "lab")
+CHANGES = ("Add-MailboxPermission", "Remove-MailboxPermission", "Add-RecipientPermission",
+           "Remove-RecipientPermission", "Set-Mailbox")
 
 
 def test_an_unknown_address_is_an_error_with_a_suggestion_from_snapshot_and_live(
@@ -64,3 +68,35 @@ def test_lookups_answer_from_the_newest_snapshot_that_covers_them(cli: Cli) -> N
     assert "from snapshot 2 " in finance.stderr
     adele = cli("perms", "access-of", "adele.vance@contoso.com", check=0)
     assert "from snapshot 1 " in adele.stderr and "sales@contoso.com" in adele.stdout
+
+
+def test_audits_and_changes_check_every_address_before_reading_or_changing(
+        cli: Cli, serve: Any) -> None:
+    """Issue 15, item 4: an audit of a misspelt trustee is no empty report, an audit of a
+    misspelt mailbox saves no snapshot, and a change names the address it does not know."""
+    sandbox = serve()
+    typo = cli(*LAB, "perms", "audit", "--all", "--trustee", TYPO, "-o", "csv", check=2)
+    assert f"no user {TYPO} in contoso.onmicrosoft.com; did you mean " \
+           "adele.vance@contoso.com?" in typo.stderr and typo.stdout == ""
+    one = cli(*LAB, "perms", "audit", "--mailbox", "sales@contoso.com", "--mailbox",
+              "sale@contoso.com", check=2)
+    assert "no mailbox sale@contoso.com in contoso.onmicrosoft.com; did you mean " \
+           "sales@contoso.com?" in one.stderr
+    two = cli(*LAB, "perms", "audit", "--mailbox", "sale@contoso.com", "--mailbox",
+              "nobody@contoso.com", check=2)
+    assert "no mailbox sale@contoso.com; did you mean sales@contoso.com?" in two.stderr
+    assert "no mailbox nobody@contoso.com\n" in two.stderr
+    assert cli.json(*LAB, "perms", "snapshots") == []
+    assert sandbox.commands("Get-MailboxPermission") == []  # no mailbox was read
+
+    granted = cli(*LAB, "perms", "grant", "sale@contoso.com", TYPO, "--right", "SendAs",
+                  check=2)
+    assert "Mailbox: no mailbox sale@contoso.com; did you mean sales@contoso.com?" \
+        in granted.stderr
+    assert f"Trustee: no user {TYPO}; did you mean adele.vance@contoso.com?" in granted.stderr
+    revoked = cli(*LAB, "perms", "revoke", "sales@contoso.com", TYPO, "--right", "SendAs",
+                  check=2)
+    assert "did you mean adele.vance@contoso.com?" in revoked.stderr
+    for refused in (granted, revoked):
+        assert "couldn't be found" not in refused.stderr
+    assert [c for c in sandbox.commands() if c["cmdlet"] in CHANGES] == []

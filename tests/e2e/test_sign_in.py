@@ -21,8 +21,8 @@ def test_device_code_sign_in_approved_from_another_terminal(  # type: ignore[no-
     sign_in = start_device_code_sign_in(cli, "--profile", "agent", "task", "run",
                                         "exchange/list-mailboxes", "--param",
                                         "RecipientTypeDetails=SharedMailbox")
-    approved = cli("--profile", "lab", "sandbox", "approve", sign_in.code, check=0)
-    assert f"approved {sign_in.code}" in approved.stdout
+    approved = cli.json("--profile", "lab", "sandbox", "approve", sign_in.code)
+    assert approved == [{"approved": sign_in.code, "account": "sandbox-admin"}]
     exit_code, output = sign_in.finish()
     assert exit_code == 0, output
     assert "sales@contoso.com" in output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from toolkit.tasks.lookups import closest, unknown_address
+import pytest
+
+from toolkit.tasks.lookups import closest, refuse_names, unknown_address
 
 KNOWN = ["adele.vance@contoso.com", "alex.wilber@contoso.com", "sales@contoso.com",
          "info@contoso.com"]
@@ -25,3 +27,15 @@ def test_the_error_names_what_where_and_the_guess() -> None:
     assert error.message == ("no user adele.vanse@contoso.com in contoso; did you mean "
                              "adele.vance@contoso.com?")
     assert int(error.exit_code) == 2
+
+
+def test_several_unknown_addresses_are_listed_each_with_its_guess() -> None:
+    from toolkit.core.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        refuse_names("mailbox", ["sale@contoso.com", "nobody@contoso.com"], "contoso",
+                     lambda: KNOWN)
+    assert refused.value.message.splitlines()[1:] == [
+        "  no mailbox sale@contoso.com; did you mean sales@contoso.com?",
+        "  no mailbox nobody@contoso.com"]
+    refuse_names("mailbox", [], "contoso", lambda: pytest.fail("no listing when all known"))

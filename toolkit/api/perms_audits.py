@@ -116,6 +116,12 @@ class PermissionAudits(PermissionSnapshots):
             from toolkit.io.reports import report_format
 
             report_format(report)
+        if trustee and not all_tenants:  # with all_tenants, it is a user of one of them
+            from toolkit.tasks.permissions.read import require_trustee
+
+            require_trustee(self._ws.target, self._ws.catalog, trustee,
+                            self.snapshot_tenant().name,
+                            hint="Nothing was read or saved. Give the trustee's address.")
         wanted = None if all else list(mailboxes or ())
         tenants: list[str | None] = [self._ws.tenant]
         if all_tenants:

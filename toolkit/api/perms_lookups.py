@@ -3,7 +3,7 @@ directions, from the newest snapshot that covers the question or from the tenant
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toolkit.api.perms_snapshots import GRANT_COLUMNS, PermissionSnapshots
@@ -32,14 +32,11 @@ class Lookup:
 
 @dataclass
 class _Answer:
-    """What a lookup answers from: the access grants, the groups' members, the source, and
-    the addresses known there (for a suggestion when an address is unknown)."""
+    """What a lookup answers from: the access grants, the groups' members and the source."""
 
-    tenant: str
     grants: list[Grant]
     groups: dict[str, list[str]]
     source: str
-    known: set[str] = field(default_factory=set)
 
 
 class PermissionLookups(PermissionSnapshots):
@@ -69,32 +66,19 @@ class PermissionLookups(PermissionSnapshots):
         rows = access_of(answer.grants, answer.groups, user)
         if not rows and not live:
             # Nothing held in the snapshot: a user without access, or a misspelt address.
-            self._require_trustee(user, answer.tenant, answer.known)
+            self._require_trustee(user)
         return Lookup(rows, answer.source)
 
     def _answer(self, *, mailbox: str | None, trustee: str | None, live: bool) -> _Answer:
         """The newest snapshot that covers the question, or the tenant now with ``live``."""
         from toolkit.tasks.permissions.snapshots import SnapshotStore
 
+        if live:
+            return self._live(mailbox, trustee)
         key = self.snapshot_tenant()
         tenant = key.name
         with SnapshotStore() as store:
             latest, read = _answering_snapshot(store, key.id, mailbox)
-        known = {*read, *(g.trustee for g in latest.grants)} if latest else set()
-        if live:
-            from toolkit.tasks.lookups import unknown_address
-            from toolkit.tasks.permissions.audit import read_live
-
-            if trustee:
-                self._require_trustee(trustee, tenant, known)
-            grants, failures, groups = read_live(self._ws.target, self._ws.catalog,
-                                                 [mailbox] if mailbox else None)
-            if failures and mailbox and "ManagementObjectNotFound" in failures[0].get(
-                    "error", ""):
-                raise unknown_address("mailbox", mailbox, tenant, read)
-            if failures:
-                raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
-            return _Answer(tenant, [g for g in grants if g.is_access], groups, "live", known)
         if latest is None:
             raise InputError(f"no permission snapshot of {tenant} yet",
                              hint="Run 'psbridge perms audit --all' first, or add --live.")
@@ -104,18 +88,28 @@ class PermissionLookups(PermissionSnapshots):
             raise InputError(f"no snapshot of every mailbox of {tenant}: the latest, snapshot "
                              f"{latest.id}, read only {latest.scope}",
                              hint="Run 'psbridge perms audit --all', or add --live.")
-        return _Answer(tenant, latest.access(), latest.groups,
-                       f"snapshot {latest.id} ({latest.taken_text})", known)
+        return _Answer(latest.access(), latest.groups,
+                       f"snapshot {latest.id} ({latest.taken_text})")
 
-    def _require_trustee(self, trustee: str, tenant: str, known: set[str]) -> None:
+    def _live(self, mailbox: str | None, trustee: str | None) -> _Answer:
+        """The access on ``mailbox`` (every mailbox without one) as the tenant has it now;
+        an unknown mailbox or trustee is refused before anything is read."""
+        from toolkit.tasks.permissions.audit import read_live
+
+        if trustee:
+            self._require_trustee(trustee)
+        grants, failures, groups = read_live(self._ws.target, self._ws.catalog,
+                                             [mailbox] if mailbox else None)
+        if failures:
+            raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
+        return _Answer([g for g in grants if g.is_access], groups, "live")
+
+    def _require_trustee(self, trustee: str) -> None:
         """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
-        from toolkit.tasks.lookups import unknown_address
-        from toolkit.tasks.permissions.read import current_permissions
+        from toolkit.tasks.permissions.read import require_trustee
 
-        resolved = current_permissions(self._ws.target, self._ws.catalog, [],
-                                       trustees=[trustee]).trustee(trustee)
-        if resolved is None or not resolved.found:
-            raise unknown_address("user", trustee, tenant, known)
+        require_trustee(self._ws.target, self._ws.catalog, trustee,
+                        self.snapshot_tenant().name)
 
 
 def _answering_snapshot(store: SnapshotStore, tenant_id: str, mailbox: str | None

@@ -10,7 +10,7 @@ import click
 
 from toolkit.cli.context import AppContext
 from toolkit.cli.jobrun import concurrency_option
-from toolkit.cli.output import emit
+from toolkit.cli.output import emit, outcome
 from toolkit.core.errors import PartialFailure
 
 
@@ -96,7 +96,8 @@ def resume(app: AppContext, job_id: str, rerun_unknown: bool, retry_failed: bool
             click.echo(f"{again} failed row(s) with a transient error will be run again",
                        err=True)
         if resumption is None:
-            click.echo(f"job {job.id} is already complete; nothing to do")
+            outcome(app, f"job {job.id} is already complete; nothing to do",
+                    {"job": job.id, "status": job.status, "resumed": False})
             return
         unknown = resumption.unknown
         if unknown:

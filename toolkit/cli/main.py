@@ -172,12 +172,10 @@ def version(app: AppContext) -> None:
     """Print psbridge's version (also: psbridge --version)."""
     from importlib.metadata import version as dist_version
 
-    if app.output == "table":
-        click.echo(f"psbridge {dist_version('psbridge')}")
-        return
-    from toolkit.cli.output import emit
+    from toolkit.cli.output import outcome
 
-    emit(app, [{"name": "psbridge", "version": dist_version("psbridge")}], ["name", "version"])
+    number = dist_version("psbridge")
+    outcome(app, f"psbridge {number}", {"name": "psbridge", "version": number})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from toolkit.api.migrations import (
     MigrationRequest,
 )
 from toolkit.cli.context import AppContext
-from toolkit.cli.output import emit
+from toolkit.cli.output import emit, outcome
 from toolkit.core.errors import InputError, PartialFailure
 
 CSV_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -349,7 +349,9 @@ def report(app: AppContext, name: str, out: Path) -> None:
     """
     with app.workspace() as ws:
         written = ws.migrations.report(name, out)
-    click.echo(f"wrote {written.users} user(s) of {written.batches} batch(es) to {out}")
+    outcome(app, f"wrote {written.users} user(s) of {written.batches} batch(es) to {out}",
+            {"batch": name, "users": written.users, "batches": written.batches,
+             "report": str(out)})
 
 
 # ---------------------------------------------------------------------- stop, resume, remove

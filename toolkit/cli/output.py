@@ -92,3 +92,11 @@ def _print_json(sections: list[tuple[str | None, list[dict[str, Any]]]]) -> None
                     for n, (title, records) in enumerate(sections, start=1)}
     json.dump(document, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def outcome(app: AppContext | None, text: str, record: Mapping[str, Any]) -> None:
+    """A command's outcome: ``text`` on screen, ``record`` (one row) with -o json or csv."""
+    if app is None or app.output == "table":
+        click.echo(text)
+        return
+    emit(app, [record], list(record))

@@ -8,7 +8,7 @@ import click
 
 from toolkit.api import profiles
 from toolkit.cli.context import AppContext
-from toolkit.cli.output import emit
+from toolkit.cli.output import emit, outcome
 from toolkit.core.errors import ConnectionFailed
 
 
@@ -85,7 +85,8 @@ def show(app: AppContext, name: str | None) -> None:
 @click.option("--tenant", "tenants", multiple=True,
               help="Customer tenant a partner profile manages (repeatable).")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default profile.")
-def add(name: str, endpoint: str, configuration_name: str | None, auth: str,
+@click.pass_obj
+def add(app: AppContext, name: str, endpoint: str, configuration_name: str | None, auth: str,
         cloud: str | None, username: str | None, password_env: str | None,
         password_keyring: bool, no_verify_tls: bool, ca_bundle: str | None, encryption: str,
         max_runspaces: int, role: str, exchange_organization: str | None,
@@ -106,15 +107,16 @@ def add(name: str, endpoint: str, configuration_name: str | None, auth: str,
         exchange_organization=exchange_organization, app_id=app_id,
         certificate_path=certificate_path, delegated=delegated, graph=with_graph,
         tenants=tenants, make_default=make_default)
-    click.echo(f"profile {name} saved in {path}")
+    outcome(app, f"profile {name} saved in {path}", {"profile": name, "saved": str(path)})
 
 
 @profile.command()
 @click.argument("name")
-def remove(name: str) -> None:
+@click.pass_obj
+def remove(app: AppContext, name: str) -> None:
     """Remove profile NAME from the configuration file."""
     path = profiles.remove_profile(name)
-    click.echo(f"profile {name} removed from {path}")
+    outcome(app, f"profile {name} removed from {path}", {"profile": name, "removed": str(path)})
 
 
 @profile.command()

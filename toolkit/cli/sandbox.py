@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,10 @@ def sandbox() -> None:
 @click.option("--write-profile", metavar="NAME",
               help="Add or replace psbridge profile NAME in the config file, pointing at this "
               "sandbox (implies --https).")
-def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed: str | None,
-          username: str | None, password: str | None, latency_ms: int, cmdlet_ms: int,
+@click.pass_obj
+def serve(app: Any, host: str, port: int | None, use_https: bool, state: Path | None,
+          seed: str | None, username: str | None, password: str | None, latency_ms: int,
+          cmdlet_ms: int,
           fault_rate: float, throttle_rate: float, throttle_retry_s: int,
           random_seed: int | None,
           command_log: Path | None, mailbox_delay_s: float | None,
@@ -95,11 +98,14 @@ def serve(host: str, port: int | None, use_https: bool, state: Path | None, seed
         without_modules=without_modules)
     try:
         profile_path = write_sandbox_profile(write_profile, running) if write_profile else None
-        _print_banner(running, write_profile, profile_path)
+        if app is not None and app.output != "table":
+            _print_connection(app, running, write_profile, profile_path)
+        else:
+            _print_banner(running, write_profile, profile_path)
         _wait_for_interrupt()
     finally:
         running.stop()
-    click.echo("sandbox stopped")
+    click.echo("sandbox stopped", err=app is not None and app.output != "table")
 
 
 def _is_loopback(host: str) -> bool:
@@ -118,6 +124,20 @@ def _wait_for_interrupt() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         while True:
             time.sleep(3600)
+
+
+def _print_connection(app: Any, running: RunningSandbox, profile: str | None,
+                      profile_path: Path | None) -> None:
+    """How to connect, with -o json or csv: one record, printed at once and flushed."""
+    from toolkit.cli.output import emit
+
+    record = {"url": running.url, "host": running.host, "port": running.port,
+              "https": running.https, "username": running.username,
+              "password": running.password,
+              "ca_cert": str(running.ca_cert) if running.ca_cert else None,
+              "profile": profile, "profile_path": str(profile_path) if profile_path else None}
+    emit(app, [record], list(record), stream=sys.stdout)
+    sys.stdout.flush()
 
 
 def _print_banner(running: RunningSandbox, profile: str | None,
@@ -168,8 +188,11 @@ def approve(app: Any, code: str) -> None:
       psbridge --profile lab-delegated task run ...      # terminal 2: prints a code
       psbridge --profile lab sandbox approve ABCD-EFGH   # terminal 3
     """
+    from toolkit.cli.output import outcome
+
     approval = approve_sign_in(code, app.profile_name if app is not None else None)
-    click.echo(f"approved {approval.user_code} as {approval.account}")
+    outcome(app, f"approved {approval.user_code} as {approval.account}",
+            {"approved": approval.user_code, "account": approval.account})
 
 
 @sandbox.command()
@@ -183,13 +206,10 @@ def stop(app: Any) -> None:
     (PSBRIDGE_SANDBOX_IDLE_S sets the seconds); this ends it now. The tenant is kept
     (under the data folder's sandbox/state.json) and the next command starts it again.
     """
-    stopped = stop_shared_sandbox()
-    if app is not None and app.output != "table":
-        from toolkit.cli.output import emit
+    from toolkit.cli.output import outcome
 
-        emit(app, [{"stopped": stopped is not None, "url": stopped.url if stopped else None,
-                    "pid": stopped.pid if stopped else None}], ["stopped", "url", "pid"])
-    elif stopped is None:
-        click.echo("no embedded sandbox is running for this data folder")
-    else:
-        click.echo(f"stopped the embedded sandbox at {stopped.url} (pid {stopped.pid})")
+    stopped = stop_shared_sandbox()
+    outcome(app, "no embedded sandbox is running for this data folder" if stopped is None
+            else f"stopped the embedded sandbox at {stopped.url} (pid {stopped.pid})",
+            {"stopped": stopped is not None, "url": stopped.url if stopped else None,
+             "pid": stopped.pid if stopped else None})

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import click
 
 from toolkit.cli.context import AppContext
-from toolkit.cli.output import emit
+from toolkit.cli.output import emit, outcome
 
 
 @click.group()
@@ -27,9 +27,11 @@ def migrate(app: AppContext) -> None:
 
     done = migrate_store()
     for migration in done.applied:
-        click.echo(f"applied {migration.version}: {migration.summary}")
-    click.echo(f"{done.store}: schema version {done.schema}"
-               + ("" if done.applied else " (already up to date)"))
+        click.echo(f"applied {migration.version}: {migration.summary}", err=app.output != "table")
+    outcome(app, f"{done.store}: schema version {done.schema}"
+            + ("" if done.applied else " (already up to date)"),
+            {"store": done.store, "schema": done.schema,
+             "applied": [m.version for m in done.applied]})
 
 
 @store.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,11 +119,14 @@ def lint(app: AppContext, names: tuple[str, ...]) -> None:
     with app.workspace() as ws:
         report = ws.tasks.lint(names)
     findings, targets = report.findings, report.templates
-    for finding in findings:
-        click.echo(str(finding))
+    if app.output == "table":
+        for finding in findings:
+            click.echo(str(finding))
+    else:
+        emit(app, [asdict(f) for f in findings], ["template", "line", "column", "message"])
     if findings:
         raise TemplateError(f"{len(findings)} problem(s) in {len(targets)} template(s)")
-    click.echo(f"{len(targets)} template(s) checked, no problems")
+    click.echo(f"{len(targets)} template(s) checked, no problems", err=app.output != "table")
 
 
 @task.command()

@@ -43,6 +43,9 @@ AUTH_METHODS = ("basic", "ntlm", "negotiate", "kerberos", "credssp", "certificat
 ENCRYPTION = ("auto", "always", "never")
 ROLES = ("helpdesk", "admin")
 SANDBOX = "sandbox"
+# Where the sandbox profile connects (toolkit/sandbox/shared.py): one server per data folder.
+SHARED_SANDBOX = ("(embedded sandbox: one local server shared by every command, started on "
+                  "first use; 'psbridge sandbox stop' ends it)")
 ENV_PROFILE = "env"
 _FORBIDDEN_SECRETS = ("password", "client_secret", "token", "access_token")
 
@@ -150,7 +153,7 @@ class Profile:
         """Settings for display: password sources are named, values never shown."""
         data: dict[str, Any] = {
             "name": self.name,
-            "endpoint": self.endpoint or "(embedded sandbox, started in-process)",
+            "endpoint": self.endpoint or SHARED_SANDBOX,
             "configuration_name": self.configuration_name,
             "cloud": self.cloud,
             "auth": self.auth,

@@ -34,12 +34,31 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     return best[1] if best[0] >= SIMILARITY else None
 
 
+def _guess(name: str, known: Iterable[str]) -> str:
+    """``; did you mean <closest>?`` when a known address is close, else nothing."""
+    guess = closest(name, known)
+    return f"; did you mean {guess}?" if guess else ""
+
+
 def unknown_address(what: str, name: str, where: str, known: Iterable[str], *,
                     hint: str | None = None) -> InputError:
     """``no mailbox nosuch@contoso.com in contoso.onmicrosoft.com; did you mean ...?``"""
-    guess = closest(name, known)
-    message = f"no {what} {name} in {where}" + (f"; did you mean {guess}?" if guess else "")
-    return InputError(message, hint=hint or f"Check the {what}'s address.")
+    return InputError(f"no {what} {name} in {where}{_guess(name, known)}",
+                      hint=hint or f"Check the {what}'s address.")
+
+
+def refuse_names(what: str, names: Sequence[str], where: str,
+                 known: Callable[[], Iterable[str]], *, hint: str | None = None) -> None:
+    """Refuse addresses given on the command line that ``where`` does not know (``names``,
+    none when all are known): one as :func:`unknown_address`, several listed."""
+    if not names:
+        return
+    candidates = list(known())
+    if len(names) == 1:
+        raise unknown_address(what, names[0], where, candidates, hint=hint)
+    raise tenant_problems(where, [f"no {what} {name}{_guess(name, candidates)}"
+                                  for name in names],
+                          hint=hint or f"Check the {what}s' addresses.")
 
 
 def tenant_problems(source: str, problems: Sequence[str], *,
@@ -51,17 +70,22 @@ def tenant_problems(source: str, problems: Sequence[str], *,
                       f"changed:\n{shown}{more}", hint=hint)
 
 
+def refuse_rows(source: str, missing: Sequence[tuple[str, str, str]],
+                known: Callable[[], Iterable[str]], *,
+                hint: str = "Fix the addresses listed and run again.") -> None:
+    """Refuse the input when rows name addresses the tenant does not know, each given as
+    ``(place, what, address)`` (``("f.csv:5: Mailbox", "mailbox", "x@contoso.com")``) and
+    listed with the closest known address; ``known`` lists the tenant's addresses."""
+    if not missing:
+        return
+    candidates = list(known())
+    raise tenant_problems(source, [f"{place}: no {what} {name}{_guess(name, candidates)}"
+                                   for place, what, name in missing], hint=hint)
+
+
 def refuse_unknown(source: str, what: str, column: str, rows: Sequence[tuple[int, str]],
                    exists: set[str], known: Callable[[], Iterable[str]]) -> None:
     """Refuse the input when any row's address (``(line, address)``) is not in ``exists``
     (case-folded); ``known`` lists the tenant's addresses for the suggestions."""
-    missing = [(line, name) for line, name in rows if name.casefold() not in exists]
-    if not missing:
-        return
-    candidates = list(known())
-    problems = []
-    for line, name in missing:
-        guess = closest(name, candidates)
-        problems.append(f"line {line}: {column}: no {what} {name}"
-                        + (f"; did you mean {guess}?" if guess else ""))
-    raise tenant_problems(source, problems)
+    refuse_rows(source, [(f"line {line}: {column}", what, name) for line, name in rows
+                         if name.casefold() not in exists], known)

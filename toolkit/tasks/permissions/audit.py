@@ -45,7 +45,9 @@ from toolkit.core.session import (
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.core.tenants import TenantRef
+from toolkit.tasks.lookups import refuse_names
 from toolkit.tasks.permissions.group_access import mark_groups, read_groups
+from toolkit.tasks.permissions.read import every_mailbox
 from toolkit.tasks.permissions.snapshots import (
     GRANT,
     NOISE_KINDS,
@@ -58,6 +60,7 @@ from toolkit.tasks.permissions.snapshots import (
 LIST_TEMPLATE = "exchange/perms-mailboxes"
 AUDIT_TEMPLATE = "exchange/perms-audit"
 DEFAULT_CHUNK = 250
+NOT_FOUND = "ManagementObjectNotFound"  # a mailbox named that the tenant does not have
 
 
 @dataclass
@@ -291,7 +294,20 @@ def _list(audit: Audit, mailboxes: Sequence[str] | None) -> Listing:
                                  hint="No snapshot was saved; run the audit again later."
                                  ) from exc
         link.release()
+    _refuse_unknown(audit, listing)
     return listing
+
+
+def _refuse_unknown(audit: Audit, listing: Listing) -> None:
+    """Mailboxes named that the tenant does not have: refused (exit 2) with the closest
+    addresses, before any is read or a snapshot begun."""
+    unknown = [m["mailbox"] for m in listing.missing if NOT_FOUND in m["error"]]
+    if not unknown:
+        return
+    audit.connections.close_spares()  # listing every mailbox opens a connection of its own
+    refuse_names("mailbox", unknown, home_tenant(audit.target),
+                 lambda: every_mailbox(audit.target, audit.catalog),
+                 hint="Nothing was read or saved. Check the mailbox addresses.")
 
 
 def audit_scope(mailboxes: Sequence[str] | None) -> str:

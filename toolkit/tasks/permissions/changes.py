@@ -26,8 +26,13 @@ from toolkit.core.journal import Job, Journal, RowOutcome
 from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.tasks.lookups import tenant_problems
-from toolkit.tasks.permissions.read import TenantState, current_permissions
+from toolkit.tasks.lookups import refuse_rows, tenant_problems
+from toolkit.tasks.permissions.read import (
+    TenantState,
+    current_permissions,
+    every_mailbox,
+    require_trustee,
+)
 from toolkit.tasks.permissions.rows import PermissionCsv, PermRow
 
 KIND = "permissions"  # stored in jobs; tasks/registry.py resumes by it
@@ -109,7 +114,7 @@ def plan_changes(rows: Iterable[PermRow], state: TenantState,
     are then only counted, and decided again from it when listed.
     """
     forced = frozenset(remap_lines)
-    prefix = f"{source}:" if source else "line "
+    prefix = _prefix(source)
 
     def decided(rows: Iterable[PermRow]) -> Iterator[Change | Unchanged | str]:
         return _decisions(rows, state, automapping, forced, prefix)
@@ -189,6 +194,26 @@ def _decisions(rows: Iterable[PermRow], state: TenantState,
                 "granted again")
 
 
+def _prefix(source: str) -> str:
+    """What a row's line number follows in a problem: ``f.csv:`` or ``line ``."""
+    return f"{source}:" if source else "line "
+
+
+def refuse_unknown_addresses(target: Target, catalog: TemplateCatalog,
+                             rows: Iterable[PermRow], state: TenantState, source: str) -> None:
+    """Rows naming a mailbox or trustee the tenant does not have: the whole request is
+    refused (exit 2, nothing changed), each listed with the closest mailbox address."""
+    missing: list[tuple[str, str, str]] = []
+    for row in rows:
+        box, trustee = state.mailbox(row.mailbox), state.trustee(row.trustee)
+        if box is not None and not box.found:
+            missing.append((f"{_prefix(source)}{row.line}: Mailbox", "mailbox", row.mailbox))
+        if trustee is not None and not trustee.found:
+            missing.append((f"{_prefix(source)}{row.line}: Trustee", "user", row.trustee))
+    refuse_rows(source or "request", missing, lambda: every_mailbox(target, catalog),
+                hint="Fix the mailbox and trustee addresses listed and run again.")
+
+
 def automapping_memory(journal: Journal, profile: str, tenant: str | None,
                        rows: Iterable[PermRow]) -> dict[Pair, bool]:
     """The AutoMapping psbridge's own jobs last gave each FullAccess grant it touched.
@@ -257,6 +282,7 @@ def plan_request(target: Target, catalog: TemplateCatalog, task: str, rows: list
         memory = automapping_memory(journal, target.profile.name, target.tenant,
                                     again() if again else rows)
     source = str(csv.path) if csv else ""
+    refuse_unknown_addresses(target, catalog, again() if again else rows, state, source)
     plan = plan_changes(again() if again else rows, state, memory, source=source,
                         again=again)
     plan.raise_problems(source or "request")
@@ -266,19 +292,11 @@ def plan_request(target: Target, catalog: TemplateCatalog, task: str, rows: list
 def holdings(target: Target, catalog: TemplateCatalog, user: str,
              concurrency: int | None) -> tuple[list[PermRow], TenantState]:
     """Revoke rows for every right ``user`` holds on any mailbox of the tenant."""
-    from toolkit.tasks.lookups import unknown_address
-    from toolkit.tasks.permissions.audit import tenant_key
+    from toolkit.tasks.permissions.audit import home_tenant
     from toolkit.tasks.permissions.rows import RIGHTS
-    from toolkit.tasks.permissions.snapshots import SnapshotStore
 
-    resolved = current_permissions(target, catalog, [], trustees=[user]).trustee(user)
-    if resolved is None or not resolved.found:
-        tenant = tenant_key(target)
-        with SnapshotStore() as store:  # the addresses the latest audit saw, for a guess
-            latest = store.latest(tenant.id, 1)
-        raise unknown_address("user", user, tenant.name,
-                              {g.trustee for s in latest for g in s.grants},
-                              hint="Give the user's address (UPN).")
+    resolved = require_trustee(target, catalog, user, home_tenant(target),
+                               hint="Give the user's address (UPN).")
     state = current_permissions(target, catalog, None, holder=resolved.key,
                                 concurrency=concurrency)
     state.trustees[user.casefold()] = resolved

@@ -240,3 +240,17 @@ def every_mailbox(target: Target, catalog: TemplateCatalog) -> list[str]:
                              hint="Nothing was changed; try again later.") from exc
     return [str(m["PrimarySmtpAddress"]) for m in output
             if isinstance(m, Mapping) and m.get("PrimarySmtpAddress")]
+
+
+def require_trustee(target: Target, catalog: TemplateCatalog, trustee: str, where: str, *,
+                    hint: str | None = None) -> Trustee:
+    """``trustee`` resolved in the tenant (an orphaned SID stands for itself). One the
+    tenant (``where``, for the message) does not know is refused (exit 2) naming the
+    closest mailbox address."""
+    from toolkit.tasks.lookups import unknown_address
+
+    resolved = current_permissions(target, catalog, [], trustees=[trustee]).trustee(trustee)
+    if resolved is None or not resolved.found:
+        raise unknown_address("user", trustee, where, every_mailbox(target, catalog),
+                              hint=hint)
+    return resolved
