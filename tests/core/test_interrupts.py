@@ -22,23 +22,30 @@ pytestmark = pytest.mark.skipif(threading.current_thread() is not threading.main
                                 reason="signal handlers run in the main thread only")
 
 
-def slow_chunks() -> contextlib.AbstractContextManager[Callable[[int], None]]:
+def held_chunks(released: threading.Event
+                ) -> Callable[[], contextlib.AbstractContextManager[Callable[[int], None]]]:
+    """Chunk handlers that hold their chunk until a wait of the engine has run: the queue
+    fills, so the engine must wait, however slowly a loaded machine runs its threads (with
+    chunks that only slept, a starved main thread found the queue empty at every put and
+    never waited)."""
     @contextlib.contextmanager
     def handle() -> Iterator[Callable[[int], None]]:
-        yield lambda chunk: time.sleep(0.05)
+        yield lambda chunk: released.wait(60)  # 60 s only ends a broken test
 
-    return handle()
+    return handle
 
 
 def test_ctrl_c_during_a_wait_stops_the_run_once_the_wait_has_ended() -> None:
     ended: list[float] = []
+    released = threading.Event()
 
     def wait(seconds: float) -> None:
         os.kill(os.getpid(), signal.SIGINT)  # arrives while this wait runs
         time.sleep(0.05)  # without safe points, KeyboardInterrupt is raised here
         ended.append(seconds)
+        released.set()
 
-    workers = Workers(1, slow_chunks, name="test-interrupts", grace_seconds=5)
+    workers = Workers(1, held_chunks(released), name="test-interrupts", grace_seconds=5)
     assert workers.run(range(50), wait) is True  # interrupted, in order
     assert ended, "the wait was cut off where the signal landed"
     assert workers.stop.is_set()
@@ -48,6 +55,7 @@ def test_ctrl_c_during_a_wait_stops_the_run_once_the_wait_has_ended() -> None:
 def test_sigterm_goes_to_its_own_handler_at_the_safe_point() -> None:
     seen: list[int] = []
     ended: list[float] = []
+    released = threading.Event()
 
     def on_sigterm(signum: int, frame: object) -> None:
         seen.append(signum)
@@ -59,8 +67,9 @@ def test_sigterm_goes_to_its_own_handler_at_the_safe_point() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.05)
             ended.append(seconds)
+            released.set()
 
-        workers = Workers(1, slow_chunks, name="test-interrupts", grace_seconds=5)
+        workers = Workers(1, held_chunks(released), name="test-interrupts", grace_seconds=5)
         assert workers.run(range(50), wait) is True
         assert ended, "the handler ran inside the wait"
         assert seen == [signal.SIGTERM]

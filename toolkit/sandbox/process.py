@@ -38,8 +38,10 @@ class SandboxProcess:
 
 
 def spawn_sandbox(arguments: Sequence[str], env: Mapping[str, str], *,
-                  timeout: float = 60) -> SandboxProcess:
-    """Run ``psbridge sandbox serve ARGUMENTS`` and return once it is listening."""
+                  timeout: float = 300) -> SandboxProcess:
+    """Run ``psbridge sandbox serve ARGUMENTS`` and return once it is listening (it says
+    so); ``timeout`` only ends the wait for a server that hangs, so it is generous: a
+    loaded machine took more than a minute to start one."""
     process = subprocess.Popen(
         [sys.executable, "-m", "toolkit", "sandbox", "serve", *arguments], env=dict(env),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
