@@ -110,6 +110,30 @@ def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # 
     assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
 
 
+def test_perms_apply_distributed_grants_each_row_once_on_both_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox = serve("--cmdlet-ms", "5", seed=str(bulk_seed(tmp_path / "seed.json", 60)))
+    grants = [f"bulk{i:04d}@contoso.com,bulk{i + 1 + k:04d}@contoso.com,{right}"
+              for i in range(50) for k, right in enumerate(("FullAccess", "SendAs"))]
+    source = rows_csv(tmp_path / "grants.csv", "Mailbox,Trustee,Right", grants)
+    first, second = workers("one"), workers("two")
+    result = cli("--profile", "lab", "perms", "apply", str(source), "--chunk-size", "10",
+                 "--distributed", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sent = Counter((c["cmdlet"], c["parameters"]["Identity"],
+                    str(c["parameters"].get("User") or c["parameters"].get("Trustee")))
+                   for c in sandbox.commands()
+                   if c["cmdlet"] in ("Add-MailboxPermission", "Add-RecipientPermission"))
+    wanted = {("Add-MailboxPermission" if right == "FullAccess" else "Add-RecipientPermission",
+               mailbox, trustee)
+              for mailbox, trustee, right in (line.split(",") for line in grants)}
+    assert set(sent) == wanted and set(sent.values()) == {1}, sent
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "completed"
+    assert Counter(r["status"] for r in cli.json("jobs", "show", job["id"])) == {"changed": 100}
+    assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
+
+
 def row_states() -> Counter[str]:
     """The rows' states of every job in the test's shared store."""
     from toolkit.core.journal import Journal
