@@ -9,6 +9,7 @@ a 4th concurrent Exchange connection of one account, as Exchange Online does).
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,10 @@ class Worker:
 
     def text(self) -> str:
         return "".join(self.output)
+
+    def ran(self, task: str) -> bool:
+        """Whether this worker ran ``task`` (its banner lists every task it knows)."""
+        return re.search(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded", self.text()) is not None
 
 
 @pytest.fixture
@@ -107,7 +112,7 @@ def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # 
     assert len(changes) == 200 and set(changes.values()) == {1}
     (job,) = cli.json("jobs", "list")
     assert job["status"] == "completed"
-    assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
+    assert all(w.ran("psbridge.run_chunk") for w in (first, second)), "both took chunks"
 
 
 def test_perms_apply_distributed_grants_each_row_once_on_both_workers(  # type: ignore[no-untyped-def]
@@ -131,7 +136,7 @@ def test_perms_apply_distributed_grants_each_row_once_on_both_workers(  # type: 
     (job,) = cli.json("jobs", "list")
     assert job["status"] == "completed"
     assert Counter(r["status"] for r in cli.json("jobs", "show", job["id"])) == {"changed": 100}
-    assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
+    assert all(w.ran("psbridge.run_chunk") for w in (first, second)), "both took chunks"
 
 
 def row_states() -> Counter[str]:
@@ -190,8 +195,9 @@ def test_the_connection_cap_holds_across_workers(  # type: ignore[no-untyped-def
     assert len(applied(sandbox)) == 240
 
 
-def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyped-def]
-        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+def msp_sandbox(serve: Any, tmp_path: Path, home: Path, *extra: str) -> ServedSandbox:
+    """A sandbox of 4 customer tenants (40 mailboxes, 60 grants each): profile lab's home
+    tenant is customer00, and it lists customer01-03 as its customers."""
     import json
 
     import tomlkit
@@ -200,12 +206,20 @@ def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyp
 
     seed = tmp_path / "msp.json"
     seed.write_text(json.dumps(demo.msp_seed(tenants=4, mailboxes=40, grants=60)))
-    sandbox = serve("--cmdlet-ms", "20", seed=str(seed))
-    config = isolated_home / "config.toml"
+    sandbox = serve(*extra, seed=str(seed))
+    config = home / "config.toml"
     document = tomlkit.parse(config.read_text())
     document["profiles"]["lab"]["tenants"] = [  # type: ignore[index]
         f"customer{n:02d}.onmicrosoft.com" for n in (1, 2, 3)]
     config.write_text(tomlkit.dumps(document))
+    return sandbox
+
+
+def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import json
+
+    sandbox = msp_sandbox(serve, tmp_path, isolated_home, "--cmdlet-ms", "20")
     first, second = workers("first"), workers("second")
     result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants",
                  "--distributed", "--chunk-size", "10", "--out",
@@ -219,8 +233,40 @@ def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyp
         assert snapshot["mailboxes"] == 40
         report = json.loads((tmp_path / f"audit-{tenant if n else 'home'}.json").read_text())
         assert report["summary"]["snapshot"]["grants"] == 60, report["summary"]
-    ran = [w for w in (first, second) if "psbridge.audit_tenant" in w.text()]
+    ran = [w for w in (first, second) if w.ran("psbridge.audit_tenant")]
     assert len(ran) == 2, "both workers should have taken tenants"
+
+
+def changed_tenant(cli: Cli) -> str:
+    """Audit every tenant, grant one right in one of them, audit again: that tenant drifted."""
+    tenant = "customer02.onmicrosoft.com"
+    cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=0, timeout=300)
+    cli("--profile", "lab", "--tenant", tenant, "perms", "grant", "user00001@customer02.example",
+        "user00039@customer02.example", "--right", "SendAs", check=0)
+    return tenant
+
+
+def test_an_all_tenants_diff_on_two_workers_reports_like_a_local_one(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import json
+
+    msp_sandbox(serve, tmp_path, isolated_home)
+    tenant = changed_tenant(cli)
+    cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=0, timeout=300)
+    diff = ("--profile", "lab", "--output", "json", "perms", "diff", "--all-tenants")
+    local = cli(*diff, "--out", str(tmp_path / "local.json"), check=3)
+    first, second = workers("first"), workers("second")
+    remote = cli(*diff, "--distributed", "--out", str(tmp_path / "remote.json"), check=3)
+    assert (remote.stdout, remote.stderr) == (local.stdout, local.stderr)
+    changes = json.loads(remote.stdout)
+    assert changes == [{"tenant": tenant, "change": "added", "mailbox": "user00001@customer02.example",
+                        "trustee": "user00039@customer02.example", "right": "SendAs",
+                        "kind": "grant", "source": "recipient"}]
+    for name in (f"customer{n:02d}.onmicrosoft.com" for n in range(4)):  # one report each
+        assert (tmp_path / f"remote-{name}.json").read_text() \
+            == (tmp_path / f"local-{name}.json").read_text()
+    assert all(w.ran("psbridge.drift_tenant") for w in (first, second)), \
+        "both workers should have compared tenants"
 
 
 @pytest.mark.slow
@@ -296,7 +342,6 @@ def test_an_audit_redis_delivers_again_is_not_run_twice(  # type: ignore[no-unty
     https://docs.celeryq.dev/en/latest/getting-started/backends-and-brokers/redis.html
     #redis-caveats; this test sees it happen (each audit received twice)."""
     import json
-    import re
 
     import tomlkit
 

@@ -18,6 +18,7 @@ from toolkit.distributed.settings import RESULT_SECONDS, broker_settings
 QUEUE = "psbridge"
 CHUNK_TASK = "psbridge.run_chunk"
 AUDIT_TASK = "psbridge.audit_tenant"
+DRIFT_TASK = "psbridge.drift_tenant"
 
 
 @cache
@@ -54,6 +55,9 @@ def celery_app() -> Any:
     @app.task(name=AUDIT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
     def audit_tenant(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
         return tasks.audit_tenant(payload, task_id=task.request.id)
+
+    # A drift check only reads the store: a second delivery simply compares again.
+    app.task(name=DRIFT_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.drift_tenant)
 
     # A schedule that fired is not run again when its worker dies: the next one comes.
     app.task(name=schedule.SCHEDULE_TASK, acks_late=False)(schedule.run_scheduled)

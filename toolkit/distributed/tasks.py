@@ -1,4 +1,4 @@
-"""What a worker runs: one chunk of a bulk job, or one tenant's audit.
+"""What a worker runs: one chunk of a bulk job, one tenant's audit or drift check.
 
 A chunk task claims its rows in the store (pending -> sent, atomically), runs only the rows
 it claimed through the same runner a local job uses, and records every outcome in the
@@ -185,3 +185,25 @@ def _audit(payload: Mapping[str, Any]) -> dict[str, Any]:
     except PsbridgeError as exc:
         return {"tenant": tenant, "error": exc.message}
     return {"tenant": tenant, "snapshot": snapshot.id}
+
+
+def drift_tenant(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """One tenant's drift, read from the snapshots in the shared store: the newer snapshot's
+    id, what was compared and the grants added and removed, or the reason there is
+    nothing to compare (the CLI reports it as a tenant not compared, as a local run does)."""
+    from toolkit.core.errors import InputError
+    from toolkit.tasks.permissions.drift import drift_of
+    from toolkit.tasks.permissions.snapshots import Grant, SnapshotStore
+
+    tenant = str(payload["tenant"])
+    listed = payload.get("approved")
+    approved = None if listed is None else [Grant(**g) for g in listed]
+    try:
+        with SnapshotStore() as store:
+            found = drift_of(store, tenant, payload.get("snapshots", []), approved,
+                             str(payload.get("baseline")))
+    except InputError as exc:
+        return {"tenant": tenant, "error": exc.message}
+    return {"tenant": tenant, "snapshot": found.snapshot.id, "compared": found.compared,
+            "added": [g.as_dict() for g in found.drift.added],
+            "removed": [g.as_dict() for g in found.drift.removed]}
