@@ -55,10 +55,10 @@ def shared(cli: Cli, isolated_home: Path) -> Iterator[str]:
 def workers(cli: Cli) -> Iterator[Any]:
     started: list[Worker] = []
 
-    def start(name: str, concurrency: int = 1) -> Worker:
+    def start(name: str, concurrency: int = 1, *options: str) -> Worker:
         process = subprocess.Popen(
             [sys.executable, "-m", "toolkit", "-v", "worker", "--concurrency",
-             str(concurrency), "--name", f"{name}@test"],
+             str(concurrency), "--name", f"{name}@test", *options],
             env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             stdin=subprocess.DEVNULL)
         worker = Worker(process)
@@ -267,6 +267,75 @@ def test_an_all_tenants_diff_on_two_workers_reports_like_a_local_one(  # type: i
             == (tmp_path / f"local-{name}.json").read_text()
     assert all(w.ran("psbridge.drift_tenant") for w in (first, second)), \
         "both workers should have compared tenants"
+
+
+@dataclass
+class Webhook:
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+
+    url: str
+    posts: list[dict[str, Any]]
+    posted: threading.Event
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hook = Webhook("", [], threading.Event())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.posts.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+            hook.posted.set()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/drift"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield hook
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for(what: str, done: Any, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_beat_worker_audits_on_schedule_and_posts_the_drift(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, webhook: Webhook, tmp_path: Path,
+        isolated_home: Path) -> None:
+    msp_sandbox(serve, tmp_path, isolated_home)
+    tenant = changed_tenant(cli)
+    with (isolated_home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(f'\n[[schedule]]\nname = "every-minute"\ncron = "* * * * *"\n'
+                     f'command = "audit"\nprofile = "lab"\ntenants = ["all"]\n'
+                     f'webhook = "{webhook.url}"\n')
+    beat = workers("beat", 2, "--beat")
+    assert webhook.posted.wait(180), "no drift was posted within 180 s:\n" + beat.text()
+    ran = re.compile(r"schedule every-minute: psbridge .*perms diff .*: exit (\d+)")
+    wait_for("the scheduled diff did not end:\n" + beat.text(),
+             lambda: ran.search(beat.text()))
+    assert ran.findall(beat.text())[0] == "3", beat.text()
+    (post,) = webhook.posts
+    assert post["tenant"] == tenant and (post["added"], post["removed"]) == (1, 0), post
+    assert post["changes"] == [{"change": "added", "mailbox": "user00001@customer02.example",
+                                "trustee": "user00039@customer02.example", "right": "SendAs",
+                                "kind": "grant", "source": "recipient"}]
+    for name in (f"customer{n:02d}.onmicrosoft.com" for n in range(4)):
+        newest, *older = cli.json("--profile", "lab", "--tenant", name, "perms", "snapshots")
+        assert older and newest["status"] == "complete" and newest["mailboxes"] == 40
+    assert beat.ran("psbridge.audit_tenant") and beat.ran("psbridge.scheduled")
 
 
 @pytest.mark.slow
