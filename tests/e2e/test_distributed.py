@@ -17,13 +17,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e_cli import Cli, ServedSandbox, bulk_seed, rows_csv
-from services import postgres_database, redis_broker
+from services import amqp_queue, postgres_database, redis_broker
 
 
 @dataclass
@@ -40,15 +41,27 @@ class Worker:
         return re.search(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded", self.text()) is not None
 
 
+@contextmanager
+def broker_queue(kind: str) -> Iterator[str]:
+    """The [queue] settings of a test: a Redis database of its own, or (``amqp``) a queue
+    of its own on RabbitMQ."""
+    if kind == "amqp":
+        with amqp_queue() as (broker, queue):
+            yield f'broker = "{broker}"\nqueue = "{queue}"\n'
+        return
+    with redis_broker() as broker:
+        yield f'broker = "{broker}"\nredelivery_seconds = 10\n'
+
+
 @pytest.fixture
-def shared(cli: Cli, isolated_home: Path) -> Iterator[str]:
-    """[store] and [queue] in the test's config, on a fresh database and Redis database."""
-    with postgres_database() as store, redis_broker() as broker:
+def shared(cli: Cli, isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """[store] and [queue] in the test's config, on a fresh database and a broker of its
+    own (Redis unless the test is parametrised with ``amqp``)."""
+    with postgres_database() as store, broker_queue(getattr(request, "param", "redis")) as queue:
         (isolated_home / "config.toml").write_text(
-            f'[store]\nurl = "{store}"\n\n[queue]\nbroker = "{broker}"\n'
-            "redelivery_seconds = 10\n", encoding="utf-8")
+            f'[store]\nurl = "{store}"\n\n[queue]\n{queue}', encoding="utf-8")
         cli("store", "migrate", check=0)
-        yield broker
+        yield queue
 
 
 @pytest.fixture
@@ -98,6 +111,7 @@ def bulk_job(tmp_path: Path, serve: Any, rows: int, cmdlet_ms: int) -> tuple[Ser
     return sandbox, source
 
 
+@pytest.mark.parametrize("shared", ["redis", "amqp"], indirect=True)
 def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
     sandbox, source = bulk_job(tmp_path, serve, 200, cmdlet_ms=5)

@@ -24,7 +24,7 @@ from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
 from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, DRIFT_TASK, QUEUE, celery_app
+from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, DRIFT_TASK, celery_app
 
 if TYPE_CHECKING:
     from toolkit.tasks.permissions.snapshots import Grant
@@ -56,7 +56,6 @@ def check_distributable(profile: Profile) -> None:
 
 def run_plan_distributed(
     target: Target, catalog: TemplateCatalog, plan: JobPlan, *, chunk_size: int,
-    queue: str = QUEUE,
     on_results: Callable[[list[RowResult]], None] | None = None,
     on_start: Callable[[Job], None] | None = None,
 ) -> tuple[Job, RunSummary]:
@@ -85,7 +84,7 @@ def run_plan_distributed(
                            "template": plan.template, "context": dict(plan.context),
                            "params": dict(plan.params),
                            "rows": [[w.row, w.key, dict(w.data)] for w in chunk]}
-                results.append(app.send_task(CHUNK_TASK, args=[payload], queue=queue))
+                results.append(app.send_task(CHUNK_TASK, args=[payload]))
             summary = _follow(journal, job, results, seen, on_results, started)
             status = final_status(journal, job.id)
             return job, summary
@@ -138,7 +137,7 @@ def _follow(journal: Journal, job: Job, results: list[Any], seen: set[int],
 def audit_tenants_distributed(
     profile: Profile, tenants: Sequence[str | None], *, mailboxes: Sequence[str] | None,
     include_noise: bool, concurrency: int | None, chunk_size: int,
-    on_done: Callable[[Mapping[str, Any]], None], queue: str = QUEUE,
+    on_done: Callable[[Mapping[str, Any]], None],
 ) -> dict[str | None, Mapping[str, Any]]:
     """Audit each tenant on the workers (one task per tenant, snapshots in the shared store).
 
@@ -152,12 +151,12 @@ def audit_tenants_distributed(
             "concurrency": concurrency or profile.max_runspaces},
         on_done=on_done, what="tenant audit(s); they finish on the workers",
         hint="'psbridge perms snapshots' lists the snapshots; run the audit again to "
-        "continue an unfinished one.", queue=queue)
+        "continue an unfinished one.")
 
 
 def drift_tenants_distributed(
     profile: Profile, tenants: Sequence[str], *, snapshots: Sequence[int],
-    approved: Sequence[Grant] | None, baseline: str, queue: str = QUEUE,
+    approved: Sequence[Grant] | None, baseline: str,
 ) -> dict[str | None, Mapping[str, Any]]:
     """Compare each tenant's snapshots (or its latest with the ``approved`` grants of the
     file ``baseline``) on the workers, one task per tenant, from the shared store.
@@ -171,12 +170,12 @@ def drift_tenants_distributed(
             "snapshots": list(snapshots), "baseline": baseline,
             "approved": None if approved is None else [g.as_dict() for g in approved]},
         on_done=lambda outcome: None, what="tenant drift check(s)",
-        hint="Run the same 'perms diff' again.", queue=queue)
+        hint="Run the same 'perms diff' again.")
 
 
 def tenant_tasks(
     profile: Profile, tenants: Sequence[str | None], task: str, fields: Mapping[str, Any], *,
-    on_done: Callable[[Mapping[str, Any]], None], what: str, hint: str, queue: str = QUEUE,
+    on_done: Callable[[Mapping[str, Any]], None], what: str, hint: str,
 ) -> dict[str | None, Mapping[str, Any]]:
     """Send ``task`` once per tenant (its payload: the profile, the tenant and ``fields``)
     and collect each tenant's outcome as it arrives, handing it to ``on_done``; a task
@@ -185,7 +184,7 @@ def tenant_tasks(
     check_distributable(profile)
     app = celery_app()
     pending = {
-        tenant: app.send_task(task, queue=queue, args=[{
+        tenant: app.send_task(task, args=[{
             "profile": profile.name, "tenant": tenant, **fields}])
         for tenant in tenants
     }

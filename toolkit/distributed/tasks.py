@@ -40,7 +40,7 @@ def _limits() -> SharedLimits | None:
     if "limits" not in _local.__dict__:
         from toolkit.distributed.settings import broker_settings
 
-        broker = broker_settings()[0]
+        broker = broker_settings().broker
         _local.limits = (SharedLimits(broker) if broker.startswith(("redis://", "rediss://"))
                          else None)
     limits: SharedLimits | None = _local.limits
@@ -84,7 +84,7 @@ def _target(profile_name: str, tenant: str | None, services: Sequence[str]) -> L
     if key not in targets:
         opened = open_target(resolve_profile(profile_name), tenant)
         fields = {f.name: getattr(opened, f.name) for f in dataclasses.fields(opened)}
-        targets[key] = LeasedTarget(**fields, limits=_limits(), cap=broker_settings()[1])
+        targets[key] = LeasedTarget(**fields, limits=_limits(), cap=broker_settings().connections)
     target = targets[key]
     target.services = tuple(services)
     return target
