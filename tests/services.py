@@ -1,8 +1,10 @@
-"""The real services the distributed tests use: PostgreSQL and a Celery broker (Redis).
+"""The real services the distributed tests use: PostgreSQL and a Celery broker (Redis, or
+RabbitMQ).
 
-URLs come from ``PSBRIDGE_TEST_STORE`` and ``PSBRIDGE_TEST_BROKER`` (defaults: the local
-PostgreSQL and Redis). Each test gets its own database and Redis database/key prefix and
-cleans up. A service that cannot be reached skips the test with the reason, except under
+URLs come from ``PSBRIDGE_TEST_STORE``, ``PSBRIDGE_TEST_BROKER`` and ``PSBRIDGE_TEST_AMQP``
+(defaults: the local PostgreSQL, Redis and RabbitMQ). Each test gets its own database, Redis
+database/key prefix or RabbitMQ queue (a test cannot create a vhost: the management port is
+closed) and cleans up. A service that cannot be reached skips the test with the reason, except under
 ``CI=true``, where it fails: CI must not pass by skipping.
 """
 
@@ -18,6 +20,7 @@ import pytest
 
 STORE = os.environ.get("PSBRIDGE_TEST_STORE", "postgresql://postgres@127.0.0.1:5432/test")
 BROKER = os.environ.get("PSBRIDGE_TEST_BROKER", "redis://127.0.0.1:6379/0")
+AMQP = os.environ.get("PSBRIDGE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def unavailable(service: str, url: str, reason: object) -> None:
@@ -73,3 +76,24 @@ def redis_broker() -> Iterator[str]:
     finally:
         own.flushdb()
         base.delete(f"psbridge-test-db:{number}")
+
+
+@contextmanager
+def amqp_queue() -> Iterator[tuple[str, str]]:
+    """A queue of its own on the test RabbitMQ (``[queue] queue``), deleted afterwards with
+    its exchange; yields the broker URL and the queue name."""
+    from kombu import Connection, Exchange, Queue
+    from kombu.exceptions import OperationalError
+
+    name = f"psbridge-test-{uuid.uuid4().hex[:12]}"
+    with Connection(AMQP, connect_timeout=5) as connection:
+        try:
+            connection.ensure_connection(max_retries=1)
+        except (OSError, OperationalError) as exc:
+            unavailable("RabbitMQ", AMQP, exc)
+        try:
+            yield AMQP, name
+        finally:
+            channel = connection.channel()
+            Queue(name, Exchange(name), name, channel=channel).delete()
+            Exchange(name, channel=channel).delete()

@@ -48,6 +48,12 @@ def test_shared_settings_are_read(tmp_path: Path) -> None:
     assert [s["name"] for s in config.schedules] == ["nightly", "hourly-diff"]
 
 
+def test_the_queue_is_psbridge_unless_named(tmp_path: Path) -> None:
+    assert load(write(tmp_path, SHARED)).queue.queue == "psbridge"  # type: ignore[union-attr]
+    named = load(write(tmp_path, '[queue]\nbroker = "amqp://rabbit//"\nqueue = "team-a"\n'))
+    assert named.queue is not None and named.queue.queue == "team-a"
+
+
 def test_a_missing_section_keeps_the_local_defaults(tmp_path: Path) -> None:
     config = load(write(tmp_path, 'default_profile = "sandbox"\n'))
     assert (config.store_url, config.queue, config.schedules) == (None, None, ())
@@ -57,6 +63,7 @@ def test_a_missing_section_keeps_the_local_defaults(tmp_path: Path) -> None:
     ('[store]\nurl = "mysql://x/y"\n', "[store] url must be a postgresql:// URL"),
     ('[queue]\nbroker = "http://x"\n', "[queue] broker must be a redis:// or amqp:// URL"),
     ('[queue]\nbroker = "redis://x"\nconnections = 0\n', "[queue] connections"),
+    ('[queue]\nbroker = "redis://x"\nqueue = "a b"\n', "[queue] queue must be a name"),
     ('[store]\nurl = "postgresql://x/y"\nuser = "a"\n', "[store] unknown key 'user'"),
     ('[[schedule]]\nname = "n"\ncron = "* * *"\ncommand = "audit"\n',
      "[[schedule]] #1, key 'cron': '* * *' is not five fields"),

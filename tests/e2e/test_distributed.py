@@ -9,6 +9,7 @@ a 4th concurrent Exchange connection of one account, as Exchange Online does).
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -16,13 +17,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e_cli import Cli, ServedSandbox, bulk_seed, rows_csv
-from services import postgres_database, redis_broker
+from services import amqp_queue, postgres_database, redis_broker
 
 
 @dataclass
@@ -34,26 +36,42 @@ class Worker:
     def text(self) -> str:
         return "".join(self.output)
 
+    def ran(self, task: str) -> bool:
+        """Whether this worker ran ``task`` (its banner lists every task it knows)."""
+        return re.search(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded", self.text()) is not None
+
+
+@contextmanager
+def broker_queue(kind: str) -> Iterator[str]:
+    """The [queue] settings of a test: a Redis database of its own, or (``amqp``) a queue
+    of its own on RabbitMQ."""
+    if kind == "amqp":
+        with amqp_queue() as (broker, queue):
+            yield f'broker = "{broker}"\nqueue = "{queue}"\n'
+        return
+    with redis_broker() as broker:
+        yield f'broker = "{broker}"\nredelivery_seconds = 10\n'
+
 
 @pytest.fixture
-def shared(cli: Cli, isolated_home: Path) -> Iterator[str]:
-    """[store] and [queue] in the test's config, on a fresh database and Redis database."""
-    with postgres_database() as store, redis_broker() as broker:
+def shared(cli: Cli, isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """[store] and [queue] in the test's config, on a fresh database and a broker of its
+    own (Redis unless the test is parametrised with ``amqp``)."""
+    with postgres_database() as store, broker_queue(getattr(request, "param", "redis")) as queue:
         (isolated_home / "config.toml").write_text(
-            f'[store]\nurl = "{store}"\n\n[queue]\nbroker = "{broker}"\n'
-            "redelivery_seconds = 10\n", encoding="utf-8")
+            f'[store]\nurl = "{store}"\n\n[queue]\n{queue}', encoding="utf-8")
         cli("store", "migrate", check=0)
-        yield broker
+        yield queue
 
 
 @pytest.fixture
 def workers(cli: Cli) -> Iterator[Any]:
     started: list[Worker] = []
 
-    def start(name: str, concurrency: int = 1) -> Worker:
+    def start(name: str, concurrency: int = 1, *options: str) -> Worker:
         process = subprocess.Popen(
             [sys.executable, "-m", "toolkit", "-v", "worker", "--concurrency",
-             str(concurrency), "--name", f"{name}@test"],
+             str(concurrency), "--name", f"{name}@test", *options],
             env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             stdin=subprocess.DEVNULL)
         worker = Worker(process)
@@ -93,6 +111,7 @@ def bulk_job(tmp_path: Path, serve: Any, rows: int, cmdlet_ms: int) -> tuple[Ser
     return sandbox, source
 
 
+@pytest.mark.parametrize("shared", ["redis", "amqp"], indirect=True)
 def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
     sandbox, source = bulk_job(tmp_path, serve, 200, cmdlet_ms=5)
@@ -108,7 +127,31 @@ def test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one(  # 
     assert len(changes) == 200 and set(changes.values()) == {1}
     (job,) = cli.json("jobs", "list")
     assert job["status"] == "completed"
-    assert all("psbridge.run_chunk" in w.text() for w in (first, second)), "both took chunks"
+    assert all(w.ran("psbridge.run_chunk") for w in (first, second)), "both took chunks"
+
+
+def test_perms_apply_distributed_grants_each_row_once_on_both_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    sandbox = serve("--cmdlet-ms", "5", seed=str(bulk_seed(tmp_path / "seed.json", 60)))
+    grants = [f"bulk{i:04d}@contoso.com,bulk{i + 1 + k:04d}@contoso.com,{right}"
+              for i in range(50) for k, right in enumerate(("FullAccess", "SendAs"))]
+    source = rows_csv(tmp_path / "grants.csv", "Mailbox,Trustee,Right", grants)
+    first, second = workers("one"), workers("two")
+    result = cli("--profile", "lab", "perms", "apply", str(source), "--chunk-size", "10",
+                 "--distributed", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sent = Counter((c["cmdlet"], c["parameters"]["Identity"],
+                    str(c["parameters"].get("User") or c["parameters"].get("Trustee")))
+                   for c in sandbox.commands()
+                   if c["cmdlet"] in ("Add-MailboxPermission", "Add-RecipientPermission"))
+    wanted = {("Add-MailboxPermission" if right == "FullAccess" else "Add-RecipientPermission",
+               mailbox, trustee)
+              for mailbox, trustee, right in (line.split(",") for line in grants)}
+    assert set(sent) == wanted and set(sent.values()) == {1}, sent
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "completed"
+    assert Counter(r["status"] for r in cli.json("jobs", "show", job["id"])) == {"changed": 100}
+    assert all(w.ran("psbridge.run_chunk") for w in (first, second)), "both took chunks"
 
 
 def row_states() -> Counter[str]:
@@ -167,8 +210,9 @@ def test_the_connection_cap_holds_across_workers(  # type: ignore[no-untyped-def
     assert len(applied(sandbox)) == 240
 
 
-def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyped-def]
-        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+def msp_sandbox(serve: Any, tmp_path: Path, home: Path, *extra: str) -> ServedSandbox:
+    """A sandbox of 4 customer tenants (40 mailboxes, 60 grants each): profile lab's home
+    tenant is customer00, and it lists customer01-03 as its customers."""
     import json
 
     import tomlkit
@@ -177,12 +221,20 @@ def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyp
 
     seed = tmp_path / "msp.json"
     seed.write_text(json.dumps(demo.msp_seed(tenants=4, mailboxes=40, grants=60)))
-    sandbox = serve("--cmdlet-ms", "20", seed=str(seed))
-    config = isolated_home / "config.toml"
+    sandbox = serve(*extra, seed=str(seed))
+    config = home / "config.toml"
     document = tomlkit.parse(config.read_text())
     document["profiles"]["lab"]["tenants"] = [  # type: ignore[index]
         f"customer{n:02d}.onmicrosoft.com" for n in (1, 2, 3)]
     config.write_text(tomlkit.dumps(document))
+    return sandbox
+
+
+def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import json
+
+    sandbox = msp_sandbox(serve, tmp_path, isolated_home, "--cmdlet-ms", "20")
     first, second = workers("first"), workers("second")
     result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants",
                  "--distributed", "--chunk-size", "10", "--out",
@@ -196,8 +248,109 @@ def test_an_all_tenants_audit_spreads_over_two_workers(  # type: ignore[no-untyp
         assert snapshot["mailboxes"] == 40
         report = json.loads((tmp_path / f"audit-{tenant if n else 'home'}.json").read_text())
         assert report["summary"]["snapshot"]["grants"] == 60, report["summary"]
-    ran = [w for w in (first, second) if "psbridge.audit_tenant" in w.text()]
+    ran = [w for w in (first, second) if w.ran("psbridge.audit_tenant")]
     assert len(ran) == 2, "both workers should have taken tenants"
+
+
+def changed_tenant(cli: Cli) -> str:
+    """Audit every tenant, grant one right in one of them, audit again: that tenant drifted."""
+    tenant = "customer02.onmicrosoft.com"
+    cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=0, timeout=300)
+    cli("--profile", "lab", "--tenant", tenant, "perms", "grant", "user00001@customer02.example",
+        "user00039@customer02.example", "--right", "SendAs", check=0)
+    return tenant
+
+
+def test_an_all_tenants_diff_on_two_workers_reports_like_a_local_one(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import json
+
+    msp_sandbox(serve, tmp_path, isolated_home)
+    tenant = changed_tenant(cli)
+    cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=0, timeout=300)
+    diff = ("--profile", "lab", "--output", "json", "perms", "diff", "--all-tenants")
+    local = cli(*diff, "--out", str(tmp_path / "local.json"), check=3)
+    first, second = workers("first"), workers("second")
+    remote = cli(*diff, "--distributed", "--out", str(tmp_path / "remote.json"), check=3)
+    assert (remote.stdout, remote.stderr) == (local.stdout, local.stderr)
+    changes = json.loads(remote.stdout)
+    assert changes == [{"tenant": tenant, "change": "added", "mailbox": "user00001@customer02.example",
+                        "trustee": "user00039@customer02.example", "right": "SendAs",
+                        "kind": "grant", "source": "recipient"}]
+    for name in (f"customer{n:02d}.onmicrosoft.com" for n in range(4)):  # one report each
+        assert (tmp_path / f"remote-{name}.json").read_text() \
+            == (tmp_path / f"local-{name}.json").read_text()
+    assert all(w.ran("psbridge.drift_tenant") for w in (first, second)), \
+        "both workers should have compared tenants"
+
+
+@dataclass
+class Webhook:
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+
+    url: str
+    posts: list[dict[str, Any]]
+    posted: threading.Event
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hook = Webhook("", [], threading.Event())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.posts.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+            hook.posted.set()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/drift"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield hook
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for(what: str, done: Any, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_beat_worker_audits_on_schedule_and_posts_the_drift(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, webhook: Webhook, tmp_path: Path,
+        isolated_home: Path) -> None:
+    msp_sandbox(serve, tmp_path, isolated_home)
+    tenant = changed_tenant(cli)
+    with (isolated_home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(f'\n[[schedule]]\nname = "every-minute"\ncron = "* * * * *"\n'
+                     f'command = "audit"\nprofile = "lab"\ntenants = ["all"]\n'
+                     f'webhook = "{webhook.url}"\n')
+    beat = workers("beat", 2, "--beat")
+    assert webhook.posted.wait(180), "no drift was posted within 180 s:\n" + beat.text()
+    ran = re.compile(r"schedule every-minute: psbridge .*perms diff .*: exit (\d+)")
+    wait_for("the scheduled diff did not end:\n" + beat.text(),
+             lambda: ran.search(beat.text()))
+    assert ran.findall(beat.text())[0] == "3", beat.text()
+    (post,) = webhook.posts
+    assert post["tenant"] == tenant and (post["added"], post["removed"]) == (1, 0), post
+    assert post["changes"] == [{"change": "added", "mailbox": "user00001@customer02.example",
+                                "trustee": "user00039@customer02.example", "right": "SendAs",
+                                "kind": "grant", "source": "recipient"}]
+    for name in (f"customer{n:02d}.onmicrosoft.com" for n in range(4)):
+        newest, *older = cli.json("--profile", "lab", "--tenant", name, "perms", "snapshots")
+        assert older and newest["status"] == "complete" and newest["mailboxes"] == 40
+    assert beat.ran("psbridge.audit_tenant") and beat.ran("psbridge.scheduled")
 
 
 @pytest.mark.slow
@@ -273,7 +426,6 @@ def test_an_audit_redis_delivers_again_is_not_run_twice(  # type: ignore[no-unty
     https://docs.celeryq.dev/en/latest/getting-started/backends-and-brokers/redis.html
     #redis-caveats; this test sees it happen (each audit received twice)."""
     import json
-    import re
 
     import tomlkit
 

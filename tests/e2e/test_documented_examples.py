@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 import pytest
+import test_distributed
 from e2e_cli import TEMPLATES, Cli, serve_sandbox
 from test_users import helpdesk_profile
 
@@ -28,6 +29,21 @@ from toolkit.sandbox.process import spawn_sandbox
 from toolkit.sandbox.server import SandboxUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# distributed example -> the test of tests/e2e/test_distributed.py that runs the command
+# (`worker --concurrency 4`: with its own concurrency)
+DISTRIBUTED = {
+    "psbridge worker --concurrency 4": "test_the_connection_cap_holds_across_workers",
+    "psbridge worker --beat": "test_a_beat_worker_audits_on_schedule_and_posts_the_drift",
+    "psbridge perms audit --all --all-tenants --distributed":
+        "test_an_all_tenants_audit_spreads_over_two_workers",
+    "psbridge perms diff --all-tenants --distributed":
+        "test_an_all_tenants_diff_on_two_workers_reports_like_a_local_one",
+    "psbridge perms apply grants.csv --distributed":
+        "test_perms_apply_distributed_grants_each_row_once_on_both_workers",
+    "psbridge task run custom/set-attribute --csv rows.csv --distributed":
+        "test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one",
+}
 
 # example (as normalised by `commands`) -> why it does not run in this test
 SKIPPED = {
@@ -48,12 +64,9 @@ SKIPPED = {
     "partner agent's delegated profile: tests/e2e/test_partner_tenants.py signs in as one",
     "psbridge --profile partner --tenant 7b2e9d4c-1a3f-4e8b-8d6c-5f0a2c9e3b72 perms audit "
     "--all": "a partner agent's delegated profile: tests/e2e/test_partner_tenants.py",
-    **{example: "needs a shared store and a broker ([store], [queue]): "
-       "tests/e2e/test_distributed.py runs the distributed commands with workers"
-       for example in ("psbridge worker --concurrency 4", "psbridge worker --beat",
-                       "psbridge perms audit --all --all-tenants --distributed",
-                       "psbridge perms apply grants.csv --distributed",
-                       "psbridge task run custom/set-attribute --csv rows.csv --distributed")},
+    **{example: "needs a shared store, a broker ([store], [queue]) and running workers: "
+       f"tests/e2e/test_distributed.py::{test} runs the command"
+       for example, test in DISTRIBUTED.items()},
 }
 
 # Exit codes other than 0 that an example is documented to give on the demo tenant.
@@ -201,6 +214,7 @@ def test_the_examples_are_found() -> None:
     assert "psbridge migrate imap resume wave1" in found
     assert "psbridge task lint" in found
     assert set(SKIPPED) <= set(found) and set(EXPECTED_EXIT) <= set(found)
+    assert all(hasattr(test_distributed, test) for test in DISTRIBUTED.values())
 
 
 def _substitute(command: str, cli: Cli, env: dict[str, str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,20 +69,31 @@ class PermissionDrift(PermissionSnapshots):
 
     def drift_tenants(self, snapshots: Sequence[int] = (), *, baseline: Path | None = None,
                       all_tenants: bool = False, report: Path | None = None,
-                      on_note: Note | None = None) -> Iterator[TenantDrift | TenantFailure]:
+                      distributed: bool = False, on_note: Note | None = None
+                      ) -> Iterator[TenantDrift | TenantFailure]:
         """:meth:`drift` for the tenant, or with ``all_tenants`` for the profile's own
         and every customer tenant it lists (their last snapshots), yielded one by one; a
         tenant that cannot be compared is then a :class:`TenantFailure`. ``report``
-        (.json, .csv, .html) is written for each (named ``<stem>-<tenant>`` then)."""
+        (.json, .csv, .html) is written for each (named ``<stem>-<tenant>`` then).
+        ``distributed``: compared on the Celery workers, one task per tenant, from the
+        shared store; reports and results are the same as a local run's."""
         from toolkit.io.perm_reports import write_permission_report
 
         approved = _read_baseline(baseline)
         tenants = [self.snapshot_tenant()]
         if all_tenants:
             tenants += [self.tenant_named(name) for name in self.customer_tenants(on_note)]
+        remote: dict[str | None, Mapping[str, Any]] = {}
+        if distributed:
+            from toolkit.distributed.submit import drift_tenants_distributed
+
+            remote = drift_tenants_distributed(self._ws.profile, tenants,
+                                               snapshots=list(snapshots), approved=approved,
+                                               baseline=str(baseline))
         for tenant in tenants:
             try:
-                found = self._drift_of(tenant, snapshots, approved, baseline)
+                found = (_remote_drift(remote[tenant.name]) if distributed
+                         else self._drift_of(tenant, snapshots, approved, baseline))
             except InputError as exc:
                 if not all_tenants:
                     raise
@@ -100,31 +111,12 @@ class PermissionDrift(PermissionSnapshots):
 
     def _drift_of(self, tenant: TenantRef, snapshots: Sequence[int],
                   approved: Sequence[Grant] | None, baseline: Path | None) -> TenantDrift:
-        from toolkit.tasks.permissions.drift import compare_baseline, compare_snapshots
+        from toolkit.tasks.permissions.drift import drift_of
         from toolkit.tasks.permissions.snapshots import SnapshotStore
 
         with SnapshotStore() as store:
-            if snapshots:
-                loaded = [store.load(i, rows=False) for i in snapshots]
-                for snapshot in loaded:
-                    snapshot.require_complete()
-            else:
-                loaded = list(reversed(store.recent(tenant.id,
-                                                    1 if approved is not None else 2)))
-            if approved is not None:
-                if not loaded:
-                    raise InputError(f"no permission snapshot of {tenant.name} yet",
-                                     hint="Run 'psbridge perms audit --all' first.")
-                newer = store.load(loaded[-1].id)
-                return TenantDrift(tenant.name, compare_baseline(newer, approved), newer,
-                                   f"snapshot {newer.id} against {baseline}")
-            if len(loaded) < 2:
-                raise InputError(f"{tenant.name} has {len(loaded)} permission snapshot(s); diff "
-                                 "needs two", hint="Run 'psbridge perms audit --all' again "
-                                 "later.")
-            older, newer = loaded
-            return TenantDrift(tenant.name, compare_snapshots(store, older, newer), newer,
-                               f"snapshot {older.id} -> {newer.id}")
+            found = drift_of(store, tenant, snapshots, approved, str(baseline))
+        return TenantDrift(tenant.name, found.drift, found.snapshot, found.compared)
 
     def fix_plan(self, drift: Drift, path: Path | None = None) -> FixPlan:
         """The changes that undo ``drift``, written to ``path`` (a CSV 'perms apply' reads)
@@ -152,6 +144,20 @@ class PermissionDrift(PermissionSnapshots):
                 response.read()
         except (urllib.error.URLError, OSError) as exc:
             raise ConnectionFailed(f"the webhook {url} failed: {exc}") from exc
+
+
+def _remote_drift(outcome: Mapping[str, Any]) -> TenantDrift:
+    """A tenant's drift as a worker reported it (its newer snapshot read from the shared
+    store); a tenant the worker could not compare raises :class:`InputError`, as locally."""
+    from toolkit.tasks.permissions.drift import Drift
+    from toolkit.tasks.permissions.snapshots import Grant, SnapshotStore
+
+    if "error" in outcome:
+        raise InputError(str(outcome["error"]))
+    with SnapshotStore() as store:
+        snapshot = store.load(int(outcome["snapshot"]), rows=False)
+    drift = Drift([Grant(**g) for g in outcome["added"]], [Grant(**g) for g in outcome["removed"]])
+    return TenantDrift(str(outcome["tenant"]), drift, snapshot, str(outcome["compared"]))
 
 
 def _read_baseline(path: Path | None) -> list[Grant] | None:

@@ -225,10 +225,13 @@ def _fix(app: AppContext, plan: FixPlan, apply_plan: bool) -> None:
 @click.option("--all-tenants", is_flag=True,
               help="Compare the last snapshots of the profile's own tenant and of every "
               "customer tenant it lists (as 'perms audit --all-tenants' made them).")
+@click.option("--distributed", is_flag=True,
+              help="Compare on the Celery workers ('psbridge worker'), one task per tenant, "
+              "from the shared store. Needs [store] url and [queue] broker.")
 @click.pass_obj
 def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, fix: bool,
          plan_path: Path | None, apply_plan: bool, out: Path | None,
-         notify_webhook: str | None, all_tenants: bool) -> None:
+         notify_webhook: str | None, all_tenants: bool, distributed: bool) -> None:
     """Grants added and removed between two snapshots (default: the tenant's last two).
 
     Exit code 3 when anything changed, 0 when nothing did, so a scheduler can alert (with
@@ -244,6 +247,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
       psbridge perms diff --baseline approved.csv --fix --plan fix.csv --apply
       psbridge perms diff --notify-webhook https://hooks.example.com/psbridge
       psbridge perms diff --all-tenants --notify-webhook https://hooks.example.com/psbridge
+      psbridge perms diff --all-tenants --distributed
     """
     if (apply_plan or plan_path) and not fix:
         raise InputError("--plan and --apply go with --fix")
@@ -261,7 +265,7 @@ def diff(app: AppContext, snapshot_ids: tuple[int, ...], baseline: Path | None, 
     with app.workspace() as ws:
         for found in ws.perms.drift_tenants(snapshot_ids, baseline=baseline,
                                             all_tenants=all_tenants, report=out,
-                                            on_note=_note):
+                                            distributed=distributed, on_note=_note):
             tenants += 1
             if isinstance(found, TenantFailure):
                 click.echo(f"error: tenant {found.tenant}: {found.error.message}", err=True)

@@ -13,15 +13,16 @@ from toolkit.cli.context import AppContext
 @click.option("--concurrency", type=click.IntRange(1, 64), default=3, show_default=True,
               help="Tasks (chunks or tenant audits) this worker runs at once, each on its "
               "own connection.")
-@click.option("--queues", default="psbridge", show_default=True, metavar="Q1,Q2",
-              help="Queues to take tasks from (comma separated).")
+@click.option("--queues", default=None, metavar="Q1,Q2",
+              help="Queues to take tasks from (comma separated; default: [queue] queue, "
+              "psbridge unless set).")
 @click.option("--name", default=None, metavar="NAME",
               help="Worker name (default: psbridge@<host name>; unique per machine).")
 @click.option("--beat", is_flag=True,
               help="Also run the [[schedule]] entries of the configuration (Celery beat); "
               "run exactly one worker with --beat.")
 @click.pass_obj
-def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
+def worker(app: AppContext, concurrency: int, queues: str | None, name: str | None,
            beat: bool) -> None:
     """Run a worker: it takes chunks of bulk jobs and tenant audits from the broker.
 
@@ -40,6 +41,7 @@ def worker(app: AppContext, concurrency: int, queues: str, name: str | None,
     from toolkit.api.workers import worker_app
 
     celery = worker_app(concurrency=concurrency, beat=beat)
+    queues = queues or celery.conf.task_default_queue  # [queue] queue
     argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", f"--queues={queues}",
             f"--hostname={name or 'psbridge@' + socket.gethostname()}",
             "--loglevel=INFO" if app.verbose else "--loglevel=WARNING", "--without-gossip",

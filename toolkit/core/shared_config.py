@@ -9,6 +9,7 @@
     broker = "redis://queue.example.net:6379/0"             # or amqp://user@host//
     connections = 3      # per (management host, account, tenant, service), all workers
     redelivery_seconds = 3600   # Redis: a dead worker's task is delivered again after this
+    queue = "psbridge"   # the queue the CLI sends to and workers take from by default
 
     [[schedule]]
     name = "nightly-audit"
@@ -23,6 +24,7 @@ A password in a URL is allowed (PostgreSQL and Redis take them there) but is nev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ STORE_SCHEMES = ("postgresql", "postgres")
 SCHEDULE_COMMANDS = ("audit", "diff")
 DEFAULT_CONNECTIONS = 3
 DEFAULT_REDELIVERY_SECONDS = 3600
+DEFAULT_QUEUE = "psbridge"
 _SCHEDULE_KEYS = {"name": str, "cron": str, "command": str, "profile": str, "tenants": list,
                   "webhook": str}
 
@@ -65,12 +68,14 @@ class QueueSettings:
     broker: str
     connections: int = DEFAULT_CONNECTIONS
     redelivery_seconds: int = DEFAULT_REDELIVERY_SECONDS
+    queue: str = DEFAULT_QUEUE
 
 
 def parse_queue(value: Any, path: Path) -> QueueSettings | None:
     if value is None:
         return None
-    table = _table(value, "queue", path, {"broker", "connections", "redelivery_seconds"})
+    table = _table(value, "queue", path, {"broker", "connections", "redelivery_seconds",
+                                          "queue"})
     broker = table.get("broker")
     if not isinstance(broker, str) or urlsplit(broker).scheme not in BROKER_SCHEMES:
         raise ConfigError(f"{path}: [queue] broker must be a redis:// or amqp:// URL, "
@@ -83,7 +88,11 @@ def parse_queue(value: Any, path: Path) -> QueueSettings | None:
     if not isinstance(redelivery, int) or isinstance(redelivery, bool) or redelivery < 5:
         raise ConfigError(f"{path}: [queue] redelivery_seconds must be a number, 5 or more",
                           hint="Longer than your longest chunk or tenant audit.")
-    return QueueSettings(broker, connections, redelivery)
+    queue = table.get("queue", DEFAULT_QUEUE)
+    if not isinstance(queue, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", queue):
+        raise ConfigError(f"{path}: [queue] queue must be a name of letters, digits, '.', "
+                          f"'_' and '-', not {queue!r}")
+    return QueueSettings(broker, connections, redelivery, queue)
 
 
 def parse_schedules(value: Any, path: Path) -> tuple[Mapping[str, Any], ...]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from toolkit.distributed.settings import RESULT_SECONDS, broker_settings
 
-QUEUE = "psbridge"
 CHUNK_TASK = "psbridge.run_chunk"
 AUDIT_TASK = "psbridge.audit_tenant"
+DRIFT_TASK = "psbridge.drift_tenant"
 
 
 @cache
@@ -27,14 +27,15 @@ def celery_app() -> Any:
 
     from toolkit.distributed import schedule, tasks
 
-    broker, _, redelivery = broker_settings()
+    settings = broker_settings()
+    broker, redelivery = settings.broker, settings.redelivery_seconds
     backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
     app = Celery("psbridge", broker=broker, backend=backend)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=QUEUE,
+        task_default_queue=settings.queue,  # where send_task puts psbridge's tasks
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
@@ -54,6 +55,9 @@ def celery_app() -> Any:
     @app.task(name=AUDIT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
     def audit_tenant(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
         return tasks.audit_tenant(payload, task_id=task.request.id)
+
+    # A drift check only reads the store: a second delivery simply compares again.
+    app.task(name=DRIFT_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.drift_tenant)
 
     # A schedule that fired is not run again when its worker dies: the next one comes.
     app.task(name=schedule.SCHEDULE_TASK, acks_late=False)(schedule.run_scheduled)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from toolkit.core.errors import ConfigError
+from toolkit.core.shared_config import QueueSettings
 
 # How long a task's result (and a tenant audit's kept outcome) outlives the task: a copy
 # Redis delivered again may wait in the queue long after the first delivery ended.
 RESULT_SECONDS = 7 * 24 * 3600
 
 
-def broker_settings() -> tuple[str, int, int]:
-    """``[queue]`` broker URL, connections per scope and redelivery seconds; refuses none."""
+def broker_settings() -> QueueSettings:
+    """The ``[queue]`` settings: broker URL, connections per scope, redelivery seconds and
+    the default queue; refuses a configuration without them."""
     from toolkit.core.config import load
 
     config = load()
@@ -19,4 +21,4 @@ def broker_settings() -> tuple[str, int, int]:
             f"{config.path}: --distributed and 'psbridge worker' need a [queue] broker",
             hint='Add [queue] broker = "redis://host:6379/0" (see README, Teams and MSPs).',
         )
-    return config.queue.broker, config.queue.connections, config.queue.redelivery_seconds
+    return config.queue

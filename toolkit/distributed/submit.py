@@ -4,7 +4,8 @@ The job and every row (without secret columns) are in the shared store before th
 task leaves, so any agent sees the job at once, and ``psbridge jobs resume`` finishes it as a
 local run if it stops. Progress comes from the rows' states in the store, the end from the
 tasks' results. Ctrl-C marks the job interrupted (workers skip the chunks they had not
-started), waits for the chunks in flight, and exits 130 with the resume hint.
+started), waits for the chunks in flight, and exits 130 with the resume hint. Audits and
+drift checks go as one task per tenant, each followed to its outcome (:func:`tenant_tasks`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.core.chunks import chunked
 from toolkit.core.config import Profile
@@ -23,7 +24,11 @@ from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
 from toolkit.core.runner import RowResult, RunSummary
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
-from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, QUEUE, celery_app
+from toolkit.core.tenants import TenantRef
+from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, DRIFT_TASK, celery_app
+
+if TYPE_CHECKING:
+    from toolkit.tasks.permissions.snapshots import Grant
 
 POLL_SECONDS = 0.5
 GRACE_SECONDS = 60.0  # how long Ctrl-C waits for chunks in flight
@@ -52,7 +57,6 @@ def check_distributable(profile: Profile) -> None:
 
 def run_plan_distributed(
     target: Target, catalog: TemplateCatalog, plan: JobPlan, *, chunk_size: int,
-    queue: str = QUEUE,
     on_results: Callable[[list[RowResult]], None] | None = None,
     on_start: Callable[[Job], None] | None = None,
 ) -> tuple[Job, RunSummary]:
@@ -88,7 +92,7 @@ def run_plan_distributed(
                            "template": plan.template, "context": dict(plan.context),
                            "params": dict(plan.params),
                            "rows": [[w.row, w.key, dict(w.data)] for w in chunk]}
-                results.append(app.send_task(CHUNK_TASK, args=[payload], queue=queue))
+                results.append(app.send_task(CHUNK_TASK, args=[payload]))
             summary = _follow(journal, job, results, seen, on_results, started, keys)
             status = final_status(journal, job.id)
             return job, summary
@@ -141,7 +145,7 @@ def _follow(journal: Journal, job: Job, results: list[Any], seen: set[int],
 def audit_tenants_distributed(
     profile: Profile, tenants: Sequence[str | None], *, mailboxes: Sequence[str] | None,
     include_noise: bool, concurrency: int | None, chunk_size: int,
-    on_done: Callable[[Mapping[str, Any]], None], queue: str = QUEUE,
+    on_done: Callable[[Mapping[str, Any]], None],
 ) -> dict[str | None, Mapping[str, Any]]:
     """Audit each tenant on the workers (one task per tenant, snapshots in the shared store).
 
@@ -149,13 +153,48 @@ def audit_tenants_distributed(
     each to ``on_done`` as it arrives. Ctrl-C stops following; audits already running finish
     their snapshot, and the next audit of a tenant continues an unfinished one.
     """
+    return tenant_tasks(
+        profile, tenants, AUDIT_TASK, {
+            "mailboxes": mailboxes, "include_noise": include_noise, "chunk_size": chunk_size,
+            "concurrency": concurrency or profile.max_runspaces},
+        on_done=on_done, what="tenant audit(s); they finish on the workers",
+        hint="'psbridge perms snapshots' lists the snapshots; run the audit again to "
+        "continue an unfinished one.")
+
+
+def drift_tenants_distributed(
+    profile: Profile, tenants: Sequence[TenantRef], *, snapshots: Sequence[int],
+    approved: Sequence[Grant] | None, baseline: str,
+) -> dict[str | None, Mapping[str, Any]]:
+    """Compare each tenant's snapshots (or its latest with the ``approved`` grants of the
+    file ``baseline``) on the workers, one task per tenant, from the shared store.
+
+    Returns each tenant's outcome, by its name: the drift (its newer snapshot, what was
+    compared, the grants added and removed) or ``{"error": message}``. Nothing changes anywhere, so
+    Ctrl-C simply stops following.
+    """
+    return tenant_tasks(
+        profile, [t.name for t in tenants], DRIFT_TASK, {
+            "tenant_ids": {t.name: t.id for t in tenants},
+            "snapshots": list(snapshots), "baseline": baseline,
+            "approved": None if approved is None else [g.as_dict() for g in approved]},
+        on_done=lambda outcome: None, what="tenant drift check(s)",
+        hint="Run the same 'perms diff' again.")
+
+
+def tenant_tasks(
+    profile: Profile, tenants: Sequence[str | None], task: str, fields: Mapping[str, Any], *,
+    on_done: Callable[[Mapping[str, Any]], None], what: str, hint: str,
+) -> dict[str | None, Mapping[str, Any]]:
+    """Send ``task`` once per tenant (its payload: the profile, the tenant and ``fields``)
+    and collect each tenant's outcome as it arrives, handing it to ``on_done``; a task
+    that failed on its worker is the outcome ``{"tenant": t, "error": message}``.
+    Ctrl-C stops following (``what`` and ``hint`` tell the user what goes on)."""
     check_distributable(profile)
     app = celery_app()
     pending = {
-        tenant: app.send_task(AUDIT_TASK, queue=queue, args=[{
-            "profile": profile.name, "tenant": tenant, "mailboxes": mailboxes,
-            "include_noise": include_noise, "chunk_size": chunk_size,
-            "concurrency": concurrency or profile.max_runspaces}])
+        tenant: app.send_task(task, args=[{
+            "profile": profile.name, "tenant": tenant, **fields}])
         for tenant in tenants
     }
     outcomes: dict[str | None, Mapping[str, Any]] = {}
@@ -172,8 +211,5 @@ def audit_tenants_distributed(
                 on_done(outcome)
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
-        raise Interrupted(f"stopped following {len(pending)} tenant audit(s); they finish on "
-                          "the workers", hint="'psbridge perms snapshots' lists the "
-                          "snapshots; run the audit again to continue an unfinished one."
-                          ) from None
+        raise Interrupted(f"stopped following {len(pending)} {what}", hint=hint) from None
     return outcomes

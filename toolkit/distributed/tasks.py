@@ -1,4 +1,4 @@
-"""What a worker runs: one chunk of a bulk job, or one tenant's audit.
+"""What a worker runs: one chunk of a bulk job, one tenant's audit or drift check.
 
 A chunk task claims its rows in the store (pending -> sent, atomically), runs only the rows
 it claimed through the same runner a local job uses, and records every outcome in the
@@ -40,7 +40,7 @@ def _limits() -> SharedLimits | None:
     if "limits" not in _local.__dict__:
         from toolkit.distributed.settings import broker_settings
 
-        broker = broker_settings()[0]
+        broker = broker_settings().broker
         _local.limits = (SharedLimits(broker) if broker.startswith(("redis://", "rediss://"))
                          else None)
     limits: SharedLimits | None = _local.limits
@@ -84,7 +84,7 @@ def _target(profile_name: str, tenant: str | None, services: Sequence[str]) -> L
     if key not in targets:
         opened = open_target(resolve_profile(profile_name), tenant)
         fields = {f.name: getattr(opened, f.name) for f in dataclasses.fields(opened)}
-        targets[key] = LeasedTarget(**fields, limits=_limits(), cap=broker_settings()[1])
+        targets[key] = LeasedTarget(**fields, limits=_limits(), cap=broker_settings().connections)
     target = targets[key]
     target.services = tuple(services)
     return target
@@ -185,3 +185,27 @@ def _audit(payload: Mapping[str, Any]) -> dict[str, Any]:
     except PsbridgeError as exc:
         return {"tenant": tenant, "error": exc.message}
     return {"tenant": tenant, "snapshot": snapshot.id}
+
+
+def drift_tenant(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """One tenant's drift, read from the snapshots in the shared store: the newer snapshot's
+    id, what was compared and the grants added and removed, or the reason there is
+    nothing to compare (the CLI reports it as a tenant not compared, as a local run does)."""
+    from toolkit.core.errors import InputError
+    from toolkit.core.tenants import TenantRef
+    from toolkit.tasks.permissions.drift import drift_of
+    from toolkit.tasks.permissions.snapshots import Grant, SnapshotStore
+
+    tenant = str(payload["tenant"])
+    key = TenantRef(tenant, str(payload.get("tenant_ids", {}).get(tenant, tenant)))
+    listed = payload.get("approved")
+    approved = None if listed is None else [Grant(**g) for g in listed]
+    try:
+        with SnapshotStore() as store:
+            found = drift_of(store, key, payload.get("snapshots", []), approved,
+                             str(payload.get("baseline")))
+    except InputError as exc:
+        return {"tenant": tenant, "error": exc.message}
+    return {"tenant": tenant, "snapshot": found.snapshot.id, "compared": found.compared,
+            "added": [g.as_dict() for g in found.drift.added],
+            "removed": [g.as_dict() for g in found.drift.removed]}

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.core.errors import InputError
+from toolkit.core.tenants import TenantRef
 from toolkit.tasks.permissions.snapshots import GRANT, GROUP, ORPHAN, Grant, Snapshot, SnapshotStore
 
 BASELINE_RIGHTS = ("FullAccess", "SendAs", "SendOnBehalf")
@@ -39,6 +41,42 @@ class Drift:
 
     def summary(self) -> dict[str, int]:
         return {"added": len(self.added), "removed": len(self.removed)}
+
+
+@dataclass
+class Compared:
+    """A tenant's drift, its newer snapshot, and what was compared (for the reader)."""
+
+    drift: Drift
+    snapshot: Snapshot
+    compared: str
+
+
+def drift_of(store: SnapshotStore, tenant: TenantRef, snapshots: Sequence[int],
+             approved: Sequence[Grant] | None, baseline: str) -> Compared:
+    """The drift between two snapshots (ids; none: the tenant's last two), or, with
+    ``approved`` (the grants of the baseline file named ``baseline``), between them and one
+    snapshot (none: the latest). Raises :class:`InputError` when there is nothing to compare."""
+    if snapshots:
+        loaded = [store.load(i, rows=False) for i in snapshots]
+        for snapshot in loaded:
+            snapshot.require_complete()
+    else:
+        loaded = list(reversed(store.recent(tenant.id, 1 if approved is not None else 2)))
+    if approved is not None:
+        if not loaded:
+            raise InputError(f"no permission snapshot of {tenant.name} yet",
+                             hint="Run 'psbridge perms audit --all' first.")
+        newer = store.load(loaded[-1].id)
+        return Compared(compare_baseline(newer, approved), newer,
+                        f"snapshot {newer.id} against {baseline}")
+    if len(loaded) < 2:
+        raise InputError(f"{tenant.name} has {len(loaded)} permission snapshot(s); diff "
+                         "needs two",
+                         hint="Run 'psbridge perms audit --all' again later.")
+    older, newer = loaded
+    return Compared(compare_snapshots(store, older, newer), newer,
+                    f"snapshot {older.id} -> {newer.id}")
 
 
 def compare(old: Iterable[Grant], new: Iterable[Grant]) -> Drift:
