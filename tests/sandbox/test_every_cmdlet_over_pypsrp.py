@@ -26,6 +26,7 @@ PASSWORD = "Every-Cmdlet-1!"
 STEPS: list[tuple[str, dict[str, object]] | tuple[str, dict[str, object], str]] = [
     ("Connect-ExchangeOnline -ShowBanner:$false", {}),
     ("Connect-MgGraph -NoWelcome", {}),
+    ("Get-MgContext", {}),
     ("Get-ConnectionInformation", {}),
     ("Get-OrganizationConfig", {}),
     ("Get-AcceptedDomain", {}),
