@@ -1,7 +1,7 @@
 """The permissions planner's memory does not grow with the file (issue 19, item 9).
 
 ``scripts/bench_csv_memory.py`` holds the full-size target (a 200 MB CSV under 300 MB
-RSS); this is its scaled-down guard: the same kind of file at 2 MB and at 20 MB, each
+RSS); this is its scaled-down guard: the same kind of file at 1 MB and at 10 MB, each
 planned (``perms apply --dry-run`` through the API, on the embedded sandbox) in its own
 process, which reports how much its peak RSS grew while planning. A planner that keeps
 every row grows about ten times as much for the ten-times file; one that streams grows
@@ -63,8 +63,8 @@ def planning_growth(cli: Cli, source: Path) -> tuple[int, int]:
 @pytest.mark.slow
 def test_planning_a_ten_times_larger_file_takes_no_more_memory(
         cli: Cli, tmp_path: Path) -> None:
-    small, small_changes = planning_growth(cli, permissions_csv(tmp_path / "2mb.csv", 2))
-    large, large_changes = planning_growth(cli, permissions_csv(tmp_path / "20mb.csv", 20))
+    small, small_changes = planning_growth(cli, permissions_csv(tmp_path / "1mb.csv", 1))
+    large, large_changes = planning_growth(cli, permissions_csv(tmp_path / "10mb.csv", 10))
     assert small_changes == large_changes  # the same grants, only repeated more often
     assert large <= small * MAX_GROWTH_RATIO, (
-        f"planning grew peak RSS by {small // 1024} MB for 2 MB, {large // 1024} MB for 20 MB")
+        f"planning grew peak RSS by {small // 1024} MB for 1 MB, {large // 1024} MB for 10 MB")
