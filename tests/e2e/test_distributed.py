@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,9 +70,11 @@ def workers(cli: Cli) -> Iterator[Any]:
     started: list[Worker] = []
 
     def start(name: str, concurrency: int = 1, *options: str) -> Worker:
+        # A node name of its own: RabbitMQ's per-node control queue (NAME.celery.pidbox) is
+        # exclusive on the broker, which two test runs at once share.
         process = subprocess.Popen(
             [sys.executable, "-m", "toolkit", "-v", "worker", "--concurrency",
-             str(concurrency), "--name", f"{name}@test", *options],
+             str(concurrency), "--name", f"{name}-{uuid.uuid4().hex[:8]}@test", *options],
             env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             stdin=subprocess.DEVNULL)
         worker = Worker(process)
