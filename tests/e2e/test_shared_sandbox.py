@@ -112,7 +112,9 @@ def test_kill_9_of_a_command_or_of_the_server_loses_nothing_reported_done(
 
 
 def test_the_server_ends_by_itself_when_idle(cli: Cli, isolated_home: Path) -> None:
-    idle = {"PSBRIDGE_SANDBOX_IDLE_S": "1"}
+    # A command that found the server gets one idle period to use it: at 1 s, a loaded
+    # machine's command was still starting when the server ended (exit 4, cannot reach).
+    idle = {"PSBRIDGE_SANDBOX_IDLE_S": "10"}
     record = isolated_home / "data" / "sandbox" / "server.json"
     # The server's pid is read while the command uses the server: once the command has
     # ended, a loaded machine may let the idle server end before the test looks.
