@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -132,3 +133,28 @@ def test_backoff_grows_only_over_tries_that_made_no_progress() -> None:
     assert max(w for waits in answering for w in waits) <= 0.5
     # The server's Retry-After is a floor either way.
     assert min(_waits([True] * 5, retry_after=1.0)) == 1.0
+
+
+def _tries(progress: list[bool], attempts: int) -> int:
+    """How many tries a retry loop makes when its tries fail with ``progress`` in turn
+    and the next one succeeds."""
+    from toolkit.core.retry import TransientFailure, retrying
+
+    made = 0
+    tries = iter(progress)
+    with contextlib.suppress(TransientFailure):
+        for attempt in retrying(attempts=attempts, sleep=lambda seconds: None):
+            with attempt:
+                made += 1
+                progressed = next(tries, None)
+                if progressed is not None:
+                    raise TransientFailure("throttled", progressed=progressed)
+    return made
+
+
+def test_only_tries_without_progress_use_up_the_budget() -> None:
+    # A chunk answered a part at a time is followed to its end...
+    assert _tries([True] * 10, attempts=3) == 11
+    # ...three stalled tries in a row give up, and a progressing try starts the count over.
+    assert _tries([False] * 10, attempts=3) == 3
+    assert _tries([False, False, True, False, False, True], attempts=3) == 7
