@@ -183,9 +183,8 @@ class WaitRetryAfter(wait_base):
         self._stalled = 0  # tries in a row without progress
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        failure = outcome.exception() if outcome is not None else None
-        self._stalled = 1 if getattr(failure, "progressed", False) else self._stalled + 1
+        failure = _last_failure(retry_state)
+        self._stalled = 1 if _progressed(failure) else self._stalled + 1
         delay = random.uniform(0, min(self.cap, self.base_delay * 2 ** (self._stalled - 1)))
         hint = getattr(failure, "retry_after", None)
         return min(self.cap, max(delay, hint or 0.0))
@@ -204,10 +203,18 @@ class StalledTries(stop_base):
         self._stalled = 0  # tries in a row without progress
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        outcome = retry_state.outcome
-        failure = outcome.exception() if outcome is not None else None
-        self._stalled = 0 if getattr(failure, "progressed", False) else self._stalled + 1
+        self._stalled = 0 if _progressed(_last_failure(retry_state)) else self._stalled + 1
         return self._stalled >= self.attempts
+
+
+def _last_failure(retry_state: tenacity.RetryCallState) -> BaseException | None:
+    outcome = retry_state.outcome
+    return outcome.exception() if outcome is not None else None
+
+
+def _progressed(failure: BaseException | None) -> bool:
+    """Whether the failed try settled part of its work (:class:`TransientFailure`)."""
+    return bool(getattr(failure, "progressed", False))
 
 
 # One retry budget for every bulk read and write: a unit of work (a chunk of rows, a batch
