@@ -140,7 +140,7 @@ def naive(env: dict[str, str], sample: int) -> tuple[float, float, int, dict[str
     catalog = TemplateCatalog()
     found: dict[str, set[Any]] = {}
     with open_target(resolve_profile("bench")) as target, target.open_connection() as conn:
-        conn.run(target.connect_steps(["exchange"], catalog, conn))
+        target.connect(conn, ["exchange"], catalog)
         started = time.perf_counter()
         listing = conn.run([Step("Get-Mailbox -ResultSize Unlimited")])
         listed = time.perf_counter() - started
