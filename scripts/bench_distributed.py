@@ -102,7 +102,8 @@ def overhead(env: dict[str, str], chunk_size: int, samples: int = 20) -> tuple[f
     writes = []
     with SnapshotStore() as store:
         for n in range(samples):
-            snapshot = store.begin(tenant=f"bench-{n}", profile="bench", scope="all",
+            snapshot = store.begin(tenant=f"bench-{n}", tenant_id=f"bench-{n}", profile="bench",
+                                   scope="all",
                                    noise_kept=False)
             mailboxes = [f"user{i:05d}@bench.example" for i in range(chunk_size)]
             grants = [Grant(m, mailboxes[(i + 1) % chunk_size], "FullAccess")
@@ -154,7 +155,7 @@ def main() -> int:
                 import tomlkit
 
                 document = tomlkit.parse(config.read_text())
-                document["profiles"]["bench"]["tenants"] = [  # type: ignore[index]
+                document["profiles"]["bench"]["tenants"] = [
                     f"customer{n:02d}.onmicrosoft.com" for n in range(1, args.tenants)]
                 config.write_text(tomlkit.dumps(document))
                 load_before = os.getloadavg()

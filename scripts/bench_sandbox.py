@@ -134,7 +134,7 @@ def main() -> None:
                 "127.0.0.1", port=port, ssl=args.https, auth=args.auth,
                 username=USERNAME, password=PASSWORD,
                 encryption="never" if args.auth == "basic" else "auto",
-                cert_validation=str(ca_cert) if ca_cert else True,
+                cert_validation=str(ca_cert) if ca_cert else True,  # type: ignore[arg-type]
             )
             transport = f"{args.auth} over {'HTTPS' if args.https else 'HTTP'}"
             if args.auth == "ntlm" and not args.https:

@@ -29,8 +29,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.sandbox.process import spawn_sandbox
+
+if TYPE_CHECKING:
+    from toolkit.tasks.migration.status import BatchState
 
 TENANT = "bench.onmicrosoft.com"
 IMAP_HOST = "imap.bench.example"
@@ -67,7 +71,7 @@ def polls(env: dict[str, str], count: int, interval: float) -> list[tuple[float,
         for index in range(count + 1):
             if index:
                 time.sleep(interval)
-            previous = batches or []
+            previous: list[BatchState] = batches or []
             started = time.perf_counter()
             batches = fetch_batches(target, catalog, conn, ["bench"], previous)
             seconds = time.perf_counter() - started
