@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from toolkit.sandbox.shared import stop_shared
+
+# The suite starts thousands of Python processes (the CLI, sandboxes, workers). Where
+# PYTHONDONTWRITEBYTECODE is set, as on this project's CI machines, each of them compiles
+# psbridge's modules from source again: let them share bytecode, kept outside the checkout.
+# Set here, before pytest-xdist starts its workers, so every process inherits it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault("PYTHONPYCACHEPREFIX",
+                      str(Path(tempfile.gettempdir()) / f"psbridge-test-pycache-{os.getuid()}"))
 
 
 @pytest.fixture(autouse=True)
