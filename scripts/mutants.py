@@ -109,10 +109,8 @@ MUTANTS: tuple[Mutant, ...] = (
        "tests/core/test_quoting.py::test_nul_is_spliced_in_as_a_char_and_the_pieces_read_back"),
     # -- planning --------------------------------------------------------------------------
     _m("plan-regrants-held-rights", "planning", "toolkit/tasks/permissions/changes.py",
-       "        if not holds:\n            plan.changes.append(Change(row, \"grant\", box.key, "
-       "trustee.key))\n",
-       "        if True:\n            plan.changes.append(Change(row, \"grant\", box.key, "
-       "trustee.key))\n",
+       "        if not holds:\n            yield Change(row, \"grant\", box.key, trustee.key)\n",
+       "        if True:\n            yield Change(row, \"grant\", box.key, trustee.key)\n",
        "tests/tasks/test_permissions_plan.py"),
     _m("plan-seats-not-counted", "planning", "toolkit/tasks/users/activation_plan.py",
        "    refused = ledger.allocate(plan.add)\n",
@@ -155,9 +153,9 @@ MUTANTS: tuple[Mutant, ...] = (
        "tests/io/test_csvfile.py", f"{TASK_RUN}::test_invalid_csv_changes_nothing"),
     # -- role checks -----------------------------------------------------------------------
     _m("role-check-skipped-for-jobs", "role checks", "toolkit/core/jobs.py",
-       "    rendered = catalog.render(plan.template, plan.context)\n"
-       "    check_role(rendered.meta, target)\n",
-       "    rendered = catalog.render(plan.template, plan.context)\n",
+       "        rendered = catalog.render(name, plan.context)\n"
+       "        check_role(rendered.meta, target)\n",
+       "        rendered = catalog.render(name, plan.context)\n",
        f"{TASK_RUN}::test_helpdesk_profile_is_refused_an_admin_template",
        f"{TASK_RUN}::test_a_helpdesk_profile_cannot_resume_an_admin_job"),
     # -- secret masking --------------------------------------------------------------------

@@ -34,3 +34,11 @@ def test_no_test_has_an_upper_wall_time_bound() -> None:
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if bound.search(line)]
     assert found == []
+
+
+def test_every_mutant_still_applies() -> None:
+    """scripts/mutants.py finds each mutation by its exact text: a refactor that moves that
+    text must move the mutant too, or the mutation check silently loses it."""
+    result = subprocess.run([sys.executable, "scripts/mutants.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
