@@ -474,6 +474,7 @@ HIRES_HEADER = ("UserPrincipalName,DisplayName,FirstName,LastName,UsageLocation,
                 "Password,Aliases")
 MUTATING = ("New-MgUser", "Update-MgUser", "Set-MgUserLicense", "Set-Mailbox")
 LAB = ("--profile", "lab")
+PASSWORD = re.compile(r"^\s*│?\s*(\S+@\S+)\s+│\s+(\S+)\s+│\s*$")  # a shown password
 
 
 def hires_sandbox(serve: Any, tmp_path: Path, *extra: str) -> ServedSandbox:
@@ -568,20 +569,21 @@ def store_dump(home: Path) -> str:
 
 
 def mutations(sandbox: ServedSandbox, upn: str) -> Counter[str]:
-    """The changes the sandbox applied that name ``upn``, by cmdlet."""
+    """The changes sent to the sandbox that name ``upn``, by cmdlet (refused ones too: a
+    second Set-Mailbox adding the same alias is refused, yet was sent twice)."""
     import json
 
     return Counter(c["cmdlet"] for c in sandbox.commands()
-                   if c["cmdlet"] in MUTATING and c["ok"]
-                   and upn in json.dumps(c["parameters"]).lower())
+                   if c["cmdlet"] in MUTATING and upn in json.dumps(c["parameters"]).lower())
 
 
 def assert_no_secret(secrets: list[str], **places: str | bytes) -> None:
     assert secrets
     for name, text in places.items():
         data = text.encode() if isinstance(text, str) else text
-        leaked = [s for s in secrets if s.encode() in data]
-        assert not leaked, f"{len(leaked)} password(s) in {name}"
+        leaked = sum(s.encode() in data for s in secrets)
+        if leaked:  # the count only: a failing run prints no password
+            pytest.fail(f"{leaked} of {len(secrets)} password(s) in plain text in {name}")
 
 
 def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_passwords(  # type: ignore[no-untyped-def]
@@ -589,7 +591,8 @@ def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_
     """20 new users over 2 workers: Graph changes and aliases (on Exchange runspaces) once
     per user, generated passwords in --credentials-out only, no password in plain text in
     the broker's messages, Redis, the store, the worker logs or the CLI's output."""
-    sandbox = hires_sandbox(serve, tmp_path, "--cmdlet-ms", "20")
+    # Mailboxes at once: the workers add every alias (no row waits for the local pass).
+    sandbox = hires_sandbox(serve, tmp_path, "--cmdlet-ms", "20", "--mailbox-delay-s", "0")
     with_queue_key(isolated_home)
     hires = hires_csv(tmp_path, 20)
     creds, results = tmp_path / "creds.csv", tmp_path / "results.csv"
@@ -607,7 +610,7 @@ def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_
     first, second = workers("one"), workers("two")
     output, _ = run.communicate(timeout=600)
     assert run.returncode == 0, output
-    assert "20 changed" in output
+    assert "20 changed" in output and "waiting up to" not in output
 
     for upn in hires.upns:
         assert mutations(sandbox, upn) == {"New-MgUser": 1, "Set-MgUserLicense": 1,
@@ -664,3 +667,28 @@ def test_a_worker_with_another_queue_key_fails_the_rows_and_logs_no_secret(  # t
     assert not (tmp_path / "creds.csv").exists()
     assert_no_secret(list(hires.typed.values()), worker_log=wrong.text(),
                      output=run.stdout + run.stderr, store=store_dump(isolated_home))
+
+
+def test_distributed_activation_rows_that_wait_for_their_mailbox_are_finished_here(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    """Mailboxes that come late: the workers leave the rows waiting, the CLI waits for the
+    mailboxes and finishes those rows itself (a local pass of the same job); the passwords
+    are shown once, as a local run shows them."""
+    sandbox = hires_sandbox(serve, tmp_path, "--mailbox-delay-s", "3")
+    with_queue_key(isolated_home)
+    hires = hires_csv(tmp_path, 3)
+    only = workers("only")
+    run = cli(*LAB, "users", "activate", str(hires.source), "--distributed",
+              "--mailbox-timeout", "120s", check=0, timeout=300)
+    assert "waiting up to 120s for the mailbox of 3 user(s)" in run.stderr
+    assert "3 waiting" in run.stdout and "3 changed" in run.stdout
+    shown = {m.group(1): m.group(2) for m in map(PASSWORD.match, run.stdout.splitlines()) if m}
+    assert set(shown) == set(hires.upns) - set(hires.typed)
+    for upn in hires.upns:
+        assert mutations(sandbox, upn) == {"New-MgUser": 1, "Set-MgUserLicense": 1,
+                                           "Update-MgUser": 1, "Set-Mailbox": 1}, upn
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "completed"
+    assert_no_secret([*shown.values(), *hires.typed.values()], worker_log=only.text(),
+                     store=store_dump(isolated_home), stderr=run.stderr,
+                     redis=redis_dump(configured(isolated_home, "queue", "broker")))
