@@ -692,3 +692,44 @@ def test_distributed_activation_rows_that_wait_for_their_mailbox_are_finished_he
     assert_no_secret([*shown.values(), *hires.typed.values()], worker_log=only.text(),
                      store=store_dump(isolated_home), stderr=run.stderr,
                      redis=redis_dump(configured(isolated_home, "queue", "broker")))
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_distributed_activation_hands_over_what_came_back_and_resume_finishes(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    """Ctrl-C: exit 130 with the resume hint, the passwords of the rows done handed over;
+    'jobs resume' finishes the job locally as it does a local activation's: rows with a
+    Password cell are done, rows that need a generated password fail saying to run
+    'users activate' again (only it shows passwords). No user is changed twice."""
+    sandbox = hires_sandbox(serve, tmp_path, "--cmdlet-ms", "150", "--mailbox-delay-s", "0")
+    with_queue_key(isolated_home)
+    hires = hires_csv(tmp_path, 8)
+    creds = tmp_path / "creds.csv"
+    workers("only")
+    run = cli.popen(*LAB, "users", "activate", str(hires.source), "--distributed",
+                    "--chunk-size", "1", "--credentials-out", str(creds))
+    while row_states()["changed"] < 2:
+        assert run.poll() is None, run.communicate()[0]
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, output
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "interrupted" and f"psbridge jobs resume {job['id']}" in output
+    done = {r["key"] for r in cli.json("jobs", "show", job["id"]) if r["status"] == "changed"}
+    assert 2 <= len(done) < 8
+    with creds.open(newline="") as handle:
+        handed = {r["UserPrincipalName"]: r["TemporaryPassword"] for r in csv.DictReader(handle)}
+    assert set(handed) == done - set(hires.typed), "each row done hands its password over"
+
+    cli(*LAB, "jobs", "resume", job["id"], check=1, timeout=300)
+    final = {r["key"]: r for r in cli.json("jobs", "show", job["id"])}
+    for upn in hires.upns:
+        if upn in done or upn in hires.typed:
+            assert final[upn]["status"] == "changed", final[upn]
+        else:
+            assert final[upn]["status"] == "failed"
+            assert "only 'psbridge users activate' shows" in final[upn]["message"]
+        assert set(mutations(sandbox, upn).values()) <= {1}, upn
+    assert_no_secret([*handed.values(), *hires.typed.values()], output=output,
+                     store=store_dump(isolated_home))
