@@ -132,10 +132,19 @@ class LeasedConnection(Connection):
             self._release()
 
 
-def run_chunk(payload: Mapping[str, Any]) -> dict[str, Any]:
+def run_chunk(payload: Mapping[str, Any], task_id: str | None = None) -> dict[str, Any]:
     """Run the rows of one chunk that are still pending through every step of the plan;
     returns their statuses' counts and their result fields (never secret ones), which the
-    CLI reads (an activation's ``Enabled`` hands a password out)."""
+    CLI reads (an activation's ``Enabled`` hands a password out).
+
+    A copy Redis delivers again while the first delivery runs waits for it and hands back
+    its outcome: the task's result keeps the rows' fields, and the CLI does not see the
+    chunk end before its rows do.
+    """
+    return _once(task_id, lambda: _chunk(payload), f"chunk of job {payload['job']}")
+
+
+def _chunk(payload: Mapping[str, Any]) -> dict[str, Any]:
     job_id = str(payload["job"])
     rows = [WorkRow(int(row), str(key), data) for row, key, data in payload["rows"]]
     with Journal() as journal:
@@ -212,17 +221,25 @@ def audit_tenant(payload: Mapping[str, Any], task_id: str | None = None) -> dict
     back the first one's outcome, so a tenant is audited once into one snapshot. A delivery
     whose worker died left no outcome: the next continues its unfinished snapshot.
     """
+    return _once(task_id, lambda: _audit(payload),
+                 f"audit of {payload.get('tenant') or 'the home tenant'}")
+
+
+def _once(task_id: str | None, run: Callable[[], dict[str, Any]], what: str
+          ) -> dict[str, Any]:
+    """``run()``, unless an earlier delivery of ``task_id`` kept its outcome: the
+    deliveries take turns (see :meth:`SharedLimits.once`) and a later one hands back the
+    first one's outcome."""
     from toolkit.distributed.settings import RESULT_SECONDS
 
     limits = _limits()
     if limits is None or task_id is None:  # AMQP redelivers only when a worker is lost
-        return _audit(payload)
+        return run()
     with limits.once(task_id, keep_seconds=RESULT_SECONDS) as once:
         if once.kept is not None:
-            log.info("audit of %s delivered again; the first delivery's outcome is "
-                     "handed back", payload.get("tenant") or "the home tenant")
+            log.info("%s delivered again; the first delivery's outcome is handed back", what)
             return once.kept
-        outcome = _audit(payload)
+        outcome = run()
         once.keep(outcome)
         return outcome
 
