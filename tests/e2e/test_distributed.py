@@ -733,3 +733,24 @@ def test_ctrl_c_of_a_distributed_activation_hands_over_what_came_back_and_resume
         assert set(mutations(sandbox, upn).values()) <= {1}, upn
     assert_no_secret([*handed.values(), *hires.typed.values()], output=output,
                      store=store_dump(isolated_home))
+
+
+@pytest.mark.slow
+def test_a_chunk_redis_delivers_again_hands_back_the_first_deliverys_outcome(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    """One chunk outlasting the visibility timeout (10 s here): Redis delivers it again to
+    the other worker while it runs. The copy waits for the first delivery and hands back
+    its outcome, so the CLI follows the chunk to its end (no row left unknown) and every
+    row is sent once."""
+    sandbox, source = bulk_job(tmp_path, serve, 16, cmdlet_ms=900)
+    first, second = workers("first"), workers("second")
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "16", "--concurrency", "1", "--distributed",
+                 timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "16 changed" in result.stdout
+    changes = applied(sandbox)
+    assert len(changes) == 16 and set(changes.values()) == {1}
+    wait_for("the copy should hand back the first delivery's outcome",
+             lambda: "delivered again; the first delivery's outcome is handed back"
+             in first.text() + second.text())
