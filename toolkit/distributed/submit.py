@@ -7,8 +7,8 @@ if it stops. Progress comes from the rows' states in the store (a row is reporte
 chunk task has ended: the task's result carries the rows' result fields), the end from the
 tasks' results. Ctrl-C marks the job interrupted (workers skip the chunks they had not
 started), waits for the chunks in flight, reports what came back and exits 130 with the
-resume hint. Audits and
-drift checks go as one task per tenant, each followed to its outcome (:func:`tenant_tasks`).
+resume hint. Audits and drift checks go as one task per tenant, each followed to its
+outcome (:func:`tenant_tasks`).
 """
 
 from __future__ import annotations
