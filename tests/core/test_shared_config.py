@@ -64,6 +64,8 @@ def test_a_missing_section_keeps_the_local_defaults(tmp_path: Path) -> None:
     ('[queue]\nbroker = "http://x"\n', "[queue] broker must be a redis:// or amqp:// URL"),
     ('[queue]\nbroker = "redis://x"\nconnections = 0\n', "[queue] connections"),
     ('[queue]\nbroker = "redis://x"\nqueue = "a b"\n', "[queue] queue must be a name"),
+    ('[queue]\nbroker = "redis://x"\nsecret_key_file = 3\n',
+     "[queue] secret_key_file must be a file name"),
     ('[store]\nurl = "postgresql://x/y"\nuser = "a"\n', "[store] unknown key 'user'"),
     ('[[schedule]]\nname = "n"\ncron = "* * *"\ncommand = "audit"\n',
      "[[schedule]] #1, key 'cron': '* * *' is not five fields"),

@@ -9,6 +9,8 @@ a 4th concurrent Exchange connection of one account, as Exchange Online does).
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import re
 import signal
 import subprocess
@@ -69,14 +71,15 @@ def shared(cli: Cli, isolated_home: Path, request: pytest.FixtureRequest) -> Ite
 def workers(cli: Cli) -> Iterator[Any]:
     started: list[Worker] = []
 
-    def start(name: str, concurrency: int = 1, *options: str) -> Worker:
+    def start(name: str, concurrency: int = 1, *options: str,
+              env: dict[str, str] | None = None) -> Worker:
         # A node name of its own: RabbitMQ's per-node control queue (NAME.celery.pidbox) is
         # exclusive on the broker, which two test runs at once share.
         process = subprocess.Popen(
             [sys.executable, "-m", "toolkit", "-v", "worker", "--concurrency",
              str(concurrency), "--name", f"{name}-{uuid.uuid4().hex[:8]}@test", *options],
-            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            stdin=subprocess.DEVNULL)
+            env={**cli.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, stdin=subprocess.DEVNULL)
         worker = Worker(process)
 
         def pump() -> None:
@@ -463,3 +466,291 @@ def test_an_audit_redis_delivers_again_is_not_run_twice(  # type: ignore[no-unty
     for tenant in ("customer00.onmicrosoft.com", "customer01.onmicrosoft.com"):
         (snapshot,) = cli.json("--profile", "lab", "--tenant", tenant, "perms", "snapshots")
         assert snapshot["mailboxes"] == 20
+
+
+# users activate --distributed: two steps (Graph, then Exchange) and sealed passwords.
+
+HIRES_HEADER = ("UserPrincipalName,DisplayName,FirstName,LastName,UsageLocation,Licenses,"
+                "Password,Aliases")
+MUTATING = ("New-MgUser", "Update-MgUser", "Set-MgUserLicense", "Set-Mailbox")
+LAB = ("--profile", "lab")
+PASSWORD = re.compile(r"^\s*│?\s*(\S+@\S+)\s+│\s+(\S+)\s+│\s*$")  # a shown password
+
+
+def hires_sandbox(serve: Any, tmp_path: Path, *extra: str) -> ServedSandbox:
+    """The demo tenant with enough ENTERPRISEPACK seats for every new hire of a test."""
+    import json
+
+    from toolkit.sandbox.tenant import demo
+
+    seed = demo.demo_seed()
+    contoso = next(t for t in seed["tenants"] if t["name"] == demo.CONTOSO)
+    for sku in contoso["skus"]:
+        if sku["part_number"] == "ENTERPRISEPACK":
+            sku["enabled"] = 80
+    path = tmp_path / "hires-seed.json"
+    path.write_text(json.dumps(seed))
+    return serve(*extra, seed=str(path))  # type: ignore[no-any-return]
+
+
+@dataclass
+class Hires:
+    source: Path
+    upns: list[str]
+    typed: dict[str, str]  # passwords from the file's Password cells (never handed out)
+
+
+def hires_csv(tmp_path: Path, count: int) -> Hires:
+    """``count`` new users with an alias each; every fourth has a Password cell."""
+    upns = [f"hire{i:02d}@contoso.com" for i in range(count)]
+    typed = {upn: f"Typed{uuid.uuid4().hex[:12]}!9" for upn in upns[::4]}
+    source = rows_csv(tmp_path / "hires.csv", HIRES_HEADER, [
+        f"{upn},Hire {i},Hire,N{i},US,ENTERPRISEPACK,{typed.get(upn, '')},"
+        f"{upn.replace('@', '.alias@')}" for i, upn in enumerate(upns)])
+    return Hires(source, upns, typed)
+
+
+def with_queue_key(home: Path) -> str:
+    """A queue key for the CLI and the workers: ``[queue] secret_key_file``."""
+    import tomlkit
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    (home / "queue.key").write_text(key + "\n", encoding="utf-8")
+    config = home / "config.toml"
+    document = tomlkit.parse(config.read_text())
+    document["queue"]["secret_key_file"] = "queue.key"  # type: ignore[index]
+    config.write_text(tomlkit.dumps(document))
+    return key
+
+
+def configured(home: Path, table: str, key: str) -> str:
+    import tomllib
+
+    with (home / "config.toml").open("rb") as handle:
+        return str(tomllib.load(handle)[table][key])
+
+
+def redis_dump(url: str) -> bytes:
+    """Every key and value of the test's Redis database; the body of each Celery message
+    waiting in a queue is base64 inside its JSON envelope, so it is decoded too."""
+    import base64
+    import json
+
+    import redis
+
+    db = redis.Redis.from_url(url)
+    dump = []
+    for key in db.scan_iter():
+        kind = db.type(key).decode()
+        values: list[bytes] = (
+            [db.get(key) or b""] if kind == "string" else
+            db.lrange(key, 0, -1) if kind == "list" else
+            [b for pair in db.hgetall(key).items() for b in pair] if kind == "hash" else
+            list(db.smembers(key)) if kind == "set" else
+            [m for m, _ in db.zrange(key, 0, -1, withscores=True)])
+        dump.append(key)
+        for value in values:
+            dump.append(value)
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                dump.append(base64.b64decode(json.loads(value)["body"]))
+    return b"\n".join(dump)
+
+
+def store_dump(home: Path) -> str:
+    """Every row of every table of the test's PostgreSQL store, as text."""
+    import psycopg
+
+    with psycopg.connect(configured(home, "store", "url")) as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return "\n".join(str(row) for table in tables
+                         for row in db.execute(f'SELECT * FROM "{table}"'))
+
+
+def mutations(sandbox: ServedSandbox, upn: str) -> Counter[str]:
+    """The changes sent to the sandbox that name ``upn``, by cmdlet (refused ones too: a
+    second Set-Mailbox adding the same alias is refused, yet was sent twice)."""
+    import json
+
+    return Counter(c["cmdlet"] for c in sandbox.commands()
+                   if c["cmdlet"] in MUTATING and upn in json.dumps(c["parameters"]).lower())
+
+
+def assert_no_secret(secrets: list[str], **places: str | bytes) -> None:
+    assert secrets
+    for name, text in places.items():
+        data = text.encode() if isinstance(text, str) else text
+        leaked = sum(s.encode() in data for s in secrets)
+        if leaked:  # the count only: a failing run prints no password
+            pytest.fail(f"{leaked} of {len(secrets)} password(s) in plain text in {name}")
+
+
+def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_passwords(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    """20 new users over 2 workers: Graph changes and aliases (on Exchange runspaces) once
+    per user, generated passwords in --credentials-out only, no password in plain text in
+    the broker's messages, Redis, the store, the worker logs or the CLI's output."""
+    # Mailboxes at once: the workers add every alias (no row waits for the local pass).
+    sandbox = hires_sandbox(serve, tmp_path, "--cmdlet-ms", "20", "--mailbox-delay-s", "0")
+    with_queue_key(isolated_home)
+    hires = hires_csv(tmp_path, 20)
+    creds, results = tmp_path / "creds.csv", tmp_path / "results.csv"
+    run = cli.popen(*LAB, "users", "activate", str(hires.source), "--distributed",
+                    "--chunk-size", "2", "--credentials-out", str(creds), "--results",
+                    str(results))
+    import redis
+
+    broker = configured(isolated_home, "queue", "broker")
+    while redis.Redis.from_url(broker).llen("psbridge") < 10:  # every chunk waits queued
+        assert run.poll() is None, run.communicate()[0]
+        time.sleep(0.05)
+    queued = redis_dump(broker)
+    assert b"hire00@contoso.com" in queued, "the scan reads the queued messages"
+    first, second = workers("one"), workers("two")
+    output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output
+    assert "20 changed" in output and "waiting up to" not in output
+
+    for upn in hires.upns:
+        assert mutations(sandbox, upn) == {"New-MgUser": 1, "Set-MgUserLicense": 1,
+                                           "Update-MgUser": 1, "Set-Mailbox": 1}, upn
+    aliasing = {c["runspace"] for c in sandbox.commands("Set-Mailbox")}
+    assert {c["service"] for c in sandbox.commands() if c["runspace"] in aliasing} \
+        == {"exchange"}, "aliases are added on Exchange-only runspaces"
+    assert all(w.ran("psbridge.run_chunk") for w in (first, second)), "both took chunks"
+
+    with creds.open(newline="") as handle:
+        handed = {r["UserPrincipalName"]: r["TemporaryPassword"] for r in csv.DictReader(handle)}
+    assert set(handed) == set(hires.upns) - set(hires.typed)
+    secrets = [*handed.values(), *hires.typed.values()]
+    assert_no_secret(secrets, queued_messages=queued, redis=redis_dump(broker),
+                     store=store_dump(isolated_home), output=output,
+                     worker_logs=first.text() + second.text(), results=results.read_text(),
+                     command_log=sandbox.command_log.read_text())
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "completed"
+
+
+def test_users_activate_distributed_without_a_queue_key_changes_and_sends_nothing(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    import redis
+
+    sandbox = hires_sandbox(serve, tmp_path)
+    hires = hires_csv(tmp_path, 3)
+    refused = cli(*LAB, "users", "activate", str(hires.source), "--distributed", check=2)
+    assert "none is set (PSBRIDGE_QUEUE_KEY or [queue] secret_key_file)" in refused.stderr
+    assert "Fernet.generate_key().decode()" in refused.stderr
+    assert [c for c in sandbox.commands() if c["cmdlet"] in MUTATING] == []
+    assert cli.json("jobs", "list") == []
+    assert redis.Redis.from_url(configured(isolated_home, "queue", "broker")).llen(
+        "psbridge") == 0
+
+
+def test_a_worker_with_another_queue_key_fails_the_rows_and_logs_no_secret(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    sandbox = hires_sandbox(serve, tmp_path)
+    with_queue_key(isolated_home)
+    hires = hires_csv(tmp_path, 4)
+    wrong = workers("wrong", env={"PSBRIDGE_QUEUE_KEY": Fernet.generate_key().decode()})
+    run = cli(*LAB, "users", "activate", str(hires.source), "--distributed",
+              "--credentials-out", str(tmp_path / "creds.csv"), check=1, timeout=300)
+    assert "4 failed" in run.stdout
+    (job,) = cli.json("jobs", "list")
+    rows = cli.json("jobs", "show", job["id"])
+    assert {r["status"] for r in rows} == {"failed"} and len(rows) == 4
+    assert all("cannot open the task's sealed secrets" in r["message"] for r in rows), rows
+    assert "cannot open the task's sealed secrets" in wrong.text()
+    assert [c for c in sandbox.commands() if c["cmdlet"] in MUTATING] == []
+    assert not (tmp_path / "creds.csv").exists()
+    assert_no_secret(list(hires.typed.values()), worker_log=wrong.text(),
+                     output=run.stdout + run.stderr, store=store_dump(isolated_home))
+
+
+def test_distributed_activation_rows_that_wait_for_their_mailbox_are_finished_here(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    """Mailboxes that come late: the workers leave the rows waiting, the CLI waits for the
+    mailboxes and finishes those rows itself (a local pass of the same job); the passwords
+    are shown once, as a local run shows them."""
+    sandbox = hires_sandbox(serve, tmp_path, "--mailbox-delay-s", "3")
+    with_queue_key(isolated_home)
+    hires = hires_csv(tmp_path, 3)
+    only = workers("only")
+    run = cli(*LAB, "users", "activate", str(hires.source), "--distributed",
+              "--mailbox-timeout", "120s", check=0, timeout=300)
+    assert "waiting up to 120s for the mailbox of 3 user(s)" in run.stderr
+    assert "3 waiting" in run.stdout and "3 changed" in run.stdout
+    shown = {m.group(1): m.group(2) for m in map(PASSWORD.match, run.stdout.splitlines()) if m}
+    assert set(shown) == set(hires.upns) - set(hires.typed)
+    for upn in hires.upns:
+        assert mutations(sandbox, upn) == {"New-MgUser": 1, "Set-MgUserLicense": 1,
+                                           "Update-MgUser": 1, "Set-Mailbox": 1}, upn
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "completed"
+    assert_no_secret([*shown.values(), *hires.typed.values()], worker_log=only.text(),
+                     store=store_dump(isolated_home), stderr=run.stderr,
+                     redis=redis_dump(configured(isolated_home, "queue", "broker")))
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_distributed_activation_hands_over_what_came_back_and_resume_finishes(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
+    """Ctrl-C: exit 130 with the resume hint, the passwords of the rows done handed over;
+    'jobs resume' finishes the job locally as it does a local activation's: rows with a
+    Password cell are done, rows that need a generated password fail saying to run
+    'users activate' again (only it shows passwords). No user is changed twice."""
+    sandbox = hires_sandbox(serve, tmp_path, "--cmdlet-ms", "150", "--mailbox-delay-s", "0")
+    with_queue_key(isolated_home)
+    hires = hires_csv(tmp_path, 8)
+    creds = tmp_path / "creds.csv"
+    workers("only")
+    run = cli.popen(*LAB, "users", "activate", str(hires.source), "--distributed",
+                    "--chunk-size", "1", "--credentials-out", str(creds))
+    while row_states()["changed"] < 2:
+        assert run.poll() is None, run.communicate()[0]
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, output
+    (job,) = cli.json("jobs", "list")
+    assert job["status"] == "interrupted" and f"psbridge jobs resume {job['id']}" in output
+    done = {r["key"] for r in cli.json("jobs", "show", job["id"]) if r["status"] == "changed"}
+    assert 2 <= len(done) < 8
+    with creds.open(newline="") as handle:
+        handed = {r["UserPrincipalName"]: r["TemporaryPassword"] for r in csv.DictReader(handle)}
+    assert set(handed) == done - set(hires.typed), "each row done hands its password over"
+
+    cli(*LAB, "jobs", "resume", job["id"], check=1, timeout=300)
+    final = {r["key"]: r for r in cli.json("jobs", "show", job["id"])}
+    for upn in hires.upns:
+        if upn in done or upn in hires.typed:
+            assert final[upn]["status"] == "changed", final[upn]
+        else:
+            assert final[upn]["status"] == "failed"
+            assert "only 'psbridge users activate' shows" in final[upn]["message"]
+        assert set(mutations(sandbox, upn).values()) <= {1}, upn
+    assert_no_secret([*handed.values(), *hires.typed.values()], output=output,
+                     store=store_dump(isolated_home))
+
+
+@pytest.mark.slow
+def test_a_chunk_redis_delivers_again_hands_back_the_first_deliverys_outcome(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
+    """One chunk outlasting the visibility timeout (10 s here): Redis delivers it again to
+    the other worker while it runs. The copy waits for the first delivery and hands back
+    its outcome, so the CLI follows the chunk to its end (no row left unknown) and every
+    row is sent once."""
+    sandbox, source = bulk_job(tmp_path, serve, 16, cmdlet_ms=900)
+    first, second = workers("first"), workers("second")
+    result = cli("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
+                 str(source), "--chunk-size", "16", "--concurrency", "1", "--distributed",
+                 timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "16 changed" in result.stdout
+    changes = applied(sandbox)
+    assert len(changes) == 16 and set(changes.values()) == {1}
+    wait_for("the copy should hand back the first delivery's outcome",
+             lambda: "delivered again; the first delivery's outcome is handed back"
+             in first.text() + second.text())

@@ -43,6 +43,8 @@ DISTRIBUTED = {
         "test_perms_apply_distributed_grants_each_row_once_on_both_workers",
     "psbridge task run custom/set-attribute --csv rows.csv --distributed":
         "test_a_distributed_job_runs_on_the_workers_and_reports_like_a_local_one",
+    "psbridge users activate new-hires.csv --credentials-out creds.csv --distributed":
+        "test_users_activate_distributed_activates_each_user_once_and_hands_over_the_passwords",
 }
 
 # example (as normalised by `commands`) -> why it does not run in this test

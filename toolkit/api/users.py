@@ -117,10 +117,11 @@ class Activation:
         self.job: Job | None = None
 
     def run(self, *, concurrency: int | None = None, chunk_size: int = DEFAULT_CHUNK,
-            results: Path | None = None) -> JobRun:
-        """The first pass: every row planned; rows with aliases may end ``waiting``."""
+            results: Path | None = None, distributed: bool = False) -> JobRun:
+        """The first pass: every row planned; rows with aliases may end ``waiting``.
+        ``distributed``: on the Celery workers, the passwords sealed with the queue key."""
         return self._pass(self.request.job, self.request.rows, concurrency=concurrency,
-                          chunk_size=chunk_size, results=results)
+                          chunk_size=chunk_size, results=results, distributed=distributed)
 
     def waiting(self) -> list[int]:
         """Rows done for now that wait for their mailbox (to add aliases)."""
@@ -137,7 +138,9 @@ class Activation:
     def finish_waiting(self, *, concurrency: int | None = None,
                        chunk_size: int = DEFAULT_CHUNK, results: Path | None = None
                        ) -> JobRun:
-        """The second pass: the job's rows without an outcome, planned again now."""
+        """The second pass: the job's rows without an outcome, planned again now. It runs
+        here, also after a distributed first pass: it is a resume of the job (as ``jobs
+        resume`` is, always local), for the few rows whose mailbox came late."""
         from toolkit.core.journal import Journal
         from toolkit.tasks.users import activation
 
@@ -151,7 +154,7 @@ class Activation:
 
     def _pass(self, plan: JobPlan, plans: Sequence[RowPlan], *, concurrency: int | None,
               chunk_size: int, results: Path | None, resume: Job | None = None,
-              skip_rows: tuple[int, ...] = ()) -> JobRun:
+              skip_rows: tuple[int, ...] = (), distributed: bool = False) -> JobRun:
         self._plans.update({p.line: p for p in plans})
         self._spool.keep((p.target_upn, p.password) for p in plans
                          if p.password and p.password_generated and not p.error)
@@ -162,7 +165,7 @@ class Activation:
         return run_job(self._ws.target, self._ws.catalog, plan, concurrency=concurrency,
                        chunk_size=chunk_size, results_path=results,
                        progress=self._ws.progress, resume=resume, skip_rows=skip_rows,
-                       on_start=started, on_results=self._came)
+                       on_start=started, on_results=self._came, distributed=distributed)
 
     def _came(self, results: list[RowResult]) -> None:
         for result in results:
@@ -219,15 +222,17 @@ class Users:
                  licenses: Sequence[str] = (), dry_run: bool = False,
                  mailbox_timeout: float = DEFAULT_MAILBOX_WAIT,
                  concurrency: int | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 results: Path | None = None, on_password: PasswordSink | None = None
-                 ) -> ActivationResult:
+                 results: Path | None = None, on_password: PasswordSink | None = None,
+                 distributed: bool = False) -> ActivationResult:
         """Activate the users of a CSV (UserPrincipalName, DisplayName, FirstName,
         LastName, UsageLocation, Licenses, Password, Aliases, Enabled).
 
         Generated temporary passwords go to ``on_password(account, password)``, else into
         ``result.passwords``. Rows still waiting for their mailbox after
         ``mailbox_timeout`` seconds are in ``result.waiting`` (``ws.jobs.resume`` finishes
-        them later).
+        them later). ``distributed``: the first pass runs on the Celery workers (the
+        passwords travel sealed with the queue key; the mailbox wait and the pass that
+        finishes the waiting rows run here).
         """
         request = self.plan_activate(source, usage_location=usage_location,
                                      licenses=licenses, dry_run=dry_run)
@@ -237,7 +242,7 @@ class Users:
         sink = on_password or result.passwords.__setitem__
         with self.start(request, sink) as activation:
             result.runs.append(activation.run(concurrency=concurrency, chunk_size=chunk_size,
-                                              results=results))
+                                              results=results, distributed=distributed))
             if (activation.waiting() and mailbox_timeout > 0
                     and activation.wait_for_mailboxes(mailbox_timeout)):
                 result.runs.append(activation.finish_waiting(

@@ -11,7 +11,7 @@ import click
 
 from toolkit.cli.context import AppContext
 from toolkit.cli.credentials import Credentials, refuse_existing, report_undelivered
-from toolkit.cli.jobrun import concurrency_option, end_dry_run
+from toolkit.cli.jobrun import concurrency_option, distributed_option, end_dry_run
 from toolkit.cli.output import emit
 from toolkit.core.errors import PartialFailure
 
@@ -82,11 +82,12 @@ def _plan_rows(request: ActivationRequest) -> list[dict[str, Any]]:
               help="How long rows with aliases wait for their mailbox (e.g. 90s, 30m, 2h); "
               "rows still waiting are finished with 'psbridge jobs resume'.")
 @concurrency_option
+@distributed_option
 @click.pass_obj
 def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
              usage_location: str | None, licenses: tuple[str, ...],
              credentials_out: Path | None, mailbox_timeout: float, concurrency: int | None,
-             chunk_size: int, results_path: Path | None) -> None:
+             chunk_size: int, results_path: Path | None, distributed: bool) -> None:
     """Activate the users of FILE.csv: link or create, usage location, licences, enable,
     temporary password, aliases.
 
@@ -104,12 +105,15 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
     are shown once at the end, or only written to --credentials-out. Rows with aliases wait
     for the mailbox the licence brings (up to --mailbox-timeout); rows still waiting are
     recorded as pending mailbox and finished by 'psbridge jobs resume JOB'.
+    With --distributed the workers run the first pass (the passwords travel sealed with
+    the queue key); the mailbox wait and the rows that waited are finished here.
 
     \b
     Examples:
       psbridge users activate new-hires.csv --dry-run
       psbridge users activate new-hires.csv --usage-location US --license ENTERPRISEPACK
       psbridge users activate new-hires.csv --credentials-out creds.csv --mailbox-timeout 1h
+      psbridge users activate new-hires.csv --credentials-out creds.csv --distributed
     """
     from toolkit.api.users import read_activation
     from toolkit.cli.jobrun import run_shown
@@ -146,7 +150,7 @@ def activate(app: AppContext, csv_path: Path, dry_run: bool, dialect: None,
                                     "results": results_path}
         with ws.users.start(request, credentials.add) as run:
             try:
-                failure = reported(lambda: run.run(**settings))
+                failure = reported(lambda: run.run(**settings, distributed=distributed))
                 waiting = run.waiting()
                 if waiting and mailbox_timeout > 0 and run.job is not None:
                     click.echo(f"waiting up to {mailbox_timeout:.0f}s for the mailbox of "

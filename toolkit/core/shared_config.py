@@ -10,6 +10,7 @@
     connections = 3      # per (management host, account, tenant, service), all workers
     redelivery_seconds = 3600   # Redis: a dead worker's task is delivered again after this
     queue = "psbridge"   # the queue the CLI sends to and workers take from by default
+    secret_key_file = "/etc/psbridge/queue.key"   # Fernet key sealing secrets in tasks
 
     [[schedule]]
     name = "nightly-audit"
@@ -69,13 +70,14 @@ class QueueSettings:
     connections: int = DEFAULT_CONNECTIONS
     redelivery_seconds: int = DEFAULT_REDELIVERY_SECONDS
     queue: str = DEFAULT_QUEUE
+    secret_key_file: Path | None = None  # the Fernet key that seals secrets in tasks
 
 
 def parse_queue(value: Any, path: Path) -> QueueSettings | None:
     if value is None:
         return None
     table = _table(value, "queue", path, {"broker", "connections", "redelivery_seconds",
-                                          "queue"})
+                                          "queue", "secret_key_file"})
     broker = table.get("broker")
     if not isinstance(broker, str) or urlsplit(broker).scheme not in BROKER_SCHEMES:
         raise ConfigError(f"{path}: [queue] broker must be a redis:// or amqp:// URL, "
@@ -92,7 +94,11 @@ def parse_queue(value: Any, path: Path) -> QueueSettings | None:
     if not isinstance(queue, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", queue):
         raise ConfigError(f"{path}: [queue] queue must be a name of letters, digits, '.', "
                           f"'_' and '-', not {queue!r}")
-    return QueueSettings(broker, connections, redelivery, queue)
+    key_file = table.get("secret_key_file")
+    if key_file is not None and (not isinstance(key_file, str) or not key_file.strip()):
+        raise ConfigError(f"{path}: [queue] secret_key_file must be a file name")
+    return QueueSettings(broker, connections, redelivery, queue,
+                         None if key_file is None else path.parent / Path(key_file).expanduser())
 
 
 def parse_schedules(value: Any, path: Path) -> tuple[Mapping[str, Any], ...]:

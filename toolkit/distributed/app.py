@@ -50,7 +50,9 @@ def celery_app() -> Any:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
-    app.task(name=CHUNK_TASK, acks_late=True, reject_on_worker_lost=True)(tasks.run_chunk)
+    @app.task(name=CHUNK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def run_chunk(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        return tasks.run_chunk(payload, task_id=task.request.id)
 
     @app.task(name=AUDIT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
     def audit_tenant(task: Any, payload: dict[str, Any]) -> dict[str, Any]:

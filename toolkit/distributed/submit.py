@@ -1,11 +1,14 @@
 """The CLI's side of ``--distributed``: record the job, send its chunks, follow the store.
 
-The job and every row (without secret columns) are in the shared store before the first
-task leaves, so any agent sees the job at once, and ``psbridge jobs resume`` finishes it as a
-local run if it stops. Progress comes from the rows' states in the store, the end from the
+The job and every row (without secret columns: those travel sealed, see
+:mod:`toolkit.distributed.sealing`) are in the shared store before the first task leaves,
+so any agent sees the job at once, and ``psbridge jobs resume`` finishes it as a local run
+if it stops. Progress comes from the rows' states in the store (a row is reported once its
+chunk task has ended: the task's result carries the rows' result fields), the end from the
 tasks' results. Ctrl-C marks the job interrupted (workers skip the chunks they had not
-started), waits for the chunks in flight, and exits 130 with the resume hint. Audits and
-drift checks go as one task per tenant, each followed to its outcome (:func:`tenant_tasks`).
+started), waits for the chunks in flight, reports what came back and exits 130 with the
+resume hint. Audits and drift checks go as one task per tenant, each followed to its
+outcome (:func:`tenant_tasks`).
 """
 
 from __future__ import annotations
@@ -13,19 +16,21 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from toolkit.core.chunks import chunked
 from toolkit.core.config import Profile
 from toolkit.core.database import configured_location, is_postgres
-from toolkit.core.errors import ConfigError, InputError, Interrupted, PartialFailure
+from toolkit.core.errors import ConfigError, Interrupted, PartialFailure
 from toolkit.core.jobs import JobPlan, begin_job, final_status, rendered_row_steps
 from toolkit.core.journal import OUTCOMES, WAITING, Job, Journal
-from toolkit.core.runner import RowResult, RunSummary
+from toolkit.core.runner import RowResult, RunSummary, WorkRow
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.core.tenants import TenantRef
 from toolkit.distributed.app import AUDIT_TASK, CHUNK_TASK, DRIFT_TASK, celery_app
+from toolkit.distributed.sealing import Secrets, require_key, seal_chunk
 
 if TYPE_CHECKING:
     from toolkit.tasks.permissions.snapshots import Grant
@@ -60,51 +65,75 @@ def run_plan_distributed(
     on_results: Callable[[list[RowResult]], None] | None = None,
     on_start: Callable[[Job], None] | None = None,
 ) -> tuple[Job, RunSummary]:
-    """Run a plan on the workers; returns like :func:`toolkit.core.jobs.run_plan`."""
+    """Run a plan on the workers; returns like :func:`toolkit.core.jobs.run_plan`.
+
+    Every step of the plan (its template, then ``plan.then``) runs on the worker that took
+    the chunk. Secret cells and parameters travel sealed with the queue key
+    (:mod:`toolkit.distributed.sealing`); without a key such a plan is refused before
+    anything is changed or sent.
+    """
     check_distributable(target.profile)
-    first, *then = rendered_row_steps(target, catalog, plan)
-    if then:
-        raise InputError(f"task {plan.task} runs its rows through {len(then) + 1} templates "
-                         "on separate connections; --distributed runs one template only",
-                         hint="Run it without --distributed.")
-    meta = first.meta
-    if meta.secret_columns or any(p.secret for p in meta.params.values()):
-        raise InputError(f"template {meta.name} takes secrets; --distributed does not send "
-                         "secrets through the broker", hint="Run it without --distributed.")
+    metas = [step.meta for step in rendered_row_steps(target, catalog, plan)]
+    secrets = Secrets.of(metas)
+    key = require_key(f"task {plan.task}") if secrets else None
     app = celery_app()
     started = time.monotonic()
     with Journal() as journal:
-        job, checked = begin_job(target, catalog, plan, [meta], journal, None)
+        job, checked = begin_job(target, catalog, plan, metas, journal, None)
         for connection in checked:  # signed in, right tenant: the workers connect themselves
             connection.close()
         if on_start is not None:
             on_start(job)
         seen = journal.rows_in(job.id, [*OUTCOMES, WAITING])  # reported by on_start
         status = "failed"
-        results: list[Any] = []
-        keys: dict[int, Mapping[str, str]] = {}  # each row's naming fields, for --results
+        sent = Sent()
         try:
             for chunk in chunked(plan.rows(), chunk_size):
-                journal.record_rows(job.id, ((w.row, w.key, w.data) for w in chunk))
-                keys.update((w.row, w.keys) for w in chunk)
-                payload = {"job": job.id, "profile": target.profile.name,
-                           "tenant": target.tenant, "task": plan.task,
-                           "template": plan.template, "context": dict(plan.context),
-                           "params": dict(plan.params),
-                           "rows": [[w.row, w.key, dict(w.data)] for w in chunk]}
-                results.append(app.send_task(CHUNK_TASK, args=[payload]))
-            summary = _follow(journal, job, results, seen, on_results, started, keys)
+                rows = [(w.row, w.key, secrets.split(w.data, secrets.columns)[0])
+                        for w in chunk]
+                journal.record_rows(job.id, rows)
+                payload = _payload(job, target, plan, secrets, rows)
+                if key is not None:
+                    payload["sealed"] = seal_chunk(key, secrets, plan.params, chunk)
+                sent.add(app.send_task(CHUNK_TASK, args=[payload]), chunk)
+            summary = _follow(journal, job, sent, seen, on_results, started)
             status = final_status(journal, job.id)
             return job, summary
         except KeyboardInterrupt:
             status = "interrupted"
             journal.finish_job(job.id, status)  # workers skip chunks they had not started
-            _wait(results, GRACE_SECONDS)
+            _wait(sent.results, GRACE_SECONDS)
+            _report(journal, job, sent, seen, on_results)  # what came back, as a local run
             raise Interrupted("interrupted; chunks not started were not sent, what came "
                               "back is recorded", hint=f"psbridge jobs resume {job.id}") from None
         finally:
             if status != "interrupted":
                 journal.finish_job(job.id, status)
+
+
+def _payload(job: Job, target: Target, plan: JobPlan, secrets: Secrets,
+             rows: Sequence[tuple[int, str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """A chunk task's payload, in plain text: nothing secret (that goes sealed)."""
+    return {"job": job.id, "profile": target.profile.name, "tenant": target.tenant,
+            "task": plan.task, "template": plan.template, "then": list(plan.then),
+            "context": dict(plan.context),
+            "params": secrets.split(plan.params, secrets.params)[0],
+            "rows": [[row, key, dict(data)] for row, key, data in rows]}
+
+
+@dataclass
+class Sent:
+    """The chunk tasks sent, and which task carries each row (with its naming fields)."""
+
+    results: list[Any] = field(default_factory=list)
+    task_of: dict[int, Any] = field(default_factory=dict)
+    keys: dict[int, Mapping[str, str]] = field(default_factory=dict)
+
+    def add(self, result: Any, chunk: Sequence[WorkRow]) -> None:
+        self.results.append(result)
+        for w in chunk:
+            self.task_of[w.row] = result
+            self.keys[w.row] = w.keys
 
 
 def _wait(results: list[Any], seconds: float) -> None:
@@ -113,33 +142,59 @@ def _wait(results: list[Any], seconds: float) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def _follow(journal: Journal, job: Job, results: list[Any], seen: set[int],
+def _follow(journal: Journal, job: Job, sent: Sent, seen: set[int],
             on_results: Callable[[list[RowResult]], None] | None,
-            started: float, keys: Mapping[int, Mapping[str, str]]) -> RunSummary:
+            started: float) -> RunSummary:
     """Report rows as their outcomes reach the store, until every chunk task has ended."""
     counts: Counter[str] = Counter()
     failures: list[RowResult] = []
     while True:
-        finished = all(r.ready() for r in results)  # read before the rows: none missed
-        fresh = [RowResult(o.row, o.status, o.key, o.message, o.error_id,
-                           duration=o.duration, keys=keys.get(o.row, {}))
-                 for o in journal.outcomes(job.id)
-                 if o.row not in seen and o.status in (*OUTCOMES, WAITING)]
-        if fresh:
-            seen.update(r.row for r in fresh)
-            counts.update(r.status for r in fresh)
-            failures.extend(r for r in fresh if r.status == "failed")
-            if on_results is not None:
-                on_results(fresh)
+        finished = all(r.ready() for r in sent.results)  # read before the rows: none missed
+        fresh = _report(journal, job, sent, seen, on_results)
+        counts.update(r.status for r in fresh)
+        failures.extend(r for r in fresh if r.status == "failed")
         if finished:
             break
         time.sleep(POLL_SECONDS)
-    for result in results:
+    for result in sent.results:
         if result.failed():
             raise PartialFailure(f"a worker could not run a chunk of job {job.id}: "
                                  f"{result.result!r}",
                                  hint=f"See the worker's log; psbridge jobs resume {job.id}")
     return RunSummary(counts, failures, time.monotonic() - started)
+
+
+def _report(journal: Journal, job: Job, sent: Sent, seen: set[int],
+            on_results: Callable[[list[RowResult]], None] | None) -> list[RowResult]:
+    """Hand ``on_results`` the rows not reported yet whose outcome is in the store and
+    whose chunk task has ended: its result holds the rows' result fields (an
+    activation's ``Enabled``, which hands a password out), never secret ones."""
+    ended: dict[str, Mapping[str, Any] | None] = {}  # by task: its rows' fields, if ended
+    fresh = []
+    for o in journal.outcomes(job.id):
+        task = sent.task_of.get(o.row)
+        if o.row in seen or o.status not in (*OUTCOMES, WAITING) or task is None:
+            continue
+        if task.id not in ended:
+            ended[task.id] = _fields(task) if task.ready() else None
+        fields = ended[task.id]
+        if fields is None:
+            continue
+        fresh.append(RowResult(o.row, o.status, o.key, o.message, o.error_id,
+                               fields=fields.get(str(o.row), {}),
+                               duration=o.duration, keys=sent.keys.get(o.row, {})))
+    if fresh:
+        seen.update(r.row for r in fresh)
+        if on_results is not None:
+            on_results(fresh)
+    return fresh
+
+
+def _fields(task: Any) -> Mapping[str, Any]:
+    """The result fields of each row of an ended chunk task, by row number (none when
+    the task failed or ran nothing)."""
+    outcome = task.result if task.successful() else None
+    return outcome.get("fields", {}) if isinstance(outcome, Mapping) else {}
 
 
 def audit_tenants_distributed(

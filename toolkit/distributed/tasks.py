@@ -1,12 +1,13 @@
 """What a worker runs: one chunk of a bulk job, one tenant's audit or drift check.
 
-A chunk task claims its rows in the store (pending -> sent, atomically), runs only the rows
-it claimed through the same runner a local job uses, and records every outcome in the
-store. Rows it finds done were finished by an earlier delivery; rows it finds *sent* were
-in flight when an earlier delivery's worker died: their outcome is unknown, so they are left
-to ``psbridge jobs resume`` (which re-reads the tenant or re-runs them when asked), exactly
-as after a local crash. A task for a job that is no longer running (the user pressed
-Ctrl-C) does nothing.
+A chunk task claims its rows in the store (pending -> sent, atomically), opens the chunk's
+sealed secrets (a worker without the CLI's queue key fails the rows, sending nothing), runs
+only the rows it claimed through every step of the plan with the same runner a local job
+uses, and records every outcome in the store. Rows it finds done were finished by an
+earlier delivery; rows it finds *sent* were in flight when an earlier delivery's worker
+died: their outcome is unknown, so they are left to ``psbridge jobs resume`` (which
+re-reads the tenant or re-runs them when asked), exactly as after a local crash. A task
+for a job that is no longer running (the user pressed Ctrl-C) does nothing.
 
 Each worker thread keeps its own target (profile, tenant) between tasks, so a worker
 signs in once per tenant, not once per chunk; every connection it opens holds a lease of
@@ -18,18 +19,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from toolkit.core.config import resolve_profile
 from toolkit.core.jobs import JobPlan, plan_runner, rendered_row_steps
-from toolkit.core.journal import Journal
-from toolkit.core.runner import RunnerSettings, WorkRow
+from toolkit.core.journal import Journal, RowOutcome
+from toolkit.core.runner import RowResult, RunnerSettings, WorkRow
 from toolkit.core.session import Connection
 from toolkit.core.target import Target, open_target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.distributed.leases import SharedLimits, SharedThrottleLimit, scope_of
+from toolkit.distributed.sealing import (
+    KEY_MISMATCH,
+    KEY_MISMATCH_ID,
+    SealBroken,
+    Secrets,
+    open_chunk,
+)
 
 log = logging.getLogger(__name__)
 _local = threading.local()
@@ -57,17 +66,26 @@ class LeasedTarget(Target):
 
     @property
     def scope(self) -> str:
+        return self.scope_for(self.services)
+
+    def scope_for(self, services: Sequence[str]) -> str:
         """Whom the service counts connections against: the app (app-only sign-in), else
         the account, in the tenant acted on."""
         exchange = self.profile.services.get("exchange")
         principal = (exchange.app_id if exchange and exchange.app_id and not exchange.delegated
                      else self.profile.username)
-        return scope_of(self.endpoint.url, principal, self.tenant, self.services)
+        return scope_of(self.endpoint.url, principal, self.tenant, services)
 
     def open_connection(self) -> Connection:
+        return self.opener(self.services)()
+
+    def opener(self, services: Sequence[str]) -> Callable[[], Connection]:
+        """How a step connecting to ``services`` opens its connections: each holds a
+        lease of that step's scope (a Graph step and an Exchange step count apart)."""
         if self.limits is None:
-            return super().open_connection()
-        return LeasedConnection(self, self.limits, self.scope, self.cap)
+            return super().open_connection
+        limits, scope = self.limits, self.scope_for(services)
+        return lambda: LeasedConnection(self, limits, scope, self.cap)
 
     def shared_limit(self) -> SharedThrottleLimit | None:
         """The pipelines-in-flight limit of one chunk, throttled with every worker's."""
@@ -114,34 +132,84 @@ class LeasedConnection(Connection):
             self._release()
 
 
-def run_chunk(payload: Mapping[str, Any]) -> dict[str, int]:
-    """Run the rows of one chunk that are still pending; returns their statuses' counts."""
+def run_chunk(payload: Mapping[str, Any], task_id: str | None = None) -> dict[str, Any]:
+    """Run the rows of one chunk that are still pending through every step of the plan;
+    returns their statuses' counts and their result fields (never secret ones), which the
+    CLI reads (an activation's ``Enabled`` hands a password out).
+
+    A copy Redis delivers again while the first delivery runs waits for it and hands back
+    its outcome: the task's result keeps the rows' fields, and the CLI does not see the
+    chunk end before its rows do.
+    """
+    return _once(task_id, lambda: _chunk(payload), f"chunk of job {payload['job']}")
+
+
+def _chunk(payload: Mapping[str, Any]) -> dict[str, Any]:
     job_id = str(payload["job"])
     rows = [WorkRow(int(row), str(key), data) for row, key, data in payload["rows"]]
     with Journal() as journal:
         if journal.job(job_id).status != "running":
             log.info("job %s is no longer running; chunk skipped", job_id)
-            return {"skipped": len(rows)}
+            return {"counts": {"skipped": len(rows)}}
         claimed = journal.claim(job_id, [w.row for w in rows])
         store = journal.path
-    work = [w for w in rows if w.row in claimed]
-    if len(work) < len(rows):
-        log.info("job %s: %d of %d row(s) already sent or done; not sent again", job_id,
-                 len(rows) - len(work), len(rows))
-    if not work:
-        return {}
+        work = [w for w in rows if w.row in claimed]
+        if len(work) < len(rows):
+            log.info("job %s: %d of %d row(s) already sent or done; not sent again", job_id,
+                     len(rows) - len(work), len(rows))
+        if not work:
+            return {"counts": {}}
+        try:
+            params, work = _unsealed(payload, work)
+        except SealBroken as broken:
+            log.error("job %s: %d row(s) failed: %s (%s)", job_id, len(work), KEY_MISMATCH,
+                      broken)
+            journal.record_outcomes(job_id, [RowOutcome(w.row, "failed", w.key,
+                                                        KEY_MISMATCH_ID, KEY_MISMATCH)
+                                             for w in work])
+            return {"counts": {"failed": len(work)}}
+    return _run_steps(payload, job_id, store, params, work)
+
+
+def _unsealed(payload: Mapping[str, Any], work: list[WorkRow]
+              ) -> tuple[dict[str, Any], list[WorkRow]]:
+    """The plan's parameters and the rows, with the secrets of a sealed chunk put back."""
+    params = dict(payload.get("params", {}))
+    token = payload.get("sealed")
+    if token is None:
+        return params, work
+    secret_params, cells = open_chunk(str(token))
+    return ({**params, **secret_params},
+            [dataclasses.replace(w, data={**w.data, **cells.get(w.row, {})}) for w in work])
+
+
+def _run_steps(payload: Mapping[str, Any], job_id: str, store: Path | str,
+               params: Mapping[str, Any], work: list[WorkRow]) -> dict[str, Any]:
+    """Run the claimed rows through the plan's template and its ``then`` steps, each step
+    on connections (and leases) of its own services."""
     catalog = TemplateCatalog()
     plan = JobPlan(task=str(payload["task"]), template=str(payload["template"]),
-                   rows=lambda: work, total=len(work), params=payload.get("params", {}),
-                   context=payload.get("context", {}))
+                   then=tuple(payload.get("then", ())), rows=lambda: work, total=len(work),
+                   params=params, context=payload.get("context", {}))
     services = catalog.meta(plan.template).services
     target = _target(str(payload["profile"]), payload.get("tenant"), services)
     rendered = rendered_row_steps(target, catalog, plan)
+    secret = Secrets.of(step.meta for step in rendered)
+    fields: dict[str, dict[str, Any]] = {}
+
+    def came(results: list[RowResult]) -> None:
+        for result in results:
+            kept, _ = secret.split(result.fields, secret.columns | secret.params)
+            fields[str(result.row)] = {k: v for k, v in kept.items()
+                                       if v is None or isinstance(v, bool | int | float | str)}
+
     runner = plan_runner(target, catalog, plan, rendered, store, job_id,
                          RunnerSettings(concurrency=1, chunk_size=len(work)),
-                         limit=target.shared_limit())
+                         on_results=came, limit=target.shared_limit(),
+                         open_connection=[target.opener(step.meta.services)
+                                          for step in rendered])
     summary = runner.run(work)
-    return dict(summary.counts)
+    return {"counts": dict(summary.counts), "fields": fields}
 
 
 def audit_tenant(payload: Mapping[str, Any], task_id: str | None = None) -> dict[str, Any]:
@@ -153,17 +221,25 @@ def audit_tenant(payload: Mapping[str, Any], task_id: str | None = None) -> dict
     back the first one's outcome, so a tenant is audited once into one snapshot. A delivery
     whose worker died left no outcome: the next continues its unfinished snapshot.
     """
+    return _once(task_id, lambda: _audit(payload),
+                 f"audit of {payload.get('tenant') or 'the home tenant'}")
+
+
+def _once(task_id: str | None, run: Callable[[], dict[str, Any]], what: str
+          ) -> dict[str, Any]:
+    """``run()``, unless an earlier delivery of ``task_id`` kept its outcome: the
+    deliveries take turns (see :meth:`SharedLimits.once`) and a later one hands back the
+    first one's outcome."""
     from toolkit.distributed.settings import RESULT_SECONDS
 
     limits = _limits()
     if limits is None or task_id is None:  # AMQP redelivers only when a worker is lost
-        return _audit(payload)
+        return run()
     with limits.once(task_id, keep_seconds=RESULT_SECONDS) as once:
         if once.kept is not None:
-            log.info("audit of %s delivered again; the first delivery's outcome is "
-                     "handed back", payload.get("tenant") or "the home tenant")
+            log.info("%s delivered again; the first delivery's outcome is handed back", what)
             return once.kept
-        outcome = _audit(payload)
+        outcome = run()
         once.keep(outcome)
         return outcome
 
