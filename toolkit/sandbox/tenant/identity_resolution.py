@@ -12,6 +12,8 @@ Graph's ``-UserId`` takes the object id or the UPN only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from itertools import chain
 
 from toolkit.sandbox.tenant import errors
 from toolkit.sandbox.tenant.model import Group, Mailbox, Tenant, User
@@ -30,12 +32,25 @@ def _strip_smtp(value: str) -> str:
     return value[5:] if value.casefold().startswith("smtp:") else value
 
 
-def _index(table: dict[str, set[str]], key: str, value: str) -> None:
-    found = table.get(key)
-    if found is None:
-        table[key] = {value}
-    else:
-        found.add(value)
+# key -> the distinct ids it names. Almost every key names one object and the tables are
+# rebuilt for the whole tenant, so one id is a 1-tuple (a fraction of a set's cost) and only
+# a shared key (a display name, say) gets a set.
+Index = dict[str, tuple[str] | set[str]]
+
+
+def _build_index(pairs: Iterable[tuple[str, str]]) -> Index:
+    """The table of (folded key, id) pairs."""
+    table: Index = {}
+    for key, value in pairs:
+        found = table.get(key)
+        if found is None:
+            table[key] = (value,)
+        elif isinstance(found, tuple):
+            if value != found[0]:
+                table[key] = {found[0], value}
+        else:
+            found.add(value)
+    return table
 
 
 class Resolver:
@@ -44,25 +59,18 @@ class Resolver:
     def __init__(self, tenant: Tenant):
         self.tenant = tenant
         # Built for a whole tenant (tens of thousands of keys) on the first lookup after a
-        # directory change: each key is folded once and most keys are unique, so a key's
-        # set is made as a literal (defaultdict's factory call cost four times as much).
-        mailboxes: dict[str, set[str]] = {}
-        users: dict[str, set[str]] = {}
-        for mailbox in tenant.mailboxes.values():
-            guid, user_id = mailbox.guid, mailbox.user_id
-            for key in self._mailbox_keys(mailbox):
-                folded = key.casefold()
-                _index(mailboxes, folded, guid)
-                _index(users, folded, user_id)
-        for user in tenant.users.values():
-            for key in (user.id, user.upn, user.display_name, user.mail_nickname):
-                if key:
-                    _index(users, key.casefold(), user.id)
-        groups: dict[str, set[str]] = {}
-        for group in tenant.groups.values():
-            for key in (group.id, group.email, group.display_name, group.alias):
-                _index(groups, key.casefold(), group.id)
-        self._mailboxes, self._users, self._groups = mailboxes, users, groups
+        # directory change, so each key is folded once (see also Index).
+        boxes = [(mailbox, [key.casefold() for key in self._mailbox_keys(mailbox)])
+                 for mailbox in tenant.mailboxes.values()]
+        self._mailboxes = _build_index((key, box.guid) for box, keys in boxes for key in keys)
+        self._users = _build_index(chain(
+            ((key, box.user_id) for box, keys in boxes for key in keys),
+            ((key.casefold(), user.id) for user in tenant.users.values()
+             for key in (user.id, user.upn, user.display_name, user.mail_nickname) if key),
+        ))
+        self._groups = _build_index(
+            (key.casefold(), group.id) for group in tenant.groups.values()
+            for key in (group.id, group.email, group.display_name, group.alias))
 
     def _mailbox_keys(self, mailbox: Mailbox) -> list[str]:
         user = self.tenant.users.get(mailbox.user_id)
@@ -83,7 +91,7 @@ class Resolver:
 
     def mailbox(self, identity: str, *, display: str | None = None) -> Mailbox:
         """The one mailbox ``identity`` names; Exchange's errors otherwise."""
-        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), set())
+        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), ())
         if not matches:
             raise errors.not_found(display or identity)
         if len(matches) > 1:
@@ -92,7 +100,7 @@ class Resolver:
 
     def principal(self, identity: str) -> User:
         """A security principal (``-User`` / ``-Trustee``): any directory user."""
-        matches = self._users.get(_strip_smtp(identity).strip().casefold(), set())
+        matches = self._users.get(_strip_smtp(identity).strip().casefold(), ())
         if not matches:
             raise errors.not_found(identity)
         if len(matches) > 1:
@@ -101,7 +109,7 @@ class Resolver:
 
     def group(self, identity: str) -> Group | None:
         """The mail-enabled security group ``identity`` names, if one does."""
-        matches = self._groups.get(_strip_smtp(identity).strip().casefold(), set())
+        matches = self._groups.get(_strip_smtp(identity).strip().casefold(), ())
         if len(matches) > 1:
             raise errors.ambiguous(identity)
         return self.tenant.groups[next(iter(matches))] if matches else None
