@@ -16,7 +16,7 @@ Mapping (engine value -> what the client deserializes):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +35,11 @@ class Layout:
         if len(set(self.folded)) != len(names):
             raise ValueError(f"duplicate property names in {names!r}")
 
-    def entries(self, values: Iterable[Any]) -> dict[Any, tuple[Any, Any]]:
+    def entries(self, values: Sequence[Any]) -> dict[Any, tuple[Any, Any]]:
         """The storage of a :class:`CaseInsensitiveDict` mapping these names to ``values``."""
-        return dict(zip(self.folded, zip(self.names, values, strict=True), strict=True))
+        if len(values) != len(self.names):  # checked once: zip(strict=True) costs per item
+            raise ValueError(f"{len(values)} values for {len(self.names)} names")
+        return dict(zip(self.folded, zip(self.names, values, strict=False), strict=False))
 
 
 class CaseInsensitiveDict(MutableMapping[str, Any]):
@@ -84,7 +86,7 @@ class CaseInsensitiveDict(MutableMapping[str, Any]):
         return default if found is None else found[1]
 
     @classmethod
-    def from_layout(cls, layout: Layout, values: Iterable[Any]) -> CaseInsensitiveDict:
+    def from_layout(cls, layout: Layout, values: Sequence[Any]) -> CaseInsensitiveDict:
         """The mapping of ``layout``'s names to ``values``, with no per-key folding."""
         new = cls.__new__(cls)
         new._data = layout.entries(values)
@@ -130,7 +132,7 @@ class Hashtable(CaseInsensitiveDict):
         self.ordered = ordered
 
     @classmethod
-    def from_layout(cls, layout: Layout, values: Iterable[Any], *,
+    def from_layout(cls, layout: Layout, values: Sequence[Any], *,
                     ordered: bool = False) -> Hashtable:
         table = cls.__new__(cls)
         table._data = layout.entries(values)
@@ -154,7 +156,7 @@ class PSObject:
         self.to_string = to_string
 
     @classmethod
-    def from_layout(cls, layout: Layout, values: Iterable[Any],
+    def from_layout(cls, layout: Layout, values: Sequence[Any],
                     type_names: Iterable[str] = PSCUSTOMOBJECT_TYPES) -> PSObject:
         """``PSObject(zip(layout.names, values), type_names)``, without folding each name."""
         obj = cls.__new__(cls)
