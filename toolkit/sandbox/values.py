@@ -16,11 +16,30 @@ Mapping (engine value -> what the client deserializes):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 PSCUSTOMOBJECT_TYPES = ("System.Management.Automation.PSCustomObject", "System.Object")
+
+
+class Layout:
+    """The property names of an object shape, case-folded once: emulated cmdlets build
+    the same shape thousands of times per call (see :meth:`PSObject.from_layout`)."""
+
+    __slots__ = ("folded", "names")
+
+    def __init__(self, *names: str):
+        self.names = names
+        self.folded = tuple(name.casefold() for name in names)
+        if len(set(self.folded)) != len(names):
+            raise ValueError(f"duplicate property names in {names!r}")
+
+    def entries(self, values: Sequence[Any]) -> dict[Any, tuple[Any, Any]]:
+        """The storage of a :class:`CaseInsensitiveDict` mapping these names to ``values``."""
+        if len(values) != len(self.names):  # checked once: zip(strict=True) costs per item
+            raise ValueError(f"{len(values)} values for {len(self.names)} names")
+        return dict(zip(self.folded, zip(self.names, values, strict=False), strict=False))
 
 
 class CaseInsensitiveDict(MutableMapping[str, Any]):
@@ -47,13 +66,31 @@ class CaseInsensitiveDict(MutableMapping[str, Any]):
     def _fold(key: Any) -> Any:
         return key.casefold() if isinstance(key, str) else key
 
+    # _fold is inlined in the hot methods below: the engine reads and writes every
+    # property and hashtable entry through them.
     def __getitem__(self, key: Any) -> Any:
-        return self._data[self._fold(key)][1]
+        return self._data[key.casefold() if isinstance(key, str) else key][1]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        folded = self._fold(key)
+        folded = key.casefold() if isinstance(key, str) else key
         existing = self._data.get(folded)
         self._data[folded] = (existing[0] if existing else key, value)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = self._data.get(key.casefold() if isinstance(key, str) else key)
+        return default if found is None else found[1]
+
+    def get_folded(self, folded: Any, default: Any = None) -> Any:
+        """``get`` for a key the caller already case-folded (hot member reads)."""
+        found = self._data.get(folded)
+        return default if found is None else found[1]
+
+    @classmethod
+    def from_layout(cls, layout: Layout, values: Sequence[Any]) -> CaseInsensitiveDict:
+        """The mapping of ``layout``'s names to ``values``, with no per-key folding."""
+        new = cls.__new__(cls)
+        new._data = layout.entries(values)
+        return new
 
     def __delitem__(self, key: Any) -> None:
         del self._data[self._fold(key)]
@@ -65,7 +102,7 @@ class CaseInsensitiveDict(MutableMapping[str, Any]):
         return len(self._data)
 
     def __contains__(self, key: object) -> bool:
-        return self._fold(key) in self._data
+        return (key.casefold() if isinstance(key, str) else key) in self._data
 
     def original_key(self, key: Any) -> Any:
         """The key as first spelled."""
@@ -94,6 +131,14 @@ class Hashtable(CaseInsensitiveDict):
         super().__init__(items)
         self.ordered = ordered
 
+    @classmethod
+    def from_layout(cls, layout: Layout, values: Sequence[Any], *,
+                    ordered: bool = False) -> Hashtable:
+        table = cls.__new__(cls)
+        table._data = layout.entries(values)
+        table.ordered = ordered
+        return table
+
 
 class PSObject:
     """A PowerShell object: type names (most derived first) and ordered properties."""
@@ -109,6 +154,16 @@ class PSObject:
         self.properties = CaseInsensitiveDict(properties)
         self.type_names = list(type_names)
         self.to_string = to_string
+
+    @classmethod
+    def from_layout(cls, layout: Layout, values: Sequence[Any],
+                    type_names: Iterable[str] = PSCUSTOMOBJECT_TYPES) -> PSObject:
+        """``PSObject(zip(layout.names, values), type_names)``, without folding each name."""
+        obj = cls.__new__(cls)
+        obj.properties = CaseInsensitiveDict.from_layout(layout, values)
+        obj.type_names = list(type_names)
+        obj.to_string = None
+        return obj
 
     def __getitem__(self, name: str) -> Any:
         return self.properties[name]

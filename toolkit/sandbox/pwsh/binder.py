@@ -278,6 +278,7 @@ class CommandInfo:
     set_names: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
     mandatory: dict[str, list[ParamInfo]] = field(default_factory=dict, init=False)
     positions: dict[tuple[str, ...], list[ParamInfo]] = field(default_factory=dict, init=False)
+    plans: dict[PlanKey, SetPlan] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         every = frozenset(self.all_sets)
@@ -292,6 +293,21 @@ class CommandInfo:
                 for p in self.params
                 if (entry := p.sets.get(set_name) or p.sets.get(ALL_SETS)) is not None and entry[0]
             ]
+
+
+# Parameters bound by name (in order), how many positional arguments, pipeline input or not.
+PlanKey = tuple[tuple[str, ...], int, bool]
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    """What binding decided from the parameter names alone, kept for the next call with
+    the same names: which parameters took the positional arguments, the parameter set and
+    the parameters left for pipeline input. Only successful bindings are kept."""
+
+    positional: tuple[ParamInfo, ...]
+    parameter_set: str
+    pipeline_params: list[ParamInfo]
 
 
 @dataclass
@@ -595,20 +611,20 @@ def bind(info: CommandInfo, args: list[tuple[str | None, Any]], has_input: bool)
                 )
         raw[param.name] = (param, value)
 
+    key: PlanKey = (tuple(raw), len(positional), has_input)
+    plan = info.plans.get(key)
+    if plan is not None:
+        for param, value in zip(plan.positional, positional, strict=True):
+            raw[param.name] = (param, value)
+        params, common = _converted(info, raw)
+        return Bound(params, common, plan.parameter_set, plan.pipeline_params)
+
+    named_only = len(raw)
     candidates = _narrow(info, raw, info.all_sets)
     if positional:
         _bind_positional(info, raw, positional, candidates)
         candidates = _narrow(info, raw, candidates)
-
-    params: dict[str, Any] = {}
-    common: dict[str, Any] = {}
-    for pname, (param, value) in raw.items():
-        converted = convert_value(info, param, value)
-        if param.common:
-            common[pname] = converted
-        else:
-            params[pname] = converted
-
+    params, common = _converted(info, raw)
     chosen = _choose_set(info, raw, candidates, has_input)
     pipeline_params = []
     if has_input:
@@ -619,7 +635,24 @@ def bind(info: CommandInfo, args: list[tuple[str | None, Any]], has_input: bool)
             and p.name not in raw
             and (ALL_SETS in p.sets or chosen in p.sets or chosen == ALL_SETS)
         ]
+    positional_params = tuple(param for param, _ in list(raw.values())[named_only:])
+    info.plans[key] = SetPlan(positional_params, chosen, pipeline_params)
     return Bound(params, common, chosen, pipeline_params)
+
+
+def _converted(
+    info: CommandInfo, raw: dict[str, tuple[ParamInfo, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The bound values converted to their parameters' types: (parameters, common ones)."""
+    params: dict[str, Any] = {}
+    common: dict[str, Any] = {}
+    for pname, (param, value) in raw.items():
+        converted = convert_value(info, param, value)
+        if param.common:
+            common[pname] = converted
+        else:
+            params[pname] = converted
+    return params, common
 
 
 def _narrow(

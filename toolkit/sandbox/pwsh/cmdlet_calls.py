@@ -59,8 +59,12 @@ def run_registered(
             result = cmdlet.impl(context, params)
             if result is not None:
                 for value in result:
-                    buffer.append(value)
-                    yield from _drain(buffer, prefs)
+                    if buffer:  # written by the cmdlet before this value: those first
+                        buffer.append(value)
+                        yield from _drain(buffer, prefs)
+                    else:
+                        prefs.output_variable(value)
+                        yield value
         except CmdletTerminatingError as error:
             yield from _drain(buffer, prefs)
             raise PSError(_stamp(error.record, cmdlet.name)) from None

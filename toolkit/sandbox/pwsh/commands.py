@@ -75,8 +75,14 @@ class CallPrefs:
     def __init__(self, ctx: Context, common: dict[str, Any], line: int | None = None):
         self.ctx = ctx
         self.line = line
-        self.error_action: str | None = common.get("ErrorAction")
-        self.warning_action: str | None = common.get("WarningAction")
+        if not common:  # most calls: what the lookups below give for an empty mapping
+            self.error_action: str | None = None
+            self.warning_action: str | None = None
+            self.error_variable = self.warning_variable = self.out_variable = None
+            self.verbose = False
+            return
+        self.error_action = common.get("ErrorAction")
+        self.warning_action = common.get("WarningAction")
         self.error_variable = _variable_name(common.get("ErrorVariable"))
         self.warning_variable = _variable_name(common.get("WarningVariable"))
         self.out_variable = _variable_name(common.get("OutVariable"))
@@ -326,7 +332,7 @@ def bind_script_params(
     info = _script_command_info(body, name)
     bound = binder.bind(info, args, has_input)
     # Common parameters of a script or function set its preference variables.
-    for common, variable in _PREFERENCES.items():
+    for common, variable in _PREFERENCES.items() if bound.common else ():
         if common in bound.common:
             value = bound.common[common]
             if isinstance(value, bool):

@@ -82,18 +82,20 @@ def _error_member(record: ErrorRecord, key: str) -> Any:
     return None
 
 
+MISSING_MEMBER = object()  # get_member's "no such property" from a folded lookup
+
+
 def get_member(value: Any, name: str) -> Any:
     key = name.casefold()
     if key in ("psobject", "pstypenames"):
         return _introspection(value) if key == "psobject" else _type_names(value)
     if isinstance(value, PSObject):
-        props = value.properties
-        if name in props:
-            return props[name]
-        return _common_member(value, key)
+        found = value.properties.get_folded(key, MISSING_MEMBER)
+        return _common_member(value, key) if found is MISSING_MEMBER else found
     if isinstance(value, Hashtable):
-        if name in value:
-            return value[name]
+        found = value.get_folded(key, MISSING_MEMBER)
+        if found is not MISSING_MEMBER:
+            return found
         if key == "count":
             return len(value)
         if key == "keys":

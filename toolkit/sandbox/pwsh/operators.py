@@ -64,6 +64,9 @@ def equals(left: Any, right: Any, case_sensitive: bool = False) -> bool:
     """Scalar ``-eq``."""
     if left is None:
         return right is None
+    kind = type(left)
+    if (kind is bool or kind is int) and type(right) is kind:
+        return left == right  # what the conversion below comes to, without its checks
     if isinstance(left, str):
         if right is None:
             return False

@@ -58,6 +58,7 @@ MASK = "********"
 IGNORED_PARAMETERS = ("Confirm", "WhatIf", "Force", "Headers", "Proxy", "ProxyCredential",
                       "ProxyUseDefaultCredentials", "HttpPipelineAppend", "HttpPipelinePrepend",
                       "Break", "ResponseHeadersVariable", "PassThru", "IgnoreDefaultScope")
+_IGNORED_FOLDED = frozenset(p.casefold() for p in IGNORED_PARAMETERS)
 SECRET_PARAMETERS = frozenset(p.casefold() for p in (
     "Password", "NewPassword", "CSVData", "AccessToken", "PasswordProfile", "Credential",
     "Credentials", "CertificatePassword", "ClientSecretCredential", "ServiceAccountKeyFileData",
@@ -224,9 +225,14 @@ class Call:
 
     def reject_unsupported(self, supported: Iterable[str]) -> None:
         """Refuse, loudly, a parameter the spec allows but the sandbox does not emulate."""
-        allowed = {s.casefold() for s in (*supported, *IGNORED_PARAMETERS)}
+        folded_supported: set[str] | None = None  # folded only when a parameter needs it
         for key, value in self.params.items():
-            if key.casefold() not in allowed and value not in (None, False):
+            folded = key.casefold()
+            if folded in _IGNORED_FOLDED:
+                continue
+            if folded_supported is None:
+                folded_supported = {s.casefold() for s in supported}
+            if folded not in folded_supported and value not in (None, False):
                 raise errors.invalid_argument(
                     f"The sandbox doesn't emulate {self.ctx.cmdlet_name} -{key}.")
 
@@ -293,20 +299,21 @@ def register(
                 raise CmdletTerminatingError(record) from None
             raise CmdletError(record) from None
         finally:
-            services.log({
-                "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-                "tenant": tenant_name,
-                "account": ctx.session.account,
-                # Which runspace ran it, and whose module the cmdlet is (connect cmdlets
-                # included): Exchange and Graph must not share a runspace.
-                "runspace": ctx.state.setdefault("runspace", str(uuid.uuid4())),
-                "cmdlet": name,
-                "service": module_service,
-                "parameters": mask_parameters(params),
-                "ok": outcome is None,
-                **({"error": outcome} if outcome else {}),
-                **({"warned": True} if call is not None and call.warned else {}),
-            })
+            if services.command_log is not None:
+                services.log({
+                    "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                    "tenant": tenant_name,
+                    "account": ctx.session.account,
+                    # Which runspace ran it, and whose module the cmdlet is (connect cmdlets
+                    # included): Exchange and Graph must not share a runspace.
+                    "runspace": _runspace_id(ctx),
+                    "cmdlet": name,
+                    "service": module_service,
+                    "parameters": mask_parameters(params),
+                    "ok": outcome is None,
+                    **({"error": outcome} if outcome else {}),
+                    **({"warned": True} if call is not None and call.warned else {}),
+                })
 
     registry.register(name, run, product=product, visible=visible)
 
@@ -317,6 +324,14 @@ def module_service_of(module: str) -> str | None:
     if module == "ExchangePowerShell":
         return EXCHANGE
     return GRAPH if module.startswith("Microsoft.Graph.") else None
+
+
+def _runspace_id(ctx: CmdletContext) -> str:
+    """The command log's id of the runspace, made on its first logged call."""
+    runspace = ctx.state.get("runspace")
+    if runspace is None:
+        runspace = ctx.state["runspace"] = str(uuid.uuid4())
+    return str(runspace)
 
 
 def _service_delay(services: TenantServices, ctx: CmdletContext) -> None:

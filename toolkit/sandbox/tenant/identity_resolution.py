@@ -12,7 +12,8 @@ Graph's ``-UserId`` takes the object id or the UPN only.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections.abc import Iterable
+from itertools import chain
 
 from toolkit.sandbox.tenant import errors
 from toolkit.sandbox.tenant.model import Group, Mailbox, Tenant, User
@@ -31,25 +32,45 @@ def _strip_smtp(value: str) -> str:
     return value[5:] if value.casefold().startswith("smtp:") else value
 
 
+# key -> the distinct ids it names. Almost every key names one object and the tables are
+# rebuilt for the whole tenant, so one id is a 1-tuple (a fraction of a set's cost) and only
+# a shared key (a display name, say) gets a set.
+Index = dict[str, tuple[str] | set[str]]
+
+
+def _build_index(pairs: Iterable[tuple[str, str]]) -> Index:
+    """The table of (folded key, id) pairs."""
+    table: Index = {}
+    for key, value in pairs:
+        found = table.get(key)
+        if found is None:
+            table[key] = (value,)
+        elif isinstance(found, tuple):
+            if value != found[0]:
+                table[key] = {found[0], value}
+        else:
+            found.add(value)
+    return table
+
+
 class Resolver:
     """Lookup tables of one tenant, built once per store revision."""
 
     def __init__(self, tenant: Tenant):
         self.tenant = tenant
-        self._mailboxes: dict[str, set[str]] = defaultdict(set)
-        self._users: dict[str, set[str]] = defaultdict(set)
-        for mailbox in tenant.mailboxes.values():
-            for key in self._mailbox_keys(mailbox):
-                self._mailboxes[key.casefold()].add(mailbox.guid)
-                self._users[key.casefold()].add(mailbox.user_id)
-        for user in tenant.users.values():
-            for key in (user.id, user.upn, user.display_name, user.mail_nickname):
-                if key:
-                    self._users[key.casefold()].add(user.id)
-        self._groups: dict[str, set[str]] = defaultdict(set)
-        for group in tenant.groups.values():
-            for key in (group.id, group.email, group.display_name, group.alias):
-                self._groups[key.casefold()].add(group.id)
+        # Built for a whole tenant (tens of thousands of keys) on the first lookup after a
+        # directory change, so each key is folded once (see also Index).
+        boxes = [(mailbox, [key.casefold() for key in self._mailbox_keys(mailbox)])
+                 for mailbox in tenant.mailboxes.values()]
+        self._mailboxes = _build_index((key, box.guid) for box, keys in boxes for key in keys)
+        self._users = _build_index(chain(
+            ((key, box.user_id) for box, keys in boxes for key in keys),
+            ((key.casefold(), user.id) for user in tenant.users.values()
+             for key in (user.id, user.upn, user.display_name, user.mail_nickname) if key),
+        ))
+        self._groups = _build_index(
+            (key.casefold(), group.id) for group in tenant.groups.values()
+            for key in (group.id, group.email, group.display_name, group.alias))
 
     def _mailbox_keys(self, mailbox: Mailbox) -> list[str]:
         user = self.tenant.users.get(mailbox.user_id)
@@ -70,7 +91,7 @@ class Resolver:
 
     def mailbox(self, identity: str, *, display: str | None = None) -> Mailbox:
         """The one mailbox ``identity`` names; Exchange's errors otherwise."""
-        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), set())
+        matches = self._mailboxes.get(_strip_smtp(identity).strip().casefold(), ())
         if not matches:
             raise errors.not_found(display or identity)
         if len(matches) > 1:
@@ -79,7 +100,7 @@ class Resolver:
 
     def principal(self, identity: str) -> User:
         """A security principal (``-User`` / ``-Trustee``): any directory user."""
-        matches = self._users.get(_strip_smtp(identity).strip().casefold(), set())
+        matches = self._users.get(_strip_smtp(identity).strip().casefold(), ())
         if not matches:
             raise errors.not_found(identity)
         if len(matches) > 1:
@@ -88,7 +109,7 @@ class Resolver:
 
     def group(self, identity: str) -> Group | None:
         """The mail-enabled security group ``identity`` names, if one does."""
-        matches = self._groups.get(_strip_smtp(identity).strip().casefold(), set())
+        matches = self._groups.get(_strip_smtp(identity).strip().casefold(), ())
         if len(matches) > 1:
             raise errors.ambiguous(identity)
         return self.tenant.groups[next(iter(matches))] if matches else None

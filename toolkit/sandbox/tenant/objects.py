@@ -26,7 +26,7 @@ from toolkit.sandbox.tenant.model import (
     User,
 )
 from toolkit.sandbox.tenant.permissions import AceView, RecipientAceView
-from toolkit.sandbox.values import PSObject
+from toolkit.sandbox.values import Layout, PSObject
 
 EXCHANGE_DATA = "Microsoft.Exchange.Data.Directory"
 GRAPH_MODELS = "Microsoft.Graph.PowerShell.Models"
@@ -285,16 +285,15 @@ EXO_RECIPIENT_ACE_TYPES = _types(
     "Microsoft.Exchange.Management.RestApiClient.ExoRecipientPermission")
 
 
+_MAILBOX_ACE = Layout("Identity", "User", "AccessRights", "IsInherited", "Deny",
+                      "InheritanceType")
+
+
 def mailbox_ace(view: AceView, type_names: list[str] = _ACE_TYPES) -> PSObject:
-    return PSObject(
-        [
-            ("Identity", view.identity),
-            ("User", view.user),
-            ("AccessRights", list(view.rights)),
-            ("IsInherited", view.is_inherited),
-            ("Deny", view.deny),
-            ("InheritanceType", view.inheritance_type),
-        ],
+    return PSObject.from_layout(
+        _MAILBOX_ACE,
+        (view.identity, view.user, list(view.rights), view.is_inherited, view.deny,
+         view.inheritance_type),
         type_names,
     )
 

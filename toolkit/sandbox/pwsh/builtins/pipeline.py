@@ -90,24 +90,32 @@ def where_object(
 ) -> Iterator[Any]:
     test = params.get("FilterScript")
     chosen = [op for op in _WHERE_OPERATORS if params.get(op)]
+    passes = _where_comparison(chosen, params.get("Value"))
+    name: str | None = None  # the property compared, converted at the first item
     for item in input_objects(params, items):
         ctx.check_stop()
         if isinstance(test, ScriptBlock):
             if to_bool(collapse(_block(ctx, test, item))):
                 yield item
             continue
-        value = get_member(item, to_string(test))
-        if not chosen:
-            if to_bool(value):
-                yield item
-            continue
-        op = "-" + chosen[0].casefold()
-        if op in ("-match", "-notmatch", "-cmatch"):
-            found = operators.match(value, params.get("Value"), op == "-cmatch") is not None
-            if found != (op == "-notmatch"):
-                yield item
-        elif to_bool(BINARY[op](value, params.get("Value"))):
+        if name is None:
+            name = to_string(test)
+        if passes(get_member(item, name)):
             yield item
+
+
+def _where_comparison(chosen: list[str], operand: Any) -> Callable[[Any], bool]:
+    """The test of ``Where-Object Property -Op Value`` (or of ``Where-Object Property``
+    alone), chosen once per call rather than per input object."""
+    if not chosen:
+        return to_bool
+    op = "-" + chosen[0].casefold()
+    if op in ("-match", "-notmatch", "-cmatch"):
+        case_sensitive, negated = op == "-cmatch", op == "-notmatch"
+        return lambda value: (
+            operators.match(value, operand, case_sensitive) is not None) != negated
+    compare = BINARY[op]
+    return lambda value: to_bool(compare(value, operand))
 
 
 def property_names(obj: Any) -> list[str]:

@@ -30,7 +30,7 @@ from toolkit.sandbox.pwsh.literals import here_body, literal_segment, parse_numb
 from toolkit.sandbox.pwsh.members import TypeValue, table_key
 from toolkit.sandbox.pwsh.operator_table import BINARY, match_operator, type_operator
 from toolkit.sandbox.pwsh.runtime import MISSING, VOID, Context, Scope, ScriptBlock, collapse
-from toolkit.sandbox.values import Hashtable
+from toolkit.sandbox.values import Hashtable, Layout
 
 
 class ExpressionCompiler(MemberCompiler):
@@ -215,6 +215,7 @@ class ExpressionCompiler(MemberCompiler):
 
     def hash_literal(self, node: Node, ordered: bool = False) -> Expr:
         entries: list[tuple[Expr, Expr]] = []
+        literals: list[str] = []  # the keys written as bare names, in order
         for body in named(node):
             for entry in named(body):
                 if entry.type != "hash_entry":
@@ -223,10 +224,14 @@ class ExpressionCompiler(MemberCompiler):
                 key_inner = unwrap(key_node)
                 if key_inner.type in ("simple_name", "generic_token"):
                     literal = self.text(key_inner)
+                    literals.append(literal)
                     key_fn: Expr = const_expr(literal)
                 else:
                     key_fn = self.expr(key_inner)
                 entries.append((key_fn, self.pipeline_value(value_node)))
+
+        if len(literals) == len(entries) and _distinct(literals):
+            return _literal_hash(Layout(*literals), [value for _, value in entries], ordered)
 
         def build(ctx: Context) -> Hashtable:
             table = Hashtable(ordered=ordered)
@@ -436,3 +441,17 @@ _EXPRESSIONS: dict[str, Callable[[ExpressionCompiler, Node], Expr]] = {
     "simple_name": lambda c, n: const_expr(c.text(n)),
     "generic_token": lambda c, n: const_expr(c.text(n)),
 }
+
+
+def _distinct(names: list[str]) -> bool:
+    return len({name.casefold() for name in names}) == len(names)
+
+
+def _literal_hash(layout: Layout, values: list[Expr], ordered: bool) -> Expr:
+    """``@{ a = ...; b = ... }`` with distinct bare-name keys: no key to evaluate, convert
+    or check for duplicates at run time."""
+
+    def build(ctx: Context) -> Hashtable:
+        return Hashtable.from_layout(layout, [value(ctx) for value in values], ordered=ordered)
+
+    return build
