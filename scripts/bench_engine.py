@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-
-import jinja2
 
 from toolkit.sandbox.interface import SessionContext
 from toolkit.sandbox.pwsh.cmdlets import CmdletRegistry
@@ -60,19 +57,18 @@ def bench_loop(count: int) -> None:
 
 
 def bench_templates() -> None:
-    root = Path(__file__).resolve().parents[1] / "ps_templates"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.Undefined)
-    from toolkit.core import quoting
+    """Each template as the product renders it (its includes and settings filled in)."""
+    from toolkit.core.templates import TemplateCatalog
 
-    env.filters["ps"] = quoting.ps_quote
+    catalog = TemplateCatalog()
     timings = []
-    for path in sorted(root.rglob("*.ps1.j2")):
-        text = env.get_template(path.relative_to(root).as_posix()).render()
+    for name in catalog.names(include_internal=True):
+        text = catalog.render(name).script
         start = time.perf_counter()
         for _ in range(20):
             tree, data = parse(text)
             Compiler(data).program(tree)
-        timings.append(((time.perf_counter() - start) / 20, len(text), path.relative_to(root)))
+        timings.append(((time.perf_counter() - start) / 20, len(text), name))
     for seconds, size, name in sorted(timings, key=lambda t: t[1]):
         print(f"template {name}: {size} chars, parse+compile {seconds * 1000:.2f} ms")
     if timings:
