@@ -3,13 +3,32 @@
 psbridge finds this module through the entry point ``psbridge.sandbox`` (pyproject.toml)
 and never imports ``toolkit.sandbox`` by name, so the sandbox can be left out of an
 install, or replaced, without touching the product.
+
+Each name is imported when first used: a command on the embedded profile only finds (or
+starts) the shared server process, and must not pay for importing the server and its
+PowerShell engine (a third of the command's start-up).
 """
 
-from toolkit.sandbox.errors import SandboxUnavailable
-from toolkit.sandbox.pwsh.runspace import DEFAULT_HOST_MODULES
-from toolkit.sandbox.server import DEFAULT_USERNAME, RunningSandbox, SandboxOptions, start_sandbox
-from toolkit.sandbox.shared import connect_shared, read_record, stop_shared
+from __future__ import annotations
 
-__all__ = ["DEFAULT_HOST_MODULES", "DEFAULT_USERNAME", "RunningSandbox", "SandboxOptions",
-           "SandboxUnavailable", "connect_shared", "read_record", "start_sandbox",
-           "stop_shared"]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "DEFAULT_HOST_MODULES": "toolkit.sandbox.pwsh.runspace",
+    "DEFAULT_USERNAME": "toolkit.sandbox.server",
+    "RunningSandbox": "toolkit.sandbox.server",
+    "SandboxOptions": "toolkit.sandbox.server",
+    "SandboxUnavailable": "toolkit.sandbox.errors",
+    "connect_shared": "toolkit.sandbox.shared",
+    "read_record": "toolkit.sandbox.shared",
+    "start_sandbox": "toolkit.sandbox.server",
+    "stop_shared": "toolkit.sandbox.shared",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 
 from toolkit.sandbox.errors import SandboxUnavailable
 from toolkit.sandbox.local_system import process_alive
-from toolkit.sandbox.server import SandboxOptions
 
 SERVER_FILE = "server.json"
 LOCK_FILE = "server.lock"
@@ -188,7 +187,7 @@ def _stop_on_signals() -> None:
 def serve(root: Path) -> None:
     """The server process: serve until SIGTERM/SIGINT or until idle, then remove the record."""
     from toolkit.sandbox.imap_listener import seeded_accounts, start_imap_listeners
-    from toolkit.sandbox.server import start_sandbox, tls_context
+    from toolkit.sandbox.server import SandboxOptions, start_sandbox, tls_context
 
     _stop_on_signals()
     running = start_sandbox(SandboxOptions(https=True, seed="demo", state=root / "state.json",
