@@ -173,6 +173,18 @@ def row_states() -> Counter[str]:
         return sum((Counter(journal.counts(job.id)) for job in journal.jobs()), Counter())
 
 
+def ctrl_c_once_changed(process: subprocess.Popen[str], rows: int) -> str:
+    """Press Ctrl-C in a running command once ``rows`` rows are changed in the store; its
+    output, after it exited 130."""
+    while row_states()["changed"] < rows:
+        assert process.poll() is None, process.communicate()[0]
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    return output
+
+
 @pytest.mark.slow
 def test_kill_9_of_a_worker_mid_job_applies_every_change_exactly_once(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path) -> None:
@@ -371,12 +383,7 @@ def test_ctrl_c_stops_the_workers_chunks_and_resume_finishes_locally(  # type: i
     workers("only")
     job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
                     str(source), "--chunk-size", "10", "--distributed")
-    while row_states()["changed"] < 30:
-        assert job.poll() is None, job.communicate()[0]
-        time.sleep(0.02)
-    job.send_signal(signal.SIGINT)
-    output, _ = job.communicate(timeout=120)
-    assert job.returncode == 130, output
+    output = ctrl_c_once_changed(job, 30)
     (listed,) = cli.json("jobs", "list")
     assert listed["status"] == "interrupted"
     assert f"hint: psbridge jobs resume {listed['id']}" in output
@@ -713,12 +720,7 @@ def test_ctrl_c_of_a_distributed_activation_hands_over_what_came_back_and_resume
     workers("only")
     run = cli.popen(*LAB, "users", "activate", str(hires.source), "--distributed",
                     "--chunk-size", "1", "--credentials-out", str(creds))
-    while row_states()["changed"] < 2:
-        assert run.poll() is None, run.communicate()[0]
-        time.sleep(0.05)
-    run.send_signal(signal.SIGINT)
-    output, _ = run.communicate(timeout=120)
-    assert run.returncode == 130, output
+    output = ctrl_c_once_changed(run, 2)
     (job,) = cli.json("jobs", "list")
     assert job["status"] == "interrupted" and f"psbridge jobs resume {job['id']}" in output
     done = {r["key"] for r in cli.json("jobs", "show", job["id"]) if r["status"] == "changed"}
