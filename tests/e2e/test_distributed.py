@@ -192,11 +192,21 @@ def test_kill_9_of_a_worker_mid_job_applies_every_change_exactly_once(  # type: 
     doomed, survivor = workers("doomed"), workers("survivor")
     job = cli.popen("--profile", "lab", "task", "run", "custom/set-attribute", "--csv",
                     str(source), "--chunk-size", "10", "--distributed")
-    # Kill once a fifth is done and both workers have a chunk in flight.
-    while (states := row_states())["changed"] < 100 or states["sent"] < 20:
+    # Kill once a fifth is done and both workers have a chunk in flight (each runs one task at
+    # a time, so 20 rows sent means both). Both are frozen while the store is read: a chunk
+    # that ends between the read and the kill would leave nothing in flight to lose.
+    while True:
+        for worker in (doomed, survivor):
+            worker.process.send_signal(signal.SIGSTOP)
+        states = row_states()
+        if states["changed"] >= 100 and states["sent"] >= 20:
+            break
+        for worker in (doomed, survivor):
+            worker.process.send_signal(signal.SIGCONT)
         assert job.poll() is None, job.communicate()[0]
-        time.sleep(0.02)
+        time.sleep(0.05)
     doomed.process.send_signal(signal.SIGKILL)
+    survivor.process.send_signal(signal.SIGCONT)
     output, _ = job.communicate(timeout=300)
     assert "job " in output and job.returncode in (0, 1), output
     assert " ready." in survivor.text()
