@@ -50,7 +50,9 @@ def sandbox() -> None:
 @click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True,
               help="Delay every HTTP response by this much (a WAN to the management host).")
 @click.option("--cmdlet-ms", type=click.IntRange(0), default=0, show_default=True,
-              help="Time each emulated cmdlet takes (the service behind it).")
+              help="Time each emulated cmdlet takes (the service behind it). The "
+                   "emulator's own work for the script lines before a call counts "
+                   "toward it, as a real host runs them in microseconds.")
 @click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of requests that fail with HTTP 500 or a dropped connection.")
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,

@@ -6,6 +6,9 @@ import ast
 import json
 import time
 from pathlib import Path
+from threading import Thread
+from types import SimpleNamespace
+from typing import Any
 
 from tenant_helpers import ok
 
@@ -61,6 +64,34 @@ def test_cmdlet_ms_delays_each_call(store: TenantStore) -> None:
     started = time.perf_counter()
     ok(run_script(runspace, "Get-Mailbox sales; Get-Mailbox info"))
     assert time.perf_counter() - started >= 0.1
+
+
+def test_the_emulators_own_work_counts_toward_cmdlet_ms(store: TenantStore,
+                                                      monkeypatch: Any) -> None:
+    """A real host runs a script's lines in microseconds: the emulator's CPU time for them
+    (and for the previous call's output) is taken from the next call's service time, never
+    added to it, so a 20 ms service costs a client 20 ms a call on this emulator too."""
+    from toolkit.sandbox.tenant import cmdlet_support
+
+    waits: list[float] = []
+
+    class Stop:
+        def wait(self, seconds: float) -> None:
+            waits.append(round(seconds, 3))
+
+    services = TenantServices(store, cmdlet_ms=50)
+    runspace = SimpleNamespace(state={}, stop=Stop())
+    clock = iter([0.004, 0.005, 0.035, 0.036, 0.2, 0.201])
+    monkeypatch.setattr(cmdlet_support.time, "thread_time", lambda: next(clock))
+    for _ in range(3):
+        cmdlet_support._service_delay(services, runspace)  # type: ignore[arg-type]
+    # First call: the pipeline's thread's work so far; then the work since the last call;
+    # work longer than the service time costs no extra wait.
+    assert waits == [0.046, 0.02, 0.0]
+    other = Thread(target=cmdlet_support._service_delay, args=(services, runspace))
+    monkeypatch.setattr(cmdlet_support.time, "thread_time", lambda: 0.01)
+    other.start(), other.join()  # a later pipeline: a thread of its own, counted from 0
+    assert waits[-1] == 0.04
 
 
 def test_command_log_masks_secrets(store: TenantStore, tmp_path: Path) -> None:

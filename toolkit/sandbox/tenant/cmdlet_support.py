@@ -3,7 +3,8 @@
 An emulated cmdlet is a small function ``impl(call)`` over a :class:`Call`; :func:`register`
 wraps it with what the real services do around every call:
 
-1. ``--cmdlet-ms``: the time the service takes (slept outside the store lock);
+1. ``--cmdlet-ms``: the time the service takes (slept outside the store lock), the
+   emulator's own work counted into it (:func:`_service_delay`);
 2. the connection check: a service cmdlet before its ``Connect-*`` fails as the real
    module fails; the tenant comes from the runspace's connection;
 3. ``--throttle-rate``: that share of Exchange calls fails as throttled; a throttled Graph
@@ -256,8 +257,11 @@ def register(
     service: str | None,
     writes: bool,
     helpdesk: bool = False,
+    local: bool = False,
 ) -> None:
-    """Register ``impl`` as cmdlet ``name`` with the shared behaviour described above."""
+    """Register ``impl`` as cmdlet ``name`` with the shared behaviour described above;
+    ``local``: it reads the module's own session on the host and calls no service, so it
+    takes no service time."""
     module = str(cmdlet_specs()[name]["module"])
     product = PRODUCT_EXCHANGE_ONLINE if module == "ExchangePowerShell" else None
     module_service = module_service_of(module)
@@ -266,7 +270,8 @@ def register(
         return helpdesk or session.role == "admin"
 
     def run(ctx: CmdletContext, params: dict[str, Any]) -> list[Any]:
-        _service_delay(services, ctx)
+        if not local:
+            _service_delay(services, ctx)
         tenant_name: str | None = None
         outcome: str | None = "error"
         call: Call | None = None
@@ -335,8 +340,19 @@ def _runspace_id(ctx: CmdletContext) -> str:
 
 
 def _service_delay(services: TenantServices, ctx: CmdletContext) -> None:
-    if services.cmdlet_ms > 0:
-        ctx.stop.wait(services.cmdlet_ms / 1000)
+    """``--cmdlet-ms``: each call returns that long after the previous one ended, the
+    emulator's own work since then included (the script lines before the call and the
+    previous call's output). A real management host runs those lines in microseconds; this
+    Python emulator takes about a millisecond per mailbox of an audit, which would otherwise
+    be added to every call's service time. Each pipeline runs on a thread of its own, so the
+    thread's CPU time counts the pipeline's work and nothing else."""
+    if services.cmdlet_ms <= 0:
+        return
+    thread = threading.current_thread()
+    clock = ctx.state.get("service_clock")
+    spent = time.thread_time() - (clock[1] if clock is not None and clock[0] is thread else 0.0)
+    ctx.stop.wait(max(0.0, services.cmdlet_ms / 1000 - spent))
+    ctx.state["service_clock"] = (thread, time.thread_time())
 
 
 def _connection(ctx: CmdletContext, service: str, name: str) -> Connection:

@@ -97,7 +97,11 @@ def register_connect(registry: CmdletRegistry, services: TenantServices) -> None
         ("Connect-MgGraph", connect_graph),
         ("Get-MgContext", get_mg_context),
     ):
-        register(registry, services, name, impl, service=None, writes=False, helpdesk=True)
+        # Get-ConnectionInformation and Get-MgContext read the module's session in this
+        # PowerShell instance (Learn: "information about all REST-based connections in the
+        # current PowerShell instance"; "details about the current session"): no service.
+        register(registry, services, name, impl, service=None, writes=False, helpdesk=True,
+                 local=name in ("Get-ConnectionInformation", "Get-MgContext"))
 
 
 # ---------------------------------------------------------------------- shared
