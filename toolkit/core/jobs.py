@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.core.concurrency import AdaptiveLimit
+from toolkit.core.connections import Connections
 from toolkit.core.errors import (
     ConnectionFailed,
     InputError,
@@ -266,18 +267,26 @@ def run_plan(
 ) -> tuple[Job, RunSummary]:
     """Run (or resume) a plan through the runner; the job's final state is recorded."""
     steps = rendered_row_steps(target, catalog, plan)
-    job, checked = begin_job(target, catalog, plan, [s.meta for s in steps], journal, resume)
+    skipped = set(skip_rows)
+    # Each step's connections: those the job will use start opening now, together with
+    # the one begin_job checks the tenant on, not each after its worker's first chunk.
+    chunks = -(-max(plan.total - len(skipped), 0) // settings.chunk_size)
+    pools = [Connections(target.open_connection) for _ in steps]
+    try:
+        for pool in pools:
+            pool.warm_up(min(settings.concurrency, chunks) - 1)
+        job, checked = begin_job(target, catalog, plan, [s.meta for s in steps], journal,
+                                 resume)
+    except BaseException:
+        for pool in pools:
+            pool.close_spares()
+        raise
+    for pool, connection in zip(pools, checked, strict=True):
+        pool.add(connection)
     if on_start is not None:
         on_start(job)
-    skipped = set(skip_rows)
-    unused = [[connection] for connection in checked]  # each step's first connection
-
-    def opener(spare: list[Connection]) -> Callable[[], Connection]:
-        return lambda: spare.pop() if spare else target.open_connection()
-
     runner = plan_runner(target, catalog, plan, steps, journal.path, job.id, settings,
-                         on_results=on_results,
-                         open_connection=[opener(spare) for spare in unused])
+                         on_results=on_results, open_connection=[p.take for p in pools])
     status = "failed"
     try:
         summary = runner.run(w for w in plan.rows() if w.row not in skipped)
@@ -287,9 +296,8 @@ def run_plan(
         status = "interrupted" if exc.exit_code == 130 else "failed"
         raise
     finally:
-        for spare in unused:
-            for connection in spare:
-                connection.close()
+        for pool in pools:
+            pool.close_spares()
         journal.finish_job(job.id, status)
 
 
