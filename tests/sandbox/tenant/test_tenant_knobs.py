@@ -94,6 +94,27 @@ def test_the_emulators_own_work_counts_toward_cmdlet_ms(store: TenantStore,
     assert waits[-1] == 0.04
 
 
+def test_cmdlets_that_read_the_modules_own_session_take_no_service_time(
+        store: TenantStore, monkeypatch: Any) -> None:
+    """Get-ConnectionInformation and Get-MgContext answer from the module's session in the
+    PowerShell instance: no service call, so no --cmdlet-ms. Every guarded connect runs them.
+
+    Evidence: learn.microsoft.com/powershell/module/exchange/get-connectioninformation
+    ("information about all REST-based connections in the current PowerShell instance with
+    Exchange Online") and learn.microsoft.com/powershell/module/
+    microsoft.graph.authentication/get-mgcontext ("Gets details about the current
+    session"). No source gives their timing; read from a session object, none is assumed."""
+    from toolkit.sandbox.tenant import cmdlet_support
+
+    runspace = _runspace(TenantServices(store, cmdlet_ms=1))
+    served: list[str] = []
+    monkeypatch.setattr(cmdlet_support, "_service_delay",
+                        lambda services, ctx: served.append(ctx.cmdlet_name))
+    ok(run_script(runspace, "Get-ConnectionInformation; Get-MgContext; Get-Mailbox sales; "
+                            "Get-MgUser -UserId lee.gu@contoso.com"))
+    assert served == ["Get-Mailbox", "Get-MgUser"]
+
+
 def test_command_log_masks_secrets(store: TenantStore, tmp_path: Path) -> None:
     log = tmp_path / "commands.jsonl"
     runspace = _runspace(TenantServices(store, command_log=log))
