@@ -52,7 +52,7 @@ def sandbox() -> None:
 @click.option("--cmdlet-ms", type=click.IntRange(0), default=0, show_default=True,
               help="Time each emulated cmdlet takes (the service behind it). The "
                    "emulator's own work for the script lines before a call counts "
-                   "toward it, as a real host runs them in microseconds.")
+                   "toward it: a real host runs them in a fraction of a millisecond.")
 @click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of requests that fail with HTTP 500 or a dropped connection.")
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,

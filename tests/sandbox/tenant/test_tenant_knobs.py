@@ -68,7 +68,7 @@ def test_cmdlet_ms_delays_each_call(store: TenantStore) -> None:
 
 def test_the_emulators_own_work_counts_toward_cmdlet_ms(store: TenantStore,
                                                       monkeypatch: Any) -> None:
-    """A real host runs a script's lines in microseconds: the emulator's CPU time for them
+    """A real host runs a script's lines in a fraction of a millisecond: the emulator's CPU time for them
     (and for the previous call's output) is taken from the next call's service time, never
     added to it, so a 20 ms service costs a client 20 ms a call on this emulator too."""
     from toolkit.sandbox.tenant import cmdlet_support
