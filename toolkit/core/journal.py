@@ -206,6 +206,21 @@ class Journal:
         return [RowOutcome(r["row"], r["status"], r["key"], r["error_id"], r["message"],
                            r["duration"]) for r in found]
 
+    def outcomes_of(self, job_id: str, rows: Iterable[int]) -> list[RowOutcome]:
+        """The states of these rows of a job (those it has), in row order."""
+        wanted = sorted(rows)
+        found: list[RowOutcome] = []
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            marks = ",".join("?" for _ in part)
+            found += [RowOutcome(r["row"], r["status"], r["key"], r["error_id"], r["message"],
+                                 r["duration"])
+                      for r in self._db.execute(
+                          "SELECT row, status, key, error_id, message, duration FROM rows "
+                          f"WHERE job_id = ? AND row IN ({marks}) ORDER BY row",
+                          (job_id, *part)).fetchall()]
+        return found
+
     def rows_in(self, job_id: str, statuses: Sequence[str]) -> set[int]:
         marks = ",".join("?" for _ in statuses)
         found = self._db.execute(

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from toolkit.tasks.permissions.snapshots import Grant
 
 POLL_SECONDS = 0.5
+POLL_WINDOW = 64  # chunk tasks asked per poll whether they ended
 GRACE_SECONDS = 60.0  # how long Ctrl-C waits for chunks in flight
 
 
@@ -103,7 +104,8 @@ def run_plan_distributed(
             status = "interrupted"
             journal.finish_job(job.id, status)  # workers skip chunks they had not started
             _wait(sent.results, GRACE_SECONDS)
-            _report(journal, job, sent, seen, on_results)  # what came back, as a local run
+            _report(journal, job, sent, seen, on_results,  # what came back, as a local run
+                    [r for r in sent.results if r.ready()])
             raise Interrupted("interrupted; chunks not started were not sent, what came "
                               "back is recorded", hint=f"psbridge jobs resume {job.id}") from None
         finally:
@@ -126,13 +128,13 @@ class Sent:
     """The chunk tasks sent, and which task carries each row (with its naming fields)."""
 
     results: list[Any] = field(default_factory=list)
-    task_of: dict[int, Any] = field(default_factory=dict)
+    rows_of: dict[str, list[int]] = field(default_factory=dict)  # by task id
     keys: dict[int, Mapping[str, str]] = field(default_factory=dict)
 
     def add(self, result: Any, chunk: Sequence[WorkRow]) -> None:
         self.results.append(result)
+        self.rows_of[result.id] = [w.row for w in chunk]
         for w in chunk:
-            self.task_of[w.row] = result
             self.keys[w.row] = w.keys
 
 
@@ -148,14 +150,21 @@ def _follow(journal: Journal, job: Job, sent: Sent, seen: set[int],
     """Report rows as their outcomes reach the store, until every chunk task has ended."""
     counts: Counter[str] = Counter()
     failures: list[RowResult] = []
-    while True:
-        finished = all(r.ready() for r in sent.results)  # read before the rows: none missed
-        fresh = _report(journal, job, sent, seen, on_results)
-        counts.update(r.status for r in fresh)
-        failures.extend(r for r in fresh if r.status == "failed")
-        if finished:
-            break
-        time.sleep(POLL_SECONDS)
+    running = list(sent.results)
+    while running:
+        # The oldest tasks still running are asked whether they ended (a read of the
+        # result backend each), never all of a large job's tasks at every poll; a poll whose
+        # tasks had all ended goes straight on to the next ones.
+        window = running[:POLL_WINDOW]
+        ended = [r for r in window if r.ready()]
+        if ended:
+            gone = {r.id for r in ended}
+            running = [r for r in running if r.id not in gone]
+            fresh = _report(journal, job, sent, seen, on_results, ended)
+            counts.update(r.status for r in fresh)
+            failures.extend(r for r in fresh if r.status == "failed")
+        if len(ended) < len(window):
+            time.sleep(POLL_SECONDS)
     for result in sent.results:
         if result.failed():
             raise PartialFailure(f"a worker could not run a chunk of job {job.id}: "
@@ -165,24 +174,22 @@ def _follow(journal: Journal, job: Job, sent: Sent, seen: set[int],
 
 
 def _report(journal: Journal, job: Job, sent: Sent, seen: set[int],
-            on_results: Callable[[list[RowResult]], None] | None) -> list[RowResult]:
-    """Hand ``on_results`` the rows not reported yet whose outcome is in the store and
-    whose chunk task has ended: its result holds the rows' result fields (an
-    activation's ``Enabled``, which hands a password out), never secret ones."""
-    ended: dict[str, Mapping[str, Any] | None] = {}  # by task: its rows' fields, if ended
+            on_results: Callable[[list[RowResult]], None] | None,
+            ended: Sequence[Any]) -> list[RowResult]:
+    """Hand ``on_results`` the rows of these ended chunk tasks whose outcome is in the
+    store and that were not reported yet: the task's result holds the rows' result fields
+    (an activation's ``Enabled``, which hands a password out), never secret ones. A task
+    ends after its rows' outcomes are recorded; rows it left *sent* (a dead worker's) stay
+    unknown."""
     fresh = []
-    for o in journal.outcomes(job.id):
-        task = sent.task_of.get(o.row)
-        if o.row in seen or o.status not in (*OUTCOMES, WAITING) or task is None:
-            continue
-        if task.id not in ended:
-            ended[task.id] = _fields(task) if task.ready() else None
-        fields = ended[task.id]
-        if fields is None:
-            continue
-        fresh.append(RowResult(o.row, o.status, o.key, o.message, o.error_id,
-                               fields=fields.get(str(o.row), {}),
-                               duration=o.duration, keys=sent.keys.get(o.row, {})))
+    for task in ended:
+        fields = _fields(task)
+        for o in journal.outcomes_of(job.id, sent.rows_of.get(task.id, ())):
+            if o.row in seen or o.status not in (*OUTCOMES, WAITING):
+                continue
+            fresh.append(RowResult(o.row, o.status, o.key, o.message, o.error_id,
+                                   fields=fields.get(str(o.row), {}),
+                                   duration=o.duration, keys=sent.keys.get(o.row, {})))
     if fresh:
         seen.update(r.row for r in fresh)
         if on_results is not None:
