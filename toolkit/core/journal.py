@@ -199,27 +199,20 @@ class Journal:
                  for o in outcomes],
             )
 
-    def outcomes(self, job_id: str) -> list[RowOutcome]:
-        found = self._db.execute(
-            "SELECT row, status, key, error_id, message, duration FROM rows "
-            "WHERE job_id = ? ORDER BY row", (job_id,)).fetchall()
+    def outcomes(self, job_id: str, rows: Iterable[int] | None = None) -> list[RowOutcome]:
+        """The states of a job's rows (only of ``rows``, when given), in row order."""
+        select = ("SELECT row, status, key, error_id, message, duration FROM rows "
+                  "WHERE job_id = ?")
+        if rows is None:
+            parts = [self._db.execute(f"{select} ORDER BY row", (job_id,)).fetchall()]
+        else:
+            wanted = sorted(rows)
+            parts = [self._db.execute(
+                f"{select} AND row IN ({','.join('?' for _ in part)}) ORDER BY row",
+                (job_id, *part)).fetchall()
+                for part in (wanted[i:i + 500] for i in range(0, len(wanted), 500))]
         return [RowOutcome(r["row"], r["status"], r["key"], r["error_id"], r["message"],
-                           r["duration"]) for r in found]
-
-    def outcomes_of(self, job_id: str, rows: Iterable[int]) -> list[RowOutcome]:
-        """The states of these rows of a job (those it has), in row order."""
-        wanted = sorted(rows)
-        found: list[RowOutcome] = []
-        for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            marks = ",".join("?" for _ in part)
-            found += [RowOutcome(r["row"], r["status"], r["key"], r["error_id"], r["message"],
-                                 r["duration"])
-                      for r in self._db.execute(
-                          "SELECT row, status, key, error_id, message, duration FROM rows "
-                          f"WHERE job_id = ? AND row IN ({marks}) ORDER BY row",
-                          (job_id, *part)).fetchall()]
-        return found
+                           r["duration"]) for found in parts for r in found]
 
     def rows_in(self, job_id: str, statuses: Sequence[str]) -> set[int]:
         marks = ",".join("?" for _ in statuses)

@@ -181,15 +181,14 @@ def _report(journal: Journal, job: Job, sent: Sent, seen: set[int],
     (an activation's ``Enabled``, which hands a password out), never secret ones. A task
     ends after its rows' outcomes are recorded; rows it left *sent* (a dead worker's) stay
     unknown."""
-    fresh = []
+    fields: dict[int, Mapping[str, Any]] = {}  # each row of the ended tasks: its fields
     for task in ended:
-        fields = _fields(task)
-        for o in journal.outcomes_of(job.id, sent.rows_of.get(task.id, ())):
-            if o.row in seen or o.status not in (*OUTCOMES, WAITING):
-                continue
-            fresh.append(RowResult(o.row, o.status, o.key, o.message, o.error_id,
-                                   fields=fields.get(str(o.row), {}),
-                                   duration=o.duration, keys=sent.keys.get(o.row, {})))
+        returned = _fields(task)
+        fields.update((row, returned.get(str(row), {})) for row in sent.rows_of[task.id])
+    fresh = [RowResult(o.row, o.status, o.key, o.message, o.error_id, fields=fields[o.row],
+                       duration=o.duration, keys=sent.keys.get(o.row, {}))
+             for o in journal.outcomes(job.id, fields)
+             if o.row not in seen and o.status in (*OUTCOMES, WAITING)]
     if fresh:
         seen.update(r.row for r in fresh)
         if on_results is not None:
