@@ -277,28 +277,25 @@ def run_plan(
             pool.warm_up(min(settings.concurrency, chunks) - 1)
         job, checked = begin_job(target, catalog, plan, [s.meta for s in steps], journal,
                                  resume)
-    except BaseException:
-        for pool in pools:
-            pool.close_spares()
-        raise
-    for pool, connection in zip(pools, checked, strict=True):
-        pool.add(connection)
-    if on_start is not None:
-        on_start(job)
-    runner = plan_runner(target, catalog, plan, steps, journal.path, job.id, settings,
-                         on_results=on_results, open_connection=[p.take for p in pools])
-    status = "failed"
-    try:
-        summary = runner.run(w for w in plan.rows() if w.row not in skipped)
-        status = final_status(journal, job.id)
-        return job, summary
-    except PsbridgeError as exc:
-        status = "interrupted" if exc.exit_code == 130 else "failed"
-        raise
+        for pool, connection in zip(pools, checked, strict=True):
+            pool.add(connection)
+        if on_start is not None:
+            on_start(job)
+        status = "failed"
+        try:
+            runner = plan_runner(target, catalog, plan, steps, journal.path, job.id, settings,
+                                 on_results=on_results, open_connection=[p.take for p in pools])
+            summary = runner.run(w for w in plan.rows() if w.row not in skipped)
+            status = final_status(journal, job.id)
+            return job, summary
+        except PsbridgeError as exc:
+            status = "interrupted" if exc.exit_code == 130 else "failed"
+            raise
+        finally:
+            journal.finish_job(job.id, status)
     finally:
-        for pool in pools:
+        for pool in pools:  # the connections opened ahead and never used
             pool.close_spares()
-        journal.finish_job(job.id, status)
 
 
 def resume_state(journal: Journal, job: Job, input_path: Path | None,
