@@ -164,6 +164,33 @@ def test_a_connection_that_lands_in_another_tenant_changes_nothing(  # type: ign
     assert added["tenant"] == demo.FABRIKAM
 
 
+def test_a_job_closes_every_shell_it_opened_ahead_refused_or_done(  # type: ignore[no-untyped-def]
+        cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
+    """A job of several chunks opens its other connections while the first one checks the
+    tenant. Refused by that check (exit 4), and after it ran, every shell it opened on the
+    host is closed: the shell ledger (one record per shell not confirmed closed) is empty,
+    so no Exchange connection of the account is left held."""
+    serve()
+    source = tmp_path / "rows.csv"
+    source.write_text("Mailbox,Value\n" + "".join(
+        f"{m}@contoso.com,v{n}\n" for n, m in enumerate(("sales", "info", "support"))))
+    job = ("--profile", "lab", "task", "run", "custom/set-attribute", "--csv", str(source),
+           "--chunk-size", "1")
+    ledger = isolated_home / "data" / "shells"
+    env = _wrong_connect_block(
+        tmp_path / "templates", "exchange",
+        "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
+        "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n",
+        "  AccessToken: {type: secret, required: true, source: token, description: unused}\n"
+        "  Organization: {type: string, required: true, source: tenant, description: unused}\n"
+        "  Renew: {type: switch, required: false, source: renew, description: unused}\n")
+    refused = cli("--tenant", demo.FABRIKAM, *job, check=4, extra_env=env)
+    assert "nothing was sent or changed" in refused.stderr
+    assert list(ledger.glob("*.json")) == []
+    cli(*job, check=0)
+    assert list(ledger.glob("*.json")) == []
+
+
 def test_a_graph_connection_that_lands_in_another_tenant_changes_nothing(  # type: ignore[no-untyped-def]
         cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:
     """Forced mismatch, Graph: a connect block that ignores the token and signs in

@@ -193,6 +193,9 @@ def _connected(target: Target, catalog: TemplateCatalog, meta: TemplateMeta,
         raise ConnectionFailed(f"no free connection to the host: {busy}",
                                hint="Other jobs or sessions of this account hold its "
                                     "connections; try again when they end.") from None
+    except BaseException:  # a verdict: the wrong tenant, a refused sign-in, Ctrl-C
+        connection.close()
+        raise
     return connection
 
 
