@@ -69,10 +69,19 @@ MUTANTS: tuple[Mutant, ...] = (
        "tests/e2e/test_users.py::"
        "test_kill_9_mid_activation_then_resume_and_rerun_create_each_user_once"),
     _m("runner-double-send", "runner", "toolkit/core/runner.py",
-       "                            result = connection.run(steps)\n",
+       "                            running = connection.begin(steps)\n",
        "                            connection.run(steps)\n"
-       "                            result = connection.run(steps)\n",
+       "                            running = connection.begin(steps)\n",
        RUNNER, TASK_RUN),
+    _m("runner-ahead-not-marked-sent", "journal states", "toolkit/core/runner.py",
+       "        journal.mark(self.job_id, [w.row for w in rows], SENT)\n",
+       "",
+       f"{TASK_RUN}::test_kill_9_then_resume_applies_every_change_exactly_once",
+       f"{TASK_RUN}::test_unknown_rows_of_a_generic_template_are_reported"),
+    _m("runner-ahead-after-ctrl-c", "runner", "toolkit/core/runner.py",
+       "        if (self._stopping.is_set() or ahead.chunk is not None or connection.closed\n",
+       "        if (ahead.chunk is not None or connection.closed\n",
+       f"{RUNNER}::test_no_chunk_is_sent_ahead_after_ctrl_c"),
     _m("access-token-logged", "secret masking", "toolkit/core/auth.py",
        "        return AccessToken(result[\"access_token\"], ",
        "        __import__(\"logging\").getLogger(\"toolkit.core.auth\").info(\n"

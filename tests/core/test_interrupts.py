@@ -40,7 +40,7 @@ def held_chunks(released: threading.Event
     never waited)."""
     @contextlib.contextmanager
     def handle() -> Iterator[Callable[[int], None]]:
-        yield lambda chunk: released.wait(60)  # 60 s only ends a broken test
+        yield lambda chunk, take: released.wait(60)  # 60 s only ends a broken test
 
     return handle
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from toolkit.core import runner as runner_module
 from toolkit.core.concurrency import AdaptiveLimit
 from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import ConnectionFailed, TransportFault
@@ -57,6 +58,7 @@ class FakeHost:
         self.peak = 0
         self.lock = threading.Lock()
         self.connections = 0
+        self.events: list[tuple[str, int]] = []  # ("sent"|"ended", first row of the chunk)
 
     def connect(self) -> FakeConnection:
         with self.lock:
@@ -65,8 +67,17 @@ class FakeHost:
 
 
 class FakeConnection:
+    closed = False
+    services: dict[str, float] = {}  # noqa: RUF012 - connected to nothing, never changed
+
     def __init__(self, host: FakeHost):
         self.host = host
+
+    def begin(self, steps: list[Step]) -> FakeRunning:
+        return FakeRunning(self, steps)
+
+    def holds(self, service: str) -> bool:
+        return True
 
     def run(self, steps: list[Step]) -> PipelineResult:
         host = self.host
@@ -105,6 +116,23 @@ class FakeConnection:
 
     def close(self) -> None:
         pass
+
+
+class FakeRunning:
+    """A pipeline sent to the fake host: it runs when its result is asked for."""
+
+    def __init__(self, connection: FakeConnection, steps: list[Step]):
+        self.connection = connection
+        self.steps = steps
+        self.first = steps[-1].parameters["Rows"][0]["_row"]
+        connection.host.events.append(("sent", self.first))
+
+    def result(self, on_output: Callable[[list[Any]], None] | None = None) -> PipelineResult:
+        result = self.connection.run(self.steps)
+        if on_output is not None:
+            on_output(result.output)
+        self.connection.host.events.append(("ended", self.first))
+        return result
 
 
 def make_runner(tmp_path: Path, host: FakeHost, **settings: Any) -> tuple[Runner, Journal, str]:
@@ -233,6 +261,61 @@ def test_throttled_rows_go_back_to_pending_not_unknown(tmp_path: Path) -> None:
         runner._process(rows(5), [RowStep(host.connect, runner.make_steps)],  # type: ignore[arg-type]
                         [link], journal)
     assert journal.counts(job) == {PENDING: 5}
+
+
+def run_two_chunks(runner: Runner, host: FakeHost, journal: Journal, job: str) -> None:
+    """Rows 2-6 as a worker's chunk, with rows 7-11 waiting to be taken next."""
+    journal.record_rows(job, ((w.row, w.key, {}) for w in rows(10)))
+    waiting = [rows(10)[5:]]
+    with Link(Connections(host.connect)) as link:  # type: ignore[arg-type]
+        runner._process(rows(10)[:5], [RowStep(host.connect, runner.make_steps)],  # type: ignore[arg-type]
+                        [link], journal, lambda: waiting.pop() if waiting else None)
+
+
+def test_the_next_chunk_is_sent_behind_the_one_running(tmp_path: Path) -> None:
+    host = FakeHost()
+    runner, journal, job = make_runner(tmp_path, host, concurrency=1, chunk_size=5)
+    run_two_chunks(runner, host, journal, job)
+    # Sent behind the chunk still running: the host starts it when that one ends.
+    assert host.events == [("sent", 2), ("sent", 7), ("ended", 2), ("ended", 7)]
+    assert journal.counts(job) == {"changed": 10} and set(host.received.values()) == {1}
+
+
+def test_the_next_chunk_is_sent_when_the_running_one_has_a_quarter_second_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = FakeHost()
+    runner, journal, _job = make_runner(tmp_path, host, concurrency=1, chunk_size=10)
+    waiting = [rows(20)[10:]]
+    ahead = runner_module._Ahead(lambda: waiting.pop() if waiting else None)
+    connection = host.connect()
+    arrived = runner._near_the_end(rows(10), RowStep(host.connect, runner.make_steps),  # type: ignore[arg-type]
+                                   connection, journal, ahead)  # type: ignore[arg-type]
+    sent_after = None
+    for index, work in enumerate(rows(10)):  # one row reports every 0.1 s
+        monkeypatch.setattr(runner_module.time, "monotonic", lambda t=index * 0.1: t)
+        arrived([{"Row": work.row, "Status": "changed"}])
+        if ahead.chunk is not None and sent_after is None:
+            sent_after = index + 1
+    # 2 rows left at 0.1 s each: within LEAD_SECONDS (0.25 s) of the end.
+    assert runner_module.LEAD_SECONDS == 0.25 and sent_after == 8
+    assert host.events == [("sent", 12)]
+
+
+def test_no_chunk_is_sent_ahead_after_ctrl_c(tmp_path: Path) -> None:
+    holder: dict[str, Runner] = {}
+
+    def ctrl_c_at_row_3(row: dict[str, Any]) -> None:
+        if row["_row"] == 3:
+            holder["runner"]._stopping.set()
+
+    host = FakeHost(behaviour=ctrl_c_at_row_3)
+    runner, journal, job = make_runner(tmp_path, host, concurrency=1, chunk_size=5)
+    holder["runner"] = runner
+    run_two_chunks(runner, host, journal, job)
+    # The chunk running at Ctrl-C ended; the one waiting was not sent: still pending.
+    assert host.events == [("sent", 2), ("ended", 2)]
+    assert sorted(host.received) == [f"k{i}" for i in range(5)]
+    assert journal.counts(job) == {"changed": 5, PENDING: 5}
 
 
 def two_step_runner(tmp_path: Path, first: FakeHost, then: FakeHost

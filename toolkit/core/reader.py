@@ -25,7 +25,7 @@ from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import TransportFault
 from toolkit.core.retry import TransientFailure, retrying
 from toolkit.core.session import Connection, PipelineResult, Step
-from toolkit.core.workers import Workers
+from toolkit.core.workers import TakeNext, Workers
 
 C = TypeVar("C")  # a chunk: what one pipeline reads
 D = TypeVar("D")  # what one try of a chunk settled
@@ -92,9 +92,9 @@ class _Reader(Generic[C, D]):
         self.finished: queue.Queue[tuple[C, list[D]]] = queue.Queue()
 
     @contextlib.contextmanager
-    def worker(self) -> Iterator[Callable[[C], None]]:
+    def worker(self) -> Iterator[Callable[[C, TakeNext[C]], None]]:
         with Link(self.connections) as link:
-            yield lambda chunk: self._chunk(chunk, link)
+            yield lambda chunk, _: self._chunk(chunk, link)
 
     def _chunk(self, chunk: C, link: Link) -> None:
         parts: list[D] = []

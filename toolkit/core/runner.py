@@ -20,10 +20,19 @@ step changed the tenant, so the row is not pending any more.
 Rows are streamed: the reader feeds a bounded queue, so memory does not grow with the
 file. Each worker thread owns one :class:`~toolkit.core.session.Connection` and one journal
 connection; a chunk's rows are marked *sent* before the pipeline starts and get their
-outcomes when it ends. Throttled rows and transport faults are retried with exponential
-backoff and jitter (never sooner than a Retry-After hint), within bounded attempts and
-time, and the number of pipelines in flight halves when the service throttles and grows
-back one at a time while it is calm.
+outcomes when it ends.
+
+Once the chunk a worker runs has about LEAD_SECONDS of work left (judged by how fast its
+rows report), the worker sends the next waiting chunk's pipeline behind it: the host
+queues it and starts it the moment the runspace is free, so the runspace does not sit idle
+for the round trips between two chunks. From then on both chunks are in flight: Ctrl-C
+lets both end (it sends nothing more). A job of several steps does not send ahead: the
+next chunk's first step would run on the host while this chunk's later steps still run.
+
+Throttled rows and transport faults are retried with exponential backoff and jitter
+(never sooner than a Retry-After hint), within bounded attempts and time, and the number
+of pipelines in flight halves when the service throttles and grows back one at a time
+while it is calm.
 """
 
 from __future__ import annotations
@@ -56,14 +65,19 @@ from toolkit.core.retry import (
 from toolkit.core.session import (
     Connection,
     PipelineResult,
+    Running,
     Step,
     exchange_message_parts,
     short_error_id,
 )
-from toolkit.core.workers import Workers
+from toolkit.core.workers import TakeNext, Workers
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).
 STATUSES = ("changed", "unchanged", "failed", "skipped", WAITING)
+# How much work the running chunk has left when the next one is sent behind it: more than
+# a round trip to the host (and the client's work on the answer), so the runspace never
+# waits, and little enough that Ctrl-C rarely finds two chunks in flight.
+LEAD_SECONDS = 0.25
 log = logging.getLogger(__name__)
 
 
@@ -131,6 +145,15 @@ class _Chunk:
     last: bool = True  # results are final
     carried: dict[int, RowResult] = field(default_factory=dict)  # earlier steps' results
     onward: list[WorkRow] = field(default_factory=list)  # rows for the next step
+    begun: Running | None = None  # its first step, sent ahead: its rows are marked sent
+
+
+@dataclass
+class _Ahead:
+    """A worker's way to the chunk after its current one, and that chunk once sent."""
+
+    take: TakeNext[list[WorkRow]]
+    chunk: _Chunk | None = None
 
 
 @dataclass
@@ -258,29 +281,83 @@ class Runner:
 
     @contextlib.contextmanager
     def _worker(self, steps: Sequence[RowStep], pools: Sequence[Connections]
-                ) -> Iterator[Callable[[list[WorkRow]], None]]:
+                ) -> Iterator[Callable[[list[WorkRow], TakeNext[list[WorkRow]]], None]]:
         """A worker's own journal connection, and its host connection for each step."""
         with Journal(self.journal_path) as journal, contextlib.ExitStack() as stack:
             links = [stack.enter_context(Link(pool)) for pool in pools]
-            yield lambda chunk: self._process(chunk, steps, links, journal)
+            yield lambda rows, take: self._process(rows, steps, links, journal, take)
 
-    def _process(self, chunk: list[WorkRow], steps: Sequence[RowStep], links: Sequence[Link],
-                 journal: Journal) -> None:
-        """The chunk through each step in turn, the rows that go on only."""
-        state = _Chunk(chunk)
+    def _process(self, rows: list[WorkRow], steps: Sequence[RowStep], links: Sequence[Link],
+                 journal: Journal, take: TakeNext[list[WorkRow]] = lambda: None) -> None:
+        """The chunk through the steps, then each chunk sent ahead meanwhile (``take``
+        gives the next chunk waiting)."""
+        ahead = _Ahead(take if not self.then else lambda: None, _Chunk(rows))
+        while ahead.chunk is not None:
+            chunk, ahead.chunk = ahead.chunk, None
+            self._through_steps(chunk, steps, links, journal, ahead)
+
+    def _through_steps(self, chunk: _Chunk, steps: Sequence[RowStep], links: Sequence[Link],
+                       journal: Journal, ahead: _Ahead) -> None:
+        """The chunk through each step in turn, the rows that go on only; the next chunk
+        is sent ahead during the first."""
+        state = chunk
         for index, (step, link) in enumerate(zip(steps, links, strict=True)):
             state = _Chunk(state.rows, first=index == 0, last=index == len(steps) - 1,
-                           carried=state.carried)
-            self._send(step, link, state, journal)
+                           carried=state.carried, begun=state.begun)
+            self._send(step, link, state, journal, ahead if index == 0 else None)
             if not state.onward:
                 return
             state.rows = state.onward
 
-    def _send(self, step: RowStep, link: Link, chunk: _Chunk, journal: Journal) -> None:
+    def _send_ahead(self, step: RowStep, connection: Connection, journal: Journal,
+                    ahead: _Ahead) -> None:
+        """Send the next waiting chunk's pipeline, behind the one running."""
+        if (self._stopping.is_set() or ahead.chunk is not None or connection.closed
+                or self.limit.limit < self.limit.maximum  # not while the service throttles
+                # nor when the runspace must connect first: that would wait for the host
+                or not all(connection.holds(s) for s in connection.services)):
+            return
+        rows = ahead.take()
+        if rows is None:
+            return
+        ahead.chunk = _Chunk(rows)
+        try:
+            steps = step.make_steps([{**w.data, "_row": w.row} for w in rows], connection)
+        except PsbridgeError as error:  # sent the usual way, after the current chunk
+            log.info("rows %d-%d: not sent ahead: %s", rows[0].row, rows[-1].row,
+                     error.message)
+            return
+        journal.mark(self.job_id, [w.row for w in rows], SENT)
+        log.debug("rows %d-%d: sending %d row(s) ahead", rows[0].row, rows[-1].row, len(rows))
+        ahead.chunk.begun = connection.begin(steps)
+
+    def _near_the_end(self, rows: list[WorkRow], step: RowStep, connection: Connection,
+                      journal: Journal, ahead: _Ahead) -> Callable[[list[Any]], None]:
+        """What to do with a running chunk's output as it arrives: send the next chunk
+        ahead once what is left should take about LEAD_SECONDS."""
+        waiting = {w.row for w in rows}
+        reported: list[float] = []  # when each row reported
+
+        def arrived(output: list[Any]) -> None:
+            now = time.monotonic()
+            for row in parse_results(output):
+                if row in waiting:
+                    waiting.discard(row)
+                    reported.append(now)
+            per_row = ((reported[-1] - reported[0]) / (len(reported) - 1)
+                       if len(reported) > 1 else None)
+            if not waiting or (per_row is not None and len(waiting) * per_row <= LEAD_SECONDS):
+                self._send_ahead(step, connection, journal, ahead)
+
+        return arrived
+
+    def _send(self, step: RowStep, link: Link, chunk: _Chunk, journal: Journal,
+              ahead: _Ahead | None) -> None:
         remaining = chunk.rows
+        begun, chunk.begun = chunk.begun, None
         last_failure: TransientFailure | None = None
-        log.debug("rows %d-%d: sending %d row(s)", remaining[0].row, remaining[-1].row,
-                  len(remaining))
+        log.debug("rows %d-%d: %s %d row(s)", remaining[0].row, remaining[-1].row,
+                  "sent ahead," if begun else "sending", len(remaining))
         policy = retrying(attempts=self.settings.attempts,
                           max_seconds=self.settings.max_retry_seconds,
                           base_delay=self.settings.base_delay, max_delay=self.settings.max_delay,
@@ -288,27 +365,33 @@ class Runner:
         try:
             for attempt in policy:
                 with attempt:
-                    if self._stopping.is_set():
+                    if self._stopping.is_set() and begun is None:  # sent: collect it
                         return
                     with self.limit.slot():
-                        connection = link.get()
-                        try:  # connecting first: no row is sent until it succeeds
-                            steps = step.make_steps(
-                                [{**w.data, "_row": w.row} for w in remaining], connection)
-                        except TransportFault as fault:
-                            log.info("rows %d-%d: connecting failed: %s", remaining[0].row,
-                                     remaining[-1].row, fault.message)
-                            link.drop()
-                            last_failure = TransientFailure(
-                                fault.message, connection_limit=fault.busy)
-                            raise last_failure from fault
-                        journal.mark(self.job_id, [w.row for w in remaining], SENT)
+                        if begun is not None:  # its answer is lost if a fault closed it
+                            running, begun = begun, None
+                        else:
+                            connection = link.get()
+                            try:  # connecting first: no row is sent until it succeeds
+                                steps = step.make_steps(
+                                    [{**w.data, "_row": w.row} for w in remaining], connection)
+                            except TransportFault as fault:
+                                log.info("rows %d-%d: connecting failed: %s",
+                                         remaining[0].row, remaining[-1].row, fault.message)
+                                link.drop()
+                                last_failure = TransientFailure(
+                                    fault.message, connection_limit=fault.busy)
+                                raise last_failure from fault
+                            journal.mark(self.job_id, [w.row for w in remaining], SENT)
+                            running = connection.begin(steps)
                         try:
-                            result = connection.run(steps)
+                            result = running.result(None if ahead is None else (
+                                self._near_the_end(remaining, step, running.connection,
+                                                   journal, ahead)))
                         except TransportFault as fault:
                             log.info("rows %d-%d: %s; reconnecting", remaining[0].row,
                                      remaining[-1].row, fault.message)
-                            link.drop()
+                            link.drop()  # a confirm needs a free connection
                             remaining = self._unconfirmed(remaining, chunk, journal)
                             if not remaining:
                                 return

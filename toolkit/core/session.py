@@ -2,10 +2,12 @@
 
 A :class:`Connection` is one WSMan shell with a RunspacePool of one runspace, used by one
 thread at a time. Concurrency comes from several connections, not from several pipelines
-on one pool: pypsrp's WSMan transport is not safe to share between threads (with NTLM
-message encryption every request carries a sequence number, so two threads interleaving
-requests break the channel), and one runspace per connection also means one cloud
-connection per runspace, which the host keeps between pipelines.
+running on one pool: pypsrp's WSMan transport is not safe to share between threads (with
+NTLM message encryption every request carries a sequence number, so two threads
+interleaving requests break the channel), and one runspace per connection also means one
+cloud connection per runspace, which the host keeps between pipelines. A thread may send
+the next pipeline before the current one ends (:meth:`Connection.begin`): the host starts
+it when the runspace is free, without the round trips in between.
 
 A pipeline is a list of :class:`Step`: scripts with their parameters, sent as statements
 of one pipeline (``add_script``, ``add_parameters``, ``add_statement``). Values travel
@@ -21,7 +23,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -420,10 +422,24 @@ class Connection:
             return None
         return expiry - time.time() > margin
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def run(self, steps: Sequence[Step], *, input_objects: Sequence[Any] | None = None
             ) -> PipelineResult:
         """Run the steps as one pipeline and collect every stream."""
-        from pypsrp.complex_objects import PSInvocationState
+        return self.begin(steps, input_objects=input_objects).result()
+
+    def begin(self, steps: Sequence[Step], *, input_objects: Sequence[Any] | None = None
+              ) -> Running:
+        """Send the steps as one pipeline; :meth:`Running.result` collects it.
+
+        A pipeline sent while another still runs waits on the host until the runspace is
+        free (a runspace pool queues what its runspaces cannot take yet), so it starts
+        without a round trip. Never raises: a failure to send is raised by
+        :meth:`Running.result`, like one while receiving.
+        """
         from pypsrp.powershell import PowerShell
 
         shell = PowerShell(self._pool)
@@ -433,27 +449,14 @@ class Connection:
             shell.add_script(step.script)
             if step.parameters:
                 shell.add_parameters(dict(step.parameters))
-        started = time.monotonic()
+        running = Running(self, steps, shell)
         try:
             # pypsrp sends each item of a list as one pipeline input object.
             objects = list(input_objects) if input_objects else None
-            output = shell.invoke(input=objects)  # type: ignore[arg-type]
+            shell.begin_invoke(input=objects)  # type: ignore[arg-type]
         except transport_errors() as exc:
-            raise _translate(exc, self.endpoint) from exc
-        streams = shell.streams
-        if shell.state != PSInvocationState.FAILED:
-            for step in steps:
-                if step.connects is not None:
-                    self.services[step.connects[0]] = step.connects[1]
-        return PipelineResult(
-            output=[plain(o) for o in output],
-            errors=[_error_info(e) for e in streams.error],
-            warnings=_records_text(streams.warning),
-            verbose=_records_text(streams.verbose),
-            information=[str(getattr(r, "message_data", r)) for r in streams.information],
-            failed=shell.state == PSInvocationState.FAILED,
-            duration=time.monotonic() - started,
-        )
+            running.fault = _translate(exc, self.endpoint)
+        return running
 
     def versions(self) -> dict[str, str | None]:
         """What the host announced when the pool opened (PowerShell and PSRP versions)."""
@@ -492,3 +495,51 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Running:
+    """A pipeline sent to a connection's runspace (:meth:`Connection.begin`)."""
+
+    def __init__(self, connection: Connection, steps: Sequence[Step], shell: Any):
+        self.connection = connection
+        self.steps = steps
+        self.fault: ConnectionFailed | None = None  # sending it failed
+        self._shell = shell
+        self._started = time.monotonic()
+
+    def result(self, on_output: Callable[[list[Any]], None] | None = None) -> PipelineResult:
+        """Wait for the pipeline's end and collect every stream; ``on_output`` gets the
+        output objects of each answer from the host as it arrives."""
+        from pypsrp.complex_objects import PSInvocationState
+
+        if self.fault is not None:
+            raise self.fault
+        if self.connection.closed:
+            raise TransportFault("the connection was closed before the pipeline's answer "
+                                 "came back")
+        shell = self._shell
+        output: list[Any] = []  # converted as it arrives
+        try:
+            while shell.state == PSInvocationState.RUNNING:
+                shell.poll_invoke()
+                if len(shell.output) > len(output):
+                    arrived = [plain(o) for o in shell.output[len(output):]]
+                    output += arrived
+                    if on_output is not None:
+                        on_output(arrived)
+        except transport_errors() as exc:
+            raise _translate(exc, self.connection.endpoint) from exc
+        if shell.state != PSInvocationState.FAILED:
+            for step in self.steps:
+                if step.connects is not None:
+                    self.connection.services[step.connects[0]] = step.connects[1]
+        streams = shell.streams
+        return PipelineResult(
+            output=output,
+            errors=[_error_info(e) for e in streams.error],
+            warnings=_records_text(streams.warning),
+            verbose=_records_text(streams.verbose),
+            information=[str(getattr(r, "message_data", r)) for r in streams.information],
+            failed=shell.state == PSInvocationState.FAILED,
+            duration=time.monotonic() - self._started,
+        )

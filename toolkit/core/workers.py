@@ -2,7 +2,8 @@
 
 The calling thread feeds the queue (so that memory does not grow with the input). While
 it waits it can do the caller's ``wait`` instead of sleeping: e.g. wait for a finished
-chunk and hand it to the caller's hook on this thread, as soon as it is there. The first
+chunk and hand it to the caller's hook on this thread, as soon as it is there. A worker
+may take the next chunk while it still handles one (:data:`TakeNext`). The first
 exception in a worker (a bug, a fatal connection error, a read that cannot go on) stops
 every worker and is raised by :meth:`Workers.run`. Ctrl-C (or SIGTERM, delivered as
 KeyboardInterrupt between two waits: :mod:`toolkit.core.interrupts`) sets the stop event:
@@ -23,9 +24,13 @@ from toolkit.core.interrupts import SafePoints
 
 T = TypeVar("T")
 POLL = 0.2  # seconds between looks at the stop event while waiting
+# What a worker calls to take the next chunk before its current one ends: the chunk, if
+# one is waiting now (the worker then handles it too), else None.
+TakeNext = Callable[[], T | None]
 # A worker's context: set up once per thread (its connection, its journal), it gives the
 # function that handles one chunk.
-WorkerContext = Callable[[], contextlib.AbstractContextManager[Callable[[T], None]]]
+WorkerContext = Callable[[], contextlib.AbstractContextManager[Callable[[T, TakeNext[T]],
+                                                                         None]]]
 
 
 class Workers(Generic[T]):
@@ -99,16 +104,29 @@ class Workers(Generic[T]):
                 safe.check()
 
     def _work(self, waiting: queue.Queue[T | None]) -> None:
+        ended = False
+
+        def take_next() -> T | None:
+            nonlocal ended
+            if ended or self.stop.is_set():
+                return None
+            try:
+                chunk = waiting.get_nowait()
+            except queue.Empty:
+                return None
+            ended = chunk is None
+            return chunk
+
         try:
             with self.context() as handle:
-                while not self.stop.is_set():
+                while not self.stop.is_set() and not ended:
                     try:
                         chunk = waiting.get(timeout=POLL)
                     except queue.Empty:
                         continue
                     if chunk is None:
                         return
-                    handle(chunk)
+                    handle(chunk, take_next)
         except BaseException as exc:  # the first one ends the run
             with self._lock:
                 if self.fatal is None:
