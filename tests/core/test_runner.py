@@ -240,6 +240,28 @@ def test_unreachable_host_fails_at_once(tmp_path: Path) -> None:
     assert journal.counts(job) == {}
 
 
+def test_a_host_that_stops_listening_ends_the_run_instead_of_retrying(tmp_path: Path) -> None:
+    """Opening a connection already tried a refused host a few times: the run ends (exit 4)
+    with the rows not sent still pending, instead of minutes of retries."""
+    host = FakeHost(fault_every=1)  # every pipeline loses its connection
+    opened: list[int] = []
+
+    def connect() -> FakeConnection:
+        opened.append(1)
+        if len(opened) > 1:
+            gone = TransportFault("cannot reach the management host")
+            gone.refused = True
+            raise gone
+        return host.connect()
+
+    runner, journal, job = make_runner(tmp_path, host, concurrency=1, chunk_size=5)
+    runner.open_connection = connect  # type: ignore[assignment]
+    with pytest.raises(TransportFault, match="cannot reach"):
+        runner.run(rows(10))
+    assert len(opened) == 2
+    assert journal.counts(job) == {SENT: 5, PENDING: 5}
+
+
 def test_secrets_stay_out_of_the_journal(tmp_path: Path) -> None:
     runner, _journal, _job = make_runner(tmp_path, FakeHost())
     runner.run(rows(3))

@@ -50,7 +50,9 @@ class Connections:
 
     def take(self) -> Connection:
         """A spare, else one being opened ahead, else a new one. Failing to open a new one
-        is transient: the caller's retry policy tries again."""
+        is transient (the caller's retry policy tries again), unless nothing listens there
+        any more: opening tried that a few times already, so it is the run's end (exit 4),
+        not minutes of retries."""
         with self._lock:
             if self._spares:
                 return self._spares.pop()
@@ -61,6 +63,8 @@ class Connections:
         try:
             return self._open()
         except TransportFault as fault:
+            if fault.refused:
+                raise
             raise TransientFailure(fault.message) from fault
 
     def keep(self, count: int) -> None:
