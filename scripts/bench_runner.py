@@ -164,12 +164,12 @@ def main() -> int:
               f"{naive_all:.1f}s for {args.rows}")
         for label, (elapsed, wall), runspaces in (("runner, 1 runspace", one, 1),
                                                    ("runner, 3 runspaces", three, 3)):
-            print(f"{label}: {elapsed:.1f}s [{wall:.1f}s], speed-up "
+            print(f"{label}: {elapsed:.2f}s [{wall:.2f}s], speed-up "
                   f"{naive_all / elapsed:.1f}x, efficiency {ideal / runspaces / elapsed:.2f} "
-                  f"[{ideal / runspaces / wall:.2f} with start-up and sign-in]")
+                  f"[{ideal / runspaces / wall:.3f} with start-up and sign-in]")
         efficiency3 = ideal / 3 / three[1]
         speedup3 = naive_all / three[0]
-        print(f"targets with 3 runspaces: efficiency {efficiency3:.2f} with start-up and "
+        print(f"targets with 3 runspaces: efficiency {efficiency3:.3f} with start-up and "
               f"sign-in (>= 0.92), speed-up {speedup3:.1f}x (>= 4x); load now "
               f"{os.getloadavg()[0]:.2f}")
         ok = efficiency3 >= 0.92 and speedup3 >= 4

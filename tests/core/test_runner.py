@@ -29,7 +29,8 @@ from toolkit.core.runner import (
     WorkRow,
     parse_results,
 )
-from toolkit.core.session import ErrorInfo, PipelineResult, Step
+from toolkit.core.session import Connection, ErrorInfo, PipelineResult, Step
+from toolkit.core.target import WrongTenant
 
 THROTTLED = {"Status": "failed", "ErrorId": "TooManyRequests,Update-MgUser",
              "Category": "LimitsExceeded", "Message": "Too many requests; retry after 0 seconds."}
@@ -260,6 +261,28 @@ def test_a_host_that_stops_listening_ends_the_run_instead_of_retrying(tmp_path: 
         runner.run(rows(10))
     assert len(opened) == 2
     assert journal.counts(job) == {SENT: 5, PENDING: 5}
+
+
+def test_a_spare_that_fails_to_get_ready_is_closed_and_the_worker_opens_its_own() -> None:
+    host = FakeHost()
+    opened: list[FakeConnection] = []
+    closed: list[FakeConnection] = []
+
+    class Recorded(FakeConnection):
+        def close(self) -> None:
+            closed.append(self)
+
+    def open_connection() -> FakeConnection:
+        opened.append(Recorded(host))
+        return opened[-1]
+
+    def wrong_tenant(connection: Connection) -> None:
+        raise WrongTenant("the exchange connection reached tenant fabrikam, not contoso")
+
+    pool = Connections(open_connection)  # type: ignore[arg-type]
+    pool.warm_up(1, wrong_tenant)
+    taken = pool.take()
+    assert closed == [opened[0]] and taken is opened[1]
 
 
 def test_secrets_stay_out_of_the_journal(tmp_path: Path) -> None:

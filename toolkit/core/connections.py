@@ -38,15 +38,28 @@ class Connections:
         with self._lock:
             self._spares.append(connection)
 
-    def warm_up(self, count: int) -> None:
-        """Start opening ``count`` spares in the background: with service time, the workers
-        then start together instead of after a sign-in each."""
+    def warm_up(self, count: int, prepare: Callable[[Connection], object] | None = None
+                ) -> None:
+        """Start opening ``count`` spares in the background, each then made ready by
+        ``prepare`` (e.g. connected to its service): with service time, the workers then
+        start together instead of after a sign-in each. A spare that failed to open or to
+        get ready is closed; the worker that would have taken it opens its own."""
         if count < 1:
             return
         pool = ThreadPoolExecutor(count, thread_name_prefix="psbridge-open")
         with self._lock:
-            self._warming += [pool.submit(self._open) for _ in range(count)]
+            self._warming += [pool.submit(self._ready, prepare) for _ in range(count)]
         pool.shutdown(wait=False)
+
+    def _ready(self, prepare: Callable[[Connection], object] | None) -> Connection:
+        connection = self._open()
+        if prepare is not None:
+            try:
+                prepare(connection)
+            except BaseException:
+                connection.close()
+                raise
+        return connection
 
     def take(self) -> Connection:
         """A spare, else one being opened ahead, else a new one. Failing to open a new one

@@ -271,13 +271,15 @@ def run_plan(
     """Run (or resume) a plan through the runner; the job's final state is recorded."""
     steps = rendered_row_steps(target, catalog, plan)
     skipped = set(skip_rows)
-    # Each step's connections: those the job will use start opening now, together with
-    # the one begin_job checks the tenant on, not each after its worker's first chunk.
+    # Each step's connections: those the job will use start opening and connecting now,
+    # together with the one begin_job checks the tenant on, not each at its worker's first
+    # chunk. Each is checked like that one (Target.connect); one that fails is closed.
     chunks = -(-max(plan.total - len(skipped), 0) // settings.chunk_size)
     pools = [Connections(target.open_connection) for _ in steps]
     try:
-        for pool in pools:
-            pool.warm_up(min(settings.concurrency, chunks) - 1)
+        for pool, step in zip(pools, steps, strict=True):
+            pool.warm_up(min(settings.concurrency, chunks) - 1, functools.partial(
+                target.connect, services=step.meta.services, catalog=catalog))
         job, checked = begin_job(target, catalog, plan, [s.meta for s in steps], journal,
                                  resume)
         for pool, connection in zip(pools, checked, strict=True):
