@@ -195,6 +195,21 @@ def test_pool_of_three_runs_pipelines_in_parallel(wsman: WSMan) -> None:
 
 
 def test_default_pool_runs_one_pipeline_at_a_time(wsman: WSMan) -> None:
+    """A pipeline sent while the pool's one runspace is busy waits, then runs: psbridge's
+    runner sends a connection's next chunk before the current one ends. Sources:
+
+    - RunspacePool.SetMaxRunspaces (PowerShell SDK), https://learn.microsoft.com/en-us/
+      dotnet/api/system.management.automation.runspaces.runspacepool.setmaxrunspaces:
+      "Sets the maximum number of Runspaces that can be active concurrently in the pool.
+      All requests above that number remain queued until runspaces become available."
+    - PowerShell's own pool, src/System.Management.Automation/engine/hostifaces/
+      RunspacePoolInternal.cs (PowerShell/PowerShell): a request queue
+      (``runspaceRequestQueue``) served as runspaces become available.
+    - [MS-PSRP] 3.2.5.4.21, https://msdn.microsoft.com/en-us/library/ee175851.aspx: the
+      server sends PIPELINE_STATE when the pipeline "reaches Completed, Failed, or
+      Stopped", and nothing for the pipeline after it; a queued pipeline reports nothing
+      until then.
+    """
     with RunspacePool(wsman) as pool:
         shells = []
         for _ in range(2):
