@@ -143,7 +143,11 @@ def main() -> int:
         home = Path(tmp)
         env = {**os.environ, "PSBRIDGE_CONFIG": str(home / "config.toml"),
                "PSBRIDGE_DATA": str(home / "data"),
-               "PSBRIDGE_TEMPLATES": str(ROOT / "scripts" / "bench_templates")}
+               "PSBRIDGE_TEMPLATES": str(ROOT / "scripts" / "bench_templates"),
+               # The CLI as installed: with its bytecode cached (pip compiles it), not
+               # compiled again at every start where PYTHONDONTWRITEBYTECODE is set.
+               "PYTHONPYCACHEPREFIX": str(home / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         seed = home / "seed.json"
         bulk_seed(seed, args.rows)
         csv_path = home / "rows.csv"
