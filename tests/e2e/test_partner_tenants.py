@@ -117,10 +117,25 @@ def test_a_customer_that_has_not_accepted_gives_no_token(  # type: ignore[no-unt
     assert sandbox.commands("Get-Mailbox") == []
 
 
-def _wrong_connect_block(templates: Path, service: str, script: str, params: str) -> dict[
-        str, str]:
+_TOKEN = "  AccessToken: {type: secret, required: true, source: token, description: unused}\n"
+# Per service: a connect block that ignores the token and signs in as whoever the host
+# signed in last (its script, and the parameters the product passes every connect block).
+_WRONG_CONNECTS = {
+    "exchange": (
+        "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
+        "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n",
+        _TOKEN
+        + "  Organization: {type: string, required: true, source: tenant, description: unused}\n"
+        "  Renew: {type: switch, required: false, source: renew, description: unused}\n"),
+    "graph": ("param([string]$AccessToken)\nConnect-MgGraph -NoWelcome -ErrorAction Stop\n",
+              _TOKEN),
+}
+
+
+def _wrong_connect_block(templates: Path, service: str) -> dict[str, str]:
     """A copy of the test templates whose connect block for ``service`` ignores the token
     and signs in as the host's own account (wrong on purpose), as PSBRIDGE_TEMPLATES."""
+    script, params = _WRONG_CONNECTS[service]
     shutil.copytree(TEMPLATES, templates)
     (templates / "_connect").mkdir(exist_ok=True)
     (templates / "_connect" / f"connect-{service}.ps1.j2").write_text(
@@ -139,13 +154,7 @@ def test_a_connection_that_lands_in_another_tenant_changes_nothing(  # type: ign
     own account (as an interactive sign-in cached on the host would) lands in contoso
     while fabrikam was asked for. Nothing is sent, no job is created, exit 4."""
     sandbox = serve()
-    env = _wrong_connect_block(
-        tmp_path / "templates", "exchange",
-        "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
-        "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n",
-        "  AccessToken: {type: secret, required: true, source: token, description: unused}\n"
-        "  Organization: {type: string, required: true, source: tenant, description: unused}\n"
-        "  Renew: {type: switch, required: false, source: renew, description: unused}\n")
+    env = _wrong_connect_block(tmp_path / "templates", "exchange")
     refused = cli("--profile", "lab", "--tenant", demo.FABRIKAM, "perms", "grant",
                   "office@fabrikam.com", "brian.johnson@fabrikam.com", "--right", "FullAccess",
                   check=4, extra_env=env)
@@ -177,13 +186,7 @@ def test_a_job_closes_every_shell_it_opened_ahead_refused_or_done(  # type: igno
     job = ("--profile", "lab", "task", "run", "custom/set-attribute", "--csv", str(source),
            "--chunk-size", "1")
     ledger = isolated_home / "data" / "shells"
-    env = _wrong_connect_block(
-        tmp_path / "templates", "exchange",
-        "param([string]$AccessToken, [string]$Organization, [switch]$Renew)\n"
-        "Connect-ExchangeOnline -ShowBanner:$false -ErrorAction Stop\n",
-        "  AccessToken: {type: secret, required: true, source: token, description: unused}\n"
-        "  Organization: {type: string, required: true, source: tenant, description: unused}\n"
-        "  Renew: {type: switch, required: false, source: renew, description: unused}\n")
+    env = _wrong_connect_block(tmp_path / "templates", "exchange")
     refused = cli("--tenant", demo.FABRIKAM, *job, check=4, extra_env=env)
     assert "nothing was sent or changed" in refused.stderr
     assert list(ledger.glob("*.json")) == []
@@ -197,10 +200,7 @@ def test_a_graph_connection_that_lands_in_another_tenant_changes_nothing(  # typ
     interactively lands in contoso (the account's home) while fabrikam was asked for.
     Get-MgContext names contoso, so not a licence is removed in either tenant, exit 4."""
     sandbox = serve()
-    env = _wrong_connect_block(
-        tmp_path / "templates", "graph",
-        "param([string]$AccessToken)\nConnect-MgGraph -NoWelcome -ErrorAction Stop\n",
-        "  AccessToken: {type: secret, required: true, source: token, description: unused}\n")
+    env = _wrong_connect_block(tmp_path / "templates", "graph")
     remove = ("--profile", "lab", "--tenant", demo.FABRIKAM, "users", "license", "remove",
               "--sku", "EMS", "--where-license", "EMS")
     refused = cli(*remove, check=4, extra_env=env)
