@@ -57,7 +57,8 @@ class Approval:
 
 def start_sandbox(*, port: int | None = None, https: bool = False, username: str | None = None,
                   host_modules: Mapping[str, str] | None = None,
-                  without_modules: Sequence[str] = (), **options: Any) -> RunningSandbox:
+                  without_modules: Sequence[str] = (), serving_process: bool = False,
+                  **options: Any) -> RunningSandbox:
     """Serve the sandbox in this process until :meth:`RunningSandbox.stop`.
 
     ``port``: default 5985, or 5986 with ``https`` (0 picks a free one); ``username``: the
@@ -66,6 +67,9 @@ def start_sandbox(*, port: int | None = None, https: bool = False, username: str
     other settings of the sandbox (``host``, ``state``, ``seed``, ``password``,
     ``latency_ms``, ``cmdlet_ms``, ``fault_rate``, ``throttle_rate``, ``throttle_retry_s``,
     ``random_seed``, ``command_log``, ``mailbox_delay_s``, ``migration_speed``).
+    ``serving_process``: this process does nothing else until it exits (``psbridge sandbox
+    serve``); what the sandbox loaded at start is then left out of the garbage collector's
+    passes, which would otherwise stall every runspace for a tenth of a second at a time.
     A bad seed or state file, or a port in use, raises :class:`InputError`.
     """
     plugin = sandbox_plugin()
@@ -78,6 +82,8 @@ def start_sandbox(*, port: int | None = None, https: bool = False, username: str
         running: RunningSandbox = plugin.start_sandbox(settings)
     except plugin.SandboxUnavailable as exc:
         raise InputError(exc.message, hint=exc.hint) from None
+    if serving_process:
+        plugin.settle_heap()
     return running
 
 

@@ -97,7 +97,7 @@ def serve(app: Any, host: str, port: int | None, use_https: bool, state: Path | 
         throttle_rate=throttle_rate, throttle_retry_s=throttle_retry_s,
         random_seed=random_seed, command_log=command_log, mailbox_delay_s=mailbox_delay_s,
         migration_speed=migration_speed, host_modules=modules,
-        without_modules=without_modules)
+        without_modules=without_modules, serving_process=True)
     try:
         profile_path = write_sandbox_profile(write_profile, running) if write_profile else None
         if app is not None and app.output != "table":

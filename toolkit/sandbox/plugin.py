@@ -22,6 +22,7 @@ _HOMES = {
     "SandboxUnavailable": "toolkit.sandbox.errors",
     "connect_shared": "toolkit.sandbox.shared",
     "read_record": "toolkit.sandbox.shared",
+    "settle_heap": "toolkit.sandbox.server",
     "start_sandbox": "toolkit.sandbox.server",
     "stop_shared": "toolkit.sandbox.shared",
 }

@@ -187,11 +187,12 @@ def _stop_on_signals() -> None:
 def serve(root: Path) -> None:
     """The server process: serve until SIGTERM/SIGINT or until idle, then remove the record."""
     from toolkit.sandbox.imap_listener import seeded_accounts, start_imap_listeners
-    from toolkit.sandbox.server import SandboxOptions, start_sandbox, tls_context
+    from toolkit.sandbox.server import SandboxOptions, settle_heap, start_sandbox, tls_context
 
     _stop_on_signals()
     running = start_sandbox(SandboxOptions(https=True, seed="demo", state=root / "state.json",
                                            tls_dir=root / "tls"))
+    settle_heap()
     backend: Any = running.backend
     imap = start_imap_listeners(seeded_accounts(backend.services.store),
                                 tls_context(root / "tls")[0])
