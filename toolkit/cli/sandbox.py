@@ -50,9 +50,11 @@ def sandbox() -> None:
 @click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True,
               help="Delay every HTTP response by this much (a WAN to the management host).")
 @click.option("--cmdlet-ms", type=click.IntRange(0), default=0, show_default=True,
-              help="Time each emulated cmdlet takes (the service behind it). The "
-                   "emulator's own work for the script lines before a call counts "
-                   "toward it: a real host runs them in a fraction of a millisecond.")
+              help="Time each emulated cmdlet takes (the service behind it), counted "
+                   "from when the pipeline's previous call was due to end. The emulator's "
+                   "own time in between counts toward it (a real host runs those script "
+                   "lines in a fraction of a millisecond); time spent waiting on the "
+                   "client does not.")
 @click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of requests that fail with HTTP 500 or a dropped connection.")
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,

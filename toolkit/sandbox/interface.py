@@ -10,7 +10,9 @@ emulated tenant plugged in) knows nothing about WSMan.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +52,53 @@ class SessionContext:
     role: str  # "admin" | "helpdesk"
     pool_id: str = ""
     runspace_index: int = 0
+
+
+class PipelineClock:
+    """The host's own time in the pipeline running on this thread: the wall time since the
+    pipeline started, less the time it waited on the client (pipeline input still to come,
+    room for output the client has not taken yet). The service time a cmdlet call takes
+    (``--cmdlet-ms``) is measured on it, so the emulator's slowness (its own work, and its
+    runspaces waiting for one another on one interpreter) is taken from the service time,
+    while a client's slowness shows as it would on a real host."""
+
+    def __init__(self, now: Callable[[], float] = time.perf_counter) -> None:
+        self._now = now
+        self._started = now()
+        self._client = 0.0
+        self.service_due = 0.0  # host seconds at which the last service call was to end
+
+    def host_seconds(self) -> float:
+        return self._now() - self._started - self._client
+
+    @property
+    def client_seconds(self) -> float:
+        """How long the pipeline has waited on the client so far."""
+        return self._client
+
+    @contextmanager
+    def waiting_on_client(self) -> Iterator[None]:
+        started = self._now()
+        try:
+            yield
+        finally:
+            self._client += self._now() - started
+
+
+_pipelines = threading.local()
+
+
+def start_pipeline_clock(now: Callable[[], float] = time.perf_counter) -> PipelineClock:
+    """A new pipeline starts on this thread (a runspace runs one pipeline at a time);
+    ``now`` is the wall clock (tests pass their own)."""
+    clock = _pipelines.clock = PipelineClock(now)
+    return clock
+
+
+def pipeline_clock() -> PipelineClock:
+    """The clock of the pipeline running on this thread (started now if none was)."""
+    clock = getattr(_pipelines, "clock", None)
+    return clock if isinstance(clock, PipelineClock) else start_pipeline_clock()
 
 
 class OutputSink(Protocol):

@@ -21,6 +21,7 @@ from toolkit.sandbox.interface import (
     PipelineSpec,
     PipelineStopped,
     SessionContext,
+    start_pipeline_clock,
 )
 from toolkit.sandbox.values import ErrorRecord, Hashtable, InformationRecord, PSObject, SecureString
 
@@ -209,6 +210,16 @@ def _many(rs: EchoRunspace, cmd: Command, inp: list[Any], emit: Callable[[Any], 
         emit(index)
 
 
+def _clocked(rs: EchoRunspace, cmd: Command, inp: list[Any], emit: Callable[[Any], None],
+             sink: OutputSink, stop: threading.Event) -> None:
+    """``count`` strings of 1 KB, then how long the pipeline was the host's work and how
+    long it waited on the client."""
+    clock = start_pipeline_clock()
+    for _ in range(int(_named(cmd).get("count", 10))):
+        emit("x" * 1024)
+    emit(PSObject({"Host": clock.host_seconds(), "Client": clock.client_seconds}))
+
+
 COMMANDS: dict[str, Handler] = {
     "write-echo": _echo,
     "get-objects": _objects,
@@ -225,6 +236,7 @@ COMMANDS: dict[str, Handler] = {
     "reveal": _reveal,
     "get-secret": _secret,
     "get-many": _many,
+    "get-clocked": _clocked,
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from toolkit.sandbox.interface import PipelineClock
 from toolkit.sandbox.server import RunningSandbox
 
 
@@ -49,6 +52,32 @@ def test_large_input_is_streamed_to_the_backend(wsman: WSMan) -> None:
         ps = PowerShell(pool)
         ps.add_cmdlet("Write-Echo")
         assert ps.invoke(input=items) == items
+
+
+def test_output_the_client_has_not_taken_is_waited_for_on_the_clients_time(
+        wsman: WSMan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline whose output the client does not take blocks once 4 MB wait on the host;
+    that wait is the client's, not the host's: --cmdlet-ms takes the emulator's own time
+    from the service time, and must not take a slow client's time too."""
+    blocked = threading.Event()
+    waiting_on_client = PipelineClock.waiting_on_client
+
+    @contextlib.contextmanager
+    def watched(clock: PipelineClock) -> Iterator[None]:
+        blocked.set()
+        with waiting_on_client(clock):
+            yield
+
+    monkeypatch.setattr(PipelineClock, "waiting_on_client", watched)
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-Clocked").add_parameter("Count", 6000)
+        ps.begin_invoke()
+        assert blocked.wait(60), "the host never waited for the client to take its output"
+        time.sleep(1.0)  # the client is away
+        output = ps.end_invoke()
+    assert len(output) == 6001
+    assert output[-1].extended_properties["Client"] >= 1.0
 
 
 def test_reset_runspace_state_gives_fresh_runspaces(wsman: WSMan, backend: EchoBackend) -> None:

@@ -6,7 +6,6 @@ import ast
 import json
 import time
 from pathlib import Path
-from threading import Thread
 from types import SimpleNamespace
 from typing import Any
 
@@ -66,32 +65,40 @@ def test_cmdlet_ms_delays_each_call(store: TenantStore) -> None:
     assert time.perf_counter() - started >= 0.1
 
 
-def test_the_emulators_own_work_counts_toward_cmdlet_ms(store: TenantStore,
-                                                      monkeypatch: Any) -> None:
-    """A real host runs a script's lines in a fraction of a millisecond: the emulator's CPU time for them
-    (and for the previous call's output) is taken from the next call's service time, never
-    added to it, so a 20 ms service costs a client 20 ms a call on this emulator too."""
+def test_the_emulators_own_time_counts_toward_cmdlet_ms_and_the_clients_does_not(
+        store: TenantStore) -> None:
+    """A real host runs a script's lines in a fraction of a millisecond: the emulator's time
+    for them (its work, the previous call's output, its runspaces waiting for one another)
+    is taken from the next call's service time, never added to it, so a 50 ms service
+    costs a client 50 ms a call on this emulator too. Time the pipeline waits on the client
+    is no service time: a slow client stays slow."""
+    from toolkit.sandbox import interface
     from toolkit.sandbox.tenant import cmdlet_support
 
+    now = [0.0]
     waits: list[float] = []
 
     class Stop:
         def wait(self, seconds: float) -> None:
             waits.append(round(seconds, 3))
+            now[0] += seconds + 0.003  # each wait oversleeps by 3 ms
+
+    def call(work: float) -> None:
+        now[0] += work
+        cmdlet_support._service_delay(services, ctx)  # type: ignore[arg-type]
 
     services = TenantServices(store, cmdlet_ms=50)
-    runspace = SimpleNamespace(state={}, stop=Stop())
-    clock = iter([0.004, 0.005, 0.035, 0.036, 0.2, 0.201])
-    monkeypatch.setattr(cmdlet_support.time, "thread_time", lambda: next(clock))
-    for _ in range(3):
-        cmdlet_support._service_delay(services, runspace)  # type: ignore[arg-type]
-    # First call: the pipeline's thread's work so far; then the work since the last call;
-    # work longer than the service time costs no extra wait.
-    assert waits == [0.046, 0.02, 0.0]
-    other = Thread(target=cmdlet_support._service_delay, args=(services, runspace))
-    monkeypatch.setattr(cmdlet_support.time, "thread_time", lambda: 0.01)
-    other.start(), other.join()  # a later pipeline: a thread of its own, counted from 0
-    assert waits[-1] == 0.04
+    ctx = SimpleNamespace(state={}, stop=Stop())
+    clock = interface.start_pipeline_clock(lambda: now[0])
+    call(0.004)  # the pipeline's own work before its first call
+    call(0.002)  # counted from when the first call was due: its 3 ms of oversleep too
+    with clock.waiting_on_client():
+        now[0] += 0.2  # the client takes its output late
+    call(0.001)
+    call(0.080)  # work longer than the service time costs no extra wait
+    interface.start_pipeline_clock(lambda: now[0])
+    call(0.010)  # a new pipeline: counted from its start
+    assert waits == [0.046, 0.045, 0.046, 0.0, 0.04]
 
 
 def test_cmdlets_that_read_the_modules_own_session_take_no_service_time(

@@ -24,7 +24,7 @@ from toolkit.sandbox.host.clixml_values import (
 )
 from toolkit.sandbox.host.clixml_writer import fast_clixml
 from toolkit.sandbox.host.psrp_server import SandboxPipeline
-from toolkit.sandbox.interface import Command, PipelineSpec, PipelineStopped
+from toolkit.sandbox.interface import Command, PipelineSpec, PipelineStopped, pipeline_clock
 from toolkit.sandbox.values import ErrorRecord, InformationRecord
 
 _NO_SESSION_KEY = ErrorRecord(
@@ -102,7 +102,8 @@ class PipelineInput:
         while True:
             with self._condition:
                 while not self._items and not self._ended and not self._stop.is_set():
-                    self._condition.wait()
+                    with pipeline_clock().waiting_on_client():
+                        self._condition.wait()
                 if self._stop.is_set():
                     raise PipelineStopped()
                 if not self._items:

@@ -53,6 +53,7 @@ from toolkit.sandbox.interface import (
     PipelineStopped,
     Runspace,
     SessionContext,
+    pipeline_clock,
 )
 from toolkit.sandbox.values import ErrorRecord
 
@@ -392,7 +393,8 @@ class HostedPool:
             action(pipeline.server)
             self._flush()
             while pipeline.outbox.size > OUTBOX_LIMIT and not pipeline.stop.is_set():
-                self._condition.wait()
+                with pipeline_clock().waiting_on_client():
+                    self._condition.wait()
 
     def _runspace(self, slot: int) -> Runspace:
         with self._condition:

@@ -31,6 +31,7 @@ from toolkit.sandbox.interface import (
     PipelineSpec,
     PipelineStopped,
     SessionContext,
+    start_pipeline_clock,
 )
 from toolkit.sandbox.pwsh import binder
 from toolkit.sandbox.pwsh.boundary import export
@@ -100,6 +101,7 @@ class PwshRunspace:
         return self.resolver(name, self.context)
 
     def invoke(self, spec: PipelineSpec, sink: OutputSink, stop: threading.Event) -> None:
+        start_pipeline_clock()
         ctx = Context(self, sink, stop, self.global_scope)
         statement: list[Command] = []
         try:

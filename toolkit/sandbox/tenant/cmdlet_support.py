@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.sandbox.interface import SessionContext
+from toolkit.sandbox.interface import SessionContext, pipeline_clock
 from toolkit.sandbox.pwsh.binder import identity_value
 from toolkit.sandbox.pwsh.cmdlets import (
     CmdletContext,
@@ -340,21 +340,26 @@ def _runspace_id(ctx: CmdletContext) -> str:
 
 
 def _service_delay(services: TenantServices, ctx: CmdletContext) -> None:
-    """``--cmdlet-ms``: each call returns that long after the previous one ended, the
-    emulator's own work since then included (the script lines before the call and the
-    previous call's output). A real management host's PowerShell runs those lines in a
-    fraction of a millisecond; this Python emulator takes one to two milliseconds per
-    mailbox of an audit, which would otherwise be added to every call's service time (a
-    client now sees at most that fraction of a millisecond less per call than on a real
-    host). Each pipeline runs on a thread of its own, so the thread's CPU time counts the
-    pipeline's work and nothing else."""
+    """``--cmdlet-ms``: each call returns that long after the previous call of its pipeline
+    was due to end (or after the pipeline started), on the host's clock
+    (:class:`~toolkit.sandbox.interface.PipelineClock`).
+
+    The emulator's own time since then counts toward it. A real management host's
+    PowerShell runs a script's lines between two calls in a fraction of a millisecond;
+    this Python emulator takes one to two milliseconds per audited mailbox, and 0.5 to 1.5
+    ms more a call while 3 runspaces wait for one another on one interpreter (2 cores).
+    Added to every call's service time, that would be the emulator's slowness billed to
+    the client. Time the pipeline waits on the client is not counted: a client slow to send
+    input or take output is as slow here as on a real host. Measured from when the last
+    call was due, not when it returned, a wait that overslept is taken from the next one.
+    """
     if services.cmdlet_ms <= 0:
         return
-    thread = threading.current_thread()
-    clock = ctx.state.get("service_clock")
-    spent = time.thread_time() - (clock[1] if clock is not None and clock[0] is thread else 0.0)
-    ctx.stop.wait(max(0.0, services.cmdlet_ms / 1000 - spent))
-    ctx.state["service_clock"] = (thread, time.thread_time())
+    clock = pipeline_clock()
+    now = clock.host_seconds()
+    wait = max(0.0, services.cmdlet_ms / 1000 - (now - clock.service_due))
+    clock.service_due = now + wait
+    ctx.stop.wait(wait)
 
 
 def _connection(ctx: CmdletContext, service: str, name: str) -> Connection:
