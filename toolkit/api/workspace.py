@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from toolkit.api.jobs import Jobs
-from toolkit.api.mailboxes import Mailboxes
-from toolkit.api.migrations import Migrations
-from toolkit.api.perms import Permissions
 from toolkit.api.results import Progress
-from toolkit.api.tasks import Tasks
-from toolkit.api.users import Users
 from toolkit.core.config import Profile, resolve_profile
 from toolkit.core.journal import Job
 from toolkit.core.target import Target, open_target
 from toolkit.core.templates import TemplateCatalog
+
+if TYPE_CHECKING:
+    from toolkit.api.jobs import Jobs
+    from toolkit.api.mailboxes import Mailboxes
+    from toolkit.api.migrations import Migrations
+    from toolkit.api.perms import Permissions
+    from toolkit.api.tasks import Tasks
+    from toolkit.api.users import Users
 
 
 class Workspace:
@@ -37,12 +41,37 @@ class Workspace:
         self._profile: Profile | None = None
         self._target: Target | None = None
         self._opened = contextlib.ExitStack()
-        self.perms = Permissions(self)
-        self.users = Users(self)
-        self.mailboxes = Mailboxes(self)
-        self.migrations = Migrations(self)
-        self.jobs = Jobs(self)
-        self.tasks = Tasks(self)
+
+    # Each area is imported when first used: a command pays only for its own.
+    @functools.cached_property
+    def perms(self) -> Permissions:
+        from toolkit.api.perms import Permissions
+        return Permissions(self)
+
+    @functools.cached_property
+    def users(self) -> Users:
+        from toolkit.api.users import Users
+        return Users(self)
+
+    @functools.cached_property
+    def mailboxes(self) -> Mailboxes:
+        from toolkit.api.mailboxes import Mailboxes
+        return Mailboxes(self)
+
+    @functools.cached_property
+    def migrations(self) -> Migrations:
+        from toolkit.api.migrations import Migrations
+        return Migrations(self)
+
+    @functools.cached_property
+    def jobs(self) -> Jobs:
+        from toolkit.api.jobs import Jobs
+        return Jobs(self)
+
+    @functools.cached_property
+    def tasks(self) -> Tasks:
+        from toolkit.api.tasks import Tasks
+        return Tasks(self)
 
     @property
     def profile(self) -> Profile:
