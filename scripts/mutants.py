@@ -58,6 +58,7 @@ def _m(name: str, area: str, path: str, old: str, new: str, *tests: str) -> Muta
 TASK_RUN = "tests/e2e/test_task_run.py"
 RUNNER = "tests/core/test_runner.py"
 SECRETS = "tests/e2e/test_secrets.py"
+KNOBS = "tests/sandbox/tenant/test_tenant_knobs.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the rows of issue 16's table ----------------------------------------------------
@@ -211,6 +212,24 @@ MUTANTS: tuple[Mutant, ...] = (
        "    if job.input_sha256 and current_sha256 != job.input_sha256:\n",
        "    if False:\n",
        f"{TASK_RUN}::test_resume_refuses_an_input_file_that_changed"),
+    # -- the sandbox's service time (--cmdlet-ms): the benchmarks' bound -------------------
+    _m("sandbox-service-time-bills-client-wait", "sandbox service time",
+       "toolkit/sandbox/interface.py",
+       "        return self._now() - self._started - self._client\n",
+       "        return self._now() - self._started\n",
+       f"{KNOBS}::test_the_emulators_own_time_counts_toward_cmdlet_ms_and_the_clients_does_not"),
+    _m("sandbox-service-time-from-return", "sandbox service time",
+       "toolkit/sandbox/tenant/cmdlet_support.py",
+       "    clock.service_due = now + wait\n    ctx.stop.wait(wait)\n",
+       "    ctx.stop.wait(wait)\n    clock.service_due = clock.host_seconds()\n",
+       f"{KNOBS}::test_the_emulators_own_time_counts_toward_cmdlet_ms_and_the_clients_does_not"),
+    _m("sandbox-output-wait-not-the-clients", "sandbox service time",
+       "toolkit/sandbox/host/runspace_pool.py",
+       "                with pipeline_clock().waiting_on_client():\n"
+       "                    self._condition.wait()\n",
+       "                self._condition.wait()\n",
+       "tests/sandbox/host/test_host_lifecycle.py::"
+       "test_output_the_client_has_not_taken_is_waited_for_on_the_clients_time"),
 )
 
 
