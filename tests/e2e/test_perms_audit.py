@@ -267,6 +267,38 @@ def test_all_tenants_go_on_after_one_fails(cli: Cli, serve, isolated_home: Path)
         ("fabrikam.onmicrosoft.com", 1)]
 
 
+def test_all_tenants_trustee_must_be_a_user_of_the_tenant_its_domain_names(
+        cli: Cli, serve, isolated_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--trustee over every tenant: the address's domain names the trustee's tenant (tenant
+    discovery answers for a verified domain), which must know the trustee. A mistyped
+    address, or one of a tenant not covered, is refused before anything is read or saved,
+    as it is for one tenant, instead of each tenant reporting that it holds nothing."""
+    serve()
+    config_path = isolated_home / "config.toml"
+    document = tomlkit.parse(config_path.read_text())
+    document["profiles"]["lab"]["tenants"] = ["fabrikam.onmicrosoft.com"]  # type: ignore[index]
+    config_path.write_text(tomlkit.dumps(document))
+    audit = ("--profile", "lab", "perms", "audit", "--all", "--all-tenants", "--trustee")
+
+    typo = cli(*audit, "ana.bowmen@fabrikam.com", check=2)
+    assert "no user ana.bowmen@fabrikam.com in fabrikam.onmicrosoft.com" in typo.stderr
+    assert "ana.bowman@fabrikam.com" in typo.stderr, "the closest address is named"
+    elsewhere = cli(*audit, "megan@northwind.example", check=2)
+    assert "northwind.example is a domain of none of the tenants audited" in elsewhere.stderr
+    assert "contoso.onmicrosoft.com, fabrikam.onmicrosoft.com" in elsewhere.stderr
+    for tenant in ((), ("--tenant", "fabrikam.onmicrosoft.com")):
+        assert cli.json("--profile", "lab", *tenant, "perms", "snapshots") == []
+    assert _mailboxes_read(isolated_home) == 0
+
+    report = tmp_path / "ana.json"
+    cli(*audit, "ana.bowman@fabrikam.com", "--out", str(report), check=0)
+    fabrikam = json.loads((tmp_path / "ana-fabrikam.onmicrosoft.com.json").read_text())
+    assert {(g["mailbox"], g["trustee"], g["right"]) for g in fabrikam["rows"]} == {
+        ("office@fabrikam.com", "ana.bowman@fabrikam.com", "FullAccess")}
+    assert json.loads((tmp_path / "ana-home.json").read_text())["rows"] == []
+    assert len(cli.json("--profile", "lab", "perms", "snapshots")) == 1
+
+
 def _mailboxes_read(home: Path) -> int:
     try:
         with sqlite3.connect(home / "data" / "jobs.sqlite3") as db:

@@ -13,7 +13,6 @@ from toolkit.api.results import AuditResult
 from toolkit.core.errors import InputError, PartialFailure, PsbridgeError
 
 if TYPE_CHECKING:
-    from toolkit.api.workspace import Workspace
     from toolkit.tasks.permissions.audit import ChunkResult
     from toolkit.tasks.permissions.drift import Drift
     from toolkit.tasks.permissions.snapshots import Snapshot, SnapshotStore
@@ -116,16 +115,13 @@ class PermissionAudits(PermissionSnapshots):
             from toolkit.io.reports import report_format
 
             report_format(report)
-        if trustee and not all_tenants:  # with all_tenants, it is a user of one of them
-            from toolkit.tasks.permissions.read import require_trustee
-
-            require_trustee(self._ws.target, self._ws.catalog, trustee,
-                            self.snapshot_tenant().name,
-                            hint="Nothing was read or saved. Give the trustee's address.")
         wanted = None if all else list(mailboxes or ())
         tenants: list[str | None] = [self._ws.tenant]
         if all_tenants:
             tenants = [None, *self.customer_tenants(on_note)]
+        if trustee:
+            self._require_trustee(trustee, tenants,
+                                  hint="Nothing was read or saved. Give the trustee's address.")
         remote: dict[str | None, Mapping[str, Any]] = {}
         if distributed:
             from toolkit.distributed.submit import audit_tenants_distributed
@@ -153,12 +149,6 @@ class PermissionAudits(PermissionSnapshots):
                 if not all_tenants or exc.exit_code == 130:
                     raise
                 yield TenantFailure(tenant or "home", exc)
-
-    def _tenant(self, tenant: str | None) -> Workspace:
-        """A workspace for ``tenant`` with this one's profile, closed after its audit (of
-        this workspace's class: the workspace module imports this one)."""
-        return type(self._ws)(self._ws.profile_name, tenant, progress=self._ws.progress)
-
 
 def _check_mailboxes(mailboxes: Sequence[str] | None, all: bool) -> None:
     if bool(mailboxes) == all:

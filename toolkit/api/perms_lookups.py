@@ -104,13 +104,6 @@ class PermissionLookups(PermissionSnapshots):
             raise InputError(f"{failures[0]['mailbox']}: {failures[0]['message']}")
         return _Answer([g for g in grants if g.is_access], groups, "live")
 
-    def _require_trustee(self, trustee: str) -> None:
-        """Refuse a trustee the tenant does not know (an orphaned SID stands for itself)."""
-        from toolkit.tasks.permissions.read import require_trustee
-
-        require_trustee(self._ws.target, self._ws.catalog, trustee,
-                        self.snapshot_tenant().name)
-
 
 def _answering_snapshot(store: SnapshotStore, tenant_id: str, mailbox: str | None
                         ) -> tuple[Snapshot | None, set[str]]:

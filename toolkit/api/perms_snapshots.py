@@ -3,12 +3,13 @@ customer tenants a profile covers, and the stored snapshots."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from toolkit.core.errors import PsbridgeError
-from toolkit.core.tenants import TenantRef
+from toolkit.core.errors import InputError, PsbridgeError
+from toolkit.core.tenants import TenantRef, UnknownTenant
 
 if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
@@ -70,6 +71,51 @@ class PermissionSnapshots:
             on_note(f"profile {profile.name} lists no customer tenants ('tenants' in its "
                     "settings): only its home tenant is covered")
         return tenants
+
+    def _require_trustee(self, trustee: str, among: Sequence[str | None] = (), *,
+                         hint: str | None = None) -> None:
+        """Refuse (exit 2) a trustee unknown to the tenant: this workspace's, or of the
+        tenants ``among`` (None: the home tenant), the one its address's domain belongs to
+        (a UPN's or primary address's domain is one of its own tenant's). An orphaned SID
+        stands for itself. Checked before anything is read: a mistyped address would
+        otherwise be reported, tenant after tenant, as holding nothing."""
+        from toolkit.tasks.permissions.read import require_trustee
+
+        if len(among) <= 1:
+            require_trustee(self._ws.target, self._ws.catalog, trustee,
+                            self.snapshot_tenant().name, hint=hint)
+            return
+        with self._tenant(self._owning_tenant(trustee, among)) as ws:
+            require_trustee(ws.target, ws.catalog, trustee, ws.perms.snapshot_tenant().name,
+                            hint=hint)
+
+    def _owning_tenant(self, trustee: str, tenants: Sequence[str | None]) -> str | None:
+        """Which of ``tenants`` the domain of ``trustee`` belongs to, as the identity
+        platform's tenant discovery answers; the home tenant (None) for a trustee without
+        a domain (an orphaned SID, an alias)."""
+        domain = trustee.rpartition("@")[2]
+        if not domain:
+            return None
+        resolver = self._ws.target.resolver
+        owner = None
+        if resolver is not None:
+            with contextlib.suppress(UnknownTenant):
+                owner = resolver.resolve(domain).id
+        for tenant in tenants:
+            if owner is not None and owner == (
+                    self.tenant_named(tenant) if tenant else self.snapshot_tenant()).id:
+                return tenant
+        names = ", ".join(tenant or self.snapshot_tenant().name for tenant in tenants)
+        raise InputError(
+            f"trustee {trustee}: {domain} is a domain of none of the "
+            f"tenants audited ({names})",
+            hint="Nothing was read or saved. Give the trustee's address (UPN or primary "
+                 "address) in one of these tenants.")
+
+    def _tenant(self, tenant: str | None) -> Workspace:
+        """A workspace for ``tenant`` with this one's profile, closed after its audit (of
+        this workspace's class: the workspace module imports this one)."""
+        return type(self._ws)(self._ws.profile_name, tenant, progress=self._ws.progress)
 
     def snapshots(self) -> list[Snapshot]:
         """The permission snapshots of the tenant, newest first, unfinished ones too
