@@ -579,6 +579,44 @@ def redis_dump(url: str) -> bytes:
     return b"\n".join(dump)
 
 
+def waiting_messages(home: Path) -> int:
+    """How many messages wait in the test's queue, on Redis or on RabbitMQ."""
+    broker = configured(home, "queue", "broker")
+    if broker.startswith("redis"):
+        import redis
+
+        return int(redis.Redis.from_url(broker).llen("psbridge"))
+    from kombu import Connection
+
+    with Connection(broker) as connection:
+        try:
+            declared = connection.default_channel.queue_declare(
+                configured(home, "queue", "queue"), passive=True)
+        except connection.channel_errors:  # not declared yet: nothing sent so far
+            return 0
+        return int(declared.message_count)
+
+
+def broker_dump(home: Path) -> bytes:
+    """What the test's broker holds: every key of its Redis database, or the body of every
+    message waiting in its RabbitMQ queue (each read and handed back: a channel that
+    closes without acknowledging them returns them to the queue)."""
+    broker = configured(home, "queue", "broker")
+    if broker.startswith("redis"):
+        return redis_dump(broker)
+    from kombu import Connection
+
+    bodies = []
+    with Connection(broker) as connection:
+        channel = connection.channel()
+        while (message := channel.basic_get(configured(home, "queue", "queue"),
+                                            no_ack=False)) is not None:
+            body = message.body
+            bodies.append(body if isinstance(body, bytes) else body.encode())
+        channel.close()
+    return b"\n".join(bodies)
+
+
 def store_dump(home: Path) -> str:
     """Every row of every table of the test's PostgreSQL store, as text."""
     import psycopg
@@ -608,11 +646,13 @@ def assert_no_secret(secrets: list[str], **places: str | bytes) -> None:
             pytest.fail(f"{leaked} of {len(secrets)} password(s) in plain text in {name}")
 
 
+@pytest.mark.parametrize("shared", ["redis", "amqp"], indirect=True)
 def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_passwords(  # type: ignore[no-untyped-def]
         cli: Cli, serve, workers, shared: str, tmp_path: Path, isolated_home: Path) -> None:
     """20 new users over 2 workers: Graph changes and aliases (on Exchange runspaces) once
     per user, generated passwords in --credentials-out only, no password in plain text in
-    the broker's messages, Redis, the store, the worker logs or the CLI's output."""
+    the broker's messages (on Redis and on RabbitMQ), the broker's database, the store,
+    the worker logs or the CLI's output."""
     # Mailboxes at once: the workers add every alias (no row waits for the local pass).
     sandbox = hires_sandbox(serve, tmp_path, "--cmdlet-ms", "20", "--mailbox-delay-s", "0")
     with_queue_key(isolated_home)
@@ -621,13 +661,10 @@ def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_
     run = cli.popen(*LAB, "users", "activate", str(hires.source), "--distributed",
                     "--chunk-size", "2", "--credentials-out", str(creds), "--results",
                     str(results))
-    import redis
-
-    broker = configured(isolated_home, "queue", "broker")
-    while redis.Redis.from_url(broker).llen("psbridge") < 10:  # every chunk waits queued
+    while waiting_messages(isolated_home) < 10:  # every chunk waits queued
         assert run.poll() is None, run.communicate()[0]
         time.sleep(0.05)
-    queued = redis_dump(broker)
+    queued = broker_dump(isolated_home)
     assert b"hire00@contoso.com" in queued, "the scan reads the queued messages"
     first, second = workers("one"), workers("two")
     output, _ = run.communicate(timeout=600)
@@ -646,7 +683,7 @@ def test_users_activate_distributed_activates_each_user_once_and_hands_over_the_
         handed = {r["UserPrincipalName"]: r["TemporaryPassword"] for r in csv.DictReader(handle)}
     assert set(handed) == set(hires.upns) - set(hires.typed)
     secrets = [*handed.values(), *hires.typed.values()]
-    assert_no_secret(secrets, queued_messages=queued, redis=redis_dump(broker),
+    assert_no_secret(secrets, queued_messages=queued, broker=broker_dump(isolated_home),
                      store=store_dump(isolated_home), output=output,
                      worker_logs=first.text() + second.text(), results=results.read_text(),
                      command_log=sandbox.command_log.read_text())
