@@ -272,7 +272,8 @@ def test_all_tenants_trustee_must_be_a_user_of_the_tenant_its_domain_names(
     """--trustee over every tenant: the address's domain names the trustee's tenant (tenant
     discovery answers for a verified domain), which must know the trustee. A mistyped
     address, or one of a tenant not covered, is refused before anything is read or saved,
-    as it is for one tenant, instead of each tenant reporting that it holds nothing."""
+    as it is for one tenant, instead of each tenant reporting that it holds nothing. What
+    the trustee holds is shown in one table over every tenant (a tenant column)."""
     serve()
     config_path = isolated_home / "config.toml"
     document = tomlkit.parse(config_path.read_text())
@@ -291,7 +292,9 @@ def test_all_tenants_trustee_must_be_a_user_of_the_tenant_its_domain_names(
     assert _mailboxes_read(isolated_home) == 0
 
     report = tmp_path / "ana.json"
-    cli(*audit, "ana.bowman@fabrikam.com", "--out", str(report), check=0)
+    found = cli.json(*audit, "ana.bowman@fabrikam.com", "--out", str(report))
+    assert [(r["tenant"], r["mailbox"], r["right"]) for r in found] == [
+        ("fabrikam.onmicrosoft.com", "office@fabrikam.com", "FullAccess")], "one table"
     fabrikam = json.loads((tmp_path / "ana-fabrikam.onmicrosoft.com.json").read_text())
     assert {(g["mailbox"], g["trustee"], g["right"]) for g in fabrikam["rows"]} == {
         ("office@fabrikam.com", "ana.bowman@fabrikam.com", "FullAccess")}

@@ -88,7 +88,8 @@ def _show_grants(app: AppContext, done: TenantAudit) -> None:
 @click.option("--all", "all_mailboxes", is_flag=True, help="Audit every mailbox.")
 @click.option("--trustee", metavar="USER",
               help="Show and report only the rights this trustee holds (UPN or primary "
-              "address); the snapshot keeps everything.")
+              "address); the snapshot keeps everything. With --all-tenants, one table over "
+              "every tenant; the address's domain names the trustee's tenant.")
 @click.option("--include-noise", is_flag=True,
               help="Keep SELF, inherited and Deny entries too (marked by their kind).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
@@ -128,6 +129,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     progress = _AuditProgress()
     tenants = 0
     failed: list[str] = []
+    held: list[dict[str, Any]] = []  # with --all-tenants --trustee: one table at the end
 
     def done(outcome: Mapping[str, Any]) -> None:
         what = (f"snapshot {outcome['snapshot']}" if "snapshot" in outcome
@@ -152,6 +154,9 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                 _summarise(audited)
                 if not all_tenants:
                     _show_grants(app, audited)
+                elif trustee:
+                    held += [{"tenant": audited.snapshot.tenant, **row}
+                             for row in audited.rows()]
                 snapshot = audited.snapshot
                 if snapshot.failures:
                     for failure in snapshot.failures:
@@ -168,6 +173,8 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                     failed.append(snapshot.tenant)
         finally:
             progress.close()
+    if all_tenants and trustee:
+        emit(app, held, ["tenant", *GRANT_COLUMNS], title=f"rights of {trustee}")
     if failed:
         raise PartialFailure(f"the audit failed for {len(failed)} of {tenants} "
                              f"tenant(s): {', '.join(failed)}",
