@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from toolkit.sandbox.pwsh import binder
+from toolkit.sandbox.pwsh import binder, command_params
 from toolkit.sandbox.pwsh.cmdlets import (
     CmdletContext,
     CmdletError,
@@ -26,7 +26,7 @@ def run_registered(
     items: Iterator[Any] | None,
     line: int,
 ) -> Iterator[Any]:
-    info = binder.spec_command(cmdlet.name, cmdlet.product)
+    info = command_params.spec_command(cmdlet.name, cmdlet.product)
     bound = binder.bind(info, args, items is not None)
     prefs = CallPrefs(ctx, bound.common, line)
     buffer: list[Any] = []

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.sandbox.pwsh import binder
+from toolkit.sandbox.pwsh import binder, command_params
 from toolkit.sandbox.pwsh.coercion import ArrayList, to_string
 from toolkit.sandbox.pwsh.errors import (
     PSError,
@@ -404,7 +404,7 @@ def _script_command_info(body: Body, name: str) -> binder.CommandInfo:
                 convert=convert,
             )
         )
-    binder.add_common(params)
+    command_params.add_common(params)
     info = binder.CommandInfo(name, params, [binder.ALL_SETS], None, script_params=True)
     body.command_info = info
     return info

@@ -8,7 +8,8 @@ Layers, bottom up:
   advance from an injectable clock, atomic JSON persistence);
 - operations with the services' semantics and texts: :mod:`.identity_resolution`,
   :mod:`.permissions`, :mod:`.mailboxes`, :mod:`.licensing`, :mod:`.directory`,
-  :mod:`.migration` (errors in :mod:`.errors`, filter languages in :mod:`.filters`);
+  :mod:`.migration` (its CSVData in :mod:`.migration_csv`, its progress over time in
+  :mod:`.migration_sync`; errors in :mod:`.errors`, filter languages in :mod:`.filters`);
 - :mod:`.objects` — model -> the PowerShell objects clients deserialize;
 - :mod:`.seed` / :mod:`.demo` — seed files, the built-in demo, large benchmark tenants;
 - the cmdlet adapters (:mod:`.cmdlets_connect`, :mod:`.cmdlets_exchange`,

@@ -33,18 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.sandbox.interface import SessionContext, pipeline_clock
-from toolkit.sandbox.pwsh.binder import identity_value
 from toolkit.sandbox.pwsh.cmdlets import (
     CmdletContext,
     CmdletError,
     CmdletRegistry,
     CmdletTerminatingError,
 )
+from toolkit.sandbox.pwsh.param_types import identity_value
 from toolkit.sandbox.pwsh.spec import cmdlet_specs
 from toolkit.sandbox.tenant import errors
 from toolkit.sandbox.tenant.identity_resolution import Resolver
 from toolkit.sandbox.tenant.mailboxes import MultiValueEdit
-from toolkit.sandbox.tenant.migration import csv_addresses
+from toolkit.sandbox.tenant.migration_csv import csv_addresses
 from toolkit.sandbox.tenant.model import Account, Tenant, World
 from toolkit.sandbox.tenant.store import TenantStore
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString

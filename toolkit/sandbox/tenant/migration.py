@@ -1,31 +1,30 @@
 """IMAP migrations: endpoints, batches validated from CSVData, users moving through states.
 
 Time is "service seconds": the store scales wall-clock time by ``--migration-speed``
-before calling :func:`advance`, so a test can finish a migration in a fraction of a
-second. A started user goes Queued -> Provisioning (target mailbox checked) -> Syncing
-(IMAP logon checked, items copied at :data:`ITEMS_PER_SECOND`) -> Synced, then re-syncs
-about once a day (IncrementalSyncing -> Synced) until its batch is removed. IMAP batches
-have no completion step. Items already imported into the mailbox from the same source
-account are not copied again, so a re-run only moves new mail. Items over 35 MB and beyond
-500,000 per mailbox are skipped. Items are counted per source folder
+before calling :func:`.migration_sync.advance`, so a test can finish a migration in a
+fraction of a second. A started user goes Queued -> Provisioning (target mailbox checked)
+-> Syncing (IMAP logon checked, items copied at :data:`ITEMS_PER_SECOND`) -> Synced, then
+re-syncs about once a day (IncrementalSyncing -> Synced) until its batch is removed. IMAP
+batches have no completion step. Items already imported into the mailbox from the same
+source account are not copied again, so a re-run only moves new mail. Items over 35 MB and
+beyond 500,000 per mailbox are skipped. Items are counted per source folder
 (:mod:`.imap_folders`): from Gmail, a message in two included folders is copied twice.
+
+This module holds the endpoints, batches and users and the service's pace and limits; the
+CSVData rules are in :mod:`.migration_csv`, the users' movement over time in
+:mod:`.migration_sync`.
 """
 
 from __future__ import annotations
 
-import csv
-import heapq
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toolkit.sandbox.tenant import errors
-from toolkit.sandbox.tenant.imap_folders import copied, source_folders
-from toolkit.sandbox.tenant.licensing import has_exchange_licence
+from toolkit.sandbox.tenant.migration_csv import CsvRow, parse_csv
 from toolkit.sandbox.tenant.model import (
     ImapSource,
-    Mailbox,
     MigrationBatch,
     MigrationEndpoint,
     MigrationUser,
@@ -42,12 +41,8 @@ INCREMENTAL_INTERVAL_S = 24 * 3600.0
 INCREMENTAL_S = 30.0
 REMOVING_S = 30.0
 
-MAX_CSV_ROWS = 50_000
-MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_BATCH_NAME = 64
 MAX_ITEMS_PER_MAILBOX = 500_000  # items beyond this are skipped
-REQUIRED_COLUMNS = ("EmailAddress", "UserName", "Password")
-OPTIONAL_COLUMNS = ("UserRoot",)
 SECURITY_VALUES = ("None", "Ssl", "Tls")
 
 ACTIVE = ("Queued", "Provisioning", "Syncing", "IncrementalSyncing")
@@ -62,12 +57,6 @@ STATUS_SUMMARY = {
     "Removing": "Active",
 }
 
-AUTH_FAILED = (
-    "ImapAuthenticationException: Couldn't log on to the IMAP server using the specified "
-    "credentials. Verify the user name and password and try again. --> The IMAP server "
-    "returned an error: [AUTHENTICATIONFAILED] Invalid credentials (Failure)"
-)
-
 
 # ---------------------------------------------------------------------- endpoints
 
@@ -81,7 +70,7 @@ class ServerTest:
     error_detail: str = ""
 
 
-def _source(tenant: Tenant, host: str) -> ImapSource | None:
+def imap_source(tenant: Tenant, host: str) -> ImapSource | None:
     folded = host.strip().casefold()
     return next((s for s in tenant.imap_sources if s.host.casefold() == folded), None)
 
@@ -99,7 +88,7 @@ def _canonical_security(value: str) -> str:
 
 def test_server(tenant: Tenant, host: str, port: int, security: str) -> ServerTest:
     security = _canonical_security(security)
-    source = _source(tenant, host)
+    source = imap_source(tenant, host)
     failure = f"The connection to the server '{host}' could not be completed."
     if source is None:
         return ServerTest(False, failure, "Microsoft.Exchange.Migration."
@@ -201,119 +190,6 @@ def remove_endpoint(tenant: Tenant, identity: str) -> None:
                 "MigrationEndpointInUseException",
             )
     del tenant.endpoints[endpoint.name]
-
-
-# ---------------------------------------------------------------------- CSV
-
-
-@dataclass(frozen=True)
-class CsvRow:
-    line: int
-    email: str
-    username: str
-    password: str
-    user_root: str
-
-
-def parse_csv(data: bytes, allow_unknown_columns: bool = False) -> list[CsvRow]:
-    """Validate CSVData as Exchange Online does for an IMAP batch."""
-    if len(data) > MAX_CSV_BYTES:
-        raise errors.migration(
-            f"The CSV data is {len(data):,} bytes; the maximum for a migration batch is "
-            "10 MB. Split the users into smaller batches.",
-            "MigrationCSVTooLargeException",
-        )
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
-        raise errors.migration("The CSV data is empty. It must start with the header line "
-                               "EmailAddress,UserName,Password.", "MigrationCSVParsingException")
-    columns = [cell.strip() for cell in header]
-    by_fold = {c.casefold(): c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
-    for column in REQUIRED_COLUMNS:
-        if column.casefold() not in {c.casefold() for c in columns}:
-            raise errors.migration(
-                f"The CSV data doesn't contain the required column \"{column}\". An IMAP "
-                "migration needs the columns EmailAddress, UserName and Password "
-                "(UserRoot is optional).",
-                "MigrationCSVMissingColumnException",
-            )
-    unknown = [c for c in columns if c.casefold() not in by_fold]
-    if unknown and not allow_unknown_columns:
-        raise errors.migration(
-            f"The CSV data contains the unknown column \"{unknown[0]}\". Remove it, or pass "
-            "-AllowUnknownColumnsInCsv $true to ignore it.",
-            "MigrationCSVUnknownColumnException",
-        )
-    index = {c.casefold(): i for i, c in enumerate(columns)}
-    rows: list[CsvRow] = []
-    seen: dict[str, int] = {}
-    for record in reader:
-        if not any(cell.strip() for cell in record):
-            continue
-        line = reader.line_num
-
-        def cell(name: str, record: list[str] = record) -> str:
-            position = index.get(name.casefold())
-            return record[position].strip() if position is not None and position < len(
-                record) else ""
-
-        email, username = cell("EmailAddress"), cell("UserName")
-        password = record[index["password"]] if index["password"] < len(record) else ""
-        for column, value in (("EmailAddress", email), ("UserName", username),
-                              ("Password", password)):
-            if not value:
-                raise errors.migration(
-                    f"Line {line} of the CSV data has no value in the column \"{column}\".",
-                    "MigrationCSVParsingException",
-                )
-        if "@" not in email:
-            raise errors.migration(
-                f"Line {line} of the CSV data: \"{email}\" isn't a valid email address.",
-                "MigrationCSVParsingException",
-            )
-        folded = email.casefold()
-        if folded in seen:
-            raise errors.migration(
-                f"The CSV data contains a duplicate entry for \"{email}\" on line {line} "
-                f"(first on line {seen[folded]}). Each EmailAddress can appear only once.",
-                "MigrationCSVDuplicateEntryException",
-            )
-        seen[folded] = line
-        rows.append(CsvRow(line, email, username, password, cell("UserRoot")))
-        if len(rows) > MAX_CSV_ROWS:
-            raise errors.migration(
-                "The CSV data contains more than 50,000 rows, the maximum for a migration "
-                "batch. Split the users into smaller batches.",
-                "MigrationCSVTooManyRowsException",
-            )
-    if not rows:
-        raise errors.migration("The CSV data contains no users.", "MigrationCSVParsingException")
-    return rows
-
-
-def csv_addresses(data: bytes) -> list[str] | None:
-    """The EmailAddress column of CSV data (None without one), for the command log."""
-    reader = csv.reader(io.StringIO(_decode(data)))
-    header = [cell.strip().casefold() for cell in next(reader, [])]
-    if "emailaddress" not in header:
-        return None
-    column = header.index("emailaddress")
-    return [record[column].strip() for record in reader
-            if len(record) > column and record[column].strip()]
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise errors.migration(
-            "The CSV data isn't valid text; save it as UTF-8 or Unicode.",
-            "MigrationCSVParsingException",
-        ) from exc
 
 
 # ---------------------------------------------------------------------- batches
@@ -430,7 +306,7 @@ def stop_batch(tenant: Tenant, identity: str) -> None:
     endpoint = tenant.endpoints.get(batch.endpoint)
     for user in batch_users(tenant, batch):
         if user.status == "Syncing":
-            _record_imported(tenant, endpoint, user)
+            record_imported(tenant, endpoint, user)
         if user.status != "Failed":
             user.status, user.phase_elapsed = "Stopped", 0.0
 
@@ -520,200 +396,20 @@ def percentage_complete(user: MigrationUser) -> int:
     return 10 + int(80 * user.items_synced / user.items_total)
 
 
-# ---------------------------------------------------------------------- time
+# ---------------------------------------------------------------------- imported items
 
 
-def advance(store: TenantStore, tenant: Tenant, seconds: float) -> bool:
-    """Move every started batch on by ``seconds`` service seconds; True on a state change.
-
-    Each endpoint has ``MaxConcurrentMigrations`` slots. Users already provisioning or
-    syncing run first and free their slot when they finish; queued users then take slots
-    in batch and CSV order, starting when both their queue wait and a free slot allow.
-    """
-    if seconds <= 0 or not tenant.batches:
-        return False
-    changed = False
-    started: dict[str, list[MigrationUser]] = {}
-    for batch in list(tenant.batches.values()):
-        if batch.state == "Removing":
-            batch.removing_elapsed += seconds
-            if batch.removing_elapsed >= REMOVING_S:
-                for guid in batch.user_guids:
-                    tenant.migration_users.pop(guid, None)
-                del tenant.batches[batch.name]
-                changed = True
-        elif batch.state == "Started":
-            started.setdefault(batch.endpoint, []).extend(batch_users(tenant, batch))
-    for endpoint_name, users in started.items():
-        endpoint = tenant.endpoints.get(endpoint_name)
-        changed |= _advance_endpoint(store, tenant, endpoint, users, seconds)
-    return changed
-
-
-MOVING = ("Provisioning", "Syncing")  # what holds one of MaxConcurrentMigrations
-
-
-def _advance_endpoint(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
-                      users: list[MigrationUser], seconds: float) -> bool:
-    changed = False
-    limit = endpoint.max_concurrent_migrations if endpoint is not None else 0
-    holding = sum(1 for u in users if u.status in MOVING)
-    free = [0.0] * max(0, limit - holding)  # offsets at which a slot is free
-    queued: list[MigrationUser] = []
-    for user in users:
-        if user.status == "Queued":
-            queued.append(user)
-            continue
-        before = (user.status, user.items_synced)
-        released = _run(store, tenant, endpoint, user, seconds)
-        if released is not None:
-            free.append(released)
-        changed |= (user.status, user.items_synced) != before
-    heapq.heapify(free)
-    for user in queued:
-        wait = QUEUED_S - user.phase_elapsed
-        slot = free[0] if free else None
-        if slot is None or max(wait, slot) >= seconds:
-            user.phase_elapsed = min(QUEUED_S, user.phase_elapsed + seconds)
-            continue
-        heapq.heappop(free)
-        start = max(wait, slot)
-        _enter(user, "Provisioning")
-        released = _run(store, tenant, endpoint, user, seconds - start)
-        if released is not None:
-            heapq.heappush(free, start + released)
-        changed = True
-    return changed
-
-
-def _target(store: TenantStore, tenant: Tenant, email: str) -> Mailbox | None:
-    try:
-        return store.resolver(tenant).mailbox(email)
-    except errors.TenantError:
-        return None
-
-
-def _run(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
-         user: MigrationUser, seconds: float) -> float | None:
-    """Advance a user that is not queued; the offset at which it gave its slot back, if it
-    held one and finished (or failed) within ``seconds``."""
-    elapsed = 0.0
-    while elapsed < seconds:
-        remaining = seconds - elapsed
-        status = user.status
-        if status == "Provisioning":
-            step = min(remaining, PROVISIONING_S - user.phase_elapsed)
-            user.phase_elapsed += step
-            elapsed += step
-            if user.phase_elapsed < PROVISIONING_S:
-                break
-            _begin_sync(store, tenant, endpoint, user)
-        elif status in ("Syncing", "IncrementalSyncing"):
-            elapsed += _sync(tenant, endpoint, user, remaining, store)
-        elif status == "Synced":
-            assert user.next_incremental is not None
-            step = min(remaining, user.next_incremental)
-            user.next_incremental -= step
-            elapsed += step
-            if user.next_incremental > 0:
-                break
-            _enter(user, "IncrementalSyncing")
-        else:  # Failed, Stopped, Removing: nothing moves
-            break
-        if status in MOVING and user.status not in MOVING:
-            return elapsed
-    return None
-
-
-def _enter(user: MigrationUser, status: str) -> None:
-    user.status, user.phase_elapsed = status, 0.0
-
-
-def _source_key(endpoint: MigrationEndpoint, user: MigrationUser) -> str:
+def source_key(endpoint: MigrationEndpoint, user: MigrationUser) -> str:
     return f"{endpoint.remote_server.casefold()}|{user.username.casefold()}"
 
 
-def _begin_sync(store: TenantStore, tenant: Tenant, endpoint: MigrationEndpoint | None,
-                user: MigrationUser) -> None:
-    mailbox = _target(store, tenant, user.email)
-    if mailbox is None:
-        user.status = "Failed"
-        user.error = (
-            f"MigrationRecipientNotFoundException: A recipient wasn't found for "
-            f"\"{user.email}\" on the target. Create a mailbox with this email address, "
-            "assign it a licence, and try again."
-        )
-        return
-    owner = tenant.users.get(mailbox.user_id)
-    if mailbox.recipient_type_details == "UserMailbox" and (
-        owner is None or not has_exchange_licence(tenant, owner)
-    ):
-        user.status = "Failed"
-        user.error = (
-            f"MigrationPermanentException: The mailbox \"{user.email}\" doesn't have an "
-            "Exchange Online licence. Assign a licence and start the batch again."
-        )
-        return
-    source = _source(tenant, endpoint.remote_server) if endpoint else None
-    account = source.account(user.username) if source else None
-    if source is None or endpoint is None:
-        user.status = "Failed"
-        user.error = (
-            "MigrationServerConnectionFailedException: The connection to the server "
-            f"'{endpoint.remote_server if endpoint else '?'}' could not be completed."
-        )
-        return
-    if account is None or account.password != user.password:
-        user.status = "Failed"
-        user.error = AUTH_FAILED
-        return
-    user.mailbox_guid = mailbox.guid
-    already = mailbox.imported_items.get(_source_key(endpoint, user), 0)
-    movable = max(0, min(account.items - account.large_items, MAX_ITEMS_PER_MAILBOX) - already)
-    batch = tenant.batches.get(user.batch)
-    folders = source_folders(endpoint.remote_server, movable, account.folder_root,
-                             account.archived)
-    user.items_total = copied(folders, batch.exclude_folders if batch else ())
-    user.distinct_items = movable
-    user.items_skipped = account.large_items + max(0, account.items - MAX_ITEMS_PER_MAILBOX)
-    user.items_synced = 0
-    _enter(user, "Syncing")
-
-
-def _sync(tenant: Tenant, endpoint: MigrationEndpoint | None, user: MigrationUser,
-          seconds: float, store: TenantStore) -> float:
-    """Copy items for up to ``seconds``; the time it took (less when the sync finished)."""
-    if user.status == "IncrementalSyncing":
-        step = min(seconds, INCREMENTAL_S - user.phase_elapsed)
-        user.phase_elapsed += step
-        if user.phase_elapsed >= INCREMENTAL_S:
-            _finish_sync(user, store)
-        return step
-    needed = max(0.0, user.items_total / ITEMS_PER_SECOND - user.phase_elapsed)
-    if seconds < needed:
-        user.phase_elapsed += seconds
-        user.items_synced = min(user.items_total, int(user.phase_elapsed * ITEMS_PER_SECOND))
-        return seconds
-    user.phase_elapsed += needed
-    user.items_synced = user.items_total
-    _record_imported(tenant, endpoint, user)
-    _finish_sync(user, store)
-    return needed
-
-
-def _record_imported(tenant: Tenant, endpoint: MigrationEndpoint | None,
-                     user: MigrationUser) -> None:
+def record_imported(tenant: Tenant, endpoint: MigrationEndpoint | None,
+                    user: MigrationUser) -> None:
     """Remember what reached the mailbox, so a later run copies only new items."""
     mailbox = tenant.mailboxes.get(user.mailbox_guid or "")
     if mailbox is not None and endpoint is not None:
-        key = _source_key(endpoint, user)
+        key = source_key(endpoint, user)
         # Folders repeat messages: the distinct share of what was copied so far.
         imported = (user.items_synced * user.distinct_items // user.items_total
                     if user.items_total else 0)
         mailbox.imported_items[key] = mailbox.imported_items.get(key, 0) + imported
-
-
-def _finish_sync(user: MigrationUser, store: TenantStore) -> None:
-    _enter(user, "Synced")
-    user.last_successful_sync = store.now()
-    user.next_incremental = INCREMENTAL_INTERVAL_S

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.sandbox.tenant import licensing, migration
+from toolkit.sandbox.tenant import licensing, migration_sync
 from toolkit.sandbox.tenant.codec import from_jsonable, to_jsonable
 from toolkit.sandbox.tenant.identity_resolution import Resolver
 from toolkit.sandbox.tenant.model import Account, Tenant, World
@@ -175,7 +175,7 @@ class TenantStore:
         changed = False
         for tenant in self.world.tenants.values():
             changed |= licensing.provision_due_mailboxes(self, tenant, now)
-            changed |= migration.advance(self, tenant, elapsed * self.settings.migration_speed)
+            changed |= migration_sync.advance(self, tenant, elapsed * self.settings.migration_speed)
         if changed:
             self._changed()
 

@@ -13,8 +13,8 @@ from toolkit.sandbox.pwsh.coercion import lookup_type, to_array, to_int, to_stri
 from toolkit.sandbox.pwsh.commands import CallPrefs
 from toolkit.sandbox.pwsh.errors import record, runtime_error
 from toolkit.sandbox.pwsh.formatting import format_date
-from toolkit.sandbox.pwsh.members import EXCEPTION_TYPES, new_exception
 from toolkit.sandbox.pwsh.runtime import Context
+from toolkit.sandbox.pwsh.static_members import EXCEPTION_TYPES, new_exception
 from toolkit.sandbox.values import Hashtable, PSObject, SecureString
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.sandbox.pwsh import binder
+from toolkit.sandbox.pwsh import binder, command_params, param_types
 from toolkit.sandbox.pwsh.commands import CallPrefs
 from toolkit.sandbox.pwsh.runtime import Arguments, Context
 
@@ -47,7 +47,7 @@ def parameter(
     aliases: tuple[str, ...] = (),
 ) -> binder.ParamInfo:
     convert = (
-        binder.converter_for("SwitchParameter" if switch else type_name)
+        param_types.converter_for("SwitchParameter" if switch else type_name)
         if type_name != "Object" or switch
         else (lambda value: value)
     )
@@ -65,7 +65,7 @@ def parameter(
 def native(name: str, aliases: tuple[str, ...], *params: binder.ParamInfo) -> Callable[[Run], Run]:
     def register(run: Run) -> Run:
         plist = list(params)
-        binder.add_common(plist)
+        command_params.add_common(plist)
         command = NativeCommand(binder.CommandInfo(name, plist, [binder.ALL_SETS], None), run)
         for key in (name, *aliases):
             _BUILTINS[key.casefold()] = command

@@ -8,16 +8,10 @@ from toolkit.sandbox.pwsh.coercion import to_bool, to_number, to_string
 from toolkit.sandbox.pwsh.commands import run_block_items
 from toolkit.sandbox.pwsh.compiler.nodes import CompilerBase, Expr, Node, named, unsupported
 from toolkit.sandbox.pwsh.errors import PSError, runtime_error
-from toolkit.sandbox.pwsh.members import (
-    call_encoding,
-    call_method,
-    call_static,
-    get_index,
-    get_member,
-    get_static,
-    has_member,
-)
+from toolkit.sandbox.pwsh.members import get_index, get_member, has_member
 from toolkit.sandbox.pwsh.runtime import Context, ScriptBlock, collapse
+from toolkit.sandbox.pwsh.static_members import call_static, get_static
+from toolkit.sandbox.pwsh.value_methods import call_encoding, call_method
 from toolkit.sandbox.values import PSObject
 
 
