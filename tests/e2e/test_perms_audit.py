@@ -243,9 +243,15 @@ def test_all_tenants_go_on_after_one_fails(cli: Cli, serve, isolated_home: Path)
     document["profiles"]["lab"]["tenants"] = [  # type: ignore[index]
         "tailspintoys.onmicrosoft.com", "fabrikam.onmicrosoft.com"]
     config_path.write_text(tomlkit.dumps(document))
-    result = cli("--profile", "lab", "perms", "audit", "--all", "--all-tenants", check=1)
+    result = cli("--output", "json", "--profile", "lab", "perms", "audit", "--all",
+                 "--all-tenants", check=1)
     assert "tenant tailspintoys.onmicrosoft.com" in result.stderr
     assert "failed for 1 of 3 tenant(s)" in result.stderr
+    # One row per tenant on stdout, for a script: its snapshot, or that it failed.
+    assert [(r["tenant"], r["status"], r["mailboxes"]) for r in json.loads(result.stdout)] == [
+        ("contoso.onmicrosoft.com", "complete", 28),
+        ("tailspintoys.onmicrosoft.com", "failed", None),
+        ("fabrikam.onmicrosoft.com", "complete", 9)]
     fabrikam = cli.json("--profile", "lab", "--tenant", "fabrikam.onmicrosoft.com",
                         "perms", "who-can-access", "office@fabrikam.com")
     assert {(r["trustee"], r["right"]) for r in fabrikam} == {

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from toolkit.tasks.permissions.snapshots import Grant, Snapshot
 
 # The snapshot, its grants and a difference between two of them: what the readings return.
-__all__ = ["GRANT_COLUMNS", "Drift", "Grant", "Note", "PermissionSnapshots", "Snapshot",
-           "TenantFailure"]
+__all__ = ["GRANT_COLUMNS", "SNAPSHOT_COLUMNS", "Drift", "Grant", "Note", "PermissionSnapshots",
+           "Snapshot", "TenantFailure"]
 
 GRANT_COLUMNS = ("mailbox", "trustee", "right", "kind", "source")  # Grant.as_dict()
+SNAPSHOT_COLUMNS = ("snapshot", "tenant", "taken", "scope", "status", "mailboxes", "grants",
+                    "orphans", "failed_mailboxes")  # of Snapshot.summary(), as listed
 Note = Callable[[str], None]  # told what the caller should know (no tenants to cover, ...)
 
 

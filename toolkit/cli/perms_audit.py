@@ -10,7 +10,7 @@ import click
 
 from toolkit.api.perms_drift import DRIFT_COLUMNS, FIX_COLUMNS
 from toolkit.api.perms_lookups import LOOKUP_COLUMNS
-from toolkit.api.perms_snapshots import GRANT_COLUMNS, TenantFailure
+from toolkit.api.perms_snapshots import GRANT_COLUMNS, SNAPSHOT_COLUMNS, TenantFailure
 from toolkit.cli.context import AppContext
 from toolkit.cli.output import emit
 from toolkit.cli.perms_change import change_shown
@@ -129,7 +129,9 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
     progress = _AuditProgress()
     tenants = 0
     failed: list[str] = []
-    held: list[dict[str, Any]] = []  # with --all-tenants --trustee: one table at the end
+    # With --all-tenants, one table at the end: the trustee's rights, else the snapshots.
+    held: list[dict[str, Any]] = []
+    covered: list[dict[str, Any]] = []
 
     def done(outcome: Mapping[str, Any]) -> None:
         what = (f"snapshot {outcome['snapshot']}" if "snapshot" in outcome
@@ -150,6 +152,7 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                     click.echo(f"error: tenant {audited.tenant}: {audited.error.message}",
                                err=True)
                     failed.append(audited.tenant)
+                    covered.append({"tenant": audited.tenant, "status": "failed"})
                     continue
                 _summarise(audited)
                 if not all_tenants:
@@ -157,6 +160,8 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
                 elif trustee:
                     held += [{"tenant": audited.snapshot.tenant, **row}
                              for row in audited.rows()]
+                else:
+                    covered.append(audited.snapshot.summary())
                 snapshot = audited.snapshot
                 if snapshot.failures:
                     for failure in snapshot.failures:
@@ -175,6 +180,8 @@ def audit(app: AppContext, mailboxes: tuple[str, ...], all_mailboxes: bool,
             progress.close()
     if all_tenants and trustee:
         emit(app, held, ["tenant", *GRANT_COLUMNS], title=f"rights of {trustee}")
+    elif all_tenants:
+        emit(app, covered, list(SNAPSHOT_COLUMNS), title="tenants audited")
     if failed:
         raise PartialFailure(f"the audit failed for {len(failed)} of {tenants} "
                              f"tenant(s): {', '.join(failed)}",
@@ -187,8 +194,7 @@ def snapshots(app: AppContext) -> None:
     """List the permission snapshots of the tenant (newest first)."""
     with app.workspace() as ws:
         rows = [s.summary() for s in ws.perms.snapshots()]
-    emit(app, rows, ["snapshot", "tenant", "taken", "scope", "status", "mailboxes", "grants",
-                     "orphans", "failed_mailboxes"], title="Permission snapshots")
+    emit(app, rows, list(SNAPSHOT_COLUMNS), title="Permission snapshots")
 
 
 def _fix(app: AppContext, plan: FixPlan, apply_plan: bool) -> None:
