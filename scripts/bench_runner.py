@@ -85,7 +85,8 @@ import resource, sys, time
 from pathlib import Path
 from toolkit.core.journal import Journal
 from toolkit.core.runner import Runner, RunnerSettings, WorkRow
-from toolkit.core.session import PipelineResult, Step
+from toolkit.core.pipeline_results import PipelineResult
+from toolkit.core.session import Step
 from toolkit.io.csvfile import Column, CsvFile
 
 class Instant:

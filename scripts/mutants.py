@@ -169,11 +169,11 @@ MUTANTS: tuple[Mutant, ...] = (
        f"{TASK_RUN}::test_helpdesk_profile_is_refused_an_admin_template",
        f"{TASK_RUN}::test_a_helpdesk_profile_cannot_resume_an_admin_job"),
     # -- secret masking --------------------------------------------------------------------
-    _m("log-mask-ignores-type", "secret masking", "toolkit/core/templates.py",
+    _m("log-mask-ignores-type", "secret masking", "toolkit/core/template_meta.py",
        "        hidden = {p.name.casefold() for p in self.params.values() if p.secret}\n",
        "        hidden: set[str] = set()\n",
        "tests/core/test_templates.py", SECRETS),
-    _m("log-mask-ignores-secret-columns", "secret masking", "toolkit/core/templates.py",
+    _m("log-mask-ignores-secret-columns", "secret masking", "toolkit/core/template_meta.py",
        "        hidden |= {c.casefold() for c in self.secret_columns}\n",
        "",
        "tests/core/test_templates.py",

@@ -11,9 +11,10 @@ import pytest
 
 from toolkit.core.connections import Connections
 from toolkit.core.errors import PartialFailure, TransportFault
+from toolkit.core.pipeline_results import PipelineResult
 from toolkit.core.reader import ChunkRead, Settled, read_chunks, read_retrying
 from toolkit.core.retry import TransientFailure, retrying
-from toolkit.core.session import Connection, PipelineResult, Step
+from toolkit.core.session import Connection, Step
 
 
 class Echo:

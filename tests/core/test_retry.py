@@ -8,8 +8,8 @@ import random
 import pytest
 
 from toolkit.core import retry
+from toolkit.core.pipeline_results import short_error_id
 from toolkit.core.retry import Outcome, Rule, classify, retry_after, worth_retrying_later
-from toolkit.core.session import short_error_id
 
 EXO_THROTTLED_ID = ("[Server=SB1PR01MB0001,RequestId=1,TimeStamp=11/29/2026 10:24:10 AM] "
                     "[FailureCategory=Cmdlet-RestClientException] 74E35B8D,"

@@ -21,6 +21,7 @@ from toolkit.core.concurrency import AdaptiveLimit
 from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import ConnectionFailed, TransportFault
 from toolkit.core.journal import PENDING, SENT, Journal
+from toolkit.core.pipeline_results import ErrorInfo, PipelineResult
 from toolkit.core.runner import (
     RowResult,
     RowStep,
@@ -29,7 +30,7 @@ from toolkit.core.runner import (
     WorkRow,
     parse_results,
 )
-from toolkit.core.session import Connection, ErrorInfo, PipelineResult, Step
+from toolkit.core.session import Connection, Step
 from toolkit.core.target import WrongTenant
 
 THROTTLED = {"Status": "failed", "ErrorId": "TooManyRequests,Update-MgUser",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.core.session import Connection, Endpoint, ShellLedger
+from toolkit.core.session import Connection, Endpoint
+from toolkit.core.shell_ledger import ShellLedger
 from toolkit.sandbox.server import RunningSandbox, SandboxOptions, start_sandbox
 
 

@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 
 from toolkit.core.errors import TemplateError
-from toolkit.core.templates import (
-    TemplateCatalog,
-    coerce_param_values,
-    export_script,
-    missing_required,
-    step_parameters,
-)
+from toolkit.core.template_meta import step_parameters
+from toolkit.core.template_params import coerce_param_values, missing_required
+from toolkit.core.templates import TemplateCatalog, export_script
 
 HEADER = """{#- psbridge
 name: %(name)s

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 
 from toolkit.core.errors import ConfigError
 from toolkit.core.runner import WorkRow
-from toolkit.core.templates import ParamSpec, TemplateMeta
+from toolkit.core.template_meta import ParamSpec, TemplateMeta
 from toolkit.distributed.sealing import (
     KEY_ENV,
     SealBroken,

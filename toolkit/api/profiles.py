@@ -170,7 +170,7 @@ def _checks(target: Target, catalog: TemplateCatalog) -> list[CheckLine]:
     from toolkit.core.errors import PsbridgeError
     from toolkit.core.host_check import HostCheck, check_host, needed_modules
     from toolkit.core.session import Step
-    from toolkit.core.templates import step_parameters
+    from toolkit.core.template_meta import step_parameters
 
     lines: list[CheckLine] = []
     started = time.monotonic()

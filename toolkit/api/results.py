@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from toolkit.core.journal import SENT, Job, RowOutcome
+from toolkit.core.pipeline_results import short_error_id
 from toolkit.core.runner import RowResult, RunSummary
-from toolkit.core.session import short_error_id
 from toolkit.io.plain_text import mixed_scripts, visible
 from toolkit.io.results import excel_safe
 

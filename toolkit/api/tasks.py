@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from toolkit.api.workspace import Workspace
     from toolkit.core.jobs import JobPlan
     from toolkit.core.lint import Finding
-    from toolkit.core.session import PipelineResult
-    from toolkit.core.templates import RenderedScript, TemplateMeta
+    from toolkit.core.pipeline_results import PipelineResult
+    from toolkit.core.template_meta import TemplateMeta
+    from toolkit.core.templates import RenderedScript
 
 # What these methods hand back, named from here.
 __all__ = ["Finding", "LintReport", "PipelineResult", "RenderedScript", "TaskRequest", "Tasks",
@@ -83,7 +84,7 @@ class Tasks:
     def export(self, name: str, params: Mapping[str, str]) -> str:
         """The standalone script of ``name`` with ``params`` (text, coerced to the declared
         types) written in; every required parameter must be given."""
-        from toolkit.core.templates import coerce_param_values, missing_required
+        from toolkit.core.template_params import coerce_param_values, missing_required
 
         rendered = self.show(name)
         values = coerce_param_values(rendered.meta, params)
@@ -106,7 +107,7 @@ class Tasks:
         """Check ``params`` (text, coerced to the declared types) and, for a row-driven
         template, read and plan its rows from ``csv`` (every problem of the file raised
         before anything runs)."""
-        from toolkit.core.templates import coerce_param_values, missing_required
+        from toolkit.core.template_params import coerce_param_values, missing_required
         from toolkit.tasks.generic import plan_from_csv
 
         catalog = self._ws.catalog

@@ -17,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 from toolkit.core.errors import TransportFault
+from toolkit.core.pipeline_results import PipelineResult
 from toolkit.core.retry import TransientFailure
-from toolkit.core.session import Connection, PipelineResult, Step
+from toolkit.core.session import Connection, Step
 
 
 class Connections:

@@ -25,6 +25,7 @@ from toolkit.core.errors import (
     TransportFault,
 )
 from toolkit.core.journal import PENDING, SENT, WAITING, Job, Journal
+from toolkit.core.pipeline_results import PipelineResult
 from toolkit.core.retry import TransientFailure, classify, retrying
 from toolkit.core.runner import (
     RowResult,
@@ -34,9 +35,10 @@ from toolkit.core.runner import (
     RunSummary,
     WorkRow,
 )
-from toolkit.core.session import Connection, PipelineResult, Step
+from toolkit.core.session import Connection, Step
 from toolkit.core.target import Target
-from toolkit.core.templates import RenderedScript, TemplateCatalog, TemplateMeta
+from toolkit.core.template_meta import TemplateMeta
+from toolkit.core.templates import RenderedScript, TemplateCatalog
 
 
 @dataclass

@@ -23,8 +23,9 @@ from typing import Generic, TypeVar
 from toolkit.core.concurrency import AdaptiveLimit
 from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import TransportFault
+from toolkit.core.pipeline_results import PipelineResult
 from toolkit.core.retry import TransientFailure, retrying
-from toolkit.core.session import Connection, PipelineResult, Step
+from toolkit.core.session import Connection, Step
 from toolkit.core.workers import TakeNext, Workers
 
 C = TypeVar("C")  # a chunk: what one pipeline reads

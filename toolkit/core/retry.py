@@ -2,7 +2,7 @@
 
 Only what is transient is retried: throttling (Exchange's budget, Graph's 429 and the Graph
 SDK's "Too many retries performed") and transport faults. An error is classified by its
-stable parts (see :func:`toolkit.core.session.short_error_id`): the exception's short name
+stable parts (see :func:`toolkit.core.pipeline_results.short_error_id`): the exception's short name
 for Exchange (``CategoryInfo.Reason`` or the ``|Type|`` segment of a V3 message), the code
 before the first comma of a Graph id, the HTTP status a Graph message carries, and the
 error category. A fixed phrase is matched only for errors that carry no code at all. The
@@ -24,7 +24,7 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from toolkit.core.session import short_error_id
+from toolkit.core.pipeline_results import short_error_id
 
 
 class Outcome(StrEnum):

@@ -54,6 +54,7 @@ from toolkit.core.concurrency import AdaptiveLimit
 from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import Interrupted, PsbridgeError, TransportFault
 from toolkit.core.journal import PENDING, SENT, WAITING, Journal, RowOutcome
+from toolkit.core.pipeline_results import PipelineResult, exchange_message_parts, short_error_id
 from toolkit.core.retry import (
     ATTEMPTS,
     GAVE_UP,
@@ -62,14 +63,7 @@ from toolkit.core.retry import (
     classify,
     retrying,
 )
-from toolkit.core.session import (
-    Connection,
-    PipelineResult,
-    Running,
-    Step,
-    exchange_message_parts,
-    short_error_id,
-)
+from toolkit.core.session import Connection, Running, Step
 from toolkit.core.workers import TakeNext, Workers
 
 # ``waiting``: done for now, finished by a later resume (e.g. a mailbox still provisioning).

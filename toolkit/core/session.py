@@ -17,21 +17,20 @@ only as parameters; the scripts are rendered templates.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import re
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from toolkit.core import paths
 from toolkit.core.errors import ConnectionFailed, TransportFault
-from toolkit.core.processes import process_alive
+from toolkit.core.pipeline_results import ErrorInfo, PipelineResult, exchange_message_parts
+
+if TYPE_CHECKING:
+    from toolkit.core.shell_ledger import ShellLedger
 
 
 @dataclass(frozen=True)
@@ -64,72 +63,6 @@ class Step:
     # For a connect block: the service it connects and when its token expires. Once the
     # pipeline succeeds, the connection remembers that its runspace holds that service.
     connects: tuple[str, float] | None = None
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    """A PowerShell error record, reduced to what psbridge reports and classifies."""
-
-    message: str  # the readable text (an Exchange message without its "code|type|" head)
-    error_id: str  # FullyQualifiedErrorId
-    category: str | None = None
-    target: str | None = None
-    exception_type: str | None = None
-    reason: str | None = None  # CategoryInfo.Reason: the exception's short type name
-
-
-# ExchangeOnlineManagement 3.x writes every cmdlet error through its Write-ErrorMessage
-# function: the id names that function, the message is "<code>|<exception type>|<text>".
-_EXO_V3_ID_SUFFIX = ",Write-ErrorMessage"
-_EXO_V3_MESSAGE = re.compile(r"^(?P<code>[^|\s]*)\|(?P<type>[\w.]+)\|(?P<text>.*)\Z", re.DOTALL)
-# Remote PowerShell to an on-premises Exchange server (and Exchange Online before 2023):
-# "[Server=...] [FailureCategory=Cmdlet-<exception>] <hex>,<task class>".
-_ON_PREMISES_ID = re.compile(r"\[FailureCategory=(?:Cmdlet-)?(?P<name>[^\]]+)\]")
-
-
-def exchange_message_parts(message: str | None) -> tuple[str | None, str]:
-    """The exception type named in an Exchange Online message, and its readable text.
-
-    ``Ex6F9304|Microsoft.Exchange...ManagementObjectNotFoundException|The operation...``
-    -> (``Microsoft.Exchange...ManagementObjectNotFoundException``, ``The operation...``);
-    any other message comes back whole, with no type.
-    """
-    match = _EXO_V3_MESSAGE.match(message or "")
-    if match is None:
-        return None, message or ""
-    return match.group("type"), match.group("text")
-
-
-def short_error_id(error_id: str | None, message: str | None = None,
-                   reason: str | None = None) -> str:
-    """The stable name of an error: what a script or a person can match on.
-
-    - Exchange Online (V3 module): ``CategoryInfo.Reason`` or the ``|Type|`` segment of the
-      message, e.g. ``ManagementObjectNotFoundException``;
-    - on-premises Exchange: the ``[FailureCategory=Cmdlet-<name>]`` part of the id;
-    - Graph PowerShell and PowerShell itself: the id before its first comma
-      (``Request_ResourceNotFound``, ``NamedParameterNotFound``).
-    """
-    if not error_id:
-        return reason or ""
-    if error_id.endswith(_EXO_V3_ID_SUFFIX):
-        named = reason or exchange_message_parts(message)[0]
-        return named.rsplit(".", 1)[-1] if named else "Write-ErrorMessage"
-    on_premises = _ON_PREMISES_ID.search(error_id)
-    if on_premises:
-        return on_premises.group("name")
-    return error_id.split(",", 1)[0]
-
-
-@dataclass
-class PipelineResult:
-    output: list[Any]
-    errors: list[ErrorInfo]
-    warnings: list[str]
-    verbose: list[str]
-    information: list[str]
-    failed: bool  # the pipeline ended in the Failed state (a terminating error)
-    duration: float
 
 
 _CATEGORIES = {
@@ -267,66 +200,6 @@ log = logging.getLogger(__name__)
 POWERSHELL_URI_PREFIX = "http://schemas.microsoft.com/powershell/"
 # The WSMan fault for a shell the host no longer has (0x8033805B): reconnecting cures it.
 SHELL_GONE_FAULTS = frozenset({2150858843})
-
-
-class ShellLedger:
-    """The shells this machine's psbridge processes hold open on management hosts.
-
-    A process killed mid-job (``kill -9``, a crash, a reboot) cannot close its shells, and
-    the host keeps them, with their cloud connections, until its idle timeout: long enough
-    to exhaust the per-account session limit for the resume that follows. Each open shell
-    is recorded in ``<data>/shells/`` and forgotten only when the host confirms it closed;
-    :meth:`reap` deletes the shells whose process is gone, and those a failed close
-    abandoned.
-    """
-
-    def __init__(self, root: Path | None = None):
-        self.root = root or paths.data_dir() / "shells"
-
-    def add(self, endpoint: Endpoint, shell_id: str) -> Path:
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        record = self.root / f"{os.getpid()}-{shell_id}.json"
-        record.write_text(json.dumps({"pid": os.getpid(), "url": endpoint.url,
-                                      "username": endpoint.username, "shell_id": shell_id}))
-        return record
-
-    def orphans(self, endpoint: Endpoint) -> list[tuple[Path, str]]:
-        found = []
-        for record in sorted(self.root.glob("*.json")) if self.root.is_dir() else []:
-            try:
-                data = json.loads(record.read_text())
-            except (OSError, ValueError):
-                continue
-            if (data.get("url"), data.get("username")) != (endpoint.url, endpoint.username):
-                continue
-            if data.get("abandoned") or not process_alive(int(data.get("pid", 0))):
-                found.append((record, str(data["shell_id"])))
-        return found
-
-    def abandon(self, record: Path) -> None:
-        """Mark a live process's shell whose delete failed: the next :meth:`reap` retries it."""
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(record.read_text())
-            record.write_text(json.dumps({**data, "abandoned": True}))
-
-    def reap(self, endpoint: Endpoint) -> int:
-        """Delete the shells a dead process (or a failed close) left on this endpoint's host.
-
-        A record is removed only once the host confirms the shell is gone; a shell that
-        cannot be deleted now (wrong password, host unreachable) stays recorded for the next
-        run. Returns how many shells were closed.
-        """
-        orphans = self.orphans(endpoint)
-        closed = 0
-        for record, shell_id in orphans:
-            if delete_shell(endpoint, shell_id):
-                record.unlink(missing_ok=True)
-                closed += 1
-                log.info("closed shell %s left on %s", shell_id, endpoint.url)
-            else:
-                log.warning("could not close shell %s left on %s; will try again on the next "
-                            "run", shell_id, endpoint.url)
-        return closed
 
 
 DELETE_ATTEMPTS = 3

@@ -25,9 +25,12 @@ from toolkit.core.auth import AccessToken, TokenProvider, token_tenant_id
 from toolkit.core.clouds import CLOUDS
 from toolkit.core.config import AUTH_EXTRAS, SANDBOX, Profile, parse_profile
 from toolkit.core.errors import ConfigError, ConnectionFailed, ConnectionsBusy, TransportFault
+from toolkit.core.pipeline_results import ErrorInfo
 from toolkit.core.retry import classify
-from toolkit.core.session import Connection, Endpoint, ErrorInfo, ShellLedger, Step
-from toolkit.core.templates import RenderedScript, TemplateCatalog, step_parameters
+from toolkit.core.session import Connection, Endpoint, Step
+from toolkit.core.shell_ledger import ShellLedger
+from toolkit.core.template_meta import step_parameters
+from toolkit.core.templates import RenderedScript, TemplateCatalog
 from toolkit.core.tenants import TenantRef, TenantResolver, UnknownTenant
 
 log = logging.getLogger(__name__)

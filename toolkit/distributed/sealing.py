@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from toolkit.core.errors import ConfigError
 from toolkit.core.runner import WorkRow
-from toolkit.core.templates import TemplateMeta
+from toolkit.core.template_meta import TemplateMeta
 
 KEY_ENV = "PSBRIDGE_QUEUE_KEY"
 KEY_HINT = (

@@ -16,7 +16,8 @@ from toolkit.core.jobs import JobPlan, Resumption, resume_state
 from toolkit.core.journal import Job, Journal
 from toolkit.core.runner import WorkRow
 from toolkit.core.target import Target
-from toolkit.core.templates import TemplateCatalog, TemplateMeta
+from toolkit.core.template_meta import TemplateMeta
+from toolkit.core.templates import TemplateCatalog
 from toolkit.io.csvfile import Column, CsvFile
 
 KIND = "generic"  # stored in jobs; tasks/registry.py resumes by it

@@ -12,7 +12,7 @@ from typing import Any
 
 from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import run_once
-from toolkit.core.session import PipelineResult
+from toolkit.core.pipeline_results import PipelineResult
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.users.activation_plan import DirectoryUser

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from toolkit.core.templates import ParamSpec, TemplateCatalog
+from toolkit.core.template_meta import ParamSpec
+from toolkit.core.templates import TemplateCatalog
 from toolkit.sandbox.pwsh.cmdlets import CmdletContext, CmdletRegistry
 from toolkit.sandbox.pwsh.compiler import compile_script
 from toolkit.sandbox.pwsh.engine import Engine, run_script

@@ -9,7 +9,8 @@ from typing import Any
 
 from toolkit.core.errors import InputError, PartialFailure
 from toolkit.core.jobs import check_role, pipeline_steps
-from toolkit.core.session import Connection, PipelineResult
+from toolkit.core.pipeline_results import PipelineResult
+from toolkit.core.session import Connection
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.tasks.migration.batches import TenantFacts

@@ -33,15 +33,10 @@ from toolkit.core.chunks import chunked
 from toolkit.core.connections import Connections, Link
 from toolkit.core.errors import ConnectionFailed, Interrupted, PartialFailure
 from toolkit.core.jobs import check_role, pipeline_steps
+from toolkit.core.pipeline_results import PipelineResult, exchange_message_parts, short_error_id
 from toolkit.core.reader import ChunkRead, Settled, read_chunks, read_retrying
 from toolkit.core.retry import TransientFailure, classify
-from toolkit.core.session import (
-    Connection,
-    PipelineResult,
-    Step,
-    exchange_message_parts,
-    short_error_id,
-)
+from toolkit.core.session import Connection, Step
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
 from toolkit.core.tenants import TenantRef

@@ -15,15 +15,10 @@ from toolkit.core.chunks import chunked
 from toolkit.core.connections import Connections
 from toolkit.core.errors import PartialFailure
 from toolkit.core.jobs import check_role, pipeline_steps, run_once
+from toolkit.core.pipeline_results import ErrorInfo, PipelineResult, exchange_message_parts
 from toolkit.core.reader import ChunkRead, Settled, read_chunks, read_retrying
 from toolkit.core.retry import Outcome, TransientFailure, classify
-from toolkit.core.session import (
-    Connection,
-    ErrorInfo,
-    PipelineResult,
-    Step,
-    exchange_message_parts,
-)
+from toolkit.core.session import Connection, Step
 from toolkit.core.sids import is_orphan_sid
 from toolkit.core.target import Target
 from toolkit.core.templates import TemplateCatalog
