@@ -87,30 +87,32 @@ class PermissionSnapshots:
             require_trustee(self._ws.target, self._ws.catalog, trustee,
                             self.snapshot_tenant().name, hint=hint)
             return
-        with self._tenant(self._owning_tenant(trustee, among)) as ws:
-            require_trustee(ws.target, ws.catalog, trustee, ws.perms.snapshot_tenant().name,
-                            hint=hint)
+        owner, ref = self._owning_tenant(trustee, among)
+        with self._tenant(owner) as ws:
+            require_trustee(ws.target, ws.catalog, trustee, ref.name, hint=hint)
 
-    def _owning_tenant(self, trustee: str, tenants: Sequence[str | None]) -> str | None:
-        """Which of ``tenants`` the domain of ``trustee`` belongs to, as the identity
-        platform's tenant discovery answers; the home tenant (None) for a trustee without
-        a domain (an orphaned SID, an alias)."""
+    def _owning_tenant(self, trustee: str, tenants: Sequence[str | None]
+                       ) -> tuple[str | None, TenantRef]:
+        """Which of ``tenants`` the domain of ``trustee`` belongs to (as the identity
+        platform's tenant discovery answers), and that tenant resolved; the home tenant
+        (None) for a trustee without a domain (an orphaned SID, an alias)."""
+        home = self.snapshot_tenant()
         domain = trustee.rpartition("@")[2]
         if not domain:
-            return None
+            return None, home
         resolver = self._ws.target.resolver
         owner = None
         if resolver is not None:
             with contextlib.suppress(UnknownTenant):
                 owner = resolver.resolve(domain).id
         for tenant in tenants:
-            if owner is not None and owner == (
-                    self.tenant_named(tenant) if tenant else self.snapshot_tenant()).id:
-                return tenant
-        names = ", ".join(tenant or self.snapshot_tenant().name for tenant in tenants)
+            ref = self.tenant_named(tenant) if tenant else home
+            if ref.id == owner:
+                return tenant, ref
+        names = ", ".join(tenant or home.name for tenant in tenants)
         raise InputError(
-            f"trustee {trustee}: {domain} is a domain of none of the "
-            f"tenants audited ({names})",
+            f"trustee {trustee}: {domain} is a domain of none of the tenants audited "
+            f"({names})",
             hint="Nothing was read or saved. Give the trustee's address (UPN or primary "
                  "address) in one of these tenants.")
 
