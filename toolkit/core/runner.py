@@ -330,16 +330,17 @@ class Runner:
         """What to do with a running chunk's output as it arrives: send the next chunk
         ahead once what is left should take about LEAD_SECONDS."""
         waiting = {w.row for w in rows}
-        reported: list[float] = []  # when each row reported
+        first: float | None = None  # when the first row reported
 
         def arrived(output: list[Any]) -> None:
+            nonlocal first
             now = time.monotonic()
-            for row in parse_results(output):
-                if row in waiting:
-                    waiting.discard(row)
-                    reported.append(now)
-            per_row = ((reported[-1] - reported[0]) / (len(reported) - 1)
-                       if len(reported) > 1 else None)
+            waiting.difference_update(parse_results(output))
+            done = len(rows) - len(waiting)
+            if first is None and done:
+                first = now
+            # The rows after the first came at this pace: the rest should too.
+            per_row = (now - first) / (done - 1) if first is not None and done > 1 else None
             if not waiting or (per_row is not None and len(waiting) * per_row <= LEAD_SECONDS):
                 self._send_ahead(step, connection, journal, ahead)
 
