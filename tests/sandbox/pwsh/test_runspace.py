@@ -149,3 +149,16 @@ def test_runspaces_run_concurrently_without_sharing_state() -> None:
     for thread in threads:
         thread.join()
     assert results == {n: [[40200 + n]] * 5 for n in range(6)}
+
+
+def test_what_the_engine_does_not_emulate_fails_as_a_not_supported_exception(
+        runspace: PwshRunspace) -> None:
+    """Never a silent skip: a static member, a static method or a hashtable key the engine
+    does not emulate is a NotSupportedException, which a script sees and may catch."""
+    result = run_script(runspace, "[Math]::Nope(1); [Console]::Nope; "
+                                  "try { [Guid]::Nope() } "
+                                  "catch [System.NotSupportedException] { 'caught' }")
+    assert result.output == ["caught"]
+    assert [(e.fully_qualified_error_id, e.exception_type) for e in result.errors] == [
+        ("UnsupportedStaticMethod", "System.NotSupportedException"),
+        ("UnsupportedStaticMember", "System.NotSupportedException")]

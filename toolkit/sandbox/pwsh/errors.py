@@ -129,6 +129,12 @@ def runtime_error(
     )
 
 
+def not_supported(message: str, error_id: str) -> PSError:
+    """PowerShell this engine does not emulate, met while running: a NotSupportedException
+    that a script sees (and may catch) as any other error, never a silent skip."""
+    return runtime_error(message, error_id, exception_type=NOT_SUPPORTED)
+
+
 class FlowControl(Exception):
     """Base of the control-flow signals (``break``, ``continue``, ``return``)."""
 

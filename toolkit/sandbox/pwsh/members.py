@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from toolkit.sandbox.pwsh.coercion import to_number, to_string, type_name_of
-from toolkit.sandbox.pwsh.errors import runtime_error
+from toolkit.sandbox.pwsh.errors import not_supported, runtime_error
 from toolkit.sandbox.values import ErrorRecord, Hashtable, PSObject, SecureString
 
 
@@ -250,10 +250,9 @@ def table_key(key: Any) -> Any:
     try:
         hash(key)
     except TypeError:
-        raise runtime_error(
+        raise not_supported(
             f"The sandbox engine does not support a {type_name_of(key)} as a hashtable key.",
             "UnsupportedHashtableKey",
-            exception_type="System.NotSupportedException",
         ) from None
     return key
 

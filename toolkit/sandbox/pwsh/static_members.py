@@ -25,7 +25,7 @@ from toolkit.sandbox.pwsh.coercion import (
     to_number,
     to_string,
 )
-from toolkit.sandbox.pwsh.errors import runtime_error
+from toolkit.sandbox.pwsh.errors import not_supported
 from toolkit.sandbox.pwsh.formatting import composite_format
 from toolkit.sandbox.pwsh.members import ExceptionInfo
 from toolkit.sandbox.values import Hashtable, PSObject
@@ -64,10 +64,9 @@ def get_static(type_name: str, name: str) -> Any:
         return _encoding(_ENCODINGS[key[1]])
     getter = table.get(key)
     if getter is None:
-        raise runtime_error(
+        raise not_supported(
             f"The sandbox engine does not support the static member [{type_name}]::{name}.",
             "UnsupportedStaticMember",
-            exception_type="System.NotSupportedException",
         )
     return getter()
 
@@ -122,10 +121,9 @@ def call_static(type_name: str, name: str, args: list[Any]) -> Any:
         return GenericList()
     if key == "new" and kind in EXCEPTION_TYPES:
         return new_exception(kind, args)
-    raise runtime_error(
+    raise not_supported(
         f"The sandbox engine does not support the static method [{type_name}]::{name}().",
         "UnsupportedStaticMethod",
-        exception_type="System.NotSupportedException",
     )
 
 
@@ -169,9 +167,8 @@ def _math(key: str, name: str, args: list[Any]) -> Any:
     }
     fn = functions.get(key)
     if fn is None:
-        raise runtime_error(
+        raise not_supported(
             f"The sandbox engine does not support [Math]::{name}().",
             "UnsupportedStaticMethod",
-            exception_type="System.NotSupportedException",
         )
     return fn(*numbers)

@@ -11,7 +11,7 @@ from typing import Any
 from toolkit.sandbox.pwsh.builtins.registry import input_objects, native, parameter
 from toolkit.sandbox.pwsh.coercion import lookup_type, to_array, to_int, to_string
 from toolkit.sandbox.pwsh.commands import CallPrefs
-from toolkit.sandbox.pwsh.errors import record, runtime_error
+from toolkit.sandbox.pwsh.errors import not_supported, record, runtime_error
 from toolkit.sandbox.pwsh.formatting import format_date
 from toolkit.sandbox.pwsh.runtime import Context
 from toolkit.sandbox.pwsh.static_members import EXCEPTION_TYPES, new_exception
@@ -91,10 +91,9 @@ def convert_to_securestring(
     ctx: Context, prefs: CallPrefs, params: dict[str, Any], items: Iterator[Any] | None
 ) -> Iterator[Any]:
     if not params.get("AsPlainText"):
-        raise runtime_error(
+        raise not_supported(
             "The sandbox engine supports ConvertTo-SecureString only with -AsPlainText -Force.",
             "UnsupportedSecureStringForm",
-            exception_type="System.NotSupportedException",
         )
     for value in input_objects(params, items, "String"):
         yield SecureString(to_string(value))
@@ -220,10 +219,9 @@ def add_member(
 ) -> Iterator[Any]:
     kind = to_string(params.get("MemberType") or "NoteProperty").casefold()
     if kind not in ("noteproperty",):
-        raise runtime_error(
+        raise not_supported(
             f"The sandbox engine supports only NoteProperty members, not {kind}.",
             "UnsupportedMemberType",
-            exception_type="System.NotSupportedException",
         )
     members: list[tuple[str, Any]] = []
     if params.get("NotePropertyMembers") is not None:
@@ -234,10 +232,9 @@ def add_member(
         members.append((params["Name"], params.get("Value")))
     for target in input_objects(params, items):
         if not isinstance(target, PSObject):
-            raise runtime_error(
+            raise not_supported(
                 "The sandbox engine adds members only to PSObjects.",
                 "UnsupportedAddMemberTarget",
-                exception_type="System.NotSupportedException",
             )
         for name, value in members:
             if name in target.properties and not params.get("Force"):

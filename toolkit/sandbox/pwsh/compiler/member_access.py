@@ -7,7 +7,7 @@ from typing import Any
 from toolkit.sandbox.pwsh.coercion import to_bool, to_number, to_string
 from toolkit.sandbox.pwsh.commands import run_block_items
 from toolkit.sandbox.pwsh.compiler.nodes import CompilerBase, Expr, Node, named, unsupported
-from toolkit.sandbox.pwsh.errors import PSError, runtime_error
+from toolkit.sandbox.pwsh.errors import PSError, not_supported, runtime_error
 from toolkit.sandbox.pwsh.members import get_index, get_member, has_member
 from toolkit.sandbox.pwsh.runtime import Context, ScriptBlock, collapse
 from toolkit.sandbox.pwsh.static_members import call_static, get_static
@@ -138,11 +138,10 @@ def _collection_method(
     mode = to_string(options[0]).casefold() if options else "default"
     count = int(to_number(options[1])) if len(options) > 1 else 0
     if (key == "foreach" and options) or mode not in ("default", "first", "last"):
-        raise runtime_error(
+        raise not_supported(
             f"The sandbox engine does not support .{key}() with the options "
             f"{', '.join(to_string(o) for o in options)}.",
             "UnsupportedCollectionMethodMode",
-            exception_type="System.NotSupportedException",
         )
     result: list[Any] = []
     for item in items:
