@@ -279,7 +279,13 @@ def test_all_tenants_trustee_must_be_a_user_of_the_tenant_its_domain_names(
     discovery answers for a verified domain), which must know the trustee. A mistyped
     address, or one of a tenant not covered, is refused before anything is read or saved,
     as it is for one tenant, instead of each tenant reporting that it holds nothing. What
-    the trustee holds is shown in one table over every tenant (a tenant column)."""
+    the trustee holds is shown in one table over every tenant (a tenant column).
+
+    Evidence that an address's domain names its tenant: a UPN's domain is a verified
+    domain of the user's tenant (a UPN with any other suffix is given the .onmicrosoft.com
+    one: learn.microsoft.com/microsoft-365/enterprise/prepare-a-non-routable-domain-for-
+    directory-synchronization), and tenant discovery answers a verified domain with its
+    tenant (sources in tests/sandbox/identity/test_identity_platform.py)."""
     serve()
     config_path = isolated_home / "config.toml"
     document = tomlkit.parse(config_path.read_text())

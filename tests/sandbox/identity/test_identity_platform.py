@@ -75,6 +75,17 @@ def token(platform: IdentityPlatform, form: dict[str, str],
 
 def test_openid_configuration_uses_tenant_id_and_request_host(
         platform: IdentityPlatform) -> None:
+    """Discovery by a verified domain answers with the tenant's id in every endpoint: what
+    psbridge resolves ``--tenant fabrikam.com`` and a trustee's address domain with.
+
+    Evidence: learn.microsoft.com/dotnet/api/microsoft.identity.client.
+    abstractacquiretokenparameterbuilder-1.withtenantid (the tenant is "Tenant ID of the
+    Microsoft Entra ID tenant or a domain associated with this Microsoft Entra ID tenant");
+    learn.microsoft.com/graph/api/tenantrelationship-findtenantinformationbydomainname
+    ("Given a domain name, search for a tenant"); a published transcript of
+    ``login.windows.net/contoso.com/v2.0/.well-known/openid-configuration`` with the
+    tenant id in token_endpoint, issuer and jwks_uri:
+    gist.github.com/joerodgers/fbf418a4347cf1be48dbf3ee86a59310."""
     status, headers, config = call(
         platform, "GET", "/contoso.com/v2.0/.well-known/openid-configuration",
         headers={"Host": "[::1]:9999"})
@@ -100,6 +111,8 @@ def test_jwks_publishes_the_signing_key(platform: IdentityPlatform) -> None:
 
 
 def test_unverified_domain_and_unknown_tenant(platform: IdentityPlatform) -> None:
+    """A domain no tenant has verified is no tenant: AADSTS90002 (InvalidTenantName,
+    learn.microsoft.com/entra/identity-platform/reference-error-codes)."""
     status, _, answer = call(platform, "GET", "/contoso.net/v2.0/.well-known/openid-configuration")
     assert status == 400
     assert answer["error"] == "invalid_tenant"
